@@ -1,0 +1,144 @@
+import { actionDigest } from '../../common/digest';
+import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../../common/schema';
+import type { CompiledPolicy, CompiledRule } from './load';
+
+const RESTRICTIVENESS = { allow: 0, review: 1, deny: 2 } as const;
+const DEFAULT_RISK = { allow: 'low', review: 'medium', deny: 'high' } as const;
+
+/** The rules whose action pattern covers this action, in file order. */
+export function rulesForAction(policy: CompiledPolicy, action: string): CompiledRule[] {
+  const found = new Set(policy.exact.get(action) ?? []);
+  for (const { pattern, rule } of policy.wildcard) if (pattern.test(action)) found.add(rule);
+  return [...found].sort((a, b) => a.index - b.index);
+}
+
+export interface RuleMatch {
+  rule: CompiledRule;
+  /** Set when the CEL condition failed to evaluate: the rule then applies unless it would allow (fail closed). */
+  conditionError?: string;
+}
+
+export function matchingRules(policy: CompiledPolicy, request: ActionRequest): RuleMatch[] {
+  const target = `${request.resource.type}:${request.resource.id}`;
+  const context = celContext(request);
+  const matches: RuleMatch[] = [];
+  for (const rule of rulesForAction(policy, request.action)) {
+    if (rule.resourcePatterns && !rule.resourcePatterns.some((p) => p.test(target))) continue;
+    if (rule.environments && !rule.environments.includes(request.resource.environment ?? '')) continue;
+    if (!rule.condition) {
+      matches.push({ rule });
+      continue;
+    }
+    try {
+      if (rule.condition(context) === true) matches.push({ rule });
+    } catch (e) {
+      if (rule.decision !== 'allow') matches.push({ rule, conditionError: (e as Error).message.split('\n')[0] });
+    }
+  }
+  return matches;
+}
+
+/** Variables visible to CEL; optional request fields are present as "" / {} so conditions read naturally. */
+export function celContext(request: ActionRequest): Record<string, unknown> {
+  return {
+    action: request.action,
+    resource: { owner: '', environment: '', ...request.resource },
+    payload: request.payload,
+    agent: { id: request.agentId, taskId: request.taskId, onBehalfOf: request.onBehalfOf ?? '' },
+    context: request.context ?? {},
+  };
+}
+
+/** Most restrictive wins: deny > review > allow; among review rules the strictest routing wins. */
+export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): PolicyDecision {
+  const matches = matchingRules(policy, request);
+  const digest = actionDigest(request);
+  const defaults = policy.defaults;
+  const tokenTtlMs = Math.min(defaults.tokenTtlMs, ...matches.map((m) => m.rule.tokenTtlMs ?? Infinity));
+
+  if (matches.length === 0) {
+    const decision = defaults.decision;
+    return {
+      decision,
+      ruleIds: ['defaults'],
+      risk: defaults.risk,
+      reason: `No rule matches ${request.action}; the policy default (${decision}) applies.`,
+      route: decision === 'review' ? route(policy, resolveGroup(policy, request, undefined), defaults.approvals, defaults.slaMs, undefined) : undefined,
+      tokenTtlMs,
+      policyDigest: policy.digest,
+      actionDigest: digest,
+    };
+  }
+
+  const decision = matches.reduce<'allow' | 'deny' | 'review'>(
+    (worst, m) => (RESTRICTIVENESS[m.rule.decision] > RESTRICTIVENESS[worst] ? m.rule.decision : worst),
+    'allow',
+  );
+  const deciding = matches.filter((m) => m.rule.decision === decision);
+  const risk = matches
+    .map((m) => m.rule.risk ?? DEFAULT_RISK[m.rule.decision])
+    .reduce<Risk>((a, b) => (RISK_ORDER.indexOf(b) > RISK_ORDER.indexOf(a) ? b : a), 'low');
+  const reason = deciding
+    .map((m) => (m.conditionError ? `${m.rule.id}: condition could not be evaluated (${m.conditionError}), so the rule applies` : (m.rule.reason ?? `${m.rule.id}: ${decision}`)))
+    .join('; ');
+
+  let reviewRoute: PolicyDecision['route'];
+  if (decision === 'review') {
+    const strictest = [...deciding].sort(
+      (a, b) =>
+        (b.rule.approvals ?? defaults.approvals) - (a.rule.approvals ?? defaults.approvals) ||
+        (a.rule.slaMs ?? defaults.slaMs) - (b.rule.slaMs ?? defaults.slaMs) ||
+        a.rule.index - b.rule.index,
+    )[0]!.rule;
+    const approvals = Math.max(...deciding.map((m) => m.rule.approvals ?? defaults.approvals));
+    const slaMs = Math.min(...deciding.map((m) => m.rule.slaMs ?? defaults.slaMs));
+    const escalations = deciding.map((m) => m.rule.escalateAfterMs).filter((v): v is number => v !== undefined);
+    const escalateAfterMs = escalations.length ? Math.min(...escalations) : undefined;
+    reviewRoute = route(policy, resolveGroup(policy, request, strictest.reviewers), approvals, slaMs, escalateAfterMs);
+  }
+
+  return {
+    decision,
+    ruleIds: matches.map((m) => m.rule.id),
+    risk,
+    reason,
+    route: reviewRoute,
+    tokenTtlMs,
+    policyDigest: policy.digest,
+    actionDigest: digest,
+  };
+}
+
+/** Ownership routing: a named group, else the resource's owner group, else the default reviewers. */
+export function resolveGroup(policy: CompiledPolicy, request: ActionRequest, reviewers: string | undefined): string {
+  if (reviewers && reviewers !== 'owner') return reviewers;
+  const target = `${request.resource.type}:${request.resource.id}`;
+  const owner = policy.owners.find((o) => o.pattern.test(target));
+  if (owner) return owner.group;
+  const declared = request.resource.owner;
+  if (declared && Object.hasOwn(policy.config.groups, declared)) return declared;
+  return policy.defaults.reviewers;
+}
+
+function route(
+  policy: CompiledPolicy,
+  groupName: string,
+  approvals: number,
+  slaMs: number,
+  escalateAfterMs: number | undefined,
+): NonNullable<PolicyDecision['route']> {
+  const snapshot = (name: string): GroupSnapshot => ({ name, members: [...policy.config.groups[name]!.members] });
+  const chain: GroupSnapshot[] = [];
+  let next = policy.config.groups[groupName]!.escalatesTo;
+  while (next && !chain.some((g) => g.name === next) && next !== groupName) {
+    chain.push(snapshot(next));
+    next = policy.config.groups[next]!.escalatesTo;
+  }
+  return {
+    group: snapshot(groupName),
+    approvals,
+    slaMs,
+    escalateAfterMs: chain.length ? escalateAfterMs : undefined,
+    escalationChain: escalateAfterMs && chain.length ? chain : [],
+  };
+}

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse as parseCel } from '@marcbachmann/cel-js';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { parseDuration } from '../../common/duration';
+import { globToRegExp, isGlob } from './glob';
+import { PolicyFile, type RuleConfig } from './schema';
+
+export interface PolicyError {
+  file: string;
+  path: string;
+  line?: number;
+  message: string;
+}
+
+export function formatPolicyError(e: PolicyError): string {
+  return `${e.file}${e.line ? `:${e.line}` : ''}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+}
+
+export class PolicyLoadError extends Error {
+  constructor(readonly errors: PolicyError[]) {
+    super(`${errors.length === 1 ? 'The policy has an error' : `The policy has ${errors.length} errors`}:\n${errors.map(formatPolicyError).join('\n')}`);
+    this.name = 'PolicyLoadError';
+  }
+}
+
+type CelProgram = ((context: Record<string, unknown>) => unknown) & { ast?: unknown };
+
+export interface CompiledRule extends RuleConfig {
+  index: number;
+  actionPatterns: string[];
+  resourcePatterns?: RegExp[];
+  environments?: string[];
+  condition?: CelProgram;
+  slaMs?: number;
+  escalateAfterMs?: number;
+  tokenTtlMs?: number;
+}
+
+export interface CompiledPolicy {
+  file: string;
+  digest: string;
+  config: PolicyFile;
+  defaults: PolicyFile['defaults'] & { slaMs: number; tokenTtlMs: number };
+  rules: CompiledRule[];
+  /** Rules by exact action name, plus the wildcard rules tried against every action. */
+  exact: Map<string, CompiledRule[]>;
+  wildcard: { pattern: RegExp; rule: CompiledRule }[];
+  owners: { pattern: RegExp; group: string }[];
+}
+
+/** Reads, validates and compiles a policy file; throws PolicyLoadError listing every error. */
+export function loadPolicyFile(file: string): CompiledPolicy {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PolicyLoadError([{ file, path: '', message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})` }]);
+  }
+  return compilePolicy(text, file);
+}
+
+export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolicy {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const errors: PolicyError[] = [];
+  for (const e of doc.errors) {
+    errors.push({ file, path: '', line: lines.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` });
+  }
+  if (errors.length) throw new PolicyLoadError(errors);
+
+  const lineOf = (path: (string | number)[]) => lineAt(doc, lines, path);
+  const parsed = PolicyFile.safeParse(doc.toJS());
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+      errors.push({ file, path: pathText(path), line: lineOf(keys.length ? [...path, keys[0]!] : path), message: issueText(issue) });
+    }
+    throw new PolicyLoadError(errors);
+  }
+  const config = parsed.data;
+  const err = (path: (string | number)[], message: string) => errors.push({ file, path: pathText(path), line: lineOf(path), message });
+
+  const groupNames = new Set(Object.keys(config.groups));
+  const needGroup = (path: (string | number)[], name: string) => {
+    if (!groupNames.has(name)) err(path, `names the group "${name}", which is not defined under groups`);
+  };
+  needGroup(['defaults', 'reviewers'], config.defaults.reviewers);
+  for (const [name, group] of Object.entries(config.groups)) {
+    if (group.escalatesTo) needGroup(['groups', name, 'escalatesTo'], group.escalatesTo);
+  }
+  for (const name of groupNames) {
+    const seen = [name];
+    let next = config.groups[name]!.escalatesTo;
+    while (next && groupNames.has(next)) {
+      if (seen.includes(next)) {
+        err(['groups', name, 'escalatesTo'], `escalation forms a cycle: ${[...seen, next].join(' -> ')}`);
+        break;
+      }
+      seen.push(next);
+      next = config.groups[next]!.escalatesTo;
+    }
+  }
+  config.owners.forEach((o, i) => needGroup(['owners', i, 'group'], o.group));
+
+  const ids = new Map<string, number>();
+  const rules: CompiledRule[] = config.rules.map((rule, index) => {
+    const at = (...rest: (string | number)[]) => ['rules', index, ...rest];
+    if (ids.has(rule.id)) err(at('id'), `duplicates the id of rules[${ids.get(rule.id)}]`);
+    ids.set(rule.id, index);
+    if (rule.reviewers && rule.reviewers !== 'owner') needGroup(at('reviewers'), rule.reviewers);
+    if (rule.decision !== 'review') {
+      for (const key of ['reviewers', 'approvals', 'sla', 'escalate'] as const) {
+        if (rule[key] !== undefined) err(at(key), `only applies to rules whose decision is review`);
+      }
+    }
+    if (rule.decision === 'deny' && !rule.reason) err(at('reason'), 'is required on a deny rule: the agent is told why');
+    let condition: CelProgram | undefined;
+    if (rule.when) {
+      try {
+        condition = parseCel(rule.when) as CelProgram;
+      } catch (e) {
+        err(at('when'), `is not valid CEL: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+    const list = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+    return {
+      ...rule,
+      index,
+      actionPatterns: list(rule.match.action)!,
+      resourcePatterns: list(rule.match.resource)?.map(globToRegExp),
+      environments: list(rule.match.environment),
+      condition,
+      slaMs: rule.sla ? parseDuration(rule.sla) : undefined,
+      escalateAfterMs: rule.escalate ? parseDuration(rule.escalate.after) : undefined,
+      tokenTtlMs: rule.tokenTtl ? parseDuration(rule.tokenTtl) : undefined,
+    };
+  });
+  if (errors.length) throw new PolicyLoadError(errors);
+
+  const exact = new Map<string, CompiledRule[]>();
+  const wildcard: CompiledPolicy['wildcard'] = [];
+  for (const rule of rules) {
+    for (const pattern of rule.actionPatterns) {
+      if (isGlob(pattern)) wildcard.push({ pattern: globToRegExp(pattern), rule });
+      else exact.set(pattern, [...(exact.get(pattern) ?? []), rule]);
+    }
+  }
+  return {
+    file,
+    digest: createHash('sha256').update(text).digest('hex'),
+    config,
+    defaults: { ...config.defaults, slaMs: parseDuration(config.defaults.sla)!, tokenTtlMs: parseDuration(config.defaults.tokenTtl)! },
+    rules,
+    exact,
+    wildcard,
+    owners: config.owners.map((o) => ({ pattern: globToRegExp(o.match), group: o.group })),
+  };
+}
+
+function pathText(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+function lineAt(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    if (node && node.range) {
+      // For a map key, point at the key's own line rather than its value's.
+      if (depth > 0 && depth === path.length) {
+        const parent = depth > 0 ? doc.getIn(path.slice(0, depth - 1), true) : doc.contents;
+        if (isMap(parent)) {
+          const pair = parent.items.find((p) => (p.key as { value?: unknown })?.value === path[depth - 1]);
+          const keyRange = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+          if (keyRange) return lines.linePos(keyRange[0]).line;
+        }
+      }
+      return lines.linePos(node.range[0]).line;
+    }
+    if (depth === 0 && doc.contents && (isMap(doc.contents) || isSeq(doc.contents)) && doc.contents.range) {
+      return lines.linePos(doc.contents.range[0]).line;
+    }
+  }
+  return undefined;
+}
+
+function issueText(issue: { code: string; message: string; input?: unknown; expected?: string; keys?: string[]; values?: unknown[] }): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys!.length > 1 ? 's' : ''} ${issue.keys!.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_value' && issue.values) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'invalid_type') return `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}`;
+  return issue.message.startsWith('must') ? issue.message : `invalid: ${issue.message}`;
+}

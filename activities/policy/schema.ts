@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { parseDuration } from '../../common/duration';
+import { ActionName, Risk } from '../../common/schema';
+
+const duration = z.string().refine((s) => parseDuration(s) !== undefined && parseDuration(s)! > 0, {
+  message: 'must be a duration such as 90s, 30m, 4h or 1h30m',
+});
+const groupName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a lower-case group name such as finance');
+const decision = z.enum(['allow', 'deny', 'review']);
+const actionGlob = z.string().regex(/^[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+)*$/, 'must be a dotted action name, * as wildcard');
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+export const WebhookConfig = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  /** Name of the environment variable that holds the HMAC secret: secrets never sit in the policy. */
+  secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must name an environment variable such as FINANCE_WEBHOOK_SECRET'),
+});
+export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
+export const GroupConfig = z.strictObject({
+  description: z.string().optional(),
+  members: z.array(z.string().min(1)).min(1),
+  escalatesTo: groupName.optional(),
+  webhook: WebhookConfig.optional(),
+});
+export type GroupConfig = z.infer<typeof GroupConfig>;
+
+export const RuleConfig = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a lower-case id such as refund-large'),
+  description: z.string().optional(),
+  match: z.strictObject({
+    action: oneOrMany(actionGlob),
+    /** "type:id" glob on the affected resource, e.g. "customer:*". */
+    resource: oneOrMany(z.string().min(1)).optional(),
+    environment: oneOrMany(z.string().min(1)).optional(),
+  }),
+  when: z.string().min(1).optional(),
+  decision,
+  risk: Risk.optional(),
+  reason: z.string().min(1).optional(),
+  reviewers: z.union([z.literal('owner'), groupName]).optional(),
+  approvals: z.number().int().min(1).max(10).optional(),
+  sla: duration.optional(),
+  escalate: z.strictObject({ after: duration }).optional(),
+  tokenTtl: duration.optional(),
+});
+export type RuleConfig = z.infer<typeof RuleConfig>;
+
+export const PolicyFile = z.strictObject({
+  version: z.literal(1),
+  defaults: z.strictObject({
+    decision: decision.default('review'),
+    reviewers: groupName,
+    sla: duration.default('4h'),
+    tokenTtl: duration.default('5m'),
+    approvals: z.number().int().min(1).max(10).default(1),
+    risk: Risk.default('medium'),
+  }),
+  groups: z.record(groupName, GroupConfig),
+  owners: z.array(z.strictObject({ match: z.string().min(1), group: groupName })).default([]),
+  rules: z.array(RuleConfig).default([]),
+});
+export type PolicyFile = z.infer<typeof PolicyFile>;
+
+export { ActionName };

@@ -1,0 +1,228 @@
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ReasonCode } from '../common/codes';
+import { approvalWorkflowId } from '../common/digest';
+import { describeIssues } from '../common/errors';
+import { ActionRequest, type ApprovalOutcome, type DecisionReceipt, type ReviewerDecision, type ReviewView, type SubmitState } from '../common/schema';
+import { SA } from '../common/search-attributes';
+import type { approvalWorkflow } from '../workflows/approval';
+import { approvalWorkflowType, awaitDecisionUpdate, decideUpdate, reviewViewQuery } from '../workflows/messages';
+import { staticDetails, staticSummary } from './summary';
+
+/** Bad input: one sentence naming the field; nothing was started. */
+export class InvalidRequestError extends Error {
+  override name = 'InvalidRequestError';
+  readonly code = ReasonCode.INVALID_REQUEST;
+}
+
+/** A reviewer decision the workflow refused (not eligible, self-approval, already decided, bad edit). */
+export class DecisionRefusedError extends Error {
+  override name = 'DecisionRefusedError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class RequestNotFoundError extends Error {
+  override name = 'RequestNotFoundError';
+}
+
+export class AmbiguousRequestIdError extends Error {
+  override name = 'AmbiguousRequestIdError';
+}
+
+export interface ConnectOptions {
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  connection?: Connection;
+}
+
+export interface PendingRow {
+  requestId: string;
+  workflowId: string;
+  action: string;
+  resource: string;
+  summary: string;
+  risk?: string;
+  groups: string[];
+  agent: string;
+  status: string;
+  startedAt: string;
+  deadline?: string;
+}
+
+/** Parses an action request or throws InvalidRequestError naming the field. */
+export function parseActionRequest(input: unknown): ActionRequest {
+  const parsed = ActionRequest.safeParse(input);
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
+const MAX_WAIT_CHUNK_MS = 5 * 60_000;
+
+/** The agent SDK and the reviewer surface, over one Temporal client. */
+export class Countersign {
+  private constructor(
+    readonly client: Client,
+    readonly taskQueue: string,
+    private readonly ownsConnection: boolean,
+  ) {}
+
+  static async connect(options: ConnectOptions = {}): Promise<Countersign> {
+    const connection = options.connection ?? (await Connection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }));
+    const client = new Client({ connection, namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    return new Countersign(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsConnection) await this.client.connection.close();
+  }
+
+  /**
+   * Submits an action and waits up to `waitMs` for the decision. The same agent, task and action
+   * join one workflow; once it has ended, its final decision comes back without a new review.
+   */
+  async submit(input: unknown, options: { waitMs?: number } = {}): Promise<SubmitState> {
+    const request = parseActionRequest(input);
+    const { workflowId, requestId, actionDigest } = approvalWorkflowId(request);
+    const waitMs = options.waitMs ?? 0;
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof approvalWorkflow>(approvalWorkflowType, {
+      workflowId,
+      taskQueue: this.taskQueue,
+      args: [{ request, requestId, actionDigest }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: SA.status, value: 'evaluating' },
+        { key: SA.agent, value: request.agentId },
+        { key: SA.action, value: request.action },
+        { key: SA.requestId, value: requestId },
+      ],
+      memo: { summary: request.summary, resource: `${request.resource.type}:${request.resource.id}`, action: request.action },
+      staticSummary: staticSummary(request),
+      staticDetails: staticDetails(request, actionDigest),
+    });
+    try {
+      const state = await this.client.workflow.executeUpdateWithStart(awaitDecisionUpdate, {
+        args: [{ waitMs: Math.min(waitMs, MAX_WAIT_CHUNK_MS) }],
+        startWorkflowOperation,
+      });
+      return waitMs > MAX_WAIT_CHUNK_MS ? this.wait(workflowId, waitMs - MAX_WAIT_CHUNK_MS) : state;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError || isClosedWorkflowError(err)) return this.finalState(workflowId);
+      throw err;
+    }
+  }
+
+  /** Waits up to `waitMs` more for the decision of a submitted request. */
+  async wait(id: string, waitMs: number): Promise<SubmitState> {
+    const workflowId = await this.resolve(id);
+    const handle = this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId);
+    let remaining = waitMs;
+    for (;;) {
+      const chunk = Math.min(remaining, MAX_WAIT_CHUNK_MS);
+      let state: SubmitState;
+      try {
+        state = await handle.executeUpdate(awaitDecisionUpdate, { args: [{ waitMs: chunk }] });
+      } catch (err) {
+        if (isClosedWorkflowError(err)) return this.finalState(workflowId);
+        throw err;
+      }
+      remaining -= chunk;
+      if (state.outcome || remaining <= 0) return state;
+    }
+  }
+
+  /** The outcome of a request whose workflow has ended. */
+  async outcome(id: string): Promise<ApprovalOutcome> {
+    return this.client.workflow.getHandle<typeof approvalWorkflow>(await this.resolve(id)).result();
+  }
+
+  private async finalState(workflowId: string): Promise<SubmitState> {
+    const outcome = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).result();
+    return { requestId: outcome.requestId, workflowId, status: outcome.status, outcome };
+  }
+
+  /** Everything a reviewer needs to decide. */
+  async view(id: string): Promise<ReviewView> {
+    return this.handle(await this.resolve(id)).query(reviewViewQuery);
+  }
+
+  /** Sends a reviewer decision; throws DecisionRefusedError with the code when the workflow refuses it. */
+  async decide(id: string, decision: ReviewerDecision): Promise<DecisionReceipt> {
+    const handle = this.handle(await this.resolve(id));
+    try {
+      return await handle.executeUpdate(decideUpdate, { args: [decision] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        throw new DecisionRefusedError(err.cause.type ?? 'REFUSED', err.cause.message);
+      }
+      if (isClosedWorkflowError(err)) throw new DecisionRefusedError(ReasonCode.ALREADY_DECIDED, `Request ${id} is already closed.`);
+      throw err;
+    }
+  }
+
+  /** Open requests, newest first, optionally for one group (visibility, no per-request queries). */
+  async listPending(options: { group?: string; limit?: number } = {}): Promise<PendingRow[]> {
+    const clauses = [`WorkflowType = "${approvalWorkflowType}"`, `CountersignStatus IN ("pending", "escalated")`];
+    if (options.group) clauses.push(`CountersignGroup = ${JSON.stringify(options.group)}`);
+    const rows: PendingRow[] = [];
+    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
+      const sa = wf.typedSearchAttributes;
+      const memo = (wf.memo ?? {}) as { summary?: string; resource?: string; action?: string };
+      rows.push({
+        requestId: sa.get(SA.requestId) ?? wf.workflowId.slice(-16),
+        workflowId: wf.workflowId,
+        action: sa.get(SA.action) ?? memo.action ?? '',
+        resource: memo.resource ?? '',
+        summary: memo.summary ?? '',
+        risk: sa.get(SA.risk),
+        groups: sa.get(SA.group) ?? [],
+        agent: sa.get(SA.agent) ?? '',
+        status: sa.get(SA.status) ?? '',
+        startedAt: wf.startTime.toISOString(),
+        deadline: sa.get(SA.deadline)?.toISOString(),
+      });
+      if (options.limit && rows.length >= options.limit) break;
+    }
+    return rows;
+  }
+
+  /** Accepts a workflow id (cs-…), a full request id, or a unique prefix of at least 6 hex digits. */
+  async resolve(id: string): Promise<string> {
+    if (id.startsWith('cs-')) return id;
+    if (!/^[0-9a-f]{6,16}$/.test(id)) throw new RequestNotFoundError(`"${id}" is not a request id (6-16 hex digits) or a workflow id (cs-...).`);
+    const query = id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`;
+    const found: string[] = [];
+    for await (const wf of this.client.workflow.list({ query })) {
+      if (!found.includes(wf.workflowId)) found.push(wf.workflowId);
+      if (found.length > 1) break;
+    }
+    if (found.length === 0) throw new RequestNotFoundError(`No request with id ${id}.`);
+    if (found.length > 1) throw new AmbiguousRequestIdError(`The id ${id} matches more than one request; give more digits.`);
+    return found[0]!;
+  }
+
+  private handle(workflowId: string): WorkflowHandle<typeof approvalWorkflow> {
+    return this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId);
+  }
+}
+
+function isClosedWorkflowError(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError) return false;
+  const message = err instanceof Error ? err.message : '';
+  return /workflow execution already completed|already completed/i.test(message);
+}

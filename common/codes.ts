@@ -1,0 +1,36 @@
+/** Reason codes returned to agents and reviewers: structured, never only prose (DESIGN §4). */
+export const ReasonCode = {
+  POLICY_DENIED: 'POLICY_DENIED',
+  REVIEWER_DENIED: 'REVIEWER_DENIED',
+  CHANGES_REQUESTED: 'CHANGES_REQUESTED',
+  SLA_EXPIRED: 'SLA_EXPIRED',
+  INVALID_REQUEST: 'INVALID_REQUEST',
+  TOKEN_INVALID: 'TOKEN_INVALID',
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  TOKEN_CONSUMED: 'TOKEN_CONSUMED',
+  BINDING_MISMATCH: 'BINDING_MISMATCH',
+  NOT_ELIGIBLE: 'NOT_ELIGIBLE',
+  ALREADY_DECIDED: 'ALREADY_DECIDED',
+} as const;
+export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];
+
+/** Workflow status, mirrored in the CountersignStatus search attribute. */
+export const ApprovalStatus = {
+  evaluating: 'evaluating',
+  pending: 'pending',
+  escalated: 'escalated',
+  approved: 'approved',
+  denied: 'denied',
+  changes_requested: 'changes_requested',
+  expired: 'expired',
+  executed: 'executed',
+  failed: 'failed',
+  not_executed: 'not_executed',
+} as const;
+export type ApprovalStatus = (typeof ApprovalStatus)[keyof typeof ApprovalStatus];
+
+/** Statuses in which a reviewer can still decide. */
+export const OPEN_STATUSES: readonly ApprovalStatus[] = ['evaluating', 'pending', 'escalated'];
+
+/** CLI exit codes (DESIGN §7). */
+export const ExitCode = { ok: 0, refused: 1, usage: 2, notFound: 3, unreachable: 4 } as const;

@@ -1,0 +1,241 @@
+import { z } from 'zod';
+import { canonicalJson, utf8Length } from './canonical';
+import { ApprovalStatus, ReasonCode } from './codes';
+
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+export const MAX_SUMMARY_CHARS = 500;
+const MAX_DEPTH = 32;
+
+const identifier = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only, starting with a letter or digit');
+
+/** Any JSON value: no functions, no undefined, no non-finite numbers. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+const jsonValue: z.ZodType<Json> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number().refine(Number.isFinite), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+
+function depthOf(value: unknown, depth = 0): number {
+  if (value === null || typeof value !== 'object') return depth;
+  let max = depth + 1;
+  for (const v of Object.values(value)) {
+    max = Math.max(max, depthOf(v, depth + 1));
+    if (max > MAX_DEPTH) break;
+  }
+  return max;
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+function forbiddenKey(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const key of Object.keys(value)) {
+    if (!Array.isArray(value) && FORBIDDEN_KEYS.has(key)) return key;
+    const inner = forbiddenKey((value as Record<string, unknown>)[key]);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/** The exact JSON that executes if approved: an object, at most 256 KiB canonical. */
+export const Payload = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    const depth = depthOf(value);
+    if (depth > MAX_DEPTH) {
+      ctx.addIssue({ code: 'custom', message: `must be nested at most ${MAX_DEPTH} levels deep` });
+      return;
+    }
+    const bad = forbiddenKey(value);
+    if (bad) {
+      ctx.addIssue({ code: 'custom', message: `must not contain the key "${bad}"` });
+      return;
+    }
+    const parsed = jsonValue.safeParse(value);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: 'must be plain JSON (no functions, undefined or non-finite numbers)' });
+      return;
+    }
+    if (utf8Length(canonicalJson(value)) > MAX_PAYLOAD_BYTES) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PAYLOAD_BYTES / 1024} KiB as canonical JSON` });
+    }
+  })
+  .transform((v) => v as Record<string, Json>);
+export type Payload = z.infer<typeof Payload>;
+
+export const Resource = z.strictObject({
+  type: z.string().min(1).max(64).regex(/^[a-z][a-z0-9_-]*$/, 'a lower-case word such as customer, account, dataset, system'),
+  id: z.string().min(1).max(256),
+  owner: z.string().min(1).max(128).optional(),
+  environment: z.string().min(1).max(64).optional(),
+});
+export type Resource = z.infer<typeof Resource>;
+
+export const ActionName = z
+  .string()
+  .max(200)
+  .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/, 'a dotted name such as payments.refund');
+
+/** What an agent sends before it acts (DESIGN §2). */
+export const ActionRequest = z.strictObject({
+  agentId: identifier,
+  taskId: identifier,
+  action: ActionName,
+  summary: z.string().trim().min(1).max(MAX_SUMMARY_CHARS),
+  resource: Resource,
+  payload: Payload,
+  onBehalfOf: z.string().min(1).max(128).optional(),
+  context: z.record(z.string().max(64), z.string().max(2000)).optional(),
+  agentKey: z.base64().min(40).max(64).optional(),
+});
+export type ActionRequest = z.infer<typeof ActionRequest>;
+
+export const Risk = z.enum(['low', 'medium', 'high', 'critical']);
+export type Risk = z.infer<typeof Risk>;
+export const RISK_ORDER: readonly Risk[] = ['low', 'medium', 'high', 'critical'];
+
+/** A reviewer group as snapshotted into the workflow: decisions are judged against this, not a later policy. */
+export const GroupSnapshot = z.object({ name: z.string(), members: z.array(z.string()) });
+export type GroupSnapshot = z.infer<typeof GroupSnapshot>;
+
+export const ReviewRoute = z.object({
+  group: GroupSnapshot,
+  approvals: z.number().int().min(1),
+  slaMs: z.number().int().positive(),
+  escalateAfterMs: z.number().int().positive().optional(),
+  /** The groups above `group`, in the order escalation reaches them. */
+  escalationChain: z.array(GroupSnapshot),
+});
+export type ReviewRoute = z.infer<typeof ReviewRoute>;
+
+/** What the policy decided for one request (DESIGN §3). */
+export const PolicyDecision = z.object({
+  decision: z.enum(['allow', 'deny', 'review']),
+  ruleIds: z.array(z.string()),
+  risk: Risk,
+  reason: z.string(),
+  route: ReviewRoute.optional(),
+  tokenTtlMs: z.number().int().positive(),
+  policyDigest: z.string(),
+  actionDigest: z.string(),
+});
+export type PolicyDecision = z.infer<typeof PolicyDecision>;
+
+export type Evaluation =
+  | { ok: true; decision: PolicyDecision }
+  | { ok: false; code: typeof ReasonCode.INVALID_REQUEST; message: string };
+
+export const DenyReason = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an UPPER_SNAKE_CASE code such as AMOUNT_TOO_HIGH');
+
+/** One reviewer's decision, as sent by the CLI (Update) or an integration (Signal). */
+export const ReviewerDecision = z.discriminatedUnion('decision', [
+  z.strictObject({
+    decision: z.literal('approve'),
+    reviewer: identifier,
+    editedPayload: Payload.optional(),
+    comment: z.string().max(2000).optional(),
+  }),
+  z.strictObject({
+    decision: z.literal('deny'),
+    reviewer: identifier,
+    reasonCode: DenyReason,
+    message: z.string().trim().min(1).max(2000),
+  }),
+  z.strictObject({
+    decision: z.literal('request_changes'),
+    reviewer: identifier,
+    comment: z.string().trim().min(1).max(2000),
+    proposedPayload: Payload.optional(),
+  }),
+]);
+export type ReviewerDecision = z.infer<typeof ReviewerDecision>;
+
+/** What the workflow answers a reviewer whose decision it accepted. */
+export interface DecisionReceipt {
+  requestId: string;
+  status: ApprovalStatus;
+  approvals: string[];
+  approvalsNeeded: number;
+}
+
+/** The final decision handed to the agent. */
+export interface ApprovalOutcome {
+  requestId: string;
+  workflowId: string;
+  status: Extract<ApprovalStatus, 'approved' | 'denied' | 'changes_requested' | 'expired'>;
+  /** Set on every outcome but approval. */
+  code?: ReasonCode;
+  message?: string;
+  /** Set when a reviewer denied: the reviewer's own reason code. */
+  reviewerReason?: string;
+  decidedBy: 'policy' | 'reviewers' | 'timer';
+  reviewers: string[];
+  /** The payload to execute (approved) — the reviewer's edit when there was one. */
+  payload?: Payload;
+  edited: boolean;
+  /** Digest of {action, resource, payload} for the payload above. */
+  actionDigest: string;
+  comment?: string;
+  proposedPayload?: Payload;
+  ruleIds: string[];
+  risk: Risk;
+  policyDigest?: string;
+  decidedAt: string;
+}
+
+/** What `submit` returns: the decision, or the pending state with the request id. */
+export interface SubmitState {
+  requestId: string;
+  workflowId: string;
+  status: ApprovalStatus;
+  outcome?: ApprovalOutcome;
+  deadline?: string;
+}
+
+export interface ApprovalEvent {
+  at: string;
+  type:
+    | 'requested'
+    | 'evaluated'
+    | 'notified'
+    | 'notification_failed'
+    | 'approved'
+    | 'edited'
+    | 'denied'
+    | 'changes_requested'
+    | 'escalated'
+    | 'expired'
+    | 'refused'
+    | 'closed';
+  actor?: string;
+  detail: string;
+}
+
+/** Everything a reviewer needs to decide, from the reviewView query. */
+export interface ReviewView {
+  requestId: string;
+  workflowId: string;
+  status: ApprovalStatus;
+  request: Omit<ActionRequest, 'agentKey'>;
+  actionDigest: string;
+  /** The payload now proposed for execution: the request's, or the latest reviewer edit. */
+  currentPayload: Payload;
+  policy?: PolicyDecision;
+  eligibleGroups: string[];
+  approvals: string[];
+  approvalsNeeded: number;
+  deadline?: string;
+  nextEscalation?: string;
+  outcome?: ApprovalOutcome;
+  history: ApprovalEvent[];
+}
+
+export const ApprovalInput = z.object({ request: ActionRequest, requestId: z.string(), actionDigest: z.string() });
+export type ApprovalInput = z.infer<typeof ApprovalInput>;
+
+export const SubmitWait = z.object({ waitMs: z.number().int().min(0).max(10 * 60_000) });
+export type SubmitWait = z.infer<typeof SubmitWait>;

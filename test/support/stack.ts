@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { compilePolicy } from '../../activities/policy/load';
+import { Countersign } from '../../client/sdk';
+import { createLogger } from '../../worker/logger';
+import { createApprovalWorker } from '../../worker/worker';
+import { testWorkflowBundle } from './server';
+
+export interface Stack {
+  cs: Countersign;
+  taskQueue: string;
+  policyFile: string;
+  dir: string;
+  /** Every JSON log line the worker wrote, parsed. */
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** A worker on a fresh task queue, loaded with the given policy text, plus an SDK client for it. */
+export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'countersign-test-'));
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(policyFile, policyText);
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const logger = createLogger({ destination: sink, level: 'debug' });
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await createApprovalWorker({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    policy: compilePolicy(policyText, policyFile),
+    logger,
+    workflowBundle: await testWorkflowBundle(),
+    env: options.env,
+  });
+  const running = worker.run();
+  const cs = await Countersign.connect({ connection: env.connection, taskQueue });
+  return {
+    cs,
+    taskQueue,
+    policyFile,
+    dir,
+    logs,
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+let counter = 0;
+/** A valid action request with a unique task id; override any field. */
+export function action(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  counter += 1;
+  return {
+    agentId: 'support-bot',
+    taskId: `task-${process.pid}-${counter}-${randomUUID().slice(0, 8)}`,
+    action: 'payments.refund',
+    summary: 'Refund order #1234: the customer was charged twice.',
+    resource: { type: 'customer', id: 'C-42' },
+    payload: { amount: 120, currency: 'USD', order: '1234' },
+    onBehalfOf: 'mallory',
+    ...overrides,
+  };
+}

@@ -1,0 +1,32 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities';
+import type { CompiledPolicy } from '../activities/policy/load';
+
+export interface ApprovalWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  policy: CompiledPolicy;
+  logger: Logger;
+  /** A prebuilt bundle (tests, production); without it the workflows are bundled from source (dev). */
+  workflowBundle?: WorkflowBundleOption;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function workflowsPath(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createApprovalWorker(options: ApprovalWorkerOptions): Promise<Worker> {
+  const { connection, namespace, taskQueue, policy, logger, workflowBundle } = options;
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath() }),
+    activities: createActivities({ policy, logger, env: options.env }),
+    // Thousands of approvals wait for days: keep their workflows cached rather than replaying on every decision.
+    maxCachedWorkflows: 10_000,
+  });
+}
