@@ -79,7 +79,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     .map((m) => m.rule.risk ?? DEFAULT_RISK[m.rule.decision])
     .reduce<Risk>((a, b) => (RISK_ORDER.indexOf(b) > RISK_ORDER.indexOf(a) ? b : a), 'low');
   const reason = deciding
-    .map((m) => (m.conditionError ? `${m.rule.id}: condition could not be evaluated (${m.conditionError}), so the rule applies` : (m.rule.reason ?? `${m.rule.id}: ${decision}`)))
+    .map((m) => (m.conditionError ? `${m.rule.id}: condition could not be evaluated (${m.conditionError}), so the rule applies` : (m.rule.reason ?? `${decision === 'allow' ? 'Allowed' : decision === 'review' ? 'Review required' : 'Denied'} by rule ${m.rule.id}.`)))
     .join('; ');
 
   let reviewRoute: PolicyDecision['route'];

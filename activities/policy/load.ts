@@ -70,60 +70,22 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
   if (errors.length) throw new PolicyLoadError(errors);
 
   const lineOf = (path: (string | number)[]) => lineAt(doc, lines, path);
-  const parsed = PolicyFile.safeParse(doc.toJS());
+  const err = (path: (string | number)[], message: string) => errors.push({ file, path: pathText(path), line: lineOf(path), message });
+  const raw = doc.toJS() as unknown;
+  const parsed = PolicyFile.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
       errors.push({ file, path: pathText(path), line: lineOf(keys.length ? [...path, keys[0]!] : path), message: issueText(issue) });
     }
-    throw new PolicyLoadError(errors);
   }
+  // Cross-references and CEL are checked even when the shape is wrong, so one run reports every error.
+  const conditions = checkReferences(raw, err);
+  if (errors.length || !parsed.success) throw new PolicyLoadError(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   const config = parsed.data;
-  const err = (path: (string | number)[], message: string) => errors.push({ file, path: pathText(path), line: lineOf(path), message });
 
-  const groupNames = new Set(Object.keys(config.groups));
-  const needGroup = (path: (string | number)[], name: string) => {
-    if (!groupNames.has(name)) err(path, `names the group "${name}", which is not defined under groups`);
-  };
-  needGroup(['defaults', 'reviewers'], config.defaults.reviewers);
-  for (const [name, group] of Object.entries(config.groups)) {
-    if (group.escalatesTo) needGroup(['groups', name, 'escalatesTo'], group.escalatesTo);
-  }
-  for (const name of groupNames) {
-    const seen = [name];
-    let next = config.groups[name]!.escalatesTo;
-    while (next && groupNames.has(next)) {
-      if (seen.includes(next)) {
-        err(['groups', name, 'escalatesTo'], `escalation forms a cycle: ${[...seen, next].join(' -> ')}`);
-        break;
-      }
-      seen.push(next);
-      next = config.groups[next]!.escalatesTo;
-    }
-  }
-  config.owners.forEach((o, i) => needGroup(['owners', i, 'group'], o.group));
-
-  const ids = new Map<string, number>();
   const rules: CompiledRule[] = config.rules.map((rule, index) => {
-    const at = (...rest: (string | number)[]) => ['rules', index, ...rest];
-    if (ids.has(rule.id)) err(at('id'), `duplicates the id of rules[${ids.get(rule.id)}]`);
-    ids.set(rule.id, index);
-    if (rule.reviewers && rule.reviewers !== 'owner') needGroup(at('reviewers'), rule.reviewers);
-    if (rule.decision !== 'review') {
-      for (const key of ['reviewers', 'approvals', 'sla', 'escalate'] as const) {
-        if (rule[key] !== undefined) err(at(key), `only applies to rules whose decision is review`);
-      }
-    }
-    if (rule.decision === 'deny' && !rule.reason) err(at('reason'), 'is required on a deny rule: the agent is told why');
-    let condition: CelProgram | undefined;
-    if (rule.when) {
-      try {
-        condition = parseCel(rule.when) as CelProgram;
-      } catch (e) {
-        err(at('when'), `is not valid CEL: ${(e as Error).message.split('\n')[0]}`);
-      }
-    }
     const list = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
     return {
       ...rule,
@@ -131,13 +93,12 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
       actionPatterns: list(rule.match.action)!,
       resourcePatterns: list(rule.match.resource)?.map(globToRegExp),
       environments: list(rule.match.environment),
-      condition,
+      condition: conditions.get(index),
       slaMs: rule.sla ? parseDuration(rule.sla) : undefined,
       escalateAfterMs: rule.escalate ? parseDuration(rule.escalate.after) : undefined,
       tokenTtlMs: rule.tokenTtl ? parseDuration(rule.tokenTtl) : undefined,
     };
   });
-  if (errors.length) throw new PolicyLoadError(errors);
 
   const exact = new Map<string, CompiledRule[]>();
   const wildcard: CompiledPolicy['wildcard'] = [];
@@ -157,6 +118,62 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     wildcard,
     owners: config.owners.map((o) => ({ pattern: globToRegExp(o.match), group: o.group })),
   };
+}
+
+type Loose = Record<string, unknown>;
+const asObject = (v: unknown): Loose => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : {});
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** Group references, escalation cycles, duplicate ids, review-only fields and CEL: checked on the raw document. */
+function checkReferences(raw: unknown, err: (path: (string | number)[], message: string) => void): Map<number, CelProgram> {
+  const doc = asObject(raw);
+  const groups = asObject(doc.groups);
+  const groupNames = new Set(Object.keys(groups));
+  const needGroup = (path: (string | number)[], name: unknown) => {
+    if (typeof name === 'string' && !groupNames.has(name)) err(path, `names the group "${name}", which is not defined under groups`);
+  };
+  needGroup(['defaults', 'reviewers'], asObject(doc.defaults).reviewers);
+  const escalatesTo = (name: string) => asObject(groups[name]).escalatesTo;
+  for (const name of groupNames) {
+    needGroup(['groups', name, 'escalatesTo'], escalatesTo(name));
+    const seen = [name];
+    let next = escalatesTo(name);
+    while (typeof next === 'string' && groupNames.has(next)) {
+      if (seen.includes(next)) {
+        if (next === name) err(['groups', name, 'escalatesTo'], `escalation forms a cycle: ${[...seen, next].join(' -> ')}`);
+        break;
+      }
+      seen.push(next);
+      next = escalatesTo(next);
+    }
+  }
+  asArray(doc.owners).forEach((o, i) => needGroup(['owners', i, 'group'], asObject(o).group));
+
+  const conditions = new Map<number, CelProgram>();
+  const ids = new Map<string, number>();
+  asArray(doc.rules).forEach((value, index) => {
+    const rule = asObject(value);
+    const at = (...rest: (string | number)[]) => ['rules', index, ...rest];
+    if (typeof rule.id === 'string') {
+      if (ids.has(rule.id)) err(at('id'), `duplicates the id of rules[${ids.get(rule.id)}]`);
+      else ids.set(rule.id, index);
+    }
+    if (rule.reviewers !== 'owner') needGroup(at('reviewers'), rule.reviewers);
+    if (rule.decision === 'allow' || rule.decision === 'deny') {
+      for (const key of ['reviewers', 'approvals', 'sla', 'escalate'] as const) {
+        if (rule[key] !== undefined) err(at(key), 'only applies to rules whose decision is review');
+      }
+    }
+    if (rule.decision === 'deny' && rule.reason === undefined) err(at('decision'), 'a deny rule needs a reason: the agent is told why');
+    if (typeof rule.when === 'string') {
+      try {
+        conditions.set(index, parseCel(rule.when) as CelProgram);
+      } catch (e) {
+        err(at('when'), `is not valid CEL: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+  });
+  return conditions;
 }
 
 function pathText(path: (string | number)[]): string {

@@ -1,0 +1,39 @@
+import { ExitCode } from '../../../common/codes';
+import { evaluatePolicy } from '../../../activities/policy/evaluate';
+import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../activities/policy/load';
+import { parseActionRequest } from '../../sdk';
+import { CliError, usage } from '../errors';
+import { out, parseFlags, printJson, readJsonFile } from '../io';
+
+export const policyHelp = `countersign policy <command>
+  check FILE [--json]                 validate a policy: every error with file, line and field path
+  test FILE --action action.json      print the decision for one action as JSON (starts nothing)`;
+
+export async function policyCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseFlags(rest, { json: { type: 'boolean' }, action: { type: 'string', short: 'a' } });
+  const file = positionals[0];
+  if (sub !== 'check' && sub !== 'test') throw usage(sub ? `Unknown policy command "${sub}".\n${policyHelp}` : policyHelp);
+  if (!file) throw usage(`policy ${sub} needs a policy FILE.`);
+
+  let policy;
+  try {
+    policy = loadPolicyFile(file);
+  } catch (err) {
+    if (!(err instanceof PolicyLoadError)) throw err;
+    if (values.json) printJson({ ok: false, errors: err.errors });
+    for (const e of err.errors) process.stderr.write(`${formatPolicyError(e)}\n`);
+    throw new CliError(`${file}: ${err.errors.length} error${err.errors.length > 1 ? 's' : ''}.`, ExitCode.usage);
+  }
+
+  if (sub === 'check') {
+    const summary = { ok: true, file, digest: policy.digest, rules: policy.rules.length, groups: Object.keys(policy.config.groups).length };
+    if (values.json) printJson(summary);
+    else out(`${file}: OK — ${summary.rules} rules, ${summary.groups} groups, digest ${policy.digest.slice(0, 16)}`);
+    return ExitCode.ok;
+  }
+  if (!values.action) throw usage('policy test needs --action action.json.');
+  const request = parseActionRequest(readJsonFile(values.action, '--action'));
+  printJson(evaluatePolicy(policy, request));
+  return ExitCode.ok;
+}

@@ -1,0 +1,18 @@
+import { Connection } from '@temporalio/client';
+import { ExitCode } from '../../common/codes';
+import { loadConfig, type Config } from '../../worker/config';
+import { Countersign } from '../sdk';
+import { CliError } from './errors';
+
+/** Connects to Temporal from the environment; an unreachable server is exit 4 with the address named. */
+export async function connectCli(): Promise<{ cs: Countersign; config: Config; close: () => Promise<void> }> {
+  const config = loadConfig();
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.address, connectTimeout: '5s' });
+  } catch (err) {
+    throw new CliError(`Cannot reach Temporal at ${config.address}: ${(err as Error).message.split('\n')[0]}. Is the server running (npm run dev)?`, ExitCode.unreachable);
+  }
+  const cs = await Countersign.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue });
+  return { cs, config, close: () => connection.close() };
+}

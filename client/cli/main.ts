@@ -1,0 +1,79 @@
+import { ExitCode } from '../../common/codes';
+import { PolicyLoadError } from '../../activities/policy/load';
+import { ConfigError } from '../../worker/config';
+import { TemporalCliMissing } from '../../worker/temporal-cli';
+import { AmbiguousRequestIdError, InvalidRequestError, RequestNotFoundError } from '../sdk';
+import { policyCommand, policyHelp } from './commands/policy';
+import { reviewCommand, reviewHelp } from './commands/review';
+import { submitCommand, submitHelp } from './commands/submit';
+import { CliError, usage } from './errors';
+import { out } from './io';
+
+const HELP = `countersign — human approval for AI agent actions, on Temporal
+
+Usage:
+  countersign dev                       start the local stack: Temporal server + UI + a worker
+  countersign worker [--policy FILE]    run a worker (COUNTERSIGN_POLICY, default policy.yaml)
+${submitHelp.replace(/^/gm, '  ')}
+${reviewHelp.replace(/^/gm, '  ')}
+${policyHelp.replace(/^/gm, '  ')}
+
+Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
+  COUNTERSIGN_TASK_QUEUE (countersign), COUNTERSIGN_POLICY, COUNTERSIGN_REVIEWER, COUNTERSIGN_HOME.
+Exit codes: 0 ok, 1 refused or denied, 2 usage or invalid input, 3 not found, 4 cannot reach Temporal.`;
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'submit':
+      return submitCommand(args);
+    case 'review':
+      return reviewCommand(args);
+    case 'policy':
+      return policyCommand(args);
+    case 'worker': {
+      const { runWorker } = await import('../../worker/main');
+      const policy = args[0] === '--policy' ? args[1] : undefined;
+      if (args.length && !policy) throw usage('worker takes only --policy FILE.');
+      await runWorker({ policyFile: policy });
+      return ExitCode.ok;
+    }
+    case 'dev': {
+      const { runDev } = await import('../../worker/dev');
+      await runDev();
+      return ExitCode.ok;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(HELP);
+      return command ? ExitCode.ok : ExitCode.usage;
+    default:
+      throw usage(`Unknown command "${command}". Run "countersign help".`);
+  }
+}
+
+/** Results to stdout, errors to stderr, exit codes of DESIGN §7. */
+export async function main(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    code = await run(argv);
+  } catch (err) {
+    code = exitCodeFor(err);
+    const message = err instanceof PolicyLoadError ? err.message : (err as Error).message;
+    process.stderr.write(`countersign: ${message}\n`);
+  }
+  process.exitCode = code;
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof InvalidRequestError || err instanceof ConfigError || err instanceof PolicyLoadError || err instanceof AmbiguousRequestIdError) return ExitCode.usage;
+  if (err instanceof RequestNotFoundError) return ExitCode.notFound;
+  if (err instanceof TemporalCliMissing) return ExitCode.unreachable;
+  const name = (err as Error)?.name ?? '';
+  if (name === 'WorkflowNotFoundError' || /not found/i.test((err as Error)?.message ?? '')) return ExitCode.notFound;
+  if (name === 'TransportError' || /UNAVAILABLE|ECONNREFUSED|connect/i.test((err as Error)?.message ?? '')) return ExitCode.unreachable;
+  return ExitCode.refused;
+}
