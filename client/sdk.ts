@@ -221,8 +221,7 @@ export class Countersign {
   }
 }
 
+/** An Update sent to a workflow that has already ended (the SDK reports it as WorkflowNotFoundError). */
 function isClosedWorkflowError(err: unknown): boolean {
-  if (err instanceof WorkflowNotFoundError) return false;
-  const message = err instanceof Error ? err.message : '';
-  return /workflow execution already completed|already completed/i.test(message);
+  return err instanceof WorkflowNotFoundError && /already completed/i.test(err.message);
 }

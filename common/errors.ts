@@ -1,5 +1,10 @@
 import type { z } from 'zod';
 
+/** True when a zod invalid_type issue is about a missing value. */
+export function isMissing(issue: { code: string; message: string }): boolean {
+  return issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+}
+
 /** Turns zod issues into one clear sentence naming the field and what was expected. */
 export function describeIssues(error: z.ZodError, subject = 'request'): string {
   const issue = error.issues[0];
@@ -7,9 +12,12 @@ export function describeIssues(error: z.ZodError, subject = 'request'): string {
   const path = issue.path.map(String).join('.');
   const field = path ? `Field "${path}"` : `The ${subject}`;
   switch (issue.code) {
-    case 'invalid_type':
-      if (issue.input === undefined) return `${field} is required.`;
-      return `${field} must be ${article(issue.expected)}, got ${kindOf(issue.input)}.`;
+    case 'invalid_type': {
+      // zod leaves the input out of issues; its message names what it received.
+      const received = /received (\w+)/.exec(issue.message)?.[1];
+      if (received === 'undefined') return `${field} is required.`;
+      return `${field} must be ${article(issue.expected)}${received ? `, got ${received === 'null' ? 'null' : article(received)}` : ''}.`;
+    }
     case 'unrecognized_keys':
       return `${path ? `Field "${path}" has` : `The ${subject} has`} unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}.`;
     case 'too_big':
@@ -31,12 +39,6 @@ export function describeIssues(error: z.ZodError, subject = 'request'): string {
 
 function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return article(typeof value);
 }
 
 function unitOf(origin: string): string {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../../common/duration';
+import { isMissing } from '../../common/errors';
 import { globToRegExp, isGlob } from './glob';
 import { PolicyFile, type RuleConfig } from './schema';
 
@@ -203,7 +204,7 @@ function lineAt(doc: Document, lines: LineCounter, path: (string | number)[]): n
 }
 
 function issueText(issue: { code: string; message: string; input?: unknown; expected?: string; keys?: string[]; values?: unknown[] }): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  if (isMissing(issue)) return 'is required';
   if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys!.length > 1 ? 's' : ''} ${issue.keys!.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_value' && issue.values) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   if (issue.code === 'invalid_type') return `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}`;

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { evaluatePolicy } from '../../activities/policy/evaluate';
+import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../activities/policy/load';
+import { parseActionRequest } from '../../client/sdk';
+
+const POLICY = `
+version: 1
+defaults: { decision: review, reviewers: ops, sla: 4h, tokenTtl: 5m }
+groups:
+  support: { members: [alice, bob], escalatesTo: support-leads }
+  support-leads: { members: [carol] }
+  finance: { members: [dave, erin], escalatesTo: cfo }
+  cfo: { members: [fiona] }
+  ops: { members: [oscar] }
+owners:
+  - { match: "customer:*", group: support }
+  - { match: "ledger:*", group: finance }
+rules:
+  - id: reads-are-free
+    match: { action: "crm.get*" }
+    decision: allow
+  - id: refund-small
+    match: { action: payments.refund }
+    when: "payload.amount <= 100"
+    decision: allow
+  - id: refund-medium
+    match: { action: payments.refund }
+    when: "payload.amount > 100"
+    decision: review
+    reviewers: owner
+    sla: 4h
+    escalate: { after: 1h }
+  - id: refund-large
+    match: { action: payments.refund }
+    when: "payload.amount > 500"
+    decision: review
+    risk: high
+    reason: Large refunds need finance twice.
+    reviewers: finance
+    approvals: 2
+    sla: 2h
+    escalate: { after: 30m }
+    tokenTtl: 2m
+  - id: no-prod-drops
+    match: { action: "db.drop*" }
+    when: "resource.environment == 'prod'"
+    decision: deny
+    risk: critical
+    reason: Dropping production data is never automated.
+`;
+const policy = compilePolicy(POLICY, 'test-policy.yaml');
+const request = (overrides: Record<string, unknown>) =>
+  parseActionRequest({ agentId: 'bot', taskId: 't', action: 'payments.refund', summary: 's', resource: { type: 'customer', id: 'C-1' }, payload: { amount: 50 }, ...overrides });
+
+test('an allow rule allows, with its rule id and the policy digest', () => {
+  const d = evaluatePolicy(policy, request({}));
+  assert.equal(d.decision, 'allow');
+  assert.deepEqual(d.ruleIds, ['refund-small']);
+  assert.equal(d.policyDigest, policy.digest);
+  assert.equal(d.route, undefined);
+});
+
+test('wildcard action rules match by prefix', () => {
+  assert.equal(evaluatePolicy(policy, request({ action: 'crm.getCustomer' })).decision, 'allow');
+  assert.equal(evaluatePolicy(policy, request({ action: 'crm.deleteCustomer' })).decision, 'review');
+});
+
+test('most restrictive wins and the strictest review routing is taken', () => {
+  const d = evaluatePolicy(policy, request({ payload: { amount: 1200 } }));
+  assert.equal(d.decision, 'review');
+  assert.deepEqual(d.ruleIds, ['refund-medium', 'refund-large']);
+  assert.equal(d.risk, 'high');
+  assert.equal(d.route?.group.name, 'finance');
+  assert.deepEqual(d.route?.group.members, ['dave', 'erin']);
+  assert.equal(d.route?.approvals, 2);
+  assert.equal(d.route?.slaMs, 2 * 3600_000);
+  assert.equal(d.route?.escalateAfterMs, 30 * 60_000);
+  assert.deepEqual(d.route?.escalationChain.map((g) => g.name), ['cfo']);
+  assert.equal(d.tokenTtlMs, 2 * 60_000);
+  assert.match(d.reason, /Large refunds need finance twice/);
+});
+
+test('ownership routing sends a medium refund to the resource owner group', () => {
+  const d = evaluatePolicy(policy, request({ payload: { amount: 200 } }));
+  assert.equal(d.route?.group.name, 'support');
+  assert.deepEqual(d.route?.escalationChain.map((g) => g.name), ['support-leads']);
+  const ledger = evaluatePolicy(policy, request({ payload: { amount: 200 }, resource: { type: 'ledger', id: 'L-9' } }));
+  assert.equal(ledger.route?.group.name, 'finance');
+});
+
+test('deny beats review and carries the rule reason', () => {
+  const d = evaluatePolicy(policy, request({ action: 'db.dropTable', resource: { type: 'system', id: 'db', environment: 'prod' }, payload: {} }));
+  assert.equal(d.decision, 'deny');
+  assert.equal(d.reason, 'Dropping production data is never automated.');
+  assert.equal(d.risk, 'critical');
+  assert.equal(evaluatePolicy(policy, request({ action: 'db.dropTable', resource: { type: 'system', id: 'db', environment: 'staging' }, payload: {} })).decision, 'review');
+});
+
+test('an unmatched action fails closed to the default: review by the default group', () => {
+  const d = evaluatePolicy(policy, request({ action: 'mystery.tool', resource: { type: 'system', id: 'x' } }));
+  assert.equal(d.decision, 'review');
+  assert.deepEqual(d.ruleIds, ['defaults']);
+  assert.equal(d.route?.group.name, 'ops');
+});
+
+test('a condition that cannot be evaluated never allows: the allow rule is skipped, review rules apply', () => {
+  const d = evaluatePolicy(policy, request({ payload: { total: 50 } }));
+  assert.equal(d.decision, 'review');
+  assert.deepEqual(d.ruleIds, ['refund-medium', 'refund-large']);
+  assert.match(d.reason, /could not be evaluated/);
+});
+
+test('policy errors name the file, the field path and the line', () => {
+  const broken = 'version: 1\ndefaults: { reviewers: ops }\ngroups:\n  ops: { members: [oscar] }\nrules:\n  - id: bad\n    match: { action: a.b }\n    when: "payload.amount >"\n    decision: allow\n';
+  try {
+    compilePolicy(broken, 'broken.yaml');
+    assert.fail('expected an error');
+  } catch (err) {
+    assert.ok(err instanceof PolicyLoadError);
+    assert.deepEqual(err.errors.map((e) => [e.file, e.path, e.line]), [['broken.yaml', 'rules[0].when', 8]]);
+    assert.match(err.message, /broken\.yaml:8: rules\[0\]\.when: is not valid CEL/);
+  }
+});
+
+test('the example policy loads and decides its example actions as documented', () => {
+  const examples = join(__dirname, '..', '..', 'examples');
+  const company = loadPolicyFile(join(examples, 'policy.yaml'));
+  const decide = (file: string) => evaluatePolicy(company, parseActionRequest(require(join(examples, 'actions', file))));
+  assert.equal(decide('refund-small.json').decision, 'allow');
+  assert.equal(decide('drop-prod-table.json').decision, 'deny');
+  const large = decide('refund-large.json');
+  assert.equal(large.decision, 'review');
+  assert.equal(large.route?.group.name, 'finance');
+  assert.equal(large.route?.approvals, 2);
+  assert.equal(decide('data-export-pii.json').route?.group.name, 'data-governance');
+  assert.equal(decide('deploy-prod.json').route?.approvals, 2);
+});
