@@ -24,7 +24,7 @@ function testFiles(dir: string): string[] {
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
   const files = only.length ? only : testFiles(__dirname).map((f) => relative(root, f)).sort();
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const executable = findOrBuildTemporalCli();
   const env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: executable }, searchAttributes: ALL_SEARCH_ATTRIBUTES, log: { format: 'pretty', level: 'error' } },

@@ -233,6 +233,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   setHandler(
     awaitDecisionUpdate,
     async ({ waitMs }) => {
+      // Evaluation is a local activity of a few milliseconds: even a zero wait returns policy's verdict.
+      await condition(() => status !== 'evaluating');
       if (!outcome && waitMs > 0) await condition(() => outcome !== undefined, waitMs, { summary: 'agent waits for decision' });
       return submitState();
     },

@@ -43,13 +43,20 @@ export function webhookChannel(config: WebhookConfig, env: NodeJS.ProcessEnv = p
       if (!secret) throw new ChannelConfigError(`the webhook secret variable ${config.secretEnv} is not set`);
       const body = JSON.stringify(n);
       const timestamp = String(Math.floor(Date.now() / 1000));
-      const response = await fetch(config.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signWebhookBody(secret, timestamp, body) },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (!response.ok) throw new Error(`webhook ${new URL(config.url).host} answered HTTP ${response.status}`);
+      const host = new URL(config.url).host;
+      let response: Response;
+      try {
+        response = await fetch(config.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signWebhookBody(secret, timestamp, body) },
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+        throw new Error(`webhook ${host} unreachable (${cause})`);
+      }
+      if (!response.ok) throw new Error(`webhook ${host} answered HTTP ${response.status}`);
     },
   };
 }

@@ -9,7 +9,7 @@ import { workflowsPath } from '../../worker/worker';
  * or, when a test file runs on its own, one started here by @temporalio/testing.
  */
 export async function testEnvironment(): Promise<TestWorkflowEnvironment> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const address = process.env.COUNTERSIGN_TEST_ADDRESS;
   if (address) return TestWorkflowEnvironment.createFromExistingServer({ address, namespace: 'default' });
   return TestWorkflowEnvironment.createLocal({

@@ -1,0 +1,136 @@
+// ESLint flat config (ESLint 9 + typescript-eslint). Run with `npm run lint`.
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+// Workflow code runs in Temporal's deterministic sandbox and common/ is bundled into it:
+// neither may import anything from Node, whether as `node:x` or as a bare name.
+const NODE_BUILTINS = [
+  ...new Set([
+    'fs', 'path', 'crypto', 'child_process', 'os', 'http', 'https', 'net', 'stream', 'util',
+    'worker_threads', 'timers', 'events', 'buffer', 'process',
+    ...builtinModules,
+  ]),
+];
+const noNodeBuiltins = {
+  paths: NODE_BUILTINS.map((name) => ({
+    name,
+    message: 'Node built-ins are not allowed in workflow code (workflows/, common/): move the work to an activity.',
+  })),
+  patterns: [
+    {
+      group: ['node:*'],
+      message: 'Node built-ins are not allowed in workflow code (workflows/, common/): move the work to an activity.',
+    },
+  ],
+};
+
+export default defineConfig(
+  globalIgnores(['node_modules/', '.countersign/', 'dist/', 'test/artifacts/', 'bench/results/']),
+
+  js.configs.recommended,
+  tseslint.configs.recommended,
+
+  // Everywhere: deliberate `_`-prefixed names are not unused-variable findings, and a `let` that
+  // closures may read before its single assignment (so `const` would hit the TDZ) stays a `let`.
+  {
+    rules: {
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+        },
+      ],
+    },
+  },
+
+  // TypeScript sources: type-aware, so unhandled promises are caught.
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      globals: globals.node,
+      parserOptions: {
+        projectService: {
+          // Root-level scratch scripts sit outside tsconfig.json's `include`.
+          allowDefaultProject: ['*.ts'],
+          defaultProject: 'tsconfig.json',
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // node:test's test()/describe() promises are tracked by the runner itself; subtests
+          // started through the context (`t.test(...)`) are still checked.
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
+      ],
+    },
+  },
+
+  // CommonJS entry points (bin/, scripts/): require() and Node globals.
+  {
+    files: ['bin/**/*.js', 'scripts/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: globals.node,
+    },
+    rules: {
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+
+  // This file and any other ES module config.
+  {
+    files: ['**/*.mjs'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: globals.node,
+    },
+  },
+
+  // Bundled into workflows: nothing from Node.
+  {
+    files: ['common/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', noNodeBuiltins],
+    },
+  },
+
+  // Workflows: nothing from Node, and activities only as types (proxyActivities<typeof ...>).
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', noNodeBuiltins],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '../activities',
+              allowTypeImports: true,
+              message: 'Workflows may import activities only with `import type` (use proxyActivities).',
+            },
+          ],
+          patterns: [
+            {
+              group: ['../activities/*', '**/activities', '**/activities/**'],
+              allowTypeImports: true,
+              message: 'Workflows may import activities only with `import type` (use proxyActivities).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { approvalWorkflowId } from '../common/digest';
+import { eventually } from './support/eventually';
+import { testEnvironment } from './support/server';
+import { action, startStack, type Stack } from './support/stack';
+
+const BIN = join(__dirname, '..', 'bin', 'countersign.js');
+const POLICY = `
+version: 1
+defaults: { decision: review, reviewers: support, sla: 1h }
+groups:
+  support: { members: [alice, bob] }
+  finance: { members: [dave, erin] }
+owners:
+  - { match: "customer:*", group: support }
+rules:
+  - id: refund-small
+    match: { action: payments.refund }
+    when: "payload.amount <= 100"
+    decision: allow
+  - id: refund-review
+    match: { action: payments.refund }
+    when: "payload.amount > 100"
+    decision: review
+    risk: high
+    reason: Refunds over 100 need a human.
+    reviewers: owner
+  - id: refund-huge
+    match: { action: payments.refund }
+    when: "payload.amount > 10000"
+    decision: deny
+    reason: Refunds over 10,000 are never automated.
+`;
+
+let env: TestWorkflowEnvironment;
+let stack: Stack;
+before(async () => {
+  env = await testEnvironment();
+  stack = await startStack(env, POLICY);
+});
+after(async () => {
+  await stack?.stop();
+  await env?.teardown();
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI as a separate process (async, so this process's worker keeps serving). */
+function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, TEMPORAL_ADDRESS: env.address, COUNTERSIGN_TASK_QUEUE: stack.taskQueue, COUNTERSIGN_REVIEWER: '', ...extraEnv }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function file(name: string, content: unknown): string {
+  const path = join(stack.dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return path;
+}
+
+async function submitPending(amount = 250): Promise<{ requestId: string; workflowId: string; path: string }> {
+  const path = file(`action-${Math.random().toString(36).slice(2)}.json`, action({ payload: { amount, currency: 'USD', order: 'A-9' } }));
+  const run = await cli(['submit', '--file', path, '--wait', '1s', '--json']);
+  assert.equal(run.code, 1, run.stderr);
+  const state = JSON.parse(run.stdout);
+  assert.equal(state.status, 'pending');
+  assert.match(state.requestId, /^[0-9a-f]{16}$/);
+  return { requestId: state.requestId, workflowId: state.workflowId, path };
+}
+
+describe('countersign submit', () => {
+  test('an allowed action prints the decision and exits 0', async () => {
+    const run = await cli(['submit', '--file', file('small.json', action({ payload: { amount: 20 } })), '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const state = JSON.parse(run.stdout);
+    assert.equal(state.status, 'approved');
+    assert.equal(state.outcome.decidedBy, 'policy');
+    assert.deepEqual(state.outcome.ruleIds, ['refund-small']);
+    const human = await cli(['submit', '--file', file('small-2.json', action({ payload: { amount: 30 } }))]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /^approved by policy \(refund-small\): request [0-9a-f]{16}/);
+  });
+
+  test('a denied action exits 1 with POLICY_DENIED and the reason', async () => {
+    const run = await cli(['submit', '--file', file('huge.json', action({ payload: { amount: 50000 } }))]);
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /^denied: POLICY_DENIED: Refunds over 10,000 are never automated\./);
+  });
+
+  test('when --wait runs out it prints the pending state with the request id', async () => {
+    const path = file('pending.json', action({ payload: { amount: 300 } }));
+    const run = await cli(['submit', '--file', path, '--wait', '1s']);
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /^pending: request [0-9a-f]{16} awaits review \(status pending; expires in 59m/);
+  });
+
+  test('an invalid action exits 2 naming the field, and starts no workflow', async () => {
+    const bad = action({ resource: { type: 'customer' } });
+    const run = await cli(['submit', '--file', file('bad.json', bad), '--json']);
+    assert.equal(run.code, 2);
+    assert.equal(run.stderr.trim(), 'countersign: Field "resource.id" is required.');
+    assert.equal(run.stdout, '');
+    await assert.rejects(env.client.workflow.getHandle(approvalWorkflowId(bad as never).workflowId).describe(), WorkflowNotFoundError);
+    const notJson = await cli(['submit', '--file', file('garbage.json', '{not json')]);
+    assert.equal(notJson.code, 2);
+    assert.match(notJson.stderr, /garbage\.json: not valid JSON/);
+    const badWait = await cli(['submit', '--file', file('ok.json', action()), '--wait', 'soon']);
+    assert.equal(badWait.code, 2);
+    assert.match(badWait.stderr, /--wait must be a duration/);
+  });
+
+  test('a server that cannot be reached exits 4', async () => {
+    const run = await cli(['submit', '--file', file('unreach.json', action())], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(run.code, 4);
+    assert.match(run.stderr, /Cannot reach Temporal at 127\.0\.0\.1:1/);
+  });
+});
+
+describe('countersign review', () => {
+  test('list shows the queue as a table and as JSON, filtered by group', async () => {
+    const { requestId } = await submitPending(420);
+    const json = await eventually(async () => {
+      const run = await cli(['review', 'list', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const rows = JSON.parse(run.stdout);
+      assert.ok(rows.some((r: { requestId: string }) => r.requestId === requestId));
+      return rows as Record<string, unknown>[];
+    }, 'listed');
+    const row = json.find((r) => r.requestId === requestId)!;
+    assert.equal(row.action, 'payments.refund');
+    assert.equal(row.resource, 'customer:C-42');
+    assert.equal(row.risk, 'high');
+    assert.deepEqual(row.groups, ['support']);
+    assert.equal(row.agent, 'support-bot');
+    const table = await cli(['review', 'list']);
+    assert.equal(table.code, 0);
+    const [header, ...lines] = table.stdout.trim().split('\n');
+    assert.match(header!, /^ID\s+ACTION\s+RESOURCE\s+RISK\s+GROUP\s+AGENT\s+AGE\s+TIME LEFT$/);
+    const line = lines.find((l) => l.startsWith(requestId.slice(0, 10)));
+    assert.ok(line, table.stdout);
+    assert.match(line, /payments\.refund\s+customer:C-42\s+high\s+support\s+support-bot\s+\S+.*\s+(59m|1h)/);
+    const finance = await cli(['review', 'list', '--group', 'finance', '--json']);
+    assert.deepEqual(JSON.parse(finance.stdout), []);
+    const none = await cli(['review', 'list', '--group', 'finance']);
+    assert.equal(none.stdout.trim(), 'No open requests for finance.');
+  });
+
+  test('show prints summary, resource, exact payload, rules, risk, group, deadline and history', async () => {
+    const { requestId } = await submitPending(275);
+    const run = await eventually(async () => {
+      const r = await cli(['review', 'show', requestId.slice(0, 8)]);
+      assert.equal(r.code, 0, r.stderr);
+      return r;
+    }, 'show by short id');
+    const out = run.stdout;
+    assert.match(out, new RegExp(`^Request ${requestId}`));
+    assert.match(out, /Summary:\s+Refund order #1234: the customer was charged twice\./);
+    assert.match(out, /Resource:\s+customer C-42/);
+    assert.match(out, /Policy:\s+review — rules refund-review/);
+    assert.match(out, /Risk:\s+high — Refunds over 100 need a human\./);
+    assert.match(out, /Reviewers:\s+support \(suggested\)/);
+    assert.match(out, /Deadline:\s+\d{4}-\d\d-\d\dT.*\(in (59m|1h)/);
+    assert.match(out, /"amount": 275,\n\s+"currency": "USD"/);
+    assert.match(out, /History:\n\s+\S+\s+requested\s+support-bot: payments\.refund on customer:C-42/);
+    const json = JSON.parse((await cli(['review', 'show', requestId, '--json'])).stdout);
+    assert.equal(json.status, 'pending');
+    assert.deepEqual(json.currentPayload, { amount: 275, currency: 'USD', order: 'A-9' });
+    assert.equal(json.request.agentKey, undefined);
+  });
+
+  test('approve: accepted exits 0; a second try, an ineligible or unnamed reviewer are refused', async () => {
+    const { requestId, path } = await submitPending();
+    const noName = await cli(['review', 'approve', requestId]);
+    assert.equal(noName.code, 2);
+    assert.match(noName.stderr, /--as NAME or the COUNTERSIGN_REVIEWER/);
+    const outsider = await cli(['review', 'approve', requestId, '--as', 'dave']);
+    assert.equal(outsider.code, 1);
+    assert.match(outsider.stderr, /Refused \(NOT_ELIGIBLE\): dave is not in an eligible group \(support\)/);
+    const self = await cli(['review', 'approve', requestId, '--as', 'mallory']);
+    assert.equal(self.code, 1);
+    assert.match(self.stderr, /NOT_ELIGIBLE/);
+    const ok = await cli(['review', 'approve', requestId, '--json'], { COUNTERSIGN_REVIEWER: 'alice' });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(JSON.parse(ok.stdout), { accepted: true, requestId, status: 'approved', approvals: ['alice'], approvalsNeeded: 1 });
+    const again = await cli(['review', 'approve', requestId, '--as', 'bob', '--json']);
+    assert.equal(again.code, 1);
+    assert.equal(JSON.parse(again.stdout).code, 'ALREADY_DECIDED');
+    const agent = await cli(['submit', '--file', path, '--json']);
+    assert.equal(agent.code, 0);
+    assert.equal(JSON.parse(agent.stdout).outcome.reviewers[0], 'alice');
+  });
+
+  test('approve --edit: the edited payload is what the agent gets', async () => {
+    const { requestId, path } = await submitPending();
+    const edit = file('edit.json', { amount: 199, currency: 'USD', order: 'A-9' });
+    const run = await cli(['review', 'approve', requestId, '--edit', edit, '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Approved request [0-9a-f]{16} as bob: status approved/);
+    const agent = JSON.parse((await cli(['submit', '--file', path, '--json'])).stdout);
+    assert.equal(agent.outcome.edited, true);
+    assert.deepEqual(agent.outcome.payload, { amount: 199, currency: 'USD', order: 'A-9' });
+    const denied = await submitPending();
+    const tooBig = await cli(['review', 'approve', denied.requestId, '--edit', file('big.json', { amount: 99999 }), '--as', 'bob']);
+    assert.equal(tooBig.code, 1);
+    assert.match(tooBig.stderr, /Refused \(POLICY_DENIED\): The edit is refused: policy denies it \(Refunds over 10,000/);
+  });
+
+  test('deny needs a reason code and message, then the agent sees REVIEWER_DENIED', async () => {
+    const { requestId, path } = await submitPending();
+    const missing = await cli(['review', 'deny', requestId, '--as', 'alice', '--message', 'no']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--reason CODE/);
+    const lower = await cli(['review', 'deny', requestId, '--as', 'alice', '--reason', 'nope', '--message', 'no']);
+    assert.equal(lower.code, 1);
+    assert.match(lower.stderr, /INVALID_REQUEST.*reasonCode/);
+    const run = await cli(['review', 'deny', requestId, '--as', 'alice', '--reason', 'DUPLICATE', '--message', 'Refunded already.', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).status, 'denied');
+    const agent = await cli(['submit', '--file', path]);
+    assert.equal(agent.code, 1);
+    assert.match(agent.stdout, /^denied: REVIEWER_DENIED\/DUPLICATE: Refunded already\./);
+  });
+
+  test('request-changes with a proposed payload reaches the agent', async () => {
+    const { requestId, path } = await submitPending();
+    const proposal = file('proposal.json', { amount: 120, currency: 'USD', order: 'A-9' });
+    const run = await cli(['review', 'request-changes', requestId, '--as', 'bob', '--comment', 'Only the duplicate charge.', '--propose', proposal]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^Requested changes on request [0-9a-f]{16} as bob: status changes_requested/);
+    const agent = await cli(['submit', '--file', path, '--json']);
+    assert.equal(agent.code, 1);
+    const outcome = JSON.parse(agent.stdout).outcome;
+    assert.equal(outcome.code, 'CHANGES_REQUESTED');
+    assert.equal(outcome.comment, 'Only the duplicate charge.');
+    assert.deepEqual(outcome.proposedPayload, { amount: 120, currency: 'USD', order: 'A-9' });
+  });
+
+  test('an unknown request id exits 3', async () => {
+    const run = await cli(['review', 'show', 'abcdef0123456789']);
+    assert.equal(run.code, 3);
+    assert.match(run.stderr, /No request with id abcdef0123456789/);
+    const byWorkflowId = await cli(['review', 'approve', 'cs-nobody-0000000000000000', '--as', 'alice']);
+    assert.equal(byWorkflowId.code, 3);
+  });
+});
+
+describe('countersign policy', () => {
+  test('check on a broken policy names the file, line and field, and exits 2', async () => {
+    const broken = file('broken.yaml', 'version: 1\ndefaults: { reviewers: ops }\ngroups:\n  ops: { members: [oscar] }\nrules:\n  - id: r1\n    match: { action: a.b }\n    decision: maybe\n');
+    const run = await cli(['policy', 'check', broken]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /broken\.yaml:8: rules\[0\]\.decision: must be one of "allow", "deny", "review"/);
+    const good = await cli(['policy', 'check', stack.policyFile]);
+    assert.equal(good.code, 0);
+    assert.match(good.stdout, /OK — 3 rules, 2 groups/);
+  });
+
+  test('test prints the decision as JSON without starting anything', async () => {
+    const run = await cli(['policy', 'test', stack.policyFile, '--action', file('pt.json', action({ payload: { amount: 700 } }))]);
+    assert.equal(run.code, 0, run.stderr);
+    const decision = JSON.parse(run.stdout);
+    assert.equal(decision.decision, 'review');
+    assert.deepEqual(decision.ruleIds, ['refund-review']);
+    assert.equal(decision.route.group.name, 'support');
+  });
+});
