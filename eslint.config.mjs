@@ -78,6 +78,21 @@ export default defineConfig(
     },
   },
 
+  // TestContext#test has the very type of node:test's test(), so the allowance above also covers
+  // `t.test(...)`; a subtest that is not awaited is cancelled when its parent ends, so flag that here.
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ExpressionStatement > CallExpression[callee.type='MemberExpression'][callee.property.name='test']",
+          message: 'Await subtests (`await t.test(...)`): the parent test does not wait for them.',
+        },
+      ],
+    },
+  },
+
   // CommonJS entry points (bin/, scripts/): require() and Node globals.
   {
     files: ['bin/**/*.js', 'scripts/**/*.js'],
@@ -124,7 +139,13 @@ export default defineConfig(
           ],
           patterns: [
             {
-              group: ['../activities/*', '**/activities', '**/activities/**'],
+              group: ['../activities/*'],
+              allowTypeImports: true,
+              message: 'Workflows may import activities only with `import type` (use proxyActivities).',
+            },
+            {
+              // The same from a nested folder of workflows/ (../../activities, ../../activities/x, ...).
+              regex: '^(\\.\\./){2,}activities(/|$)',
               allowTypeImports: true,
               message: 'Workflows may import activities only with `import type` (use proxyActivities).',
             },

@@ -6,7 +6,7 @@ import pretty from 'pino-pretty';
 export function createLogger(options: { format?: 'json' | 'pretty'; level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const base = { level: options.level ?? 'info', base: { service: 'countersign' } };
   if (options.format === 'pretty') {
-    return pino(base, pretty({ sync: true, colorize: true, ignore: 'pid,hostname,service', destination: options.destination ?? process.stdout }));
+    return pino(base, pretty({ sync: true, singleLine: true, colorize: Boolean(process.stdout.isTTY), ignore: 'pid,hostname,service', destination: options.destination ?? process.stdout }));
   }
   return options.destination ? pino(base, options.destination) : pino(base);
 }

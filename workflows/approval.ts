@@ -251,7 +251,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   });
 
   // 1 evaluate — a local activity, so the auto-allow path pays no extra server round trip.
-  record('requested', `${request.action} on ${request.resource.type}:${request.resource.id} by ${request.agentId}`, request.agentId);
+  record('requested', `${request.action} on ${request.resource.type}:${request.resource.id}`, request.agentId);
   const evaluation = await evaluateRequest({ request });
   if (!evaluation.ok) {
     close({ status: 'denied', code: ReasonCode.INVALID_REQUEST, message: evaluation.message, decidedBy: 'policy', reviewers: [] });

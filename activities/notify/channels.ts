@@ -19,7 +19,7 @@ export function logChannel(logger: Logger): NotificationChannel {
     name: 'log',
     async send(n) {
       logger.info(
-        { requestId: n.requestId, workflowId: n.workflowId, ruleIds: n.ruleIds, group: n.group, event: n.event, action: n.action, risk: n.risk, deadline: n.deadline },
+        { requestId: n.requestId, workflowId: n.workflowId, ruleIds: n.ruleIds, group: n.group, event: n.event, action: n.action, risk: n.risk, deadline: n.deadline, channel: 'log' },
         `${n.event === 'escalated' ? 'escalated to' : 'review requested from'} ${n.group}: ${n.summary}`,
       );
     },

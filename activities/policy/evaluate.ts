@@ -80,7 +80,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     .reduce<Risk>((a, b) => (RISK_ORDER.indexOf(b) > RISK_ORDER.indexOf(a) ? b : a), 'low');
   const reason = deciding
     .map((m) => (m.conditionError ? `${m.rule.id}: condition could not be evaluated (${m.conditionError}), so the rule applies` : (m.rule.reason ?? `${decision === 'allow' ? 'Allowed' : decision === 'review' ? 'Review required' : 'Denied'} by rule ${m.rule.id}.`)))
-    .join('; ');
+    .reduce((text, part) => (text ? `${text}${/[.!?]$/.test(text) ? ' ' : '; '}${part}` : part), '');
 
   let reviewRoute: PolicyDecision['route'];
   if (decision === 'review') {

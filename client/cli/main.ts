@@ -32,14 +32,15 @@ async function run(argv: string[]): Promise<number> {
     case 'policy':
       return policyCommand(args);
     case 'worker': {
-      const { runWorker } = await import('../../worker/main');
+      // Loaded on demand: the worker and dev server pull in much more than the CLI's other commands need.
+      const { runWorker } = require('../../worker/main') as typeof import('../../worker/main');
       const policy = args[0] === '--policy' ? args[1] : undefined;
       if (args.length && !policy) throw usage('worker takes only --policy FILE.');
       await runWorker({ policyFile: policy });
       return ExitCode.ok;
     }
     case 'dev': {
-      const { runDev } = await import('../../worker/dev');
+      const { runDev } = require('../../worker/dev') as typeof import('../../worker/dev');
       await runDev();
       return ExitCode.ok;
     }
