@@ -68,8 +68,8 @@ export default defineConfig(
       '@typescript-eslint/no-floating-promises': [
         'error',
         {
-          // node:test's test()/describe() promises are tracked by the runner itself; subtests
-          // started through the context (`t.test(...)`) are still checked.
+          // node:test's test()/describe() promises are tracked by the runner itself
+          // (unawaited `t.test(...)` subtests are caught by the test/ block below).
           allowForKnownSafeCalls: [
             { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
           ],

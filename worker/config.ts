@@ -52,3 +52,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.COUNTERSIGN_LOG_LEVEL,
   };
 }
+
+/** The Temporal frontend could not be reached: exit 4 in the CLI, with the address named. */
+export class TemporalUnreachable extends Error {
+  override name = 'TemporalUnreachable';
+  constructor(address: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const reason = /Connection refused|ECONNREFUSED/i.test(detail) ? 'connection refused' : detail.split('\n')[0];
+    super(`Cannot reach Temporal at ${address} (${reason}). Is the server running (npm run dev)?`);
+  }
+}

@@ -1,6 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadPolicyFile } from '../activities/policy/load';
-import { loadConfig } from './config';
+import { loadConfig, TemporalUnreachable } from './config';
 import { createLogger } from './logger';
 import { createApprovalWorker } from './worker';
 
@@ -9,7 +9,12 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const policy = loadPolicyFile(overrides.policyFile ?? config.policyFile);
-  const connection = await NativeConnection.connect({ address: config.address });
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address: config.address });
+  } catch (err) {
+    throw new TemporalUnreachable(config.address, err);
+  }
   const worker = await createApprovalWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger });
   logger.info({ taskQueue: config.taskQueue, namespace: config.namespace, policy: policy.file, policyDigest: policy.digest }, 'countersign worker started');
   try {

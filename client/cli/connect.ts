@@ -1,8 +1,6 @@
 import { Connection } from '@temporalio/client';
-import { ExitCode } from '../../common/codes';
-import { loadConfig, type Config } from '../../worker/config';
+import { loadConfig, TemporalUnreachable, type Config } from '../../worker/config';
 import { Countersign } from '../sdk';
-import { CliError } from './errors';
 
 /** Connects to Temporal from the environment; an unreachable server is exit 4 with the address named. */
 export async function connectCli(): Promise<{ cs: Countersign; config: Config; close: () => Promise<void> }> {
@@ -11,7 +9,7 @@ export async function connectCli(): Promise<{ cs: Countersign; config: Config; c
   try {
     connection = await Connection.connect({ address: config.address, connectTimeout: '5s' });
   } catch (err) {
-    throw new CliError(`Cannot reach Temporal at ${config.address}: ${(err as Error).message.split('\n')[0]}. Is the server running (npm run dev)?`, ExitCode.unreachable);
+    throw new TemporalUnreachable(config.address, err);
   }
   const cs = await Countersign.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue });
   return { cs, config, close: () => connection.close() };

@@ -1,6 +1,6 @@
 import { ExitCode } from '../../common/codes';
 import { PolicyLoadError } from '../../activities/policy/load';
-import { ConfigError } from '../../worker/config';
+import { ConfigError, TemporalUnreachable } from '../../worker/config';
 import { TemporalCliMissing } from '../../worker/temporal-cli';
 import { AmbiguousRequestIdError, InvalidRequestError, RequestNotFoundError } from '../sdk';
 import { policyCommand, policyHelp } from './commands/policy';
@@ -32,7 +32,9 @@ async function run(argv: string[]): Promise<number> {
     case 'policy':
       return policyCommand(args);
     case 'worker': {
-      // Loaded on demand: the worker and dev server pull in much more than the CLI's other commands need.
+      // Loaded on demand: the worker and dev server pull in much more than the CLI's other commands need
+      // (a dynamic import() would bypass tsx's CommonJS hook).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runWorker } = require('../../worker/main') as typeof import('../../worker/main');
       const policy = args[0] === '--policy' ? args[1] : undefined;
       if (args.length && !policy) throw usage('worker takes only --policy FILE.');
@@ -40,6 +42,7 @@ async function run(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     case 'dev': {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runDev } = require('../../worker/dev') as typeof import('../../worker/dev');
       await runDev();
       return ExitCode.ok;
@@ -72,7 +75,7 @@ function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof InvalidRequestError || err instanceof ConfigError || err instanceof PolicyLoadError || err instanceof AmbiguousRequestIdError) return ExitCode.usage;
   if (err instanceof RequestNotFoundError) return ExitCode.notFound;
-  if (err instanceof TemporalCliMissing) return ExitCode.unreachable;
+  if (err instanceof TemporalCliMissing || err instanceof TemporalUnreachable) return ExitCode.unreachable;
   const name = (err as Error)?.name ?? '';
   if (name === 'WorkflowNotFoundError' || /not found/i.test((err as Error)?.message ?? '')) return ExitCode.notFound;
   if (name === 'TransportError' || /UNAVAILABLE|ECONNREFUSED|connect/i.test((err as Error)?.message ?? '')) return ExitCode.unreachable;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { evaluatePolicy } from '../../activities/policy/evaluate';
@@ -127,7 +128,7 @@ test('policy errors name the file, the field path and the line', () => {
 test('the example policy loads and decides its example actions as documented', () => {
   const examples = join(__dirname, '..', '..', 'examples');
   const company = loadPolicyFile(join(examples, 'policy.yaml'));
-  const decide = (file: string) => evaluatePolicy(company, parseActionRequest(require(join(examples, 'actions', file))));
+  const decide = (file: string) => evaluatePolicy(company, parseActionRequest(JSON.parse(readFileSync(join(examples, 'actions', file), 'utf8'))));
   assert.equal(decide('refund-small.json').decision, 'allow');
   assert.equal(decide('drop-prod-table.json').decision, 'deny');
   const large = decide('refund-large.json');
