@@ -175,9 +175,9 @@ export class Countersign {
     }
   }
 
-  /** Open requests, newest first, optionally for one group (visibility, no per-request queries). */
+  /** Open requests on this task queue, newest first, optionally for one group (visibility, no per-request queries). */
   async listPending(options: { group?: string; limit?: number } = {}): Promise<PendingRow[]> {
-    const clauses = [`WorkflowType = "${approvalWorkflowType}"`, `CountersignStatus IN ("pending", "escalated")`];
+    const clauses = [`WorkflowType = "${approvalWorkflowType}"`, `TaskQueue = ${JSON.stringify(this.taskQueue)}`, `CountersignStatus IN ("pending", "escalated")`];
     if (options.group) clauses.push(`CountersignGroup = ${JSON.stringify(options.group)}`);
     const rows: PendingRow[] = [];
     for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
