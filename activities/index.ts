@@ -2,22 +2,43 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { ReasonCode } from '../common/codes';
 import { describeIssues } from '../common/errors';
-import { ActionRequest, type Evaluation } from '../common/schema';
+import type { EvidenceBody } from '../common/bundle';
+import { ActionRequest, type ApprovalRecord, type Evaluation, type ExecutionReceipt, type Signed, type TokenBinding, type TokenGrant } from '../common/schema';
+import { writeEvidence } from './evidence';
+import type { Signer } from './keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
 import type { GroupNotification } from './notify/types';
 import { evaluatePolicy } from './policy/evaluate';
 import type { CompiledPolicy } from './policy/load';
+import { generateToken, sealAad, sealToAgent } from './tokens';
 
 export type { GroupNotification };
 
 export interface ActivityDeps {
   policy: CompiledPolicy;
   logger: Logger;
+  /** The layer's Ed25519 key: signs approval records, receipts and evidence bundles. */
+  signer: Signer;
+  /** The evidence sink: one signed JSON bundle per workflow. */
+  evidenceDir: string;
   env?: NodeJS.ProcessEnv;
 }
 
+export interface MintInput {
+  binding: TokenBinding;
+  expiresAt: string;
+  agentKey?: string;
+  record: Omit<ApprovalRecord, 'tokenId' | 'tokenHash' | 'issuedAt'>;
+}
+
+export interface MintResult {
+  grant: TokenGrant;
+  tokenHash: string;
+  approvalRecord: Signed<ApprovalRecord>;
+}
+
 /** Activities close over the worker's loaded policy and logger. */
-export function createActivities({ policy, logger, env = process.env }: ActivityDeps) {
+export function createActivities({ policy, logger, signer, evidenceDir, env = process.env }: ActivityDeps) {
   /** Every line names the workflow and request it belongs to. */
   function requestLogger(): Logger {
     const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
@@ -58,6 +79,29 @@ export function createActivities({ policy, logger, env = process.env }: Activity
     /** Second validation of a reviewer's edited or proposed payload. */
     async evaluateEdit({ request }: { request: unknown }): Promise<Evaluation> {
       return evaluate(request, 'revalidate');
+    },
+
+    /**
+     * Mints the single-use token. The plaintext exists only here, sealed to the agent's key: the
+     * workflow (and so Temporal's history) gets the hash, the sealed box and the signed record.
+     */
+    async mintToken({ binding, expiresAt, agentKey, record }: MintInput): Promise<MintResult> {
+      const { token, tokenId, tokenHash } = generateToken();
+      const sealed = agentKey ? sealToAgent(agentKey, token, sealAad(binding.workflowId, tokenId)) : undefined;
+      const approvalRecord = signer.sign<ApprovalRecord>('countersign/approval-record/v1', { ...record, tokenId, tokenHash, issuedAt: new Date().toISOString() });
+      requestLogger().info({ ruleIds: record.ruleIds, tokenId, expiresAt, sealed: Boolean(sealed), keyId: signer.keyId }, 'token minted');
+      return { grant: { tokenId, expiresAt, ...(sealed ? { sealed } : {}) }, tokenHash, approvalRecord };
+    },
+
+    async signReceipt(receipt: ExecutionReceipt): Promise<Signed<ExecutionReceipt>> {
+      requestLogger().info({ tokenId: receipt.tokenId, receiptId: receipt.receiptId, ruleIds: [] }, 'token consumed');
+      return signer.sign('countersign/execution-receipt/v1', receipt);
+    },
+
+    async sealEvidence(body: Omit<EvidenceBody, 'signer'>): Promise<ReturnType<typeof writeEvidence>> {
+      const written = writeEvidence(evidenceDir, signer, body);
+      requestLogger().info({ ruleIds: body.outcome.ruleIds, status: body.outcome.status, path: written.path, digest: written.digest }, 'evidence sealed');
+      return written;
     },
 
     async notifyGroup(notification: GroupNotification): Promise<{ channels: string[] }> {

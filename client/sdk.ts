@@ -9,12 +9,33 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ReasonCode } from '../common/codes';
-import { approvalWorkflowId } from '../common/digest';
+import { actionDigest, approvalWorkflowId } from '../common/digest';
 import { describeIssues } from '../common/errors';
-import { ActionRequest, type ApprovalOutcome, type DecisionReceipt, type ReviewerDecision, type ReviewView, type SubmitState } from '../common/schema';
+import {
+  ActionRequest,
+  type ApprovalOutcome,
+  type DecisionReceipt,
+  type ExecutionReceipt,
+  type ExecutionReport,
+  type Payload,
+  type ReviewerDecision,
+  type ReviewView,
+  type Signed,
+  type SubmitState,
+} from '../common/schema';
+import { generateAgentKey, memoryKeyStore, openToken, type AgentKeyStore } from './agent-keys';
 import { SA } from '../common/search-attributes';
 import type { approvalWorkflow } from '../workflows/approval';
-import { approvalWorkflowType, awaitDecisionUpdate, decideUpdate, reviewViewQuery } from '../workflows/messages';
+import {
+  approvalWorkflowType,
+  awaitDecisionUpdate,
+  consumeUpdate,
+  decideUpdate,
+  evidenceQuery,
+  reportUpdate,
+  reviewViewQuery,
+  type EvidenceView,
+} from '../workflows/messages';
 import { staticDetails, staticSummary } from './summary';
 
 /** Bad input: one sentence naming the field; nothing was started. */
@@ -26,6 +47,17 @@ export class InvalidRequestError extends Error {
 /** A reviewer decision the workflow refused (not eligible, self-approval, already decided, bad edit). */
 export class DecisionRefusedError extends Error {
   override name = 'DecisionRefusedError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The workflow refused a token consumption or an outcome report; nothing was executed. */
+export class ConsumeRefusedError extends Error {
+  override name = 'ConsumeRefusedError';
   constructor(
     readonly code: string,
     message: string,
@@ -47,7 +79,14 @@ export interface ConnectOptions {
   namespace?: string;
   taskQueue?: string;
   connection?: Connection;
+  /** Where per-request agent keys live: in memory (default) or files, so a restarted agent can open its token. */
+  keyStore?: AgentKeyStore;
 }
+
+/** What guard() did: executed with the approved payload, or why it did not. */
+export type GuardResult<T> =
+  | { executed: true; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
+  | { executed: false; status: string; code?: string; message?: string; outcome?: ApprovalOutcome };
 
 export interface PendingRow {
   requestId: string;
@@ -79,12 +118,13 @@ export class Countersign {
     readonly client: Client,
     readonly taskQueue: string,
     private readonly ownsConnection: boolean,
+    readonly keys: AgentKeyStore,
   ) {}
 
   static async connect(options: ConnectOptions = {}): Promise<Countersign> {
     const connection = options.connection ?? (await Connection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }));
     const client = new Client({ connection, namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
-    return new Countersign(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection);
+    return new Countersign(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection, options.keyStore ?? memoryKeyStore());
   }
 
   async close(): Promise<void> {
@@ -94,15 +134,25 @@ export class Countersign {
   /**
    * Submits an action and waits up to `waitMs` for the decision. The same agent, task and action
    * join one workflow; once it has ended, its final decision comes back without a new review.
+   * Without an agentKey in the request, a fresh X25519 key pair is made for it and kept in the key store.
    */
-  async submit(input: unknown, options: { waitMs?: number } = {}): Promise<SubmitState> {
-    const request = parseActionRequest(input);
-    const { workflowId, requestId, actionDigest } = approvalWorkflowId(request);
+  async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
+    const parsed = parseActionRequest(input);
+    const { workflowId, requestId, actionDigest: digest } = approvalWorkflowId(parsed);
+    let request = parsed;
+    if (!request.agentKey) {
+      let key = this.keys.get(workflowId);
+      if (!key) {
+        key = generateAgentKey();
+        this.keys.put(workflowId, key);
+      }
+      request = { ...request, agentKey: key.publicKey };
+    }
     const waitMs = options.waitMs ?? 0;
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof approvalWorkflow>(approvalWorkflowType, {
       workflowId,
       taskQueue: this.taskQueue,
-      args: [{ request, requestId, actionDigest }],
+      args: [{ request, requestId, actionDigest: digest }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       typedSearchAttributes: [
@@ -113,18 +163,84 @@ export class Countersign {
       ],
       memo: { summary: request.summary, resource: `${request.resource.type}:${request.resource.id}`, action: request.action },
       staticSummary: staticSummary(request),
-      staticDetails: staticDetails(request, actionDigest),
+      staticDetails: staticDetails(request, digest),
     });
+    let state: SubmitState;
     try {
-      const state = await this.client.workflow.executeUpdateWithStart(awaitDecisionUpdate, {
+      state = await this.client.workflow.executeUpdateWithStart(awaitDecisionUpdate, {
         args: [{ waitMs: Math.min(waitMs, MAX_WAIT_CHUNK_MS) }],
         startWorkflowOperation,
       });
-      return waitMs > MAX_WAIT_CHUNK_MS ? this.wait(workflowId, waitMs - MAX_WAIT_CHUNK_MS) : state;
+      if (waitMs > MAX_WAIT_CHUNK_MS && !state.outcome) state = await this.wait(workflowId, waitMs - MAX_WAIT_CHUNK_MS);
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError || isClosedWorkflowError(err)) return this.finalState(workflowId);
+      if (err instanceof WorkflowExecutionAlreadyStartedError || isClosedWorkflowError(err)) state = await this.finalState(workflowId);
+      else throw err;
+    }
+    return new ApprovalRequest(this, parsed, state);
+  }
+
+  /**
+   * Submits, waits, consumes the token and runs `execute` with the approved (possibly edited)
+   * payload, then reports the outcome. Never calls `execute` on a deny, an expiry, a pending
+   * request or a refused consumption.
+   */
+  async guard<T>(input: unknown, execute: (payload: Payload) => Promise<T>, options: { waitMs?: number } = {}): Promise<GuardResult<T>> {
+    const request = await this.submit(input, options);
+    const outcome = request.outcome;
+    if (request.status !== 'approved' || !outcome?.payload) {
+      return { executed: false, status: request.status, code: outcome?.code, message: outcome?.message ?? (outcome ? undefined : 'still pending'), outcome };
+    }
+    let receipt: Signed<ExecutionReceipt>;
+    try {
+      receipt = await request.consume(outcome.payload);
+    } catch (err) {
+      if (err instanceof ConsumeRefusedError) return { executed: false, status: request.status, code: err.code, message: err.message, outcome };
       throw err;
     }
+    let result: T;
+    try {
+      result = await execute(outcome.payload);
+    } catch (err) {
+      await request.report({ status: 'failed', message: (err as Error).message?.slice(0, 2000) });
+      throw err;
+    }
+    await request.report({ status: 'succeeded' });
+    return { executed: true, result, outcome, receipt };
+  }
+
+  /** Spends the token on `payload` (which must be the approved one); returns the signed receipt. */
+  async consume(id: string, consume: { token: string; agentId: string; taskId: string; actionDigest: string }): Promise<Signed<ExecutionReceipt>> {
+    const handle = this.handle(await this.resolve(id));
+    try {
+      return await handle.executeUpdate(consumeUpdate, { args: [consume] });
+    } catch (err) {
+      throw await this.refusal(handle.workflowId, err, true);
+    }
+  }
+
+  /** Reports how execution went, after consuming. */
+  async report(id: string, report: ExecutionReport): Promise<void> {
+    const handle = this.handle(await this.resolve(id));
+    try {
+      await handle.executeUpdate(reportUpdate, { args: [report] });
+    } catch (err) {
+      throw await this.refusal(handle.workflowId, err, false);
+    }
+  }
+
+  private async refusal(workflowId: string, err: unknown, consuming: boolean): Promise<unknown> {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return new ConsumeRefusedError(err.cause.type ?? 'REFUSED', err.cause.message);
+    if (!isClosedWorkflowError(err)) return err;
+    const outcome = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).result();
+    if (!consuming) return new ConsumeRefusedError(ReasonCode.ALREADY_DECIDED, `Request ${outcome.requestId} has ended (${outcome.status}).`);
+    if (outcome.status === 'not_executed') return new ConsumeRefusedError(ReasonCode.TOKEN_EXPIRED, 'The token expired unused.');
+    if (outcome.execution) return new ConsumeRefusedError(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
+    return new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, `Request ${outcome.requestId} has ended (${outcome.status}) without a usable token.`);
+  }
+
+  /** The evidence of a request: the signed bundle once it has ended, the chain so far while open. */
+  async evidence(id: string): Promise<EvidenceView> {
+    return this.handle(await this.resolve(id)).query(evidenceQuery);
   }
 
   /** Waits up to `waitMs` more for the decision of a submitted request. */
@@ -151,7 +267,8 @@ export class Countersign {
     return this.client.workflow.getHandle<typeof approvalWorkflow>(await this.resolve(id)).result();
   }
 
-  private async finalState(workflowId: string): Promise<SubmitState> {
+  /** @internal */
+  async finalState(workflowId: string): Promise<SubmitState> {
     const outcome = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).result();
     return { requestId: outcome.requestId, workflowId, status: outcome.status, outcome };
   }
@@ -224,4 +341,57 @@ export class Countersign {
 /** An Update sent to a workflow that has already ended (the SDK reports it as WorkflowNotFoundError). */
 function isClosedWorkflowError(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError && /already completed/i.test(err.message);
+}
+
+/** One submitted action, from the agent's side: its decision, its token, its consumption and report. */
+export class ApprovalRequest {
+  constructor(
+    private readonly cs: Countersign,
+    readonly request: ActionRequest,
+    public state: SubmitState,
+  ) {}
+
+  get requestId(): string {
+    return this.state.requestId;
+  }
+  get workflowId(): string {
+    return this.state.workflowId;
+  }
+  get status(): SubmitState['status'] {
+    return this.state.status;
+  }
+  get outcome(): ApprovalOutcome | undefined {
+    return this.state.outcome;
+  }
+  get deadline(): string | undefined {
+    return this.state.deadline;
+  }
+
+  /** Waits up to `waitMs` more for the decision. */
+  async wait(waitMs: number): Promise<this> {
+    this.state = await this.cs.wait(this.workflowId, waitMs);
+    return this;
+  }
+
+  /** The plaintext token, opened with this request's private key; undefined until approved. */
+  openToken(): string | undefined {
+    const grant = this.outcome?.token;
+    const key = this.cs.keys.get(this.workflowId);
+    if (!grant?.sealed || !key) return undefined;
+    return openToken(key, grant.sealed, this.workflowId, grant.tokenId);
+  }
+
+  /** Spends the token on the payload about to run (default: the approved one). Refusals throw ConsumeRefusedError. */
+  async consume(payload: Payload | undefined = this.outcome?.payload, token = this.openToken()): Promise<Signed<ExecutionReceipt>> {
+    if (!token) throw new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, `Request ${this.requestId} has no token to consume (status ${this.status}).`);
+    if (!payload) throw new ConsumeRefusedError(ReasonCode.BINDING_MISMATCH, 'There is no payload to consume the token for.');
+    const digest = actionDigest({ action: this.request.action, resource: this.request.resource, payload });
+    const receipt = await this.cs.consume(this.workflowId, { token, agentId: this.request.agentId, taskId: this.request.taskId, actionDigest: digest });
+    this.cs.keys.delete(this.workflowId); // the token is spent: its key has nothing left to open
+    return receipt;
+  }
+
+  async report(report: ExecutionReport): Promise<void> {
+    await this.cs.report(this.workflowId, report);
+  }
 }

@@ -11,6 +11,8 @@ export const ReasonCode = {
   BINDING_MISMATCH: 'BINDING_MISMATCH',
   NOT_ELIGIBLE: 'NOT_ELIGIBLE',
   ALREADY_DECIDED: 'ALREADY_DECIDED',
+  /** An outcome report for a token that was never consumed. */
+  NOT_CONSUMED: 'NOT_CONSUMED',
 } as const;
 export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];
 
@@ -26,6 +28,8 @@ export const ApprovalStatus = {
   executed: 'executed',
   failed: 'failed',
   not_executed: 'not_executed',
+  /** The token was consumed but the agent never reported how execution went. */
+  outcome_unknown: 'outcome_unknown',
 } as const;
 export type ApprovalStatus = (typeof ApprovalStatus)[keyof typeof ApprovalStatus];
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { canonicalJson, utf8Length } from './canonical';
 import { ApprovalStatus, ReasonCode } from './codes';
+import type { EvidenceEvent } from './evidence';
 
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const MAX_SUMMARY_CHARS = 500;
@@ -97,7 +98,12 @@ export type Risk = z.infer<typeof Risk>;
 export const RISK_ORDER: readonly Risk[] = ['low', 'medium', 'high', 'critical'];
 
 /** A reviewer group as snapshotted into the workflow: decisions are judged against this, not a later policy. */
-export const GroupSnapshot = z.object({ name: z.string(), members: z.array(z.string()) });
+export const GroupSnapshot = z.object({
+  name: z.string(),
+  members: z.array(z.string()),
+  /** Reviewers with an Ed25519 key (base64, raw 32 bytes): their decisions must be signed. */
+  keys: z.record(z.string(), z.string()).optional(),
+});
 export type GroupSnapshot = z.infer<typeof GroupSnapshot>;
 
 export const ReviewRoute = z.object({
@@ -118,6 +124,8 @@ export const PolicyDecision = z.object({
   reason: z.string(),
   route: ReviewRoute.optional(),
   tokenTtlMs: z.number().int().positive(),
+  /** How long after consumption the agent has to report the outcome. */
+  reportWithinMs: z.number().int().positive(),
   policyDigest: z.string(),
   actionDigest: z.string(),
 });
@@ -131,6 +139,13 @@ export const DenyReason = z
   .string()
   .regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an UPPER_SNAKE_CASE code such as AMOUNT_TOO_HIGH');
 
+/** A reviewer's Ed25519 signature over their DecisionStatement (common/signing.ts). */
+export const DecisionSignature = z.strictObject({
+  signedAt: z.iso.datetime(),
+  value: z.base64().length(88),
+});
+export type DecisionSignature = z.infer<typeof DecisionSignature>;
+
 /** One reviewer's decision, as sent by the CLI (Update) or an integration (Signal). */
 export const ReviewerDecision = z.discriminatedUnion('decision', [
   z.strictObject({
@@ -138,18 +153,21 @@ export const ReviewerDecision = z.discriminatedUnion('decision', [
     reviewer: identifier,
     editedPayload: Payload.optional(),
     comment: z.string().max(2000).optional(),
+    signature: DecisionSignature.optional(),
   }),
   z.strictObject({
     decision: z.literal('deny'),
     reviewer: identifier,
     reasonCode: DenyReason,
     message: z.string().trim().min(1).max(2000),
+    signature: DecisionSignature.optional(),
   }),
   z.strictObject({
     decision: z.literal('request_changes'),
     reviewer: identifier,
     comment: z.string().trim().min(1).max(2000),
     proposedPayload: Payload.optional(),
+    signature: DecisionSignature.optional(),
   }),
 ]);
 export type ReviewerDecision = z.infer<typeof ReviewerDecision>;
@@ -162,11 +180,98 @@ export interface DecisionReceipt {
   approvalsNeeded: number;
 }
 
+/** The plaintext token sealed to the agent's X25519 key: X25519 → HKDF-SHA256 → AES-256-GCM. */
+export const SealedToken = z.object({
+  alg: z.literal('X25519-HKDF-SHA256-A256GCM'),
+  /** The sender's ephemeral X25519 public key, base64 (raw 32 bytes). */
+  epk: z.string(),
+  iv: z.string(),
+  ciphertext: z.string(),
+  tag: z.string(),
+});
+export type SealedToken = z.infer<typeof SealedToken>;
+
+/** What the agent receives with an approval: never the plaintext, only the sealed box. */
+export interface TokenGrant {
+  tokenId: string;
+  expiresAt: string;
+  sealed?: SealedToken;
+}
+
+/** The binding a token is valid for, and nothing else. */
+export interface TokenBinding {
+  agentId: string;
+  taskId: string;
+  actionDigest: string;
+  workflowId: string;
+}
+
+export const ConsumeRequest = z.strictObject({
+  token: z.string().min(1).max(200),
+  agentId: z.string().min(1).max(128),
+  taskId: z.string().min(1).max(128),
+  /** Digest of {action, resource, payload} the agent is about to execute. */
+  actionDigest: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest'),
+});
+export type ConsumeRequest = z.infer<typeof ConsumeRequest>;
+
+export const ExecutionReport = z.strictObject({
+  status: z.enum(['succeeded', 'failed']),
+  resultDigest: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest').optional(),
+  message: z.string().max(2000).optional(),
+});
+export type ExecutionReport = z.infer<typeof ExecutionReport>;
+
+export interface Signed<T> {
+  body: T;
+  keyId: string;
+  /** Ed25519 over signingMessage(domain, body), base64. */
+  signature: string;
+}
+
+/** Signed by the layer at mint: who asked, which policy, who decided, which token. */
+export interface ApprovalRecord {
+  workflowId: string;
+  requestId: string;
+  /** SHA-256 of the canonical request (without agentKey). */
+  requestDigest: string;
+  actionDigest: string;
+  policyDigest: string;
+  ruleIds: string[];
+  decidedBy: 'policy' | 'reviewers';
+  decisions: { reviewer: string; decision: string; actionDigest: string; at: string; signed: boolean }[];
+  tokenId: string;
+  tokenHash: string;
+  binding: TokenBinding;
+  expiresAt: string;
+  issuedAt: string;
+}
+
+/** Signed at consumption: names the approval record it consumes. */
+export interface ExecutionReceipt {
+  receiptId: string;
+  workflowId: string;
+  requestId: string;
+  tokenId: string;
+  approvalRecordDigest: string;
+  actionDigest: string;
+  agentId: string;
+  taskId: string;
+  consumedAt: string;
+}
+
+export interface ExecutionResult {
+  status: 'succeeded' | 'failed' | 'unknown' | 'not_executed';
+  resultDigest?: string;
+  message?: string;
+  receiptId?: string;
+}
+
 /** The final decision handed to the agent. */
 export interface ApprovalOutcome {
   requestId: string;
   workflowId: string;
-  status: Extract<ApprovalStatus, 'approved' | 'denied' | 'changes_requested' | 'expired'>;
+  status: Extract<ApprovalStatus, 'approved' | 'denied' | 'changes_requested' | 'expired' | 'executed' | 'failed' | 'not_executed' | 'outcome_unknown'>;
   /** Set on every outcome but approval. */
   code?: ReasonCode;
   message?: string;
@@ -185,6 +290,12 @@ export interface ApprovalOutcome {
   risk: Risk;
   policyDigest?: string;
   decidedAt: string;
+  /** Present once approved: the single-use token, sealed to the agent's key. */
+  token?: TokenGrant;
+  /** Present once the execution phase has ended. */
+  execution?: ExecutionResult;
+  /** Where the signed evidence bundle was written, and its digest. */
+  evidence?: { path: string; digest: string };
 }
 
 /** What `submit` returns: the decision, or the pending state with the request id. */
@@ -196,25 +307,6 @@ export interface SubmitState {
   deadline?: string;
 }
 
-export interface ApprovalEvent {
-  at: string;
-  type:
-    | 'requested'
-    | 'evaluated'
-    | 'notified'
-    | 'notification_failed'
-    | 'approved'
-    | 'edited'
-    | 'denied'
-    | 'changes_requested'
-    | 'escalated'
-    | 'expired'
-    | 'refused'
-    | 'closed';
-  actor?: string;
-  detail: string;
-}
-
 /** Everything a reviewer needs to decide, from the reviewView query. */
 export interface ReviewView {
   requestId: string;
@@ -222,6 +314,8 @@ export interface ReviewView {
   status: ApprovalStatus;
   request: Omit<ActionRequest, 'agentKey'>;
   actionDigest: string;
+  /** Digest of the version now proposed: what a reviewer's signature must name. */
+  currentDigest: string;
   /** The payload now proposed for execution: the request's, or the latest reviewer edit. */
   currentPayload: Payload;
   policy?: PolicyDecision;
@@ -231,7 +325,8 @@ export interface ReviewView {
   deadline?: string;
   nextEscalation?: string;
   outcome?: ApprovalOutcome;
-  history: ApprovalEvent[];
+  /** The hash-chained evidence events so far. */
+  history: EvidenceEvent[];
 }
 
 export const ApprovalInput = z.object({ request: ActionRequest, requestId: z.string(), actionDigest: z.string() });

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { layerSigner } from '../activities/keys';
 import { loadPolicyFile } from '../activities/policy/load';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { loadConfig } from './config';
@@ -23,6 +24,8 @@ export async function runDev(): Promise<void> {
   installTemporalLogging(logger);
   const policy = loadPolicyFile(config.policyFile);
   mkdirSync(config.home, { recursive: true });
+  const signer = layerSigner(config.home, { createIfMissing: true });
+  const evidenceDir = join(config.home, 'evidence');
 
   const [host = '127.0.0.1', portText = '7233'] = config.address.split(':');
   const port = Number(portText);
@@ -47,7 +50,7 @@ export async function runDev(): Promise<void> {
   } catch (err) {
     throw new Error(`The Temporal dev server did not start on ${config.address} (is another one running on port ${port}?): ${(err as Error).message}`);
   }
-  const worker = await createApprovalWorker({ connection: env.nativeConnection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger });
+  const worker = await createApprovalWorker({ connection: env.nativeConnection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger, signer, evidenceDir });
 
   const ui = `http://${host === '0.0.0.0' ? 'localhost' : host}:${uiPort}`;
   process.stdout.write(`
@@ -55,6 +58,7 @@ countersign dev stack is up
   Temporal server   ${config.address} (namespace ${config.namespace}, data in ${dbFilename})
   Temporal UI       ${ui}/namespaces/${config.namespace}/workflows
   Worker            task queue ${config.taskQueue}, policy ${config.policyFile}
+  Signing key       ${signer.keyId} (${config.home}/keys/layer.pub); evidence in ${evidenceDir}
 
 Next, in another terminal:
   npx countersign submit --file examples/actions/refund-small.json --wait 10s

@@ -1,7 +1,9 @@
 import { NativeConnection } from '@temporalio/worker';
+import { join } from 'node:path';
+import { layerSigner } from '../activities/keys';
 import { loadPolicyFile } from '../activities/policy/load';
 import { loadConfig, TemporalUnreachable } from './config';
-import { createLogger } from './logger';
+import { createLogger, installTemporalLogging } from './logger';
 import { createApprovalWorker } from './worker';
 
 /** `countersign worker`: connect, load the policy, poll the task queue until SIGINT/SIGTERM. */
@@ -9,14 +11,20 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const policy = loadPolicyFile(overrides.policyFile ?? config.policyFile);
+  const signer = layerSigner(config.home); // outside dev mode a missing key is an error, never a silent new one
+  installTemporalLogging(logger);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect({ address: config.address });
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
-  const worker = await createApprovalWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger });
-  logger.info({ taskQueue: config.taskQueue, namespace: config.namespace, policy: policy.file, policyDigest: policy.digest }, 'countersign worker started');
+  const evidenceDir = join(config.home, 'evidence');
+  const worker = await createApprovalWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger, signer, evidenceDir });
+  logger.info(
+    { taskQueue: config.taskQueue, namespace: config.namespace, policy: policy.file, policyDigest: policy.digest, keyId: signer.keyId, evidenceDir },
+    'countersign worker started',
+  );
   try {
     await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
   } finally {

@@ -1,5 +1,16 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionReceipt, ReviewerDecision, ReviewView, SubmitState, SubmitWait } from '../common/schema';
+import type { EvidenceBody } from '../common/bundle';
+import type {
+  ConsumeRequest,
+  DecisionReceipt,
+  ExecutionReceipt,
+  ExecutionReport,
+  ReviewerDecision,
+  ReviewView,
+  Signed,
+  SubmitState,
+  SubmitWait,
+} from '../common/schema';
 
 /** Defined once here; the workflow, the SDK and the CLI all import these. */
 export const approvalWorkflowType = 'approvalWorkflow';
@@ -13,4 +24,17 @@ export const decideUpdate = defineUpdate<DecisionReceipt, [ReviewerDecision]>('d
 /** The same decision for integrations that cannot wait; refusals are recorded in the history. */
 export const decideSignal = defineSignal<[ReviewerDecision]>('decide');
 
+/** Agent: spend the single-use token on the exact payload it is about to run; returns the signed receipt. */
+export const consumeUpdate = defineUpdate<Signed<ExecutionReceipt>, [ConsumeRequest]>('consume');
+
+/** Agent: how execution went, after consuming. */
+export const reportUpdate = defineUpdate<void, [ExecutionReport]>('report');
+
 export const reviewViewQuery = defineQuery<ReviewView>('reviewView');
+
+/** The evidence so far; once sealed, the complete signed bundle. */
+export interface EvidenceView {
+  sealed: boolean;
+  bundle: Omit<EvidenceBody, 'signer'> & { signer?: EvidenceBody['signer']; signature?: string };
+}
+export const evidenceQuery = defineQuery<EvidenceView>('evidence');

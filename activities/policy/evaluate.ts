@@ -55,6 +55,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
   const digest = actionDigest(request);
   const defaults = policy.defaults;
   const tokenTtlMs = Math.min(defaults.tokenTtlMs, ...matches.map((m) => m.rule.tokenTtlMs ?? Infinity));
+  const reportWithinMs = Math.min(defaults.reportWithinMs, ...matches.map((m) => m.rule.reportWithinMs ?? Infinity));
 
   if (matches.length === 0) {
     const decision = defaults.decision;
@@ -65,6 +66,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
       reason: `No rule matches ${request.action}; the policy default (${decision}) applies.`,
       route: decision === 'review' ? route(policy, resolveGroup(policy, request, undefined), defaults.approvals, defaults.slaMs, undefined) : undefined,
       tokenTtlMs,
+      reportWithinMs,
       policyDigest: policy.digest,
       actionDigest: digest,
     };
@@ -104,6 +106,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     reason,
     route: reviewRoute,
     tokenTtlMs,
+    reportWithinMs,
     policyDigest: policy.digest,
     actionDigest: digest,
   };
@@ -127,7 +130,10 @@ function route(
   slaMs: number,
   escalateAfterMs: number | undefined,
 ): NonNullable<PolicyDecision['route']> {
-  const snapshot = (name: string): GroupSnapshot => ({ name, members: [...policy.config.groups[name]!.members] });
+  const snapshot = (name: string): GroupSnapshot => {
+    const group = policy.config.groups[name]!;
+    return { name, members: [...group.members], ...(group.reviewerKeys ? { keys: { ...group.reviewerKeys } } : {}) };
+  };
   const chain: GroupSnapshot[] = [];
   let next = policy.config.groups[groupName]!.escalatesTo;
   while (next && !chain.some((g) => g.name === next) && next !== groupName) {

@@ -36,13 +36,14 @@ export interface CompiledRule extends RuleConfig {
   slaMs?: number;
   escalateAfterMs?: number;
   tokenTtlMs?: number;
+  reportWithinMs?: number;
 }
 
 export interface CompiledPolicy {
   file: string;
   digest: string;
   config: PolicyFile;
-  defaults: PolicyFile['defaults'] & { slaMs: number; tokenTtlMs: number };
+  defaults: PolicyFile['defaults'] & { slaMs: number; tokenTtlMs: number; reportWithinMs: number };
   rules: CompiledRule[];
   /** Rules by exact action name, plus the wildcard rules tried against every action. */
   exact: Map<string, CompiledRule[]>;
@@ -98,6 +99,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
       slaMs: rule.sla ? parseDuration(rule.sla) : undefined,
       escalateAfterMs: rule.escalate ? parseDuration(rule.escalate.after) : undefined,
       tokenTtlMs: rule.tokenTtl ? parseDuration(rule.tokenTtl) : undefined,
+      reportWithinMs: rule.reportWithin ? parseDuration(rule.reportWithin) : undefined,
     };
   });
 
@@ -113,7 +115,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     file,
     digest: createHash('sha256').update(text).digest('hex'),
     config,
-    defaults: { ...config.defaults, slaMs: parseDuration(config.defaults.sla)!, tokenTtlMs: parseDuration(config.defaults.tokenTtl)! },
+    defaults: { ...config.defaults, slaMs: parseDuration(config.defaults.sla)!, tokenTtlMs: parseDuration(config.defaults.tokenTtl)!, reportWithinMs: parseDuration(config.defaults.reportWithin)! },
     rules,
     exact,
     wildcard,
@@ -137,6 +139,10 @@ function checkReferences(raw: unknown, err: (path: (string | number)[], message:
   const escalatesTo = (name: string) => asObject(groups[name]).escalatesTo;
   for (const name of groupNames) {
     needGroup(['groups', name, 'escalatesTo'], escalatesTo(name));
+    const members = asArray(asObject(groups[name]).members);
+    for (const reviewer of Object.keys(asObject(asObject(groups[name]).reviewerKeys))) {
+      if (!members.includes(reviewer)) err(['groups', name, 'reviewerKeys', reviewer], `is not a member of ${name}`);
+    }
     const seen = [name];
     let next = escalatesTo(name);
     while (typeof next === 'string' && groupNames.has(next)) {

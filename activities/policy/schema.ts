@@ -22,6 +22,8 @@ export const GroupConfig = z.strictObject({
   members: z.array(z.string().min(1)).min(1),
   escalatesTo: groupName.optional(),
   webhook: WebhookConfig.optional(),
+  /** Reviewer name → Ed25519 public key (base64, from `countersign keys reviewer NAME`): their decisions must be signed. */
+  reviewerKeys: z.record(z.string(), z.base64().length(44, 'must be a base64 Ed25519 public key (44 characters)')).optional(),
 });
 export type GroupConfig = z.infer<typeof GroupConfig>;
 
@@ -43,6 +45,7 @@ export const RuleConfig = z.strictObject({
   sla: duration.optional(),
   escalate: z.strictObject({ after: duration }).optional(),
   tokenTtl: duration.optional(),
+  reportWithin: duration.optional(),
 });
 export type RuleConfig = z.infer<typeof RuleConfig>;
 
@@ -53,6 +56,8 @@ export const PolicyFile = z.strictObject({
     reviewers: groupName,
     sla: duration.default('4h'),
     tokenTtl: duration.default('5m'),
+    /** After consuming a token, how long the agent has to report the outcome before it is marked unknown. */
+    reportWithin: duration.default('1h'),
     approvals: z.number().int().min(1).max(10).default(1),
     risk: Risk.default('medium'),
   }),

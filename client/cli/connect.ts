@@ -1,9 +1,10 @@
 import { Connection } from '@temporalio/client';
 import { loadConfig, TemporalUnreachable, type Config } from '../../worker/config';
+import type { AgentKeyStore } from '../agent-keys';
 import { Countersign } from '../sdk';
 
 /** Connects to Temporal from the environment; an unreachable server is exit 4 with the address named. */
-export async function connectCli(): Promise<{ cs: Countersign; config: Config; close: () => Promise<void> }> {
+export async function connectCli(options: { keyStore?: (home: string) => AgentKeyStore } = {}): Promise<{ cs: Countersign; config: Config; close: () => Promise<void> }> {
   const config = loadConfig();
   let connection: Connection;
   try {
@@ -11,6 +12,6 @@ export async function connectCli(): Promise<{ cs: Countersign; config: Config; c
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
-  const cs = await Countersign.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue });
+  const cs = await Countersign.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue, keyStore: options.keyStore?.(config.home) });
   return { cs, config, close: () => connection.close() };
 }

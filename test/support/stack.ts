@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createKeyFile, layerKeyPath, type Signer } from '../../activities/keys';
 import { compilePolicy } from '../../activities/policy/load';
 import { Countersign } from '../../client/sdk';
 import { createLogger } from '../../worker/logger';
@@ -15,6 +16,8 @@ export interface Stack {
   taskQueue: string;
   policyFile: string;
   dir: string;
+  signer: Signer;
+  evidenceDir: string;
   /** Every JSON log line the worker wrote, parsed. */
   logs: Record<string, unknown>[];
   stop(): Promise<void>;
@@ -34,12 +37,16 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
   });
   const logger = createLogger({ destination: sink, level: 'debug' });
   const taskQueue = `test-${randomUUID()}`;
+  const signer = createKeyFile(layerKeyPath(dir));
+  const evidenceDir = join(dir, 'evidence');
   const worker = await createApprovalWorker({
     connection: env.nativeConnection,
     namespace: 'default',
     taskQueue,
     policy: compilePolicy(policyText, policyFile),
     logger,
+    signer,
+    evidenceDir,
     workflowBundle: await testWorkflowBundle(),
     env: options.env,
   });
@@ -50,6 +57,8 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
     taskQueue,
     policyFile,
     dir,
+    signer,
+    evidenceDir,
     logs,
     async stop() {
       worker.shutdown();

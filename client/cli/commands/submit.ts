@@ -1,48 +1,69 @@
+import { join } from 'node:path';
 import { ExitCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
 import type { SubmitState } from '../../../common/schema';
+import { fileKeyStore } from '../../agent-keys';
 import { connectCli } from '../connect';
 import { usage } from '../errors';
 import { durationFlag, out, parseFlags, printJson, readJsonFile } from '../io';
 
 export const submitHelp = `countersign submit --file action.json [--wait 30s] [--json]
   Submits an action request and prints the decision, or the pending state with the request id
-  when --wait runs out. Exit 0 only when the action is approved; 1 when denied, expired,
-  changes were requested or it is still pending; 2 for invalid input.`;
+  when --wait runs out. On approval it prints the single-use token once (opened with the
+  request's key, kept meanwhile in $COUNTERSIGN_HOME/agent-keys). Exit 0 only when approved;
+  1 when denied, expired, changes were requested, already used or still pending; 2 for invalid input.`;
 
 export async function submitCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { file: { type: 'string', short: 'f' }, wait: { type: 'string' }, json: { type: 'boolean' } });
   if (!values.file) throw usage('submit needs --file action.json.');
   const request = readJsonFile(values.file, '--file');
   const waitMs = durationFlag(values.wait, '--wait') ?? 0;
-  const { cs, close } = await connectCli();
+  const { cs, close } = await connectCli({ keyStore: (home) => fileKeyStore(join(home, 'agent-keys')) });
   try {
-    const state = await cs.submit(request, { waitMs });
-    if (values.json) printJson(state);
-    else out(describeState(state));
-    return state.status === 'approved' ? ExitCode.ok : ExitCode.refused;
+    const submitted = await cs.submit(request, { waitMs });
+    // The token is shown once: its key is deleted as soon as it has been opened.
+    const token = submitted.status === 'approved' ? submitted.openToken() : undefined;
+    if (token) cs.keys.delete(submitted.workflowId);
+    if (values.json) printJson({ ...submitted.state, ...(token ? { token } : {}) });
+    else out(describeState(submitted.state, token, values.file));
+    return submitted.status === 'approved' ? ExitCode.ok : ExitCode.refused;
   } finally {
     await close();
   }
 }
 
-export function describeState(state: SubmitState): string {
+export function describeState(state: SubmitState, token?: string, file = '<action.json>'): string {
   const o = state.outcome;
   const id = `request ${state.requestId}`;
   if (!o) {
     const left = state.deadline ? `; expires in ${formatDuration(Date.parse(state.deadline) - Date.now())}` : '';
-    return `pending: ${id} awaits review (status ${state.status}${left}).\nWait again with: countersign submit --file <same file> --wait 5m`;
+    return `pending: ${id} awaits review (status ${state.status}${left}).\nWait again with: countersign submit --file ${file} --wait 5m`;
   }
   switch (o.status) {
-    case 'approved':
-      return o.decidedBy === 'policy'
-        ? `approved by policy (${o.ruleIds.join(', ')}): ${id}`
-        : `approved by ${o.reviewers.join(', ')}: ${id}${o.edited ? '\nThe reviewer edited the payload; execute this one:\n' + JSON.stringify(o.payload, null, 2) : ''}`;
+    case 'approved': {
+      const who = o.decidedBy === 'policy' ? `by policy (${o.ruleIds.join(', ')})` : `by ${o.reviewers.join(', ')}`;
+      const lines = [`approved ${who}: ${id}`];
+      if (o.edited) lines.push('The reviewer edited the payload; execute this one:', JSON.stringify(o.payload, null, 2));
+      if (token) {
+        lines.push(`token: ${token}`, `(single use, expires ${o.token?.expiresAt}; shown once)`);
+        lines.push(`Consume it right before executing: countersign consume ${state.requestId} --token <token> --action ${o.edited ? '<edited action.json>' : file}`);
+      } else if (o.token) {
+        lines.push('The token was already shown once, or this agent does not hold the key it was sealed to.');
+      }
+      return lines.join('\n');
+    }
     case 'denied':
       return `denied: ${o.code}${o.reviewerReason ? `/${o.reviewerReason}` : ''}: ${o.message ?? ''} (${id})`;
     case 'changes_requested':
       return `changes requested: ${o.comment}${o.proposedPayload ? `\nProposed payload:\n${JSON.stringify(o.proposedPayload, null, 2)}` : ''}\nSubmit a revised action (new taskId or changed payload). (${id})`;
     case 'expired':
       return `expired: ${o.code}: ${o.message} (${id})`;
+    case 'executed':
+    case 'failed':
+      return `already ${o.status === 'executed' ? 'executed' : 'executed and failed'}: the token was consumed (${id}); ask again with a new taskId.`;
+    case 'not_executed':
+      return `approved but not executed: the token expired unused (${id}); ask again with a new taskId.`;
+    case 'outcome_unknown':
+      return `consumed, outcome unknown: no report arrived in time (${id}).`;
   }
 }

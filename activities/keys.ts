@@ -1,0 +1,66 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { keyId, signingMessage, type SignedDomain } from '../common/signing';
+import type { Signed } from '../common/schema';
+
+/** Signs with the layer's Ed25519 key; the private key never leaves this object. */
+export interface Signer {
+  keyId: string;
+  /** Raw 32-byte Ed25519 public key, base64. */
+  publicKey: string;
+  sign<T>(domain: SignedDomain, body: T): Signed<T>;
+}
+
+export class MissingKeyError extends Error {
+  override name = 'MissingKeyError';
+}
+
+export const layerKeyPath = (home: string) => join(home, 'keys', 'layer.key');
+export const reviewerKeyPath = (home: string, name: string) => join(home, 'keys', 'reviewers', `${name}.key`);
+
+export function rawPublicKey(key: KeyObject): string {
+  const jwk = createPublicKey(key).export({ format: 'jwk' });
+  return Buffer.from(jwk.x!, 'base64url').toString('base64');
+}
+
+export function signerFromKey(privateKey: KeyObject): Signer {
+  const publicKey = rawPublicKey(privateKey);
+  const id = keyId(publicKey);
+  return {
+    keyId: id,
+    publicKey,
+    sign(domain, body) {
+      const signature = sign(null, Buffer.from(signingMessage(domain, body), 'utf8'), privateKey).toString('base64');
+      return { body, keyId: id, signature };
+    },
+  };
+}
+
+/** Writes a new Ed25519 key (PKCS#8 PEM, mode 0600) atomically; refuses to overwrite one. */
+export function createKeyFile(path: string): Signer {
+  if (existsSync(path)) throw new Error(`A key already exists at ${path}; remove it first to replace it.`);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
+  const signer = signerFromKey(privateKey);
+  writeFileSync(path.replace(/\.key$/, '.pub'), `${signer.publicKey}\n`);
+  return signer;
+}
+
+export function loadKeyFile(path: string): Signer {
+  if (!existsSync(path)) throw new MissingKeyError(`No signing key at ${path}. Create one with: countersign keys init`);
+  const key = createPrivateKey(readFileSync(path));
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${path} is not an Ed25519 private key.`);
+  return signerFromKey(key);
+}
+
+/** The layer key for a worker: required outside dev mode; `npm run dev` creates one when absent. */
+export function layerSigner(home: string, options: { createIfMissing?: boolean } = {}): Signer {
+  const path = layerKeyPath(home);
+  if (!existsSync(path) && options.createIfMissing) return createKeyFile(path);
+  return loadKeyFile(path);
+}

@@ -1,0 +1,44 @@
+import { createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+import type { SealedToken } from '../common/schema';
+
+const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+export const SEAL_ALG = 'X25519-HKDF-SHA256-A256GCM' as const;
+const HKDF_INFO = 'countersign token v1';
+
+/** A fresh token: 256 bits from the CSPRNG. Only its hash ever leaves this process unsealed. */
+export function generateToken(): { token: string; tokenId: string; tokenHash: string } {
+  const token = `cst_${randomBytes(32).toString('base64url')}`;
+  return { token, tokenId: `tok_${randomBytes(12).toString('hex')}`, tokenHash: hashToken(token) };
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function x25519PublicKey(rawBase64: string) {
+  const raw = Buffer.from(rawBase64, 'base64');
+  if (raw.length !== 32) throw new Error('agentKey must be a raw 32-byte X25519 public key, base64');
+  return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+export function sealKey(shared: Buffer, epk: Buffer, recipient: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', shared, Buffer.concat([epk, recipient]), HKDF_INFO, 32));
+}
+
+/** Seals `plaintext` to the agent's X25519 key; `aad` binds the box to its workflow and token id. */
+export function sealToAgent(agentKey: string, plaintext: string, aad: string): SealedToken {
+  const recipient = x25519PublicKey(agentKey);
+  const ephemeral = generateKeyPairSync('x25519');
+  const epk = Buffer.from(ephemeral.publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient });
+  const key = sealKey(shared, epk, Buffer.from(agentKey, 'base64'));
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return { alg: SEAL_ALG, epk: epk.toString('base64'), iv: iv.toString('base64'), ciphertext: ciphertext.toString('base64'), tag: cipher.getAuthTag().toString('base64') };
+}
+
+export function sealAad(workflowId: string, tokenId: string): string {
+  return `${workflowId}|${tokenId}`;
+}
