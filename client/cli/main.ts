@@ -2,10 +2,14 @@ import { ExitCode } from '../../common/codes';
 import { PolicyLoadError } from '../../activities/policy/load';
 import { ConfigError, TemporalUnreachable } from '../../worker/config';
 import { TemporalCliMissing } from '../../worker/temporal-cli';
+import { MissingKeyError } from '../../activities/keys';
 import { AmbiguousRequestIdError, InvalidRequestError, RequestNotFoundError } from '../sdk';
 import { policyCommand, policyHelp } from './commands/policy';
 import { reviewCommand, reviewHelp } from './commands/review';
+import { evidenceCommand, evidenceHelp, verifyCommand } from './commands/evidence';
+import { keysCommand, keysHelp } from './commands/keys';
 import { submitCommand, submitHelp } from './commands/submit';
+import { consumeCommand, reportCommand, tokenHelp } from './commands/token';
 import { CliError, usage } from './errors';
 import { out } from './io';
 
@@ -16,7 +20,10 @@ Usage:
   countersign worker [--policy FILE]    run a worker (COUNTERSIGN_POLICY, default policy.yaml)
 ${submitHelp.replace(/^/gm, '  ')}
 ${reviewHelp.replace(/^/gm, '  ')}
+${tokenHelp.replace(/^/gm, '  ')}
 ${policyHelp.replace(/^/gm, '  ')}
+${evidenceHelp.replace(/^/gm, '  ')}
+${keysHelp.replace(/^/gm, '  ')}
 
 Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
   COUNTERSIGN_TASK_QUEUE (countersign), COUNTERSIGN_POLICY, COUNTERSIGN_REVIEWER, COUNTERSIGN_HOME.
@@ -31,6 +38,16 @@ async function run(argv: string[]): Promise<number> {
       return reviewCommand(args);
     case 'policy':
       return policyCommand(args);
+    case 'consume':
+      return consumeCommand(args);
+    case 'report':
+      return reportCommand(args);
+    case 'evidence':
+      return evidenceCommand(args);
+    case 'verify':
+      return verifyCommand(args);
+    case 'keys':
+      return keysCommand(args);
     case 'worker': {
       // Loaded on demand: the worker and dev server pull in much more than the CLI's other commands need
       // (a dynamic import() would bypass tsx's CommonJS hook).
@@ -73,6 +90,7 @@ export async function main(argv: string[]): Promise<void> {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
+  if (err instanceof MissingKeyError) return ExitCode.usage;
   if (err instanceof InvalidRequestError || err instanceof ConfigError || err instanceof PolicyLoadError || err instanceof AmbiguousRequestIdError) return ExitCode.usage;
   if (err instanceof RequestNotFoundError) return ExitCode.notFound;
   if (err instanceof TemporalCliMissing || err instanceof TemporalUnreachable) return ExitCode.unreachable;

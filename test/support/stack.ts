@@ -21,6 +21,8 @@ export interface Stack {
   /** Every JSON log line the worker wrote, parsed. */
   logs: Record<string, unknown>[];
   stop(): Promise<void>;
+  /** Stops the worker and starts a fresh one on the same task queue (nothing cached survives). */
+  restartWorker(): Promise<void>;
 }
 
 /** A worker on a fresh task queue, loaded with the given policy text, plus an SDK client for it. */
@@ -39,18 +41,21 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
   const taskQueue = `test-${randomUUID()}`;
   const signer = createKeyFile(layerKeyPath(dir));
   const evidenceDir = join(dir, 'evidence');
-  const worker = await createApprovalWorker({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    policy: compilePolicy(policyText, policyFile),
-    logger,
-    signer,
-    evidenceDir,
-    workflowBundle: await testWorkflowBundle(),
-    env: options.env,
-  });
-  const running = worker.run();
+  const bundle = await testWorkflowBundle();
+  const startWorker = () =>
+    createApprovalWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      policy: compilePolicy(policyText, policyFile),
+      logger,
+      signer,
+      evidenceDir,
+      workflowBundle: bundle,
+      env: options.env,
+    });
+  let worker = await startWorker();
+  let running = worker.run();
   const cs = await Countersign.connect({ connection: env.connection, taskQueue });
   return {
     cs,
@@ -63,6 +68,12 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
     async stop() {
       worker.shutdown();
       await running;
+    },
+    async restartWorker() {
+      worker.shutdown();
+      await running;
+      worker = await startWorker();
+      running = worker.run();
     },
   };
 }

@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
+import { loadKeyFile, reviewerKeyPath } from '../../../activities/keys';
 import { ExitCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
 import type { ReviewerDecision, ReviewView } from '../../../common/schema';
+import { statementFor } from '../../../common/signing';
 import { DecisionRefusedError } from '../../sdk';
 import { connectCli } from '../connect';
 import { CliError, usage } from '../errors';
@@ -12,7 +15,8 @@ export const reviewHelp = `countersign review <command>
   approve <id> [--edit payload.json] [--comment C]
   deny <id> --reason CODE --message "..."
   request-changes <id> --comment "..." [--propose payload.json]
-  Decisions take --as NAME (or COUNTERSIGN_REVIEWER) and --json. A refused decision exits 1.`;
+  Decisions take --as NAME (or COUNTERSIGN_REVIEWER) and --json. A refused decision exits 1.
+  A reviewer with a key ($COUNTERSIGN_HOME/keys/reviewers/NAME.key, or --key FILE) signs the decision.`;
 
 export async function reviewCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -100,6 +104,8 @@ export function renderView(v: ReviewView): string {
     `Reviewers:   ${p?.route ? `${p.route.group.name} (suggested)` : '—'}${v.eligibleGroups.length > 1 ? `; eligible now: ${v.eligibleGroups.join(', ')}` : ''}`,
     `Approvals:   ${v.approvals.length}/${v.approvalsNeeded}${v.approvals.length ? ` by ${v.approvals.join(', ')}` : ''}`,
     `Deadline:    ${when(v.deadline)}`,
+    ...(v.outcome?.token ? [`Token:       ${v.outcome.token.tokenId}, expires ${when(v.outcome.token.expiresAt)}`] : []),
+    ...(v.outcome?.execution ? [`Execution:   ${v.outcome.execution.status}${v.outcome.execution.message ? ` — ${v.outcome.execution.message}` : ''}`] : []),
     ...(v.nextEscalation ? [`Escalates:   ${when(v.nextEscalation)}`] : []),
     '',
     `Payload${v.outcome?.edited || JSON.stringify(v.currentPayload) !== JSON.stringify(r.payload) ? ' (edited by a reviewer)' : ''} — digest ${v.outcome?.actionDigest ?? v.actionDigest}:`,
@@ -119,6 +125,7 @@ const decisionFlags = {
   reason: { type: 'string' },
   message: { type: 'string' },
   propose: { type: 'string' },
+  key: { type: 'string' },
 } as const;
 
 async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string[]): Promise<number> {
@@ -157,8 +164,16 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
     };
   }
 
-  const { cs, close } = await connectCli();
+  const { cs, config, close } = await connectCli();
   try {
+    // A reviewer with a key signs what they decide on: the version shown now, by its digest.
+    const keyFile = values.key ?? reviewerKeyPath(config.home, reviewer);
+    if (values.key || existsSync(keyFile)) {
+      const view = await cs.view(id);
+      const statement = statementFor(view.requestId, view.currentDigest, view.request, decision, new Date().toISOString());
+      const signed = loadKeyFile(keyFile).sign('countersign/reviewer-decision/v1', statement);
+      decision = { ...decision, signature: { signedAt: statement.signedAt, value: signed.signature } };
+    }
     const receipt = await cs.decide(id, decision);
     if (values.json) printJson({ accepted: true, ...receipt });
     else {

@@ -1,0 +1,64 @@
+import { ExitCode } from '../../../common/codes';
+import { actionDigest } from '../../../common/digest';
+import { ConsumeRefusedError, parseActionRequest } from '../../sdk';
+import { connectCli } from '../connect';
+import { CliError, usage } from '../errors';
+import { out, parseFlags, printJson, readJsonFile } from '../io';
+
+export const tokenHelp = `countersign consume <id> --token T --action action.json [--json]
+  Spends the single-use token on the exact action about to run; prints the signed receipt.
+countersign report <id> --status succeeded|failed [--message M] [--result-digest HEX] [--json]
+  Reports how execution went, after consuming.`;
+
+export async function consumeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, { token: { type: 'string' }, action: { type: 'string' }, json: { type: 'boolean' } });
+  const id = positionals[0];
+  if (!id) throw usage('consume needs a request id.');
+  if (!values.token) throw usage('consume needs --token T (printed once by submit).');
+  if (!values.action) throw usage('consume needs --action action.json: the exact action about to run.');
+  const request = parseActionRequest(readJsonFile(values.action, '--action'));
+  const { cs, close } = await connectCli();
+  try {
+    const receipt = await cs.consume(id, { token: values.token, agentId: request.agentId, taskId: request.taskId, actionDigest: actionDigest(request) });
+    if (values.json) printJson(receipt);
+    else out(`consumed: receipt ${receipt.body.receiptId} for request ${receipt.body.requestId} (signed by ${receipt.keyId}). Execute now, then: countersign report ${receipt.body.requestId} --status succeeded|failed`);
+    return ExitCode.ok;
+  } catch (err) {
+    throw refused(err, values.json);
+  } finally {
+    await close();
+  }
+}
+
+export async function reportCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    status: { type: 'string' },
+    message: { type: 'string' },
+    'result-digest': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const id = positionals[0];
+  if (!id) throw usage('report needs a request id.');
+  if (values.status !== 'succeeded' && values.status !== 'failed') throw usage('report needs --status succeeded or --status failed.');
+  const { cs, close } = await connectCli();
+  try {
+    await cs.report(id, {
+      status: values.status,
+      ...(values.message ? { message: values.message } : {}),
+      ...(values['result-digest'] ? { resultDigest: values['result-digest'] } : {}),
+    });
+    if (values.json) printJson({ accepted: true, status: values.status });
+    else out(`reported: ${values.status}.`);
+    return ExitCode.ok;
+  } catch (err) {
+    throw refused(err, values.json);
+  } finally {
+    await close();
+  }
+}
+
+function refused(err: unknown, json: boolean | undefined): unknown {
+  if (!(err instanceof ConsumeRefusedError)) return err;
+  if (json) printJson({ accepted: false, code: err.code, message: err.message });
+  return new CliError(`Refused (${err.code}): ${err.message}`, err.code === 'INVALID_REQUEST' ? ExitCode.usage : ExitCode.refused);
+}
