@@ -85,7 +85,7 @@ export interface ConnectOptions {
 
 /** What guard() did: executed with the approved payload, or why it did not. */
 export type GuardResult<T> =
-  | { executed: true; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
+  | { executed: true; status: 'approved'; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
   | { executed: false; status: string; code?: string; message?: string; outcome?: ApprovalOutcome };
 
 export interface PendingRow {
@@ -205,7 +205,7 @@ export class Countersign {
       throw err;
     }
     await request.report({ status: 'succeeded' });
-    return { executed: true, result, outcome, receipt };
+    return { executed: true, status: 'approved', result, outcome, receipt };
   }
 
   /** Spends the token on `payload` (which must be the approved one); returns the signed receipt. */

@@ -6,7 +6,6 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConsumeRefusedError, type ApprovalRequest } from '../client/sdk';
 import { verifyBundle, type EvidenceBundle } from '../common/bundle';
 import { actionDigest } from '../common/digest';
-import { eventually } from './support/eventually';
 import { testEnvironment } from './support/server';
 import { action, startStack, type Stack } from './support/stack';
 
