@@ -373,12 +373,16 @@ export class ApprovalRequest {
     return this;
   }
 
-  /** The plaintext token, opened with this request's private key; undefined until approved. */
+  /** The plaintext token, opened with this request's private key; undefined until approved or when the key is not ours. */
   openToken(): string | undefined {
     const grant = this.outcome?.token;
     const key = this.cs.keys.get(this.workflowId);
     if (!grant?.sealed || !key) return undefined;
-    return openToken(key, grant.sealed, this.workflowId, grant.tokenId);
+    try {
+      return openToken(key, grant.sealed, this.workflowId, grant.tokenId);
+    } catch {
+      return undefined; // sealed to another key: this agent never held it
+    }
   }
 
   /** Spends the token on the payload about to run (default: the approved one). Refusals throw ConsumeRefusedError. */

@@ -89,7 +89,7 @@ export const ActionRequest = z.strictObject({
   payload: Payload,
   onBehalfOf: z.string().min(1).max(128).optional(),
   context: z.record(z.string().max(64), z.string().max(2000)).optional(),
-  agentKey: z.base64().min(40).max(64).optional(),
+  agentKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a base64 X25519 public key (44 characters)').optional(),
 });
 export type ActionRequest = z.infer<typeof ActionRequest>;
 
@@ -142,7 +142,8 @@ export const DenyReason = z
 /** A reviewer's Ed25519 signature over their DecisionStatement (common/signing.ts). */
 export const DecisionSignature = z.strictObject({
   signedAt: z.iso.datetime(),
-  value: z.base64().length(88),
+  // A regex, not z.base64(): zod's check relies on atob, which the workflow sandbox lacks.
+  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'a base64 Ed25519 signature (88 characters)'),
 });
 export type DecisionSignature = z.infer<typeof DecisionSignature>;
 

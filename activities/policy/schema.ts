@@ -23,7 +23,7 @@ export const GroupConfig = z.strictObject({
   escalatesTo: groupName.optional(),
   webhook: WebhookConfig.optional(),
   /** Reviewer name → Ed25519 public key (base64, from `countersign keys reviewer NAME`): their decisions must be signed. */
-  reviewerKeys: z.record(z.string(), z.base64().length(44, 'must be a base64 Ed25519 public key (44 characters)')).optional(),
+  reviewerKeys: z.record(z.string(), z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a base64 Ed25519 public key (44 characters)')).optional(),
 });
 export type GroupConfig = z.infer<typeof GroupConfig>;
 

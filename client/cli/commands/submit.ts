@@ -23,7 +23,7 @@ export async function submitCommand(args: string[]): Promise<number> {
     const submitted = await cs.submit(request, { waitMs });
     // The token is shown once: its key is deleted as soon as it has been opened.
     const token = submitted.status === 'approved' ? submitted.openToken() : undefined;
-    if (token) cs.keys.delete(submitted.workflowId);
+    if (token || submitted.outcome) cs.keys.delete(submitted.workflowId); // decided: the key has nothing left to open
     if (values.json) printJson({ ...submitted.state, ...(token ? { token } : {}) });
     else out(describeState(submitted.state, token, values.file));
     return submitted.status === 'approved' ? ExitCode.ok : ExitCode.refused;

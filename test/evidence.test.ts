@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createKeyFile, reviewerKeyPath } from '../activities/keys';
+import { DecisionRefusedError } from '../client/sdk';
+import { verifyBundle, type EvidenceBundle } from '../common/bundle';
+import { statementFor } from '../common/signing';
+import { testEnvironment } from './support/server';
+import { action, startStack, type Stack } from './support/stack';
+
+const BIN = join(__dirname, '..', 'bin', 'countersign.js');
+const home = mkdtempSync(join(tmpdir(), 'countersign-home-'));
+const kim = createKeyFile(reviewerKeyPath(home, 'kim'));
+const impostor = createKeyFile(join(home, 'impostor.key'));
+
+const POLICY = `
+version: 1
+defaults: { decision: review, reviewers: secure, sla: 1h }
+groups:
+  secure:
+    members: [kim, lee]
+    reviewerKeys: { kim: "${kim.publicKey}" }
+rules:
+  - id: transfers
+    match: { action: payments.transfer }
+    decision: review
+    reviewers: secure
+  - id: small-refunds
+    match: { action: payments.refund }
+    decision: allow
+`;
+
+let env: TestWorkflowEnvironment;
+let stack: Stack;
+before(async () => {
+  env = await testEnvironment();
+  stack = await startStack(env, POLICY);
+});
+after(async () => {
+  await stack?.stop();
+  await env?.teardown();
+});
+
+function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, TEMPORAL_ADDRESS: env.address, COUNTERSIGN_TASK_QUEUE: stack.taskQueue, COUNTERSIGN_HOME: home, ...extraEnv }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function refused(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof DecisionRefusedError, String(err));
+    assert.equal(err.code, code, err.message);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+const transfer = () => action({ action: 'payments.transfer', resource: { type: 'ledger', id: 'L-7' }, payload: { amount: 5000, to: 'ACME-GmbH' } });
+
+describe('reviewer signatures', () => {
+  test('a reviewer with a key: unsigned and forged decisions are refused, a signed one is accepted and verifiable', async () => {
+    const request = await stack.cs.submit(transfer(), { waitMs: 1000 });
+    assert.equal(request.status, 'pending');
+    const view = await stack.cs.view(request.workflowId);
+    await refused(stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim' }), 'NOT_ELIGIBLE', /must be signed/);
+    const signedAt = new Date().toISOString();
+    const statement = statementFor(view.requestId, view.currentDigest, view.request, { decision: 'approve', reviewer: 'kim' }, signedAt);
+    const forged = impostor.sign('countersign/reviewer-decision/v1', statement).signature;
+    await refused(stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forged } }), 'NOT_ELIGIBLE', /does not verify/);
+    const forDeny = kim.sign('countersign/reviewer-decision/v1', statementFor(view.requestId, view.currentDigest, view.request, { decision: 'deny', reviewer: 'kim', reasonCode: 'NO' }, signedAt)).signature;
+    await refused(stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forDeny } }), 'NOT_ELIGIBLE', /does not verify/);
+    assert.equal((await stack.cs.view(request.workflowId)).status, 'pending');
+
+    const run = await cli(['review', 'approve', request.requestId, '--as', 'kim']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /status approved/);
+    await request.wait(5000);
+    await request.consume();
+    await request.report({ status: 'succeeded' });
+    const outcome = await stack.cs.outcome(request.workflowId);
+    const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
+    const approved = bundle.events.find((e) => e.type === 'approved')!;
+    assert.equal(approved.actor, 'kim');
+    assert.equal(approved.data?.signed, true);
+    assert.equal(approved.data?.publicKey, kim.publicKey);
+    const verification = verifyBundle(bundle);
+    assert.ok(verification.ok && verification.checks.some((c) => c.startsWith('reviewer signature of kim')), JSON.stringify(verification));
+  });
+
+  test('a reviewer without a key decides unsigned, and the evidence says so', async () => {
+    const request = await stack.cs.submit(transfer(), { waitMs: 1000 });
+    await stack.cs.decide(request.workflowId, { decision: 'deny', reviewer: 'lee', reasonCode: 'UNKNOWN_PAYEE', message: 'Payee not on the vendor list.' });
+    const outcome = await stack.cs.outcome(request.workflowId);
+    assert.equal(outcome.status, 'denied');
+    const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
+    assert.equal(bundle.events.find((e) => e.type === 'denied')?.data?.signed, false);
+    assert.equal(bundle.approvalRecord, undefined);
+    assert.equal(verifyBundle(bundle).ok, true);
+  });
+});
+
+describe('verify', () => {
+  let file: string;
+  let bundle: EvidenceBundle;
+  before(async () => {
+    const request = await stack.cs.submit(action({ payload: { amount: 75, currency: 'EUR', note: 'Grüße 😀' } }), { waitMs: 5000 });
+    await request.consume();
+    await request.report({ status: 'succeeded' });
+    const outcome = await stack.cs.outcome(request.workflowId);
+    file = join(home, 'bundle.json');
+    const exported = await cli(['evidence', request.requestId, '--out', file]);
+    assert.equal(exported.code, 0, exported.stderr);
+    bundle = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(bundle, JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')), 'the export equals the sink file');
+  });
+
+  test('a real bundle verifies, offline, against the layer key', async () => {
+    writeFileSync(join(home, 'layer.pub'), stack.signer.publicKey);
+    const run = await cli(['verify', file, '--key', join(home, 'layer.pub')]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /OK — hash chain of \d+ events; request digest; approval record signature and digests; execution receipt signature; bundle signature/);
+    const wrongKey = await cli(['verify', file, '--key', impostor.publicKey]);
+    assert.equal(wrongKey.code, 1);
+    assert.match(wrongKey.stderr, /BROKEN at signer/);
+  });
+
+  test('flipping any single character of an event, a signature or the payload breaks it, naming the link', async () => {
+    const mutate = (path: string, change: (b: EvidenceBundle) => void) => {
+      const copy = JSON.parse(JSON.stringify(bundle)) as EvidenceBundle;
+      change(copy);
+      return { path, result: verifyBundle(copy) };
+    };
+    const flip = (s: string, at = Math.floor(s.length / 2)) => s.slice(0, at) + (s[at] === 'A' ? 'B' : 'A') + s.slice(at + 1);
+    const named = [
+      mutate('events[1]', (b) => (b.events[1]!.detail = flip(b.events[1]!.detail))),
+      mutate('events[2]', (b) => (b.events[2]!.hash = flip(b.events[2]!.hash, 10))),
+      mutate('approvalRecord', (b) => (b.approvalRecord!.signature = flip(b.approvalRecord!.signature, 5))),
+      mutate('receipt', (b) => (b.receipt!.signature = flip(b.receipt!.signature, 5))),
+      mutate('signature', (b) => (b.signature = flip(b.signature, 5))),
+      mutate('outcome.payload', (b) => ((b.outcome.payload as { amount: number }).amount = 76)),
+      mutate('request', (b) => ((b.request.payload as { amount: number }).amount = 76)),
+    ];
+    for (const { path, result } of named) {
+      assert.equal(result.ok, false, `${path} mutation went unnoticed`);
+      if (!result.ok) assert.equal(result.link, path);
+    }
+    // And every other leaf of the bundle: one changed character anywhere is caught.
+    const leaves: (string | number)[][] = [];
+    const walk = (value: unknown, path: (string | number)[]) => {
+      if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, [...path, Array.isArray(value) ? Number(k) : k]);
+      else if (typeof value === 'string' || typeof value === 'number') leaves.push(path);
+    };
+    walk(bundle, []);
+    assert.ok(leaves.length > 50);
+    for (const path of leaves) {
+      const copy = JSON.parse(JSON.stringify(bundle));
+      const parent = path.slice(0, -1).reduce((o, k) => o[k], copy);
+      const key = path[path.length - 1]!;
+      const value = parent[key];
+      parent[key] = typeof value === 'number' ? value + 1 : value.length ? flip(value) : 'x';
+      assert.equal(verifyBundle(copy).ok, false, `changing ${path.join('.')} went unnoticed`);
+    }
+    const broken = join(home, 'broken.json');
+    writeFileSync(broken, JSON.stringify(named.length && mutateFile(bundle)));
+    const run = await cli(['verify', broken]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /BROKEN at events\[3\]: event 3 \(\w+\) was altered/);
+  });
+});
+
+function mutateFile(bundle: EvidenceBundle): EvidenceBundle {
+  const copy = JSON.parse(JSON.stringify(bundle)) as EvidenceBundle;
+  copy.events[3]!.at = '2000-01-01T00:00:00.000Z';
+  return copy;
+}
+
+describe('keys and the token from the shell', () => {
+  test('keys init creates the layer key once; the worker refuses to start without one', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'countersign-keys-'));
+    const missing = await cli(['worker', '--policy', stack.policyFile], { COUNTERSIGN_HOME: fresh });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /No signing key at .*layer\.key\. Create one with: countersign keys init/);
+    const init = await cli(['keys', 'init', '--json'], { COUNTERSIGN_HOME: fresh });
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(JSON.parse(init.stdout).publicKey, /^[A-Za-z0-9+/]{43}=$/);
+    const again = await cli(['keys', 'init'], { COUNTERSIGN_HOME: fresh });
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already exists/);
+    const reviewer = await cli(['keys', 'reviewer', 'nina'], { COUNTERSIGN_HOME: fresh });
+    assert.match(reviewer.stdout, /reviewerKeys: \{ nina: "[A-Za-z0-9+/]{43}=" \}/);
+  });
+
+  test('submit prints the opened token once; consume and report finish the story', async () => {
+    const actionFile = join(home, 'refund.json');
+    writeFileSync(actionFile, JSON.stringify(action({ payload: { amount: 12, currency: 'USD' } })));
+    const first = await cli(['submit', '--file', actionFile, '--wait', '5s']);
+    assert.equal(first.code, 0, first.stderr);
+    const token = /token: (cst_[A-Za-z0-9_-]+)/.exec(first.stdout)?.[1];
+    assert.ok(token, first.stdout);
+    const requestId = /request ([0-9a-f]{16})/.exec(first.stdout)![1]!;
+    const second = await cli(['submit', '--file', actionFile]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stdout, /cst_/);
+    assert.match(second.stdout, /already shown once/);
+    const tampered = join(home, 'tampered.json');
+    writeFileSync(tampered, JSON.stringify({ ...JSON.parse(readFileSync(actionFile, 'utf8')), payload: { amount: 1200, currency: 'USD' } }));
+    const wrong = await cli(['consume', requestId, '--token', token, '--action', tampered]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /Refused \(BINDING_MISMATCH\)/);
+    const consumed = await cli(['consume', requestId, '--token', token, '--action', actionFile, '--json']);
+    assert.equal(consumed.code, 0, consumed.stderr);
+    assert.equal(JSON.parse(consumed.stdout).body.requestId, requestId);
+    const reused = await cli(['consume', requestId, '--token', token, '--action', actionFile]);
+    assert.equal(reused.code, 1);
+    assert.match(reused.stderr, /TOKEN_CONSUMED/);
+    const reported = await cli(['report', requestId, '--status', 'succeeded', '--message', 'refunded']);
+    assert.equal(reported.code, 0, reported.stderr);
+    const outcome = await stack.cs.outcome(requestId);
+    assert.equal(outcome.status, 'executed');
+  });
+});
