@@ -62,6 +62,8 @@ countersign dev stack is up
 
 Next, in another terminal:
   npx countersign submit --file examples/actions/refund-small.json --wait 10s
+  npx countersign consume <id> --token <token> --action examples/actions/refund-small.json
+  npx countersign report <id> --status succeeded
   npx countersign submit --file examples/actions/refund-large.json
   npx countersign review list
   npx countersign review show <id>
