@@ -338,9 +338,9 @@ export class Countersign {
   }
 }
 
-/** An Update sent to a workflow that has already ended (the SDK reports it as WorkflowNotFoundError). */
+/** An Update sent to a workflow that has ended, or was ending as it arrived (the SDK reports both as WorkflowNotFoundError). */
 function isClosedWorkflowError(err: unknown): boolean {
-  return err instanceof WorkflowNotFoundError && /already completed/i.test(err.message);
+  return err instanceof WorkflowNotFoundError && /already completed|aborted by closing workflow/i.test(err.message);
 }
 
 /** One submitted action, from the agent's side: its decision, its token, its consumption and report. */

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approvalWorkflowId } from '../common/digest';
 import { DecisionRefusedError, InvalidRequestError } from '../client/sdk';
 import type { SubmitState } from '../common/schema';
 import { eventually } from './support/eventually';
-import { testEnvironment } from './support/server';
-import { action, startStack, type Stack } from './support/stack';
+import { action, useStack } from './support/stack';
 
 const POLICY = `
 version: 1
@@ -57,19 +55,10 @@ rules:
     escalate: { after: 3s }
 `;
 
-let env: TestWorkflowEnvironment;
-let stack: Stack;
-before(async () => {
-  env = await testEnvironment();
-  stack = await startStack(env, POLICY);
-});
-after(async () => {
-  await stack?.stop();
-  await env?.teardown();
-});
+const ctx = useStack(POLICY);
 
 async function pending(overrides: Record<string, unknown> = {}): Promise<SubmitState> {
-  const state = await stack.cs.submit(action({ payload: { amount: 250, currency: 'USD' }, ...overrides }), { waitMs: 2000 });
+  const state = await ctx.stack.cs.submit(action({ payload: { amount: 250, currency: 'USD' }, ...overrides }), { waitMs: 2000 });
   assert.equal(state.status, 'pending');
   assert.equal(state.outcome, undefined);
   return state;
@@ -87,7 +76,7 @@ async function refused(promise: Promise<unknown>, code: string, message?: RegExp
 describe('policy decides alone', () => {
   test('auto-allow: approved by policy at once, with the rule and the payload to run', async () => {
     const request = action({ payload: { amount: 40, currency: 'USD' } });
-    const state = await stack.cs.submit(request, { waitMs: 5000 });
+    const state = await ctx.stack.cs.submit(request, { waitMs: 5000 });
     assert.equal(state.status, 'approved');
     assert.equal(state.outcome?.decidedBy, 'policy');
     assert.deepEqual(state.outcome?.ruleIds, ['refund-small']);
@@ -96,7 +85,7 @@ describe('policy decides alone', () => {
   });
 
   test('policy deny: POLICY_DENIED with the rule reason', async () => {
-    const state = await stack.cs.submit(action({ payload: { amount: 20000 } }), { waitMs: 5000 });
+    const state = await ctx.stack.cs.submit(action({ payload: { amount: 20000 } }), { waitMs: 5000 });
     assert.equal(state.status, 'denied');
     assert.equal(state.outcome?.code, 'POLICY_DENIED');
     assert.equal(state.outcome?.message, 'Refunds over 10,000 are never automated.');
@@ -105,26 +94,26 @@ describe('policy decides alone', () => {
 
   test('an invalid request is refused with the field named and starts no workflow', async () => {
     const request = action({ resource: { type: 'customer' } });
-    await assert.rejects(stack.cs.submit(request, { waitMs: 1000 }), (err: unknown) => {
+    await assert.rejects(ctx.stack.cs.submit(request, { waitMs: 1000 }), (err: unknown) => {
       assert.ok(err instanceof InvalidRequestError);
       assert.equal(err.message, 'Field "resource.id" is required.');
       return true;
     });
     const { workflowId } = approvalWorkflowId(request as never);
-    await assert.rejects(env.client.workflow.getHandle(workflowId).describe(), WorkflowNotFoundError);
+    await assert.rejects(ctx.env.client.workflow.getHandle(workflowId).describe(), WorkflowNotFoundError);
   });
 });
 
 describe('reviewers decide', () => {
   test('approve: the routed group approves and the agent gets the decision', async () => {
     const state = await pending();
-    const view = await stack.cs.view(state.requestId);
+    const view = await ctx.stack.cs.view(state.requestId);
     assert.equal(view.policy?.route?.group.name, 'support');
     assert.deepEqual(view.eligibleGroups, ['support']);
     assert.equal(view.request.summary, 'Refund order #1234: the customer was charged twice.');
-    const receipt = await stack.cs.decide(state.requestId, { decision: 'approve', reviewer: 'alice' });
+    const receipt = await ctx.stack.cs.decide(state.requestId, { decision: 'approve', reviewer: 'alice' });
     assert.equal(receipt.status, 'approved');
-    const final = await stack.cs.wait(state.workflowId, 5000);
+    const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'approved');
     assert.deepEqual(final.outcome?.reviewers, ['alice']);
     assert.equal(final.outcome?.decidedBy, 'reviewers');
@@ -133,8 +122,8 @@ describe('reviewers decide', () => {
 
   test('reviewer deny: REVIEWER_DENIED with the reviewer reason code and message', async () => {
     const state = await pending();
-    await stack.cs.decide(state.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
-    const final = await stack.cs.wait(state.workflowId, 5000);
+    await ctx.stack.cs.decide(state.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
+    const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'denied');
     assert.equal(final.outcome?.code, 'REVIEWER_DENIED');
     assert.equal(final.outcome?.reviewerReason, 'DUPLICATE_REFUND');
@@ -143,15 +132,15 @@ describe('reviewers decide', () => {
 
   test('a deny without a reason code is refused and changes nothing', async () => {
     const state = await pending();
-    await refused(stack.cs.decide(state.workflowId, { decision: 'deny', reviewer: 'bob', message: 'no' } as never), 'INVALID_REQUEST', /reasonCode/);
-    assert.equal((await stack.cs.view(state.workflowId)).status, 'pending');
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'deny', reviewer: 'bob', message: 'no' } as never), 'INVALID_REQUEST', /reasonCode/);
+    assert.equal((await ctx.stack.cs.view(state.workflowId)).status, 'pending');
   });
 
   test('request changes: the agent gets CHANGES_REQUESTED with the comment and the proposed payload', async () => {
     const state = await pending();
     const proposed = { amount: 150, currency: 'USD', order: '1234' };
-    await stack.cs.decide(state.workflowId, { decision: 'request_changes', reviewer: 'alice', comment: 'Refund only the duplicate charge.', proposedPayload: proposed });
-    const final = await stack.cs.wait(state.workflowId, 5000);
+    await ctx.stack.cs.decide(state.workflowId, { decision: 'request_changes', reviewer: 'alice', comment: 'Refund only the duplicate charge.', proposedPayload: proposed });
+    const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'changes_requested');
     assert.equal(final.outcome?.code, 'CHANGES_REQUESTED');
     assert.equal(final.outcome?.comment, 'Refund only the duplicate charge.');
@@ -161,29 +150,29 @@ describe('reviewers decide', () => {
   test('approve with an edit that passes re-validation: the edited payload is the one to execute', async () => {
     const state = await pending();
     const edited = { amount: 180, currency: 'USD', order: '1234', note: 'partial' };
-    await stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: edited });
-    const final = await stack.cs.wait(state.workflowId, 5000);
+    await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: edited });
+    const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'approved');
     assert.equal(final.outcome?.edited, true);
     assert.deepEqual(final.outcome?.payload, edited);
-    assert.notEqual(final.outcome?.actionDigest, (await stack.cs.view(state.workflowId)).actionDigest);
-    const view = await stack.cs.view(state.workflowId);
+    assert.notEqual(final.outcome?.actionDigest, (await ctx.stack.cs.view(state.workflowId)).actionDigest);
+    const view = await ctx.stack.cs.view(state.workflowId);
     assert.ok(view.history.some((e) => e.type === 'edited' && e.actor === 'alice'));
   });
 
   test('approve with an edit that policy now denies is refused with the reason, and the request stays pending', async () => {
     const state = await pending();
     await refused(
-      stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: { amount: 50000, currency: 'USD' } }),
+      ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: { amount: 50000, currency: 'USD' } }),
       'POLICY_DENIED',
       /Refunds over 10,000 are never automated/,
     );
     await refused(
-      stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: [1, 2] as never }),
+      ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: [1, 2] as never }),
       'INVALID_REQUEST',
       /editedPayload/,
     );
-    const view = await stack.cs.view(state.workflowId);
+    const view = await ctx.stack.cs.view(state.workflowId);
     assert.equal(view.status, 'pending');
     assert.deepEqual(view.currentPayload, { amount: 250, currency: 'USD' });
     assert.deepEqual(view.approvals, []);
@@ -191,91 +180,91 @@ describe('reviewers decide', () => {
 
   test('two-approver rule: one approval is not enough and the same reviewer twice is refused', async () => {
     const state = await pending({ payload: { amount: 900, currency: 'USD' } });
-    const first = await stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' });
+    const first = await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' });
     assert.equal(first.status, 'pending');
     assert.deepEqual(first.approvals, ['dave']);
     assert.equal(first.approvalsNeeded, 2);
-    await refused(stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'ALREADY_DECIDED');
-    assert.equal((await stack.cs.wait(state.workflowId, 0)).status, 'pending');
-    const second = await stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'erin' });
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'ALREADY_DECIDED');
+    assert.equal((await ctx.stack.cs.wait(state.workflowId, 0)).status, 'pending');
+    const second = await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'erin' });
     assert.equal(second.status, 'approved');
-    const final = await stack.cs.wait(state.workflowId, 5000);
+    const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.deepEqual(final.outcome?.reviewers, ['dave', 'erin']);
-    await refused(stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'frank' }), 'ALREADY_DECIDED');
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'frank' }), 'ALREADY_DECIDED');
   });
 
   test('a reviewer outside the eligible groups is refused NOT_ELIGIBLE', async () => {
     const state = await pending();
-    await refused(stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'NOT_ELIGIBLE', /not in an eligible group \(support\)/);
-    await refused(stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'NOT_ELIGIBLE', /not in an eligible group \(support\)/);
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
   });
 
   test('self-approval is refused: neither the human the agent acts for nor the agent itself may decide', async () => {
     const state = await pending({ onBehalfOf: 'mallory' });
-    await refused(stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'mallory' }), 'NOT_ELIGIBLE', /on behalf of themselves/);
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'mallory' }), 'NOT_ELIGIBLE', /on behalf of themselves/);
     const byAgent = await pending({ agentId: 'bob' });
-    await refused(stack.cs.decide(byAgent.workflowId, { decision: 'approve', reviewer: 'bob' }), 'NOT_ELIGIBLE');
-    assert.equal((await stack.cs.view(state.workflowId)).status, 'pending');
+    await refused(ctx.stack.cs.decide(byAgent.workflowId, { decision: 'approve', reviewer: 'bob' }), 'NOT_ELIGIBLE');
+    assert.equal((await ctx.stack.cs.view(state.workflowId)).status, 'pending');
   });
 
   test('a decision sent as a Signal is applied, and a refused one is recorded without effect', async () => {
     const state = await pending();
-    const handle = env.client.workflow.getHandle(state.workflowId);
+    const handle = ctx.env.client.workflow.getHandle(state.workflowId);
     await handle.signal('decide', { decision: 'approve', reviewer: 'carol' });
     await handle.signal('decide', { decision: 'approve', reviewer: 'bob' });
-    const final = await stack.cs.wait(state.workflowId, 5000);
+    const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'approved');
     assert.deepEqual(final.outcome?.reviewers, ['bob']);
-    const view = await stack.cs.view(state.workflowId);
+    const view = await ctx.stack.cs.view(state.workflowId);
     assert.ok(view.history.some((e) => e.type === 'refused' && e.actor === 'carol' && e.detail.startsWith('NOT_ELIGIBLE')));
   });
 });
 
 describe('time', () => {
   test('escalation widens who may decide and notifies the next group', async () => {
-    const state = await stack.cs.submit(action({ action: 'account.close', payload: { account: 'AC-1' } }), { waitMs: 1000 });
+    const state = await ctx.stack.cs.submit(action({ action: 'account.close', payload: { account: 'AC-1' } }), { waitMs: 1000 });
     assert.equal(state.status, 'pending');
-    await refused(stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
     const view = await eventually(async () => {
-      const v = await stack.cs.view(state.workflowId);
+      const v = await ctx.stack.cs.view(state.workflowId);
       assert.equal(v.status, 'escalated');
       assert.ok(v.history.some((e) => e.type === 'notified' && e.detail.startsWith('escalated sent to support-leads')));
       return v;
     }, 'request escalated', 200);
     assert.deepEqual(view.eligibleGroups, ['support', 'support-leads']);
-    assert.ok(stack.logs.some((l) => l.event === 'escalated' && l.group === 'support-leads' && l.requestId === state.requestId));
-    const receipt = await stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' });
+    assert.ok(ctx.stack.logs.some((l) => l.event === 'escalated' && l.group === 'support-leads' && l.requestId === state.requestId));
+    const receipt = await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' });
     assert.equal(receipt.status, 'approved');
   });
 
   test('SLA expiry: no decision in time ends the request expired with SLA_EXPIRED', async () => {
-    const state = await stack.cs.submit(action({ action: 'email.send', payload: { to: ['x@example.com'] } }), { waitMs: 0 });
-    const final = await stack.cs.wait(state.workflowId, 30_000);
+    const state = await ctx.stack.cs.submit(action({ action: 'email.send', payload: { to: ['x@example.com'] } }), { waitMs: 0 });
+    const final = await ctx.stack.cs.wait(state.workflowId, 30_000);
     assert.equal(final.status, 'expired');
     assert.equal(final.outcome?.code, 'SLA_EXPIRED');
     assert.equal(final.outcome?.decidedBy, 'timer');
-    await refused(stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice' }), 'ALREADY_DECIDED');
+    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice' }), 'ALREADY_DECIDED');
   });
 });
 
 describe('idempotent submission', () => {
   test('resubmitting the same action joins the running workflow, then returns the final decision without a new review', async () => {
     const request = action({ payload: { amount: 300, currency: 'USD' } });
-    const first = await stack.cs.submit(request, { waitMs: 500 });
-    const again = await stack.cs.submit({ ...request, summary: 'same action, reworded' }, { waitMs: 500 });
+    const first = await ctx.stack.cs.submit(request, { waitMs: 500 });
+    const again = await ctx.stack.cs.submit({ ...request, summary: 'same action, reworded' }, { waitMs: 500 });
     assert.equal(again.workflowId, first.workflowId);
     assert.equal(again.status, 'pending');
-    await stack.cs.decide(first.workflowId, { decision: 'deny', reviewer: 'alice', reasonCode: 'NOT_NEEDED', message: 'Customer withdrew the request.' });
-    await stack.cs.wait(first.workflowId, 5000);
+    await ctx.stack.cs.decide(first.workflowId, { decision: 'deny', reviewer: 'alice', reasonCode: 'NOT_NEEDED', message: 'Customer withdrew the request.' });
+    await ctx.stack.cs.wait(first.workflowId, 5000);
     await eventually(async () => {
-      const afterEnd = await stack.cs.submit(request, { waitMs: 500 });
+      const afterEnd = await ctx.stack.cs.submit(request, { waitMs: 500 });
       assert.equal(afterEnd.workflowId, first.workflowId);
       assert.equal(afterEnd.status, 'denied');
       assert.equal(afterEnd.outcome?.reviewerReason, 'NOT_NEEDED');
     }, 'closed request returns its outcome', 50);
-    const runs = await env.client.workflow.count(`WorkflowId = "${first.workflowId}"`);
+    const runs = await ctx.env.client.workflow.count(`WorkflowId = "${first.workflowId}"`);
     assert.equal(runs.count, 1);
-    const fresh = await stack.cs.submit({ ...request, taskId: `${request.taskId}-retry` }, { waitMs: 500 });
+    const fresh = await ctx.stack.cs.submit({ ...request, taskId: `${request.taskId}-retry` }, { waitMs: 500 });
     assert.notEqual(fresh.workflowId, first.workflowId);
     assert.equal(fresh.status, 'pending');
   });
@@ -285,7 +274,7 @@ describe('visibility', () => {
   test('pending requests are listed for their group with search attributes and memo', async () => {
     const state = await pending({ payload: { amount: 777, currency: 'EUR' } });
     const row = await eventually(async () => {
-      const rows = await stack.cs.listPending({ group: 'finance' });
+      const rows = await ctx.stack.cs.listPending({ group: 'finance' });
       const found = rows.find((r) => r.workflowId === state.workflowId);
       assert.ok(found);
       return found;
@@ -296,8 +285,8 @@ describe('visibility', () => {
     assert.deepEqual(row.groups, ['finance']);
     assert.equal(row.agent, 'support-bot');
     assert.ok(row.deadline);
-    assert.ok(!(await stack.cs.listPending({ group: 'ops' })).some((r) => r.workflowId === state.workflowId));
-    const described = await env.client.workflow.getHandle(state.workflowId).describe();
+    assert.ok(!(await ctx.stack.cs.listPending({ group: 'ops' })).some((r) => r.workflowId === state.workflowId));
+    const described = await ctx.env.client.workflow.getHandle(state.workflowId).describe();
     assert.match((await described.staticSummary()) ?? '', /^payments\.refund on customer:C-42 — Refund order #1234/);
     assert.match((await described.staticDetails()) ?? '', /"amount": 777/);
   });

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { approvalWorkflowId } from '../common/digest';
 import { eventually } from './support/eventually';
-import { testEnvironment } from './support/server';
-import { action, startStack, type Stack } from './support/stack';
+import { cliFor } from './support/cli';
+import { action, useStack } from './support/stack';
 
-const BIN = join(__dirname, '..', 'bin', 'countersign.js');
 const POLICY = `
 version: 1
 defaults: { decision: review, reviewers: support, sla: 1h }
@@ -38,37 +35,12 @@ rules:
     reason: Refunds over 10,000 are never automated.
 `;
 
-let env: TestWorkflowEnvironment;
-let stack: Stack;
-before(async () => {
-  env = await testEnvironment();
-  stack = await startStack(env, POLICY);
-});
-after(async () => {
-  await stack?.stop();
-  await env?.teardown();
-});
+const ctx = useStack(POLICY);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real CLI as a separate process (async, so this process's worker keeps serving). */
-function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, TEMPORAL_ADDRESS: env.address, COUNTERSIGN_TASK_QUEUE: stack.taskQueue, COUNTERSIGN_REVIEWER: '', ...extraEnv }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = cliFor(ctx, { COUNTERSIGN_REVIEWER: '' });
 
 function file(name: string, content: unknown): string {
-  const path = join(stack.dir, name);
+  const path = join(ctx.stack.dir, name);
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   return path;
 }
@@ -115,7 +87,7 @@ describe('countersign submit', () => {
     assert.equal(run.code, 2);
     assert.equal(run.stderr.trim(), 'countersign: Field "resource.id" is required.');
     assert.equal(run.stdout, '');
-    await assert.rejects(env.client.workflow.getHandle(approvalWorkflowId(bad as never).workflowId).describe(), WorkflowNotFoundError);
+    await assert.rejects(ctx.env.client.workflow.getHandle(approvalWorkflowId(bad as never).workflowId).describe(), WorkflowNotFoundError);
     const notJson = await cli(['submit', '--file', file('garbage.json', '{not json')]);
     assert.equal(notJson.code, 2);
     assert.match(notJson.stderr, /garbage\.json: not valid JSON/);
@@ -265,13 +237,13 @@ describe('countersign policy', () => {
     const run = await cli(['policy', 'check', broken]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /broken\.yaml:8: rules\[0\]\.decision: must be one of "allow", "deny", "review"/);
-    const good = await cli(['policy', 'check', stack.policyFile]);
+    const good = await cli(['policy', 'check', ctx.stack.policyFile]);
     assert.equal(good.code, 0);
     assert.match(good.stdout, /OK — 3 rules, 2 groups/);
   });
 
   test('test prints the decision as JSON without starting anything', async () => {
-    const run = await cli(['policy', 'test', stack.policyFile, '--action', file('pt.json', action({ payload: { amount: 700 } }))]);
+    const run = await cli(['policy', 'test', ctx.stack.policyFile, '--action', file('pt.json', action({ payload: { amount: 700 } }))]);
     assert.equal(run.code, 0, run.stderr);
     const decision = JSON.parse(run.stdout);
     assert.equal(decision.decision, 'review');

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { before, describe, test } from 'node:test';
 import { createKeyFile, reviewerKeyPath } from '../activities/keys';
 import { DecisionRefusedError } from '../client/sdk';
 import { verifyBundle, type EvidenceBundle } from '../common/bundle';
 import { statementFor } from '../common/signing';
-import { testEnvironment } from './support/server';
-import { action, startStack, type Stack } from './support/stack';
+import { cliFor } from './support/cli';
+import { action, useStack } from './support/stack';
 
-const BIN = join(__dirname, '..', 'bin', 'countersign.js');
 const home = mkdtempSync(join(tmpdir(), 'countersign-home-'));
 const kim = createKeyFile(reviewerKeyPath(home, 'kim'));
 const impostor = createKeyFile(join(home, 'impostor.key'));
@@ -34,27 +31,9 @@ rules:
     decision: allow
 `;
 
-let env: TestWorkflowEnvironment;
-let stack: Stack;
-before(async () => {
-  env = await testEnvironment();
-  stack = await startStack(env, POLICY);
-});
-after(async () => {
-  await stack?.stop();
-  await env?.teardown();
-});
+const ctx = useStack(POLICY);
 
-function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, TEMPORAL_ADDRESS: env.address, COUNTERSIGN_TASK_QUEUE: stack.taskQueue, COUNTERSIGN_HOME: home, ...extraEnv }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = cliFor(ctx, { COUNTERSIGN_HOME: home });
 
 async function refused(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
@@ -69,17 +48,17 @@ const transfer = () => action({ action: 'payments.transfer', resource: { type: '
 
 describe('reviewer signatures', () => {
   test('a reviewer with a key: unsigned and forged decisions are refused, a signed one is accepted and verifiable', async () => {
-    const request = await stack.cs.submit(transfer(), { waitMs: 1000 });
+    const request = await ctx.stack.cs.submit(transfer(), { waitMs: 1000 });
     assert.equal(request.status, 'pending');
-    const view = await stack.cs.view(request.workflowId);
-    await refused(stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim' }), 'NOT_ELIGIBLE', /must be signed/);
+    const view = await ctx.stack.cs.view(request.workflowId);
+    await refused(ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim' }), 'NOT_ELIGIBLE', /must be signed/);
     const signedAt = new Date().toISOString();
     const statement = statementFor(view.requestId, view.currentDigest, view.request, { decision: 'approve', reviewer: 'kim' }, signedAt);
     const forged = impostor.sign('countersign/reviewer-decision/v1', statement).signature;
-    await refused(stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forged } }), 'NOT_ELIGIBLE', /does not verify/);
+    await refused(ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forged } }), 'NOT_ELIGIBLE', /does not verify/);
     const forDeny = kim.sign('countersign/reviewer-decision/v1', statementFor(view.requestId, view.currentDigest, view.request, { decision: 'deny', reviewer: 'kim', reasonCode: 'NO' }, signedAt)).signature;
-    await refused(stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forDeny } }), 'NOT_ELIGIBLE', /does not verify/);
-    assert.equal((await stack.cs.view(request.workflowId)).status, 'pending');
+    await refused(ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forDeny } }), 'NOT_ELIGIBLE', /does not verify/);
+    assert.equal((await ctx.stack.cs.view(request.workflowId)).status, 'pending');
 
     const run = await cli(['review', 'approve', request.requestId, '--as', 'kim']);
     assert.equal(run.code, 0, run.stderr);
@@ -87,7 +66,7 @@ describe('reviewer signatures', () => {
     await request.wait(5000);
     await request.consume();
     await request.report({ status: 'succeeded' });
-    const outcome = await stack.cs.outcome(request.workflowId);
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
     const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
     const approved = bundle.events.find((e) => e.type === 'approved')!;
     assert.equal(approved.actor, 'kim');
@@ -98,9 +77,9 @@ describe('reviewer signatures', () => {
   });
 
   test('a reviewer without a key decides unsigned, and the evidence says so', async () => {
-    const request = await stack.cs.submit(transfer(), { waitMs: 1000 });
-    await stack.cs.decide(request.workflowId, { decision: 'deny', reviewer: 'lee', reasonCode: 'UNKNOWN_PAYEE', message: 'Payee not on the vendor list.' });
-    const outcome = await stack.cs.outcome(request.workflowId);
+    const request = await ctx.stack.cs.submit(transfer(), { waitMs: 1000 });
+    await ctx.stack.cs.decide(request.workflowId, { decision: 'deny', reviewer: 'lee', reasonCode: 'UNKNOWN_PAYEE', message: 'Payee not on the vendor list.' });
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
     assert.equal(outcome.status, 'denied');
     const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
     assert.equal(bundle.events.find((e) => e.type === 'denied')?.data?.signed, false);
@@ -113,10 +92,10 @@ describe('verify', () => {
   let file: string;
   let bundle: EvidenceBundle;
   before(async () => {
-    const request = await stack.cs.submit(action({ payload: { amount: 75, currency: 'EUR', note: 'Grüße 😀' } }), { waitMs: 5000 });
+    const request = await ctx.stack.cs.submit(action({ payload: { amount: 75, currency: 'EUR', note: 'Grüße 😀' } }), { waitMs: 5000 });
     await request.consume();
     await request.report({ status: 'succeeded' });
-    const outcome = await stack.cs.outcome(request.workflowId);
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
     file = join(home, 'bundle.json');
     const exported = await cli(['evidence', request.requestId, '--out', file]);
     assert.equal(exported.code, 0, exported.stderr);
@@ -125,7 +104,7 @@ describe('verify', () => {
   });
 
   test('a real bundle verifies, offline, against the layer key', async () => {
-    writeFileSync(join(home, 'layer.pub'), stack.signer.publicKey);
+    writeFileSync(join(home, 'layer.pub'), ctx.stack.signer.publicKey);
     const run = await cli(['verify', file, '--key', join(home, 'layer.pub')]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /OK — hash chain of \d+ events; request digest; approval record signature and digests; execution receipt signature; bundle signature/);
@@ -187,7 +166,7 @@ function mutateFile(bundle: EvidenceBundle): EvidenceBundle {
 describe('keys and the token from the shell', () => {
   test('keys init creates the layer key once; the worker refuses to start without one', async () => {
     const fresh = mkdtempSync(join(tmpdir(), 'countersign-keys-'));
-    const missing = await cli(['worker', '--policy', stack.policyFile], { COUNTERSIGN_HOME: fresh });
+    const missing = await cli(['worker', '--policy', ctx.stack.policyFile], { COUNTERSIGN_HOME: fresh });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /No signing key at .*layer\.key\. Create one with: countersign keys init/);
     const init = await cli(['keys', 'init', '--json'], { COUNTERSIGN_HOME: fresh });
@@ -225,7 +204,7 @@ describe('keys and the token from the shell', () => {
     assert.match(reused.stderr, /TOKEN_CONSUMED/);
     const reported = await cli(['report', requestId, '--status', 'succeeded', '--message', 'refunded']);
     assert.equal(reported.code, 0, reported.stderr);
-    const outcome = await stack.cs.outcome(requestId);
+    const outcome = await ctx.stack.cs.outcome(requestId);
     assert.equal(outcome.status, 'executed');
   });
 });

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, test } from 'node:test';
 import { ConsumeRefusedError, type ApprovalRequest } from '../client/sdk';
 import { verifyBundle, type EvidenceBundle } from '../common/bundle';
 import { actionDigest } from '../common/digest';
-import { testEnvironment } from './support/server';
-import { action, startStack, type Stack } from './support/stack';
+import { action, useStack } from './support/stack';
 
 const POLICY = `
 version: 1
@@ -40,16 +38,7 @@ rules:
     sla: 2s
 `;
 
-let env: TestWorkflowEnvironment;
-let stack: Stack;
-before(async () => {
-  env = await testEnvironment();
-  stack = await startStack(env, POLICY);
-});
-after(async () => {
-  await stack?.stop();
-  await env?.teardown();
-});
+const ctx = useStack(POLICY);
 
 async function refusedWith(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
@@ -60,22 +49,22 @@ async function refusedWith(promise: Promise<unknown>, code: string): Promise<voi
 }
 
 async function approved(overrides: Record<string, unknown> = {}): Promise<ApprovalRequest> {
-  const request = await stack.cs.submit(action({ payload: { amount: 40, currency: 'USD' }, ...overrides }), { waitMs: 5000 });
+  const request = await ctx.stack.cs.submit(action({ payload: { amount: 40, currency: 'USD' }, ...overrides }), { waitMs: 5000 });
   assert.equal(request.status, 'approved');
   return request;
 }
 
 async function bundleOf(workflowId: string): Promise<EvidenceBundle> {
-  const outcome = await stack.cs.outcome(workflowId);
+  const outcome = await ctx.stack.cs.outcome(workflowId);
   assert.ok(outcome.evidence, 'evidence written');
   return JSON.parse(readFileSync(outcome.evidence.path, 'utf8')) as EvidenceBundle;
 }
 
 describe('token lifecycle', () => {
   test('happy path: review, token, consume, report — and the evidence verifies', async () => {
-    const request = await stack.cs.submit(action({ payload: { amount: 450, currency: 'USD' } }), { waitMs: 1000 });
+    const request = await ctx.stack.cs.submit(action({ payload: { amount: 450, currency: 'USD' } }), { waitMs: 1000 });
     assert.equal(request.status, 'pending');
-    await stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'alice' });
+    await ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'alice' });
     await request.wait(5000);
     assert.equal(request.status, 'approved');
     const token = request.openToken();
@@ -83,14 +72,14 @@ describe('token lifecycle', () => {
     const receipt = await request.consume();
     assert.equal(receipt.body.requestId, request.requestId);
     assert.equal(receipt.body.tokenId, request.outcome?.token?.tokenId);
-    assert.equal(receipt.keyId, stack.signer.keyId);
+    assert.equal(receipt.keyId, ctx.stack.signer.keyId);
     await request.report({ status: 'succeeded', message: 'refund issued' });
-    const outcome = await stack.cs.outcome(request.workflowId);
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
     assert.equal(outcome.status, 'executed');
     assert.equal(outcome.execution?.status, 'succeeded');
     assert.equal(outcome.execution?.receiptId, receipt.body.receiptId);
     const bundle = await bundleOf(request.workflowId);
-    const verification = verifyBundle(bundle, { publicKey: stack.signer.publicKey });
+    const verification = verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey });
     assert.deepEqual(verification, { ok: true, checks: verification.checks });
     assert.deepEqual(
       bundle.events.map((e) => e.type),
@@ -108,13 +97,13 @@ describe('token lifecycle', () => {
     const request = await approved();
     const token = request.openToken()!;
     const consume = { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: actionDigest(request.request) };
-    const results = await Promise.allSettled(Array.from({ length: 50 }, () => stack.cs.consume(request.workflowId, consume)));
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => ctx.stack.cs.consume(request.workflowId, consume)));
     const ok = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(ok.length, 1);
     assert.equal(refused.length, 49);
     for (const r of refused) assert.equal((r.reason as ConsumeRefusedError).code, 'TOKEN_CONSUMED');
-    const view = await stack.cs.view(request.workflowId);
+    const view = await ctx.stack.cs.view(request.workflowId);
     assert.equal(view.history.filter((e) => e.type === 'consumed').length, 1);
   });
 
@@ -123,18 +112,18 @@ describe('token lifecycle', () => {
     const other = await approved();
     const token = request.openToken()!;
     const base = { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: actionDigest(request.request) };
-    await refusedWith(stack.cs.consume(request.workflowId, { ...base, taskId: 'some-other-task' }), 'BINDING_MISMATCH');
-    await refusedWith(stack.cs.consume(request.workflowId, { ...base, agentId: 'another-agent' }), 'BINDING_MISMATCH');
+    await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, taskId: 'some-other-task' }), 'BINDING_MISMATCH');
+    await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, agentId: 'another-agent' }), 'BINDING_MISMATCH');
     const tampered = actionDigest({ ...request.request, payload: { ...request.request.payload, amount: 4000 } });
-    await refusedWith(stack.cs.consume(request.workflowId, { ...base, actionDigest: tampered }), 'BINDING_MISMATCH');
-    await refusedWith(stack.cs.consume(request.workflowId, { ...base, token: other.openToken()! }), 'TOKEN_INVALID');
-    await refusedWith(stack.cs.consume(request.workflowId, { ...base, token: `cst_${randomBytes(32).toString('base64url')}` }), 'TOKEN_INVALID');
-    await refusedWith(stack.cs.report(request.workflowId, { status: 'succeeded' }), 'NOT_CONSUMED');
-    const receipt = await stack.cs.consume(request.workflowId, base);
+    await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, actionDigest: tampered }), 'BINDING_MISMATCH');
+    await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, token: other.openToken()! }), 'TOKEN_INVALID');
+    await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, token: `cst_${randomBytes(32).toString('base64url')}` }), 'TOKEN_INVALID');
+    await refusedWith(ctx.stack.cs.report(request.workflowId, { status: 'succeeded' }), 'NOT_CONSUMED');
+    const receipt = await ctx.stack.cs.consume(request.workflowId, base);
     assert.equal(receipt.body.actionDigest, base.actionDigest);
     await request.report({ status: 'failed', message: 'payment provider down' });
     await refusedWith(request.report({ status: 'succeeded' }), 'ALREADY_DECIDED');
-    const outcome = await stack.cs.outcome(request.workflowId);
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
     assert.equal(outcome.status, 'failed');
     assert.equal(outcome.execution?.message, 'payment provider down');
   });
@@ -142,7 +131,7 @@ describe('token lifecycle', () => {
   test('an expired token is refused and the request ends not_executed', async () => {
     const request = await approved({ action: 'payments.refundFast' });
     const token = request.openToken()!;
-    const outcome = await stack.cs.outcome(request.workflowId);
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
     assert.equal(outcome.status, 'not_executed');
     assert.equal(outcome.execution?.status, 'not_executed');
     await refusedWith(request.consume(undefined, token), 'TOKEN_EXPIRED');
@@ -152,9 +141,9 @@ describe('token lifecycle', () => {
   });
 
   test('approve-with-edit binds the token to the edited digest: the original payload is refused', async () => {
-    const request = await stack.cs.submit(action({ payload: { amount: 300, currency: 'USD' } }), { waitMs: 1000 });
+    const request = await ctx.stack.cs.submit(action({ payload: { amount: 300, currency: 'USD' } }), { waitMs: 1000 });
     const edited = { amount: 250, currency: 'USD' };
-    await stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited });
+    await ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited });
     await request.wait(5000);
     assert.deepEqual(request.outcome?.payload, edited);
     const token = request.openToken()!;
@@ -166,7 +155,7 @@ describe('token lifecycle', () => {
   test('no usable token is ever in Temporal history, the worker log or the evidence', async () => {
     const request = await approved();
     const token = request.openToken()!;
-    const handle = env.client.workflow.getHandle(request.workflowId);
+    const handle = ctx.env.client.workflow.getHandle(request.workflowId);
     // fetchHistory gives payload bytes as base64 "data" strings: decode every one before searching.
     const historyText = async () =>
       JSON.stringify(await handle.fetchHistory(), (key, value: unknown) => (key === 'data' && typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : value));
@@ -177,28 +166,28 @@ describe('token lifecycle', () => {
     assert.ok(!beforeConsume.includes(Buffer.from(token).toString('base64').slice(0, 40)), 'token bytes in history');
     await request.consume();
     await request.report({ status: 'succeeded' });
-    await stack.cs.outcome(request.workflowId);
+    await ctx.stack.cs.outcome(request.workflowId);
     // The consume Update's own input carries the token, recorded once it has been spent: it is worthless there.
     const afterConsume = await historyText();
     const occurrences = afterConsume.split(token.slice(4)).length - 1;
     assert.ok(occurrences <= 1, 'the spent token appears at most once, as the accepted consume input');
-    await refusedWith(stack.cs.consume(request.workflowId, { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: actionDigest(request.request) }), 'TOKEN_CONSUMED');
-    assert.ok(!JSON.stringify(stack.logs).includes(token.slice(4)), 'token in the worker log');
-    assert.ok(stack.logs.some((l) => l.msg === 'token minted' && l.workflowId === request.workflowId), 'the log searched is the real one');
-    const evidence = readFileSync((await stack.cs.outcome(request.workflowId)).evidence!.path, 'utf8');
+    await refusedWith(ctx.stack.cs.consume(request.workflowId, { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: actionDigest(request.request) }), 'TOKEN_CONSUMED');
+    assert.ok(!JSON.stringify(ctx.stack.logs).includes(token.slice(4)), 'token in the worker log');
+    assert.ok(ctx.stack.logs.some((l) => l.msg === 'token minted' && l.workflowId === request.workflowId), 'the log searched is the real one');
+    const evidence = readFileSync((await ctx.stack.cs.outcome(request.workflowId)).evidence!.path, 'utf8');
     assert.ok(evidence.includes(request.outcome!.token!.tokenId));
     assert.ok(!evidence.includes(token.slice(4)), 'token in the evidence');
   });
 
   test('the worker restarting between approval and consumption loses nothing', async () => {
-    const request = await stack.cs.submit(action({ payload: { amount: 600, currency: 'USD' } }), { waitMs: 1000 });
-    await stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'alice' });
+    const request = await ctx.stack.cs.submit(action({ payload: { amount: 600, currency: 'USD' } }), { waitMs: 1000 });
+    await ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'alice' });
     await request.wait(5000);
-    await stack.restartWorker();
+    await ctx.stack.restartWorker();
     const receipt = await request.consume();
     assert.equal(receipt.body.requestId, request.requestId);
     await request.report({ status: 'succeeded' });
-    const outcome = await stack.cs.outcome(request.workflowId);
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
     assert.equal(outcome.status, 'executed');
     assert.equal(verifyBundle(await bundleOf(request.workflowId)).ok, true);
   });
@@ -207,28 +196,28 @@ describe('token lifecycle', () => {
 describe('guard', () => {
   test('runs execute once with the approved payload and reports success', async () => {
     const calls: unknown[] = [];
-    const result = await stack.cs.guard(action({ payload: { amount: 30, currency: 'USD' } }), async (payload) => {
+    const result = await ctx.stack.cs.guard(action({ payload: { amount: 30, currency: 'USD' } }), async (payload) => {
       calls.push(payload);
       return 'done';
     });
     assert.equal(result.executed, true);
     assert.deepEqual(calls, [{ amount: 30, currency: 'USD' }]);
-    if (result.executed) assert.equal((await stack.cs.outcome(result.outcome.workflowId)).status, 'executed');
+    if (result.executed) assert.equal((await ctx.stack.cs.outcome(result.outcome.workflowId)).status, 'executed');
   });
 
   test('never calls execute on a deny, an expiry, a pending request or a refused consumption', async () => {
     let calls = 0;
     const execute = async () => void calls++;
-    const denied = await stack.cs.guard(action({ payload: { amount: 50000 } }), execute, { waitMs: 5000 });
+    const denied = await ctx.stack.cs.guard(action({ payload: { amount: 50000 } }), execute, { waitMs: 5000 });
     assert.deepEqual([denied.executed, denied.status, denied.executed ? '' : denied.code], [false, 'denied', 'POLICY_DENIED']);
-    const expired = await stack.cs.guard(action({ action: 'email.send', payload: { to: ['a@example.com'] } }), execute, { waitMs: 20_000 });
+    const expired = await ctx.stack.cs.guard(action({ action: 'email.send', payload: { to: ['a@example.com'] } }), execute, { waitMs: 20_000 });
     assert.deepEqual([expired.executed, expired.status], [false, 'expired']);
-    const pending = await stack.cs.guard(action({ payload: { amount: 500 } }), execute, { waitMs: 500 });
+    const pending = await ctx.stack.cs.guard(action({ payload: { amount: 500 } }), execute, { waitMs: 500 });
     assert.deepEqual([pending.executed, pending.status], [false, 'pending']);
     // Already consumed once: a second guard on the same action gets its final state, not a new run.
     const request = action({ payload: { amount: 20 } });
-    assert.equal((await stack.cs.guard(request, execute)).executed, true);
-    const again = await stack.cs.guard(request, execute);
+    assert.equal((await ctx.stack.cs.guard(request, execute)).executed, true);
+    const again = await ctx.stack.cs.guard(request, execute);
     assert.equal(again.executed, false);
     assert.equal(calls, 1);
   });

@@ -3,16 +3,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { eventually } from './support/eventually';
-import { testEnvironment } from './support/server';
-import { action, startStack, type Stack } from './support/stack';
+import { action, useStack } from './support/stack';
 
 const SECRET = 'webhook-test-secret-9f2c';
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
 let server: Server;
-let env: TestWorkflowEnvironment;
-let stack: Stack;
+let hookPort = 0;
+let downPort = 0;
 
 const policy = (hookPort: number, downPort: number) => `
 version: 1
@@ -49,19 +47,15 @@ before(async () => {
   // A port that was just free and is closed again: the "webhook target is down" case.
   const down = createServer();
   await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
-  const downPort = (down.address() as AddressInfo).port;
+  downPort = (down.address() as AddressInfo).port;
+  hookPort = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => down.close(() => resolve()));
-  env = await testEnvironment();
-  stack = await startStack(env, policy((server.address() as AddressInfo).port, downPort), { env: { FINANCE_HOOK_SECRET: SECRET } });
 });
-after(async () => {
-  await stack?.stop();
-  await env?.teardown();
-  server?.close();
-});
+const ctx = useStack(() => policy(hookPort, downPort), { env: { FINANCE_HOOK_SECRET: SECRET } });
+after(() => server?.close());
 
 test('the routed group gets a JSON webhook whose HMAC-SHA256 signature verifies', async () => {
-  const state = await stack.cs.submit(action({ payload: { amount: 900, currency: 'USD' } }), { waitMs: 1000 });
+  const state = await ctx.stack.cs.submit(action({ payload: { amount: 900, currency: 'USD' } }), { waitMs: 1000 });
   assert.equal(state.status, 'pending');
   const hook = await eventually(() => {
     const found = received.find((r) => JSON.parse(r.body).requestId === state.requestId);
@@ -84,22 +78,22 @@ test('the routed group gets a JSON webhook whose HMAC-SHA256 signature verifies'
   assert.equal(body.payload, undefined, 'the webhook carries no payload');
   assert.ok(!hook.body.includes(SECRET));
   await eventually(async () => {
-    const view = await stack.cs.view(state.workflowId);
+    const view = await ctx.stack.cs.view(state.workflowId);
     assert.ok(view.history.some((e) => e.type === 'notified' && e.detail === 'review_requested sent to finance via log, webhook'));
   }, 'notification recorded');
 });
 
 test('a webhook target that is down does not hold up expiry, and the failure is recorded', async () => {
-  const state = await stack.cs.submit(action({ action: 'system.restart', resource: { type: 'system', id: 'api' }, payload: { service: 'api' } }), { waitMs: 0 });
+  const state = await ctx.stack.cs.submit(action({ action: 'system.restart', resource: { type: 'system', id: 'api' }, payload: { service: 'api' } }), { waitMs: 0 });
   const expired = await eventually(async () => {
-    const view = await stack.cs.view(state.workflowId);
+    const view = await ctx.stack.cs.view(state.workflowId);
     assert.equal(view.status, 'expired');
     return view;
   }, 'expired while the webhook retries', 150);
   assert.equal(expired.outcome?.code, 'SLA_EXPIRED');
-  const final = await stack.cs.outcome(state.workflowId); // the workflow ends once notifications settle
+  const final = await ctx.stack.cs.outcome(state.workflowId); // the workflow ends once notifications settle
   assert.equal(final.status, 'expired');
-  const view = await stack.cs.view(state.workflowId);
+  const view = await ctx.stack.cs.view(state.workflowId);
   const failure = view.history.find((e) => e.type === 'notification_failed');
   assert.ok(failure, 'notification failure in the history');
   assert.match(failure.detail, /^review_requested to ops: webhook 127\.0\.0\.1:\d+ unreachable \(ECONNREFUSED\)/);

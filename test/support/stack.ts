@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { compilePolicy } from '../../activities/policy/load';
 import { Countersign } from '../../client/sdk';
 import { createLogger } from '../../worker/logger';
 import { createApprovalWorker } from '../../worker/worker';
-import { testWorkflowBundle } from './server';
+import { testEnvironment, testWorkflowBundle } from './server';
 
 export interface Stack {
   cs: Countersign;
@@ -92,4 +93,23 @@ export function action(overrides: Record<string, unknown> = {}): Record<string, 
     onBehalfOf: 'mallory',
     ...overrides,
   };
+}
+
+export interface StackContext {
+  env: TestWorkflowEnvironment;
+  stack: Stack;
+}
+
+/** Registers before/after hooks that start a stack for this test file and tear it down. */
+export function useStack(policy: string | (() => string), options: { env?: NodeJS.ProcessEnv } = {}): StackContext {
+  const ctx = {} as StackContext;
+  before(async () => {
+    ctx.env = await testEnvironment();
+    ctx.stack = await startStack(ctx.env, typeof policy === 'string' ? policy : policy(), options);
+  });
+  after(async () => {
+    await ctx.stack?.stop();
+    await ctx.env?.teardown();
+  });
+  return ctx;
 }
