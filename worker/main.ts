@@ -12,17 +12,36 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const policy = loadPolicyFile(overrides.policyFile ?? config.policyFile);
   const signer = layerSigner(config.home); // outside dev mode a missing key is an error, never a silent new one
-  installTemporalLogging(logger);
+  installTemporalLogging(logger, ({ trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[config.logLevel as 'info'] ?? 'ERROR');
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect({ address: config.address });
+    connection = await NativeConnection.connect(config.connection);
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
   const evidenceDir = join(config.home, 'evidence');
-  const worker = await createApprovalWorker({ connection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger, signer, evidenceDir });
+  const worker = await createApprovalWorker({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    policy,
+    logger,
+    signer,
+    evidenceDir,
+    shutdownGraceMs: config.shutdownGraceMs,
+    ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : {}),
+  });
   logger.info(
-    { taskQueue: config.taskQueue, namespace: config.namespace, policy: policy.file, policyDigest: policy.digest, keyId: signer.keyId, evidenceDir },
+    {
+      address: config.address,
+      taskQueue: config.taskQueue,
+      namespace: config.namespace,
+      policy: policy.file,
+      policyDigest: policy.digest,
+      keyId: signer.keyId,
+      evidenceDir,
+      workflowBundle: config.workflowBundle ?? 'bundled from source',
+    },
     'countersign worker started',
   );
   try {

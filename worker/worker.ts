@@ -17,6 +17,8 @@ export interface ApprovalWorkerOptions {
   /** A prebuilt bundle (tests, production); without it the workflows are bundled from source (dev). */
   workflowBundle?: WorkflowBundleOption;
   env?: NodeJS.ProcessEnv;
+  /** On SIGTERM/SIGINT, how long in-flight activities get to finish before they are cancelled. */
+  shutdownGraceMs?: number;
 }
 
 export function workflowsPath(): string {
@@ -33,5 +35,6 @@ export async function createApprovalWorker(options: ApprovalWorkerOptions): Prom
     activities: createActivities({ policy, logger, signer: options.signer, evidenceDir: options.evidenceDir, env: options.env }),
     // Thousands of approvals wait for days: keep their workflows cached rather than replaying on every decision.
     maxCachedWorkflows: 10_000,
+    shutdownGraceTime: options.shutdownGraceMs ?? 30_000,
   });
 }

@@ -134,7 +134,13 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       ...(deadline && isOpen() ? [{ key: SA.deadline, value: new Date(deadline) }] : []),
       ...(token && status === 'approved' ? [{ key: SA.deadline, value: new Date(token.expiresAt) }] : []),
     ]);
+    const route = policy?.route;
+    const headline =
+      isOpen() && route
+        ? `**${request.action}** — needs ${eligible.map((g) => g.name).join(' or ')} (${approvalsNeeded} approval${approvalsNeeded > 1 ? 's' : ''})${status === 'escalated' ? ', escalated' : ''}`
+        : `**${request.action}** — ${status}`;
     const lines = [
+      headline,
       `**Status:** ${status}`,
       eligible.length ? `**Reviewers:** ${eligible.map((g) => g.name).join(', ')} (${currentApprovers().length}/${approvalsNeeded} approvals)` : '',
       currentApprovers().length ? `**Approved by:** ${currentApprovers().join(', ')}` : '',
@@ -180,7 +186,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     };
     // Notifications never hold up escalation or expiry: they run beside the review, not in its path.
     notifications.push(
-      notifyGroup(notification).then(
+      notifyGroup.executeWithOptions({ summary: `${event === 'escalated' ? 'escalate to' : 'notify'} ${group.name}` }, [notification]).then(
         (r) => void record('notified', `${event} sent to ${group.name} via ${r.channels.join(', ')}`, undefined, { group: group.name, event, channels: r.channels }),
         (err: Error) =>
           void record('notification_failed', `${event} to ${group.name}: ${err.cause instanceof Error ? err.cause.message : err.message}`, undefined, { group: group.name, event }),
@@ -221,7 +227,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
 
   /** An edited or proposed payload goes through the second validation: schema, then policy again. */
   const revalidate = async (payload: Payload, what: string) => {
-    const evaluation = await evaluateEdit({ request: { ...request, payload } });
+    const evaluation = await evaluateEdit.executeWithOptions({ summary: `re-evaluate the ${what}` }, [{ request: { ...request, payload } }]);
     if (!evaluation.ok) throw fail(ReasonCode.INVALID_REQUEST, `The ${what} is refused: ${evaluation.message}`);
     if (evaluation.decision.decision === 'deny') throw fail(ReasonCode.POLICY_DENIED, `The ${what} is refused: policy denies it (${evaluation.decision.reason})`);
     return evaluation.decision;
@@ -339,7 +345,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       token.consumed = true; // before any await: exactly one consumption wins
       record('consumed', `token ${token.tokenId} consumed for digest ${c.actionDigest.slice(0, 16)}`, c.agentId, { tokenId: token.tokenId, actionDigest: c.actionDigest });
       publish();
-      receipt = await signReceipt({
+      receipt = await signReceipt.executeWithOptions({ summary: 'sign execution receipt' }, [{
         receiptId: `rcpt_${uuid4().replace(/-/g, '')}`,
         workflowId,
         requestId,
@@ -349,7 +355,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         agentId: c.agentId,
         taskId: c.taskId,
         consumedAt: now(),
-      });
+      }]);
       return receipt;
     },
     { validator: (c) => void refuseConsumption(c) },
@@ -375,7 +381,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     requestDigest: requestDigest(shownRequest),
     actionDigest: input.actionDigest,
   });
-  const evaluation = await evaluateRequest({ request });
+  const evaluation = await evaluateRequest.executeWithOptions({ summary: 'evaluate policy' }, [{ request }]);
   if (!evaluation.ok) {
     record('denied', evaluation.message);
     close({ status: 'denied', code: ReasonCode.INVALID_REQUEST, message: evaluation.message, decidedBy: 'policy', reviewers: [] });
@@ -440,7 +446,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   async function release(granted: NonNullable<typeof approval>): Promise<void> {
     const expiresAt = Date.now() + policy!.tokenTtlMs;
     const binding: TokenBinding = { agentId: request.agentId, taskId: request.taskId, actionDigest: currentDigest, workflowId };
-    const minted = await mintToken({
+    const minted = await mintToken.executeWithOptions({ summary: 'mint token' }, [{
       binding,
       expiresAt: new Date(expiresAt).toISOString(),
       agentKey: request.agentKey,
@@ -456,7 +462,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         binding,
         expiresAt: new Date(expiresAt).toISOString(),
       },
-    });
+    }]);
     token = { tokenId: minted.grant.tokenId, hash: minted.tokenHash, binding, expiresAt, consumed: false };
     approvalRecord = minted.approvalRecord;
     record('token_minted', `token ${minted.grant.tokenId} for digest ${currentDigest.slice(0, 16)}, expires ${minted.grant.expiresAt}`, undefined, {
@@ -498,7 +504,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   async function finish(): Promise<ApprovalOutcome> {
     await Promise.all(notifications);
     record('closed', `${status}${outcome?.code ? ` (${outcome.code})` : ''}`, undefined, { status });
-    const written = await sealEvidence(evidenceBody());
+    const written = await sealEvidence.executeWithOptions({ summary: 'seal evidence' }, [evidenceBody()]);
     sealed = { signature: written.signature, signer: written.signer };
     outcome = { ...outcome!, evidence: { path: written.path, digest: written.digest } };
     await condition(allHandlersFinished);

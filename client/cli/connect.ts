@@ -4,14 +4,14 @@ import type { AgentKeyStore } from '../agent-keys';
 import { Countersign } from '../sdk';
 
 /** Connects to Temporal from the environment; an unreachable server is exit 4 with the address named. */
-export async function connectCli(options: { keyStore?: (home: string) => AgentKeyStore } = {}): Promise<{ cs: Countersign; config: Config; close: () => Promise<void> }> {
+export async function connectCli(options: { keyStore?: (home: string) => AgentKeyStore } = {}): Promise<{ cs: Countersign; config: Config; connection: Connection; close: () => Promise<void> }> {
   const config = loadConfig();
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.address, connectTimeout: '5s' });
+    connection = await Connection.connect({ ...config.connection, connectTimeout: '5s' });
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
   const cs = await Countersign.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue, keyStore: options.keyStore?.(config.home) });
-  return { cs, config, close: () => connection.close() };
+  return { cs, config, connection, close: () => connection.close() };
 }

@@ -1,11 +1,13 @@
 import { ExitCode } from '../../common/codes';
 import { PolicyLoadError } from '../../activities/policy/load';
+import { SearchAttributeConflict } from '../../worker/cluster';
 import { ConfigError, TemporalUnreachable } from '../../worker/config';
 import { TemporalCliMissing } from '../../worker/temporal-cli';
 import { MissingKeyError } from '../../activities/keys';
 import { AmbiguousRequestIdError, InvalidRequestError, RequestNotFoundError } from '../sdk';
 import { policyCommand, policyHelp } from './commands/policy';
 import { reviewCommand, reviewHelp } from './commands/review';
+import { clusterHelp, setupCommand, statusCommand } from './commands/cluster';
 import { evidenceCommand, evidenceHelp, verifyCommand } from './commands/evidence';
 import { keysCommand, keysHelp } from './commands/keys';
 import { submitCommand, submitHelp } from './commands/submit';
@@ -24,6 +26,7 @@ ${tokenHelp.replace(/^/gm, '  ')}
 ${policyHelp.replace(/^/gm, '  ')}
 ${evidenceHelp.replace(/^/gm, '  ')}
 ${keysHelp.replace(/^/gm, '  ')}
+${clusterHelp.replace(/^/gm, '  ')}
 
 Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
   COUNTERSIGN_TASK_QUEUE (countersign), COUNTERSIGN_POLICY, COUNTERSIGN_REVIEWER, COUNTERSIGN_HOME.
@@ -48,6 +51,10 @@ async function run(argv: string[]): Promise<number> {
       return verifyCommand(args);
     case 'keys':
       return keysCommand(args);
+    case 'setup':
+      return setupCommand(args);
+    case 'status':
+      return statusCommand(args);
     case 'worker': {
       // Loaded on demand: the worker and dev server pull in much more than the CLI's other commands need
       // (a dynamic import() would bypass tsx's CommonJS hook).
@@ -90,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
-  if (err instanceof MissingKeyError) return ExitCode.usage;
+  if (err instanceof MissingKeyError || err instanceof SearchAttributeConflict) return ExitCode.usage;
   if (err instanceof InvalidRequestError || err instanceof ConfigError || err instanceof PolicyLoadError || err instanceof AmbiguousRequestIdError) return ExitCode.usage;
   if (err instanceof RequestNotFoundError) return ExitCode.notFound;
   if (err instanceof TemporalCliMissing || err instanceof TemporalUnreachable) return ExitCode.unreachable;

@@ -1,0 +1,46 @@
+import { ExitCode } from '../../../common/codes';
+import { clusterStatus, registerSearchAttributes } from '../../../worker/cluster';
+import { connectCli } from '../connect';
+import { out, parseFlags, printJson } from '../io';
+
+export const clusterHelp = `countersign setup [--json]             register the countersign search attributes (idempotent)
+countersign status [--json] [--quiet]  server reachable (exit 4 if not), namespace, search attributes, a worker polling`;
+
+export async function setupCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, { json: { type: 'boolean' } });
+  const { connection, config, close } = await connectCli();
+  try {
+    const report = await registerSearchAttributes(connection, config.namespace);
+    if (values.json) printJson(report);
+    else {
+      out(`Namespace ${report.namespace} at ${config.address}:`);
+      for (const name of report.created) out(`  created  ${name}`);
+      for (const name of report.present) out(`  present  ${name}`);
+      out(report.created.length ? `Registered ${report.created.length} search attribute(s).` : 'Nothing to do: every search attribute was already registered.');
+    }
+    return ExitCode.ok;
+  } finally {
+    await close();
+  }
+}
+
+export async function statusCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, { json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } });
+  const { connection, config, close } = await connectCli();
+  try {
+    const status = await clusterStatus(connection, config.address, config.namespace, config.taskQueue);
+    const ready = status.namespaceExists && status.searchAttributes.missing.length === 0 && status.workerPolling;
+    if (values.json) printJson({ ...status, ready });
+    else if (!values.quiet) {
+      out(`Temporal      ${status.address}: reachable`);
+      out(`Namespace     ${status.namespace}: ${status.namespaceExists ? 'exists' : `missing (${status.error})`}`);
+      out(`Search attrs  ${status.searchAttributes.missing.length ? `missing ${status.searchAttributes.missing.join(', ')} (run countersign setup)` : `all ${status.searchAttributes.present.length} present`}`);
+      out(`Task queue    ${status.taskQueue}: ${status.workerPolling ? `${status.pollers.length} worker poller(s): ${status.pollers.join(', ')}` : 'no worker polling'}`);
+    }
+    // --quiet is the container healthcheck: the server answers and the namespace exists.
+    if (values.quiet) return status.namespaceExists ? ExitCode.ok : ExitCode.refused;
+    return ready ? ExitCode.ok : ExitCode.refused;
+  } finally {
+    await close();
+  }
+}
