@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -8,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Long from 'long';
-import { createKeyFile, layerKeyPath } from '../activities/keys';
 import { Countersign } from '../client/sdk';
 import { loadConfig, ConfigError } from '../worker/config';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
 import { action, useStack } from './support/stack';
+import { startWorkerProcess, workerHome } from './support/worker-process';
 
 const POLICY = `
 version: 1
@@ -118,35 +117,14 @@ describe('graceful shutdown', () => {
   });
   after(() => server.close());
 
-  function startWorker(env: NodeJS.ProcessEnv): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } {
-    const child = spawn(process.execPath, [join(__dirname, '..', 'bin', 'countersign.js'), 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean)));
-    return { child, lines, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  }
-
   test('SIGTERM during an in-flight activity lets it finish; a second worker completes the workflow', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'countersign-worker-'));
-    createKeyFile(layerKeyPath(home));
-    const policyFile = join(home, 'policy.yaml');
     const port = (server.address() as AddressInfo).port;
-    writeFileSync(
-      policyFile,
+    const { home, policyFile } = workerHome(
       `version: 1\ndefaults: { decision: review, reviewers: ops }\ngroups:\n  ops:\n    members: [oscar]\n    webhook: { url: "http://127.0.0.1:${port}/slow", secretEnv: SLOW_HOOK_SECRET }\n`,
     );
     const taskQueue = `shutdown-${randomUUID()}`;
-    const env = {
-      ...process.env,
-      TEMPORAL_ADDRESS: ctx.env.address,
-      COUNTERSIGN_TASK_QUEUE: taskQueue,
-      COUNTERSIGN_HOME: home,
-      COUNTERSIGN_POLICY: policyFile,
-      COUNTERSIGN_LOG_LEVEL: 'info',
-      SLOW_HOOK_SECRET: 'slow-secret',
-      ...(process.env.COUNTERSIGN_TEST_BUNDLE ? { COUNTERSIGN_WORKFLOW_BUNDLE: process.env.COUNTERSIGN_TEST_BUNDLE } : {}),
-    };
-    const first = startWorker(env);
-    await eventually(() => assert.ok(first.lines.some((l) => l.includes('countersign worker started')), first.lines.join('\n')), 'first worker up', 300);
+    const env = { TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: taskQueue, COUNTERSIGN_HOME: home, COUNTERSIGN_POLICY: policyFile, SLOW_HOOK_SECRET: 'slow-secret' };
+    const first = await startWorkerProcess(env);
     const cs = await Countersign.connect({ connection: ctx.env.connection, taskQueue });
     const request = await cs.submit(action({ action: 'ops.restart', resource: { type: 'system', id: 'api' }, payload: { service: 'api' } }), { waitMs: 2000 });
     assert.equal(request.status, 'pending');
@@ -157,9 +135,8 @@ describe('graceful shutdown', () => {
     hooks[0]!.release(); // the in-flight activity completes during the grace period
     assert.equal(await first.exited, 0, first.lines.join('\n'));
 
-    const second = startWorker(env);
+    const second = await startWorkerProcess(env);
     try {
-      await eventually(() => assert.ok(second.lines.some((l) => l.includes('countersign worker started'))), 'second worker up', 300);
       await cs.decide(request.workflowId, { decision: 'approve', reviewer: 'oscar' });
       await request.wait(10_000);
       await request.consume();

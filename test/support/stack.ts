@@ -27,7 +27,7 @@ export interface Stack {
 }
 
 /** A worker on a fresh task queue, loaded with the given policy text, plus an SDK client for it. */
-export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv; taskQueue?: string } = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-test-'));
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, policyText);
@@ -39,7 +39,7 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
     },
   });
   const logger = createLogger({ destination: sink, level: 'debug' });
-  const taskQueue = `test-${randomUUID()}`;
+  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const signer = createKeyFile(layerKeyPath(dir));
   const evidenceDir = join(dir, 'evidence');
   const bundle = await testWorkflowBundle();
