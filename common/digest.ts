@@ -3,13 +3,16 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from './canonical';
 import type { ActionRequest } from './schema';
 
+/** SHA-256 of UTF-8 text, hex. Pure JS, so workflows can use it; Node code may pass its native hash instead. */
 export function sha256Hex(text: string): string {
   return bytesToHex(sha256(utf8ToBytes(text)));
 }
 
+export type Sha256Hex = (text: string) => string;
+
 /** actionDigest = SHA-256 of the canonical JSON of {action, resource, payload} (DESIGN §2). */
-export function actionDigest(request: Pick<ActionRequest, 'action' | 'resource' | 'payload'>): string {
-  return sha256Hex(canonicalJson({ action: request.action, resource: request.resource, payload: request.payload }));
+export function actionDigest(request: Pick<ActionRequest, 'action' | 'resource' | 'payload'>, hash: Sha256Hex = sha256Hex): string {
+  return hash(canonicalJson({ action: request.action, resource: request.resource, payload: request.payload }));
 }
 
 /** The 16-hex request id: stable for the same agent, task and action digest. */

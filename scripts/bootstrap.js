@@ -21,6 +21,7 @@ function installIfNeeded() {
 const targets = {
   dev: [join(root, 'bin', 'countersign.js'), 'dev'],
   test: ['--import', 'tsx', join(root, 'test', 'run.ts')],
+  bench: ['--import', 'tsx', join(root, 'bench', 'run.ts')],
 };
 const [target, ...rest] = process.argv.slice(2);
 if (!targets[target]) {

@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import { actionDigest } from '../../common/digest';
 import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../../common/schema';
 import type { CompiledPolicy, CompiledRule } from './load';
+
+/** Node's native SHA-256: the same digest as common/digest's pure-JS one, a few times faster. */
+const nativeSha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 const RESTRICTIVENESS = { allow: 0, review: 1, deny: 2 } as const;
 const DEFAULT_RISK = { allow: 'low', review: 'medium', deny: 'high' } as const;
@@ -52,7 +56,7 @@ export function celContext(request: ActionRequest): Record<string, unknown> {
 /** Most restrictive wins: deny > review > allow; among review rules the strictest routing wins. */
 export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): PolicyDecision {
   const matches = matchingRules(policy, request);
-  const digest = actionDigest(request);
+  const digest = actionDigest(request, nativeSha256Hex);
   const defaults = policy.defaults;
   const tokenTtlMs = Math.min(defaults.tokenTtlMs, ...matches.map((m) => m.rule.tokenTtlMs ?? Infinity));
   const reportWithinMs = Math.min(defaults.reportWithinMs, ...matches.map((m) => m.rule.reportWithinMs ?? Infinity));

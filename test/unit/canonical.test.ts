@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { canonicalJson } from '../../common/canonical';
 import { actionDigest, approvalWorkflowId, sha256Hex } from '../../common/digest';
@@ -34,6 +35,10 @@ test('the action digest ignores key order but not values, and is unicode-exact',
 
 test('sha256 is the standard one and the workflow id follows cs-<agent>-<16 hex>', () => {
   assert.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  // The pure-JS hash (workflows) and Node's (activities) must give the same action digest.
+  const native = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+  const unicode = { action: 'a.b', resource: { type: 'customer', id: 'Zoë' }, payload: { note: 'Grüße 😀 \u2028', n: 1.5e-7 } };
+  assert.equal(actionDigest(unicode, native), actionDigest(unicode));
   const request = { agentId: 'bot-1', taskId: 't1', action: 'a.b', resource: { type: 'customer', id: '1' }, payload: {} };
   const id = approvalWorkflowId(request);
   assert.match(id.workflowId, /^cs-bot-1-[0-9a-f]{16}$/);

@@ -1,0 +1,260 @@
+/**
+ * `npm run bench`: starts its own Temporal dev server and worker, measures Temporal's own cheapest
+ * round trip (the baseline) and countersign's paths in the same run, and writes
+ * bench/results/<date>.json plus a markdown table. Sizes: BENCH_N (sequential samples, 200),
+ * BENCH_CONCURRENT_N (300), BENCH_REVIEW_N (50), BENCH_PENDING (10000; 0 skips the scale run).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { createKeyFile, layerKeyPath } from '../activities/keys';
+import { evaluatePolicy } from '../activities/policy/evaluate';
+import { compilePolicy } from '../activities/policy/load';
+import { Countersign, parseActionRequest, type ApprovalRequest } from '../client/sdk';
+import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { createLogger } from '../worker/logger';
+import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { createApprovalWorker, workflowsPath } from '../worker/worker';
+import type { pingUpdateWorkflow, pingWorkflow } from './baseline-workflows';
+import { pingUpdate } from './baseline-workflows';
+import { concurrent, sequential, summarize, type Summary } from './stats';
+
+const N = Number(process.env.BENCH_N ?? 200);
+const CONCURRENT_N = Number(process.env.BENCH_CONCURRENT_N ?? 300);
+const REVIEW_N = Number(process.env.BENCH_REVIEW_N ?? 50);
+const PENDING = Number(process.env.BENCH_PENDING ?? 10_000);
+const AGENTS = 32;
+
+const POLICY = `
+version: 1
+defaults: { decision: review, reviewers: finance, sla: 4h, tokenTtl: 30m }
+groups:
+  finance: { members: [dave, erin] }
+rules:
+  - id: small
+    match: { action: payments.refund }
+    when: "payload.amount <= 100"
+    decision: allow
+  - id: large
+    match: { action: payments.refund }
+    when: "payload.amount > 100"
+    decision: review
+    reviewers: finance
+`;
+
+const request = (payload: Record<string, unknown>) => ({
+  agentId: 'bench-agent',
+  taskId: `t-${randomUUID()}`,
+  action: 'payments.refund',
+  summary: 'Benchmark refund',
+  resource: { type: 'customer', id: 'C-1' },
+  payload,
+});
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const home = join(__dirname, '..', '.countersign', 'bench');
+  mkdirSync(home, { recursive: true });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  log('Starting the Temporal dev server and workers...');
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: findOrBuildTemporalCli() }, searchAttributes: ALL_SEARCH_ATTRIBUTES, log: { format: 'pretty', level: 'error' } },
+  });
+  const results: Record<string, unknown> = { date: new Date().toISOString(), machine: machine() };
+  try {
+    const baselineQueue = `bench-baseline-${randomUUID()}`;
+    const baselineWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: baselineQueue,
+      workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('./baseline-workflows'), logger: new DefaultLogger('ERROR') }),
+    });
+    const taskQueue = `bench-${randomUUID()}`;
+    const keyPath = layerKeyPath(join(home, randomUUID()));
+    const worker = await createApprovalWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      policy: compilePolicy(POLICY, 'bench-policy.yaml'),
+      logger: createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) }),
+      signer: createKeyFile(keyPath),
+      evidenceDir: join(home, 'evidence'),
+      workflowBundle: await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') }),
+    });
+    const running = Promise.all([baselineWorker.run(), worker.run()]);
+    const cs = await Countersign.connect({ connection: env.connection, taskQueue });
+    const client = env.client;
+
+    // Warm both paths so the first samples do not pay for connection set-up and JIT.
+    await sequential(20, () => client.workflow.execute<typeof pingWorkflow>('pingWorkflow', { taskQueue: baselineQueue, workflowId: randomUUID(), args: ['warm'] }));
+    await sequential(20, () => cs.submit(request({ amount: 10 }), { waitMs: 5000 }));
+
+    log(`1/6 baseline (${N} each)`);
+    const startResult = summarize(
+      await sequential(N, () => client.workflow.execute<typeof pingWorkflow>('pingWorkflow', { taskQueue: baselineQueue, workflowId: randomUUID(), args: ['x'] })),
+    );
+    const updateWithStart = summarize(
+      await sequential(N, () =>
+        client.workflow.executeUpdateWithStart(pingUpdate, {
+          args: ['x'],
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof pingUpdateWorkflow>('pingUpdateWorkflow', {
+            taskQueue: baselineQueue,
+            workflowId: randomUUID(),
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          }),
+        }),
+      ),
+    );
+    const baseline = startResult.p50 <= updateWithStart.p50 ? { kind: 'start+result', ...startResult } : { kind: 'update-with-start', ...updateWithStart };
+    results.baseline = { startResult, updateWithStart, chosen: baseline.kind };
+
+    log(`2/6 auto-allow: ${N} sequential, ${CONCURRENT_N} over ${AGENTS} concurrent agents`);
+    const allow = async () => {
+      const r = await cs.submit(request({ amount: 10 }), { waitMs: 5000 });
+      if (r.status !== 'approved' || !r.openToken()) throw new Error(`auto-allow returned ${r.status}`);
+      return r;
+    };
+    const autoAllow = summarize(await sequential(N, allow));
+    const autoAllowConcurrent = await concurrent(CONCURRENT_N, AGENTS, allow);
+    results.autoAllow = { sequential: autoAllow, concurrent: summarize(autoAllowConcurrent.samples, autoAllowConcurrent.wallMs) };
+
+    log(`3/6 review round trip (${REVIEW_N})`);
+    const reviewSamples: number[] = [];
+    const approvedForConsume: ApprovalRequest[] = [];
+    for (let i = 0; i < REVIEW_N; i++) {
+      const pending = await cs.submit(request({ amount: 500 }), { waitMs: 0 });
+      const waiting = pending.wait(60_000);
+      const t0 = performance.now();
+      await cs.decide(pending.workflowId, { decision: 'approve', reviewer: 'dave' });
+      await waiting;
+      if (!pending.openToken()) throw new Error('review round trip ended without a token');
+      reviewSamples.push(performance.now() - t0);
+      approvedForConsume.push(pending);
+    }
+    results.reviewRoundTrip = summarize(reviewSamples);
+
+    log('4/6 consume + report');
+    const consumeSamples: number[] = [];
+    const reportSamples: number[] = [];
+    for (const r of approvedForConsume) {
+      let t0 = performance.now();
+      await r.consume();
+      consumeSamples.push(performance.now() - t0);
+      t0 = performance.now();
+      await r.report({ status: 'succeeded' });
+      reportSamples.push(performance.now() - t0);
+    }
+    results.consume = summarize(consumeSamples);
+    results.report = summarize(reportSamples);
+
+    if (PENDING > 0) {
+      log(`5/6 scale: ${PENDING} approvals pending at once`);
+      const startT = performance.now();
+      const pending: string[] = [];
+      await concurrent(PENDING, 64, async () => pending.push((await cs.submit(request({ amount: 700 }), { waitMs: 0 })).workflowId));
+      const startMs = performance.now() - startT;
+      const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+      const listSamples = await sequential(10, () => cs.listPending({ group: 'finance', limit: 100 }));
+      const drainT = performance.now();
+      await concurrent(pending.length, 64, (i) => cs.decide(pending[i]!, { decision: 'approve', reviewer: 'erin' }));
+      await concurrent(pending.length, 64, (i) => cs.wait(pending[i]!, 60_000));
+      const drainMs = performance.now() - drainT;
+      results.scale = {
+        pending: PENDING,
+        startSeconds: Math.round(startMs / 100) / 10,
+        startPerSecond: Math.round((PENDING / startMs) * 1000),
+        processRssMb: rssMb,
+        listGroupQueue: summarize(listSamples),
+        drainSeconds: Math.round(drainMs / 100) / 10,
+        drainPerSecond: Math.round((PENDING / drainMs) * 1000),
+      };
+    }
+
+    log('6/6 policy engine in process');
+    results.policyEngine = Object.fromEntries([10, 100, 1000].map((size) => [`${size} rules`, policyMicros(size)]));
+
+    results.ratios = {
+      autoAllowP50: ratio(autoAllow.p50, baseline.p50),
+      autoAllowP99: ratio(autoAllow.p99, baseline.p99),
+      reviewRoundTripP50: ratio((results.reviewRoundTrip as Summary).p50, baseline.p50),
+    };
+    worker.shutdown();
+    baselineWorker.shutdown();
+    await running;
+  } finally {
+    await env.teardown();
+  }
+
+  const outDir = join(__dirname, 'results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${String(results.date).slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${markdown(results)}\n\nResults: ${file}\n`);
+}
+
+function ratio(a: number, b: number): number {
+  return Math.round((a / b) * 100) / 100;
+}
+
+function machine() {
+  const os = require('node:os') as typeof import('node:os');
+  return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+}
+
+/** µs per evaluation for a policy of `size` rules, compiled once, indexed by action. */
+function policyMicros(size: number): { microsPerEvaluation: number; evaluations: number } {
+  const rules = Array.from({ length: size }, (_, i) => {
+    const action = i === size - 1 ? 'payments.refund' : `service${i % 50}.op${i}`;
+    return `  - id: rule-${i}\n    match: { action: ${i % 7 === 0 ? `"service${i % 50}.*"` : action} }\n    when: "payload.amount > ${i}"\n    decision: review\n    reviewers: finance\n`;
+  });
+  const policy = compilePolicy(`version: 1\ndefaults: { decision: review, reviewers: finance }\ngroups:\n  finance: { members: [dave] }\nrules:\n${rules.join('')}`);
+  const req = parseActionRequest(request({ amount: 250 }));
+  for (let i = 0; i < 2000; i++) evaluatePolicy(policy, req);
+  const evaluations = 20_000;
+  const t0 = performance.now();
+  for (let i = 0; i < evaluations; i++) evaluatePolicy(policy, req);
+  return { microsPerEvaluation: Math.round(((performance.now() - t0) * 1000) / evaluations * 100) / 100, evaluations };
+}
+
+function markdown(r: Record<string, unknown>): string {
+  const b = r.baseline as { startResult: Summary; updateWithStart: Summary; chosen: string };
+  const a = r.autoAllow as { sequential: Summary; concurrent: Summary };
+  const row = (name: string, s: Summary, target = '') =>
+    `| ${name} | ${s.n} | ${s.p50} | ${s.p95} | ${s.p99} | ${s.throughput ?? ''} | ${target} |`;
+  const lines = [
+    `countersign benchmark, ${r.date} (${JSON.stringify(r.machine)})`,
+    '',
+    '| scenario | n | p50 ms | p95 ms | p99 ms | ops/s | target |',
+    '|---|---|---|---|---|---|---|',
+    row(`baseline: start + result${b.chosen === 'start+result' ? ' (baseline)' : ''}`, b.startResult),
+    row(`baseline: update-with-start${b.chosen === 'update-with-start' ? ' (baseline)' : ''}`, b.updateWithStart),
+    row('auto-allow, sequential (submit → token in hand)', a.sequential, 'p50 ≤ 20, p99 ≤ 60, ≤ 1.5× baseline'),
+    row(`auto-allow, ${AGENTS} concurrent agents`, a.concurrent),
+    row('review round trip (approve → token in hand)', r.reviewRoundTrip as Summary, 'p50 ≤ 30, p99 ≤ 100'),
+    row('consume', r.consume as Summary),
+    row('report', r.report as Summary),
+  ];
+  const ratios = r.ratios as Record<string, number>;
+  lines.push('', `Ratio to baseline: auto-allow p50 ${ratios.autoAllowP50}×, p99 ${ratios.autoAllowP99}×; review round trip p50 ${ratios.reviewRoundTripP50}×.`);
+  const scale = r.scale as Record<string, unknown> | undefined;
+  if (scale) {
+    const list = scale.listGroupQueue as Summary;
+    lines.push(
+      '',
+      `Scale: ${scale.pending} pending at once — started in ${scale.startSeconds} s (${scale.startPerSecond}/s); process RSS ${scale.processRssMb} MiB (target ≤ 1024, worker and client in one process); ` +
+        `listing the group's queue p50 ${list.p50} ms, p99 ${list.p99} ms (target ≤ 300); approving all drained in ${scale.drainSeconds} s (${scale.drainPerSecond}/s).`,
+    );
+  }
+  const engine = r.policyEngine as Record<string, { microsPerEvaluation: number }>;
+  lines.push('', `Policy engine: ${Object.entries(engine).map(([k, v]) => `${k} ${v.microsPerEvaluation} µs`).join(', ')} per evaluation (target ≤ 20 µs at 1,000 rules).`);
+  return lines.join('\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
