@@ -1,0 +1,217 @@
+/**
+ * Records the replay fixtures in this folder: one real workflow history per outcome, replayed by
+ * test/replay.test.ts in every run so that a workflow change that is not replay-safe fails CI.
+ *
+ *   node --import tsx test/histories/record.ts              # every scenario
+ *   node --import tsx test/histories/record.ts escalate     # just these
+ *
+ * Starts its own Temporal dev server (or uses COUNTERSIGN_TEST_ADDRESS), drives each scenario to
+ * its end with the SDK, checks the outcome, and writes the history as <scenario>.json after
+ * checking that the written JSON replays. A new scenario goes in SCENARIOS below; commit its JSON.
+ */
+import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import type { ApprovalRequest, Countersign } from '../../client/sdk';
+import type { ApprovalOutcome, Payload } from '../../common/schema';
+import { eventually } from '../support/eventually';
+import { testEnvironment, testWorkflowBundle } from '../support/server';
+import { action, startStack } from '../support/stack';
+
+/** Second-long durations so that escalation, expiry and the two token timers happen while recording. */
+export const RECORDING_POLICY = `
+version: 1
+defaults: { decision: review, reviewers: support, sla: 1h, tokenTtl: 1m, reportWithin: 1m }
+groups:
+  support: { members: [alice, bob], escalatesTo: support-leads }
+  support-leads: { members: [carol] }
+rules:
+  - id: refund-small
+    match: { action: payments.refund }
+    when: "payload.amount <= 100"
+    decision: allow
+  - id: refund-review
+    match: { action: payments.refund }
+    when: "payload.amount > 100"
+    decision: review
+    reviewers: support
+  - id: refund-huge
+    match: { action: payments.refund }
+    when: "payload.amount > 10000"
+    decision: deny
+    reason: Refunds over 10,000 are never automated.
+  - id: account-close
+    match: { action: account.close }
+    decision: review
+    reviewers: support
+    escalate: { after: 2s }
+  - id: email-send
+    match: { action: email.send }
+    decision: review
+    reviewers: support
+    sla: 4s
+  - id: refund-fast
+    match: { action: payments.refundFast }
+    decision: allow
+    tokenTtl: 2s
+  - id: refund-unreported
+    match: { action: payments.refundUnreported }
+    decision: allow
+    reportWithin: 2s
+`;
+
+/**
+ * A fixture file back into a History. The files are `JSON.stringify(await handle.fetchHistory())`:
+ * protobufjs JSON (longs as strings, bytes as base64, enums by name), which the History type's own
+ * fromObject reads exactly. Worker.runReplayHistories would take the parsed JSON as it is and convert it
+ * with historyFromJSON, but that fails ("type must be a Type") whenever npm installs @temporalio/common
+ * and @temporalio/proto with separate copies of protobufjs 8 — which it does here, because
+ * @grpc/proto-loader keeps protobufjs 7 at the top of node_modules.
+ */
+export function historyFromFixture(json: unknown): temporal.api.history.v1.History {
+  return temporal.api.history.v1.History.fromObject(json as { [key: string]: unknown });
+}
+
+export interface Scenario {
+  /** The status the workflow must end with (checked when recording and again on every replay). */
+  outcome: ApprovalOutcome['status'];
+  /** Drives one request through the scenario; returns its workflow id. */
+  run(cs: Countersign, name: string): Promise<string>;
+}
+
+const request = (name: string, overrides: Record<string, unknown>) => action({ taskId: `fixture-${name}-${randomUUID().slice(0, 8)}`, ...overrides });
+const refund = (amount: number) => ({ payload: { amount, currency: 'USD', order: '1234' } });
+
+async function submitted(cs: Countersign, name: string, overrides: Record<string, unknown>, expected: string): Promise<ApprovalRequest> {
+  const r = await cs.submit(request(name, overrides), { waitMs: 0 });
+  if (r.status !== expected) throw new Error(`${name}: submitted as ${r.status}, expected ${expected}`);
+  return r;
+}
+
+/** Waits for the token, consumes it (for `payload`, default the approved one) and reports. */
+async function execute(r: ApprovalRequest, report: 'succeeded' | 'failed' | 'none', payload?: Payload): Promise<string> {
+  if (r.status !== 'approved') await r.wait(10_000);
+  if (r.status !== 'approved') throw new Error(`${r.workflowId}: ${r.status}, expected approved`);
+  await r.consume(payload);
+  if (report === 'succeeded') await r.report({ status: 'succeeded', message: 'done' });
+  if (report === 'failed') await r.report({ status: 'failed', message: 'payment provider down' });
+  return r.workflowId;
+}
+
+export const SCENARIOS: Record<string, Scenario> = {
+  'auto-allow': {
+    outcome: 'executed',
+    run: async (cs, name) => execute(await submitted(cs, name, refund(40), 'approved'), 'succeeded'),
+  },
+  'policy-deny': {
+    outcome: 'denied',
+    run: async (cs, name) => (await submitted(cs, name, refund(20_000), 'denied')).workflowId,
+  },
+  approve: {
+    outcome: 'executed',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(250), 'pending');
+      await cs.decide(r.workflowId, { decision: 'approve', reviewer: 'alice', comment: 'duplicate charge confirmed' });
+      return execute(r, 'succeeded');
+    },
+  },
+  'approve-with-edit': {
+    outcome: 'executed',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(300), 'pending');
+      const edited = { amount: 180, currency: 'USD', order: '1234' };
+      await cs.decide(r.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited });
+      return execute(r, 'succeeded', edited);
+    },
+  },
+  'changes-requested': {
+    outcome: 'changes_requested',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(300), 'pending');
+      const proposed = { amount: 150, currency: 'USD', order: '1234' };
+      await cs.decide(r.workflowId, { decision: 'request_changes', reviewer: 'alice', comment: 'Refund only the duplicate charge.', proposedPayload: proposed });
+      return r.workflowId;
+    },
+  },
+  'reviewer-deny': {
+    outcome: 'denied',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(300), 'pending');
+      await cs.decide(r.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
+      return r.workflowId;
+    },
+  },
+  escalate: {
+    outcome: 'executed',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, { action: 'account.close', payload: { account: 'AC-1' } }, 'pending');
+      await eventually(async () => {
+        const view = await cs.view(r.workflowId);
+        if (view.status !== 'escalated') throw new Error(`status ${view.status}`);
+      }, `${name}: escalated`, 100, 200);
+      await cs.decide(r.workflowId, { decision: 'approve', reviewer: 'carol' });
+      return execute(r, 'succeeded');
+    },
+  },
+  'sla-expired': {
+    outcome: 'expired',
+    run: async (cs, name) => (await submitted(cs, name, { action: 'email.send', payload: { to: ['x@example.com'] } }, 'pending')).workflowId,
+  },
+  'consume-report-failed': {
+    outcome: 'failed',
+    run: async (cs, name) => execute(await submitted(cs, name, refund(60), 'approved'), 'failed'),
+  },
+  'not-executed': {
+    outcome: 'not_executed',
+    run: async (cs, name) => (await submitted(cs, name, { action: 'payments.refundFast', ...refund(30) }, 'approved')).workflowId,
+  },
+  'outcome-unknown': {
+    outcome: 'outcome_unknown',
+    run: async (cs, name) => execute(await submitted(cs, name, { action: 'payments.refundUnreported', ...refund(30) }, 'approved'), 'none'),
+  },
+};
+
+async function main(names: string[]): Promise<void> {
+  const unknown = names.filter((n) => !SCENARIOS[n]);
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const chosen = names.length ? names : Object.keys(SCENARIOS);
+  const env = await testEnvironment();
+  const stack = await startStack(env, RECORDING_POLICY);
+  try {
+    const workflowBundle = await testWorkflowBundle();
+    await Promise.all(
+      chosen.map(async (name) => {
+        const scenario = SCENARIOS[name]!;
+        const workflowId = await scenario.run(stack.cs, name);
+        const outcome = await stack.cs.outcome(workflowId);
+        if (outcome.status !== scenario.outcome) throw new Error(`${name}: ended ${outcome.status}, expected ${scenario.outcome}`);
+        const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+        const json = `${JSON.stringify(history, null, 2)}\n`;
+        // What is written must read back to the same history and replay, before it becomes a fixture.
+        const readBack = historyFromFixture(JSON.parse(json));
+        if (`${JSON.stringify(readBack, null, 2)}\n` !== json) throw new Error(`${name}: the history does not survive a JSON round trip`);
+        await Worker.runReplayHistory({ workflowBundle, replayName: `record ${name}` }, readBack, workflowId);
+        const file = join(__dirname, `${name}.json`);
+        writeFileSync(file, json);
+        process.stdout.write(`${name}: ${outcome.status}, ${history.events?.length ?? 0} events, ${json.length} bytes → ${file}\n`);
+      }),
+    );
+  } finally {
+    await stack.stop();
+    await env.teardown();
+    rmSync(stack.dir, { recursive: true, force: true });
+  }
+}
+
+// Run only as a script: test/replay.test.ts imports SCENARIOS from here.
+if (process.argv[1] && resolve(process.argv[1]) === __filename) {
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`recording failed: ${(err as Error).stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
