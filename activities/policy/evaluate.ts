@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { actionDigest } from '../../common/digest';
 import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../../common/schema';
 import type { CompiledPolicy, CompiledRule } from './load';
+import { mcpToolVariable } from './mcp';
 
 /** Node's native SHA-256: the same digest as common/digest's pure-JS one, a few times faster. */
 const nativeSha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -24,7 +25,7 @@ export interface RuleMatch {
 
 export function matchingRules(policy: CompiledPolicy, request: ActionRequest): RuleMatch[] {
   const target = `${request.resource.type}:${request.resource.id}`;
-  const context = celContext(request);
+  const context = celContext(request, policy);
   const matches: RuleMatch[] = [];
   for (const rule of rulesForAction(policy, request.action)) {
     if (rule.resourcePatterns && !rule.resourcePatterns.some((p) => p.test(target))) continue;
@@ -42,14 +43,18 @@ export function matchingRules(policy: CompiledPolicy, request: ActionRequest): R
   return matches;
 }
 
-/** Variables visible to CEL; optional request fields are present as "" / {} so conditions read naturally. */
-export function celContext(request: ActionRequest): Record<string, unknown> {
+/**
+ * Variables visible to CEL; optional request fields are present as "" / {} so conditions read naturally.
+ * `tool` describes the MCP tool behind an `mcp.<server>.<tool>` action (activities/policy/mcp.ts), {} otherwise.
+ */
+export function celContext(request: ActionRequest, policy?: CompiledPolicy): Record<string, unknown> {
   return {
     action: request.action,
     resource: { owner: '', environment: '', ...request.resource },
     payload: request.payload,
     agent: { id: request.agentId, taskId: request.taskId, onBehalfOf: request.onBehalfOf ?? '' },
     context: request.context ?? {},
+    tool: mcpToolVariable(request, policy?.config.mcp),
   };
 }
 

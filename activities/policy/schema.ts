@@ -49,6 +49,46 @@ export const RuleConfig = z.strictObject({
 });
 export type RuleConfig = z.infer<typeof RuleConfig>;
 
+/** "{argument}" placeholders, filled from the tool call's arguments (a dotted path reaches into nested ones). */
+const resourceTemplate = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => /^([^{}]|\{[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\})*$/.test(s), { message: 'must be text with {argument} placeholders only, such as "fs:{path}"' });
+
+/** How a tool call maps to the action request's resource; placeholders name the call's arguments. */
+export const McpResourceMapping = z.strictObject({
+  type: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a lower-case word such as dataset or system'),
+  id: resourceTemplate(256),
+  owner: resourceTemplate(128).optional(),
+  environment: resourceTemplate(64).optional(),
+});
+export type McpResourceMapping = z.infer<typeof McpResourceMapping>;
+
+export const McpToolConfig = z.strictObject({
+  /** SHA-256 of the tool's definition as approved (`countersign mcp-proxy --print-pins`); a different one is flagged to reviewers. */
+  digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hex digest (64 lower-case hex digits) from countersign mcp-proxy --print-pins').optional(),
+  resource: McpResourceMapping.optional(),
+});
+export type McpToolConfig = z.infer<typeof McpToolConfig>;
+
+export const McpServerConfig = z.strictObject({
+  description: z.string().optional(),
+  /** Whether CEL may believe this server's tool annotations; untrusted hints count as worst case. */
+  trusted: z.boolean().default(false),
+  resource: McpResourceMapping.optional(),
+  /** By the tool's own name, as the server lists it. */
+  tools: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be an MCP tool name (letters, digits, _ . -)'), McpToolConfig).default({}),
+});
+export type McpServerConfig = z.infer<typeof McpServerConfig>;
+
+/** The MCP gateway's section: per upstream server (by its name in actions, mcp.<server>.<tool>). */
+export const McpConfig = z.strictObject({
+  servers: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a server name as it appears in actions (letters, digits, _ -)'), McpServerConfig).default({}),
+});
+export type McpConfig = z.infer<typeof McpConfig>;
+
 export const PolicyFile = z.strictObject({
   version: z.literal(1),
   defaults: z.strictObject({
@@ -64,6 +104,7 @@ export const PolicyFile = z.strictObject({
   groups: z.record(groupName, GroupConfig),
   owners: z.array(z.strictObject({ match: z.string().min(1), group: groupName })).default([]),
   rules: z.array(RuleConfig).default([]),
+  mcp: McpConfig.optional(),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
