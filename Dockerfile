@@ -16,6 +16,7 @@ RUN npm run build
 # --- runtime: production dependencies and only the files that run ---
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-old-space-size=768 \
     COUNTERSIGN_HOME=/var/lib/countersign \
     COUNTERSIGN_POLICY=/etc/countersign/policy.yaml \
     COUNTERSIGN_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js

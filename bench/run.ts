@@ -5,7 +5,7 @@
  * BENCH_CONCURRENT_N (300), BENCH_REVIEW_N (50), BENCH_PENDING (10000; 0 skips the scale run).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { WithStartWorkflowOperation } from '@temporalio/client';
@@ -21,6 +21,7 @@ import { findOrBuildTemporalCli } from '../worker/temporal-cli';
 import { createApprovalWorker, workflowsPath } from '../worker/worker';
 import type { pingUpdateWorkflow, pingWorkflow } from './baseline-workflows';
 import { pingUpdate } from './baseline-workflows';
+import { startWorkerProcess, workerHome } from '../test/support/worker-process';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 200);
@@ -109,8 +110,11 @@ async function main(): Promise<void> {
         }),
       ),
     );
+    const baselineConcurrent = await concurrent(CONCURRENT_N, AGENTS, () =>
+      client.workflow.execute<typeof pingWorkflow>('pingWorkflow', { taskQueue: baselineQueue, workflowId: randomUUID(), args: ['x'] }),
+    );
     const baseline = startResult.p50 <= updateWithStart.p50 ? { kind: 'start+result', ...startResult } : { kind: 'update-with-start', ...updateWithStart };
-    results.baseline = { startResult, updateWithStart, chosen: baseline.kind };
+    results.baseline = { startResult, updateWithStart, concurrent: summarize(baselineConcurrent.samples, baselineConcurrent.wallMs), chosen: baseline.kind };
 
     log(`2/6 auto-allow: ${N} sequential, ${CONCURRENT_N} over ${AGENTS} concurrent agents`);
     const allow = async () => {
@@ -152,26 +156,8 @@ async function main(): Promise<void> {
     results.report = summarize(reportSamples);
 
     if (PENDING > 0) {
-      log(`5/6 scale: ${PENDING} approvals pending at once`);
-      const startT = performance.now();
-      const pending: string[] = [];
-      await concurrent(PENDING, 64, async () => pending.push((await cs.submit(request({ amount: 700 }), { waitMs: 0 })).workflowId));
-      const startMs = performance.now() - startT;
-      const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
-      const listSamples = await sequential(10, () => cs.listPending({ group: 'finance', limit: 100 }));
-      const drainT = performance.now();
-      await concurrent(pending.length, 64, (i) => cs.decide(pending[i]!, { decision: 'approve', reviewer: 'erin' }));
-      await concurrent(pending.length, 64, (i) => cs.wait(pending[i]!, 60_000));
-      const drainMs = performance.now() - drainT;
-      results.scale = {
-        pending: PENDING,
-        startSeconds: Math.round(startMs / 100) / 10,
-        startPerSecond: Math.round((PENDING / startMs) * 1000),
-        processRssMb: rssMb,
-        listGroupQueue: summarize(listSamples),
-        drainSeconds: Math.round(drainMs / 100) / 10,
-        drainPerSecond: Math.round((PENDING / drainMs) * 1000),
-      };
+      log(`5/6 scale: ${PENDING} approvals pending at once, on a worker process of its own`);
+      results.scale = await scale(env);
     }
 
     log('6/6 policy engine in process');
@@ -180,6 +166,7 @@ async function main(): Promise<void> {
     results.ratios = {
       autoAllowP50: ratio(autoAllow.p50, baseline.p50),
       autoAllowP99: ratio(autoAllow.p99, baseline.p99),
+      autoAllowThroughput: ratio((results.baseline as { concurrent: Summary }).concurrent.throughput!, summarize(autoAllowConcurrent.samples, autoAllowConcurrent.wallMs).throughput!),
       reviewRoundTripP50: ratio((results.reviewRoundTrip as Summary).p50, baseline.p50),
     };
     worker.shutdown();
@@ -194,6 +181,56 @@ async function main(): Promise<void> {
   const file = join(outDir, `${String(results.date).slice(0, 10)}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${markdown(results)}\n\nResults: ${file}\n`);
+}
+
+/** 10,000 approvals waiting on one `countersign worker` process: its RSS, the queue listing, the drain. */
+async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unknown>> {
+  const bundlePath = join(__dirname, '..', '.countersign', 'bench', 'workflow-bundle.js');
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') })).code);
+  const { home, policyFile } = workerHome(POLICY);
+  const taskQueue = `bench-scale-${randomUUID()}`;
+  const worker = await startWorkerProcess({
+    TEMPORAL_ADDRESS: env.address,
+    COUNTERSIGN_TASK_QUEUE: taskQueue,
+    COUNTERSIGN_HOME: home,
+    COUNTERSIGN_POLICY: policyFile,
+    COUNTERSIGN_WORKFLOW_BUNDLE: bundlePath,
+    // As in the Dockerfile: a bounded heap makes V8 collect instead of growing into the machine's memory.
+    NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-size=768',
+  });
+  try {
+    const cs = await Countersign.connect({ connection: env.connection, taskQueue });
+    const rssBefore = rssMb(worker.child.pid!);
+    const startT = performance.now();
+    const pending: string[] = [];
+    await concurrent(PENDING, 64, async () => pending.push((await cs.submit(request({ amount: 700 }), { waitMs: 0 })).workflowId));
+    const startMs = performance.now() - startT;
+    const rssPending = rssMb(worker.child.pid!);
+    const listSamples = await sequential(10, () => cs.listPending({ group: 'finance', limit: 100 }));
+    const drainT = performance.now();
+    await concurrent(pending.length, 64, (i) => cs.decide(pending[i]!, { decision: 'approve', reviewer: 'erin' }));
+    await concurrent(pending.length, 64, (i) => cs.wait(pending[i]!, 60_000));
+    const drainMs = performance.now() - drainT;
+    return {
+      pending: PENDING,
+      startSeconds: Math.round(startMs / 100) / 10,
+      startPerSecond: Math.round((PENDING / startMs) * 1000),
+      workerRssMbIdle: rssBefore,
+      workerRssMbPending: rssPending,
+      workerRssMbAfterDrain: rssMb(worker.child.pid!),
+      listGroupQueue: summarize(listSamples),
+      drainSeconds: Math.round(drainMs / 100) / 10,
+      drainPerSecond: Math.round((PENDING / drainMs) * 1000),
+    };
+  } finally {
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+  }
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
 function ratio(a: number, b: number): number {
@@ -221,7 +258,7 @@ function policyMicros(size: number): { microsPerEvaluation: number; evaluations:
 }
 
 function markdown(r: Record<string, unknown>): string {
-  const b = r.baseline as { startResult: Summary; updateWithStart: Summary; chosen: string };
+  const b = r.baseline as { startResult: Summary; updateWithStart: Summary; concurrent: Summary; chosen: string };
   const a = r.autoAllow as { sequential: Summary; concurrent: Summary };
   const row = (name: string, s: Summary, target = '') =>
     `| ${name} | ${s.n} | ${s.p50} | ${s.p95} | ${s.p99} | ${s.throughput ?? ''} | ${target} |`;
@@ -232,6 +269,7 @@ function markdown(r: Record<string, unknown>): string {
     '|---|---|---|---|---|---|---|',
     row(`baseline: start + result${b.chosen === 'start+result' ? ' (baseline)' : ''}`, b.startResult),
     row(`baseline: update-with-start${b.chosen === 'update-with-start' ? ' (baseline)' : ''}`, b.updateWithStart),
+    row(`baseline: start + result, ${AGENTS} concurrent clients`, b.concurrent),
     row('auto-allow, sequential (submit → token in hand)', a.sequential, 'p50 ≤ 20, p99 ≤ 60, ≤ 1.5× baseline'),
     row(`auto-allow, ${AGENTS} concurrent agents`, a.concurrent),
     row('review round trip (approve → token in hand)', r.reviewRoundTrip as Summary, 'p50 ≤ 30, p99 ≤ 100'),
@@ -239,13 +277,16 @@ function markdown(r: Record<string, unknown>): string {
     row('report', r.report as Summary),
   ];
   const ratios = r.ratios as Record<string, number>;
-  lines.push('', `Ratio to baseline: auto-allow p50 ${ratios.autoAllowP50}×, p99 ${ratios.autoAllowP99}×; review round trip p50 ${ratios.reviewRoundTripP50}×.`);
+  lines.push(
+    '',
+    `Ratio to baseline: auto-allow p50 ${ratios.autoAllowP50}×, p99 ${ratios.autoAllowP99}×; concurrent throughput baseline/countersign ${ratios.autoAllowThroughput}×; review round trip p50 ${ratios.reviewRoundTripP50}×.`,
+  );
   const scale = r.scale as Record<string, unknown> | undefined;
   if (scale) {
     const list = scale.listGroupQueue as Summary;
     lines.push(
       '',
-      `Scale: ${scale.pending} pending at once — started in ${scale.startSeconds} s (${scale.startPerSecond}/s); process RSS ${scale.processRssMb} MiB (target ≤ 1024, worker and client in one process); ` +
+      `Scale: ${scale.pending} pending at once — started in ${scale.startSeconds} s (${scale.startPerSecond}/s); worker RSS ${scale.workerRssMbIdle} MiB idle, ${scale.workerRssMbPending} MiB with all pending (target ≤ 1024), ${scale.workerRssMbAfterDrain} MiB after the drain; ` +
         `listing the group's queue p50 ${list.p50} ms, p99 ${list.p99} ms (target ≤ 300); approving all drained in ${scale.drainSeconds} s (${scale.drainPerSecond}/s).`,
     );
   }

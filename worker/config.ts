@@ -21,6 +21,7 @@ const Env = z.object({
   COUNTERSIGN_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   COUNTERSIGN_SHUTDOWN_GRACE: z.string().refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 30s').default('30s'),
   COUNTERSIGN_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  COUNTERSIGN_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2, 'must be a whole number of at least 2').default(250),
 });
 
 export interface Config {
@@ -31,6 +32,7 @@ export interface Config {
   /** The envconfig profile used, when TEMPORAL_PROFILE or a config file named one. */
   profile?: string;
   shutdownGraceMs: number;
+  maxCachedWorkflows: number;
   /** A prebuilt workflow bundle (production); without it the worker bundles from source (dev). */
   workflowBundle?: string;
   taskQueue: string;
@@ -79,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: e.COUNTERSIGN_LOG_FORMAT,
     logLevel: e.COUNTERSIGN_LOG_LEVEL,
     shutdownGraceMs: parseDuration(e.COUNTERSIGN_SHUTDOWN_GRACE)!,
+    maxCachedWorkflows: e.COUNTERSIGN_MAX_CACHED_WORKFLOWS,
     workflowBundle: bundle,
   };
 }

@@ -29,6 +29,7 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
     signer,
     evidenceDir,
     shutdownGraceMs: config.shutdownGraceMs,
+    maxCachedWorkflows: config.maxCachedWorkflows,
     ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : {}),
   });
   logger.info(

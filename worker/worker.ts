@@ -17,6 +17,8 @@ export interface ApprovalWorkerOptions {
   /** A prebuilt bundle (tests, production); without it the workflows are bundled from source (dev). */
   workflowBundle?: WorkflowBundleOption;
   env?: NodeJS.ProcessEnv;
+  /** Workflows kept in memory between tasks (COUNTERSIGN_MAX_CACHED_WORKFLOWS). */
+  maxCachedWorkflows?: number;
   /** On SIGTERM/SIGINT, how long in-flight activities get to finish before they are cancelled. */
   shutdownGraceMs?: number;
 }
@@ -33,8 +35,9 @@ export async function createApprovalWorker(options: ApprovalWorkerOptions): Prom
     taskQueue,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath() }),
     activities: createActivities({ policy, logger, signer: options.signer, evidenceDir: options.evidenceDir, env: options.env }),
-    // Thousands of approvals wait for days: keep their workflows cached rather than replaying on every decision.
-    maxCachedWorkflows: 10_000,
+    // Approvals wait for hours on server-side timers and cost the worker nothing while evicted; a cached
+    // workflow costs ~1.7 MB of heap, so the cache holds the active ones and the rest replay on their next event.
+    maxCachedWorkflows: options.maxCachedWorkflows ?? 250,
     shutdownGraceTime: options.shutdownGraceMs ?? 30_000,
   });
 }
