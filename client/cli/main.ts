@@ -10,6 +10,7 @@ import { reviewCommand, reviewHelp } from './commands/review';
 import { clusterHelp, setupCommand, statusCommand } from './commands/cluster';
 import { evidenceCommand, evidenceHelp, verifyCommand } from './commands/evidence';
 import { keysCommand, keysHelp } from './commands/keys';
+import { mcpHelp, mcpProxyCommand } from './commands/mcp';
 import { submitCommand, submitHelp } from './commands/submit';
 import { consumeCommand, reportCommand, tokenHelp } from './commands/token';
 import { CliError, usage } from './errors';
@@ -27,6 +28,7 @@ ${policyHelp.replace(/^/gm, '  ')}
 ${evidenceHelp.replace(/^/gm, '  ')}
 ${keysHelp.replace(/^/gm, '  ')}
 ${clusterHelp.replace(/^/gm, '  ')}
+${mcpHelp.replace(/^/gm, '  ')}
 
 Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
   COUNTERSIGN_TASK_QUEUE (countersign), COUNTERSIGN_POLICY, COUNTERSIGN_REVIEWER, COUNTERSIGN_HOME.
@@ -55,6 +57,8 @@ async function run(argv: string[]): Promise<number> {
       return setupCommand(args);
     case 'status':
       return statusCommand(args);
+    case 'mcp-proxy':
+      return mcpProxyCommand(args);
     case 'worker': {
       // Loaded on demand: the worker and dev server pull in much more than the CLI's other commands need
       // (a dynamic import() would bypass tsx's CommonJS hook).

@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { ExitCode } from '../../common/codes';
+import { loadPolicyFile } from '../../activities/policy/load';
+import { mcpServerConfig } from '../../activities/policy/mcp';
+import type { McpConfig } from '../../activities/policy/schema';
+import { loadConfig } from '../../worker/config';
+import { version } from '../../package.json';
+import { fileKeyStore } from '../agent-keys';
+import { connectCli } from '../cli/connect';
+import { CliError } from '../cli/errors';
+import { out } from '../cli/io';
+import { listAllTools, McpGateway } from './gateway';
+import type { UpstreamTarget } from './names';
+import { serveHttp, serveStdio, type Serving } from './serve';
+import { mcpToolDigest, toolTitle, type ListedTool } from './tool';
+import { connectUpstream } from './upstream';
+
+export interface ProxyOptions {
+  target: UpstreamTarget;
+  server: string;
+  agentId: string;
+  taskId: string;
+  /** Set when --task-id named the task: per-request keys then go to files, so a restarted gateway can still open its tokens. */
+  explicitTaskId: boolean;
+  onBehalfOf?: string;
+  holdMs: number;
+  policyFile?: string;
+  listen?: { host: string; port: number };
+  printPins: boolean;
+}
+
+/** `countersign mcp-proxy`: connect the upstream, then serve the agent until it goes away. */
+export async function runMcpProxy(o: ProxyOptions): Promise<number> {
+  // stdout belongs to the MCP protocol in stdio mode: anything else would corrupt it.
+  if (!o.listen && !o.printPins) for (const method of ['log', 'info', 'debug'] as const) console[method] = console.error;
+  const config = loadConfig();
+  const logger = stderrLogger(config.logFormat, config.logLevel).child({ component: 'mcp-proxy', server: o.server });
+  const mcp: McpConfig | undefined = o.policyFile ? loadPolicyFile(o.policyFile).config.mcp : undefined;
+  if (o.policyFile && !mcpServerConfig(mcp, o.server)) logger.warn(`the policy has no mcp.servers.${o.server} entry: its tools count as untrusted`);
+
+  let upstream;
+  try {
+    upstream = await connectUpstream(o.target, version);
+  } catch (err) {
+    const what = 'url' in o.target ? o.target.url : [o.target.command, ...o.target.args].join(' ');
+    throw new CliError(`Cannot start the upstream MCP server (${what}): ${(err as Error).message}`, ExitCode.refused);
+  }
+  try {
+    if (o.printPins) {
+      out(await pinsYaml(await listAllTools(upstream), o.server));
+      return ExitCode.ok;
+    }
+    const { cs, close } = await connectCli(o.explicitTaskId ? { keyStore: (home) => fileKeyStore(join(home, 'agent-keys')) } : {});
+    try {
+      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId: o.agentId, taskId: o.taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version });
+      await gateway.refreshTools();
+      upstream.setNotificationHandler(ToolListChangedNotificationSchema, () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
+      let serving: Serving;
+      if (o.listen) {
+        const http = await serveHttp(gateway, o.listen, logger);
+        logger.info({ url: http.url, agentId: o.agentId, taskId: o.taskId }, `MCP gateway listening on ${http.url}`);
+        serving = http;
+      } else {
+        serving = await serveStdio(gateway);
+        logger.info({ agentId: o.agentId, taskId: o.taskId, holdMs: o.holdMs }, 'MCP gateway serving on stdio');
+      }
+      const stop = () => void serving.close();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await serving.closed;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      logger.info('MCP gateway stopped');
+    } finally {
+      await close();
+    }
+    return ExitCode.ok;
+  } finally {
+    await upstream.close().catch(() => undefined);
+  }
+}
+
+/** pino on fd 2: logs never touch the protocol on stdout. */
+function stderrLogger(format: 'json' | 'pretty', level: string): Logger {
+  const base = { level, base: { service: 'countersign' } };
+  if (format === 'pretty') return pino(base, pretty({ sync: true, singleLine: true, colorize: Boolean(process.stderr.isTTY), ignore: 'pid,hostname,service', destination: 2 }));
+  return pino(base, pino.destination({ dest: 2, sync: true }));
+}
+
+/** The policy's mcp section for this upstream as it is now: paste it after reviewing the tools. */
+export function pinsYaml(tools: ListedTool[], server: string): string {
+  const hints = (t: ListedTool) => ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'].filter((h) => t.annotations?.[h] === true).join(', ');
+  return [
+    `# countersign mcp-proxy --print-pins: ${tools.length} tools of ${server}, ${new Date().toISOString()}`,
+    'mcp:',
+    '  servers:',
+    `    ${server}:`,
+    "      trusted: false            # true once you trust this server's annotations",
+    '      tools:',
+    ...tools.map((t) => `        ${/^[A-Za-z0-9_-]+$/.test(t.name) ? t.name : JSON.stringify(t.name)}: { digest: "${mcpToolDigest(t)}" }   # ${[toolTitle(t) ?? t.name, hints(t)].filter(Boolean).join(' — ')}`),
+  ].join('\n');
+}
