@@ -184,6 +184,7 @@ describe('countersign review', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Approved request [0-9a-f]{16} as bob: status approved/);
     const agent = JSON.parse((await cli(['submit', '--file', path, '--json'])).stdout);
+    assert.ok(agent.outcome, `the agent sees the decision: ${JSON.stringify(agent)}`);
     assert.equal(agent.outcome.edited, true);
     assert.deepEqual(agent.outcome.payload, { amount: 199, currency: 'USD', order: 'A-9' });
     const denied = await submitPending();

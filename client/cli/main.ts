@@ -105,8 +105,8 @@ function exitCodeFor(err: unknown): number {
   if (err instanceof InvalidRequestError || err instanceof ConfigError || err instanceof PolicyLoadError || err instanceof AmbiguousRequestIdError) return ExitCode.usage;
   if (err instanceof RequestNotFoundError) return ExitCode.notFound;
   if (err instanceof TemporalCliMissing || err instanceof TemporalUnreachable) return ExitCode.unreachable;
-  const name = (err as Error)?.name ?? '';
-  if (name === 'WorkflowNotFoundError' || /not found/i.test((err as Error)?.message ?? '')) return ExitCode.notFound;
-  if (name === 'TransportError' || /UNAVAILABLE|ECONNREFUSED|connect/i.test((err as Error)?.message ?? '')) return ExitCode.unreachable;
+  const { name, code } = (err ?? {}) as { name?: string; code?: number };
+  if (name === 'WorkflowNotFoundError' || name === 'NamespaceNotFoundError' || code === 5 /* gRPC NOT_FOUND */) return ExitCode.notFound;
+  if (name === 'TransportError' || code === 14 /* gRPC UNAVAILABLE */ || code === 4 /* DEADLINE_EXCEEDED */) return ExitCode.unreachable;
   return ExitCode.refused;
 }
