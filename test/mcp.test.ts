@@ -16,6 +16,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { mcpToolDigest, type ListedTool } from '../client/mcp/tool';
+import { approvalWorkflowId } from '../common/digest';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
 import { useStack } from './support/stack';
@@ -304,8 +305,10 @@ describe('MCP gateway: review', () => {
     const args = { path: join(files, 'notes.txt'), edits: [{ oldText: 'beta', newText: 'gamma' }] };
     const id = await held(await fsAgent(), 'edit_file', args);
     assert.equal(await held(await fsAgent(), 'edit_file', args), id, 'the retry joined the same request');
-    const mine = (await ctx.stack.cs.listPending()).filter((r) => r.action === 'mcp.filesystem.edit_file');
-    assert.equal(mine.length, 1);
+    await eventually(async () => {
+      const mine = (await ctx.stack.cs.listPending()).filter((r) => r.action === 'mcp.filesystem.edit_file');
+      assert.deepEqual(mine.map((r) => r.requestId), [id]);
+    }, 'one request in the queue');
     await ctx.stack.cs.decide(id, { decision: 'approve', reviewer: 'oscar' });
     const result = await call(await fsAgent(), 'edit_file', args);
     assert.equal(result.isError, undefined, text(result));
@@ -317,11 +320,12 @@ describe('MCP gateway: review', () => {
     const path = join(files, 'new-dir');
     const controller = new AbortController();
     const cancelled = (await fsAgent()).client.callTool({ name: 'create_directory', arguments: { path } }, undefined, { signal: controller.signal });
-    const pending = await eventually(async () => {
-      const row = (await ctx.stack.cs.listPending()).find((r) => r.action === 'mcp.filesystem.create_directory');
-      assert.ok(row);
-      return row;
-    }, 'the held call is in the queue');
+    // The request the gateway holds, found by its workflow id (not the eventually consistent queue), so the abort lands within --hold.
+    const agent = await fsAgent();
+    const taskId = /"taskId":"([^"]+)"/.exec(agent.stderr())![1]!;
+    const { workflowId, requestId } = approvalWorkflowId({ agentId: 'test-agent', taskId, action: 'mcp.filesystem.create_directory', resource: { type: 'dataset', id: `fs:${path}` }, payload: { path } });
+    await eventually(async () => assert.equal((await ctx.stack.cs.view(workflowId)).status, 'pending'), 'the call is held');
+    const pending = { requestId };
     controller.abort();
     await assert.rejects(cancelled);
     await ctx.stack.cs.decide(pending.requestId, { decision: 'approve', reviewer: 'olivia' });

@@ -51,6 +51,8 @@ export async function listAllTools(upstream: Client): Promise<ListedTool[]> {
 const UPSTREAM_TIMEOUT_MS = 10 * 60_000;
 /** How often a held call tells an agent that asked for progress that it is still waiting. */
 const PROGRESS_EVERY_MS = 10_000;
+/** Recorded results kept for retries; an older call's retry learns it already ran, without its result. */
+const MAX_KEPT_EXECUTIONS = 256;
 /** Extra time over --hold for countersign itself to answer before the call is reported pending. */
 const ANSWER_GRACE_MS = 15_000;
 
@@ -282,6 +284,10 @@ export class McpGateway {
       return delivered;
     })();
     this.executions.set(approved.workflowId, execution);
+    for (const [workflowId, kept] of this.executions) {
+      if (this.executions.size <= MAX_KEPT_EXECUTIONS) break;
+      if (kept.result) this.executions.delete(workflowId);
+    }
     return execution.running;
   }
 

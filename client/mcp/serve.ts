@@ -18,7 +18,11 @@ export async function serveStdio(gateway: McpGateway): Promise<Serving> {
   const transport = new StdioServerTransport();
   let done!: () => void;
   const closed = new Promise<void>((resolve) => (done = resolve));
-  server.onclose = done;
+  const forget = server.onclose;
+  server.onclose = () => {
+    forget?.();
+    done();
+  };
   process.stdin.once('end', done);
   process.stdin.once('close', done);
   await server.connect(transport);

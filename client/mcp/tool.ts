@@ -86,7 +86,7 @@ export function toolSummary(call: Pick<ToolCall, 'server' | 'name' | 'args' | 't
   const description = firstSentence(call.tool?.description ?? '');
   const head = `${changed ? `[${changed.replace(/ \(.*\)$/, '')}] ` : ''}${title ? `${title} (${call.server}/${call.name})` : `${call.server}/${call.name}`}${description ? `: ${description}` : ''}`;
   const args = Object.entries(call.args).map(([key, value]) => `${key}=${argText(value)}`);
-  const text = `${head.replace(/[.:]?$/, '.')} ${args.length ? `Arguments: ${args.join(', ')}` : 'No arguments.'}`;
+  const text = `${/[.!?…]$/.test(head) ? head : `${head}.`} ${args.length ? `Arguments: ${args.join(', ')}` : 'No arguments.'}`;
   return cut(text, MAX_SUMMARY_CHARS);
 }
 
