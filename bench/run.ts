@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { WithStartWorkflowOperation } from '@temporalio/client';
@@ -238,7 +239,6 @@ function ratio(a: number, b: number): number {
 }
 
 function machine() {
-  const os = require('node:os') as typeof import('node:os');
   return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version };
 }
 
