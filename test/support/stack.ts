@@ -67,11 +67,11 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
     evidenceDir,
     logs,
     async stop() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown(); // a failed worker has already stopped
       await running;
     },
     async restartWorker() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       worker = await startWorker();
       running = worker.run();
