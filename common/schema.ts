@@ -21,6 +21,8 @@ const jsonValue: z.ZodType<Json> = z.lazy(() =>
 
 function depthOf(value: unknown, depth = 0): number {
   if (value === null || typeof value !== 'object') return depth;
+  // Already past the limit: stop here, or a value nested thousands deep overflows the stack.
+  if (depth >= MAX_DEPTH) return depth + 1;
   let max = depth + 1;
   for (const v of Object.values(value)) {
     max = Math.max(max, depthOf(v, depth + 1));
@@ -40,9 +42,23 @@ function forbiddenKey(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * zod's records leave an own "__proto__" key (JSON.parse makes one) out of their output without a
+ * word, so nothing after them could see it: refuse it on the raw input instead.
+ */
+function refusingOwnProto<T extends z.ZodType>(record: T) {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, '__proto__')) {
+        ctx.addIssue({ code: 'custom', message: 'must not contain the key "__proto__"' });
+      }
+    })
+    .pipe(record);
+}
+
 /** The exact JSON that executes if approved: an object, at most 256 KiB canonical. */
-export const Payload = z
-  .record(z.string(), z.unknown())
+export const Payload = refusingOwnProto(z.record(z.string(), z.unknown()))
   .superRefine((value, ctx) => {
     const depth = depthOf(value);
     if (depth > MAX_DEPTH) {
@@ -88,7 +104,7 @@ export const ActionRequest = z.strictObject({
   resource: Resource,
   payload: Payload,
   onBehalfOf: z.string().min(1).max(128).optional(),
-  context: z.record(z.string().max(64), z.string().max(2000)).optional(),
+  context: refusingOwnProto(z.record(z.string().max(64), z.string().max(2000))).optional(),
   agentKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a base64 X25519 public key (44 characters)').optional(),
 });
 export type ActionRequest = z.infer<typeof ActionRequest>;

@@ -59,7 +59,9 @@ const { sealEvidence } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
-const fail = (code: string, message: string) => ApplicationFailure.nonRetryable(message, code);
+/** A refusal; lone surrogates (from a hostile key or CEL text) would crash payload encoding, so they are replaced. */
+const fail = (code: string, message: string) =>
+  ApplicationFailure.nonRetryable(message.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'), code);
 
 export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOutcome> {
   const { request, requestId } = input;

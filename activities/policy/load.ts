@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../../common/duration';
-import { isMissing } from '../../common/errors';
+import { escapeName, isMissing } from '../../common/errors';
 import { globToRegExp, isGlob } from './glob';
 import { PolicyFile, type RuleConfig } from './schema';
 
@@ -67,13 +67,19 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const errors: PolicyError[] = [];
   for (const e of doc.errors) {
-    errors.push({ file, path: '', line: lines.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` });
+    errors.push({ file, path: '', line: lines.linePos(e.pos[0]).line, message: `YAML: ${firstLine(e.message)}` });
   }
   if (errors.length) throw new PolicyLoadError(errors);
 
   const lineOf = (path: (string | number)[]) => lineAt(doc, lines, path);
   const err = (path: (string | number)[], message: string) => errors.push({ file, path: pathText(path), line: lineOf(path), message });
-  const raw = doc.toJS() as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (e) {
+    // toJS refuses a document whose aliases expand too far (a "billion laughs" bomb): a YAML error like the others.
+    throw new PolicyLoadError([{ file, path: '', message: `YAML: ${firstLine((e as Error).message)}` }]);
+  }
   const parsed = PolicyFile.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -132,8 +138,26 @@ function checkReferences(raw: unknown, err: (path: (string | number)[], message:
   const doc = asObject(raw);
   const groups = asObject(doc.groups);
   const groupNames = new Set(Object.keys(groups));
+  // zod's records leave an own "__proto__" key out without a word: refuse it, or a group or a reviewer's key silently vanishes.
+  const noProto = (path: (string | number)[], value: unknown) => {
+    if (value !== null && typeof value === 'object' && Object.prototype.hasOwnProperty.call(value, '__proto__')) err([...path, '__proto__'], 'is not allowed as a name');
+  };
+  noProto(['groups'], doc.groups);
+  for (const name of groupNames) noProto(['groups', name, 'reviewerKeys'], asObject(groups[name]).reviewerKeys);
+  // A duration too long to count in milliseconds (say 400 digits of hours) parses to Infinity: refuse it.
+  const finite = (path: (string | number)[], value: unknown) => {
+    const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+    if (ms !== undefined && !Number.isSafeInteger(ms)) err(path, 'is too long a duration');
+  };
+  const defaults = asObject(doc.defaults);
+  for (const key of ['sla', 'tokenTtl', 'reportWithin']) finite(['defaults', key], defaults[key]);
+  asArray(doc.rules).forEach((value, index) => {
+    const rule = asObject(value);
+    for (const key of ['sla', 'tokenTtl', 'reportWithin']) finite(['rules', index, key], rule[key]);
+    finite(['rules', index, 'escalate', 'after'], asObject(rule.escalate).after);
+  });
   const needGroup = (path: (string | number)[], name: unknown) => {
-    if (typeof name === 'string' && !groupNames.has(name)) err(path, `names the group "${name}", which is not defined under groups`);
+    if (typeof name === 'string' && !groupNames.has(name)) err(path, `names the group "${escapeName(name)}", which is not defined under groups`);
   };
   needGroup(['defaults', 'reviewers'], asObject(doc.defaults).reviewers);
   const escalatesTo = (name: string) => asObject(groups[name]).escalatesTo;
@@ -141,13 +165,13 @@ function checkReferences(raw: unknown, err: (path: (string | number)[], message:
     needGroup(['groups', name, 'escalatesTo'], escalatesTo(name));
     const members = asArray(asObject(groups[name]).members);
     for (const reviewer of Object.keys(asObject(asObject(groups[name]).reviewerKeys))) {
-      if (!members.includes(reviewer)) err(['groups', name, 'reviewerKeys', reviewer], `is not a member of ${name}`);
+      if (!members.includes(reviewer)) err(['groups', name, 'reviewerKeys', reviewer], `is not a member of ${escapeName(name)}`);
     }
     const seen = [name];
     let next = escalatesTo(name);
     while (typeof next === 'string' && groupNames.has(next)) {
       if (seen.includes(next)) {
-        if (next === name) err(['groups', name, 'escalatesTo'], `escalation forms a cycle: ${[...seen, next].join(' -> ')}`);
+        if (next === name) err(['groups', name, 'escalatesTo'], `escalation forms a cycle: ${[...seen, next].map(escapeName).join(' -> ')}`);
         break;
       }
       seen.push(next);
@@ -176,15 +200,20 @@ function checkReferences(raw: unknown, err: (path: (string | number)[], message:
       try {
         conditions.set(index, parseCel(rule.when) as CelProgram);
       } catch (e) {
-        err(at('when'), `is not valid CEL: ${(e as Error).message.split('\n')[0]}`);
+        err(at('when'), `is not valid CEL: ${firstLine((e as Error).message)}`);
       }
     }
   });
   return conditions;
 }
 
+/** The first line of a parser's message (a carriage return ends a line too): one error, one line. */
+function firstLine(message: string): string {
+  return message.split(/\r\n|\r|\n/)[0]!;
+}
+
 function pathText(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${escapeName(p)}` : escapeName(p)), '');
 }
 
 function lineAt(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
@@ -211,7 +240,7 @@ function lineAt(doc: Document, lines: LineCounter, path: (string | number)[]): n
 
 function issueText(issue: { code: string; message: string; input?: unknown; expected?: string; keys?: string[]; values?: unknown[] }): string {
   if (isMissing(issue)) return 'is required';
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys!.length > 1 ? 's' : ''} ${issue.keys!.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys!.length > 1 ? 's' : ''} ${issue.keys!.map((k) => `"${escapeName(k)}"`).join(', ')}`;
   if (issue.code === 'invalid_value' && issue.values) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   if (issue.code === 'invalid_type') return `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}`;
   return issue.message.startsWith('must') ? issue.message : `invalid: ${issue.message}`;
