@@ -67,6 +67,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   const { request, requestId } = input;
   const { workflowId } = workflowInfo();
   const { agentKey: _sealedDeliveryKey, ...shownRequest } = request;
+  const shownRequestDigest = requestDigest(shownRequest);
 
   let status: ApprovalStatus = 'evaluating';
   let policy: PolicyDecision | undefined;
@@ -120,7 +121,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     workflowId,
     requestId,
     request: shownRequest,
-    requestDigest: requestDigest(shownRequest),
+    requestDigest: shownRequestDigest,
     outcome: stripForEvidence(outcome),
     events,
     ...(approvalRecord ? { approvalRecord } : {}),
@@ -380,7 +381,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
 
   // 1 evaluate — a local activity, so the auto-allow path pays no extra server round trip.
   record('requested', `${request.action} on ${request.resource.type}:${request.resource.id}`, request.agentId, {
-    requestDigest: requestDigest(shownRequest),
+    requestDigest: shownRequestDigest,
     actionDigest: input.actionDigest,
   });
   const evaluation = await evaluateRequest.executeWithOptions({ summary: 'evaluate policy' }, [{ request }]);
@@ -455,7 +456,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       record: {
         workflowId,
         requestId,
-        requestDigest: requestDigest(shownRequest),
+        requestDigest: shownRequestDigest,
         actionDigest: currentDigest,
         policyDigest: policy!.policyDigest,
         ruleIds: policy!.ruleIds,
