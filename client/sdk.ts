@@ -7,7 +7,7 @@ import {
   WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { ReasonCode } from '../common/codes';
 import { actionDigest, approvalWorkflowId } from '../common/digest';
 import { describeIssues } from '../common/errors';
@@ -212,7 +212,7 @@ export class Countersign {
   async consume(id: string, consume: { token: string; agentId: string; taskId: string; actionDigest: string }): Promise<Signed<ExecutionReceipt>> {
     const handle = this.handle(await this.resolve(id));
     try {
-      return await handle.executeUpdate(consumeUpdate, { args: [consume] });
+      return await executeUpdate(handle, consumeUpdate, consume);
     } catch (err) {
       throw await this.refusal(handle.workflowId, err, true);
     }
@@ -222,7 +222,7 @@ export class Countersign {
   async report(id: string, report: ExecutionReport): Promise<void> {
     const handle = this.handle(await this.resolve(id));
     try {
-      await handle.executeUpdate(reportUpdate, { args: [report] });
+      await executeUpdate(handle, reportUpdate, report);
     } catch (err) {
       throw await this.refusal(handle.workflowId, err, false);
     }
@@ -252,7 +252,7 @@ export class Countersign {
       const chunk = Math.min(remaining, MAX_WAIT_CHUNK_MS);
       let state: SubmitState;
       try {
-        state = await handle.executeUpdate(awaitDecisionUpdate, { args: [{ waitMs: chunk }] });
+        state = await executeUpdate(handle, awaitDecisionUpdate, { waitMs: chunk });
       } catch (err) {
         if (isClosedWorkflowError(err)) return this.finalState(workflowId);
         throw err;
@@ -282,7 +282,7 @@ export class Countersign {
   async decide(id: string, decision: ReviewerDecision): Promise<DecisionReceipt> {
     const handle = this.handle(await this.resolve(id));
     try {
-      return await handle.executeUpdate(decideUpdate, { args: [decision] });
+      return await executeUpdate(handle, decideUpdate, decision);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         throw new DecisionRefusedError(err.cause.type ?? 'REFUSED', err.cause.message);
@@ -335,6 +335,22 @@ export class Countersign {
 
   private handle(workflowId: string): WorkflowHandle<typeof approvalWorkflow> {
     return this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId);
+  }
+}
+
+/**
+ * Sends an Update, again when the server answers UnprocessedUpdate: that update reached a workflow
+ * task that completed without accepting or rejecting it (seen under load with many concurrent
+ * updates), so it had no effect and resending it is safe.
+ */
+async function executeUpdate<Ret, Arg>(handle: WorkflowHandle<typeof approvalWorkflow>, def: UpdateDefinition<Ret, [Arg]>, arg: Arg): Promise<Ret> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.executeUpdate(def, { args: [arg] });
+    } catch (err) {
+      const unprocessed = err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'UnprocessedUpdate';
+      if (!unprocessed || attempt >= 5) throw err;
+    }
   }
 }
 
