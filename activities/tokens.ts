@@ -1,5 +1,6 @@
-import { createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
 import type { SealedToken } from '../common/schema';
+import { nativeSha256Hex } from './sha256';
 
 const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 export const SEAL_ALG = 'X25519-HKDF-SHA256-A256GCM' as const;
@@ -12,7 +13,7 @@ export function generateToken(): { token: string; tokenId: string; tokenHash: st
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return nativeSha256Hex(token);
 }
 
 export function x25519PublicKey(rawBase64: string) {

@@ -8,6 +8,7 @@ import { DecisionRefusedError } from '../client/sdk';
 import { verifyBundle, type EvidenceBundle } from '../common/bundle';
 import { statementFor } from '../common/signing';
 import { cliFor } from './support/cli';
+import { sealedBundle } from './support/evidence';
 import { action, useStack } from './support/stack';
 
 const home = mkdtempSync(join(tmpdir(), 'countersign-home-'));
@@ -66,8 +67,7 @@ describe('reviewer signatures', () => {
     await request.wait(5000);
     await request.consume();
     await request.report({ status: 'succeeded' });
-    const outcome = await ctx.stack.cs.outcome(request.workflowId);
-    const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
+    const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
     const approved = bundle.events.find((e) => e.type === 'approved')!;
     assert.equal(approved.actor, 'kim');
     assert.equal(approved.data?.signed, true);
@@ -79,9 +79,8 @@ describe('reviewer signatures', () => {
   test('a reviewer without a key decides unsigned, and the evidence says so', async () => {
     const request = await ctx.stack.cs.submit(transfer(), { waitMs: 1000 });
     await ctx.stack.cs.decide(request.workflowId, { decision: 'deny', reviewer: 'lee', reasonCode: 'UNKNOWN_PAYEE', message: 'Payee not on the vendor list.' });
-    const outcome = await ctx.stack.cs.outcome(request.workflowId);
-    assert.equal(outcome.status, 'denied');
-    const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
+    const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
+    assert.equal(bundle.outcome.status, 'denied');
     assert.equal(bundle.events.find((e) => e.type === 'denied')?.data?.signed, false);
     assert.equal(bundle.approvalRecord, undefined);
     assert.equal(verifyBundle(bundle).ok, true);

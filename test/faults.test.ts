@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -11,6 +10,7 @@ import { actionDigest } from '../common/digest';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { findOrBuildTemporalCli } from '../worker/temporal-cli';
 import { startStack, action, useStack } from './support/stack';
+import { freePort } from './support/ports';
 import { startWorkerProcess, workerHome } from './support/worker-process';
 
 const POLICY = `
@@ -147,13 +147,3 @@ describe('duplicate and out-of-order messages', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

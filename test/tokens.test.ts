@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ConsumeRefusedError, type ApprovalRequest } from '../client/sdk';
-import { verifyBundle, type EvidenceBundle } from '../common/bundle';
+import { verifyBundle } from '../common/bundle';
 import { actionDigest } from '../common/digest';
+import { sealedBundle } from './support/evidence';
 import { action, useStack } from './support/stack';
 
 const POLICY = `
@@ -54,11 +55,7 @@ async function approved(overrides: Record<string, unknown> = {}): Promise<Approv
   return request;
 }
 
-async function bundleOf(workflowId: string): Promise<EvidenceBundle> {
-  const outcome = await ctx.stack.cs.outcome(workflowId);
-  assert.ok(outcome.evidence, 'evidence written');
-  return JSON.parse(readFileSync(outcome.evidence.path, 'utf8')) as EvidenceBundle;
-}
+const bundleOf = (workflowId: string) => sealedBundle(ctx.stack.cs, workflowId);
 
 describe('token lifecycle', () => {
   test('happy path: review, token, consume, report — and the evidence verifies', async () => {

@@ -13,7 +13,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -23,6 +22,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { findOrBuildTemporalCli } from '../worker/temporal-cli';
 import { ensureChromium } from './support/chromium';
 import { eventually } from './support/eventually';
+import { freePort } from './support/ports';
 import { action, startStack, type Stack } from './support/stack';
 
 const POLICY = `
@@ -65,16 +65,6 @@ const chromiumCheck = ensureChromium();
 const skip = 'skip' in chromiumCheck ? chromiumCheck.skip : undefined;
 if (skip) console.log(`[ui test] SKIPPED: ${skip}`);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('Temporal UI: the finance queue, filtered by countersign search attributes', { skip }, () => {
   let env: TestWorkflowEnvironment | undefined;

@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
 import { actionDigest } from '../../common/digest';
+import { nativeSha256Hex } from '../sha256';
 import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../../common/schema';
 import type { CompiledPolicy, CompiledRule } from './load';
 import { mcpToolVariable } from './mcp';
-
-/** Node's native SHA-256: the same digest as common/digest's pure-JS one, a few times faster. */
-const nativeSha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 const RESTRICTIVENESS = { allow: 0, review: 1, deny: 2 } as const;
 const DEFAULT_RISK = { allow: 'low', review: 'medium', deny: 'high' } as const;

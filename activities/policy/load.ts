@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../../common/duration';
 import { escapeName, isMissing } from '../../common/errors';
+import { nativeSha256Hex } from '../sha256';
 import { globToRegExp, isGlob } from './glob';
 import { PolicyFile, type RuleConfig } from './schema';
 
@@ -119,7 +119,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
   }
   return {
     file,
-    digest: createHash('sha256').update(text).digest('hex'),
+    digest: nativeSha256Hex(text),
     config,
     defaults: { ...config.defaults, slaMs: parseDuration(config.defaults.sla)!, tokenTtlMs: parseDuration(config.defaults.tokenTtl)!, reportWithinMs: parseDuration(config.defaults.reportWithin)! },
     rules,

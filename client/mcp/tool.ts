@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../common/canonical';
 import { MAX_SUMMARY_CHARS, type Resource } from '../../common/schema';
+import { nativeSha256Hex } from '../../activities/sha256';
 import { MCP_HINTS, mcpActionName, McpContext, pinnedDigest, resourceMapping, sanitizeMcpName, TOOL_CHANGED } from '../../activities/policy/mcp';
 import type { McpConfig, McpResourceMapping } from '../../activities/policy/schema';
 
@@ -20,7 +20,7 @@ export function mcpToolDigest(tool: ListedTool): string {
   const definition = Object.fromEntries(
     Object.entries({ name: tool.name, title: tool.title, description: tool.description, inputSchema: tool.inputSchema, annotations: tool.annotations }).filter(([, v]) => v !== undefined),
   );
-  return createHash('sha256').update(canonicalJson(definition), 'utf8').digest('hex');
+  return nativeSha256Hex(canonicalJson(definition));
 }
 
 export function toolTitle(tool: ListedTool | undefined): string | undefined {

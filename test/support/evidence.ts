@@ -1,0 +1,11 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { Countersign } from '../../client/sdk';
+import type { EvidenceBundle } from '../../common/bundle';
+
+/** Waits for a request to end and reads the signed evidence bundle its worker wrote to the sink. */
+export async function sealedBundle(cs: Countersign, id: string): Promise<EvidenceBundle> {
+  const outcome = await cs.outcome(id);
+  assert.ok(outcome.evidence, 'evidence written');
+  return JSON.parse(readFileSync(outcome.evidence.path, 'utf8')) as EvidenceBundle;
+}
