@@ -4,7 +4,9 @@ import { ReasonCode } from '../common/codes';
 import { describeIssues } from '../common/errors';
 import type { EvidenceBody } from '../common/bundle';
 import { ActionRequest, type ApprovalRecord, type Evaluation, type ExecutionReceipt, type Signed, type TokenBinding, type TokenGrant } from '../common/schema';
-import { writeEvidence } from './evidence';
+import { join } from 'node:path';
+import { EvidenceConflictError, writeEvidence } from './evidence';
+import { fileSpendLedger, type SpendLedger, type SpendResult } from './ledger';
 import type { Signer } from './keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
 import type { GroupNotification } from './notify/types';
@@ -21,6 +23,8 @@ export interface ActivityDeps {
   signer: Signer;
   /** The evidence sink: one signed JSON bundle per workflow. */
   evidenceDir: string;
+  /** Spent tokens, outside workflow state (default: files in <evidenceDir>/spent). */
+  ledger?: SpendLedger;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -38,11 +42,18 @@ export interface MintResult {
 }
 
 /** Activities close over the worker's loaded policy and logger. */
-export function createActivities({ policy, logger, signer, evidenceDir, env = process.env }: ActivityDeps) {
+export function createActivities({ policy, logger, signer, evidenceDir, ledger = fileSpendLedger(join(evidenceDir, 'spent')), env = process.env }: ActivityDeps) {
   /** Every line names the workflow and request it belongs to. */
   function requestLogger(): Logger {
     const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
     return logger.child({ workflowId, requestId: workflowId.slice(-16) });
+  }
+
+  /** The run this activity works for: what the ledger and the evidence file are keyed by. */
+  function currentRunId(): string {
+    const runId = Context.current().info.workflowExecution?.runId;
+    if (!runId) throw ApplicationFailure.nonRetryable('The activity does not know its workflow run.', 'NO_RUN');
+    return runId;
   }
 
   /** Authoritative validation, then policy: invalid input never reaches a reviewer. */
@@ -98,8 +109,23 @@ export function createActivities({ policy, logger, signer, evidenceDir, env = pr
       return signer.sign('countersign/execution-receipt/v1', receipt);
     },
 
+    /** Records the spend of a token before its receipt is signed; refused when another run spent it. */
+    async recordSpend(spend: { tokenId: string; workflowId: string; requestId: string; actionDigest: string }): Promise<SpendResult> {
+      const result = ledger.recordSpend({ ...spend, runId: currentRunId(), spentAt: new Date().toISOString() });
+      const log = requestLogger();
+      if (result.recorded) log.info({ tokenId: spend.tokenId, ruleIds: [] }, 'spend recorded in the ledger');
+      else log.warn({ tokenId: spend.tokenId, spentInRun: result.runId, ruleIds: [] }, 'token already spent by another run (reset?): refused');
+      return result;
+    },
+
     async sealEvidence(body: Omit<EvidenceBody, 'signer'>): Promise<ReturnType<typeof writeEvidence>> {
-      const written = writeEvidence(evidenceDir, signer, body);
+      let written: ReturnType<typeof writeEvidence>;
+      try {
+        written = writeEvidence(evidenceDir, signer, body, currentRunId());
+      } catch (err) {
+        if (err instanceof EvidenceConflictError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_CONFLICT');
+        throw err;
+      }
       requestLogger().info({ ruleIds: body.outcome.ruleIds, status: body.outcome.status, path: written.path, digest: written.digest }, 'evidence sealed');
       return written;
     },

@@ -24,6 +24,7 @@ import type { pingUpdateWorkflow, pingWorkflow } from './baseline-workflows';
 import { pingUpdate } from './baseline-workflows';
 import { startWorkerProcess, workerHome } from '../test/support/worker-process';
 import { concurrent, sequential, summarize, type Summary } from './stats';
+import { decideSeen } from '../test/support/review';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const CONCURRENT_N = Number(process.env.BENCH_CONCURRENT_N ?? 300);
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
       const pending = await cs.submit(request({ amount: 500 }), { waitMs: 0 });
       const waiting = pending.wait(60_000);
       const t0 = performance.now();
-      await cs.decide(pending.workflowId, { decision: 'approve', reviewer: 'dave' });
+      await decideSeen(cs, pending.workflowId, { decision: 'approve', reviewer: 'dave' });
       await waiting;
       if (!pending.openToken()) throw new Error('review round trip ended without a token');
       reviewSamples.push(performance.now() - t0);
@@ -209,7 +210,7 @@ async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unkno
     const rssPending = rssMb(worker.child.pid!);
     const listSamples = await sequential(10, () => cs.listPending({ group: 'finance', limit: 100 }));
     const drainT = performance.now();
-    await concurrent(pending.length, 64, (i) => cs.decide(pending[i]!, { decision: 'approve', reviewer: 'erin' }));
+    await concurrent(pending.length, 64, (i) => decideSeen(cs, pending[i]!, { decision: 'approve', reviewer: 'erin' }));
     await concurrent(pending.length, 64, (i) => cs.wait(pending[i]!, 60_000));
     const drainMs = performance.now() - drainT;
     return {

@@ -2,7 +2,7 @@ import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
 import { verifyChain, type EvidenceEvent } from './evidence';
 import type { ActionRequest, ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './schema';
-import { decisionMessage, keyId, signingMessage, verifyEd25519, type DecisionStatement } from './signing';
+import { DECISION_DOMAIN, keyId, signingMessage, verifyEd25519, type DecisionStatement } from './signing';
 
 export const BUNDLE_FORMAT = 'countersign/evidence/v1';
 
@@ -35,15 +35,35 @@ export function bundleDigest(body: EvidenceBody): string {
 
 export type Verification = { ok: true; checks: string[] } | { ok: false; link: string; reason: string; checks: string[] };
 
+export interface VerifyOptions {
+  /** The layer's public key the user trusts (base64). Without it a bundle is never OK. */
+  publicKey?: string;
+  /** Reviewer → the public keys a policy's directory registers for them; checks every decision against it. */
+  directory?: Map<string, string[]>;
+}
+
+/** Statements signed before they named the workflow (v1) are still checked, under their own domain. */
+interface StatementV1 {
+  requestId: string;
+  actionDigest: string;
+  reviewer: string;
+  decision: string;
+}
+
+function statementMessage(statement: DecisionStatement | StatementV1): string {
+  return 'versionDigest' in statement ? signingMessage(DECISION_DOMAIN, statement) : signingMessage('countersign/reviewer-decision/v1', statement);
+}
+
 /** Checks a bundle offline: the chain, every signature and the digests; names the first broken link. */
-export function verifyBundle(bundle: EvidenceBundle, options: { publicKey?: string } = {}): Verification {
+export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}): Verification {
   const checks: string[] = [];
   const fail = (link: string, reason: string): Verification => ({ ok: false, link, reason, checks });
   if (bundle?.format !== BUNDLE_FORMAT) return fail('format', `not a countersign evidence bundle (format ${JSON.stringify(bundle?.format)})`);
-  const trusted = options.publicKey ?? bundle.signer?.publicKey;
+  if (typeof bundle.signer?.publicKey !== 'string') return fail('signer', 'the bundle names no signer key');
   if (options.publicKey && bundle.signer.publicKey !== options.publicKey) {
-    return fail('signer', `signed by key ${bundle.signer.keyId}, not by the expected key ${keyId(options.publicKey)}`);
+    return fail('signer', `signed by key ${keyId(bundle.signer.publicKey)}, not by the trusted key ${keyId(options.publicKey)}`);
   }
+  const trusted = bundle.signer.publicKey;
   if (keyId(bundle.signer.publicKey) !== bundle.signer.keyId) return fail('signer', 'the signer key id does not match its public key');
 
   const chain = verifyChain(bundle.events);
@@ -57,12 +77,28 @@ export function verifyBundle(bundle: EvidenceBundle, options: { publicKey?: stri
   checks.push('request digest');
 
   for (const event of bundle.events) {
-    const data = event.data as { signature?: string; publicKey?: string; statement?: DecisionStatement } | undefined;
-    if (!data?.signature) continue;
-    if (!data.publicKey || !data.statement || !verifyEd25519(data.publicKey, decisionMessage(data.statement), data.signature)) {
-      return fail(`events[${event.seq}]`, `the signature of ${event.actor ?? 'a reviewer'} on this ${event.type} decision does not verify`);
+    const data = event.data as { decision?: string; signature?: string; publicKey?: string; statement?: DecisionStatement | StatementV1 } | undefined;
+    if (!data?.decision || event.actor === undefined) continue;
+    const who = event.actor ?? 'a reviewer';
+    const registered = options.directory?.get(who) ?? [];
+    if (!data.signature) {
+      if (registered.length) return fail(`events[${event.seq}]`, `${who} has a key in the policy's directory, but this ${event.type} decision is unsigned`);
+      continue;
     }
-    checks.push(`reviewer signature of ${event.actor} (events[${event.seq}])`);
+    const s = data.statement;
+    if (!data.publicKey || !s || !verifyEd25519(data.publicKey, statementMessage(s), data.signature)) {
+      return fail(`events[${event.seq}]`, `the signature of ${who} on this ${event.type} decision does not verify`);
+    }
+    const named = 'versionDigest' in s ? s.workflowId === bundle.workflowId && s.requestId === bundle.requestId : s.requestId === bundle.requestId;
+    if (!named || s.reviewer !== event.actor || s.decision !== data.decision) {
+      return fail(`events[${event.seq}]`, `${who}'s signed statement is for another request, reviewer or decision`);
+    }
+    if (options.directory) {
+      if (!registered.includes(data.publicKey)) return fail(`events[${event.seq}]`, `${who}'s decision is signed by key ${keyId(data.publicKey)}, which the policy's directory does not register for them`);
+      checks.push(`reviewer signature of ${who} (events[${event.seq}]) by a key the policy registers`);
+    } else {
+      checks.push(`reviewer signature of ${who} (events[${event.seq}]) against the key in the bundle`);
+    }
   }
 
   const record = bundle.approvalRecord;
@@ -90,5 +126,8 @@ export function verifyBundle(bundle: EvidenceBundle, options: { publicKey?: stri
   const { signature, ...body } = bundle;
   if (!verifyEd25519(trusted, signingMessage('countersign/evidence-bundle/v1', body), signature)) return fail('signature', 'the bundle signature does not verify');
   checks.push('bundle signature');
+  if (!options.publicKey) {
+    return fail('signer', `the bundle is signed by key ${bundle.signer.keyId}, which you did not name as trusted: pass --key with the layer's public key`);
+  }
   return { ok: true, checks };
 }

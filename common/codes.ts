@@ -13,6 +13,9 @@ export const ReasonCode = {
   ALREADY_DECIDED: 'ALREADY_DECIDED',
   /** An outcome report for a token that was never consumed. */
   NOT_CONSUMED: 'NOT_CONSUMED',
+  /** A decision on a version of the payload other than the current one: the reviewer must look again. */
+  STALE_VERSION: 'STALE_VERSION',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
 } as const;
 export type ReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];
 
@@ -30,6 +33,8 @@ export const ApprovalStatus = {
   not_executed: 'not_executed',
   /** The token was consumed but the agent never reported how execution went. */
   outcome_unknown: 'outcome_unknown',
+  /** The run was cancelled; its evidence is sealed all the same. */
+  cancelled: 'cancelled',
 } as const;
 export type ApprovalStatus = (typeof ApprovalStatus)[keyof typeof ApprovalStatus];
 

@@ -22,6 +22,7 @@ export type EvidenceType =
   | 'reported'
   | 'token_expired'
   | 'report_missing'
+  | 'cancelled'
   | 'closed';
 
 /** One step of an approval, chained to the one before by its hash (DESIGN §6). */

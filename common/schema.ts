@@ -6,6 +6,9 @@ import type { EvidenceEvent } from './evidence';
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const MAX_SUMMARY_CHARS = 500;
 const MAX_DEPTH = 32;
+export const MAX_CONTEXT_ENTRIES = 32;
+export const MAX_CONTEXT_BYTES = 16 * 1024;
+export const MAX_TEXT_CHARS = 2000;
 
 const identifier = z
   .string()
@@ -104,7 +107,10 @@ export const ActionRequest = z.strictObject({
   resource: Resource,
   payload: Payload,
   onBehalfOf: z.string().min(1).max(128).optional(),
-  context: refusingOwnProto(z.record(z.string().max(64), z.string().max(2000))).optional(),
+  context: refusingOwnProto(z.record(z.string().max(64), z.string().max(2000)))
+    .refine((c) => Object.keys(c).length <= MAX_CONTEXT_ENTRIES, `must have at most ${MAX_CONTEXT_ENTRIES} entries`)
+    .refine((c) => utf8Length(canonicalJson(c)) <= MAX_CONTEXT_BYTES, `must be at most ${MAX_CONTEXT_BYTES / 1024} KiB as JSON`)
+    .optional(),
   agentKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a base64 X25519 public key (44 characters)').optional(),
 });
 export type ActionRequest = z.infer<typeof ActionRequest>;
@@ -163,11 +169,20 @@ export const DecisionSignature = z.strictObject({
 });
 export type DecisionSignature = z.infer<typeof DecisionSignature>;
 
+const hexDigest = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
+
+/**
+ * Names the version of the payload the reviewer was shown (ReviewView.currentDigest). Required by
+ * the review rules (workflows/review.ts); optional here only so runs started before it still parse.
+ */
+const versionDigest = hexDigest.optional();
+
 /** One reviewer's decision, as sent by the CLI (Update) or an integration (Signal). */
 export const ReviewerDecision = z.discriminatedUnion('decision', [
   z.strictObject({
     decision: z.literal('approve'),
     reviewer: identifier,
+    versionDigest,
     editedPayload: Payload.optional(),
     comment: z.string().max(2000).optional(),
     signature: DecisionSignature.optional(),
@@ -175,6 +190,7 @@ export const ReviewerDecision = z.discriminatedUnion('decision', [
   z.strictObject({
     decision: z.literal('deny'),
     reviewer: identifier,
+    versionDigest,
     reasonCode: DenyReason,
     message: z.string().trim().min(1).max(2000),
     signature: DecisionSignature.optional(),
@@ -182,6 +198,7 @@ export const ReviewerDecision = z.discriminatedUnion('decision', [
   z.strictObject({
     decision: z.literal('request_changes'),
     reviewer: identifier,
+    versionDigest,
     comment: z.string().trim().min(1).max(2000),
     proposedPayload: Payload.optional(),
     signature: DecisionSignature.optional(),
@@ -288,13 +305,13 @@ export interface ExecutionResult {
 export interface ApprovalOutcome {
   requestId: string;
   workflowId: string;
-  status: Extract<ApprovalStatus, 'approved' | 'denied' | 'changes_requested' | 'expired' | 'executed' | 'failed' | 'not_executed' | 'outcome_unknown'>;
+  status: Extract<ApprovalStatus, 'approved' | 'denied' | 'changes_requested' | 'expired' | 'executed' | 'failed' | 'not_executed' | 'outcome_unknown' | 'cancelled'>;
   /** Set on every outcome but approval. */
   code?: ReasonCode;
   message?: string;
   /** Set when a reviewer denied: the reviewer's own reason code. */
   reviewerReason?: string;
-  decidedBy: 'policy' | 'reviewers' | 'timer';
+  decidedBy: 'policy' | 'reviewers' | 'timer' | 'cancellation';
   reviewers: string[];
   /** The payload to execute (approved) — the reviewer's edit when there was one. */
   payload?: Payload;

@@ -15,25 +15,55 @@ export function signingMessage(domain: SignedDomain, content: unknown): string {
 
 export type SignedDomain =
   | 'countersign/reviewer-decision/v1'
+  | 'countersign/reviewer-decision/v2'
   | 'countersign/approval-record/v1'
   | 'countersign/execution-receipt/v1'
   | 'countersign/evidence-bundle/v1';
 
-/** The fields of a reviewer decision that the reviewer's key signs. */
+/**
+ * What a reviewer's key signs for one decision (DESIGN §4): which workflow and request, which
+ * version of the payload they were shown, under which policy, what they decided and when. A
+ * statement for another request, version or policy never verifies there.
+ */
 export interface DecisionStatement {
+  workflowId: string;
   requestId: string;
-  /** Digest of the action version the reviewer decided on. */
-  actionDigest: string;
+  /** Digest of the version the reviewer was shown and decides on. */
+  versionDigest: string;
+  /** Digest of the policy that routed that version. */
+  policyDigest: string;
   reviewer: string;
   decision: 'approve' | 'deny' | 'request_changes';
   /** Digest of {action, resource, payload} with the edited or proposed payload, if any. */
-  editedPayloadDigest?: string;
+  editDigest?: string;
   reasonCode?: string;
   signedAt: string;
 }
 
+export const DECISION_DOMAIN = 'countersign/reviewer-decision/v2';
+
 export function decisionMessage(statement: DecisionStatement): string {
-  return signingMessage('countersign/reviewer-decision/v1', statement);
+  return signingMessage(DECISION_DOMAIN, statement);
+}
+
+/** The statement for a decision on a request, as the CLI signs it and the workflow checks it. */
+export function decisionStatement(
+  target: { workflowId: string; requestId: string; versionDigest: string; policyDigest: string; action: string; resource: Resource },
+  decision: { decision: DecisionStatement['decision']; reviewer: string; editedPayload?: unknown; proposedPayload?: unknown; reasonCode?: string },
+  signedAt: string,
+): DecisionStatement {
+  const replacement = decision.editedPayload ?? decision.proposedPayload;
+  return {
+    workflowId: target.workflowId,
+    requestId: target.requestId,
+    versionDigest: target.versionDigest,
+    policyDigest: target.policyDigest,
+    reviewer: decision.reviewer,
+    decision: decision.decision,
+    ...(replacement !== undefined ? { editDigest: actionDigest({ action: target.action, resource: target.resource, payload: replacement as Record<string, never> }) } : {}),
+    ...(decision.reasonCode !== undefined ? { reasonCode: decision.reasonCode } : {}),
+    signedAt,
+  };
 }
 
 /** Pure-JS Ed25519 verification (synchronous, deterministic); false on any malformed input. */
@@ -59,24 +89,4 @@ export function constantTimeEqual(a: string, b: string): boolean {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
-}
-
-/** The statement a reviewer signs for a decision on the current version of a request. */
-export function statementFor(
-  requestId: string,
-  currentDigest: string,
-  request: { action: string; resource: Resource },
-  decision: { decision: DecisionStatement['decision']; reviewer: string; editedPayload?: unknown; proposedPayload?: unknown; reasonCode?: string },
-  signedAt: string,
-): DecisionStatement {
-  const replacement = decision.editedPayload ?? decision.proposedPayload;
-  return {
-    requestId,
-    actionDigest: currentDigest,
-    reviewer: decision.reviewer,
-    decision: decision.decision,
-    ...(replacement !== undefined ? { editedPayloadDigest: actionDigest({ action: request.action, resource: request.resource, payload: replacement as Record<string, never> }) } : {}),
-    ...(decision.reasonCode !== undefined ? { reasonCode: decision.reasonCode } : {}),
-    signedAt,
-  };
 }

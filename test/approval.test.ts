@@ -6,6 +6,7 @@ import { DecisionRefusedError, InvalidRequestError } from '../client/sdk';
 import type { SubmitState } from '../common/schema';
 import { eventually } from './support/eventually';
 import { action, useStack } from './support/stack';
+import { decideSeen } from './support/review';
 
 const POLICY = `
 version: 1
@@ -111,7 +112,7 @@ describe('reviewers decide', () => {
     assert.equal(view.policy?.route?.group.name, 'support');
     assert.deepEqual(view.eligibleGroups, ['support']);
     assert.equal(view.request.summary, 'Refund order #1234: the customer was charged twice.');
-    const receipt = await ctx.stack.cs.decide(state.requestId, { decision: 'approve', reviewer: 'alice' });
+    const receipt = await decideSeen(ctx.stack.cs, state.requestId, { decision: 'approve', reviewer: 'alice' });
     assert.equal(receipt.status, 'approved');
     const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'approved');
@@ -122,7 +123,7 @@ describe('reviewers decide', () => {
 
   test('reviewer deny: REVIEWER_DENIED with the reviewer reason code and message', async () => {
     const state = await pending();
-    await ctx.stack.cs.decide(state.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
+    await decideSeen(ctx.stack.cs, state.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
     const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'denied');
     assert.equal(final.outcome?.code, 'REVIEWER_DENIED');
@@ -132,14 +133,14 @@ describe('reviewers decide', () => {
 
   test('a deny without a reason code is refused and changes nothing', async () => {
     const state = await pending();
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'deny', reviewer: 'bob', message: 'no' } as never), 'INVALID_REQUEST', /reasonCode/);
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'deny', reviewer: 'bob', message: 'no' } as never), 'INVALID_REQUEST', /reasonCode/);
     assert.equal((await ctx.stack.cs.view(state.workflowId)).status, 'pending');
   });
 
   test('request changes: the agent gets CHANGES_REQUESTED with the comment and the proposed payload', async () => {
     const state = await pending();
     const proposed = { amount: 150, currency: 'USD', order: '1234' };
-    await ctx.stack.cs.decide(state.workflowId, { decision: 'request_changes', reviewer: 'alice', comment: 'Refund only the duplicate charge.', proposedPayload: proposed });
+    await decideSeen(ctx.stack.cs, state.workflowId, { decision: 'request_changes', reviewer: 'alice', comment: 'Refund only the duplicate charge.', proposedPayload: proposed });
     const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'changes_requested');
     assert.equal(final.outcome?.code, 'CHANGES_REQUESTED');
@@ -150,7 +151,7 @@ describe('reviewers decide', () => {
   test('approve with an edit that passes re-validation: the edited payload is the one to execute', async () => {
     const state = await pending();
     const edited = { amount: 180, currency: 'USD', order: '1234', note: 'partial' };
-    await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: edited });
+    await decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: edited });
     const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'approved');
     assert.equal(final.outcome?.edited, true);
@@ -163,12 +164,12 @@ describe('reviewers decide', () => {
   test('approve with an edit that policy now denies is refused with the reason, and the request stays pending', async () => {
     const state = await pending();
     await refused(
-      ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: { amount: 50000, currency: 'USD' } }),
+      decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: { amount: 50000, currency: 'USD' } }),
       'POLICY_DENIED',
       /Refunds over 10,000 are never automated/,
     );
     await refused(
-      ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: [1, 2] as never }),
+      decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'alice', editedPayload: [1, 2] as never }),
       'INVALID_REQUEST',
       /editedPayload/,
     );
@@ -180,38 +181,39 @@ describe('reviewers decide', () => {
 
   test('two-approver rule: one approval is not enough and the same reviewer twice is refused', async () => {
     const state = await pending({ payload: { amount: 900, currency: 'USD' } });
-    const first = await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' });
+    const first = await decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'dave' });
     assert.equal(first.status, 'pending');
     assert.deepEqual(first.approvals, ['dave']);
     assert.equal(first.approvalsNeeded, 2);
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'ALREADY_DECIDED');
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'ALREADY_DECIDED');
     assert.equal((await ctx.stack.cs.wait(state.workflowId, 0)).status, 'pending');
-    const second = await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'erin' });
+    const second = await decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'erin' });
     assert.equal(second.status, 'approved');
     const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.deepEqual(final.outcome?.reviewers, ['dave', 'erin']);
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'frank' }), 'ALREADY_DECIDED');
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'frank' }), 'ALREADY_DECIDED');
   });
 
   test('a reviewer outside the eligible groups is refused NOT_ELIGIBLE', async () => {
     const state = await pending();
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'NOT_ELIGIBLE', /not in an eligible group \(support\)/);
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'NOT_ELIGIBLE', /not in an eligible group \(support\)/);
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
   });
 
   test('self-approval is refused: neither the human the agent acts for nor the agent itself may decide', async () => {
     const state = await pending({ onBehalfOf: 'mallory' });
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'mallory' }), 'NOT_ELIGIBLE', /on behalf of themselves/);
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'mallory' }), 'NOT_ELIGIBLE', /on behalf of themselves/);
     const byAgent = await pending({ agentId: 'bob' });
-    await refused(ctx.stack.cs.decide(byAgent.workflowId, { decision: 'approve', reviewer: 'bob' }), 'NOT_ELIGIBLE');
+    await refused(decideSeen(ctx.stack.cs, byAgent.workflowId, { decision: 'approve', reviewer: 'bob' }), 'NOT_ELIGIBLE');
     assert.equal((await ctx.stack.cs.view(state.workflowId)).status, 'pending');
   });
 
   test('a decision sent as a Signal is applied, and a refused one is recorded without effect', async () => {
     const state = await pending();
     const handle = ctx.env.client.workflow.getHandle(state.workflowId);
-    await handle.signal('decide', { decision: 'approve', reviewer: 'carol' });
-    await handle.signal('decide', { decision: 'approve', reviewer: 'bob' });
+    const { currentDigest: versionDigest } = await ctx.stack.cs.view(state.workflowId);
+    await handle.signal('decide', { decision: 'approve', reviewer: 'carol', versionDigest });
+    await handle.signal('decide', { decision: 'approve', reviewer: 'bob', versionDigest });
     const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'approved');
     assert.deepEqual(final.outcome?.reviewers, ['bob']);
@@ -224,7 +226,7 @@ describe('time', () => {
   test('escalation widens who may decide and notifies the next group', async () => {
     const state = await ctx.stack.cs.submit(action({ action: 'account.close', payload: { account: 'AC-1' } }), { waitMs: 1000 });
     assert.equal(state.status, 'pending');
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
     const view = await eventually(async () => {
       const v = await ctx.stack.cs.view(state.workflowId);
       assert.equal(v.status, 'escalated');
@@ -233,7 +235,7 @@ describe('time', () => {
     }, 'request escalated', 200);
     assert.deepEqual(view.eligibleGroups, ['support', 'support-leads']);
     assert.ok(ctx.stack.logs.some((l) => l.event === 'escalated' && l.group === 'support-leads' && l.requestId === state.requestId));
-    const receipt = await ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'carol' });
+    const receipt = await decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'carol' });
     assert.equal(receipt.status, 'approved');
   });
 
@@ -243,7 +245,7 @@ describe('time', () => {
     assert.equal(final.status, 'expired');
     assert.equal(final.outcome?.code, 'SLA_EXPIRED');
     assert.equal(final.outcome?.decidedBy, 'timer');
-    await refused(ctx.stack.cs.decide(state.workflowId, { decision: 'approve', reviewer: 'alice' }), 'ALREADY_DECIDED');
+    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'alice' }), 'ALREADY_DECIDED');
   });
 });
 
@@ -254,7 +256,7 @@ describe('idempotent submission', () => {
     const again = await ctx.stack.cs.submit({ ...request, summary: 'same action, reworded' }, { waitMs: 500 });
     assert.equal(again.workflowId, first.workflowId);
     assert.equal(again.status, 'pending');
-    await ctx.stack.cs.decide(first.workflowId, { decision: 'deny', reviewer: 'alice', reasonCode: 'NOT_NEEDED', message: 'Customer withdrew the request.' });
+    await decideSeen(ctx.stack.cs, first.workflowId, { decision: 'deny', reviewer: 'alice', reasonCode: 'NOT_NEEDED', message: 'Customer withdrew the request.' });
     await ctx.stack.cs.wait(first.workflowId, 5000);
     await eventually(async () => {
       const afterEnd = await ctx.stack.cs.submit(request, { waitMs: 500 });

@@ -13,6 +13,7 @@ import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
 import { action, useStack } from './support/stack';
 import { startWorkerProcess, workerHome } from './support/worker-process';
+import { decideSeen } from './support/review';
 
 const POLICY = `
 version: 1
@@ -137,7 +138,7 @@ describe('graceful shutdown', () => {
 
     const second = await startWorkerProcess(env);
     try {
-      await cs.decide(request.workflowId, { decision: 'approve', reviewer: 'oscar' });
+      await decideSeen(cs, request.workflowId, { decision: 'approve', reviewer: 'oscar' });
       await request.wait(10_000);
       await request.consume();
       await request.report({ status: 'succeeded' });

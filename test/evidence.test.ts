@@ -6,10 +6,11 @@ import { before, describe, test } from 'node:test';
 import { createKeyFile, reviewerKeyPath } from '../activities/keys';
 import { DecisionRefusedError } from '../client/sdk';
 import { verifyBundle, type EvidenceBundle } from '../common/bundle';
-import { statementFor } from '../common/signing';
+import { decisionStatement } from '../common/signing';
 import { cliFor } from './support/cli';
 import { sealedBundle } from './support/evidence';
 import { action, useStack } from './support/stack';
+import { decideSeen } from './support/review';
 
 const home = mkdtempSync(join(tmpdir(), 'countersign-home-'));
 const kim = createKeyFile(reviewerKeyPath(home, 'kim'));
@@ -52,15 +53,18 @@ describe('reviewer signatures', () => {
     const request = await ctx.stack.cs.submit(transfer(), { waitMs: 1000 });
     assert.equal(request.status, 'pending');
     const view = await ctx.stack.cs.view(request.workflowId);
-    await refused(ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim' }), 'NOT_ELIGIBLE', /must be signed/);
+    await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim' }), 'NOT_ELIGIBLE', /must be signed/);
     const signedAt = new Date().toISOString();
-    const statement = statementFor(view.requestId, view.currentDigest, view.request, { decision: 'approve', reviewer: 'kim' }, signedAt);
-    const forged = impostor.sign('countersign/reviewer-decision/v1', statement).signature;
-    await refused(ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forged } }), 'NOT_ELIGIBLE', /does not verify/);
-    const forDeny = kim.sign('countersign/reviewer-decision/v1', statementFor(view.requestId, view.currentDigest, view.request, { decision: 'deny', reviewer: 'kim', reasonCode: 'NO' }, signedAt)).signature;
-    await refused(ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forDeny } }), 'NOT_ELIGIBLE', /does not verify/);
+    const target = { workflowId: view.workflowId, requestId: view.requestId, versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest, ...view.request };
+    const statement = decisionStatement(target, { decision: 'approve', reviewer: 'kim' }, signedAt);
+    const forged = impostor.sign('countersign/reviewer-decision/v2', statement).signature;
+    await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forged } }), 'NOT_ELIGIBLE', /does not verify/);
+    const forDeny = kim.sign('countersign/reviewer-decision/v2', decisionStatement(target, { decision: 'deny', reviewer: 'kim', reasonCode: 'NO' }, signedAt)).signature;
+    await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forDeny } }), 'NOT_ELIGIBLE', /does not verify/);
     assert.equal((await ctx.stack.cs.view(request.workflowId)).status, 'pending');
 
+    const shown = await cli(['review', 'show', request.requestId, '--as', 'kim']);
+    assert.equal(shown.code, 0, shown.stderr);
     const run = await cli(['review', 'approve', request.requestId, '--as', 'kim']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /status approved/);
@@ -72,18 +76,18 @@ describe('reviewer signatures', () => {
     assert.equal(approved.actor, 'kim');
     assert.equal(approved.data?.signed, true);
     assert.equal(approved.data?.publicKey, kim.publicKey);
-    const verification = verifyBundle(bundle);
+    const verification = verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey });
     assert.ok(verification.ok && verification.checks.some((c) => c.startsWith('reviewer signature of kim')), JSON.stringify(verification));
   });
 
   test('a reviewer without a key decides unsigned, and the evidence says so', async () => {
     const request = await ctx.stack.cs.submit(transfer(), { waitMs: 1000 });
-    await ctx.stack.cs.decide(request.workflowId, { decision: 'deny', reviewer: 'lee', reasonCode: 'UNKNOWN_PAYEE', message: 'Payee not on the vendor list.' });
+    await decideSeen(ctx.stack.cs, request.workflowId, { decision: 'deny', reviewer: 'lee', reasonCode: 'UNKNOWN_PAYEE', message: 'Payee not on the vendor list.' });
     const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
     assert.equal(bundle.outcome.status, 'denied');
     assert.equal(bundle.events.find((e) => e.type === 'denied')?.data?.signed, false);
     assert.equal(bundle.approvalRecord, undefined);
-    assert.equal(verifyBundle(bundle).ok, true);
+    assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
   });
 });
 
@@ -109,14 +113,14 @@ describe('verify', () => {
     assert.match(run.stdout, /OK — hash chain of \d+ events; request digest; approval record signature and digests; execution receipt signature; bundle signature/);
     const wrongKey = await cli(['verify', file, '--key', impostor.publicKey]);
     assert.equal(wrongKey.code, 1);
-    assert.match(wrongKey.stderr, /BROKEN at signer/);
+    assert.match(wrongKey.stderr, /NOT TRUSTED at signer: signed by key [0-9a-f]{16}, not by the trusted key/);
   });
 
   test('flipping any single character of an event, a signature or the payload breaks it, naming the link', async () => {
     const mutate = (path: string, change: (b: EvidenceBundle) => void) => {
       const copy = JSON.parse(JSON.stringify(bundle)) as EvidenceBundle;
       change(copy);
-      return { path, result: verifyBundle(copy) };
+      return { path, result: verifyBundle(copy, { publicKey: ctx.stack.signer.publicKey }) };
     };
     const flip = (s: string, at = Math.floor(s.length / 2)) => s.slice(0, at) + (s[at] === 'A' ? 'B' : 'A') + s.slice(at + 1);
     const named = [
@@ -140,13 +144,14 @@ describe('verify', () => {
     };
     walk(bundle, []);
     assert.ok(leaves.length > 50);
+    assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true, 'the unchanged bundle verifies');
     for (const path of leaves) {
       const copy = JSON.parse(JSON.stringify(bundle));
       const parent = path.slice(0, -1).reduce((o, k) => o[k], copy);
       const key = path[path.length - 1]!;
       const value = parent[key];
       parent[key] = typeof value === 'number' ? value + 1 : value.length ? flip(value) : 'x';
-      assert.equal(verifyBundle(copy).ok, false, `changing ${path.join('.')} went unnoticed`);
+      assert.equal(verifyBundle(copy, { publicKey: ctx.stack.signer.publicKey }).ok, false, `changing ${path.join('.')} went unnoticed`);
     }
     const broken = join(home, 'broken.json');
     writeFileSync(broken, JSON.stringify(named.length && mutateFile(bundle)));

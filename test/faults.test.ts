@@ -12,6 +12,7 @@ import { findOrBuildTemporalCli } from '../worker/temporal-cli';
 import { startStack, action, useStack } from './support/stack';
 import { freePort } from './support/ports';
 import { startWorkerProcess, workerHome } from './support/worker-process';
+import { decideSeen } from './support/review';
 
 const POLICY = `
 version: 1
@@ -40,7 +41,7 @@ describe('the worker is killed', () => {
     assert.ok(requests.every((r) => r.status === 'pending'));
 
     // Ten decisions go out; the worker dies while they are in flight.
-    const inFlight = requests.slice(0, 10).map((r, i) => cs.decide(r.workflowId, { decision: 'approve', reviewer: `r${i}` }).then(
+    const inFlight = requests.slice(0, 10).map((r, i) => decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: `r${i}` }).then(
       (receipt) => ({ ok: true as const, receipt }),
       (err: unknown) => ({ ok: false as const, err }),
     ));
@@ -54,8 +55,8 @@ describe('the worker is killed', () => {
       // Finish the rest: a second approver where two are needed, one elsewhere.
       await Promise.all(
         requests.map(async (r, i) => {
-          if (i >= 10) await cs.decide(r.workflowId, { decision: 'approve', reviewer: `r${i % 10}` });
-          if (i % 2 === 1) await cs.decide(r.workflowId, { decision: 'approve', reviewer: `r${(i + 1) % 10}` });
+          if (i >= 10) await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: `r${i % 10}` });
+          if (i % 2 === 1) await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: `r${(i + 1) % 10}` });
         }),
       );
       await Promise.all(
@@ -104,7 +105,7 @@ describe('the Temporal server restarts', () => {
       try {
         const view = await stackAfter.cs.view(pending.workflowId);
         assert.equal(view.status, 'pending');
-        await stackAfter.cs.decide(pending.workflowId, { decision: 'approve', reviewer: 'r3' });
+        await decideSeen(stackAfter.cs, pending.workflowId, { decision: 'approve', reviewer: 'r3' });
         const agent = await stackAfter.cs.submit(pending.request, { waitMs: 10_000 });
         assert.equal(agent.workflowId, pending.workflowId);
         assert.equal(agent.status, 'approved');
@@ -126,8 +127,9 @@ describe('duplicate and out-of-order messages', () => {
   test('the same decision signal twice counts once; the duplicate is recorded as refused', async () => {
     const request = await ctx.stack.cs.submit(action({ action: 'payments.transfer', payload: { amount: 10 } }), { waitMs: 2000 });
     const handle = ctx.env.client.workflow.getHandle(request.workflowId);
-    await handle.signal('decide', { decision: 'approve', reviewer: 'r1' });
-    await handle.signal('decide', { decision: 'approve', reviewer: 'r1' });
+    const { currentDigest: versionDigest } = await ctx.stack.cs.view(request.workflowId);
+    await handle.signal('decide', { decision: 'approve', reviewer: 'r1', versionDigest });
+    await handle.signal('decide', { decision: 'approve', reviewer: 'r1', versionDigest });
     const view = await ctx.stack.cs.view(request.workflowId);
     assert.equal(view.status, 'pending');
     assert.deepEqual(view.approvals, ['r1']);
@@ -143,7 +145,7 @@ describe('duplicate and out-of-order messages', () => {
     const view = await ctx.stack.cs.view(request.workflowId);
     assert.equal(view.status, 'pending');
     assert.ok(!view.history.some((e) => ['consumed', 'reported'].includes(e.type)));
-    await assert.rejects(ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'ops-bot' }), DecisionRefusedError);
+    await assert.rejects(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'ops-bot' }), DecisionRefusedError);
   });
 });
 

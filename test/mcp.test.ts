@@ -20,6 +20,7 @@ import { approvalWorkflowId } from '../common/digest';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
 import { useStack } from './support/stack';
+import { decideSeen } from './support/review';
 
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'countersign.js');
@@ -309,7 +310,7 @@ describe('MCP gateway: review', () => {
       const mine = (await ctx.stack.cs.listPending()).filter((r) => r.action === 'mcp.filesystem.edit_file');
       assert.deepEqual(mine.map((r) => r.requestId), [id]);
     }, 'one request in the queue');
-    await ctx.stack.cs.decide(id, { decision: 'approve', reviewer: 'oscar' });
+    await decideSeen(ctx.stack.cs, id, { decision: 'approve', reviewer: 'oscar' });
     const result = await call(await fsAgent(), 'edit_file', args);
     assert.equal(result.isError, undefined, text(result));
     assert.match(text(result), /-beta\n\+gamma/);
@@ -328,7 +329,7 @@ describe('MCP gateway: review', () => {
     const pending = { requestId };
     controller.abort();
     await assert.rejects(cancelled);
-    await ctx.stack.cs.decide(pending.requestId, { decision: 'approve', reviewer: 'olivia' });
+    await decideSeen(ctx.stack.cs, pending.requestId, { decision: 'approve', reviewer: 'olivia' });
     const outcome = await ctx.stack.cs.outcome(pending.requestId);
     assert.equal(outcome.status, 'not_executed');
     assert.equal(existsSync(path), false);

@@ -7,6 +7,7 @@ import { verifyBundle } from '../common/bundle';
 import { actionDigest } from '../common/digest';
 import { sealedBundle } from './support/evidence';
 import { action, useStack } from './support/stack';
+import { decideSeen } from './support/review';
 
 const POLICY = `
 version: 1
@@ -61,7 +62,7 @@ describe('token lifecycle', () => {
   test('happy path: review, token, consume, report — and the evidence verifies', async () => {
     const request = await ctx.stack.cs.submit(action({ payload: { amount: 450, currency: 'USD' } }), { waitMs: 1000 });
     assert.equal(request.status, 'pending');
-    await ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'alice' });
+    await decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'alice' });
     await request.wait(5000);
     assert.equal(request.status, 'approved');
     const token = request.openToken();
@@ -134,13 +135,13 @@ describe('token lifecycle', () => {
     await refusedWith(request.consume(undefined, token), 'TOKEN_EXPIRED');
     const bundle = await bundleOf(request.workflowId);
     assert.ok(bundle.events.some((e) => e.type === 'token_expired'));
-    assert.equal(verifyBundle(bundle).ok, true);
+    assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
   });
 
   test('approve-with-edit binds the token to the edited digest: the original payload is refused', async () => {
     const request = await ctx.stack.cs.submit(action({ payload: { amount: 300, currency: 'USD' } }), { waitMs: 1000 });
     const edited = { amount: 250, currency: 'USD' };
-    await ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited });
+    await decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited });
     await request.wait(5000);
     assert.deepEqual(request.outcome?.payload, edited);
     const token = request.openToken()!;
@@ -178,7 +179,7 @@ describe('token lifecycle', () => {
 
   test('the worker restarting between approval and consumption loses nothing', async () => {
     const request = await ctx.stack.cs.submit(action({ payload: { amount: 600, currency: 'USD' } }), { waitMs: 1000 });
-    await ctx.stack.cs.decide(request.workflowId, { decision: 'approve', reviewer: 'alice' });
+    await decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'alice' });
     await request.wait(5000);
     await ctx.stack.restartWorker();
     const receipt = await request.consume();
@@ -186,7 +187,7 @@ describe('token lifecycle', () => {
     await request.report({ status: 'succeeded' });
     const outcome = await ctx.stack.cs.outcome(request.workflowId);
     assert.equal(outcome.status, 'executed');
-    assert.equal(verifyBundle(await bundleOf(request.workflowId)).ok, true);
+    assert.equal(verifyBundle(await bundleOf(request.workflowId), { publicKey: ctx.stack.signer.publicKey }).ok, true);
   });
 });
 

@@ -24,6 +24,7 @@ import { ensureChromium } from './support/chromium';
 import { eventually } from './support/eventually';
 import { freePort } from './support/ports';
 import { action, startStack, type Stack } from './support/stack';
+import { decideSeen } from './support/review';
 
 const POLICY = `
 version: 1
@@ -117,7 +118,7 @@ describe('Temporal UI: the finance queue, filtered by countersign search attribu
     );
     autoApproved = await submit({ summary: 'Refund $40 to customer C-42 for a late fee', payload: { amount: 40, currency: 'USD' } }, 'approved');
     denied = await submit({ summary: 'Refund $900 to customer C-42 a second time', payload: { amount: 900, currency: 'USD' } }, 'pending');
-    await cs.decide(denied.workflowId, { decision: 'deny', reviewer: 'dave', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded on invoice 9001.' });
+    await decideSeen(cs, denied.workflowId, { decision: 'deny', reviewer: 'dave', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded on invoice 9001.' });
     assert.equal((await cs.wait(denied.workflowId, 5000)).status, 'denied');
 
     // Visibility is eventually consistent and the UI loads its list once: open it only when the

@@ -1,11 +1,15 @@
 /**
  * One approval, start to finish: evaluate → review → release → execute → evidence.
- * Deterministic: no Node built-ins, no I/O; policy, notification and key-holding crypto run as activities.
+ * Deterministic: no Node built-ins, no I/O; policy, notification and key-holding crypto run as
+ * activities, and who may decide what is the pure state machine in ./review.ts.
  */
 import {
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -18,11 +22,12 @@ import type { Activities, GroupNotification } from '../activities';
 import { BUNDLE_FORMAT, requestDigest, type EvidenceBody } from '../common/bundle';
 import { canonicalJson } from '../common/canonical';
 import { OPEN_STATUSES, ReasonCode, type ApprovalStatus } from '../common/codes';
-import { sha256Hex } from '../common/digest';
+import { actionDigest, requestIdFor, sha256Hex } from '../common/digest';
 import { formatDuration } from '../common/duration';
-import { describeIssues } from '../common/errors';
+import { describeIssues, escapeName } from '../common/errors';
 import { appendEvent, type EvidenceEvent, type EvidenceType } from '../common/evidence';
 import {
+  ActionRequest,
   ConsumeRequest,
   ExecutionReport,
   ReviewerDecision,
@@ -43,10 +48,12 @@ import {
   type TokenBinding,
 } from '../common/schema';
 import { SA } from '../common/search-attributes';
-import { constantTimeEqual, decisionMessage, statementFor, verifyEd25519 } from '../common/signing';
+import { constantTimeEqual } from '../common/signing';
+import { approvalWorkflowV1 } from './legacy/approval-v1';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from './messages';
+import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, type ReviewState, type Transition } from './review';
 
-const { evaluateRequest, evaluateEdit, mintToken, signReceipt } = proxyLocalActivities<Activities>({
+const { evaluateRequest, evaluateEdit, mintToken, signReceipt, recordSpend } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3 },
 });
@@ -59,62 +66,81 @@ const { sealEvidence } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
+/** Runs started before this patch finish on the frozen v1 code; new runs take this file's rules. */
+export const INTEGRITY_PATCH = 'integrity-v2';
+
+/** Refused signals recorded in the evidence per request; later ones are only counted. */
+export const MAX_RECORDED_REFUSALS = 20;
+const MAX_MESSAGE_CHARS = 1000;
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
 /** A refusal; lone surrogates (from a hostile key or CEL text) would crash payload encoding, so they are replaced. */
 const fail = (code: string, message: string) =>
-  ApplicationFailure.nonRetryable(message.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'), code);
+  ApplicationFailure.nonRetryable(clip(message, MAX_MESSAGE_CHARS).replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'), code);
 
 export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOutcome> {
-  const { request, requestId } = input;
+  if (!patched(INTEGRITY_PATCH)) return approvalWorkflowV1(input);
+
+  // Nothing in the input is trusted: a raw Temporal client can start this workflow with anything.
+  const parsedRequest = ActionRequest.safeParse(input?.request);
+  if (!parsedRequest.success) throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsedRequest.error));
+  const request = parsedRequest.data;
   const { workflowId } = workflowInfo();
+  const digest = actionDigest(request);
+  const requestId = requestIdFor(request.agentId, request.taskId, digest);
   const { agentKey: _sealedDeliveryKey, ...shownRequest } = request;
   const shownRequestDigest = requestDigest(shownRequest);
 
   let status: ApprovalStatus = 'evaluating';
   let policy: PolicyDecision | undefined;
+  let review: ReviewState | undefined;
   let outcome: ApprovalOutcome | undefined;
   let approval: { decidedBy: 'policy' | 'reviewers'; reviewers: string[]; comment?: string; message?: string } | undefined;
-  let currentPayload: Payload = request.payload;
-  let currentDigest = input.actionDigest;
-  let edited = false;
-  let approvalsNeeded = 1;
-  let deadline: number | undefined;
-  let nextEscalation: number | undefined;
-  let editing = false;
-  const eligible: GroupSnapshot[] = [];
-  const approvals: { reviewer: string; digest: string }[] = [];
+  let deciding = false;
+  let refusals = 0;
   const decisions: ApprovalRecord['decisions'] = [];
   const events: EvidenceEvent[] = [];
   const notifications: Promise<void>[] = [];
   let token: { tokenId: string; hash: string; binding: TokenBinding; expiresAt: number; consumed: boolean } | undefined;
   let approvalRecord: Signed<ApprovalRecord> | undefined;
   let receipt: Signed<ExecutionReceipt> | undefined;
+  let spentBeforeReset = false;
   let report: ExecutionReport | undefined;
   let sealed: { signature: string; signer: { keyId: string; publicKey: string } } | undefined;
 
   const now = () => new Date(Date.now()).toISOString();
   const record = (type: EvidenceType, detail: string, actor?: string, data?: { [key: string]: Json }) =>
     appendEvent(events, { at: now(), type, detail, actor, data });
-  const currentApprovers = () => approvals.filter((a) => a.digest === currentDigest).map((a) => a.reviewer);
   const isOpen = () => OPEN_STATUSES.includes(status);
+  /** The version under review now, and the policy verdict that routes it. */
+  const current = () => ({
+    payload: review?.version.payload ?? request.payload,
+    digest: review?.version.digest ?? digest,
+    policy: review?.version.policy ?? policy,
+  });
+  const approvers = () => (review ? countedApprovers(review) : []);
+  const approvalsNeeded = () => review?.version.policy.route.approvals ?? 1;
+  const eligibleNames = () => (review?.eligible ?? []).map((g) => g.name);
 
   const view = (): ReviewView => ({
     requestId,
     workflowId,
     status,
     request: shownRequest,
-    actionDigest: input.actionDigest,
-    currentDigest,
-    currentPayload,
-    policy,
-    eligibleGroups: eligible.map((g) => g.name),
-    approvals: currentApprovers(),
-    approvalsNeeded,
-    deadline: deadline ? new Date(deadline).toISOString() : undefined,
-    nextEscalation: nextEscalation ? new Date(nextEscalation).toISOString() : undefined,
+    actionDigest: digest,
+    currentDigest: current().digest,
+    currentPayload: current().payload,
+    policy: current().policy,
+    eligibleGroups: eligibleNames(),
+    approvals: approvers(),
+    approvalsNeeded: approvalsNeeded(),
+    deadline: review && isOpen() ? new Date(review.deadline).toISOString() : undefined,
+    nextEscalation: review?.nextEscalation && isOpen() ? new Date(review.nextEscalation).toISOString() : undefined,
     outcome: outcome && { ...outcome, token: outcome.token && { tokenId: outcome.token.tokenId, expiresAt: outcome.token.expiresAt } },
     history: events,
   });
-  const submitState = (): SubmitState => ({ requestId, workflowId, status, outcome, deadline: deadline ? new Date(deadline).toISOString() : undefined });
+  const submitState = (): SubmitState => ({ requestId, workflowId, status, outcome, deadline: review && isOpen() ? new Date(review.deadline).toISOString() : undefined });
 
   const evidenceBody = (): Omit<EvidenceBody, 'signer'> => ({
     format: BUNDLE_FORMAT,
@@ -128,27 +154,32 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     ...(receipt ? { receipt } : {}),
   });
 
-  /** Search attributes and the UI's current details follow every transition. */
+  /** Search attributes and the UI's current details follow every transition; identity attributes are the recomputed ones. */
   const publish = () => {
+    const p = current().policy;
     upsertSearchAttributes([
       { key: SA.status, value: status },
-      { key: SA.group, value: eligible.map((g) => g.name) },
-      ...(policy ? [{ key: SA.risk, value: policy.risk }] : []),
-      ...(deadline && isOpen() ? [{ key: SA.deadline, value: new Date(deadline) }] : []),
+      { key: SA.group, value: eligibleNames() },
+      { key: SA.requestId, value: requestId },
+      { key: SA.agent, value: request.agentId },
+      { key: SA.action, value: request.action },
+      ...(p ? [{ key: SA.risk, value: p.risk }] : []),
+      ...(review && isOpen() ? [{ key: SA.deadline, value: new Date(review.deadline) }] : []),
       ...(token && status === 'approved' ? [{ key: SA.deadline, value: new Date(token.expiresAt) }] : []),
     ]);
-    const route = policy?.route;
+    const needed = approvalsNeeded();
     const headline =
-      isOpen() && route
-        ? `**${request.action}** — needs ${eligible.map((g) => g.name).join(' or ')} (${approvalsNeeded} approval${approvalsNeeded > 1 ? 's' : ''})${status === 'escalated' ? ', escalated' : ''}`
+      isOpen() && review
+        ? `**${request.action}** — needs ${eligibleNames().join(' or ')} (${needed} approval${needed > 1 ? 's' : ''})${status === 'escalated' ? ', escalated' : ''}`
         : `**${request.action}** — ${status}`;
     const lines = [
       headline,
       `**Status:** ${status}`,
-      eligible.length ? `**Reviewers:** ${eligible.map((g) => g.name).join(', ')} (${currentApprovers().length}/${approvalsNeeded} approvals)` : '',
-      currentApprovers().length ? `**Approved by:** ${currentApprovers().join(', ')}` : '',
-      isOpen() && nextEscalation ? `**Escalates:** ${new Date(nextEscalation).toISOString()}` : '',
-      isOpen() && deadline ? `**Expires (SLA):** ${new Date(deadline).toISOString()}` : '',
+      review ? `**Reviewers:** ${eligibleNames().join(', ')} (${approvers().length}/${needed} approvals)` : '',
+      approvers().length ? `**Approved by:** ${approvers().join(', ')}` : '',
+      review && review.versions > 1 ? `**Version:** ${review.versions} (edited by ${review.version.editedBy}), digest ${review.version.digest.slice(0, 16)}` : '',
+      isOpen() && review?.nextEscalation ? `**Escalates:** ${new Date(review.nextEscalation).toISOString()}` : '',
+      isOpen() && review ? `**Expires (SLA):** ${new Date(review.deadline).toISOString()}` : '',
       token && status === 'approved' ? `**Token:** ${token.tokenId}, ${token.consumed ? 'consumed; awaiting the outcome report' : `unused, expires ${new Date(token.expiresAt).toISOString()}`}` : '',
       outcome ? `**Outcome:** ${outcome.status}${outcome.code ? ` (${outcome.code})` : ''}${outcome.message ? ` — ${outcome.message}` : ''}` : '',
     ];
@@ -157,14 +188,15 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
 
   type CloseFields = Omit<ApprovalOutcome, 'requestId' | 'workflowId' | 'edited' | 'ruleIds' | 'risk' | 'policyDigest' | 'decidedAt' | 'actionDigest'>;
   const close = (fields: CloseFields) => {
+    const p = current().policy;
     outcome = {
       requestId,
       workflowId,
-      edited,
-      actionDigest: currentDigest,
-      ruleIds: policy?.ruleIds ?? [],
-      risk: policy?.risk ?? 'high',
-      policyDigest: policy?.policyDigest,
+      edited: (review?.versions ?? 1) > 1,
+      actionDigest: current().digest,
+      ruleIds: p?.ruleIds ?? [],
+      risk: p?.risk ?? 'high',
+      policyDigest: p?.policyDigest,
       decidedAt: now(),
       ...fields,
     };
@@ -173,6 +205,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   };
 
   const notify = (group: GroupSnapshot, event: GroupNotification['event']) => {
+    const p = current().policy;
     const notification: GroupNotification = {
       event,
       group: group.name,
@@ -182,10 +215,10 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       summary: request.summary,
       resource: request.resource,
       agentId: request.agentId,
-      risk: policy?.risk ?? 'medium',
-      ruleIds: policy?.ruleIds ?? [],
-      reason: policy?.reason ?? '',
-      deadline: deadline ? new Date(deadline).toISOString() : undefined,
+      risk: p?.risk ?? 'medium',
+      ruleIds: p?.ruleIds ?? [],
+      reason: p?.reason ?? '',
+      deadline: review ? new Date(review.deadline).toISOString() : undefined,
     };
     // Notifications never hold up escalation or expiry: they run beside the review, not in its path.
     notifications.push(
@@ -197,110 +230,80 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     );
   };
 
-  const reviewerKey = (reviewer: string) => eligible.find((g) => g.keys?.[reviewer])?.keys?.[reviewer];
+  /** Applies a transition of the review rules: evidence, notifications, status. */
+  const apply = (t: Transition) => {
+    review = t.state;
+    for (const e of t.events) record(e.type, e.detail, e.actor, e.data);
+    for (const n of t.notify) notify(n.group, n.event);
+    const c = review.closure;
+    switch (review.status) {
+      case 'pending':
+      case 'escalated':
+        status = review.status;
+        publish();
+        break;
+      case 'approved':
+        approval = { decidedBy: 'reviewers', reviewers: approvers() };
+        status = 'approved'; // released (token minted) by the main flow; the agent hears of it then
+        publish();
+        break;
+      case 'denied':
+        close({ status: 'denied', code: c?.code, reviewerReason: c?.reviewerReason, message: c?.message, decidedBy: 'reviewers', reviewers: c?.reviewer ? [c.reviewer] : [] });
+        break;
+      case 'changes_requested':
+        close({ status: 'changes_requested', code: c?.code, message: c?.message, comment: c?.comment, proposedPayload: c?.proposedPayload, decidedBy: 'reviewers', reviewers: c?.reviewer ? [c.reviewer] : [] });
+        break;
+      case 'expired':
+        close({ status: 'expired', code: ReasonCode.SLA_EXPIRED, message: `No decision within the SLA (${formatDuration(review.version.policy.route.slaMs)}).`, decidedBy: 'timer', reviewers: [] });
+        break;
+    }
+  };
 
   /** Synchronous checks shared by the Update validator and the Signal handler. */
   const refuseIfIneligible = (raw: unknown): ReviewerDecision => {
     const parsed = ReviewerDecision.safeParse(raw);
     if (!parsed.success) throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsed.error, 'decision'));
-    const d = parsed.data;
-    if (!isOpen()) throw fail(ReasonCode.ALREADY_DECIDED, `Request ${requestId} is already closed (${status}).`);
     if (status === 'evaluating') throw fail(ReasonCode.NOT_ELIGIBLE, `Request ${requestId} is still being evaluated.`);
-    const who = d.reviewer.toLowerCase();
-    if (who === request.agentId.toLowerCase() || who === request.onBehalfOf?.toLowerCase()) {
-      throw fail(ReasonCode.NOT_ELIGIBLE, `${d.reviewer} cannot decide on a request made by or on behalf of themselves.`);
-    }
-    if (!eligible.some((g) => g.members.includes(d.reviewer))) {
-      throw fail(ReasonCode.NOT_ELIGIBLE, `${d.reviewer} is not in an eligible group (${eligible.map((g) => g.name).join(', ')}).`);
-    }
-    // An edit is a new version, so its author may approve it even after approving the previous one.
-    if (currentApprovers().includes(d.reviewer) && !(d.decision === 'approve' && d.editedPayload)) {
-      throw fail(ReasonCode.ALREADY_DECIDED, `${d.reviewer} has already approved this request; another reviewer must decide.`);
-    }
-    const key = reviewerKey(d.reviewer);
-    if (key) {
-      if (!d.signature) throw fail(ReasonCode.NOT_ELIGIBLE, `${d.reviewer} has a registered key, so the decision must be signed with it.`);
-      const statement = statementFor(requestId, currentDigest, request, d, d.signature.signedAt);
-      if (!verifyEd25519(key, decisionMessage(statement), d.signature.value)) {
-        throw fail(ReasonCode.NOT_ELIGIBLE, `The signature on ${d.reviewer}'s decision does not verify against their registered key.`);
-      }
-    }
-    return d;
-  };
-
-  /** An edited or proposed payload goes through the second validation: schema, then policy again. */
-  const revalidate = async (payload: Payload, what: string) => {
-    const evaluation = await evaluateEdit.executeWithOptions({ summary: `re-evaluate the ${what}` }, [{ request: { ...request, payload } }]);
-    if (!evaluation.ok) throw fail(ReasonCode.INVALID_REQUEST, `The ${what} is refused: ${evaluation.message}`);
-    if (evaluation.decision.decision === 'deny') throw fail(ReasonCode.POLICY_DENIED, `The ${what} is refused: policy denies it (${evaluation.decision.reason})`);
-    return evaluation.decision;
-  };
-
-  /** What the reviewer saw and signed, kept in the evidence with their decision. */
-  const decisionEvidence = (d: ReviewerDecision, extra: { [key: string]: Json } = {}): { [key: string]: Json } => {
-    const key = reviewerKey(d.reviewer);
-    return {
-      decision: d.decision,
-      actionDigest: currentDigest,
-      shown: { summary: request.summary, payloadDigest: currentDigest, ruleIds: policy?.ruleIds ?? [], risk: policy?.risk ?? '', reason: policy?.reason ?? '' },
-      signed: Boolean(key && d.signature),
-      ...(key && d.signature
-        ? { publicKey: key, signature: d.signature.value, statement: statementFor(requestId, currentDigest, request, d, d.signature.signedAt) as unknown as Json }
-        : {}),
-      ...extra,
-    };
+    if (!review || !isOpen()) throw fail(ReasonCode.ALREADY_DECIDED, `Request ${requestId} is already closed (${status}).`);
+    const checked = checkDecision(review, parsed.data, Date.now());
+    if (!checked.ok) throw fail(checked.code, checked.message);
+    return parsed.data;
   };
 
   const applyDecision = async (raw: unknown): Promise<DecisionReceipt> => {
-    await condition(() => !editing);
-    let d = refuseIfIneligible(raw);
+    await condition(() => !deciding); // one decision at a time: an edit waits for policy
+    const d = refuseIfIneligible(raw);
     const replacement = d.decision === 'approve' ? d.editedPayload : d.decision === 'request_changes' ? d.proposedPayload : undefined;
     let revised: PolicyDecision | undefined;
-    if (replacement) {
-      editing = true;
+    if (replacement && isNewVersion(review!, replacement)) {
+      // The second validation of an edited or proposed payload: schema, then policy, which routes it.
+      deciding = true;
       try {
-        revised = await revalidate(replacement, d.decision === 'approve' ? 'edit' : 'proposed payload');
+        const what = d.decision === 'approve' ? 'edit' : 'proposed payload';
+        const evaluation = await evaluateEdit.executeWithOptions({ summary: `re-evaluate the ${what}` }, [{ request: { ...request, payload: replacement } }]);
+        if (!evaluation.ok) throw fail(ReasonCode.INVALID_REQUEST, `The ${what} is refused: ${evaluation.message}`);
+        revised = evaluation.decision;
       } finally {
-        editing = false;
+        deciding = false;
       }
-      d = refuseIfIneligible(raw); // the world may have moved while policy ran
     }
-    decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: currentDigest, at: now(), signed: Boolean(reviewerKey(d.reviewer)) });
-    if (d.decision === 'deny') {
-      record('denied', `${d.reasonCode}: ${d.message}`, d.reviewer, decisionEvidence(d, { reasonCode: d.reasonCode, message: d.message }));
-      close({ status: 'denied', code: ReasonCode.REVIEWER_DENIED, reviewerReason: d.reasonCode, message: d.message, decidedBy: 'reviewers', reviewers: [d.reviewer] });
-    } else if (d.decision === 'request_changes') {
-      record('changes_requested', d.comment, d.reviewer, decisionEvidence(d, { comment: d.comment, ...(d.proposedPayload ? { proposedPayload: d.proposedPayload } : {}) }));
-      close({
-        status: 'changes_requested',
-        code: ReasonCode.CHANGES_REQUESTED,
-        message: d.comment,
-        comment: d.comment,
-        proposedPayload: d.proposedPayload,
-        decidedBy: 'reviewers',
-        reviewers: [d.reviewer],
-      });
-    } else {
-      const evidence = decisionEvidence(d, d.comment ? { comment: d.comment } : {});
-      if (d.editedPayload && revised) {
-        currentPayload = d.editedPayload;
-        currentDigest = revised.actionDigest;
-        edited = true;
-        approvalsNeeded = Math.max(approvalsNeeded, revised.route?.approvals ?? 1);
-        record('edited', `payload edited (digest ${currentDigest.slice(0, 16)}); earlier approvals no longer count`, d.reviewer, {
-          payload: currentPayload,
-          actionDigest: currentDigest,
-        });
-      }
-      approvals.push({ reviewer: d.reviewer, digest: currentDigest });
-      record('approved', `${currentApprovers().length}/${approvalsNeeded} approvals${d.comment ? `: ${d.comment}` : ''}`, d.reviewer, evidence);
-      if (currentApprovers().length >= approvalsNeeded) {
-        approval = { decidedBy: 'reviewers', reviewers: currentApprovers(), comment: d.comment };
-        status = 'approved'; // released (token minted) by the main flow; the agent hears of it then
-      }
-      publish();
-    }
-    return { requestId, status, approvals: currentApprovers(), approvalsNeeded };
+    const shown = review!.version.digest;
+    const t = decide(review!, d, Date.now(), revised); // checks again: the world may have moved while policy ran
+    if (!t.ok) throw fail(t.code, t.message);
+    decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: shown, at: now(), signed: Boolean(d.signature) });
+    apply(t);
+    return { requestId, status, approvals: approvers(), approvalsNeeded: approvalsNeeded() };
+  };
+
+  /** A refused signal is kept in the evidence, bounded: a flood cannot grow the request without limit. */
+  const recordRefusal = (err: unknown, raw: unknown) => {
+    refusals += 1;
+    if (refusals > MAX_RECORDED_REFUSALS) return;
+    const failure = err as ApplicationFailure;
+    const who = (raw as { reviewer?: unknown } | null)?.reviewer;
+    const actor = typeof who === 'string' ? clip(escapeName(who), 128) : undefined;
+    record('refused', `${clip(String(failure.type ?? 'ERROR'), 64)}: ${clip(String(failure.message), 300)}`, actor);
+    if (refusals === MAX_RECORDED_REFUSALS) record('refused', `${MAX_RECORDED_REFUSALS} refused decisions recorded; later refusals are not recorded`);
   };
 
   /** Token checks in the order DESIGN §5 gives; a refusal never executes anything. */
@@ -336,8 +339,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     try {
       await applyDecision(d);
     } catch (err) {
-      const failure = err as ApplicationFailure;
-      record('refused', `${failure.type ?? 'ERROR'}: ${failure.message}`, (d as { reviewer?: string })?.reviewer);
+      recordRefusal(err, d);
     }
   });
   setHandler(
@@ -345,9 +347,20 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     async (raw) => {
       const c = refuseConsumption(raw);
       if (!token || token.consumed) throw fail(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
-      token.consumed = true; // before any await: exactly one consumption wins
+      token.consumed = true; // before any await: exactly one consumption wins in this run
       record('consumed', `token ${token.tokenId} consumed for digest ${c.actionDigest.slice(0, 16)}`, c.agentId, { tokenId: token.tokenId, actionDigest: c.actionDigest });
       publish();
+      // The ledger lives outside workflow state, so a reset to before this point cannot re-arm the token.
+      const spend = await recordSpend.executeWithOptions({ summary: 'record spend in ledger' }, [{ tokenId: token.tokenId, workflowId, requestId, actionDigest: c.actionDigest }]);
+      if (!spend.recorded) {
+        spentBeforeReset = true;
+        record('consume_refused', `token ${token.tokenId} was already spent (ledger: ${spend.spentAt}, run ${spend.runId}); this run was reset`, c.agentId, {
+          tokenId: token.tokenId,
+          spentAt: spend.spentAt,
+          spentInRun: spend.runId,
+        });
+        throw fail(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
+      }
       receipt = await signReceipt.executeWithOptions({ summary: 'sign execution receipt' }, [{
         receiptId: `rcpt_${uuid4().replace(/-/g, '')}`,
         workflowId,
@@ -373,82 +386,110 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       validator: (raw) => {
         const parsed = ExecutionReport.safeParse(raw);
         if (!parsed.success) throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsed.error, 'report'));
-        if (!token?.consumed) throw fail(ReasonCode.NOT_CONSUMED, 'There is nothing to report: the token has not been consumed.');
+        if (!receipt) throw fail(ReasonCode.NOT_CONSUMED, 'There is nothing to report: the token has not been consumed.');
         if (report) throw fail(ReasonCode.ALREADY_DECIDED, 'The outcome has already been reported.');
       },
     },
   );
 
-  // 1 evaluate — a local activity, so the auto-allow path pays no extra server round trip.
-  record('requested', `${request.action} on ${request.resource.type}:${request.resource.id}`, request.agentId, {
-    requestDigest: shownRequestDigest,
-    actionDigest: input.actionDigest,
-  });
-  const evaluation = await evaluateRequest.executeWithOptions({ summary: 'evaluate policy' }, [{ request }]);
-  if (!evaluation.ok) {
-    record('denied', evaluation.message);
-    close({ status: 'denied', code: ReasonCode.INVALID_REQUEST, message: evaluation.message, decidedBy: 'policy', reviewers: [] });
-    return finish();
-  }
-  policy = evaluation.decision;
-  record('evaluated', `${policy.decision} by ${policy.ruleIds.join(', ')} (risk ${policy.risk}): ${policy.reason}`, undefined, {
-    decision: policy.decision,
-    ruleIds: policy.ruleIds,
-    risk: policy.risk,
-    reason: policy.reason,
-    policyDigest: policy.policyDigest,
-    ...(policy.route ? { group: policy.route.group.name, approvals: policy.route.approvals } : {}),
-  });
-
-  if (policy.decision === 'allow') {
-    approval = { decidedBy: 'policy', reviewers: [], message: policy.reason };
-    status = 'approved';
-  } else if (policy.decision === 'deny') {
-    record('denied', policy.reason);
-    close({ status: 'denied', code: ReasonCode.POLICY_DENIED, message: policy.reason, decidedBy: 'policy', reviewers: [] });
-  } else {
-    // 2 review — notify the routed group, wait for decisions, escalate on timer, expire at SLA.
-    const route = policy.route!;
-    approvalsNeeded = route.approvals;
-    eligible.push(route.group);
-    const start = Date.now();
-    deadline = start + route.slaMs;
-    const chain = [...route.escalationChain];
-    nextEscalation = route.escalateAfterMs && chain.length ? start + route.escalateAfterMs : undefined;
-    status = 'pending';
-    publish();
-    notify(route.group, 'review_requested');
-
-    while (isOpen()) {
-      const wakeAt = Math.min(deadline, nextEscalation ?? Infinity);
-      const summary = wakeAt === deadline ? 'SLA expiry' : `escalate to ${chain[0]?.name}`;
-      await condition(() => !isOpen(), Math.max(1, wakeAt - Date.now()), { summary });
-      if (!isOpen()) break;
-      if (Date.now() >= deadline) {
-        record('expired', `no decision within the SLA of ${formatDuration(route.slaMs)}`);
-        close({ status: 'expired', code: ReasonCode.SLA_EXPIRED, message: `No decision within the SLA (${formatDuration(route.slaMs)}).`, decidedBy: 'timer', reviewers: [] });
-      } else if (nextEscalation !== undefined && Date.now() >= nextEscalation) {
-        const next = chain.shift()!;
-        eligible.push(next);
-        status = 'escalated';
-        nextEscalation = chain.length ? Date.now() + route.escalateAfterMs! : undefined;
-        record('escalated', `no decision after ${formatDuration(route.escalateAfterMs!)}; ${next.name} may now decide`, undefined, { group: next.name });
+  try {
+    await run();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // A cancelled run is sealed too: its evidence says what happened up to the cancellation.
+    return CancellationScope.nonCancellable(async () => {
+      record('cancelled', `the run was cancelled while ${status}`);
+      const execution: ExecutionResult | undefined = receipt ? { status: 'unknown', receiptId: receipt.body.receiptId } : undefined;
+      if (outcome) {
+        outcome = { ...outcome, status: 'cancelled', ...(execution ? { execution } : {}) };
+        status = 'cancelled';
         publish();
-        notify(next, 'escalated');
+      } else {
+        close({ status: 'cancelled', message: 'The request was cancelled before a decision.', decidedBy: 'cancellation', reviewers: [] });
       }
-    }
-  }
-
-  if (approval) {
-    await release(approval);
-    await execute();
+      return finish();
+    });
   }
   return finish();
 
+  async function run(): Promise<void> {
+    // 1 evaluate — a local activity, so the auto-allow path pays no extra server round trip.
+    record('requested', `${request.action} on ${request.resource.type}:${request.resource.id}`, request.agentId, {
+      requestDigest: shownRequestDigest,
+      actionDigest: digest,
+    });
+    const mismatch =
+      input.actionDigest !== digest
+        ? 'its actionDigest is not the digest of its action, resource and payload'
+        : input.requestId !== requestId
+          ? 'its requestId is not the one derived from the agent, task and action digest'
+          : workflowId !== `cs-${request.agentId}-${requestId}`
+            ? `the workflow id is not the one derived from the request (cs-${request.agentId}-${requestId})`
+            : undefined;
+    if (mismatch) {
+      const message = `The request is refused: ${mismatch}.`;
+      record('denied', message, undefined, { asserted: { actionDigest: clip(String(input.actionDigest), 64), requestId: clip(String(input.requestId), 64) } });
+      close({ status: 'denied', code: ReasonCode.INVALID_REQUEST, message, decidedBy: 'policy', reviewers: [] });
+      return;
+    }
+    const evaluation = await evaluateRequest.executeWithOptions({ summary: 'evaluate policy' }, [{ request }]);
+    if (!evaluation.ok) {
+      record('denied', evaluation.message);
+      close({ status: 'denied', code: ReasonCode.INVALID_REQUEST, message: evaluation.message, decidedBy: 'policy', reviewers: [] });
+      return;
+    }
+    policy = evaluation.decision;
+    record('evaluated', `${policy.decision} by ${policy.ruleIds.join(', ')} (risk ${policy.risk}): ${policy.reason}`, undefined, {
+      decision: policy.decision,
+      ruleIds: policy.ruleIds,
+      risk: policy.risk,
+      reason: policy.reason,
+      policyDigest: policy.policyDigest,
+      ...(policy.route ? { group: policy.route.group.name, approvals: policy.route.approvals } : {}),
+    });
+
+    if (policy.decision === 'allow') {
+      approval = { decidedBy: 'policy', reviewers: [], message: policy.reason };
+      status = 'approved';
+    } else if (policy.decision === 'deny') {
+      record('denied', policy.reason);
+      close({ status: 'denied', code: ReasonCode.POLICY_DENIED, message: policy.reason, decidedBy: 'policy', reviewers: [] });
+    } else {
+      // 2 review — notify the routed group, wait for decisions, escalate on timer, expire at SLA.
+      apply(
+        openReview({
+          workflowId,
+          requestId,
+          action: request.action,
+          resource: request.resource,
+          agentId: request.agentId,
+          onBehalfOf: request.onBehalfOf,
+          version: { payload: request.payload, digest, policy: { ...policy, route: policy.route! } },
+          now: Date.now(),
+        }),
+      );
+      while (isOpen()) {
+        const wake = nextWake(review!);
+        const summary = wake.what === 'expiry' ? 'SLA expiry' : `escalate to ${review!.version.policy.route.escalationChain[review!.escalationLevel]?.name}`;
+        const at = wake.at;
+        await condition(() => !isOpen() || nextWake(review!).at !== at, Math.max(1, at - Date.now()), { summary });
+        if (!isOpen()) break;
+        if (Date.now() >= review!.deadline) apply(expire(review!, Date.now()));
+        else if (review!.nextEscalation !== undefined && Date.now() >= review!.nextEscalation) apply(escalate(review!, Date.now()));
+      }
+    }
+
+    if (approval) {
+      await release(approval);
+      await execute();
+    }
+  }
+
   // 3 release — mint the single-use token bound to the approved digest; keep only its hash.
   async function release(granted: NonNullable<typeof approval>): Promise<void> {
-    const expiresAt = Date.now() + policy!.tokenTtlMs;
-    const binding: TokenBinding = { agentId: request.agentId, taskId: request.taskId, actionDigest: currentDigest, workflowId };
+    const { digest: approved, payload, policy: p } = current();
+    const expiresAt = Date.now() + p!.tokenTtlMs;
+    const binding: TokenBinding = { agentId: request.agentId, taskId: request.taskId, actionDigest: approved, workflowId };
     const minted = await mintToken.executeWithOptions({ summary: 'mint token' }, [{
       binding,
       expiresAt: new Date(expiresAt).toISOString(),
@@ -457,9 +498,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         workflowId,
         requestId,
         requestDigest: shownRequestDigest,
-        actionDigest: currentDigest,
-        policyDigest: policy!.policyDigest,
-        ruleIds: policy!.ruleIds,
+        actionDigest: approved,
+        policyDigest: p!.policyDigest,
+        ruleIds: p!.ruleIds,
         decidedBy: granted.decidedBy,
         decisions,
         binding,
@@ -468,15 +509,15 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     }]);
     token = { tokenId: minted.grant.tokenId, hash: minted.tokenHash, binding, expiresAt, consumed: false };
     approvalRecord = minted.approvalRecord;
-    record('token_minted', `token ${minted.grant.tokenId} for digest ${currentDigest.slice(0, 16)}, expires ${minted.grant.expiresAt}`, undefined, {
+    record('token_minted', `token ${minted.grant.tokenId} for digest ${approved.slice(0, 16)}, expires ${minted.grant.expiresAt}`, undefined, {
       tokenId: minted.grant.tokenId,
       tokenHash: minted.tokenHash,
       expiresAt: minted.grant.expiresAt,
-      actionDigest: currentDigest,
+      actionDigest: approved,
       keyId: minted.approvalRecord.keyId,
       sealed: Boolean(minted.grant.sealed),
     });
-    close({ status: 'approved', ...granted, payload: currentPayload, token: minted.grant });
+    close({ status: 'approved', ...granted, payload: payload as Payload, token: minted.grant });
   }
 
   // 4 execute — the agent consumes the token before it expires, then reports what happened.
@@ -487,11 +528,16 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       record('token_expired', `token ${t.tokenId} expired unused`);
       return finalize('not_executed', { status: 'not_executed' });
     }
-    await condition(() => receipt !== undefined);
-    const reported = await condition(() => report !== undefined, policy!.reportWithinMs, { summary: 'await outcome report' });
-    const receiptId = receipt!.body.receiptId;
+    await condition(() => receipt !== undefined || spentBeforeReset);
+    if (!receipt) {
+      // Spent in an earlier run of this workflow (a reset): what happened there is in that run's evidence.
+      return finalize('outcome_unknown', { status: 'unknown', message: 'The token was spent in an earlier run of this request (before a reset).' });
+    }
+    const p = current().policy!;
+    const reported = await condition(() => report !== undefined, p.reportWithinMs, { summary: 'await outcome report' });
+    const receiptId = receipt.body.receiptId;
     if (!reported) {
-      record('report_missing', `no outcome reported within ${formatDuration(policy!.reportWithinMs)}`);
+      record('report_missing', `no outcome reported within ${formatDuration(p.reportWithinMs)}`);
       return finalize('outcome_unknown', { status: 'unknown', receiptId });
     }
     finalize(report!.status === 'succeeded' ? 'executed' : 'failed', { ...report!, receiptId });
@@ -503,7 +549,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     publish();
   }
 
-  // 5 evidence — the hash-chained log, signed and written to the sink by an activity.
+  // 5 evidence — the hash-chained log, signed and written once for this run by an activity.
   async function finish(): Promise<ApprovalOutcome> {
     await Promise.all(notifications);
     record('closed', `${status}${outcome?.code ? ` (${outcome.code})` : ''}`, undefined, { status });

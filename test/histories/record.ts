@@ -19,6 +19,7 @@ import type { ApprovalOutcome, Payload } from '../../common/schema';
 import { eventually } from '../support/eventually';
 import { testEnvironment, testWorkflowBundle } from '../support/server';
 import { action, startStack } from '../support/stack';
+import { decideSeen } from '../support/review';
 
 /** Second-long durations so that escalation, expiry and the two token timers happen while recording. */
 export const RECORDING_POLICY = `
@@ -113,7 +114,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     outcome: 'executed',
     run: async (cs, name) => {
       const r = await submitted(cs, name, refund(250), 'pending');
-      await cs.decide(r.workflowId, { decision: 'approve', reviewer: 'alice', comment: 'duplicate charge confirmed' });
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'alice', comment: 'duplicate charge confirmed' });
       return execute(r, 'succeeded');
     },
   },
@@ -122,7 +123,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     run: async (cs, name) => {
       const r = await submitted(cs, name, refund(300), 'pending');
       const edited = { amount: 180, currency: 'USD', order: '1234' };
-      await cs.decide(r.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited });
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited });
       return execute(r, 'succeeded', edited);
     },
   },
@@ -131,7 +132,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     run: async (cs, name) => {
       const r = await submitted(cs, name, refund(300), 'pending');
       const proposed = { amount: 150, currency: 'USD', order: '1234' };
-      await cs.decide(r.workflowId, { decision: 'request_changes', reviewer: 'alice', comment: 'Refund only the duplicate charge.', proposedPayload: proposed });
+      await decideSeen(cs, r.workflowId, { decision: 'request_changes', reviewer: 'alice', comment: 'Refund only the duplicate charge.', proposedPayload: proposed });
       return r.workflowId;
     },
   },
@@ -139,7 +140,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     outcome: 'denied',
     run: async (cs, name) => {
       const r = await submitted(cs, name, refund(300), 'pending');
-      await cs.decide(r.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
+      await decideSeen(cs, r.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
       return r.workflowId;
     },
   },
@@ -151,7 +152,7 @@ export const SCENARIOS: Record<string, Scenario> = {
         const view = await cs.view(r.workflowId);
         if (view.status !== 'escalated') throw new Error(`status ${view.status}`);
       }, `${name}: escalated`, 100, 200);
-      await cs.decide(r.workflowId, { decision: 'approve', reviewer: 'carol' });
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'carol' });
       return execute(r, 'succeeded');
     },
   },

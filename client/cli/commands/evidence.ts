@@ -1,50 +1,70 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { evidencePath } from '../../../activities/evidence';
-import { verifyBundle, type EvidenceBundle } from '../../../common/bundle';
+import { loadPolicyFile } from '../../../activities/policy/load';
+import { bundleDigest, verifyBundle, type EvidenceBundle } from '../../../common/bundle';
 import { ExitCode } from '../../../common/codes';
-import { loadConfig } from '../../../worker/config';
 import { connectCli } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 
 export const evidenceHelp = `countersign evidence <id> [--out FILE]   export the evidence bundle (signed once the request has ended)
-countersign verify FILE [--key PUB]       check chain, signatures and digests offline; exit 1 names the first broken link`;
+countersign verify FILE --key PUB [--policy FILE]
+                                          check chain, signatures and digests offline against the layer key you trust
+                                          (and, with --policy, every reviewer signature against its directory);
+                                          exit 1 names the first broken link, or an untrusted signer`;
 
 export async function evidenceCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, { out: { type: 'string', short: 'o' } });
   const id = positionals[0];
   if (!id) throw usage('evidence needs a request id.');
-  const { home } = loadConfig();
-  let text: string | undefined;
-  if (id.startsWith('cs-')) {
-    const local = evidencePath(join(home, 'evidence'), id);
-    if (existsSync(local)) text = readFileSync(local, 'utf8');
-  }
-  if (!text) {
-    const { cs, close } = await connectCli();
-    try {
-      const view = await cs.evidence(id);
-      if (!view.sealed) process.stderr.write('countersign: the request is still open: this is the evidence so far, not yet signed.\n');
-      text = `${JSON.stringify(view.bundle, null, 2)}\n`;
-    } finally {
-      await close();
+  const { cs, close } = await connectCli();
+  let text: string;
+  try {
+    const view = await cs.evidence(id);
+    if (!view.sealed) process.stderr.write('countersign: the request is still open: this is the evidence so far, not yet signed.\n');
+    text = `${JSON.stringify(view.bundle, null, 2)}\n`;
+    const outcome = view.sealed ? (await cs.finalState(view.bundle.workflowId)).outcome : undefined;
+    // The sealed file is the durable copy: serve it, but only once it is shown to be this request's.
+    if (outcome?.evidence && existsSync(outcome.evidence.path)) {
+      const file = JSON.parse(readFileSync(outcome.evidence.path, 'utf8')) as EvidenceBundle;
+      const { signature: _signature, ...body } = file;
+      if (file.workflowId !== view.bundle.workflowId || file.requestId !== view.bundle.requestId || bundleDigest(body) !== outcome.evidence.digest) {
+        throw new CliError(`The evidence file ${outcome.evidence.path} does not belong to request ${view.bundle.requestId}: not served.`, ExitCode.refused);
+      }
+      text = readFileSync(outcome.evidence.path, 'utf8');
     }
+  } finally {
+    await close();
   }
   if (values.out) writeFileSync(values.out, text);
   else out(text);
   return ExitCode.ok;
 }
 
+/** Reviewer → registered public keys, from every group of a policy. */
+function directoryOf(policyFile: string): Map<string, string[]> {
+  const policy = loadPolicyFile(policyFile);
+  const directory = new Map<string, string[]>();
+  for (const group of Object.values(policy.config.groups)) {
+    for (const [reviewer, key] of Object.entries(group.reviewerKeys ?? {})) {
+      directory.set(reviewer, [...new Set([...(directory.get(reviewer) ?? []), key])]);
+    }
+  }
+  return directory;
+}
+
 export async function verifyCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { key: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseFlags(args, { key: { type: 'string' }, policy: { type: 'string' }, json: { type: 'boolean' } });
   const file = positionals[0];
   if (!file) throw usage('verify needs a bundle FILE.');
   let key = values.key;
   if (key && existsSync(key)) key = readFileSync(key, 'utf8').trim();
-  const result = verifyBundle(readJsonFile(file, 'verify') as EvidenceBundle, key ? { publicKey: key } : {});
+  if (values.policy && !existsSync(values.policy)) throw usage(`--policy ${values.policy}: no such file.`);
+  const result = verifyBundle(readJsonFile(file, 'verify') as EvidenceBundle, {
+    ...(key ? { publicKey: key } : {}),
+    ...(values.policy ? { directory: directoryOf(values.policy) } : {}),
+  });
   if (values.json) printJson(result);
-  if (!result.ok) throw new CliError(`${file}: BROKEN at ${result.link}: ${result.reason}`, ExitCode.refused);
+  if (!result.ok) throw new CliError(`${file}: ${result.link === 'signer' ? 'NOT TRUSTED' : 'BROKEN'} at ${result.link}: ${result.reason}`, ExitCode.refused);
   if (!values.json) out(`${file}: OK — ${result.checks.join('; ')}`);
   return ExitCode.ok;
 }

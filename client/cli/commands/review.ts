@@ -1,21 +1,26 @@
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
 import { loadKeyFile, reviewerKeyPath } from '../../../activities/keys';
-import { ExitCode } from '../../../common/codes';
+import { ExitCode, ReasonCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
 import type { ReviewerDecision, ReviewView } from '../../../common/schema';
-import { statementFor } from '../../../common/signing';
+import { decisionStatement } from '../../../common/signing';
 import { DecisionRefusedError } from '../../sdk';
 import { connectCli } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile, table } from '../io';
+import { lastSeen, rememberSeen, type SeenVersion } from '../seen';
 
 export const reviewHelp = `countersign review <command>
   list [--group G] [--json]                      open requests: id, action, resource, risk, group, agent, age, time left
-  show <id> [--json]                             everything needed to decide
+  show <id> [--as NAME] [--json]                 everything needed to decide; remembers the version NAME was shown
   approve <id> [--edit payload.json] [--comment C]
   deny <id> --reason CODE --message "..."
   request-changes <id> --comment "..." [--propose payload.json]
   Decisions take --as NAME (or COUNTERSIGN_REVIEWER) and --json. A refused decision exits 1.
+  A decision is on the version NAME was last shown by review show; --digest PREFIX names it instead
+  (scripts); on a terminal without either, the version is shown and confirmed. A changed payload is
+  refused STALE_VERSION: look again.
   A reviewer with a key ($COUNTERSIGN_HOME/keys/reviewers/NAME.key, or --key FILE) signs the decision.`;
 
 export async function reviewCommand(args: string[]): Promise<number> {
@@ -70,14 +75,16 @@ async function list(args: string[]): Promise<number> {
 }
 
 async function show(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } });
+  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, as: { type: 'string' } });
   const id = positionals[0];
   if (!id) throw usage('review show needs a request id.');
-  const { cs, close } = await connectCli();
+  const reviewer = values.as ?? process.env.COUNTERSIGN_REVIEWER;
+  const { cs, config, close } = await connectCli();
   try {
     const view = await cs.view(id);
     if (values.json) printJson(view);
     else out(renderView(view));
+    if (reviewer) rememberSeen(config.home, reviewer, seenOf(view));
     return ExitCode.ok;
   } finally {
     await close();
@@ -108,7 +115,7 @@ export function renderView(v: ReviewView): string {
     ...(v.outcome?.execution ? [`Execution:   ${v.outcome.execution.status}${v.outcome.execution.message ? ` — ${v.outcome.execution.message}` : ''}`] : []),
     ...(v.nextEscalation ? [`Escalates:   ${when(v.nextEscalation)}`] : []),
     '',
-    `Payload${v.outcome?.edited || JSON.stringify(v.currentPayload) !== JSON.stringify(r.payload) ? ' (edited by a reviewer)' : ''} — digest ${v.outcome?.actionDigest ?? v.actionDigest}:`,
+    `Payload${v.currentDigest !== v.actionDigest ? ' (edited by a reviewer)' : ''} — version ${v.currentDigest}:`,
     JSON.stringify(v.currentPayload, null, 2),
     '',
     'History:',
@@ -126,7 +133,45 @@ const decisionFlags = {
   message: { type: 'string' },
   propose: { type: 'string' },
   key: { type: 'string' },
+  digest: { type: 'string' },
 } as const;
+
+function seenOf(view: ReviewView): SeenVersion {
+  return { workflowId: view.workflowId, requestId: view.requestId, versionDigest: view.currentDigest, policyDigest: view.policy?.policyDigest ?? '', shownAt: new Date().toISOString() };
+}
+
+/**
+ * The version this reviewer decides on: named by --digest, else the one `review show --as` showed
+ * them, else (on a terminal) the current one after showing it and asking. Never silently the current one.
+ */
+async function versionToDecide(view: ReviewView, reviewer: string, home: string, digest: string | undefined, kind: string): Promise<SeenVersion> {
+  if (digest !== undefined) {
+    if (!/^[0-9a-f]{8,64}$/.test(digest)) throw usage('--digest must be 8 to 64 hex digits of the version digest review show prints.');
+    if (!view.currentDigest.startsWith(digest)) {
+      throw new CliError(
+        `Refused (${ReasonCode.STALE_VERSION}): the payload is now version ${view.currentDigest.slice(0, 12)}, not ${digest}: look at the request again (countersign review show ${view.requestId} --as ${reviewer}).`,
+        ExitCode.refused,
+      );
+    }
+    return seenOf(view);
+  }
+  const seen = lastSeen(home, reviewer, view.workflowId);
+  if (seen) return seen;
+  if (process.stdin.isTTY && process.stdout.isTTY) {
+    out(renderView(view));
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      const answer = await rl.question(`\n${kind} version ${view.currentDigest.slice(0, 12)} of request ${view.requestId} as ${reviewer}? [y/N] `);
+      if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('Nothing was decided.', ExitCode.refused);
+    } finally {
+      rl.close();
+    }
+    const shown = seenOf(view);
+    rememberSeen(home, reviewer, shown);
+    return shown;
+  }
+  throw usage(`${reviewer} has not looked at request ${view.requestId}: run countersign review show ${view.requestId} --as ${reviewer} first (or pass --digest with the version it prints).`);
+}
 
 async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, decisionFlags);
@@ -166,15 +211,18 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
 
   const { cs, config, close } = await connectCli();
   try {
-    // A reviewer with a key signs what they decide on: the version shown now, by its digest.
+    const view = await cs.view(id);
+    const seen = await versionToDecide(view, reviewer, config.home, values.digest, { approve: 'Approve', deny: 'Deny', 'request-changes': 'Request changes on' }[kind]);
+    decision = { ...decision, versionDigest: seen.versionDigest };
+    // A reviewer with a key signs what they decide on: this request, the version they were shown, its policy.
     const keyFile = values.key ?? reviewerKeyPath(config.home, reviewer);
     if (values.key || existsSync(keyFile)) {
-      const view = await cs.view(id);
-      const statement = statementFor(view.requestId, view.currentDigest, view.request, decision, new Date().toISOString());
-      const signed = loadKeyFile(keyFile).sign('countersign/reviewer-decision/v1', statement);
+      const target = { workflowId: view.workflowId, requestId: view.requestId, versionDigest: seen.versionDigest, policyDigest: seen.policyDigest, ...view.request };
+      const statement = decisionStatement(target, decision, new Date().toISOString());
+      const signed = loadKeyFile(keyFile).sign('countersign/reviewer-decision/v2', statement);
       decision = { ...decision, signature: { signedAt: statement.signedAt, value: signed.signature } };
     }
-    const receipt = await cs.decide(id, decision);
+    const receipt = await cs.decide(view.workflowId, decision);
     if (values.json) printJson({ accepted: true, ...receipt });
     else {
       const verb = { approve: 'Approved', deny: 'Denied', 'request-changes': 'Requested changes on' }[kind];
@@ -184,7 +232,8 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
   } catch (err) {
     if (err instanceof DecisionRefusedError) {
       if (values.json) printJson({ accepted: false, code: err.code, message: err.message });
-      throw new CliError(`Refused (${err.code}): ${err.message}`, ExitCode.refused);
+      const again = err.code === ReasonCode.STALE_VERSION ? ` Run: countersign review show ${id} --as ${reviewer}` : '';
+      throw new CliError(`Refused (${err.code}): ${err.message}${again}`, ExitCode.refused);
     }
     throw err;
   } finally {

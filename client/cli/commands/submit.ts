@@ -65,5 +65,7 @@ export function describeState(state: SubmitState, token?: string, file = '<actio
       return `approved but not executed: the token expired unused (${id}); ask again with a new taskId.`;
     case 'outcome_unknown':
       return `consumed, outcome unknown: no report arrived in time (${id}).`;
+    case 'cancelled':
+      return `cancelled: the request was cancelled (${id}); ask again with a new taskId.`;
   }
 }

@@ -1,0 +1,333 @@
+/**
+ * The review rules (DESIGN §4) as a pure state machine: (state, command) → state + evidence events.
+ * No Temporal and no I/O here: the workflow drives it with decisions, the policy's verdict on an
+ * edit, escalation and expiry; the model-based property test (test/unit/review-rules.test.ts)
+ * drives it with thousands of generated sequences and checks the invariants after every step.
+ *
+ * 1. approved ⇒ N distinct reviewers, each eligible under the final version's route, approved that
+ *    exact version, naming it as the one they were shown.
+ * 2. A reviewer counts once per request, whatever they edit.
+ * 3. An edit is a new version: its route replaces the old one, the deadline never moves later,
+ *    approvals of earlier versions stop counting, newly eligible groups are notified.
+ * 4. A decision names the version its reviewer was shown; any other is STALE_VERSION.
+ * 5. The agent and its onBehalfOf human never count; a closed request never changes.
+ */
+import { ReasonCode } from '../common/codes';
+import { escapeName } from '../common/errors';
+import type { EvidenceType } from '../common/evidence';
+import { actionDigest } from '../common/digest';
+import type { GroupSnapshot, Json, Payload, PolicyDecision, Resource, ReviewerDecision } from '../common/schema';
+import { decisionMessage, decisionStatement, verifyEd25519, type DecisionStatement } from '../common/signing';
+
+/** How old a signed statement may be when it arrives, on the workflow's clock. */
+export const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
+/** How far ahead of the workflow's clock a statement's time may be (clock skew). */
+export const SIGNATURE_MAX_SKEW_MS = 60_000;
+
+export type ReviewStatus = 'pending' | 'escalated' | 'approved' | 'denied' | 'changes_requested' | 'expired';
+export const OPEN_REVIEW: readonly ReviewStatus[] = ['pending', 'escalated'];
+
+/** One version of the payload and what policy decided for it: its route is the one that counts. */
+export interface ReviewVersion {
+  payload: Payload;
+  /** actionDigest of {action, resource, payload}. */
+  digest: string;
+  policy: PolicyDecision & { route: NonNullable<PolicyDecision['route']> };
+  /** Who made this version by editing; absent for the agent's original. */
+  editedBy?: string;
+}
+
+export interface ReviewState {
+  workflowId: string;
+  requestId: string;
+  action: string;
+  resource: Resource;
+  /** Never count, whatever a group lists (lower-cased). */
+  excluded: string[];
+  status: ReviewStatus;
+  version: ReviewVersion;
+  versions: number;
+  /** The route's group plus every group escalation has reached, in that order. */
+  eligible: GroupSnapshot[];
+  /** How many escalation steps have been taken; an edit's new route keeps the level. */
+  escalationLevel: number;
+  /** At most one entry per reviewer: the version they last approved. */
+  approvals: { reviewer: string; digest: string }[];
+  /** Epoch ms on the workflow's clock. */
+  deadline: number;
+  nextEscalation?: number;
+  /** Why the request closed, once it has. */
+  closure?: { code?: ReasonCode; reviewer?: string; reviewerReason?: string; message?: string; comment?: string; proposedPayload?: Payload };
+}
+
+/** An evidence event the workflow appends (with its time) to the hash chain. */
+export interface ReviewEvent {
+  type: EvidenceType;
+  detail: string;
+  actor?: string;
+  data?: { [key: string]: Json };
+}
+
+export type Refusal = { ok: false; code: ReasonCode; message: string };
+export type Transition = { ok: true; state: ReviewState; events: ReviewEvent[]; notify: { group: GroupSnapshot; event: 'review_requested' | 'escalated' }[] };
+
+const refuse = (code: ReasonCode, message: string): Refusal => ({ ok: false, code, message });
+const short = (digest: string) => digest.slice(0, 12);
+
+export function isOpen(state: ReviewState): boolean {
+  return OPEN_REVIEW.includes(state.status);
+}
+
+/** The groups a route makes eligible at an escalation level. */
+function eligibleAt(route: ReviewVersion['policy']['route'], level: number): GroupSnapshot[] {
+  return [route.group, ...route.escalationChain.slice(0, level)];
+}
+
+/** The review that begins when policy says `review`. */
+export function openReview(init: {
+  workflowId: string;
+  requestId: string;
+  action: string;
+  resource: ReviewState['resource'];
+  agentId: string;
+  onBehalfOf?: string;
+  version: ReviewVersion;
+  now: number;
+}): Transition {
+  const route = init.version.policy.route;
+  const state: ReviewState = {
+    workflowId: init.workflowId,
+    requestId: init.requestId,
+    action: init.action,
+    resource: init.resource,
+    excluded: [init.agentId.toLowerCase(), ...(init.onBehalfOf ? [init.onBehalfOf.toLowerCase()] : [])],
+    status: 'pending',
+    version: init.version,
+    versions: 1,
+    eligible: eligibleAt(route, 0),
+    escalationLevel: 0,
+    approvals: [],
+    deadline: init.now + route.slaMs,
+    nextEscalation: route.escalateAfterMs && route.escalationChain.length ? init.now + route.escalateAfterMs : undefined,
+  };
+  return { ok: true, state, events: [], notify: [{ group: route.group, event: 'review_requested' }] };
+}
+
+/** Reviewers whose approval of the current version counts now. */
+export function countedApprovers(state: ReviewState): string[] {
+  return state.approvals
+    .filter((a) => a.digest === state.version.digest && isEligible(state, a.reviewer))
+    .map((a) => a.reviewer);
+}
+
+function isEligible(state: ReviewState, reviewer: string): boolean {
+  return !state.excluded.includes(reviewer.toLowerCase()) && state.eligible.some((g) => g.members.includes(reviewer));
+}
+
+/** The reviewer's registered key in any eligible group: with one, the decision must be signed by it. */
+export function registeredKey(state: ReviewState, reviewer: string): string | undefined {
+  return state.eligible.find((g) => g.keys && Object.hasOwn(g.keys, reviewer))?.keys?.[reviewer];
+}
+
+/** The statement the reviewer's signature must cover for this decision on the current version. */
+export function statementOf(state: ReviewState, d: ReviewerDecision, signedAt: string): DecisionStatement {
+  return decisionStatement(
+    {
+      workflowId: state.workflowId,
+      requestId: state.requestId,
+      versionDigest: d.versionDigest ?? '',
+      policyDigest: state.version.policy.policyDigest,
+      action: state.action,
+      resource: state.resource,
+    },
+    d,
+    signedAt,
+  );
+}
+
+/**
+ * Every synchronous check on a decision, in the order a reviewer needs to hear them. Used by the
+ * Update validator, the Signal handler and again by `decide` (the world may move while policy runs).
+ */
+export function checkDecision(state: ReviewState, d: ReviewerDecision, now: number): Refusal | { ok: true } {
+  if (!isOpen(state)) return refuse(ReasonCode.ALREADY_DECIDED, `Request ${state.requestId} is already closed (${state.status}).`);
+  const who = escapeName(d.reviewer);
+  if (state.excluded.includes(d.reviewer.toLowerCase())) return refuse(ReasonCode.NOT_ELIGIBLE, `${who} cannot decide on a request made by or on behalf of themselves.`);
+  if (!state.eligible.some((g) => g.members.includes(d.reviewer))) {
+    return refuse(ReasonCode.NOT_ELIGIBLE, `${who} is not in an eligible group (${state.eligible.map((g) => g.name).join(', ')}).`);
+  }
+  if (!d.versionDigest) {
+    return refuse(ReasonCode.INVALID_REQUEST, `Field "versionDigest" is required: name the version of the payload ${who} was shown (review show).`);
+  }
+  if (d.versionDigest !== state.version.digest) {
+    return refuse(
+      ReasonCode.STALE_VERSION,
+      `The payload changed since ${who} was shown it (shown ${short(d.versionDigest)}, now ${short(state.version.digest)}): look at the request again and decide on the current version.`,
+    );
+  }
+  const replacement = d.decision === 'approve' ? d.editedPayload : d.decision === 'request_changes' ? d.proposedPayload : undefined;
+  const alreadyApproved = state.approvals.some((a) => a.reviewer === d.reviewer && a.digest === state.version.digest);
+  if (alreadyApproved && !(d.decision === 'approve' && replacement !== undefined && !sameVersion(state, replacement))) {
+    return refuse(ReasonCode.ALREADY_DECIDED, `${who} has already approved this version; another reviewer must decide.`);
+  }
+  const key = registeredKey(state, d.reviewer);
+  if (key) {
+    if (!d.signature) return refuse(ReasonCode.NOT_ELIGIBLE, `${who} has a registered key, so the decision must be signed with it.`);
+    const signedAt = Date.parse(d.signature.signedAt);
+    if (!(now - signedAt <= SIGNATURE_MAX_AGE_MS && signedAt - now <= SIGNATURE_MAX_SKEW_MS)) {
+      return refuse(ReasonCode.NOT_ELIGIBLE, `${who}'s signed decision is dated ${d.signature.signedAt}, outside the ${SIGNATURE_MAX_AGE_MS / 60_000} minutes a signature is accepted for: sign it again.`);
+    }
+    if (!verifyEd25519(key, decisionMessage(statementOf(state, d, d.signature.signedAt)), d.signature.value)) {
+      return refuse(ReasonCode.NOT_ELIGIBLE, `The signature on ${who}'s decision does not verify against their registered key for this request and version.`);
+    }
+  }
+  return { ok: true };
+}
+
+/** True when `payload` would make a new version: an "edit" to the payload already current is no edit. */
+export function isNewVersion(state: ReviewState, payload: Payload): boolean {
+  return !sameVersion(state, payload);
+}
+
+function sameVersion(state: ReviewState, payload: Payload): boolean {
+  return state.version.digest === actionDigest({ action: state.action, resource: state.resource, payload });
+}
+
+/** What the reviewer saw and signed, kept in the evidence with their decision. */
+function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key: string]: Json } = {}): { [key: string]: Json } {
+  const key = registeredKey(state, d.reviewer);
+  const p = state.version.policy;
+  return {
+    decision: d.decision,
+    versionDigest: state.version.digest,
+    shown: { payloadDigest: state.version.digest, ruleIds: p.ruleIds, risk: p.risk, reason: p.reason, group: p.route.group.name, approvals: p.route.approvals },
+    signed: Boolean(key && d.signature),
+    ...(key && d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
+    ...extra,
+  };
+}
+
+/**
+ * Applies one decision. `revised` is policy's verdict on the edited or proposed payload (the
+ * workflow runs it between the check and this call); a `deny` there refuses the decision.
+ */
+export function decide(state: ReviewState, d: ReviewerDecision, now: number, revised?: PolicyDecision): Refusal | Transition {
+  const checked = checkDecision(state, d, now);
+  if (!checked.ok) return checked;
+  const events: ReviewEvent[] = [];
+  const notify: Transition['notify'] = [];
+  const next: ReviewState = { ...state, approvals: [...state.approvals], eligible: [...state.eligible] };
+
+  if (d.decision === 'deny') {
+    events.push({ type: 'denied', detail: `${d.reasonCode}: ${d.message}`, actor: d.reviewer, data: decisionEvidence(state, d, { reasonCode: d.reasonCode, message: d.message }) });
+    next.status = 'denied';
+    next.closure = { code: ReasonCode.REVIEWER_DENIED, reviewer: d.reviewer, reviewerReason: d.reasonCode, message: d.message };
+    return { ok: true, state: next, events, notify };
+  }
+
+  const replacement = d.decision === 'approve' ? d.editedPayload : d.proposedPayload;
+  if (replacement !== undefined && !sameVersion(state, replacement)) {
+    if (!revised) return refuse(ReasonCode.INVALID_REQUEST, 'The edited payload has not been checked by policy.');
+    if (revised.decision === 'deny') return refuse(ReasonCode.POLICY_DENIED, `The ${d.decision === 'approve' ? 'edit' : 'proposed payload'} is refused: policy denies it (${revised.reason})`);
+  }
+
+  if (d.decision === 'request_changes') {
+    events.push({
+      type: 'changes_requested',
+      detail: d.comment,
+      actor: d.reviewer,
+      data: decisionEvidence(state, d, { comment: d.comment, ...(d.proposedPayload ? { proposedPayload: d.proposedPayload } : {}) }),
+    });
+    next.status = 'changes_requested';
+    next.closure = { code: ReasonCode.CHANGES_REQUESTED, reviewer: d.reviewer, message: d.comment, comment: d.comment, proposedPayload: d.proposedPayload };
+    return { ok: true, state: next, events, notify };
+  }
+
+  const evidence = decisionEvidence(state, d, d.comment ? { comment: d.comment } : {});
+  if (replacement !== undefined && !sameVersion(state, replacement)) {
+    // A new version: policy's route for it replaces the old one (an edit policy would allow at once keeps the current route).
+    const route = revised!.route ?? state.version.policy.route;
+    const policy = { ...revised!, route, risk: revised!.route ? revised!.risk : state.version.policy.risk };
+    const before = new Set(state.eligible.map((g) => g.name));
+    next.version = { payload: replacement, digest: revised!.actionDigest, policy, editedBy: d.reviewer };
+    next.versions = state.versions + 1;
+    next.eligible = eligibleAt(route, state.escalationLevel);
+    next.deadline = Math.min(state.deadline, now + route.slaMs);
+    const remaining = route.escalationChain.length > state.escalationLevel && route.escalateAfterMs;
+    next.nextEscalation = remaining ? Math.min(next.deadline, now + route.escalateAfterMs!) : undefined;
+    for (const group of next.eligible) if (!before.has(group.name)) notify.push({ group, event: 'review_requested' });
+    events.push({
+      type: 'edited',
+      detail: `payload edited (version ${short(next.version.digest)}): needs ${route.group.name} (${route.approvals} approval${route.approvals > 1 ? 's' : ''}); earlier approvals no longer count`,
+      actor: d.reviewer,
+      data: {
+        payload: replacement,
+        actionDigest: next.version.digest,
+        previousDigest: state.version.digest,
+        ruleIds: policy.ruleIds,
+        risk: policy.risk,
+        group: route.group.name,
+        approvals: route.approvals,
+        eligibleGroups: next.eligible.map((g) => g.name),
+        deadline: new Date(next.deadline).toISOString(),
+      },
+    });
+  }
+
+  next.approvals = next.approvals.filter((a) => a.reviewer !== d.reviewer);
+  if (isEligible(next, d.reviewer)) {
+    next.approvals.push({ reviewer: d.reviewer, digest: next.version.digest });
+    const counted = countedApprovers(next);
+    events.push({ type: 'approved', detail: `${counted.length}/${next.version.policy.route.approvals} approvals${d.comment ? `: ${d.comment}` : ''}`, actor: d.reviewer, data: evidence });
+    if (counted.length >= next.version.policy.route.approvals) {
+      next.status = 'approved';
+      next.closure = {};
+    }
+  } else {
+    events.push({
+      type: 'refused',
+      detail: `${escapeName(d.reviewer)}'s approval does not count: the edited version is routed to ${next.eligible.map((g) => g.name).join(', ')}`,
+      actor: d.reviewer,
+      data: { ...evidence, counted: false },
+    });
+  }
+  return { ok: true, state: next, events, notify };
+}
+
+/** The escalation timer fired: the next group in the chain may decide too. */
+export function escalate(state: ReviewState, now: number): Transition {
+  if (!isOpen(state) || state.nextEscalation === undefined || now < state.nextEscalation) return { ok: true, state, events: [], notify: [] };
+  const route = state.version.policy.route;
+  const group = route.escalationChain[state.escalationLevel];
+  if (!group) return { ok: true, state: { ...state, nextEscalation: undefined }, events: [], notify: [] };
+  const level = state.escalationLevel + 1;
+  const next: ReviewState = {
+    ...state,
+    status: 'escalated',
+    escalationLevel: level,
+    eligible: eligibleAt(route, level),
+    nextEscalation: route.escalationChain.length > level && route.escalateAfterMs ? now + route.escalateAfterMs : undefined,
+  };
+  return {
+    ok: true,
+    state: next,
+    events: [{ type: 'escalated', detail: `no decision in time; ${group.name} may now decide`, data: { group: group.name } }],
+    notify: [{ group, event: 'escalated' }],
+  };
+}
+
+/** The SLA timer fired. */
+export function expire(state: ReviewState, now: number): Transition {
+  if (!isOpen(state) || now < state.deadline) return { ok: true, state, events: [], notify: [] };
+  return {
+    ok: true,
+    state: { ...state, status: 'expired', closure: { code: ReasonCode.SLA_EXPIRED } },
+    events: [{ type: 'expired', detail: 'no decision within the SLA' }],
+    notify: [],
+  };
+}
+
+/** When the workflow must next wake up for a timer. */
+export function nextWake(state: ReviewState): { at: number; what: 'expiry' | 'escalation' } {
+  return state.nextEscalation !== undefined && state.nextEscalation < state.deadline ? { at: state.nextEscalation, what: 'escalation' } : { at: state.deadline, what: 'expiry' };
+}
