@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { approvalWorkflowId } from '../common/digest';
 import { eventually } from './support/eventually';
-import { cliFor } from './support/cli';
+import { cliFor, lookThenDecide } from './support/cli';
 import { action, useStack } from './support/stack';
 
 const POLICY = `
@@ -160,16 +160,19 @@ describe('countersign review', () => {
     const noName = await cli(['review', 'approve', requestId]);
     assert.equal(noName.code, 2);
     assert.match(noName.stderr, /--as NAME or the COUNTERSIGN_REVIEWER/);
-    const outsider = await cli(['review', 'approve', requestId, '--as', 'dave']);
+    const blind = await cli(['review', 'approve', requestId, '--as', 'alice']);
+    assert.equal(blind.code, 2, 'a reviewer who has not looked cannot decide');
+    assert.match(blind.stderr, /alice has not looked at request [0-9a-f]{16}: run countersign review show [0-9a-f]{16} --as alice first/);
+    const outsider = await lookThenDecide(cli, ['approve', requestId, '--as', 'dave']);
     assert.equal(outsider.code, 1);
     assert.match(outsider.stderr, /Refused \(NOT_ELIGIBLE\): dave is not in an eligible group \(support\)/);
-    const self = await cli(['review', 'approve', requestId, '--as', 'mallory']);
+    const self = await lookThenDecide(cli, ['approve', requestId, '--as', 'mallory']);
     assert.equal(self.code, 1);
     assert.match(self.stderr, /NOT_ELIGIBLE/);
-    const ok = await cli(['review', 'approve', requestId, '--json'], { COUNTERSIGN_REVIEWER: 'alice' });
+    const ok = await lookThenDecide(cli, ['approve', requestId, '--json'], { COUNTERSIGN_REVIEWER: 'alice' });
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(JSON.parse(ok.stdout), { accepted: true, requestId, status: 'approved', approvals: ['alice'], approvalsNeeded: 1 });
-    const again = await cli(['review', 'approve', requestId, '--as', 'bob', '--json']);
+    const again = await lookThenDecide(cli, ['approve', requestId, '--as', 'bob', '--json']);
     assert.equal(again.code, 1);
     assert.equal(JSON.parse(again.stdout).code, 'ALREADY_DECIDED');
     const agent = await cli(['submit', '--file', path, '--json']);
@@ -180,7 +183,7 @@ describe('countersign review', () => {
   test('approve --edit: the edited payload is what the agent gets', async () => {
     const { requestId, path } = await submitPending();
     const edit = file('edit.json', { amount: 199, currency: 'USD', order: 'A-9' });
-    const run = await cli(['review', 'approve', requestId, '--edit', edit, '--as', 'bob']);
+    const run = await lookThenDecide(cli, ['approve', requestId, '--edit', edit, '--as', 'bob']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Approved request [0-9a-f]{16} as bob: status approved/);
     const agent = JSON.parse((await cli(['submit', '--file', path, '--json'])).stdout);
@@ -188,20 +191,20 @@ describe('countersign review', () => {
     assert.equal(agent.outcome.edited, true);
     assert.deepEqual(agent.outcome.payload, { amount: 199, currency: 'USD', order: 'A-9' });
     const denied = await submitPending();
-    const tooBig = await cli(['review', 'approve', denied.requestId, '--edit', file('big.json', { amount: 99999 }), '--as', 'bob']);
+    const tooBig = await lookThenDecide(cli, ['approve', denied.requestId, '--edit', file('big.json', { amount: 99999 }), '--as', 'bob']);
     assert.equal(tooBig.code, 1);
     assert.match(tooBig.stderr, /Refused \(POLICY_DENIED\): The edit is refused: policy denies it \(Refunds over 10,000/);
   });
 
   test('deny needs a reason code and message, then the agent sees REVIEWER_DENIED', async () => {
     const { requestId, path } = await submitPending();
-    const missing = await cli(['review', 'deny', requestId, '--as', 'alice', '--message', 'no']);
+    const missing = await lookThenDecide(cli, ['deny', requestId, '--as', 'alice', '--message', 'no']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--reason CODE/);
-    const lower = await cli(['review', 'deny', requestId, '--as', 'alice', '--reason', 'nope', '--message', 'no']);
+    const lower = await lookThenDecide(cli, ['deny', requestId, '--as', 'alice', '--reason', 'nope', '--message', 'no']);
     assert.equal(lower.code, 1);
     assert.match(lower.stderr, /INVALID_REQUEST.*reasonCode/);
-    const run = await cli(['review', 'deny', requestId, '--as', 'alice', '--reason', 'DUPLICATE', '--message', 'Refunded already.', '--json']);
+    const run = await lookThenDecide(cli, ['deny', requestId, '--as', 'alice', '--reason', 'DUPLICATE', '--message', 'Refunded already.', '--json']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(JSON.parse(run.stdout).status, 'denied');
     const agent = await cli(['submit', '--file', path]);
@@ -212,7 +215,7 @@ describe('countersign review', () => {
   test('request-changes with a proposed payload reaches the agent', async () => {
     const { requestId, path } = await submitPending();
     const proposal = file('proposal.json', { amount: 120, currency: 'USD', order: 'A-9' });
-    const run = await cli(['review', 'request-changes', requestId, '--as', 'bob', '--comment', 'Only the duplicate charge.', '--propose', proposal]);
+    const run = await lookThenDecide(cli, ['request-changes', requestId, '--as', 'bob', '--comment', 'Only the duplicate charge.', '--propose', proposal]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Requested changes on request [0-9a-f]{16} as bob: status changes_requested/);
     const agent = await cli(['submit', '--file', path, '--json']);

@@ -17,7 +17,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { mcpToolDigest, type ListedTool } from '../client/mcp/tool';
 import { approvalWorkflowId } from '../common/digest';
-import { cliFor } from './support/cli';
+import { cliFor, lookThenDecide } from './support/cli';
 import { eventually } from './support/eventually';
 import { useStack } from './support/stack';
 import { decideSeen } from './support/review';
@@ -212,7 +212,7 @@ describe('MCP gateway: review', () => {
     assert.match(shown.stdout, /mcp\.destructiveHint=true/);
     assert.ok(shown.stdout.includes(JSON.stringify(args, null, 2)), shown.stdout);
 
-    const approve = await cli(['review', 'approve', id, '--as', 'olivia']);
+    const approve = await lookThenDecide(cli, ['approve', id, '--as', 'olivia']);
     assert.equal(approve.code, 0, approve.stderr);
     const ran = await call(await fsAgent(), 'write_file', args);
     assert.equal(ran.isError, undefined, text(ran));
@@ -240,7 +240,7 @@ describe('MCP gateway: review', () => {
     const path = join(files, 'secrets.env');
     const args = { path, content: 'TOKEN=abc\n' };
     const id = await held(await fsAgent(), 'write_file', args);
-    const deny = await cli(['review', 'deny', id, '--as', 'oscar', '--reason', 'NO_SECRETS', '--message', 'Secrets do not go in files.']);
+    const deny = await lookThenDecide(cli, ['deny', id, '--as', 'oscar', '--reason', 'NO_SECRETS', '--message', 'Secrets do not go in files.']);
     assert.equal(deny.code, 0, deny.stderr);
     for (let attempt = 0; attempt < 2; attempt++) {
       const result = await call(await fsAgent(), 'write_file', args);
@@ -257,7 +257,7 @@ describe('MCP gateway: review', () => {
     const args = { path, content: 'buy milk' };
     const id = await held(await fsAgent(), 'write_file', args);
     writeFileSync(join(work, 'proposed.json'), JSON.stringify({ path, content: 'buy oat milk\n' }));
-    const run = await cli(['review', 'request-changes', id, '--as', 'olivia', '--comment', 'Oat milk, and end with a newline.', '--propose', join(work, 'proposed.json')]);
+    const run = await lookThenDecide(cli, ['request-changes', id, '--as', 'olivia', '--comment', 'Oat milk, and end with a newline.', '--propose', join(work, 'proposed.json')]);
     assert.equal(run.code, 0, run.stderr);
     const result = await call(await fsAgent(), 'write_file', args);
     assert.equal(result.isError, true);
@@ -288,7 +288,7 @@ describe('MCP gateway: review', () => {
     const id = await held(await fsAgent(), 'write_file', args);
     const edited = { path, content: 'Hello all, the deploy is done.\n' };
     writeFileSync(join(work, 'edit.json'), JSON.stringify(edited));
-    const approve = await cli(['review', 'approve', id, '--as', 'olivia', '--edit', join(work, 'edit.json')]);
+    const approve = await lookThenDecide(cli, ['approve', id, '--as', 'olivia', '--edit', join(work, 'edit.json')]);
     assert.equal(approve.code, 0, approve.stderr);
     const result = await call(await fsAgent(), 'write_file', args);
     assert.equal(result.isError, undefined, text(result));

@@ -274,7 +274,8 @@ export function decide(state: ReviewState, d: ReviewerDecision, now: number, rev
     });
   }
 
-  next.approvals = next.approvals.filter((a) => a.reviewer !== d.reviewer);
+  // One entry per reviewer; a new version starts with none, even if it repeats an earlier payload.
+  next.approvals = next.version === state.version ? next.approvals.filter((a) => a.reviewer !== d.reviewer) : [];
   if (isEligible(next, d.reviewer)) {
     next.approvals.push({ reviewer: d.reviewer, digest: next.version.digest });
     const counted = countedApprovers(next);

@@ -17,8 +17,24 @@ export function cliFor(ctx: StackContext, baseEnv: Record<string, string> = {}) 
       execFile(
         process.execPath,
         [BIN, ...args],
-        { env: { ...process.env, TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: ctx.stack.taskQueue, ...baseEnv, ...extraEnv }, timeout: 60_000 },
+        {
+          env: { ...process.env, TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: ctx.stack.taskQueue, COUNTERSIGN_HOME: ctx.stack.dir, ...baseEnv, ...extraEnv },
+          timeout: 60_000,
+        },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
       );
     });
+}
+
+/**
+ * A reviewer decision from the CLI as a reviewer makes it: `review show <id> --as NAME` first, then
+ * the decision, which the CLI binds to the version shown. `args` is the decision, e.g. ['approve', id, '--as', 'bob'].
+ */
+export async function lookThenDecide(cli: ReturnType<typeof cliFor>, args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
+  const [, id] = args;
+  const as = args.indexOf('--as');
+  const who = as >= 0 ? ['--as', args[as + 1]!] : [];
+  const shown = await cli(['review', 'show', id!, ...who], extraEnv);
+  if (shown.code !== 0) return shown;
+  return cli(['review', ...args], extraEnv);
 }

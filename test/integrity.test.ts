@@ -1,0 +1,449 @@
+/**
+ * Issue 9's attacks, each run the way an attacker would — the CLI, or a raw @temporalio/client
+ * start, signal, update or reset — and each refused: one reviewer never counts twice, an edit is
+ * re-routed, a decision binds to the version its reviewer was shown, the token binds to what policy
+ * saw, signed decisions cannot be replayed, a reset cannot re-arm a spent token, evidence is written
+ * once per run and verified only against keys the user names, and a flood cannot freeze a request.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { createKeyFile, reviewerKeyPath, signerFromKey } from '../activities/keys';
+import { ConsumeRefusedError, DecisionRefusedError } from '../client/sdk';
+import { bundleDigest, verifyBundle, type EvidenceBundle } from '../common/bundle';
+import { actionDigest, approvalWorkflowId, requestIdFor } from '../common/digest';
+import type { ApprovalOutcome, ReviewView } from '../common/schema';
+import { decisionStatement } from '../common/signing';
+import { cliFor, lookThenDecide } from './support/cli';
+import { sealedBundle } from './support/evidence';
+import { action, useStack } from './support/stack';
+
+const home = mkdtempSync(join(tmpdir(), 'countersign-integrity-'));
+const kim = createKeyFile(reviewerKeyPath(home, 'kim'));
+
+const policyText = (kimKey: string) => `
+version: 1
+defaults: { decision: review, reviewers: ops, sla: 1h, tokenTtl: 5m }
+groups:
+  support: { members: [alice, bob], escalatesTo: support-leads }
+  support-leads: { members: [carol] }
+  finance:
+    members: [dave, erin, kim]
+    escalatesTo: cfo-office
+    reviewerKeys: { kim: "${kimKey}" }
+  cfo-office: { members: [fiona] }
+  ops: { members: [oscar] }
+owners:
+  - { match: "customer:*", group: support }
+rules:
+  - id: refund-small
+    match: { action: payments.refund }
+    when: "payload.amount <= 100"
+    decision: allow
+  - id: refund-medium
+    match: { action: payments.refund }
+    when: "payload.amount > 100"
+    decision: review
+    risk: medium
+    reviewers: owner
+    reason: Refunds over $100 need a support lead's eye.
+  - id: refund-large
+    match: { action: payments.refund }
+    when: "payload.amount > 500"
+    decision: review
+    risk: high
+    reviewers: finance
+    approvals: 2
+    reason: Refunds over $500 move real money; finance signs off twice.
+  - id: refund-huge
+    match: { action: payments.refund }
+    when: "payload.amount > 100000"
+    decision: deny
+    reason: Refunds over $100,000 are never automated.
+`;
+const POLICY = policyText(kim.publicKey);
+
+const ctx = useStack(POLICY);
+const cli = cliFor(ctx, { COUNTERSIGN_HOME: home, COUNTERSIGN_REVIEWER: '' });
+
+const refund = (amount: number, extra: Record<string, unknown> = {}) => action({ payload: { amount, currency: 'USD', order: 'A-1' }, ...extra });
+const file = (name: string, content: unknown) => {
+  const path = join(home, `${name}-${randomUUID().slice(0, 8)}.json`);
+  writeFileSync(path, JSON.stringify(content));
+  return path;
+};
+
+async function pending(amount: number) {
+  const request = await ctx.stack.cs.submit(refund(amount), { waitMs: 2000 });
+  assert.equal(request.status, 'pending');
+  return request;
+}
+
+async function refusedWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    const refusal = err instanceof WorkflowUpdateFailedError ? { code: (err.cause as { type?: string }).type, message: err.cause?.message ?? '' } : (err as DecisionRefusedError);
+    assert.equal(refusal.code, code, `${String(err)}: ${refusal.message}`);
+    if (message) assert.match(refusal.message, message);
+    return true;
+  });
+}
+
+const view = (id: string): Promise<ReviewView> => ctx.stack.cs.view(id);
+
+describe('1. one reviewer never counts twice', () => {
+  test('dave approves, then "edits" to the identical payload: refused ALREADY_DECIDED, still 1/2 (CLI and raw update)', async () => {
+    const request = await pending(1200);
+    const first = await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /status pending \(1\/2 approvals\)/);
+    const same = file('same', request.request.payload);
+    const twice = await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave', '--edit', same]);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /Refused \(ALREADY_DECIDED\): dave has already approved this version/);
+
+    const raw = ctx.env.client.workflow.getHandle(request.workflowId);
+    const { currentDigest } = await view(request.workflowId);
+    await refusedWith(raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'dave', versionDigest: currentDigest, editedPayload: request.request.payload }] }), 'ALREADY_DECIDED');
+    await raw.signal('decide', { decision: 'approve', reviewer: 'dave', versionDigest: currentDigest, editedPayload: request.request.payload });
+    const after = await view(request.workflowId);
+    assert.equal(after.status, 'pending');
+    assert.deepEqual(after.approvals, ['dave']);
+    assert.ok(after.history.some((e) => e.type === 'refused' && e.actor === 'dave' && e.detail.startsWith('ALREADY_DECIDED')));
+  });
+});
+
+describe('2. an edit is re-routed', () => {
+  test('support edits a $200 refund to $50,000: it goes to finance for two approvals, and support no longer counts', async () => {
+    const request = await pending(200);
+    const before = await view(request.workflowId);
+    assert.deepEqual(before.eligibleGroups, ['support']);
+    const big = file('big', { amount: 50000, currency: 'USD', order: 'A-1' });
+    const edit = await lookThenDecide(cli, ['approve', request.requestId, '--as', 'alice', '--edit', big]);
+    assert.equal(edit.code, 0, edit.stderr);
+    assert.match(edit.stdout, /status pending \(0\/2 approvals\)/);
+    const after = await view(request.workflowId);
+    assert.deepEqual(after.eligibleGroups, ['finance']);
+    assert.equal(after.approvalsNeeded, 2);
+    assert.equal(after.policy?.risk, 'high');
+    assert.ok(Date.parse(after.deadline!) <= Date.parse(before.deadline!), 'the deadline never moves later');
+    const edited = after.history.find((e) => e.type === 'edited')!;
+    assert.equal(edited.data?.group, 'finance');
+    assert.ok(after.history.some((e) => e.type === 'refused' && e.actor === 'alice' && /does not count/.test(e.detail)));
+    const bob = await lookThenDecide(cli, ['approve', request.requestId, '--as', 'bob']);
+    assert.equal(bob.code, 1);
+    assert.match(bob.stderr, /NOT_ELIGIBLE\): bob is not in an eligible group \(finance\)/);
+    await eventuallyNotified(request.workflowId, 'finance');
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave'])).code, 0);
+    const done = await lookThenDecide(cli, ['approve', request.requestId, '--as', 'erin']);
+    assert.match(done.stdout, /status approved \(2\/2 approvals\)/);
+    const outcome = (await request.wait(5000)).outcome!;
+    assert.deepEqual(outcome.reviewers, ['dave', 'erin']);
+    assert.deepEqual(outcome.payload, { amount: 50000, currency: 'USD', order: 'A-1' });
+    assert.equal(outcome.actionDigest, actionDigest({ ...request.request, payload: outcome.payload! }));
+  });
+});
+
+async function eventuallyNotified(workflowId: string, group: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if ((await view(workflowId)).history.some((e) => e.type === 'notified' && e.data?.group === group)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${group} was never notified`);
+}
+
+describe('3. a decision binds to the version its reviewer was shown', () => {
+  test('erin looks at $1,200; dave edits to $9,999; erin\'s approve is refused STALE_VERSION until she looks again', async () => {
+    const request = await pending(1200);
+    assert.equal((await cli(['review', 'show', request.requestId, '--as', 'erin'])).code, 0);
+    const other = file('other', { amount: 9999, currency: 'USD', order: 'B-2', to: 'acct-666' });
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave', '--edit', other])).code, 0);
+    const stale = await cli(['review', 'approve', request.requestId, '--as', 'erin']);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /Refused \(STALE_VERSION\): The payload changed since erin was shown it .* look at the request again .*review show/);
+    assert.equal((await view(request.workflowId)).status, 'pending');
+
+    const wrongDigest = await cli(['review', 'approve', request.requestId, '--as', 'erin', '--digest', request.outcome?.actionDigest ?? (await view(request.workflowId)).actionDigest.slice(0, 12)]);
+    assert.equal(wrongDigest.code, 1, 'the original version by --digest is stale too');
+    assert.match(wrongDigest.stderr, /STALE_VERSION/);
+    const current = (await view(request.workflowId)).currentDigest;
+    const ok = await cli(['review', 'approve', request.requestId, '--as', 'erin', '--digest', current.slice(0, 12)]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /status approved \(2\/2 approvals\)/);
+  });
+
+  test('on a terminal, a reviewer who has not looked is shown the version and asked before it is decided', async () => {
+    const request = await pending(1200);
+    const bin = join(__dirname, '..', 'bin', 'countersign.js');
+    const env = { ...process.env, TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: ctx.stack.taskQueue, COUNTERSIGN_HOME: home };
+    const tty = (answer: string) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        const child = spawn('script', ['-qec', `${process.execPath} ${bin} review approve ${request.requestId} --as dave`, '/dev/null'], { env });
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (/\[y\/N\]/.test(out) && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+        });
+        child.on('close', (code) => resolve({ code: code ?? 1, out }));
+      });
+    const no = await tty('n');
+    assert.match(no.out, /Summary:\s+Refund order/);
+    assert.match(no.out, /Approve version [0-9a-f]{12} of request [0-9a-f]{16} as dave\? \[y\/N\]/);
+    assert.match(no.out, /Nothing was decided/);
+    assert.notEqual(no.code, 0);
+    assert.deepEqual((await view(request.workflowId)).approvals, []);
+    const yes = await tty('y');
+    assert.equal(yes.code, 0, yes.out);
+    assert.match(yes.out, /Approved request [0-9a-f]{16} as dave: status pending \(1\/2 approvals\)/);
+  });
+});
+
+describe('4. the workflow recomputes what a raw start asserts', () => {
+  const start = async (args: { request: Record<string, unknown>; requestId: string; actionDigest: string }, workflowId: string): Promise<ApprovalOutcome> => {
+    const handle = await ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId, args: [args] });
+    return (await handle.result()) as ApprovalOutcome;
+  };
+
+  test('a $40 refund started with the digest of a $250,000 refund is denied INVALID_REQUEST and nothing is minted', async () => {
+    const small = refund(40);
+    const forged = actionDigest({ action: 'payments.refund', resource: small.resource as never, payload: { amount: 250000, currency: 'USD', order: 'A-1' } });
+    const requestId = requestIdFor(small.agentId as string, small.taskId as string, forged);
+    const outcome = await start({ request: small, requestId, actionDigest: forged }, `cs-${small.agentId}-${requestId}`);
+    assert.equal(outcome.status, 'denied');
+    assert.equal(outcome.code, 'INVALID_REQUEST');
+    assert.match(outcome.message!, /actionDigest is not the digest of its action, resource and payload/);
+    assert.equal(outcome.token, undefined);
+    const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
+    assert.equal(bundle.events.some((e) => e.type === 'token_minted' || e.type === 'evaluated'), false, 'policy never ran, no token');
+    assert.equal(bundle.approvalRecord, undefined);
+  });
+
+  test('a wrong requestId or a workflow id of the caller\'s choosing is denied; the honest start of the same request is approved', async () => {
+    const small = refund(40);
+    const honest = approvalWorkflowId(small as never);
+    const wrongId = await start({ request: small, requestId: 'ffffffffffffffff', actionDigest: honest.actionDigest }, honest.workflowId);
+    assert.equal(wrongId.code, 'INVALID_REQUEST');
+    assert.match(wrongId.message!, /requestId is not the one derived/);
+    const chosen = refund(40);
+    const chosenIds = approvalWorkflowId(chosen as never);
+    const wrongWorkflow = await start({ request: chosen, requestId: chosenIds.requestId, actionDigest: chosenIds.actionDigest }, `cs-support-bot-${randomUUID().slice(0, 8)}`);
+    assert.equal(wrongWorkflow.code, 'INVALID_REQUEST');
+    assert.match(wrongWorkflow.message!, /workflow id is not the one derived/);
+    const control = refund(40);
+    const ids = approvalWorkflowId(control as never);
+    const handle = await ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId: ids.workflowId, args: [{ request: control, requestId: ids.requestId, actionDigest: ids.actionDigest }] });
+    const state = (await handle.executeUpdate('awaitDecision', { args: [{ waitMs: 5000 }] })) as { outcome?: ApprovalOutcome };
+    assert.equal(state.outcome?.status, 'approved', 'the honest start is approved by policy');
+    assert.equal(state.outcome?.decidedBy, 'policy');
+    await handle.cancel();
+  });
+});
+
+describe('5. signed decisions cannot be replayed', () => {
+  test('kim\'s signature for one request is refused on another, and a fresh-looking statement signed 11 minutes ago is refused', async () => {
+    const a = await pending(1200);
+    const signed = await lookThenDecide(cli, ['approve', a.requestId, '--as', 'kim']);
+    assert.equal(signed.code, 0, signed.stderr);
+    const approved = (await view(a.workflowId)).history.find((e) => e.type === 'approved' && e.actor === 'kim')!;
+    const { signature, statement } = approved.data as { signature: string; statement: { signedAt: string } };
+
+    const b = await pending(1200);
+    const bView = await view(b.workflowId);
+    assert.equal(bView.currentDigest, (await view(a.workflowId)).currentDigest, 'same payload, same version digest: only the workflow id tells them apart');
+    const raw = ctx.env.client.workflow.getHandle(b.workflowId);
+    await refusedWith(
+      raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: bView.currentDigest, signature: { signedAt: statement.signedAt, value: signature } }] }),
+      'NOT_ELIGIBLE',
+      /does not verify against their registered key for this request and version/,
+    );
+
+    const signedAt = new Date(Date.now() - 11 * 60_000).toISOString();
+    const target = { workflowId: bView.workflowId, requestId: bView.requestId, versionDigest: bView.currentDigest, policyDigest: bView.policy!.policyDigest, ...bView.request };
+    const old = kim.sign('countersign/reviewer-decision/v2', decisionStatement(target, { decision: 'approve', reviewer: 'kim' }, signedAt));
+    await refusedWith(
+      raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: bView.currentDigest, signature: { signedAt, value: old.signature } }] }),
+      'NOT_ELIGIBLE',
+      /outside the 10 minutes a signature is accepted for/,
+    );
+    const fresh = new Date().toISOString();
+    const now = kim.sign('countersign/reviewer-decision/v2', decisionStatement(target, { decision: 'approve', reviewer: 'kim' }, fresh));
+    const accepted = (await raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: bView.currentDigest, signature: { signedAt: fresh, value: now.signature } }] })) as { approvals: string[] };
+    assert.deepEqual(accepted.approvals, ['kim'], 'the same statement, signed now for this request, is accepted');
+  });
+});
+
+describe('6. a workflow reset cannot re-arm a spent token', () => {
+  test('reset to before the consume: the same plaintext is refused TOKEN_CONSUMED, no second receipt, the first evidence stays', async () => {
+    const request = await ctx.stack.cs.submit(refund(40), { waitMs: 5000 });
+    assert.equal(request.status, 'approved');
+    const token = request.openToken()!;
+    const receipt = await request.consume();
+    await request.report({ status: 'succeeded' });
+    const first = await ctx.stack.cs.outcome(request.workflowId);
+    assert.equal(first.status, 'executed');
+    const firstEvidence = readFileSync(first.evidence!.path, 'utf8');
+
+    const handle = ctx.env.client.workflow.getHandle(request.workflowId);
+    const { events } = await handle.fetchHistory();
+    const EventType = temporal.api.enums.v1.EventType;
+    const accepted = events!.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED && e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'consume');
+    assert.ok(accepted > 0, 'the consume update is in the history');
+    const resetPoint = events!.slice(0, accepted).reverse().find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
+    const firstRunId = (await handle.describe()).runId;
+    const reset = await ctx.env.client.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId: request.workflowId, runId: firstRunId },
+      reason: 'attack: re-arm the token',
+      workflowTaskFinishEventId: resetPoint.eventId,
+      requestId: randomUUID(),
+    });
+    assert.notEqual(reset.runId, firstRunId);
+
+    await assert.rejects(
+      ctx.stack.cs.consume(request.workflowId, { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: receipt.body.actionDigest }),
+      (err: unknown) => err instanceof ConsumeRefusedError && err.code === 'TOKEN_CONSUMED',
+    );
+    const second = (await ctx.env.client.workflow.getHandle(request.workflowId, reset.runId!).result()) as ApprovalOutcome;
+    assert.equal(second.status, 'outcome_unknown');
+    assert.match(second.execution?.message ?? '', /spent in an earlier run/);
+    assert.notEqual(second.evidence!.path, first.evidence!.path, 'each run has its own evidence file');
+    const secondBundle = JSON.parse(readFileSync(second.evidence!.path, 'utf8')) as EvidenceBundle;
+    assert.equal(secondBundle.receipt, undefined, 'no second receipt');
+    assert.ok(secondBundle.events.some((e) => e.type === 'consume_refused' && /already spent/.test(e.detail)));
+    assert.equal(readFileSync(first.evidence!.path, 'utf8'), firstEvidence, 'the first run\'s evidence is unchanged');
+    const spent = readdirSync(join(ctx.stack.evidenceDir, 'spent')).filter((f) => f.startsWith(receipt.body.tokenId));
+    assert.equal(spent.length, 1);
+    assert.equal(JSON.parse(readFileSync(join(ctx.stack.evidenceDir, 'spent', spent[0]!), 'utf8')).runId, firstRunId);
+  });
+});
+
+describe('7. evidence', () => {
+  test('an agent that cancels its run after consuming still leaves a sealed bundle, status cancelled', async () => {
+    const request = await ctx.stack.cs.submit(refund(40), { waitMs: 5000 });
+    const receipt = await request.consume();
+    await ctx.env.client.workflow.getHandle(request.workflowId).cancel();
+    const outcome = await ctx.stack.cs.outcome(request.workflowId);
+    assert.equal(outcome.status, 'cancelled');
+    assert.deepEqual(outcome.execution, { status: 'unknown', receiptId: receipt.body.receiptId });
+    const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
+    assert.deepEqual(bundle.events.slice(-2).map((e) => e.type), ['cancelled', 'closed']);
+    assert.equal(bundle.receipt?.body.receiptId, receipt.body.receiptId);
+    assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
+
+    const open = await pending(1200);
+    await ctx.env.client.workflow.getHandle(open.workflowId).cancel();
+    const cancelled = await ctx.stack.cs.outcome(open.workflowId);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.decidedBy, 'cancellation');
+    assert.ok(existsSync(cancelled.evidence!.path));
+  });
+
+  test('ids that sanitise alike (ops@acme, ops_acme) get their own files, and evidence serves each request its own bundle', async () => {
+    const legit = await ctx.stack.cs.submit(refund(40, { agentId: 'ops@acme' }), { waitMs: 5000 });
+    await legit.consume();
+    await legit.report({ status: 'succeeded' });
+    const legitOutcome = await ctx.stack.cs.outcome(legit.workflowId);
+    // The attacker starts a run whose workflow id differs only in the character a file name cannot hold.
+    const lookalike = legit.workflowId.replace('@', '_');
+    const forged = await ctx.env.client.workflow.start('approvalWorkflow', {
+      taskQueue: ctx.stack.taskQueue,
+      workflowId: lookalike,
+      args: [{ request: { ...refund(40, { agentId: 'ops_acme' }), payload: { amount: 1, currency: 'USD' } }, requestId: legit.requestId, actionDigest: legitOutcome.actionDigest }],
+    });
+    const forgedOutcome = (await forged.result()) as ApprovalOutcome;
+    assert.equal(forgedOutcome.status, 'denied');
+    assert.notEqual(forgedOutcome.evidence!.path, legitOutcome.evidence!.path);
+    const exported = await cli(['evidence', legit.workflowId]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const bundle = JSON.parse(exported.stdout) as EvidenceBundle;
+    assert.equal(bundle.workflowId, legit.workflowId);
+    assert.equal(bundle.outcome.status, 'executed');
+    const { signature: _s, ...body } = bundle;
+    assert.equal(bundleDigest(body), legitOutcome.evidence!.digest);
+  });
+
+  test('verify trusts only the key it is told to, and checks reviewer signatures against the policy\'s directory', async () => {
+    const request = await pending(1200);
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'kim'])).code, 0);
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave'])).code, 0);
+    await request.wait(5000);
+    await request.consume();
+    await request.report({ status: 'succeeded' });
+    const path = join(home, `bundle-${request.requestId}.json`);
+    assert.equal((await cli(['evidence', request.requestId, '--out', path])).code, 0);
+    const layerPub = join(home, 'layer.pub');
+    writeFileSync(layerPub, ctx.stack.signer.publicKey);
+    const policyFile = join(home, 'policy.yaml');
+    writeFileSync(policyFile, POLICY);
+
+    const noKey = await cli(['verify', path]);
+    assert.equal(noKey.code, 1);
+    assert.match(noKey.stderr, /NOT TRUSTED at signer: the bundle is signed by key [0-9a-f]{16}, which you did not name as trusted: pass --key/);
+    const trusted = await cli(['verify', path, '--key', layerPub, '--policy', policyFile]);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.match(trusted.stdout, /reviewer signature of kim \(events\[\d+\]\) by a key the policy registers/);
+
+    // A forger edits the outcome and signs the bundle with a key of their own.
+    const forger = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+    const bundle = JSON.parse(readFileSync(path, 'utf8')) as EvidenceBundle;
+    const { signature: _old, ...body } = { ...bundle, outcome: { ...bundle.outcome, reviewers: ['dave', 'erin'] }, signer: { keyId: forger.keyId, publicKey: forger.publicKey } };
+    const forgedPath = file('forged', { ...body, signature: forger.sign('countersign/evidence-bundle/v1', body).signature });
+    const forgedNoKey = await cli(['verify', forgedPath]);
+    assert.equal(forgedNoKey.code, 1, 'a self-signed forgery is never OK');
+    assert.doesNotMatch(forgedNoKey.stdout, /OK/);
+    const forgedKey = await cli(['verify', forgedPath, '--key', layerPub]);
+    assert.equal(forgedKey.code, 1);
+    assert.match(forgedKey.stderr, /NOT TRUSTED at signer: signed by key [0-9a-f]{16}, not by the trusted key/);
+
+    const otherKim = createKeyFile(join(home, `other-kim-${randomUUID().slice(0, 6)}.key`));
+    const otherPolicy = join(home, 'other-policy.yaml');
+    writeFileSync(otherPolicy, policyText(otherKim.publicKey));
+    const wrongDirectory = await cli(['verify', path, '--key', layerPub, '--policy', otherPolicy]);
+    assert.equal(wrongDirectory.code, 1);
+    assert.match(wrongDirectory.stderr, /kim's decision is signed by key [0-9a-f]{16}, which the policy's directory does not register for them/);
+  });
+});
+
+describe('8. a flood of oversized messages cannot freeze a request', () => {
+  test('three 1.5 MB decide signals and 30 junk ones are refused, recorded bounded, and the request is still shown, decided and sealed', async () => {
+    const request = await pending(1200);
+    const raw = ctx.env.client.workflow.getHandle(request.workflowId);
+    const { currentDigest } = await view(request.workflowId);
+    for (let i = 0; i < 3; i++) await raw.signal('decide', { decision: 'approve', reviewer: `${i}${'x'.repeat(1_500_000)}`, versionDigest: currentDigest });
+    for (let i = 0; i < 30; i++) await raw.signal('decide', { decision: 'approve', reviewer: 'nobody', versionDigest: currentDigest, [`junk${i}`]: 'y'.repeat(1000) });
+    const shown = await cli(['review', 'show', request.requestId]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const v = await view(request.workflowId);
+    const refused = v.history.filter((e) => e.type === 'refused');
+    assert.equal(refused.length, 21, '20 refusals recorded, then one line saying later ones are not');
+    assert.match(refused.at(-1)!.detail, /later refusals are not recorded/);
+    for (const e of refused) {
+      assert.ok((e.actor ?? '').length <= 129, 'the reviewer field is truncated');
+      assert.ok(e.detail.length <= 400, 'the message is truncated');
+    }
+    assert.ok(JSON.stringify(v).length < 200_000, 'the view stays small');
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave'])).code, 0);
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'erin'])).code, 0);
+    await request.wait(5000);
+    await request.consume();
+    await request.report({ status: 'succeeded' });
+    const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
+    assert.equal(bundle.outcome.status, 'executed');
+    assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
+    const exported = await cli(['evidence', request.requestId]);
+    assert.equal(exported.code, 0, exported.stderr);
+  });
+
+  test('context is bounded in count and size: one sentence names the field and nothing starts', async () => {
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v']));
+    await assert.rejects(ctx.stack.cs.submit(refund(40, { context: many })), /Field "context" must have at most 32 entries/);
+    const big = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'v'.repeat(2000)]));
+    await assert.rejects(ctx.stack.cs.submit(refund(40, { context: big })), /Field "context" must be at most 16 KiB as JSON/);
+  });
+});
+

@@ -1,0 +1,307 @@
+/**
+ * Model-based property test of the review rules (workflows/review.ts, DESIGN §4): fast-check
+ * generates thousands of sequences of looks, approvals, edits, denials, change requests, signed
+ * decisions and clock ticks, drives the pure state machine with them exactly as the workflow does,
+ * and checks invariants 1–5 after every step against a model that knows only what reviewers did.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import fc from 'fast-check';
+import { evaluatePolicy } from '../../activities/policy/evaluate';
+import { compilePolicy } from '../../activities/policy/load';
+const bytesToBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+import { actionDigest, requestIdFor } from '../../common/digest';
+import type { Payload, PolicyDecision, ReviewerDecision } from '../../common/schema';
+import { decisionMessage, decisionStatement } from '../../common/signing';
+import { checkDecision, countedApprovers, decide, escalate, expire, isOpen, nextWake, openReview, SIGNATURE_MAX_AGE_MS, type ReviewState, type Transition } from '../../workflows/review';
+
+const kimSecret = ed25519.utils.randomSecretKey();
+const kimKey = bytesToBase64(ed25519.getPublicKey(kimSecret));
+
+const POLICY = compilePolicy(`
+version: 1
+defaults: { decision: review, reviewers: ops, sla: 4h }
+groups:
+  support: { members: [alice, bob, mallory], escalatesTo: support-leads }
+  support-leads: { members: [carol] }
+  finance: { members: [dave, erin, kim], escalatesTo: cfo, reviewerKeys: { kim: "${kimKey}" } }
+  cfo: { members: [fiona] }
+  ops: { members: [oscar] }
+owners:
+  - { match: "customer:*", group: support }
+rules:
+  - { id: small, match: { action: payments.refund }, when: "payload.amount <= 100", decision: allow }
+  - { id: medium, match: { action: payments.refund }, when: "payload.amount > 100", decision: review, reviewers: owner, sla: 4h, escalate: { after: 1h } }
+  - { id: large, match: { action: payments.refund }, when: "payload.amount > 500", decision: review, reviewers: finance, approvals: 2, sla: 2h, escalate: { after: 30m } }
+  - { id: huge, match: { action: payments.refund }, when: "payload.amount > 10000", decision: deny, reason: "Too much." }
+`);
+
+const REVIEWERS = ['alice', 'carol', 'dave', 'erin', 'fiona', 'kim', 'mallory', 'support-bot'] as const;
+const AMOUNTS = [50, 250, 400, 1200, 5000, 50000] as const;
+const AGENT = { agentId: 'support-bot', taskId: 't-1', onBehalfOf: 'mallory' };
+const RESOURCE = { type: 'customer', id: 'C-42' };
+const ACTION = 'payments.refund';
+const WORKFLOW = 'cs-support-bot-0123456789abcdef';
+const START = Date.parse('2026-11-25T12:00:00Z');
+
+const payloadOf = (amount: number): Payload => ({ amount, currency: 'USD' });
+const digestOf = (payload: Payload) => actionDigest({ action: ACTION, resource: RESOURCE, payload });
+const policyFor = (payload: Payload): PolicyDecision =>
+  evaluatePolicy(POLICY, { ...AGENT, action: ACTION, summary: 'Refund', resource: RESOURCE, payload });
+
+/** What reviewers did, as an observer saw it; never derived from the state machine's own bookkeeping. */
+interface Model {
+  /** The version each reviewer last looked at. */
+  shown: Map<string, string>;
+  /** Accepted approvals: who, naming which version, accepted while which version number was current. */
+  approvals: { reviewer: string; named: string; version: number }[];
+  version: number;
+  /** The route the current version must have: policy's for its payload (an allowed edit keeps the previous one). */
+  route: NonNullable<PolicyDecision['route']>;
+  /** Every digest seen so far: stale versions to name. */
+  digests: string[];
+  closed?: string;
+}
+
+interface Real {
+  state: ReviewState;
+  now: number;
+}
+
+const open0 = (amount: number): { model: Model; real: Real } => {
+  const payload = payloadOf(amount);
+  const policy = policyFor(payload);
+  const digest = digestOf(payload);
+  const t = openReview({
+    workflowId: WORKFLOW,
+    requestId: requestIdFor(AGENT.agentId, AGENT.taskId, digest),
+    action: ACTION,
+    resource: RESOURCE,
+    agentId: AGENT.agentId,
+    onBehalfOf: AGENT.onBehalfOf,
+    version: { payload, digest, policy: { ...policy, route: policy.route! } },
+    now: START,
+  });
+  return { model: { shown: new Map(), approvals: [], version: 1, route: policy.route!, digests: [digest] }, real: { state: t.state, now: START } };
+};
+
+/** Invariants 1, 2 and 5, after every step. */
+function checkInvariants(model: Model, real: Real): void {
+  const s = real.state;
+  const reviewers = s.approvals.map((a) => a.reviewer);
+  assert.equal(new Set(reviewers).size, reviewers.length, 'invariant 2: a reviewer appears once among approvals');
+  for (const r of reviewers) assert.ok(!['support-bot', 'mallory'].includes(r), 'invariant 5: the agent and its onBehalfOf human never count');
+  assert.equal(s.version.policy.route.group.name, model.route.group.name, 'invariant 3: the current version is routed by policy for its payload');
+  assert.equal(s.version.policy.route.approvals, model.route.approvals, 'invariant 3: approvals needed follow the current version');
+  if (s.status === 'approved') {
+    const final = s.version.digest;
+    const groups = [model.route.group, ...model.route.escalationChain];
+    const valid = new Set(
+      model.approvals
+        .filter((a) => a.version === model.version && a.named === final)
+        .filter((a) => groups.some((g) => g.members.includes(a.reviewer)))
+        .filter((a) => !['support-bot', 'mallory'].includes(a.reviewer))
+        .map((a) => a.reviewer),
+    );
+    assert.ok(
+      valid.size >= model.route.approvals,
+      `invariant 1: approved with ${valid.size} distinct eligible reviewers who named the final version, ${model.route.approvals} needed`,
+    );
+    for (const r of countedApprovers(s)) assert.ok(valid.has(r), `invariant 1: ${r} counted without approving the final version as shown`);
+  }
+}
+
+/** Runs one transition the way the workflow does; a closed request must come out unchanged. */
+function step(model: Model, real: Real, run: () => ReturnType<typeof decide>): ReturnType<typeof decide> {
+  const before = JSON.stringify(real.state);
+  const result = run();
+  if (result.ok) real.state = result.state;
+  if (model.closed) assert.equal(JSON.stringify(real.state), model.closed, 'invariant 5: a closed request never changes');
+  if (!isOpen(real.state)) model.closed ??= JSON.stringify(real.state);
+  if (model.closed && before === model.closed) assert.equal(result.ok && result.events.length > 0, false, 'invariant 5: nothing happens after close');
+  return result;
+}
+
+/** Which version a reviewer names: the one they looked at, or (a careless or hostile client) another. */
+type Naming = 'shown' | 'current' | 'stale' | 'none';
+const naming = fc.constantFrom<Naming>('shown', 'shown', 'current', 'current', 'current', 'stale', 'none');
+
+function named(model: Model, real: Real, reviewer: string, how: Naming): string | undefined {
+  if (how === 'shown') return model.shown.get(reviewer);
+  if (how === 'current') return real.state.version.digest;
+  if (how === 'stale') return model.digests.find((d) => d !== real.state.version.digest);
+  return undefined;
+}
+
+function afterDecision(model: Model, real: Real, d: ReviewerDecision, result: ReturnType<typeof decide>, beforeDigest: string, beforeDeadline: number): void {
+  if (!result.ok) return;
+  assert.equal(d.versionDigest, beforeDigest, 'invariant 4: only a decision naming the current version is accepted');
+  assert.ok(![ 'support-bot', 'mallory'].includes(d.reviewer), 'invariant 5: the agent and its human never decide');
+  if (real.state.version.digest !== beforeDigest) {
+    model.version += 1;
+    const revised = policyFor(real.state.version.payload);
+    if (revised.route) model.route = revised.route;
+    if (!model.digests.includes(real.state.version.digest)) model.digests.push(real.state.version.digest);
+    assert.ok(real.state.deadline <= beforeDeadline, 'invariant 3: an edit never moves the deadline later');
+    assert.deepEqual(countedApprovers(real.state).filter((r) => r !== d.reviewer), [], 'invariant 3: approvals of earlier versions do not count');
+  }
+  // The editor approves the version they wrote: the digest of their own edited payload.
+  const authored = d.decision === 'approve' && d.editedPayload ? digestOf(d.editedPayload) : undefined;
+  if (d.decision === 'approve') model.approvals.push({ reviewer: d.reviewer, named: authored ?? d.versionDigest!, version: model.version });
+}
+
+class Look implements fc.Command<Model, Real> {
+  constructor(readonly reviewer: string) {}
+  check = () => true;
+  run(model: Model, real: Real) {
+    model.shown.set(this.reviewer, real.state.version.digest);
+    checkInvariants(model, real);
+  }
+  toString = () => `look(${this.reviewer})`;
+}
+
+class Approve implements fc.Command<Model, Real> {
+  /** `same`: an "edit" to exactly the current payload. */
+  constructor(readonly reviewer: string, readonly how: Naming, readonly edit?: number | 'same') {}
+  check = () => true;
+  run(model: Model, real: Real) {
+    const editedPayload = this.edit === undefined ? undefined : this.edit === 'same' ? { ...real.state.version.payload } : payloadOf(this.edit);
+    const d: ReviewerDecision = { decision: 'approve', reviewer: this.reviewer, versionDigest: named(model, real, this.reviewer, this.how), ...(editedPayload ? { editedPayload } : {}) };
+    const { digest: beforeDigest } = real.state.version;
+    const beforeDeadline = real.state.deadline;
+    const result = step(model, real, () => decide(real.state, d, real.now, editedPayload ? policyFor(editedPayload) : undefined));
+    afterDecision(model, real, d, result, beforeDigest, beforeDeadline);
+    if (editedPayload && result.ok && policyFor(editedPayload).decision === 'deny') assert.fail('an edit policy denies is never accepted');
+    checkInvariants(model, real);
+  }
+  toString = () => `approve(${this.reviewer}, ${this.how}${this.edit !== undefined ? `, edit ${this.edit}` : ''})`;
+}
+
+class Close implements fc.Command<Model, Real> {
+  constructor(readonly reviewer: string, readonly kind: 'deny' | 'request_changes', readonly how: Naming) {}
+  check = () => true;
+  run(model: Model, real: Real) {
+    const versionDigest = named(model, real, this.reviewer, this.how);
+    const d: ReviewerDecision =
+      this.kind === 'deny'
+        ? { decision: 'deny', reviewer: this.reviewer, versionDigest, reasonCode: 'NO', message: 'no' }
+        : { decision: 'request_changes', reviewer: this.reviewer, versionDigest, comment: 'smaller, please' };
+    const { digest: beforeDigest } = real.state.version;
+    const result = step(model, real, () => decide(real.state, d, real.now));
+    afterDecision(model, real, d, result, beforeDigest, real.state.deadline);
+    checkInvariants(model, real);
+  }
+  toString = () => `${this.kind}(${this.reviewer}, ${this.how})`;
+}
+
+/** kim has a registered key: only a fresh signature over this request's current version counts. */
+type Signing = 'valid' | 'other-request' | 'other-version' | 'too-old' | 'wrong-key' | 'unsigned';
+class SignedApprove implements fc.Command<Model, Real> {
+  constructor(readonly signing: Signing) {}
+  check = () => true;
+  run(model: Model, real: Real) {
+    const s = real.state;
+    const signedAt = new Date(this.signing === 'too-old' ? real.now - SIGNATURE_MAX_AGE_MS - 1000 : real.now).toISOString();
+    const target = {
+      workflowId: this.signing === 'other-request' ? 'cs-support-bot-ffffffffffffffff' : s.workflowId,
+      requestId: s.requestId,
+      versionDigest: this.signing === 'other-version' ? (model.digests.find((d) => d !== s.version.digest) ?? '0'.repeat(64)) : s.version.digest,
+      policyDigest: s.version.policy.policyDigest,
+      action: s.action,
+      resource: s.resource,
+    };
+    const d: ReviewerDecision = { decision: 'approve', reviewer: 'kim', versionDigest: s.version.digest };
+    const secret = this.signing === 'wrong-key' ? ed25519.utils.randomSecretKey() : kimSecret;
+    const statement = decisionStatement(target, d, signedAt);
+    const signed: ReviewerDecision =
+      this.signing === 'unsigned' ? d : { ...d, signature: { signedAt, value: bytesToBase64(ed25519.sign(new TextEncoder().encode(decisionMessage(statement)), secret)) } };
+    const beforeDigest = s.version.digest;
+    const result = step(model, real, () => decide(real.state, signed, real.now));
+    if (this.signing !== 'valid') assert.equal(result.ok, false, `a ${this.signing} signature is refused`);
+    afterDecision(model, real, signed, result, beforeDigest, s.deadline);
+    checkInvariants(model, real);
+  }
+  toString = () => `kim(${this.signing})`;
+}
+
+class Tick implements fc.Command<Model, Real> {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  run(model: Model, real: Real) {
+    real.now += this.ms;
+    // As the workflow's loop does: fire every timer that is due, in order.
+    while (isOpen(real.state) && nextWake(real.state).at <= real.now) {
+      const wake = nextWake(real.state);
+      const t: Transition = wake.what === 'expiry' ? expire(real.state, real.now) : escalate(real.state, real.now);
+      step(model, real, () => t);
+    }
+    step(model, real, () => escalate(real.state, real.now));
+    checkInvariants(model, real);
+  }
+  toString = () => `tick(${Math.round(this.ms / 60_000)}m)`;
+}
+
+const reviewer = fc.constantFrom(...REVIEWERS);
+const commands = [
+  reviewer.map((r) => new Look(r)),
+  fc.tuple(reviewer, naming).map(([r, how]) => new Approve(r, how)),
+  fc.tuple(reviewer, naming, fc.constantFrom<number | 'same'>(...AMOUNTS, 'same', 'same')).map(([r, how, amount]) => new Approve(r, how, amount)),
+  fc.tuple(reviewer, fc.constantFrom<'deny' | 'request_changes'>('deny', 'request_changes'), naming).map(([r, kind, how]) => new Close(r, kind, how)),
+  fc.constantFrom<Signing>('valid', 'other-request', 'other-version', 'too-old', 'wrong-key', 'unsigned').map((s) => new SignedApprove(s)),
+  fc.integer({ min: 60_000, max: 3 * 3600_000 }).map((ms) => new Tick(ms)),
+];
+
+describe('review rules (model-based)', () => {
+  test('invariants 1–5 hold for every generated sequence of decisions, edits, escalations and timers', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(250, 1200, 5000), fc.commands(commands, { maxCommands: 40 }), (amount, cmds) => {
+        const { model, real } = open0(amount);
+        fc.modelRun(() => ({ model, real }), cmds);
+      }),
+      { numRuns: 2000, includeErrorInReport: true },
+    );
+  });
+
+  test('the attacks of issue 9, replayed: each is refused', () => {
+    const { real } = open0(1200);
+    const v1 = real.state.version.digest;
+    const approve = (reviewer: string, extra: Partial<ReviewerDecision> = {}) => ({ decision: 'approve', reviewer, versionDigest: v1, ...extra }) as ReviewerDecision;
+
+    // 1. dave approves, then "edits" to the identical payload to approve again.
+    const first = decide(real.state, approve('dave'), START);
+    assert.ok(first.ok);
+    const again = decide(first.state, approve('dave', { editedPayload: payloadOf(1200) }), START, policyFor(payloadOf(1200)));
+    assert.equal(again.ok, false);
+    assert.equal(!again.ok && again.code, 'ALREADY_DECIDED');
+
+    // 2. Re-routing: a $200 refund routed to support, edited by support to $5,000 → finance, 2 approvals.
+    const small = openReview({
+      workflowId: WORKFLOW, requestId: 'r', action: ACTION, resource: RESOURCE, agentId: 'support-bot', onBehalfOf: 'mallory',
+      version: { payload: payloadOf(200), digest: digestOf(payloadOf(200)), policy: { ...policyFor(payloadOf(200)), route: policyFor(payloadOf(200)).route! } },
+      now: START,
+    }).state;
+    assert.equal(small.version.policy.route.group.name, 'support');
+    const edited = decide(small, { decision: 'approve', reviewer: 'alice', versionDigest: small.version.digest, editedPayload: payloadOf(5000) }, START, policyFor(payloadOf(5000)));
+    assert.ok(edited.ok);
+    assert.equal(edited.state.status, 'pending', 'support cannot approve what is now routed to finance');
+    assert.deepEqual(edited.state.eligible.map((g) => g.name), ['finance']);
+    assert.deepEqual(countedApprovers(edited.state), []);
+    assert.deepEqual(edited.notify.map((n) => n.group.name), ['finance'], 'the newly eligible group is notified');
+
+    // 3. erin was shown v1; dave edits to v2; erin's approval naming v1 is stale.
+    const byDave = decide(real.state, approve('dave', { editedPayload: payloadOf(5000) }), START, policyFor(payloadOf(5000)));
+    assert.ok(byDave.ok);
+    const erin = checkDecision(byDave.state, approve('erin'), START);
+    assert.equal(!erin.ok && erin.code, 'STALE_VERSION');
+
+    // An edit back to an earlier payload is a new version all the same: dave's approval of v1 does not return.
+    const v2 = decide(first.state, approve('erin', { editedPayload: payloadOf(5000) }), START, policyFor(payloadOf(5000)));
+    assert.ok(v2.ok);
+    const v3 = decide(v2.state, { decision: 'approve', reviewer: 'erin', versionDigest: v2.state.version.digest, editedPayload: payloadOf(1200) }, START, policyFor(payloadOf(1200)));
+    assert.ok(v3.ok);
+    assert.equal(v3.state.version.digest, v1);
+    assert.deepEqual(countedApprovers(v3.state), ['erin']);
+    assert.equal(v3.state.status, 'pending');
+  });
+});
