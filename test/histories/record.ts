@@ -8,6 +8,8 @@
  * Starts its own Temporal dev server (or uses COUNTERSIGN_TEST_ADDRESS), drives each scenario to
  * its end with the SDK, checks the outcome, and writes the history as <scenario>.json after
  * checking that the written JSON replays. A new scenario goes in SCENARIOS below; commit its JSON.
+ * v1/ holds the histories recorded before the 'integrity-v2' patch: runs of that code may still be
+ * open, so they are replayed too, and never re-recorded.
  */
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,8 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import type { ApprovalRequest, Countersign } from '../../client/sdk';
 import type { ApprovalOutcome, Payload } from '../../common/schema';
+import { actionDigest, approvalWorkflowId } from '../../common/digest';
+import { approvalWorkflowType } from '../../workflows/messages';
 import { eventually } from '../support/eventually';
 import { testEnvironment, testWorkflowBundle } from '../support/server';
 import { action, startStack } from '../support/stack';
@@ -28,6 +32,7 @@ defaults: { decision: review, reviewers: support, sla: 1h, tokenTtl: 1m, reportW
 groups:
   support: { members: [alice, bob], escalatesTo: support-leads }
   support-leads: { members: [carol] }
+  finance: { members: [dave, erin] }
 rules:
   - id: refund-small
     match: { action: payments.refund }
@@ -38,6 +43,12 @@ rules:
     when: "payload.amount > 100"
     decision: review
     reviewers: support
+  - id: refund-large
+    match: { action: payments.refund }
+    when: "payload.amount > 500"
+    decision: review
+    reviewers: finance
+    approvals: 2
   - id: refund-huge
     match: { action: payments.refund }
     when: "payload.amount > 10000"
@@ -171,6 +182,71 @@ export const SCENARIOS: Record<string, Scenario> = {
   'outcome-unknown': {
     outcome: 'outcome_unknown',
     run: async (cs, name) => execute(await submitted(cs, name, { action: 'payments.refundUnreported', ...refund(30) }, 'approved'), 'none'),
+  },
+  'edit-rerouted': {
+    outcome: 'executed',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(250), 'pending');
+      const edited = { amount: 800, currency: 'USD', order: '1234' };
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'bob', editedPayload: edited }); // now finance's, twice
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'dave' });
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'erin' });
+      return execute(r, 'succeeded', edited);
+    },
+  },
+  'signal-refused': {
+    outcome: 'executed',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(250), 'pending');
+      const handle = cs.client.workflow.getHandle(r.workflowId);
+      const { currentDigest } = await cs.view(r.workflowId);
+      await handle.signal('decide', { decision: 'approve', reviewer: 'alice', versionDigest: '0'.repeat(64) }); // STALE_VERSION, recorded
+      await handle.signal('decide', { decision: 'approve', reviewer: 'alice', versionDigest: currentDigest });
+      return execute(r, 'succeeded');
+    },
+  },
+  cancelled: {
+    outcome: 'cancelled',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(250), 'pending');
+      await cs.client.workflow.getHandle(r.workflowId).cancel();
+      return r.workflowId;
+    },
+  },
+  'input-mismatch': {
+    outcome: 'denied',
+    run: async (cs, name) => {
+      const body = request(name, refund(40));
+      const ids = approvalWorkflowId(body as never);
+      const forged = actionDigest({ action: 'payments.refund', resource: body.resource as never, payload: { amount: 250_000, currency: 'USD' } });
+      await cs.client.workflow.start(approvalWorkflowType, { taskQueue: cs.taskQueue, workflowId: ids.workflowId, args: [{ request: body as never, requestId: ids.requestId, actionDigest: forged }] });
+      return ids.workflowId;
+    },
+  },
+  'spent-before-reset': {
+    outcome: 'outcome_unknown',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(40), 'approved');
+      const token = r.openToken()!;
+      const receipt = await r.consume();
+      await r.report({ status: 'succeeded' });
+      await cs.outcome(r.workflowId);
+      const handle = cs.client.workflow.getHandle(r.workflowId);
+      const { events } = await handle.fetchHistory();
+      const EventType = temporal.api.enums.v1.EventType;
+      const consume = events!.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'consume');
+      const point = events!.slice(0, consume).reverse().find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
+      const { runId } = await handle.describe();
+      await cs.client.workflowService.resetWorkflowExecution({
+        namespace: 'default',
+        workflowExecution: { workflowId: r.workflowId, runId },
+        reason: 'fixture: a reset to before the consume',
+        workflowTaskFinishEventId: point.eventId,
+        requestId: randomUUID(),
+      });
+      await cs.consume(r.workflowId, { token, agentId: r.request.agentId, taskId: r.request.taskId, actionDigest: receipt.body.actionDigest }).catch(() => undefined);
+      return r.workflowId;
+    },
   },
 };
 
