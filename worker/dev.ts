@@ -66,7 +66,7 @@ Next, in another terminal:
   npx countersign report <id> --status succeeded
   npx countersign submit --file examples/actions/refund-large.json
   npx countersign review list
-  npx countersign review show <id>
+  npx countersign review show <id> --as dave
   npx countersign review approve <id> --as dave
 Filter the UI with: CountersignStatus="pending" AND CountersignGroup="finance"
 Ctrl-C stops everything; pending approvals are still pending next time.
