@@ -51,7 +51,7 @@ import { SA } from '../common/search-attributes';
 import { constantTimeEqual } from '../common/signing';
 import { approvalWorkflowV1 } from './legacy/approval-v1';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from './messages';
-import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, type ReviewState, type Transition } from './review';
+import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, type ReviewState, type Transition } from './review';
 
 const { evaluateRequest, evaluateEdit, mintToken, signReceipt, recordSpend } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
@@ -290,7 +290,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     const shown = review!.version.digest;
     const t = decide(review!, d, Date.now(), revised); // checks again: the world may have moved while policy ran
     if (!t.ok) throw fail(t.code, t.message);
-    decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: shown, at: now(), signed: Boolean(d.signature) });
+    decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: shown, at: now(), signed: Boolean(d.signature && registeredKey(review!, d.reviewer)) });
     apply(t);
     return { requestId, status, approvals: approvers(), approvalsNeeded: approvalsNeeded() };
   };
