@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { nativeSha256Hex } from './sha256';
 
 /** One spend of a token, as the ledger keeps it. */
 export interface SpendEntry {
@@ -14,30 +15,29 @@ export interface SpendEntry {
 export type SpendResult = { recorded: true } | { recorded: false; runId: string; spentAt: string };
 
 /**
- * Where spent tokens are recorded, outside workflow state (DESIGN §5): a reset workflow replays its
- * state, not this. `recordSpend` is an atomic create-if-absent: the first spend of a token id wins;
- * a retry from the same run is the same spend; any other run's spend is refused.
+ * Where spends are recorded, outside workflow state (DESIGN §5): a reset workflow replays its state,
+ * not this. One spend per workflow id — one action of one agent's task — whatever token a run holds:
+ * a reset to before the mint, or a new run of the same workflow id, mints a fresh token, and that one
+ * must not run the action a second time either. `recordSpend` is an atomic create-if-absent: the
+ * first spend wins; a retry from the same run with the same token is the same spend; any other is refused.
  */
 export interface SpendLedger {
   recordSpend(entry: SpendEntry): SpendResult;
 }
 
-const TOKEN_ID = /^tok_[0-9a-f]{24}$/;
-
-/** A ledger of files created exclusively (O_EXCL) in one directory: enough for the workers of one machine. */
+/** A ledger of files created exclusively (O_EXCL) in one directory, named by a hash of the workflow id: enough for the workers of one machine. */
 export function fileSpendLedger(dir: string): SpendLedger {
   return {
     recordSpend(entry) {
-      if (!TOKEN_ID.test(entry.tokenId)) throw new Error(`not a token id: ${JSON.stringify(entry.tokenId.slice(0, 40))}`);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const path = join(dir, `${entry.tokenId}.json`);
+      const path = join(dir, `${nativeSha256Hex(entry.workflowId).slice(0, 32)}.json`);
       let fd: number;
       try {
         fd = openSync(path, 'wx', 0o600);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const first = readSpend(path);
-        if (first?.runId === entry.runId && first.workflowId === entry.workflowId) return { recorded: true };
+        if (first?.runId === entry.runId && first.tokenId === entry.tokenId && first.workflowId === entry.workflowId) return { recorded: true };
         return { recorded: false, runId: first?.runId ?? 'unknown', spentAt: first?.spentAt ?? 'unknown' };
       }
       try {

@@ -325,6 +325,9 @@ export class Countersign {
     const query = id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`;
     const found: string[] = [];
     for await (const wf of this.client.workflow.list({ query })) {
+      // Only a workflow whose id carries the request id is that request: a run started with
+      // another id and a copied search attribute cannot shadow it.
+      if (!wf.workflowId.startsWith('cs-') || !/-([0-9a-f]{16})$/.exec(wf.workflowId)?.[1]?.startsWith(id)) continue;
       if (!found.includes(wf.workflowId)) found.push(wf.workflowId);
       if (found.length > 1) break;
     }

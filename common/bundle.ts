@@ -2,7 +2,7 @@ import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
 import { verifyChain, type EvidenceEvent } from './evidence';
 import type { ActionRequest, ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './schema';
-import { DECISION_DOMAIN, keyId, signingMessage, verifyEd25519, type DecisionStatement } from './signing';
+import { DECISION_DOMAIN, decisionMessageV1, keyId, signingMessage, verifyEd25519, type DecisionStatement, type DecisionStatementV1 } from './signing';
 
 export const BUNDLE_FORMAT = 'countersign/evidence/v1';
 
@@ -43,15 +43,8 @@ export interface VerifyOptions {
 }
 
 /** Statements signed before they named the workflow (v1) are still checked, under their own domain. */
-interface StatementV1 {
-  requestId: string;
-  actionDigest: string;
-  reviewer: string;
-  decision: string;
-}
-
-function statementMessage(statement: DecisionStatement | StatementV1): string {
-  return 'versionDigest' in statement ? signingMessage(DECISION_DOMAIN, statement) : signingMessage('countersign/reviewer-decision/v1', statement);
+function statementMessage(statement: DecisionStatement | DecisionStatementV1): string {
+  return 'versionDigest' in statement ? signingMessage(DECISION_DOMAIN, statement) : decisionMessageV1(statement);
 }
 
 /** Checks a bundle offline: the chain, every signature and the digests; names the first broken link. */
@@ -77,7 +70,7 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
   checks.push('request digest');
 
   for (const event of bundle.events) {
-    const data = event.data as { decision?: string; signature?: string; publicKey?: string; statement?: DecisionStatement | StatementV1 } | undefined;
+    const data = event.data as { decision?: string; signature?: string; publicKey?: string; statement?: DecisionStatement | DecisionStatementV1 } | undefined;
     if (!data?.decision || event.actor === undefined) continue;
     const who = event.actor ?? 'a reviewer';
     const registered = options.directory?.get(who) ?? [];

@@ -345,6 +345,8 @@ export interface SubmitState {
 export interface ReviewView {
   requestId: string;
   workflowId: string;
+  /** The run a signed decision must name; absent for runs started before the 'integrity-v2' patch. */
+  runId?: string;
   status: ApprovalStatus;
   request: Omit<ActionRequest, 'agentKey'>;
   actionDigest: string;

@@ -27,6 +27,8 @@ export type SignedDomain =
  */
 export interface DecisionStatement {
   workflowId: string;
+  /** The run: a statement never carries over to a reset run or a new run of the same workflow id. */
+  runId: string;
   requestId: string;
   /** Digest of the version the reviewer was shown and decides on. */
   versionDigest: string;
@@ -37,6 +39,9 @@ export interface DecisionStatement {
   /** Digest of {action, resource, payload} with the edited or proposed payload, if any. */
   editDigest?: string;
   reasonCode?: string;
+  /** The deny message or the approve / request-changes comment, as the agent and the evidence will show it. */
+  message?: string;
+  comment?: string;
   signedAt: string;
 }
 
@@ -48,19 +53,65 @@ export function decisionMessage(statement: DecisionStatement): string {
 
 /** The statement for a decision on a request, as the CLI signs it and the workflow checks it. */
 export function decisionStatement(
-  target: { workflowId: string; requestId: string; versionDigest: string; policyDigest: string; action: string; resource: Resource },
-  decision: { decision: DecisionStatement['decision']; reviewer: string; editedPayload?: unknown; proposedPayload?: unknown; reasonCode?: string },
+  target: { workflowId: string; runId: string; requestId: string; versionDigest: string; policyDigest: string; action: string; resource: Resource },
+  decision: { decision: DecisionStatement['decision']; reviewer: string; editedPayload?: unknown; proposedPayload?: unknown; reasonCode?: string; message?: string; comment?: string },
   signedAt: string,
 ): DecisionStatement {
   const replacement = decision.editedPayload ?? decision.proposedPayload;
   return {
     workflowId: target.workflowId,
+    runId: target.runId,
     requestId: target.requestId,
     versionDigest: target.versionDigest,
     policyDigest: target.policyDigest,
     reviewer: decision.reviewer,
     decision: decision.decision,
     ...(replacement !== undefined ? { editDigest: actionDigest({ action: target.action, resource: target.resource, payload: replacement as Record<string, never> }) } : {}),
+    ...(decision.reasonCode !== undefined ? { reasonCode: decision.reasonCode } : {}),
+    ...(decision.message !== undefined ? { message: decision.message } : {}),
+    ...(decision.comment !== undefined ? { comment: decision.comment } : {}),
+    signedAt,
+  };
+}
+
+/** What a decision on the version a reviewer was shown names, from the review view (and the digests they saw). */
+export function statementTarget(
+  view: { workflowId: string; runId?: string; requestId: string; currentDigest: string; policy?: { policyDigest: string }; request: { action: string; resource: Resource } },
+  shown: { versionDigest: string; policyDigest: string } = { versionDigest: view.currentDigest, policyDigest: view.policy?.policyDigest ?? '' },
+) {
+  return { workflowId: view.workflowId, runId: view.runId ?? '', requestId: view.requestId, ...shown, action: view.request.action, resource: view.request.resource };
+}
+
+/**
+ * The statement runs started before the 'integrity-v2' patch verify (workflows/legacy): it names
+ * neither the workflow, the run nor the policy. Frozen: those runs replay against it.
+ */
+export interface DecisionStatementV1 {
+  requestId: string;
+  actionDigest: string;
+  reviewer: string;
+  decision: 'approve' | 'deny' | 'request_changes';
+  editedPayloadDigest?: string;
+  reasonCode?: string;
+  signedAt: string;
+}
+
+export const decisionMessageV1 = (statement: DecisionStatementV1) => signingMessage('countersign/reviewer-decision/v1', statement);
+
+export function decisionStatementV1(
+  requestId: string,
+  currentDigest: string,
+  request: { action: string; resource: Resource },
+  decision: { decision: DecisionStatementV1['decision']; reviewer: string; editedPayload?: unknown; proposedPayload?: unknown; reasonCode?: string },
+  signedAt: string,
+): DecisionStatementV1 {
+  const replacement = decision.editedPayload ?? decision.proposedPayload;
+  return {
+    requestId,
+    actionDigest: currentDigest,
+    reviewer: decision.reviewer,
+    decision: decision.decision,
+    ...(replacement !== undefined ? { editedPayloadDigest: actionDigest({ action: request.action, resource: request.resource, payload: replacement as Record<string, never> }) } : {}),
     ...(decision.reasonCode !== undefined ? { reasonCode: decision.reasonCode } : {}),
     signedAt,
   };

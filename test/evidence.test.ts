@@ -6,7 +6,7 @@ import { before, describe, test } from 'node:test';
 import { createKeyFile, reviewerKeyPath } from '../activities/keys';
 import { DecisionRefusedError } from '../client/sdk';
 import { verifyBundle, type EvidenceBundle } from '../common/bundle';
-import { decisionStatement } from '../common/signing';
+import { decisionStatement, statementTarget } from '../common/signing';
 import { cliFor } from './support/cli';
 import { sealedBundle } from './support/evidence';
 import { action, useStack } from './support/stack';
@@ -55,7 +55,7 @@ describe('reviewer signatures', () => {
     const view = await ctx.stack.cs.view(request.workflowId);
     await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim' }), 'NOT_ELIGIBLE', /must be signed/);
     const signedAt = new Date().toISOString();
-    const target = { workflowId: view.workflowId, requestId: view.requestId, versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest, ...view.request };
+    const target = statementTarget(view);
     const statement = decisionStatement(target, { decision: 'approve', reviewer: 'kim' }, signedAt);
     const forged = impostor.sign('countersign/reviewer-decision/v2', statement).signature;
     await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forged } }), 'NOT_ELIGIBLE', /does not verify/);

@@ -15,11 +15,12 @@ import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createKeyFile, reviewerKeyPath, signerFromKey } from '../activities/keys';
+import { generateAgentKey, openToken } from '../client/agent-keys';
 import { ConsumeRefusedError, DecisionRefusedError } from '../client/sdk';
 import { bundleDigest, verifyBundle, type EvidenceBundle } from '../common/bundle';
 import { actionDigest, approvalWorkflowId, requestIdFor } from '../common/digest';
 import type { ApprovalOutcome, ReviewView } from '../common/schema';
-import { decisionStatement } from '../common/signing';
+import { decisionStatement, statementTarget } from '../common/signing';
 import { cliFor, lookThenDecide } from './support/cli';
 import { sealedBundle } from './support/evidence';
 import { action, useStack } from './support/stack';
@@ -168,11 +169,14 @@ describe('3. a decision binds to the version its reviewer was shown', () => {
     assert.match(stale.stderr, /Refused \(STALE_VERSION\): The payload changed since erin was shown it .* look at the request again .*review show/);
     assert.equal((await view(request.workflowId)).status, 'pending');
 
-    const wrongDigest = await cli(['review', 'approve', request.requestId, '--as', 'erin', '--digest', request.outcome?.actionDigest ?? (await view(request.workflowId)).actionDigest.slice(0, 12)]);
+    const prefix = await cli(['review', 'approve', request.requestId, '--as', 'erin', '--digest', (await view(request.workflowId)).currentDigest.slice(0, 12)]);
+    assert.equal(prefix.code, 2, 'a prefix could be ground for: the whole digest is required');
+    assert.match(prefix.stderr, /--digest must be the whole version digest \(64 hex digits\)/);
+    const wrongDigest = await cli(['review', 'approve', request.requestId, '--as', 'erin', '--digest', (await view(request.workflowId)).actionDigest]);
     assert.equal(wrongDigest.code, 1, 'the original version by --digest is stale too');
-    assert.match(wrongDigest.stderr, /STALE_VERSION/);
+    assert.match(wrongDigest.stderr, /Refused \(STALE_VERSION\)/);
     const current = (await view(request.workflowId)).currentDigest;
-    const ok = await cli(['review', 'approve', request.requestId, '--as', 'erin', '--digest', current.slice(0, 12)]);
+    const ok = await cli(['review', 'approve', request.requestId, '--as', 'erin', '--digest', current]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /status approved \(2\/2 approvals\)/);
   });
@@ -263,7 +267,7 @@ describe('5. signed decisions cannot be replayed', () => {
     );
 
     const signedAt = new Date(Date.now() - 11 * 60_000).toISOString();
-    const target = { workflowId: bView.workflowId, requestId: bView.requestId, versionDigest: bView.currentDigest, policyDigest: bView.policy!.policyDigest, ...bView.request };
+    const target = statementTarget(bView);
     const old = kim.sign('countersign/reviewer-decision/v2', decisionStatement(target, { decision: 'approve', reviewer: 'kim' }, signedAt));
     await refusedWith(
       raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: bView.currentDigest, signature: { signedAt, value: old.signature } }] }),
@@ -274,6 +278,47 @@ describe('5. signed decisions cannot be replayed', () => {
     const now = kim.sign('countersign/reviewer-decision/v2', decisionStatement(target, { decision: 'approve', reviewer: 'kim' }, fresh));
     const accepted = (await raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: bView.currentDigest, signature: { signedAt: fresh, value: now.signature } }] })) as { approvals: string[] };
     assert.deepEqual(accepted.approvals, ['kim'], 'the same statement, signed now for this request, is accepted');
+  });
+});
+
+describe('5b. nor into a new run of the same workflow id', () => {
+  test('a raw start reusing a finished workflow id: kim\'s signed decision from the first run is refused, and the action cannot run again', async () => {
+    const request = await pending(1200);
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'kim'])).code, 0);
+    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave'])).code, 0);
+    await request.wait(5000);
+    await request.consume();
+    await request.report({ status: 'succeeded' });
+    const first = await sealedBundle(ctx.stack.cs, request.workflowId);
+    const kimsDecision = first.events.find((e) => e.type === 'approved' && e.actor === 'kim')!.data as { signature: string; statement: { signedAt: string; versionDigest: string } };
+
+    const attacker = generateAgentKey();
+    const ids = approvalWorkflowId(request.request);
+    const again = await ctx.env.client.workflow.start('approvalWorkflow', {
+      taskQueue: ctx.stack.taskQueue,
+      workflowId: request.workflowId,
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      args: [{ request: { ...request.request, agentKey: attacker.publicKey }, requestId: ids.requestId, actionDigest: ids.actionDigest }],
+    });
+    await again.executeUpdate('awaitDecision', { args: [{ waitMs: 0 }] });
+    await refusedWith(
+      again.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: kimsDecision.statement.versionDigest, signature: { signedAt: kimsDecision.statement.signedAt, value: kimsDecision.signature } }] }),
+      'NOT_ELIGIBLE',
+      /does not verify/,
+    );
+    // Even with two fresh human approvals, the action of this workflow id has run once already.
+    for (const reviewer of ['dave', 'erin']) {
+      const { currentDigest } = await ctx.stack.cs.view(request.workflowId);
+      await again.executeUpdate('decide', { args: [{ decision: 'approve', reviewer, versionDigest: currentDigest }] });
+    }
+    const state = (await again.executeUpdate('awaitDecision', { args: [{ waitMs: 5000 }] })) as { outcome?: ApprovalOutcome };
+    const grant = state.outcome!.token!;
+    const token = openToken(attacker, grant.sealed!, request.workflowId, grant.tokenId);
+    await assert.rejects(
+      ctx.stack.cs.consume(request.workflowId, { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: ids.actionDigest }),
+      (err: unknown) => err instanceof ConsumeRefusedError && err.code === 'TOKEN_CONSUMED',
+    );
+    assert.equal(spendsOf(request.workflowId).length, 1);
   });
 });
 
@@ -310,17 +355,59 @@ describe('6. a workflow reset cannot re-arm a spent token', () => {
     );
     const second = (await ctx.env.client.workflow.getHandle(request.workflowId, reset.runId!).result()) as ApprovalOutcome;
     assert.equal(second.status, 'outcome_unknown');
-    assert.match(second.execution?.message ?? '', /spent in an earlier run/);
+    assert.match(second.execution?.message ?? '', /already spent by an earlier run of its workflow/);
     assert.notEqual(second.evidence!.path, first.evidence!.path, 'each run has its own evidence file');
     const secondBundle = JSON.parse(readFileSync(second.evidence!.path, 'utf8')) as EvidenceBundle;
     assert.equal(secondBundle.receipt, undefined, 'no second receipt');
     assert.ok(secondBundle.events.some((e) => e.type === 'consume_refused' && /already spent/.test(e.detail)));
     assert.equal(readFileSync(first.evidence!.path, 'utf8'), firstEvidence, 'the first run\'s evidence is unchanged');
-    const spent = readdirSync(join(ctx.stack.evidenceDir, 'spent')).filter((f) => f.startsWith(receipt.body.tokenId));
+    const spent = spendsOf(request.workflowId);
     assert.equal(spent.length, 1);
-    assert.equal(JSON.parse(readFileSync(join(ctx.stack.evidenceDir, 'spent', spent[0]!), 'utf8')).runId, firstRunId);
+    assert.equal(spent[0]!.runId, firstRunId);
+    assert.equal(spent[0]!.tokenId, receipt.body.tokenId);
+  });
+
+  test('reset to before the mint: the new run mints a fresh token, and spending it is refused all the same', async () => {
+    const request = await ctx.stack.cs.submit(refund(40), { waitMs: 5000 });
+    const agentKey = ctx.stack.cs.keys.get(request.workflowId)!; // the agent's own key: it opens whatever token a run seals to it
+    const first = await request.consume();
+    await request.report({ status: 'succeeded' });
+    assert.equal((await ctx.stack.cs.outcome(request.workflowId)).status, 'executed');
+    const handle = ctx.env.client.workflow.getHandle(request.workflowId);
+    const { events } = await handle.fetchHistory();
+    const EventType = temporal.api.enums.v1.EventType;
+    const firstTask = events!.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
+    const reset = await ctx.env.client.workflowService.resetWorkflowExecution({
+      namespace: 'default',
+      workflowExecution: { workflowId: request.workflowId, runId: (await handle.describe()).runId },
+      reason: 'attack: mint again',
+      workflowTaskFinishEventId: firstTask.eventId,
+      requestId: randomUUID(),
+    });
+    const rerun = ctx.env.client.workflow.getHandle(request.workflowId, reset.runId!);
+    const state = (await rerun.executeUpdate('awaitDecision', { args: [{ waitMs: 5000 }] })) as { outcome?: ApprovalOutcome };
+    const grant = state.outcome?.token;
+    assert.ok(grant?.sealed, 'the reset run minted a token of its own');
+    assert.notEqual(grant.tokenId, first.body.tokenId);
+    const fresh = openToken(agentKey, grant.sealed, request.workflowId, grant.tokenId);
+    await assert.rejects(
+      ctx.stack.cs.consume(request.workflowId, { token: fresh, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: first.body.actionDigest }),
+      (err: unknown) => err instanceof ConsumeRefusedError && err.code === 'TOKEN_CONSUMED',
+    );
+    const second = (await rerun.result()) as ApprovalOutcome;
+    assert.equal(second.status, 'outcome_unknown');
+    assert.equal(second.execution?.receiptId, undefined, 'no second receipt');
+    assert.equal(spendsOf(request.workflowId).length, 1);
   });
 });
+
+/** What the ledger holds for one workflow id. */
+function spendsOf(workflowId: string): { workflowId: string; runId: string; tokenId: string }[] {
+  const dir = join(ctx.stack.evidenceDir, 'spent');
+  return readdirSync(dir)
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
+    .filter((e) => e.workflowId === workflowId);
+}
 
 describe('7. evidence', () => {
   test('an agent that cancels its run after consuming still leaves a sealed bundle, status cancelled', async () => {
@@ -334,6 +421,15 @@ describe('7. evidence', () => {
     assert.deepEqual(bundle.events.slice(-2).map((e) => e.type), ['cancelled', 'closed']);
     assert.equal(bundle.receipt?.body.receiptId, receipt.body.receiptId);
     assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
+
+    const racing = await ctx.stack.cs.submit(refund(40), { waitMs: 5000 });
+    const token = racing.openToken()!;
+    await ctx.env.client.workflow.getHandle(racing.workflowId).cancel();
+    await assert.rejects(racing.consume(undefined, token), (err: unknown) => err instanceof ConsumeRefusedError && /TOKEN_INVALID|ALREADY_DECIDED/.test(err.code));
+    const raced = await ctx.stack.cs.outcome(racing.workflowId);
+    assert.equal(raced.status, 'cancelled');
+    assert.equal(raced.execution, undefined, 'cancelled before any consumption: nothing ran');
+    assert.deepEqual(spendsOf(racing.workflowId), []);
 
     const open = await pending(1200);
     await ctx.env.client.workflow.getHandle(open.workflowId).cancel();
@@ -437,6 +533,37 @@ describe('8. a flood of oversized messages cannot freeze a request', () => {
     assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
     const exported = await cli(['evidence', request.requestId]);
     assert.equal(exported.code, 0, exported.stderr);
+  });
+
+  test('reviewers editing back and forth with 200 KiB payloads: at most 10 versions, the view and the evidence stay bounded', async () => {
+    const request = await pending(1200);
+    const big = (n: number) => ({ amount: 1200 + n, currency: 'USD', order: 'A-1', note: 'z'.repeat(200_000) });
+    const raw = ctx.env.client.workflow.getHandle(request.workflowId);
+    let refusedAt = -1;
+    for (let i = 1; i <= 11; i++) {
+      const { currentDigest } = await view(request.workflowId);
+      try {
+        await raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: i % 2 ? 'dave' : 'erin', versionDigest: currentDigest, editedPayload: big(i % 2) }] });
+      } catch (err) {
+        refusedAt = i;
+        assert.match(String((err as WorkflowUpdateFailedError).cause?.message), /has 10 versions already/);
+        break;
+      }
+    }
+    assert.equal(refusedAt, 10, 'the tenth version is refused (the request is version 1)');
+    const v = await view(request.workflowId);
+    assert.equal(v.status, 'pending');
+    assert.ok(JSON.stringify(v).length < 800_000, `the view stays under 800 KB (${JSON.stringify(v).length})`);
+    const deny = await lookThenDecide(cli, ['deny', request.requestId, '--as', 'fiona', '--reason', 'TOO_MANY_EDITS', '--message', 'Settle it first.']);
+    assert.equal(deny.code, 1, 'fiona is not eligible yet');
+    const unsigned = await raw.executeUpdate('decide', { args: [{ decision: 'deny', reviewer: 'kim', versionDigest: v.currentDigest, reasonCode: 'TOO_MANY_EDITS', message: 'x' }] }).catch((e: WorkflowUpdateFailedError) => e.cause?.message);
+    assert.match(String(unsigned), /must be signed/, 'kim must sign');
+    const other = ['dave', 'erin'].find((r) => !v.approvals.includes(r))!; // the author of the last version has approved it
+    await raw.executeUpdate('decide', { args: [{ decision: 'request_changes', reviewer: other, versionDigest: v.currentDigest, comment: 'Settle on one version.' }] });
+    const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
+    assert.equal(bundle.outcome.status, 'changes_requested');
+    assert.ok(bundle.events.filter((e) => e.type === 'edited').every((e) => e.data?.payloadOmitted === true && e.data.payload === undefined));
+    assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
   });
 
   test('context is bounded in count and size: one sentence names the field and nothing starts', async () => {

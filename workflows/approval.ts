@@ -84,9 +84,17 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
 
   // Nothing in the input is trusted: a raw Temporal client can start this workflow with anything.
   const parsedRequest = ActionRequest.safeParse(input?.request);
-  if (!parsedRequest.success) throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsedRequest.error));
+  if (!parsedRequest.success) {
+    // Whatever search attributes the caller set at start (a victim's request id, "pending") must not stay.
+    upsertSearchAttributes([
+      { key: SA.status, value: 'denied' },
+      { key: SA.requestId, value: null },
+      { key: SA.group, value: null },
+    ]);
+    throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsedRequest.error));
+  }
   const request = parsedRequest.data;
-  const { workflowId } = workflowInfo();
+  const { workflowId, runId } = workflowInfo();
   const digest = actionDigest(request);
   const requestId = requestIdFor(request.agentId, request.taskId, digest);
   const { agentKey: _sealedDeliveryKey, ...shownRequest } = request;
@@ -106,6 +114,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   let approvalRecord: Signed<ApprovalRecord> | undefined;
   let receipt: Signed<ExecutionReceipt> | undefined;
   let spentBeforeReset = false;
+  let spendFailed = false;
   let report: ExecutionReport | undefined;
   let sealed: { signature: string; signer: { keyId: string; publicKey: string } } | undefined;
 
@@ -126,6 +135,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   const view = (): ReviewView => ({
     requestId,
     workflowId,
+    runId,
     status,
     request: shownRequest,
     actionDigest: digest,
@@ -314,6 +324,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     if (!token || !constantTimeEqual(sha256Hex(c.token), token.hash)) throw fail(ReasonCode.TOKEN_INVALID, 'The token is not valid for this request.');
     if (Date.now() >= token.expiresAt) throw fail(ReasonCode.TOKEN_EXPIRED, `The token expired at ${new Date(token.expiresAt).toISOString()}.`);
     if (token.consumed) throw fail(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
+    if (status !== 'approved') throw fail(ReasonCode.TOKEN_INVALID, `Request ${requestId} is ${status}: its token can no longer be used.`);
     const b = token.binding;
     if (c.agentId !== b.agentId || c.taskId !== b.taskId || c.actionDigest !== b.actionDigest) {
       const what = c.agentId !== b.agentId ? 'agent' : c.taskId !== b.taskId ? 'task' : 'payload digest';
@@ -351,7 +362,26 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       record('consumed', `token ${token.tokenId} consumed for digest ${c.actionDigest.slice(0, 16)}`, c.agentId, { tokenId: token.tokenId, actionDigest: c.actionDigest });
       publish();
       // The ledger lives outside workflow state, so a reset to before this point cannot re-arm the token.
-      const spend = await recordSpend.executeWithOptions({ summary: 'record spend in ledger' }, [{ tokenId: token.tokenId, workflowId, requestId, actionDigest: c.actionDigest }]);
+      let spend: Awaited<ReturnType<typeof recordSpend>>;
+      try {
+        spend = await recordSpend.executeWithOptions({ summary: 'record spend in ledger' }, [{ tokenId: token.tokenId, workflowId, requestId, actionDigest: c.actionDigest }]);
+        if (spend.recorded) receipt = await signReceipt.executeWithOptions({ summary: 'sign execution receipt' }, [{
+          receiptId: `rcpt_${uuid4().replace(/-/g, '')}`,
+          workflowId,
+          requestId,
+          tokenId: token.tokenId,
+          approvalRecordDigest: sha256Hex(canonicalJson(approvalRecord!.body)),
+          actionDigest: c.actionDigest,
+          agentId: c.agentId,
+          taskId: c.taskId,
+          consumedAt: now(),
+        }]);
+      } catch (err) {
+        // The token stays spent (it may have been recorded): the request ends with its outcome unknown.
+        spendFailed = true;
+        record('consume_refused', `token ${token.tokenId}: the spend could not be recorded and receipted (${clip(String((err as Error).message), 200)})`, c.agentId, { tokenId: token.tokenId });
+        throw fail(ReasonCode.TOKEN_CONSUMED, 'The token could not be spent safely and cannot be used again; the request ends with its outcome unknown.');
+      }
       if (!spend.recorded) {
         spentBeforeReset = true;
         record('consume_refused', `token ${token.tokenId} was already spent (ledger: ${spend.spentAt}, run ${spend.runId}); this run was reset`, c.agentId, {
@@ -361,18 +391,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         });
         throw fail(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
       }
-      receipt = await signReceipt.executeWithOptions({ summary: 'sign execution receipt' }, [{
-        receiptId: `rcpt_${uuid4().replace(/-/g, '')}`,
-        workflowId,
-        requestId,
-        tokenId: token.tokenId,
-        approvalRecordDigest: sha256Hex(canonicalJson(approvalRecord!.body)),
-        actionDigest: c.actionDigest,
-        agentId: c.agentId,
-        taskId: c.taskId,
-        consumedAt: now(),
-      }]);
-      return receipt;
+      return receipt!;
     },
     { validator: (c) => void refuseConsumption(c) },
   );
@@ -388,6 +407,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         if (!parsed.success) throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsed.error, 'report'));
         if (!receipt) throw fail(ReasonCode.NOT_CONSUMED, 'There is nothing to report: the token has not been consumed.');
         if (report) throw fail(ReasonCode.ALREADY_DECIDED, 'The outcome has already been reported.');
+        if (status !== 'approved') throw fail(ReasonCode.ALREADY_DECIDED, `Request ${requestId} has ended (${status}).`);
       },
     },
   );
@@ -459,6 +479,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       apply(
         openReview({
           workflowId,
+          runId,
           requestId,
           action: request.action,
           resource: request.resource,
@@ -528,11 +549,12 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       record('token_expired', `token ${t.tokenId} expired unused`);
       return finalize('not_executed', { status: 'not_executed' });
     }
-    await condition(() => receipt !== undefined || spentBeforeReset);
-    if (!receipt) {
-      // Spent in an earlier run of this workflow (a reset): what happened there is in that run's evidence.
-      return finalize('outcome_unknown', { status: 'unknown', message: 'The token was spent in an earlier run of this request (before a reset).' });
+    await condition(() => receipt !== undefined || spentBeforeReset || spendFailed);
+    if (spentBeforeReset) {
+      // Spent in an earlier run of this workflow id (a reset, or a new run): what happened there is in that run's evidence.
+      return finalize('outcome_unknown', { status: 'unknown', message: 'This request was already spent by an earlier run of its workflow (a reset or a new run).' });
     }
+    if (!receipt) return finalize('outcome_unknown', { status: 'unknown', message: 'The spend could not be recorded and receipted.' });
     const p = current().policy!;
     const reported = await condition(() => report !== undefined, p.reportWithinMs, { summary: 'await outcome report' });
     const receiptId = receipt.body.receiptId;

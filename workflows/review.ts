@@ -12,6 +12,7 @@
  * 4. A decision names the version its reviewer was shown; any other is STALE_VERSION.
  * 5. The agent and its onBehalfOf human never count; a closed request never changes.
  */
+import { canonicalJson, utf8Length } from '../common/canonical';
 import { ReasonCode } from '../common/codes';
 import { escapeName } from '../common/errors';
 import type { EvidenceType } from '../common/evidence';
@@ -23,6 +24,10 @@ import { decisionMessage, decisionStatement, verifyEd25519, type DecisionStateme
 export const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
 /** How far ahead of the workflow's clock a statement's time may be (clock skew). */
 export const SIGNATURE_MAX_SKEW_MS = 60_000;
+/** Versions a request may have: each edit is one; a reviewer cannot grow a request without bound. */
+export const MAX_VERSIONS = 10;
+/** An edited payload up to this size (canonical JSON) is kept whole in its evidence event; a larger one by digest. */
+export const MAX_EDIT_EVIDENCE_BYTES = 8 * 1024;
 
 export type ReviewStatus = 'pending' | 'escalated' | 'approved' | 'denied' | 'changes_requested' | 'expired';
 export const OPEN_REVIEW: readonly ReviewStatus[] = ['pending', 'escalated'];
@@ -39,6 +44,7 @@ export interface ReviewVersion {
 
 export interface ReviewState {
   workflowId: string;
+  runId: string;
   requestId: string;
   action: string;
   resource: Resource;
@@ -86,6 +92,7 @@ function eligibleAt(route: ReviewVersion['policy']['route'], level: number): Gro
 /** The review that begins when policy says `review`. */
 export function openReview(init: {
   workflowId: string;
+  runId: string;
   requestId: string;
   action: string;
   resource: ReviewState['resource'];
@@ -97,6 +104,7 @@ export function openReview(init: {
   const route = init.version.policy.route;
   const state: ReviewState = {
     workflowId: init.workflowId,
+    runId: init.runId,
     requestId: init.requestId,
     action: init.action,
     resource: init.resource,
@@ -134,6 +142,7 @@ export function statementOf(state: ReviewState, d: ReviewerDecision, signedAt: s
   return decisionStatement(
     {
       workflowId: state.workflowId,
+      runId: state.runId,
       requestId: state.requestId,
       versionDigest: d.versionDigest ?? '',
       policyDigest: state.version.policy.policyDigest,
@@ -227,6 +236,9 @@ export function decide(state: ReviewState, d: ReviewerDecision, now: number, rev
 
   const replacement = d.decision === 'approve' ? d.editedPayload : d.proposedPayload;
   if (replacement !== undefined && !sameVersion(state, replacement)) {
+    if (d.decision === 'approve' && state.versions >= MAX_VERSIONS) {
+      return refuse(ReasonCode.INVALID_REQUEST, `Request ${state.requestId} has ${MAX_VERSIONS} versions already: approve, deny or request changes instead of editing again.`);
+    }
     if (!revised) return refuse(ReasonCode.INVALID_REQUEST, 'The edited payload has not been checked by policy.');
     if (revised.decision === 'deny') return refuse(ReasonCode.POLICY_DENIED, `The ${d.decision === 'approve' ? 'edit' : 'proposed payload'} is refused: policy denies it (${revised.reason})`);
   }
@@ -245,9 +257,10 @@ export function decide(state: ReviewState, d: ReviewerDecision, now: number, rev
 
   const evidence = decisionEvidence(state, d, d.comment ? { comment: d.comment } : {});
   if (replacement !== undefined && !sameVersion(state, replacement)) {
-    // A new version: policy's route for it replaces the old one (an edit policy would allow at once keeps the current route).
-    const route = revised!.route ?? state.version.policy.route;
-    const policy = { ...revised!, route, risk: revised!.route ? revised!.risk : state.version.policy.risk };
+    // A new version: policy's verdict on it, route and all, replaces the old one. An edit policy would
+    // allow at once is still under review: it keeps the current verdict (route, risk, rules, token TTL).
+    const policy = revised!.route ? { ...revised!, route: revised!.route } : { ...state.version.policy, actionDigest: revised!.actionDigest };
+    const route = policy.route;
     const before = new Set(state.eligible.map((g) => g.name));
     next.version = { payload: replacement, digest: revised!.actionDigest, policy, editedBy: d.reviewer };
     next.versions = state.versions + 1;
@@ -261,7 +274,8 @@ export function decide(state: ReviewState, d: ReviewerDecision, now: number, rev
       detail: `payload edited (version ${short(next.version.digest)}): needs ${route.group.name} (${route.approvals} approval${route.approvals > 1 ? 's' : ''}); earlier approvals no longer count`,
       actor: d.reviewer,
       data: {
-        payload: replacement,
+        // Small edits are kept whole; a large one by digest, so that many edits cannot outgrow the evidence (the final payload is in the outcome).
+        ...(utf8Length(canonicalJson(replacement)) <= MAX_EDIT_EVIDENCE_BYTES ? { payload: replacement } : { payloadOmitted: true }),
         actionDigest: next.version.digest,
         previousDigest: state.version.digest,
         ruleIds: policy.ruleIds,

@@ -138,7 +138,9 @@ function route(
 ): NonNullable<PolicyDecision['route']> {
   const snapshot = (name: string): GroupSnapshot => {
     const group = policy.config.groups[name]!;
-    return { name, members: [...group.members], ...(group.reviewerKeys ? { keys: { ...group.reviewerKeys } } : {}) };
+    // A reviewer's key holds in every group they are in: registered in one, they must sign in all.
+    const keys = Object.fromEntries(group.members.flatMap((m) => (policy.reviewerKeys.has(m) ? [[m, policy.reviewerKeys.get(m)!]] : [])));
+    return { name, members: [...group.members], ...(Object.keys(keys).length ? { keys } : {}) };
   };
   const chain: GroupSnapshot[] = [];
   let next = policy.config.groups[groupName]!.escalatesTo;

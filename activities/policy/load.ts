@@ -49,6 +49,8 @@ export interface CompiledPolicy {
   exact: Map<string, CompiledRule[]>;
   wildcard: { pattern: RegExp; rule: CompiledRule }[];
   owners: { pattern: RegExp; group: string }[];
+  /** The directory: each reviewer's registered key, from whichever group lists it (one key per reviewer). */
+  reviewerKeys: Map<string, string>;
 }
 
 /** Reads, validates and compiles a policy file; throws PolicyLoadError listing every error. */
@@ -126,6 +128,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     exact,
     wildcard,
     owners: config.owners.map((o) => ({ pattern: globToRegExp(o.match), group: o.group })),
+    reviewerKeys: new Map(Object.values(config.groups).flatMap((g) => Object.entries(g.reviewerKeys ?? {}))),
   };
 }
 
@@ -161,11 +164,15 @@ function checkReferences(raw: unknown, err: (path: (string | number)[], message:
   };
   needGroup(['defaults', 'reviewers'], asObject(doc.defaults).reviewers);
   const escalatesTo = (name: string) => asObject(groups[name]).escalatesTo;
+  const keyOwners = new Map<string, { group: string; key: unknown }>();
   for (const name of groupNames) {
     needGroup(['groups', name, 'escalatesTo'], escalatesTo(name));
     const members = asArray(asObject(groups[name]).members);
-    for (const reviewer of Object.keys(asObject(asObject(groups[name]).reviewerKeys))) {
+    for (const [reviewer, key] of Object.entries(asObject(asObject(groups[name]).reviewerKeys))) {
       if (!members.includes(reviewer)) err(['groups', name, 'reviewerKeys', reviewer], `is not a member of ${escapeName(name)}`);
+      const other = keyOwners.get(reviewer);
+      if (other && other.key !== key) err(['groups', name, 'reviewerKeys', reviewer], `is registered with another key in ${escapeName(other.group)}: a reviewer has one key`);
+      keyOwners.set(reviewer, other ?? { group: name, key });
     }
     const seen = [name];
     let next = escalatesTo(name);

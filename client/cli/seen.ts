@@ -9,6 +9,8 @@ import { z } from 'zod';
  */
 export const SeenVersion = z.strictObject({
   workflowId: z.string(),
+  /** Absent for runs started before 'integrity-v2'. */
+  runId: z.string().optional(),
   requestId: z.string(),
   versionDigest: z.string().regex(/^[0-9a-f]{64}$/),
   policyDigest: z.string(),

@@ -13,7 +13,6 @@ import { compilePolicy } from '../../activities/policy/load';
 const bytesToBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 import { actionDigest, requestIdFor } from '../../common/digest';
 import type { Payload, PolicyDecision, ReviewerDecision } from '../../common/schema';
-import { decisionMessage, decisionStatement } from '../../common/signing';
 import { checkDecision, countedApprovers, decide, escalate, expire, isOpen, nextWake, openReview, SIGNATURE_MAX_AGE_MS, type ReviewState, type Transition } from '../../workflows/review';
 
 const kimSecret = ed25519.utils.randomSecretKey();
@@ -23,7 +22,7 @@ const POLICY = compilePolicy(`
 version: 1
 defaults: { decision: review, reviewers: ops, sla: 4h }
 groups:
-  support: { members: [alice, bob, mallory], escalatesTo: support-leads }
+  support: { members: [alice, bob, mallory, support-bot], escalatesTo: support-leads }
   support-leads: { members: [carol] }
   finance: { members: [dave, erin, kim], escalatesTo: cfo, reviewerKeys: { kim: "${kimKey}" } }
   cfo: { members: [fiona] }
@@ -32,8 +31,8 @@ owners:
   - { match: "customer:*", group: support }
 rules:
   - { id: small, match: { action: payments.refund }, when: "payload.amount <= 100", decision: allow }
-  - { id: medium, match: { action: payments.refund }, when: "payload.amount > 100", decision: review, reviewers: owner, sla: 4h, escalate: { after: 1h } }
-  - { id: large, match: { action: payments.refund }, when: "payload.amount > 500", decision: review, reviewers: finance, approvals: 2, sla: 2h, escalate: { after: 30m } }
+  - { id: medium, match: { action: payments.refund }, when: "payload.amount > 100", decision: review, risk: medium, reviewers: owner, sla: 4h, escalate: { after: 1h } }
+  - { id: large, match: { action: payments.refund }, when: "payload.amount > 500", decision: review, risk: high, tokenTtl: 2m, reviewers: finance, approvals: 2, sla: 2h, escalate: { after: 30m } }
   - { id: huge, match: { action: payments.refund }, when: "payload.amount > 10000", decision: deny, reason: "Too much." }
 `);
 
@@ -43,6 +42,7 @@ const AGENT = { agentId: 'support-bot', taskId: 't-1', onBehalfOf: 'mallory' };
 const RESOURCE = { type: 'customer', id: 'C-42' };
 const ACTION = 'payments.refund';
 const WORKFLOW = 'cs-support-bot-0123456789abcdef';
+const RUN = '0b9e3c1e-5f4a-4d0e-9a57-3c2d1e0f9a11';
 const START = Date.parse('2026-11-25T12:00:00Z');
 
 const payloadOf = (amount: number): Payload => ({ amount, currency: 'USD' });
@@ -57,8 +57,11 @@ interface Model {
   /** Accepted approvals: who, naming which version, accepted while which version number was current. */
   approvals: { reviewer: string; named: string; version: number }[];
   version: number;
-  /** The route the current version must have: policy's for its payload (an allowed edit keeps the previous one). */
+  /** What policy decided for the current version's payload (an edit policy would allow keeps the previous route). */
+  policy: PolicyDecision;
   route: NonNullable<PolicyDecision['route']>;
+  /** Escalation steps announced so far (from the escalated events, not the machine's counter). */
+  level: number;
   /** Every digest seen so far: stale versions to name. */
   digests: string[];
   closed?: string;
@@ -75,6 +78,7 @@ const open0 = (amount: number): { model: Model; real: Real } => {
   const digest = digestOf(payload);
   const t = openReview({
     workflowId: WORKFLOW,
+    runId: RUN,
     requestId: requestIdFor(AGENT.agentId, AGENT.taskId, digest),
     action: ACTION,
     resource: RESOURCE,
@@ -83,7 +87,7 @@ const open0 = (amount: number): { model: Model; real: Real } => {
     version: { payload, digest, policy: { ...policy, route: policy.route! } },
     now: START,
   });
-  return { model: { shown: new Map(), approvals: [], version: 1, route: policy.route!, digests: [digest] }, real: { state: t.state, now: START } };
+  return { model: { shown: new Map(), approvals: [], version: 1, policy, route: policy.route!, level: 0, digests: [digest] }, real: { state: t.state, now: START } };
 };
 
 /** Invariants 1, 2 and 5, after every step. */
@@ -92,11 +96,20 @@ function checkInvariants(model: Model, real: Real): void {
   const reviewers = s.approvals.map((a) => a.reviewer);
   assert.equal(new Set(reviewers).size, reviewers.length, 'invariant 2: a reviewer appears once among approvals');
   for (const r of reviewers) assert.ok(!['support-bot', 'mallory'].includes(r), 'invariant 5: the agent and its onBehalfOf human never count');
-  assert.equal(s.version.policy.route.group.name, model.route.group.name, 'invariant 3: the current version is routed by policy for its payload');
-  assert.equal(s.version.policy.route.approvals, model.route.approvals, 'invariant 3: approvals needed follow the current version');
+  const route = s.version.policy.route;
+  assert.equal(route.group.name, model.route.group.name, 'invariant 3: the current version is routed by policy for its payload');
+  assert.equal(route.approvals, model.route.approvals, 'invariant 3: approvals needed follow the current version');
+  assert.equal(route.slaMs, model.route.slaMs, 'invariant 3: the SLA follows the current version');
+  assert.equal(route.escalateAfterMs, model.route.escalateAfterMs, 'invariant 3: escalation follows the current version');
+  assert.deepEqual(route.escalationChain.map((g) => g.name), model.route.escalationChain.map((g) => g.name), 'invariant 3: the escalation chain follows the current version');
+  if (model.policy.decision === 'review') {
+    assert.equal(s.version.policy.risk, model.policy.risk, 'invariant 3: the risk follows the current version');
+    assert.equal(s.version.policy.tokenTtlMs, model.policy.tokenTtlMs, 'invariant 3: the token TTL follows the current version');
+    assert.deepEqual(s.version.policy.ruleIds, model.policy.ruleIds, 'invariant 3: the rules follow the current version');
+  }
   if (s.status === 'approved') {
     const final = s.version.digest;
-    const groups = [model.route.group, ...model.route.escalationChain];
+    const groups = [model.route.group, ...model.route.escalationChain.slice(0, model.level)];
     const valid = new Set(
       model.approvals
         .filter((a) => a.version === model.version && a.named === final)
@@ -141,7 +154,10 @@ function afterDecision(model: Model, real: Real, d: ReviewerDecision, result: Re
   if (real.state.version.digest !== beforeDigest) {
     model.version += 1;
     const revised = policyFor(real.state.version.payload);
-    if (revised.route) model.route = revised.route;
+    if (revised.route) {
+      model.route = revised.route;
+      model.policy = revised;
+    }
     if (!model.digests.includes(real.state.version.digest)) model.digests.push(real.state.version.digest);
     assert.ok(real.state.deadline <= beforeDeadline, 'invariant 3: an edit never moves the deadline later');
     assert.deepEqual(countedApprovers(real.state).filter((r) => r !== d.reviewer), [], 'invariant 3: approvals of earlier versions do not count');
@@ -195,30 +211,35 @@ class Close implements fc.Command<Model, Real> {
   toString = () => `${this.kind}(${this.reviewer}, ${this.how})`;
 }
 
-/** kim has a registered key: only a fresh signature over this request's current version counts. */
-type Signing = 'valid' | 'other-request' | 'other-version' | 'too-old' | 'wrong-key' | 'unsigned';
+/** kim has a registered key: only a fresh signature over this request's run and current version, under its policy, counts. */
+type Signing = 'valid' | 'other-workflow' | 'other-run' | 'other-request' | 'other-version' | 'other-policy' | 'too-old' | 'future' | 'wrong-key' | 'unsigned';
 class SignedApprove implements fc.Command<Model, Real> {
   constructor(readonly signing: Signing) {}
   check = () => true;
   run(model: Model, real: Real) {
     const s = real.state;
-    const signedAt = new Date(this.signing === 'too-old' ? real.now - SIGNATURE_MAX_AGE_MS - 1000 : real.now).toISOString();
-    const target = {
-      workflowId: this.signing === 'other-request' ? 'cs-support-bot-ffffffffffffffff' : s.workflowId,
-      requestId: s.requestId,
+    const at = this.signing === 'too-old' ? real.now - SIGNATURE_MAX_AGE_MS - 1000 : this.signing === 'future' ? real.now + 5 * 60_000 : real.now;
+    const signedAt = new Date(at).toISOString();
+    // The statement written out field by field (not by the code under test), as DESIGN §4 names them.
+    const statement = {
+      workflowId: this.signing === 'other-workflow' ? 'cs-support-bot-ffffffffffffffff' : s.workflowId,
+      runId: this.signing === 'other-run' ? 'another-run' : s.runId,
+      requestId: this.signing === 'other-request' ? 'ffffffffffffffff' : s.requestId,
       versionDigest: this.signing === 'other-version' ? (model.digests.find((d) => d !== s.version.digest) ?? '0'.repeat(64)) : s.version.digest,
-      policyDigest: s.version.policy.policyDigest,
-      action: s.action,
-      resource: s.resource,
+      policyDigest: this.signing === 'other-policy' ? '0'.repeat(64) : s.version.policy.policyDigest,
+      reviewer: 'kim',
+      decision: 'approve',
+      signedAt,
     };
-    const d: ReviewerDecision = { decision: 'approve', reviewer: 'kim', versionDigest: s.version.digest };
     const secret = this.signing === 'wrong-key' ? ed25519.utils.randomSecretKey() : kimSecret;
-    const statement = decisionStatement(target, d, signedAt);
-    const signed: ReviewerDecision =
-      this.signing === 'unsigned' ? d : { ...d, signature: { signedAt, value: bytesToBase64(ed25519.sign(new TextEncoder().encode(decisionMessage(statement)), secret)) } };
+    const message = new TextEncoder().encode(JSON.stringify({ content: Object.fromEntries(Object.entries(statement).sort(([a], [b]) => (a < b ? -1 : 1))), domain: 'countersign/reviewer-decision/v2' }));
+    const d: ReviewerDecision = { decision: 'approve', reviewer: 'kim', versionDigest: s.version.digest };
+    const signed: ReviewerDecision = this.signing === 'unsigned' ? d : { ...d, signature: { signedAt, value: bytesToBase64(ed25519.sign(message, secret)) } };
+    const eligible = isOpen(s) && s.eligible.some((g) => g.members.includes('kim')) && !s.approvals.some((a) => a.reviewer === 'kim' && a.digest === s.version.digest);
     const beforeDigest = s.version.digest;
     const result = step(model, real, () => decide(real.state, signed, real.now));
     if (this.signing !== 'valid') assert.equal(result.ok, false, `a ${this.signing} signature is refused`);
+    else assert.equal(result.ok, eligible, `a valid signature from an eligible kim is accepted (${result.ok ? 'accepted' : (result as { message: string }).message})`);
     afterDecision(model, real, signed, result, beforeDigest, s.deadline);
     checkInvariants(model, real);
   }
@@ -235,8 +256,10 @@ class Tick implements fc.Command<Model, Real> {
       const wake = nextWake(real.state);
       const t: Transition = wake.what === 'expiry' ? expire(real.state, real.now) : escalate(real.state, real.now);
       step(model, real, () => t);
+      model.level += t.events.filter((e) => e.type === 'escalated').length;
     }
-    step(model, real, () => escalate(real.state, real.now));
+    const late = step(model, real, () => escalate(real.state, real.now));
+    assert.equal(late.ok && late.events.length, 0, 'nothing escalates before its time');
     checkInvariants(model, real);
   }
   toString = () => `tick(${Math.round(this.ms / 60_000)}m)`;
@@ -248,7 +271,7 @@ const commands = [
   fc.tuple(reviewer, naming).map(([r, how]) => new Approve(r, how)),
   fc.tuple(reviewer, naming, fc.constantFrom<number | 'same'>(...AMOUNTS, 'same', 'same')).map(([r, how, amount]) => new Approve(r, how, amount)),
   fc.tuple(reviewer, fc.constantFrom<'deny' | 'request_changes'>('deny', 'request_changes'), naming).map(([r, kind, how]) => new Close(r, kind, how)),
-  fc.constantFrom<Signing>('valid', 'other-request', 'other-version', 'too-old', 'wrong-key', 'unsigned').map((s) => new SignedApprove(s)),
+  fc.constantFrom<Signing>('valid', 'valid', 'other-workflow', 'other-run', 'other-request', 'other-version', 'other-policy', 'too-old', 'future', 'wrong-key', 'unsigned').map((s) => new SignedApprove(s)),
   fc.integer({ min: 60_000, max: 3 * 3600_000 }).map((ms) => new Tick(ms)),
 ];
 
@@ -259,7 +282,7 @@ describe('review rules (model-based)', () => {
         const { model, real } = open0(amount);
         fc.modelRun(() => ({ model, real }), cmds);
       }),
-      { numRuns: 2000, includeErrorInReport: true },
+      { numRuns: 3000, includeErrorInReport: true },
     );
   });
 
@@ -277,7 +300,7 @@ describe('review rules (model-based)', () => {
 
     // 2. Re-routing: a $200 refund routed to support, edited by support to $5,000 → finance, 2 approvals.
     const small = openReview({
-      workflowId: WORKFLOW, requestId: 'r', action: ACTION, resource: RESOURCE, agentId: 'support-bot', onBehalfOf: 'mallory',
+      workflowId: WORKFLOW, runId: RUN, requestId: 'r', action: ACTION, resource: RESOURCE, agentId: 'support-bot', onBehalfOf: 'mallory',
       version: { payload: payloadOf(200), digest: digestOf(payloadOf(200)), policy: { ...policyFor(payloadOf(200)), route: policyFor(payloadOf(200)).route! } },
       now: START,
     }).state;

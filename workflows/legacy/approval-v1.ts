@@ -19,7 +19,7 @@ import type { Activities, GroupNotification } from '../../activities';
 import { BUNDLE_FORMAT, requestDigest, type EvidenceBody } from '../../common/bundle';
 import { canonicalJson } from '../../common/canonical';
 import { OPEN_STATUSES, ReasonCode, type ApprovalStatus } from '../../common/codes';
-import { actionDigest, sha256Hex } from '../../common/digest';
+import { sha256Hex } from '../../common/digest';
 import { formatDuration } from '../../common/duration';
 import { describeIssues } from '../../common/errors';
 import { appendEvent, type EvidenceEvent, type EvidenceType } from '../../common/evidence';
@@ -44,7 +44,7 @@ import {
   type TokenBinding,
 } from '../../common/schema';
 import { SA } from '../../common/search-attributes';
-import { constantTimeEqual, signingMessage, verifyEd25519 } from '../../common/signing';
+import { constantTimeEqual, decisionMessageV1 as decisionMessage, decisionStatementV1 as statementFor, verifyEd25519 } from '../../common/signing';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from '../messages';
 
 const { evaluateRequest, evaluateEdit, mintToken, signReceipt } = proxyLocalActivities<Activities>({
@@ -514,38 +514,6 @@ export async function approvalWorkflowV1(input: ApprovalInput): Promise<Approval
     await condition(allHandlersFinished);
     return outcome;
   }
-}
-
-/** The v1 decision statement: it names neither the workflow nor the policy (DESIGN §4 now requires both). */
-interface DecisionStatementV1 {
-  requestId: string;
-  actionDigest: string;
-  reviewer: string;
-  decision: 'approve' | 'deny' | 'request_changes';
-  editedPayloadDigest?: string;
-  reasonCode?: string;
-  signedAt: string;
-}
-
-const decisionMessage = (statement: DecisionStatementV1) => signingMessage('countersign/reviewer-decision/v1', statement);
-
-function statementFor(
-  requestId: string,
-  currentDigest: string,
-  request: { action: string; resource: ApprovalInput['request']['resource'] },
-  decision: { decision: DecisionStatementV1['decision']; reviewer: string; editedPayload?: unknown; proposedPayload?: unknown; reasonCode?: string },
-  signedAt: string,
-): DecisionStatementV1 {
-  const replacement = decision.editedPayload ?? decision.proposedPayload;
-  return {
-    requestId,
-    actionDigest: currentDigest,
-    reviewer: decision.reviewer,
-    decision: decision.decision,
-    ...(replacement !== undefined ? { editedPayloadDigest: actionDigest({ action: request.action, resource: request.resource, payload: replacement as Record<string, never> }) } : {}),
-    ...(decision.reasonCode !== undefined ? { reasonCode: decision.reasonCode } : {}),
-    signedAt,
-  };
 }
 
 /** The evidence keeps what was decided and executed, not the sealed token box. */

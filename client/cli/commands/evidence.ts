@@ -40,16 +40,9 @@ export async function evidenceCommand(args: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-/** Reviewer → registered public keys, from every group of a policy. */
+/** Reviewer → registered public keys: the policy's directory. */
 function directoryOf(policyFile: string): Map<string, string[]> {
-  const policy = loadPolicyFile(policyFile);
-  const directory = new Map<string, string[]>();
-  for (const group of Object.values(policy.config.groups)) {
-    for (const [reviewer, key] of Object.entries(group.reviewerKeys ?? {})) {
-      directory.set(reviewer, [...new Set([...(directory.get(reviewer) ?? []), key])]);
-    }
-  }
-  return directory;
+  return new Map([...loadPolicyFile(policyFile).reviewerKeys].map(([reviewer, key]) => [reviewer, [key]]));
 }
 
 export async function verifyCommand(args: string[]): Promise<number> {

@@ -4,7 +4,7 @@ import { loadKeyFile, reviewerKeyPath } from '../../../activities/keys';
 import { ExitCode, ReasonCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
 import type { ReviewerDecision, ReviewView } from '../../../common/schema';
-import { decisionStatement } from '../../../common/signing';
+import { decisionStatement, decisionStatementV1, statementTarget } from '../../../common/signing';
 import { DecisionRefusedError } from '../../sdk';
 import { connectCli } from '../connect';
 import { CliError, usage } from '../errors';
@@ -18,9 +18,9 @@ export const reviewHelp = `countersign review <command>
   deny <id> --reason CODE --message "..."
   request-changes <id> --comment "..." [--propose payload.json]
   Decisions take --as NAME (or COUNTERSIGN_REVIEWER) and --json. A refused decision exits 1.
-  A decision is on the version NAME was last shown by review show; --digest PREFIX names it instead
-  (scripts); on a terminal without either, the version is shown and confirmed. A changed payload is
-  refused STALE_VERSION: look again.
+  A decision is on the version NAME was last shown by review show; --digest DIGEST (all 64 hex
+  digits) names it instead, for scripts; on a terminal without either, the version is shown and
+  confirmed. A payload changed since is refused STALE_VERSION: look again.
   A reviewer with a key ($COUNTERSIGN_HOME/keys/reviewers/NAME.key, or --key FILE) signs the decision.`;
 
 export async function reviewCommand(args: string[]): Promise<number> {
@@ -137,7 +137,14 @@ const decisionFlags = {
 } as const;
 
 function seenOf(view: ReviewView): SeenVersion {
-  return { workflowId: view.workflowId, requestId: view.requestId, versionDigest: view.currentDigest, policyDigest: view.policy?.policyDigest ?? '', shownAt: new Date().toISOString() };
+  return {
+    workflowId: view.workflowId,
+    ...(view.runId ? { runId: view.runId } : {}),
+    requestId: view.requestId,
+    versionDigest: view.currentDigest,
+    policyDigest: view.policy?.policyDigest ?? '',
+    shownAt: new Date().toISOString(),
+  };
 }
 
 /**
@@ -146,14 +153,9 @@ function seenOf(view: ReviewView): SeenVersion {
  */
 async function versionToDecide(view: ReviewView, reviewer: string, home: string, digest: string | undefined, kind: string): Promise<SeenVersion> {
   if (digest !== undefined) {
-    if (!/^[0-9a-f]{8,64}$/.test(digest)) throw usage('--digest must be 8 to 64 hex digits of the version digest review show prints.');
-    if (!view.currentDigest.startsWith(digest)) {
-      throw new CliError(
-        `Refused (${ReasonCode.STALE_VERSION}): the payload is now version ${view.currentDigest.slice(0, 12)}, not ${digest}: look at the request again (countersign review show ${view.requestId} --as ${reviewer}).`,
-        ExitCode.refused,
-      );
-    }
-    return seenOf(view);
+    // The whole digest, sent as given: a prefix could be matched by an editor who grinds a payload for it.
+    if (!/^[0-9a-f]{64}$/.test(digest)) throw usage('--digest must be the whole version digest (64 hex digits) review show prints.');
+    return { ...seenOf(view), versionDigest: digest };
   }
   const seen = lastSeen(home, reviewer, view.workflowId);
   if (seen) return seen;
@@ -217,10 +219,13 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
     // A reviewer with a key signs what they decide on: this request, the version they were shown, its policy.
     const keyFile = values.key ?? reviewerKeyPath(config.home, reviewer);
     if (values.key || existsSync(keyFile)) {
-      const target = { workflowId: view.workflowId, requestId: view.requestId, versionDigest: seen.versionDigest, policyDigest: seen.policyDigest, ...view.request };
-      const statement = decisionStatement(target, decision, new Date().toISOString());
-      const signed = loadKeyFile(keyFile).sign('countersign/reviewer-decision/v2', statement);
-      decision = { ...decision, signature: { signedAt: statement.signedAt, value: signed.signature } };
+      const signer = loadKeyFile(keyFile);
+      const signedAt = new Date().toISOString();
+      // A run started before 'integrity-v2' (its view has no run id) verifies the v1 statement.
+      const signed = view.runId
+        ? signer.sign('countersign/reviewer-decision/v2', decisionStatement(statementTarget({ ...view, runId: seen.runId ?? view.runId }, seen), decision, signedAt))
+        : signer.sign('countersign/reviewer-decision/v1', decisionStatementV1(view.requestId, seen.versionDigest, view.request, decision, signedAt));
+      decision = { ...decision, signature: { signedAt, value: signed.signature } };
     }
     const receipt = await cs.decide(view.workflowId, decision);
     if (values.json) printJson({ accepted: true, ...receipt });
