@@ -10,6 +10,7 @@ import { fileSpendLedger, type SpendLedger, type SpendResult } from './ledger';
 import type { Signer } from './keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
 import type { GroupNotification } from './notify/types';
+import { checkCatalog } from './policy/catalog';
 import { evaluatePolicy } from './policy/evaluate';
 import type { CompiledPolicy } from './policy/load';
 import { generateToken, sealAad, sealToAgent } from './tokens';
@@ -64,6 +65,11 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
       const message = describeIssues(parsed.error);
       log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, message);
       return { ok: false, code: ReasonCode.INVALID_REQUEST, message };
+    }
+    const catalogued = checkCatalog(policy.catalog, parsed.data, policy.environment);
+    if (!catalogued.ok) {
+      log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, catalogued.message);
+      return { ok: false, code: ReasonCode.INVALID_REQUEST, message: catalogued.message };
     }
     const decision = evaluatePolicy(policy, parsed.data);
     log.info(

@@ -34,6 +34,17 @@ function depthOf(value: unknown, depth = 0): number {
   return max;
 }
 
+/** The path of the first integer no JSON reader can be trusted to keep exactly, if any. */
+function unsafeIntegerAt(value: unknown, path = 'payload'): string | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && !Number.isSafeInteger(value) ? path : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = unsafeIntegerAt(inner, `${path}.${key}`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 function forbiddenKey(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
@@ -78,6 +89,11 @@ export const Payload = refusingOwnProto(z.record(z.string(), z.unknown()))
       ctx.addIssue({ code: 'custom', message: 'must be plain JSON (no functions, undefined or non-finite numbers)' });
       return;
     }
+    const unsafe = unsafeIntegerAt(value);
+    if (unsafe !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `has an integer outside ±(2^53 − 1) at ${unsafe}, which JSON readers round differently: send it as a string` });
+      return;
+    }
     if (utf8Length(canonicalJson(value)) > MAX_PAYLOAD_BYTES) {
       ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PAYLOAD_BYTES / 1024} KiB as canonical JSON` });
     }
@@ -89,7 +105,8 @@ export const Resource = z.strictObject({
   type: z.string().min(1).max(64).regex(/^[a-z][a-z0-9_-]*$/, 'a lower-case word such as customer, account, dataset, system'),
   id: z.string().min(1).max(256),
   owner: z.string().min(1).max(128).optional(),
-  environment: z.string().min(1).max(64).optional(),
+  /** Letters, digits and . _ - only: a look-alike spelling of an environment cannot slip past a rule. */
+  environment: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'an environment name such as prod (letters, digits and . _ - only)').optional(),
 });
 export type Resource = z.infer<typeof Resource>;
 

@@ -2,6 +2,7 @@ import { actionDigest } from '../../common/digest';
 import { nativeSha256Hex } from '../sha256';
 import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../../common/schema';
 import type { CompiledPolicy, CompiledRule } from './load';
+import { foldAction } from './glob';
 import { mcpToolVariable } from './mcp';
 
 const RESTRICTIVENESS = { allow: 0, review: 1, deny: 2 } as const;
@@ -9,7 +10,7 @@ const DEFAULT_RISK = { allow: 'low', review: 'medium', deny: 'high' } as const;
 
 /** The rules whose action pattern covers this action, in file order. */
 export function rulesForAction(policy: CompiledPolicy, action: string): CompiledRule[] {
-  const found = new Set(policy.exact.get(action) ?? []);
+  const found = new Set(policy.exact.get(foldAction(action)) ?? []);
   for (const { pattern, rule } of policy.wildcard) if (pattern.test(action)) found.add(rule);
   return [...found].sort((a, b) => a.index - b.index);
 }
@@ -26,7 +27,7 @@ export function matchingRules(policy: CompiledPolicy, request: ActionRequest): R
   const matches: RuleMatch[] = [];
   for (const rule of rulesForAction(policy, request.action)) {
     if (rule.resourcePatterns && !rule.resourcePatterns.some((p) => p.test(target))) continue;
-    if (rule.environments && !rule.environments.includes(request.resource.environment ?? '')) continue;
+    if (rule.environments && !rule.environments.includes(policy.environment(request.resource.environment ?? ''))) continue;
     if (!rule.condition) {
       matches.push({ rule });
       continue;
@@ -47,7 +48,7 @@ export function matchingRules(policy: CompiledPolicy, request: ActionRequest): R
 export function celContext(request: ActionRequest, policy?: CompiledPolicy): Record<string, unknown> {
   return {
     action: request.action,
-    resource: { owner: '', environment: '', ...request.resource },
+    resource: { owner: '', ...request.resource, environment: policy ? policy.environment(request.resource.environment ?? '') : (request.resource.environment ?? '') },
     payload: request.payload,
     agent: { id: request.agentId, taskId: request.taskId, onBehalfOf: request.onBehalfOf ?? '' },
     context: request.context ?? {},

@@ -4,7 +4,8 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { parseDuration } from '../../common/duration';
 import { escapeName, isMissing } from '../../common/errors';
 import { nativeSha256Hex } from '../sha256';
-import { globToRegExp, isGlob } from './glob';
+import { actionPatternToRegExp, foldAction, globToRegExp, isGlob } from './glob';
+import { compileCatalog, type CompiledCatalog } from './catalog';
 import { PolicyFile, type RuleConfig } from './schema';
 
 export interface PolicyError {
@@ -51,6 +52,9 @@ export interface CompiledPolicy {
   owners: { pattern: RegExp; group: string }[];
   /** The directory: each reviewer's registered key, from whichever group lists it (one key per reviewer). */
   reviewerKeys: Map<string, string>;
+  catalog: CompiledCatalog;
+  /** An environment as policy compares it: lower-case, trimmed, aliases folded into their canonical name. */
+  environment(name: string): string;
 }
 
 /** Reads, validates and compiles a policy file; throws PolicyLoadError listing every error. */
@@ -94,6 +98,21 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
   const conditions = checkReferences(raw, err);
   if (errors.length || !parsed.success) throw new PolicyLoadError(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   const config = parsed.data;
+  const catalog = compileCatalog(config, err);
+  checkCatalogMappings(config, err);
+  const aliases = new Map<string, string>();
+  for (const [canonical, others] of Object.entries(config.environments)) {
+    for (const name of [canonical, ...others]) {
+      const taken = aliases.get(name);
+      if (taken !== undefined && taken !== canonical) err(['environments', canonical], `"${escapeName(name)}" already stands for ${escapeName(taken)}`);
+      else aliases.set(name, canonical);
+    }
+  }
+  if (errors.length) throw new PolicyLoadError(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  const environment = (name: string) => {
+    const folded = name.trim().toLowerCase();
+    return aliases.get(folded) ?? folded;
+  };
 
   const rules: CompiledRule[] = config.rules.map((rule, index) => {
     const list = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
@@ -102,7 +121,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
       index,
       actionPatterns: list(rule.match.action)!,
       resourcePatterns: list(rule.match.resource)?.map(globToRegExp),
-      environments: list(rule.match.environment),
+      environments: list(rule.match.environment)?.map(environment),
       condition: conditions.get(index),
       slaMs: rule.sla ? parseDuration(rule.sla) : undefined,
       escalateAfterMs: rule.escalate ? parseDuration(rule.escalate.after) : undefined,
@@ -115,8 +134,8 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
   const wildcard: CompiledPolicy['wildcard'] = [];
   for (const rule of rules) {
     for (const pattern of rule.actionPatterns) {
-      if (isGlob(pattern)) wildcard.push({ pattern: globToRegExp(pattern), rule });
-      else exact.set(pattern, [...(exact.get(pattern) ?? []), rule]);
+      if (isGlob(pattern)) wildcard.push({ pattern: actionPatternToRegExp(pattern), rule });
+      else exact.set(foldAction(pattern), [...(exact.get(foldAction(pattern)) ?? []), rule]);
     }
   }
   return {
@@ -129,7 +148,22 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     wildcard,
     owners: config.owners.map((o) => ({ pattern: globToRegExp(o.match), group: o.group })),
     reviewerKeys: new Map(Object.values(config.groups).flatMap((g) => Object.entries(g.reviewerKeys ?? {}))),
+    catalog,
+    environment,
   };
+}
+
+/** A resource mapping may only name payload fields its schema declares (when the schema lists them). */
+function checkCatalogMappings(config: PolicyFile, err: (path: (string | number)[], message: string) => void): void {
+  for (const [key, entry] of Object.entries(config.actions)) {
+    const declared = entry.payload?.properties;
+    if (!entry.resource || declared === null || typeof declared !== 'object') continue;
+    for (const field of ['id', 'owner', 'environment'] as const) {
+      for (const [, name] of (entry.resource[field] ?? '').matchAll(/\{([A-Za-z0-9_-]+)/g)) {
+        if (!Object.hasOwn(declared, name!)) err(['actions', key, 'resource', field], `names the payload field "${escapeName(name!)}", which the payload schema does not declare`);
+      }
+    }
+  }
 }
 
 type Loose = Record<string, unknown>;

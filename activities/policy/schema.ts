@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../../common/duration';
+import { TEMPLATE_PATTERN } from '../../common/resource-template';
 import { ActionName, Risk } from '../../common/schema';
 
 const duration = z.string().refine((s) => parseDuration(s) !== undefined && parseDuration(s)! > 0, {
@@ -7,7 +8,10 @@ const duration = z.string().refine((s) => parseDuration(s) !== undefined && pars
 });
 const groupName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a lower-case group name such as finance');
 const decision = z.enum(['allow', 'deny', 'review']);
-const actionGlob = z.string().regex(/^[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+)*$/, 'must be a dotted action name, * as wildcard');
+const actionGlob = z
+  .string()
+  .regex(/^[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+)*$/, 'must be a dotted action name; * matches within one segment, ** across segments')
+  .refine((p) => !/\*{3,}/.test(p), 'must use * or **, not more stars');
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
 
 export const WebhookConfig = z.strictObject({
@@ -55,7 +59,7 @@ const resourceTemplate = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .refine((s) => /^([^{}]|\{[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\})*$/.test(s), { message: 'must be text with {argument} placeholders only, such as "fs:{path}"' });
+    .refine((s) => TEMPLATE_PATTERN.test(s), { message: 'must be text with {argument} placeholders only, such as "fs:{path}"' });
 
 /** How a tool call maps to the action request's resource; placeholders name the call's arguments. */
 export const McpResourceMapping = z.strictObject({
@@ -89,6 +93,26 @@ export const McpConfig = z.strictObject({
 });
 export type McpConfig = z.infer<typeof McpConfig>;
 
+/** The resource a catalogued action affects, derived from its payload: "{field}" placeholders or fixed text. */
+export const CatalogResource = z.strictObject({
+  type: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a lower-case word such as customer or dataset'),
+  id: resourceTemplate(256),
+  owner: resourceTemplate(128).optional(),
+  environment: resourceTemplate(64).optional(),
+});
+export type CatalogResource = z.infer<typeof CatalogResource>;
+
+/** One entry of the action catalog (DESIGN §3): what a valid payload is, and what resource it affects. */
+export const CatalogEntry = z.strictObject({
+  description: z.string().optional(),
+  /** A JSON Schema (draft 2020-12) the payload must satisfy; compiled once per policy load. */
+  payload: z.record(z.string(), z.unknown()).optional(),
+  resource: CatalogResource.optional(),
+});
+export type CatalogEntry = z.infer<typeof CatalogEntry>;
+
+const environmentName = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be a lower-case environment name such as prod');
+
 export const PolicyFile = z.strictObject({
   version: z.literal(1),
   defaults: z.strictObject({
@@ -105,6 +129,12 @@ export const PolicyFile = z.strictObject({
   owners: z.array(z.strictObject({ match: z.string().min(1), group: groupName })).default([]),
   rules: z.array(RuleConfig).default([]),
   mcp: McpConfig.optional(),
+  /** Canonical environment → its other spellings; compared without regard to case. */
+  environments: z.record(environmentName, z.array(environmentName).min(1)).default({}),
+  /** `required: true` refuses every action no catalog entry covers. */
+  catalog: z.strictObject({ required: z.boolean().default(false) }).default({ required: false }),
+  /** The action catalog: by exact action name or pattern. */
+  actions: z.record(actionGlob, CatalogEntry).default({}),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 

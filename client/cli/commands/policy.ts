@@ -1,4 +1,5 @@
-import { ExitCode } from '../../../common/codes';
+import { ExitCode, ReasonCode } from '../../../common/codes';
+import { checkCatalog } from '../../../activities/policy/catalog';
 import { evaluatePolicy } from '../../../activities/policy/evaluate';
 import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../activities/policy/load';
 import { parseActionRequest } from '../../sdk';
@@ -7,7 +8,8 @@ import { out, parseFlags, printJson, readJsonFile } from '../io';
 
 export const policyHelp = `countersign policy <command>
   check FILE [--json]                 validate a policy: every error with file, line and field path
-  test FILE --action action.json      print the decision for one action as JSON (starts nothing)`;
+  test FILE --action action.json      print the decision for one action as JSON, with its catalog entry and derived resource
+                                      (starts nothing; exits 1 when the catalog refuses the action)`;
 
 export async function policyCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -27,13 +29,18 @@ export async function policyCommand(args: string[]): Promise<number> {
   }
 
   if (sub === 'check') {
-    const summary = { ok: true, file, digest: policy.digest, rules: policy.rules.length, groups: Object.keys(policy.config.groups).length };
+    const summary = { ok: true, file, digest: policy.digest, rules: policy.rules.length, groups: Object.keys(policy.config.groups).length, actions: Object.keys(policy.config.actions).length };
     if (values.json) printJson(summary);
-    else out(`${file}: OK — ${summary.rules} rules, ${summary.groups} groups, digest ${policy.digest.slice(0, 16)}`);
+    else out(`${file}: OK — ${summary.rules} rules, ${summary.groups} groups, ${summary.actions} catalogued actions, digest ${policy.digest.slice(0, 16)}`);
     return ExitCode.ok;
   }
   if (!values.action) throw usage('policy test needs --action action.json.');
   const request = parseActionRequest(readJsonFile(values.action, '--action'));
-  printJson(evaluatePolicy(policy, request));
+  const catalog = checkCatalog(policy.catalog, request, policy.environment);
+  if (!catalog.ok) {
+    printJson({ decision: 'deny', code: ReasonCode.INVALID_REQUEST, reason: catalog.message });
+    return ExitCode.refused;
+  }
+  printJson({ ...evaluatePolicy(policy, request), catalog: { entry: catalog.entry ?? null, resource: catalog.resource ?? null } });
   return ExitCode.ok;
 }

@@ -1,0 +1,188 @@
+/**
+ * Argument-level policy (issue 10) against examples/policy.yaml: the action catalog (payload schemas,
+ * derived resources), matching that letter case, look-alikes and extra segments cannot dodge,
+ * environment aliases, and a property test that no spelling of a denied action is decided more
+ * leniently than the canonical one.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { checkCatalog } from '../../activities/policy/catalog';
+import { evaluatePolicy } from '../../activities/policy/evaluate';
+import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../activities/policy/load';
+import { ActionRequest } from '../../common/schema';
+
+const policy = loadPolicyFile(join(__dirname, '..', '..', 'examples', 'policy.yaml'));
+
+/** What the worker decides for a raw request: refused as invalid (strictest), deny, review or allow. */
+function verdict(raw: unknown): { decision: 'invalid' | 'deny' | 'review' | 'allow'; message: string } {
+  const parsed = ActionRequest.safeParse(raw);
+  if (!parsed.success) return { decision: 'invalid', message: parsed.error.issues[0]!.message };
+  const catalog = checkCatalog(policy.catalog, parsed.data, policy.environment);
+  if (!catalog.ok) return { decision: 'invalid', message: catalog.message };
+  const d = evaluatePolicy(policy, parsed.data);
+  return { decision: d.decision, message: `${d.ruleIds.join(',')}: ${d.reason}${d.route ? ` → ${d.route.group.name}` : ''}` };
+}
+const STRICTNESS = { allow: 0, review: 1, deny: 2, invalid: 3 } as const;
+
+const base = { agentId: 'ops-bot', taskId: 't-1', summary: 'Do the thing.' };
+const drop = (action: string, environment: string, payloadEnvironment = environment) => ({
+  ...base,
+  action,
+  resource: { type: 'system', id: 'orders-db', environment },
+  payload: { database: 'orders', table: 'orders_tmp', environment: payloadEnvironment },
+});
+const refund = (payload: Record<string, unknown>, resource: Record<string, unknown> = { type: 'customer', id: 'C-42' }) => ({
+  ...base,
+  action: 'payments.refund',
+  resource,
+  payload: { customer: 'C-42', amount: 40, currency: 'USD', order: 'A-1', ...payload },
+});
+
+describe('the agent cannot pick its reviewers', () => {
+  test('a data export that asserts another resource and owner is refused, naming the derived one', () => {
+    const v = verdict({
+      ...base,
+      action: 'data.export',
+      resource: { type: 'foo', id: 'x', owner: 'support' },
+      payload: { dataset: 'customers-eu', columns: ['email'], includesPii: true, rows: 10, destination: 's3://x' },
+    });
+    assert.equal(v.decision, 'invalid');
+    assert.match(v.message, /Field "resource" \(foo:x, owner support\) disagrees with the resource the payload names \(dataset:customers-eu\)/);
+    const honest = verdict({ ...base, action: 'data.export', resource: { type: 'dataset', id: 'customers-eu' }, payload: { dataset: 'customers-eu', columns: ['email'], includesPii: true, rows: 10, destination: 's3://x' } });
+    assert.match(honest.message, /→ data-governance$/);
+  });
+
+  test('a deploy whose resource says staging while its payload deploys to production is refused; production is reviewed', () => {
+    const deploy = (resourceEnv: string, payloadEnv: string) => ({
+      ...base,
+      action: 'deploy.service',
+      resource: { type: 'system', id: 'billing-api', environment: resourceEnv },
+      payload: { service: 'billing-api', version: '4.12.0', environment: payloadEnv },
+    });
+    assert.equal(verdict(deploy('staging', 'prod')).decision, 'invalid');
+    assert.equal(verdict(deploy('staging', 'staging')).decision, 'allow');
+    assert.equal(verdict(deploy('production', 'PROD')).decision, 'review', 'aliases and case fold into prod');
+  });
+});
+
+describe('look-alike spellings never weaken a deny', () => {
+  test('DB.DropTable, PROD, production and prd are the production drop, denied', () => {
+    for (const [action, env] of [['DB.DropTable', 'prod'], ['db.dropTable', 'PROD'], ['db.dropTable', 'production'], ['Db.DROPTABLE', 'Prd'], ['db.dropTable.now', 'prod']] as const) {
+      assert.equal(verdict(drop(action, env)).decision, 'deny', `${action} on ${env}`);
+    }
+  });
+
+  test('* stays within one segment: crm.get* allows crm.getCustomer, not crm.get.customers.delete', () => {
+    const crm = (action: string) => ({ ...base, action, resource: { type: 'customer', id: 'C-1' }, payload: {} });
+    assert.equal(verdict(crm('crm.getCustomer')).decision, 'allow');
+    assert.equal(verdict(crm('CRM.GetCustomer')).decision, 'allow');
+    assert.equal(verdict(crm('crm.get.customers.delete')).decision, 'review');
+  });
+
+  test('property: no spelling of a denied action or environment is decided more leniently than the canonical one', () => {
+    assert.equal(verdict(drop('db.dropTable', 'prod')).decision, 'deny');
+    const confusables: Record<string, string[]> = { o: ['о', 'ο', 'ｏ'], a: ['а', 'ɑ'], e: ['е'], p: ['р'], d: ['ԁ'], r: ['г'], '.': ['．', '。', '·'] };
+    // Mostly pure letter-case variants (valid requests policy must fold), sometimes one look-alike character.
+    const caseOf = (text: string) =>
+      fc.array(fc.boolean(), { minLength: text.length, maxLength: text.length }).map((upper) => [...text].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
+    const confused = (text: string) =>
+      fc.tuple(caseOf(text), fc.nat(text.length - 1), fc.nat(3)).map(([t, at, which]) => {
+        const look = confusables[t[at]!.toLowerCase()];
+        return look ? t.slice(0, at) + look[which % look.length]! + t.slice(at + 1) : t;
+      });
+    const respell = (text: string) => fc.oneof({ arbitrary: caseOf(text), weight: 3 }, { arbitrary: confused(text), weight: 1 });
+    const pad = fc.constantFrom('', ' ', '\t', '\u00a0', '\u200b');
+    const action = fc.oneof(
+      respell('db.dropTable'),
+      respell('db.dropTable').map((a) => `${a}.now`),
+      respell('db.dropTable').map((a) => a.replace('.', '..')),
+      respell('db.dropTable').map((a) => `.${a}`),
+      fc.tuple(pad, respell('db.dropTable'), pad).map(([l, a, r]) => `${l}${a}${r}`),
+    );
+    const environment = fc.oneof(respell('prod'), respell('production'), respell('prd'), fc.tuple(pad, respell('prod'), pad).map(([l, e, r]) => `${l}${e}${r}`));
+    fc.assert(
+      fc.property(action, environment, fc.boolean(), (a, env, samePayload) => {
+        const v = verdict(drop(a, env, samePayload ? env : 'prod'));
+        assert.ok(STRICTNESS[v.decision] >= STRICTNESS.deny, `${JSON.stringify(a)} on ${JSON.stringify(env)} was ${v.decision}: ${v.message}`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('loosely typed payloads are refused by the catalog schema', () => {
+  test('includesPii as a string, a negative refund or discount, recipients as an object: each refused naming the path', () => {
+    const exportOf = (includesPii: unknown) =>
+      verdict({ ...base, action: 'data.export', resource: { type: 'dataset', id: 'd' }, payload: { dataset: 'd', columns: ['email'], includesPii, rows: 200000, destination: 's3://x' } });
+    assert.deepEqual(exportOf(true).decision, 'deny', 'the bulk-PII deny applies to a real boolean');
+    assert.match(exportOf('true').message, /^Field "payload\.includesPii" must be boolean \(type, data\.export\*\* catalog schema\)\.$/);
+    assert.match(verdict(refund({ amount: -5000 })).message, /^Field "payload\.amount" must be > 0 \(exclusiveMinimum, payments\.refund catalog schema\)\.$/);
+    const discount = verdict({ ...base, action: 'sales.discount', resource: { type: 'deal', id: 'D-1' }, payload: { deal: 'D-1', percent: -50, term: 'one-off' } });
+    assert.match(discount.message, /^Field "payload\.percent" must be > 0/);
+    const email = verdict({ ...base, action: 'email.send', resource: { type: 'customer', id: 'C-1' }, payload: { to: { 'a,b,c': 1 }, template: 'order-update' } });
+    assert.match(email.message, /^Field "payload\.to" must be array/);
+    assert.match(verdict(refund({ currency: 'XBT' })).message, /^Field "payload\.currency" must be one of "USD", "EUR", "GBP"/);
+    assert.match(verdict(refund({ iban: 'X' })).message, /^Field "payload\.iban" is not allowed \(payments\.refund catalog schema\)\.$/);
+    const missing = refund({});
+    delete (missing.payload as Record<string, unknown>).order;
+    assert.match(verdict(missing).message, /^Field "payload\.order" is required/);
+  });
+
+  test('integers beyond ±(2^53 − 1) are refused before anything is digested', () => {
+    const v = verdict(refund({ amount: 12345678901234567890 }));
+    assert.equal(v.decision, 'invalid');
+    assert.match(v.message, /integer outside ±\(2\^53 − 1\) at payload\.amount/);
+  });
+
+  test('a catalog-only policy refuses uncatalogued actions; unknown actions otherwise keep the fail-closed default', () => {
+    const crm = { ...base, action: 'crm.mergeAccounts', resource: { type: 'customer', id: 'C-1' }, payload: {} };
+    assert.equal(verdict(crm).decision, 'review');
+    const strict = compilePolicy(`
+version: 1
+defaults: { decision: allow, reviewers: ops }
+groups: { ops: { members: [oscar] } }
+catalog: { required: true }
+actions:
+  crm.getCustomer: { payload: { type: object } }
+`);
+    const parsed = ActionRequest.parse(crm);
+    const refused = checkCatalog(strict.catalog, parsed, strict.environment);
+    assert.equal(refused.ok, false);
+    assert.match(!refused.ok ? refused.message : '', /"crm\.mergeAccounts" is not in the policy's action catalog, and this policy accepts catalogued actions only/);
+    assert.equal(checkCatalog(strict.catalog, { ...parsed, action: 'CRM.getCustomer' }, strict.environment).ok, true);
+  });
+});
+
+describe('policy check validates the catalog', () => {
+  test('a broken schema, a mapping naming an undeclared field and a doubled alias are errors with file and line', () => {
+    const text = `version: 1
+defaults: { reviewers: ops }
+groups: { ops: { members: [oscar] } }
+environments:
+  prod: [production]
+  live: [production]
+actions:
+  payments.refund:
+    payload: { type: object, properties: { amount: { type: numbr } } }
+  email.send:
+    payload: { type: object, properties: { to: { type: array } } }
+    resource: { type: customer, id: "{customer}" }
+  sales.discount:
+    payload: { type: object, maximumm: 3 }
+`;
+    assert.throws(
+      () => compilePolicy(text, 'p.yaml'),
+      (err: unknown) => {
+        assert.ok(err instanceof PolicyLoadError);
+        const lines = err.errors.map((e) => `${e.line}: ${e.path}: ${e.message}`);
+        assert.ok(lines.some((l) => /^6: environments\.live: "production" already stands for prod$/.test(l)), lines.join('\n'));
+        assert.ok(lines.some((l) => /^9: actions\.payments\.refund\.payload: is not a valid JSON Schema \(draft 2020-12\): .*type/.test(l)), lines.join('\n'));
+        assert.ok(lines.some((l) => /^12: actions\.email\.send\.resource\.id: names the payload field "customer", which the payload schema does not declare$/.test(l)), lines.join('\n'));
+        assert.ok(lines.some((l) => /^14: actions\.sales\.discount\.payload: is not a valid JSON Schema .*maximumm/.test(l)), lines.join('\n'));
+        return true;
+      },
+    );
+  });
+});
