@@ -182,7 +182,11 @@ function assertOneSentence(message: string, subject: string, knownRoots?: string
 const identifier = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,30}$/);
 const actionName = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}(\.[A-Za-z0-9_-]{1,12}){1,3}$/);
 const noForbiddenKeys = (v: unknown) => ownForbiddenKey(v) === undefined;
-const payloadArb = fc.dictionary(unicode({ maxLength: 12 }), json(3), { maxKeys: 6, noNullPrototype: true }).filter(noForbiddenKeys);
+/** True when every integer in a value is one JSON readers agree on (the request schema refuses the rest). */
+const safeIntegers = (value: unknown): boolean =>
+  typeof value === 'number' ? !Number.isInteger(value) || Number.isSafeInteger(value) : value !== null && typeof value === 'object' ? Object.values(value).every(safeIntegers) : true;
+
+const payloadArb = fc.dictionary(unicode({ maxLength: 12 }), json(3), { maxKeys: 6, noNullPrototype: true }).filter(noForbiddenKeys).filter(safeIntegers);
 
 /**
  * Unicode text of at most `max` UTF-16 units: short, or close to the limit (a unit is at most two
@@ -205,7 +209,7 @@ const validRequest = fc.record(
         type: fc.stringMatching(/^[a-z][a-z0-9_-]{0,20}$/),
         id: text(256, 1),
         owner: text(128, 1),
-        environment: text(64, 1),
+        environment: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
       },
       { requiredKeys: ['type', 'id'], noNullPrototype: true },
     ),

@@ -21,6 +21,10 @@ import { cliFor, lookThenDecide } from './support/cli';
 import { eventually } from './support/eventually';
 import { useStack } from './support/stack';
 import { decideSeen } from './support/review';
+import { checkCatalog } from '../activities/policy/catalog';
+import { compilePolicy } from '../activities/policy/load';
+import { mcpActionName } from '../activities/policy/mcp';
+import { ActionRequest } from '../common/schema';
 
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'countersign.js');
@@ -46,7 +50,7 @@ mcp:
     liar: { trusted: false }
 rules:
   - id: mcp-read-only
-    match: { action: "mcp.*" }
+    match: { action: "mcp.**" }
     when: "tool.readOnlyHint"
     decision: allow
   - id: fs-writes
@@ -64,7 +68,7 @@ rules:
     decision: review
     tokenTtl: 2s
   - id: changed-tools
-    match: { action: "mcp.*" }
+    match: { action: "mcp.**" }
     when: "tool.changed"
     decision: review
     reason: The tool changed since the policy was approved.
@@ -417,6 +421,16 @@ describe('MCP gateway: transports and pins', () => {
         assert.ok(pins.stdout.includes(`${tool.name}: { digest: "${digest}" }`), `--print-pins lists ${tool.name}`);
         assert.ok(yaml.includes(`${tool.name}: { digest: "${digest}"`), `the example pins ${tool.name} as it is now`);
       }
+      // The printed actions section makes each tool's input schema a catalog entry: pasted into a policy, it checks arguments.
+      const server = /^ {4}([A-Za-z0-9_-]+):$/m.exec(pins.stdout)![1]!;
+      const printed = compilePolicy(`version: 1\ndefaults: { reviewers: ops }\ngroups: { ops: { members: [oscar] } }\n${pins.stdout}`);
+      const withPath = tools.find((t) => (t.inputSchema as { required?: string[] }).required?.includes('path'))!;
+      const call = (payload: Record<string, unknown>) =>
+        checkCatalog(printed.catalog, ActionRequest.parse({ agentId: 'a', taskId: 't', action: mcpActionName(server, withPath.name), summary: 'call', resource: { type: 'system', id: server }, payload }));
+      assert.equal(call({ path: join(files, 'a.txt') }).ok, true);
+      const wrong = call({ path: 5 });
+      assert.equal(wrong.ok, false);
+      assert.match(!wrong.ok ? wrong.message : '', /^Field "payload\.path" must be string \(type, mcp\./);
     } finally {
       await direct.close();
     }

@@ -4,7 +4,7 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { ExitCode } from '../../common/codes';
 import { loadPolicyFile } from '../../activities/policy/load';
-import { mcpServerConfig } from '../../activities/policy/mcp';
+import { mcpActionName, mcpServerConfig } from '../../activities/policy/mcp';
 import type { McpConfig } from '../../activities/policy/schema';
 import { loadConfig } from '../../worker/config';
 import { version } from '../../package.json';
@@ -101,5 +101,14 @@ export function pinsYaml(tools: ListedTool[], server: string): string {
     "      trusted: false            # true once you trust this server's annotations",
     '      tools:',
     ...tools.map((t) => `        ${/^[A-Za-z0-9_-]+$/.test(t.name) ? t.name : JSON.stringify(t.name)}: { digest: "${mcpToolDigest(t)}" }   # ${[toolTitle(t) ?? t.name, hints(t)].filter(Boolean).join(' — ')}`),
+    '# The action catalog: each tool\'s own input schema, as pinned above, checks every call\'s arguments.',
+    'actions:',
+    ...tools.map((t) => `  ${JSON.stringify(mcpActionName(server, t.name))}: { payload: ${JSON.stringify(catalogSchema(t.inputSchema))} }`),
   ].join('\n');
+}
+
+/** A tool's input schema as a catalog payload schema: the catalog speaks draft 2020-12, so a $schema naming another draft goes. */
+function catalogSchema(inputSchema: ListedTool['inputSchema']): Record<string, unknown> {
+  const { $schema: _draft, ...schema } = (inputSchema ?? { type: 'object' }) as Record<string, unknown>;
+  return schema;
 }

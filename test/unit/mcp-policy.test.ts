@@ -22,11 +22,11 @@ mcp:
     shady: {}
 rules:
   - id: reads-are-free
-    match: { action: "mcp.*" }
+    match: { action: "mcp.**" }
     when: "tool.readOnlyHint"
     decision: allow
   - id: changed-tools
-    match: { action: "mcp.*" }
+    match: { action: "mcp.**" }
     when: "tool.changed"
     decision: review
     reason: The tool changed since the policy was approved.
