@@ -5,6 +5,7 @@
  * leniently than the canonical one.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -38,6 +39,18 @@ const refund = (payload: Record<string, unknown>, resource: Record<string, unkno
   action: 'payments.refund',
   resource,
   payload: { customer: 'C-42', amount: 40, currency: 'USD', order: 'A-1', ...payload },
+});
+
+test('every example action passes the example catalog, with the decision the README walkthrough shows', () => {
+  const dir = join(__dirname, '..', '..', 'examples', 'actions');
+  const expected: Record<string, string> = { 'refund-small.json': 'allow', 'drop-prod-table.json': 'deny', 'refund-large.json': 'review' };
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  assert.ok(files.length >= 8);
+  for (const name of files) {
+    const v = verdict(JSON.parse(readFileSync(join(dir, name), 'utf8')));
+    assert.notEqual(v.decision, 'invalid', `${name}: ${v.message}`);
+    if (expected[name]) assert.equal(v.decision, expected[name], name);
+  }
 });
 
 describe('the agent cannot pick its reviewers', () => {
