@@ -86,6 +86,35 @@ async function pending(amount: number) {
   return request;
 }
 
+/** A $1,200 refund approved by kim (signed, from the CLI) and dave, then consumed and reported. */
+async function executedWithKim() {
+  const request = await pending(1200);
+  assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'kim'])).code, 0);
+  assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave'])).code, 0);
+  await request.wait(5000);
+  await request.consume();
+  await request.report({ status: 'succeeded' });
+  return request;
+}
+
+/** Resets a workflow's latest run to a WorkflowTaskCompleted event chosen from its history; returns the new run id. */
+async function resetTo(workflowId: string, reason: string, pick: (events: temporal.api.history.v1.IHistoryEvent[]) => temporal.api.history.v1.IHistoryEvent | undefined): Promise<string> {
+  const handle = ctx.env.client.workflow.getHandle(workflowId);
+  const { events } = await handle.fetchHistory();
+  const point = pick(events!);
+  assert.ok(point, 'the reset point is in the history');
+  const reset = await ctx.env.client.workflowService.resetWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId, runId: (await handle.describe()).runId },
+    reason,
+    workflowTaskFinishEventId: point.eventId,
+    requestId: randomUUID(),
+  });
+  return reset.runId!;
+}
+
+const EventType = temporal.api.enums.v1.EventType;
+
 async function refusedWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
     const refusal = err instanceof WorkflowUpdateFailedError ? { code: (err.cause as { type?: string }).type, message: err.cause?.message ?? '' } : (err as DecisionRefusedError);
@@ -283,12 +312,7 @@ describe('5. signed decisions cannot be replayed', () => {
 
 describe('5b. nor into a new run of the same workflow id', () => {
   test('a raw start reusing a finished workflow id: kim\'s signed decision from the first run is refused, and the action cannot run again', async () => {
-    const request = await pending(1200);
-    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'kim'])).code, 0);
-    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave'])).code, 0);
-    await request.wait(5000);
-    await request.consume();
-    await request.report({ status: 'succeeded' });
+    const request = await executedWithKim();
     const first = await sealedBundle(ctx.stack.cs, request.workflowId);
     const kimsDecision = first.events.find((e) => e.type === 'approved' && e.actor === 'kim')!.data as { signature: string; statement: { signedAt: string; versionDigest: string } };
 
@@ -333,27 +357,19 @@ describe('6. a workflow reset cannot re-arm a spent token', () => {
     assert.equal(first.status, 'executed');
     const firstEvidence = readFileSync(first.evidence!.path, 'utf8');
 
-    const handle = ctx.env.client.workflow.getHandle(request.workflowId);
-    const { events } = await handle.fetchHistory();
-    const EventType = temporal.api.enums.v1.EventType;
-    const accepted = events!.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED && e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'consume');
-    assert.ok(accepted > 0, 'the consume update is in the history');
-    const resetPoint = events!.slice(0, accepted).reverse().find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
-    const firstRunId = (await handle.describe()).runId;
-    const reset = await ctx.env.client.workflowService.resetWorkflowExecution({
-      namespace: 'default',
-      workflowExecution: { workflowId: request.workflowId, runId: firstRunId },
-      reason: 'attack: re-arm the token',
-      workflowTaskFinishEventId: resetPoint.eventId,
-      requestId: randomUUID(),
+    const firstRunId = (await ctx.env.client.workflow.getHandle(request.workflowId).describe()).runId;
+    const resetRunId = await resetTo(request.workflowId, 'attack: re-arm the token', (events) => {
+      const accepted = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED && e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'consume');
+      assert.ok(accepted > 0, 'the consume update is in the history');
+      return events.slice(0, accepted).reverse().find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
     });
-    assert.notEqual(reset.runId, firstRunId);
+    assert.notEqual(resetRunId, firstRunId);
 
     await assert.rejects(
       ctx.stack.cs.consume(request.workflowId, { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: receipt.body.actionDigest }),
       (err: unknown) => err instanceof ConsumeRefusedError && err.code === 'TOKEN_CONSUMED',
     );
-    const second = (await ctx.env.client.workflow.getHandle(request.workflowId, reset.runId!).result()) as ApprovalOutcome;
+    const second = (await ctx.env.client.workflow.getHandle(request.workflowId, resetRunId).result()) as ApprovalOutcome;
     assert.equal(second.status, 'outcome_unknown');
     assert.match(second.execution?.message ?? '', /already spent by an earlier run of its workflow/);
     assert.notEqual(second.evidence!.path, first.evidence!.path, 'each run has its own evidence file');
@@ -373,18 +389,8 @@ describe('6. a workflow reset cannot re-arm a spent token', () => {
     const first = await request.consume();
     await request.report({ status: 'succeeded' });
     assert.equal((await ctx.stack.cs.outcome(request.workflowId)).status, 'executed');
-    const handle = ctx.env.client.workflow.getHandle(request.workflowId);
-    const { events } = await handle.fetchHistory();
-    const EventType = temporal.api.enums.v1.EventType;
-    const firstTask = events!.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
-    const reset = await ctx.env.client.workflowService.resetWorkflowExecution({
-      namespace: 'default',
-      workflowExecution: { workflowId: request.workflowId, runId: (await handle.describe()).runId },
-      reason: 'attack: mint again',
-      workflowTaskFinishEventId: firstTask.eventId,
-      requestId: randomUUID(),
-    });
-    const rerun = ctx.env.client.workflow.getHandle(request.workflowId, reset.runId!);
+    const resetRunId = await resetTo(request.workflowId, 'attack: mint again', (events) => events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED));
+    const rerun = ctx.env.client.workflow.getHandle(request.workflowId, resetRunId);
     const state = (await rerun.executeUpdate('awaitDecision', { args: [{ waitMs: 5000 }] })) as { outcome?: ApprovalOutcome };
     const grant = state.outcome?.token;
     assert.ok(grant?.sealed, 'the reset run minted a token of its own');
@@ -464,12 +470,7 @@ describe('7. evidence', () => {
   });
 
   test('verify trusts only the key it is told to, and checks reviewer signatures against the policy\'s directory', async () => {
-    const request = await pending(1200);
-    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'kim'])).code, 0);
-    assert.equal((await lookThenDecide(cli, ['approve', request.requestId, '--as', 'dave'])).code, 0);
-    await request.wait(5000);
-    await request.consume();
-    await request.report({ status: 'succeeded' });
+    const request = await executedWithKim();
     const path = join(home, `bundle-${request.requestId}.json`);
     assert.equal((await cli(['evidence', request.requestId, '--out', path])).code, 0);
     const layerPub = join(home, 'layer.pub');

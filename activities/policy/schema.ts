@@ -93,14 +93,9 @@ export const McpConfig = z.strictObject({
 });
 export type McpConfig = z.infer<typeof McpConfig>;
 
-/** The resource a catalogued action affects, derived from its payload: "{field}" placeholders or fixed text. */
-export const CatalogResource = z.strictObject({
-  type: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a lower-case word such as customer or dataset'),
-  id: resourceTemplate(256),
-  owner: resourceTemplate(128).optional(),
-  environment: resourceTemplate(64).optional(),
-});
-export type CatalogResource = z.infer<typeof CatalogResource>;
+/** The resource a catalogued action affects, derived from its payload: "{field}" placeholders or fixed text (the shape MCP mappings use). */
+export const CatalogResource = McpResourceMapping;
+export type CatalogResource = McpResourceMapping;
 
 /** One entry of the action catalog (DESIGN §3): what a valid payload is, and what resource it affects. */
 export const CatalogEntry = z.strictObject({
