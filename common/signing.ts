@@ -79,7 +79,7 @@ export function statementTarget(
   view: { workflowId: string; runId?: string; requestId: string; currentDigest: string; policy?: { policyDigest: string }; request: { action: string; resource: Resource } },
   shown: { versionDigest: string; policyDigest: string } = { versionDigest: view.currentDigest, policyDigest: view.policy?.policyDigest ?? '' },
 ) {
-  return { workflowId: view.workflowId, runId: view.runId ?? '', requestId: view.requestId, ...shown, action: view.request.action, resource: view.request.resource };
+  return { workflowId: view.workflowId, runId: view.runId ?? '', requestId: view.requestId, versionDigest: shown.versionDigest, policyDigest: shown.policyDigest, action: view.request.action, resource: view.request.resource };
 }
 
 /**

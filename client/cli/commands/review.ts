@@ -223,7 +223,7 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
       const signedAt = new Date().toISOString();
       // A run started before 'integrity-v2' (its view has no run id) verifies the v1 statement.
       const signed = view.runId
-        ? signer.sign('countersign/reviewer-decision/v2', decisionStatement(statementTarget({ ...view, runId: seen.runId ?? view.runId }, seen), decision, signedAt))
+        ? signer.sign('countersign/reviewer-decision/v2', decisionStatement(statementTarget({ ...view, runId: seen.runId ?? view.runId }, { versionDigest: seen.versionDigest, policyDigest: seen.policyDigest }), decision, signedAt))
         : signer.sign('countersign/reviewer-decision/v1', decisionStatementV1(view.requestId, seen.versionDigest, view.request, decision, signedAt));
       decision = { ...decision, signature: { signedAt, value: signed.signature } };
     }
