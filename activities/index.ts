@@ -110,18 +110,26 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
       return { grant: { tokenId, expiresAt, ...(sealed ? { sealed } : {}) }, tokenHash, approvalRecord };
     },
 
+    /** Runs started before 'integrity-v2' sign their receipt without the ledger (workflows/legacy). */
     async signReceipt(receipt: ExecutionReceipt): Promise<Signed<ExecutionReceipt>> {
       requestLogger().info({ tokenId: receipt.tokenId, receiptId: receipt.receiptId, ruleIds: [] }, 'token consumed');
       return signer.sign('countersign/execution-receipt/v1', receipt);
     },
 
-    /** Records the spend of a token before its receipt is signed; refused when another run spent it. */
-    async recordSpend(spend: { tokenId: string; workflowId: string; requestId: string; actionDigest: string }): Promise<SpendResult> {
-      const result = ledger.recordSpend({ ...spend, runId: currentRunId(), spentAt: new Date().toISOString() });
+    /**
+     * Spends a token: records the spend in the ledger (outside workflow state), then signs the
+     * receipt. One activity, so consuming costs one round; refused when another run of the workflow spent it.
+     */
+    async spendToken(receipt: ExecutionReceipt): Promise<{ recorded: true; receipt: Signed<ExecutionReceipt> } | Extract<SpendResult, { recorded: false }>> {
       const log = requestLogger();
-      if (result.recorded) log.info({ tokenId: spend.tokenId, ruleIds: [] }, 'spend recorded in the ledger');
-      else log.warn({ tokenId: spend.tokenId, spentInRun: result.runId, ruleIds: [] }, 'token already spent by another run (reset?): refused');
-      return result;
+      const { tokenId, workflowId, requestId, actionDigest } = receipt;
+      const result = ledger.recordSpend({ tokenId, workflowId, requestId, actionDigest, runId: currentRunId(), spentAt: new Date().toISOString() });
+      if (!result.recorded) {
+        log.warn({ tokenId, spentInRun: result.runId, ruleIds: [] }, 'already spent by another run of this workflow (a reset or a new run): refused');
+        return result;
+      }
+      log.info({ tokenId, receiptId: receipt.receiptId, ruleIds: [] }, 'token consumed; spend recorded in the ledger');
+      return { recorded: true, receipt: signer.sign('countersign/execution-receipt/v1', receipt) };
     },
 
     async sealEvidence(body: Omit<EvidenceBody, 'signer'>): Promise<ReturnType<typeof writeEvidence>> {

@@ -53,7 +53,7 @@ import { approvalWorkflowV1 } from './legacy/approval-v1';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from './messages';
 import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, type ReviewState, type Transition } from './review';
 
-const { evaluateRequest, evaluateEdit, mintToken, signReceipt, recordSpend } = proxyLocalActivities<Activities>({
+const { evaluateRequest, evaluateEdit, mintToken, spendToken } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3 },
 });
@@ -362,10 +362,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       record('consumed', `token ${token.tokenId} consumed for digest ${c.actionDigest.slice(0, 16)}`, c.agentId, { tokenId: token.tokenId, actionDigest: c.actionDigest });
       publish();
       // The ledger lives outside workflow state, so a reset to before this point cannot re-arm the token.
-      let spend: Awaited<ReturnType<typeof recordSpend>>;
+      let spend: Awaited<ReturnType<typeof spendToken>>;
       try {
-        spend = await recordSpend.executeWithOptions({ summary: 'record spend in ledger' }, [{ tokenId: token.tokenId, workflowId, requestId, actionDigest: c.actionDigest }]);
-        if (spend.recorded) receipt = await signReceipt.executeWithOptions({ summary: 'sign execution receipt' }, [{
+        spend = await spendToken.executeWithOptions({ summary: 'spend token: ledger, then receipt' }, [{
           receiptId: `rcpt_${uuid4().replace(/-/g, '')}`,
           workflowId,
           requestId,
@@ -391,7 +390,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         });
         throw fail(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
       }
-      return receipt!;
+      receipt = spend.receipt;
+      return receipt;
     },
     { validator: (c) => void refuseConsumption(c) },
   );
