@@ -235,7 +235,8 @@ export function decide(state: ReviewState, d: ReviewerDecision, now: number, rev
   }
 
   const replacement = d.decision === 'approve' ? d.editedPayload : d.proposedPayload;
-  if (replacement !== undefined && !sameVersion(state, replacement)) {
+  const newVersion = replacement !== undefined && !sameVersion(state, replacement);
+  if (newVersion) {
     if (d.decision === 'approve' && state.versions >= MAX_VERSIONS) {
       return refuse(ReasonCode.INVALID_REQUEST, `Request ${state.requestId} has ${MAX_VERSIONS} versions already: approve, deny or request changes instead of editing again.`);
     }
@@ -256,7 +257,7 @@ export function decide(state: ReviewState, d: ReviewerDecision, now: number, rev
   }
 
   const evidence = decisionEvidence(state, d, d.comment ? { comment: d.comment } : {});
-  if (replacement !== undefined && !sameVersion(state, replacement)) {
+  if (newVersion) {
     // A new version: policy's verdict on it, route and all, replaces the old one. An edit policy would
     // allow at once is still under review: it keeps the current verdict (route, risk, rules, token TTL).
     const policy = revised!.route ? { ...revised!, route: revised!.route } : { ...state.version.policy, actionDigest: revised!.actionDigest };
