@@ -1,86 +1,28 @@
-import {
-  Client,
-  Connection,
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+/**
+ * The agent SDK: `countersign server` over HTTP with the agent's API key (DESIGN §7). No Temporal
+ * client and no Temporal credentials in the agent's process: it can reach only what its key allows.
+ */
+import { MAX_HTTP_WAIT_MS } from '../common/api';
 import { ReasonCode } from '../common/codes';
 import { actionDigest, approvalWorkflowId } from '../common/digest';
 import { describeIssues } from '../common/errors';
-import {
-  ActionRequest,
-  type ApprovalOutcome,
-  type DecisionReceipt,
-  type ExecutionReceipt,
-  type ExecutionReport,
-  type Payload,
-  type ReviewerDecision,
-  type ReviewView,
-  type Signed,
-  type SubmitState,
-} from '../common/schema';
+import { ConsumeRefusedError, InvalidRequestError } from '../common/refusals';
+import { ActionRequest, type ApprovalOutcome, type ConsumeRequest, type ExecutionReceipt, type ExecutionReport, type Payload, type Signed, type SubmitState } from '../common/schema';
+import type { EvidenceView } from '../workflows/messages';
 import { generateAgentKey, memoryKeyStore, openToken, type AgentKeyStore } from './agent-keys';
-import { SA } from '../common/search-attributes';
-import type { approvalWorkflow } from '../workflows/approval';
-import {
-  approvalWorkflowType,
-  awaitDecisionUpdate,
-  consumeUpdate,
-  decideUpdate,
-  evidenceQuery,
-  reportUpdate,
-  reviewViewQuery,
-  type EvidenceView,
-} from '../workflows/messages';
-import { staticDetails, staticSummary } from './summary';
+import { HttpClient, ServerProblem } from './http';
 
-/** Bad input: one sentence naming the field; nothing was started. */
-export class InvalidRequestError extends Error {
-  override name = 'InvalidRequestError';
-  readonly code = ReasonCode.INVALID_REQUEST;
-}
-
-/** A reviewer decision the workflow refused (not eligible, self-approval, already decided, bad edit). */
-export class DecisionRefusedError extends Error {
-  override name = 'DecisionRefusedError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The workflow refused a token consumption or an outcome report; nothing was executed. */
-export class ConsumeRefusedError extends Error {
-  override name = 'ConsumeRefusedError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export class RequestNotFoundError extends Error {
-  override name = 'RequestNotFoundError';
-}
-
-export class AmbiguousRequestIdError extends Error {
-  override name = 'AmbiguousRequestIdError';
-}
+export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
+export { ForbiddenError, ServerProblem, ServerUnreachableError, UnauthenticatedError } from './http';
 
 export interface ConnectOptions {
-  address?: string;
-  namespace?: string;
-  taskQueue?: string;
-  connection?: Connection;
-  /** Where per-request agent keys live: in memory (default) or files, so a restarted agent can open its token. */
+  /** The server, e.g. https://countersign.example.com (default COUNTERSIGN_URL). */
+  url?: string;
+  /** This agent's API key (default COUNTERSIGN_API_KEY). */
+  apiKey?: string;
+  /** Where per-request X25519 keys live: in memory (default) or files, so a restarted agent can open its token. */
   keyStore?: AgentKeyStore;
+  fetch?: typeof fetch;
 }
 
 /** What guard() did: executed with the approved payload, or why it did not. */
@@ -88,7 +30,7 @@ export type GuardResult<T> =
   | { executed: true; status: 'approved'; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
   | { executed: false; status: string; code?: string; message?: string; outcome?: ApprovalOutcome };
 
-export interface PendingRow {
+export interface RequestRow {
   requestId: string;
   workflowId: string;
   action: string;
@@ -109,37 +51,40 @@ export function parseActionRequest(input: unknown): ActionRequest {
   return parsed.data;
 }
 
-/** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
-const MAX_WAIT_CHUNK_MS = 5 * 60_000;
+const FINAL_POLL_MS = 250;
 
-/** The agent SDK and the reviewer surface, over one Temporal client. */
+/** An agent's connection to countersign: submit, wait, consume, report, guard. */
 export class Countersign {
   private constructor(
-    readonly client: Client,
-    readonly taskQueue: string,
-    private readonly ownsConnection: boolean,
+    readonly http: HttpClient,
+    /** The agent this key belongs to, as the server says. */
+    readonly agentId: string,
+    readonly role: string,
     readonly keys: AgentKeyStore,
   ) {}
 
   static async connect(options: ConnectOptions = {}): Promise<Countersign> {
-    const connection = options.connection ?? (await Connection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }));
-    const client = new Client({ connection, namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
-    return new Countersign(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection, options.keyStore ?? memoryKeyStore());
+    const url = options.url ?? process.env.COUNTERSIGN_URL;
+    const apiKey = options.apiKey ?? process.env.COUNTERSIGN_API_KEY;
+    if (!url) throw new InvalidRequestError('Say where the server is: COUNTERSIGN_URL (or connect({ url })), such as http://127.0.0.1:8233.');
+    if (!apiKey) throw new InvalidRequestError('Give the agent\'s API key: COUNTERSIGN_API_KEY (or connect({ apiKey })), from countersign keys agent NAME.');
+    const http = new HttpClient({ url, bearer: () => apiKey, fetch: options.fetch });
+    const me = await http.request<{ role: string; name: string }>('GET', '/v1/whoami');
+    return new Countersign(http, me.name, me.role, options.keyStore ?? memoryKeyStore());
   }
 
-  async close(): Promise<void> {
-    if (this.ownsConnection) await this.client.connection.close();
-  }
+  async close(): Promise<void> {}
 
   /**
    * Submits an action and waits up to `waitMs` for the decision. The same agent, task and action
-   * join one workflow; once it has ended, its final decision comes back without a new review.
-   * Without an agentKey in the request, a fresh X25519 key pair is made for it and kept in the key store.
+   * join one request; once it has ended, its final decision comes back without a new review.
+   * The agent id is this key's own; a fresh X25519 key is made for the token's delivery.
    */
   async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
-    const parsed = parseActionRequest(input);
-    const { workflowId, requestId, actionDigest: digest } = approvalWorkflowId(parsed);
+    const given = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
+    const parsed = parseActionRequest({ ...given, agentId: given.agentId ?? this.agentId });
     let request = parsed;
+    const { workflowId } = approvalWorkflowId(parsed);
     if (!request.agentKey) {
       let key = this.keys.get(workflowId);
       if (!key) {
@@ -149,33 +94,8 @@ export class Countersign {
       request = { ...request, agentKey: key.publicKey };
     }
     const waitMs = options.waitMs ?? 0;
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof approvalWorkflow>(approvalWorkflowType, {
-      workflowId,
-      taskQueue: this.taskQueue,
-      args: [{ request, requestId, actionDigest: digest }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: SA.status, value: 'evaluating' },
-        { key: SA.agent, value: request.agentId },
-        { key: SA.action, value: request.action },
-        { key: SA.requestId, value: requestId },
-      ],
-      memo: { summary: request.summary, resource: `${request.resource.type}:${request.resource.id}`, action: request.action },
-      staticSummary: staticSummary(request),
-      staticDetails: staticDetails(request, digest),
-    });
-    let state: SubmitState;
-    try {
-      state = await this.client.workflow.executeUpdateWithStart(awaitDecisionUpdate, {
-        args: [{ waitMs: Math.min(waitMs, MAX_WAIT_CHUNK_MS) }],
-        startWorkflowOperation,
-      });
-      if (waitMs > MAX_WAIT_CHUNK_MS && !state.outcome) state = await this.wait(workflowId, waitMs - MAX_WAIT_CHUNK_MS);
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError || isClosedWorkflowError(err)) state = await this.finalState(workflowId);
-      else throw err;
-    }
+    let state = await this.http.request<SubmitState>('POST', `/v1/requests${waitQuery(Math.min(waitMs, MAX_HTTP_WAIT_MS))}`, request);
+    if (waitMs > MAX_HTTP_WAIT_MS && !state.outcome) state = await this.wait(state.workflowId, waitMs - MAX_HTTP_WAIT_MS);
     return new ApprovalRequest(this, parsed, state);
   }
 
@@ -208,158 +128,67 @@ export class Countersign {
     return { executed: true, status: 'approved', result, outcome, receipt };
   }
 
-  /** Spends the token on `payload` (which must be the approved one); returns the signed receipt. */
-  async consume(id: string, consume: { token: string; agentId: string; taskId: string; actionDigest: string }): Promise<Signed<ExecutionReceipt>> {
-    const handle = this.handle(await this.resolve(id));
+  /** Spends the token on the action about to run; returns the signed receipt. Refusals throw ConsumeRefusedError. */
+  async consume(id: string, consume: ConsumeRequest): Promise<Signed<ExecutionReceipt>> {
     try {
-      return await executeUpdate(handle, consumeUpdate, consume);
+      return await this.http.request('POST', `/v1/requests/${enc(id)}/consume`, consume);
     } catch (err) {
-      throw await this.refusal(handle.workflowId, err, true);
+      throw asRefusal(err);
     }
   }
 
   /** Reports how execution went, after consuming. */
   async report(id: string, report: ExecutionReport): Promise<void> {
-    const handle = this.handle(await this.resolve(id));
     try {
-      await executeUpdate(handle, reportUpdate, report);
+      await this.http.request('POST', `/v1/requests/${enc(id)}/report`, report);
     } catch (err) {
-      throw await this.refusal(handle.workflowId, err, false);
+      throw asRefusal(err);
     }
-  }
-
-  private async refusal(workflowId: string, err: unknown, consuming: boolean): Promise<unknown> {
-    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return new ConsumeRefusedError(err.cause.type ?? 'REFUSED', err.cause.message);
-    if (!isClosedWorkflowError(err)) return err;
-    const outcome = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).result();
-    if (!consuming) return new ConsumeRefusedError(ReasonCode.ALREADY_DECIDED, `Request ${outcome.requestId} has ended (${outcome.status}).`);
-    if (outcome.status === 'not_executed') return new ConsumeRefusedError(ReasonCode.TOKEN_EXPIRED, 'The token expired unused.');
-    if (outcome.execution) return new ConsumeRefusedError(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
-    return new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, `Request ${outcome.requestId} has ended (${outcome.status}) without a usable token.`);
   }
 
   /** The evidence of a request: the signed bundle once it has ended, the chain so far while open. */
   async evidence(id: string): Promise<EvidenceView> {
-    return this.handle(await this.resolve(id)).query(evidenceQuery);
+    return this.http.request('GET', `/v1/requests/${enc(id)}/evidence`);
+  }
+
+  /** The request's state now; with `waitMs`, after waiting up to that long for the decision. */
+  async state(id: string, waitMs = 0): Promise<SubmitState> {
+    return this.http.request('GET', `/v1/requests/${enc(id)}${waitQuery(waitMs)}`);
   }
 
   /** Waits up to `waitMs` more for the decision of a submitted request. */
   async wait(id: string, waitMs: number): Promise<SubmitState> {
-    const workflowId = await this.resolve(id);
-    const handle = this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId);
     let remaining = waitMs;
     for (;;) {
-      const chunk = Math.min(remaining, MAX_WAIT_CHUNK_MS);
-      let state: SubmitState;
-      try {
-        state = await executeUpdate(handle, awaitDecisionUpdate, { waitMs: chunk });
-      } catch (err) {
-        if (isClosedWorkflowError(err)) return this.finalState(workflowId);
-        throw err;
-      }
+      const chunk = Math.min(remaining, MAX_HTTP_WAIT_MS);
+      const state = await this.state(id, chunk);
       remaining -= chunk;
       if (state.outcome || remaining <= 0) return state;
     }
   }
 
-  /** The outcome of a request whose workflow has ended. */
+  /** The final outcome, once the request has ended (waits for it). */
   async outcome(id: string): Promise<ApprovalOutcome> {
-    return this.client.workflow.getHandle<typeof approvalWorkflow>(await this.resolve(id)).result();
-  }
-
-  /** @internal */
-  async finalState(workflowId: string): Promise<SubmitState> {
-    const outcome = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).result();
-    return { requestId: outcome.requestId, workflowId, status: outcome.status, outcome };
-  }
-
-  /** Everything a reviewer needs to decide. */
-  async view(id: string): Promise<ReviewView> {
-    return this.handle(await this.resolve(id)).query(reviewViewQuery);
-  }
-
-  /** Sends a reviewer decision; throws DecisionRefusedError with the code when the workflow refuses it. */
-  async decide(id: string, decision: ReviewerDecision): Promise<DecisionReceipt> {
-    const handle = this.handle(await this.resolve(id));
-    try {
-      return await executeUpdate(handle, decideUpdate, decision);
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        throw new DecisionRefusedError(err.cause.type ?? 'REFUSED', err.cause.message);
-      }
-      if (isClosedWorkflowError(err)) throw new DecisionRefusedError(ReasonCode.ALREADY_DECIDED, `Request ${id} is already closed.`);
-      throw err;
+    for (;;) {
+      const state = await this.state(id, MAX_HTTP_WAIT_MS);
+      if (state.final && state.outcome) return state.outcome;
+      if (state.outcome) await new Promise((r) => setTimeout(r, FINAL_POLL_MS));
     }
   }
 
-  /** Open requests on this task queue, newest first, optionally for one group (visibility, no per-request queries). */
-  async listPending(options: { group?: string; limit?: number } = {}): Promise<PendingRow[]> {
-    const clauses = [`WorkflowType = "${approvalWorkflowType}"`, `TaskQueue = ${JSON.stringify(this.taskQueue)}`, `CountersignStatus IN ("pending", "escalated")`];
-    if (options.group) clauses.push(`CountersignGroup = ${JSON.stringify(options.group)}`);
-    const rows: PendingRow[] = [];
-    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
-      const sa = wf.typedSearchAttributes;
-      const memo = (wf.memo ?? {}) as { summary?: string; resource?: string; action?: string };
-      rows.push({
-        requestId: sa.get(SA.requestId) ?? wf.workflowId.slice(-16),
-        workflowId: wf.workflowId,
-        action: sa.get(SA.action) ?? memo.action ?? '',
-        resource: memo.resource ?? '',
-        summary: memo.summary ?? '',
-        risk: sa.get(SA.risk),
-        groups: sa.get(SA.group) ?? [],
-        agent: sa.get(SA.agent) ?? '',
-        status: sa.get(SA.status) ?? '',
-        startedAt: wf.startTime.toISOString(),
-        deadline: sa.get(SA.deadline)?.toISOString(),
-      });
-      if (options.limit && rows.length >= options.limit) break;
-    }
-    return rows;
-  }
-
-  /** Accepts a workflow id (cs-…), a full request id, or a unique prefix of at least 6 hex digits. */
-  async resolve(id: string): Promise<string> {
-    if (id.startsWith('cs-')) return id;
-    if (!/^[0-9a-f]{6,16}$/.test(id)) throw new RequestNotFoundError(`"${id}" is not a request id (6-16 hex digits) or a workflow id (cs-...).`);
-    const query = id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`;
-    const found: string[] = [];
-    for await (const wf of this.client.workflow.list({ query })) {
-      // Only a workflow whose id carries the request id is that request: a run started with
-      // another id and a copied search attribute cannot shadow it.
-      if (!wf.workflowId.startsWith('cs-') || !/-([0-9a-f]{16})$/.exec(wf.workflowId)?.[1]?.startsWith(id)) continue;
-      if (!found.includes(wf.workflowId)) found.push(wf.workflowId);
-      if (found.length > 1) break;
-    }
-    if (found.length === 0) throw new RequestNotFoundError(`No request with id ${id}.`);
-    if (found.length > 1) throw new AmbiguousRequestIdError(`The id ${id} matches more than one request; give more digits.`);
-    return found[0]!;
-  }
-
-  private handle(workflowId: string): WorkflowHandle<typeof approvalWorkflow> {
-    return this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId);
+  /** This agent's requests, newest first (open ones only with `open`). */
+  async list(options: { open?: boolean } = {}): Promise<RequestRow[]> {
+    return (await this.http.request<{ requests: RequestRow[] }>('GET', `/v1/requests${options.open ? '?open=true' : ''}`)).requests;
   }
 }
 
-/**
- * Sends an Update, again when the server answers UnprocessedUpdate: that update reached a workflow
- * task that completed without accepting or rejecting it (seen under load with many concurrent
- * updates), so it had no effect and resending it is safe.
- */
-async function executeUpdate<Ret, Arg>(handle: WorkflowHandle<typeof approvalWorkflow>, def: UpdateDefinition<Ret, [Arg]>, arg: Arg): Promise<Ret> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await handle.executeUpdate(def, { args: [arg] });
-    } catch (err) {
-      const unprocessed = err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'UnprocessedUpdate';
-      if (!unprocessed || attempt >= 5) throw err;
-    }
-  }
-}
+const enc = encodeURIComponent;
+const waitQuery = (ms: number) => (ms > 0 ? `?wait=${Math.ceil(ms / 1000)}s` : '');
 
-/** An Update sent to a workflow that has ended, or was ending as it arrived (the SDK reports both as WorkflowNotFoundError). */
-function isClosedWorkflowError(err: unknown): boolean {
-  return err instanceof WorkflowNotFoundError && /already completed|aborted by closing workflow/i.test(err.message);
+function asRefusal(err: unknown): unknown {
+  if (err instanceof InvalidRequestError) return new ConsumeRefusedError(ReasonCode.INVALID_REQUEST, err.message);
+  if (err instanceof ServerProblem && (Object.values(ReasonCode) as string[]).includes(err.code)) return new ConsumeRefusedError(err.code, err.message);
+  return err;
 }
 
 /** One submitted action, from the agent's side: its decision, its token, its consumption and report. */

@@ -166,6 +166,8 @@ export const PolicyDecision = z.object({
   /** How long after consumption the agent has to report the outcome. */
   reportWithinMs: z.number().int().positive(),
   policyDigest: z.string(),
+  /** Digest of the directory (who may decide, with which keys) this decision was made under. */
+  directoryDigest: z.string().optional(),
   actionDigest: z.string(),
 });
 export type PolicyDecision = z.infer<typeof PolicyDecision>;
@@ -356,6 +358,8 @@ export interface SubmitState {
   status: ApprovalStatus;
   outcome?: ApprovalOutcome;
   deadline?: string;
+  /** Set by the server once the request has ended: its outcome will not change again. */
+  final?: boolean;
 }
 
 /** Everything a reviewer needs to decide, from the reviewView query. */

@@ -6,7 +6,7 @@ import { DecisionRefusedError, InvalidRequestError } from '../client/sdk';
 import type { SubmitState } from '../common/schema';
 import { eventually } from './support/eventually';
 import { action, useStack } from './support/stack';
-import { decideSeen } from './support/review';
+import { decideSeen, notFoundFor, signedDecision } from './support/review';
 
 const POLICY = `
 version: 1
@@ -194,10 +194,15 @@ describe('reviewers decide', () => {
     await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'frank' }), 'ALREADY_DECIDED');
   });
 
-  test('a reviewer outside the eligible groups is refused NOT_ELIGIBLE', async () => {
+  test('a reviewer outside the eligible groups finds no such request; sent around the server, the workflow refuses it NOT_ELIGIBLE', async () => {
     const state = await pending();
-    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'dave' }), 'NOT_ELIGIBLE', /not in an eligible group \(support\)/);
-    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
+    await notFoundFor(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'dave' }));
+    await notFoundFor(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'carol' }));
+    await notFoundFor((await ctx.stack.reviewer('dave')).view(state.requestId));
+    // A party with Temporal access and dave's own signature still cannot make dave eligible.
+    const signed = await signedDecision(ctx.stack, state.workflowId, { decision: 'approve', reviewer: 'dave' });
+    await refused(ctx.stack.ops.decide(state.workflowId, signed), 'NOT_ELIGIBLE', /not in an eligible group \(support\)/);
+    assert.equal((await ctx.stack.cs.view(state.workflowId)).status, 'pending');
   });
 
   test('self-approval is refused: neither the human the agent acts for nor the agent itself may decide', async () => {
@@ -212,13 +217,15 @@ describe('reviewers decide', () => {
     const state = await pending();
     const handle = ctx.env.client.workflow.getHandle(state.workflowId);
     const { currentDigest: versionDigest } = await ctx.stack.cs.view(state.workflowId);
-    await handle.signal('decide', { decision: 'approve', reviewer: 'carol', versionDigest });
-    await handle.signal('decide', { decision: 'approve', reviewer: 'bob', versionDigest });
+    await handle.signal('decide', await signedDecision(ctx.stack, state.workflowId, { decision: 'approve', reviewer: 'carol', versionDigest }));
+    await handle.signal('decide', { decision: 'approve', reviewer: 'bob', versionDigest }); // unsigned: refused
+    await handle.signal('decide', await signedDecision(ctx.stack, state.workflowId, { decision: 'approve', reviewer: 'bob', versionDigest }));
     const final = await ctx.stack.cs.wait(state.workflowId, 5000);
     assert.equal(final.status, 'approved');
     assert.deepEqual(final.outcome?.reviewers, ['bob']);
     const view = await ctx.stack.cs.view(state.workflowId);
     assert.ok(view.history.some((e) => e.type === 'refused' && e.actor === 'carol' && e.detail.startsWith('NOT_ELIGIBLE')));
+    assert.ok(view.history.some((e) => e.type === 'refused' && e.actor === 'bob' && e.detail.startsWith('UNAUTHENTICATED')));
   });
 });
 
@@ -226,7 +233,7 @@ describe('time', () => {
   test('escalation widens who may decide and notifies the next group', async () => {
     const state = await ctx.stack.cs.submit(action({ action: 'account.close', payload: { account: 'AC-1' } }), { waitMs: 1000 });
     assert.equal(state.status, 'pending');
-    await refused(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'carol' }), 'NOT_ELIGIBLE');
+    await notFoundFor(decideSeen(ctx.stack.cs, state.workflowId, { decision: 'approve', reviewer: 'carol' }));
     const view = await eventually(async () => {
       const v = await ctx.stack.cs.view(state.workflowId);
       assert.equal(v.status, 'escalated');

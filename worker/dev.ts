@@ -1,8 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { layerSigner } from '../activities/keys';
-import { loadPolicyFile } from '../activities/policy/load';
+import { compilePolicy } from '../activities/policy/load';
+import { Approvals } from '../server/backend';
+import { sessionSecret, startServer } from '../server/main';
+import { withDevCredentials } from './dev-credentials';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { loadConfig } from './config';
 import { createLogger, installTemporalLogging } from './logger';
@@ -22,8 +25,15 @@ export async function runDev(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   installTemporalLogging(logger);
-  const policy = loadPolicyFile(config.policyFile);
   mkdirSync(config.home, { recursive: true });
+  // Local credentials: a key per example agent (and the MCP gateway), a signing key per reviewer, in the policy's directory.
+  const agents = readdirSync(join(PROJECT, 'examples', 'actions'))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => (JSON.parse(readFileSync(join(PROJECT, 'examples', 'actions', f), 'utf8')) as { agentId: string }).agentId);
+  const creds = withDevCredentials(readFileSync(config.policyFile, 'utf8'), config.home, { agents, gateways: ['mcp-gateway'], auditors: ['auditor'] });
+  const devPolicyFile = join(config.home, 'dev-policy.yaml');
+  writeFileSync(devPolicyFile, creds.policyText);
+  const policy = compilePolicy(creds.policyText, devPolicyFile);
   const signer = layerSigner(config.home, { createIfMissing: true });
   const evidenceDir = join(config.home, 'evidence');
 
@@ -51,6 +61,14 @@ export async function runDev(): Promise<void> {
     throw new Error(`The Temporal dev server did not start on ${config.address} (is another one running on port ${port}?): ${(err as Error).message}`);
   }
   const worker = await createApprovalWorker({ connection: env.nativeConnection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger, signer, evidenceDir });
+  const backend = await Approvals.connect({ connection: env.connection, namespace: config.namespace, taskQueue: config.taskQueue });
+  const server = await startServer({
+    backend,
+    policy,
+    logger,
+    sessionSecret: sessionSecret(config.home, { createIfMissing: true }),
+    listen: process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:7280',
+  });
 
   const ui = `http://${host === '0.0.0.0' ? 'localhost' : host}:${uiPort}`;
   process.stdout.write(`
@@ -58,14 +76,17 @@ countersign dev stack is up
   Temporal server   ${config.address} (namespace ${config.namespace}, data in ${dbFilename})
   Temporal UI       ${ui}/namespaces/${config.namespace}/workflows
   Worker            task queue ${config.taskQueue}, policy ${config.policyFile}
+  countersign server ${server.url}  (OpenAPI: ${server.url}/openapi.json)
   Signing key       ${signer.keyId} (${config.home}/keys/layer.pub); evidence in ${evidenceDir}
+  Dev credentials   agent keys in ${config.home}/agents (${[...creds.agentKeys.keys()].join(', ')}),
+                    reviewer keys in ${config.home}/keys/reviewers; the policy with their directory: ${devPolicyFile}
 
-Next, in another terminal:
+Next, in another terminal (the CLI reaches the server at ${server.url}; agents need no Temporal access):
   npx countersign submit --file examples/actions/refund-small.json --wait 10s
   npx countersign consume <id> --token <token> --action examples/actions/refund-small.json
-  npx countersign report <id> --status succeeded
+  npx countersign report <id> --agent support-bot --status succeeded
   npx countersign submit --file examples/actions/refund-large.json
-  npx countersign review list
+  npx countersign review list --as dave
   npx countersign review show <id> --as dave
   npx countersign review approve <id> --as dave
 Filter the UI with: CountersignStatus="pending" AND CountersignGroup="finance"
@@ -76,7 +97,8 @@ Ctrl-C stops everything; pending approvals are still pending next time.
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write('\nStopping the worker and the Temporal server...\n');
+    process.stdout.write('\nStopping the server, the worker and the Temporal server...\n');
+    void server.close();
     worker.shutdown();
   };
   process.once('SIGINT', stop);

@@ -68,6 +68,8 @@ const { sealEvidence } = proxyActivities<Activities>({
 
 /** Runs started before this patch finish on the frozen v1 code; new runs take this file's rules. */
 export const INTEGRITY_PATCH = 'integrity-v2';
+/** Runs started after this patch refuse any decision not signed by a key the directory registers. */
+export const SIGNED_DECISIONS_PATCH = 'signed-decisions';
 
 /** Refused signals recorded in the evidence per request; later ones are only counted. */
 export const MAX_RECORDED_REFUSALS = 20;
@@ -487,6 +489,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
           onBehalfOf: request.onBehalfOf,
           version: { payload: request.payload, digest, policy: { ...policy, route: policy.route! } },
           now: Date.now(),
+          signaturesRequired: patched(SIGNED_DECISIONS_PATCH),
         }),
       );
       while (isOpen()) {

@@ -62,6 +62,11 @@ export interface ReviewState {
   /** Epoch ms on the workflow's clock. */
   deadline: number;
   nextEscalation?: number;
+  /**
+   * Every decision must be signed by a key the directory registers for its reviewer (runs started
+   * after the front door; earlier runs let a reviewer without a key decide unsigned).
+   */
+  signaturesRequired?: boolean;
   /** Why the request closed, once it has. */
   closure?: { code?: ReasonCode; reviewer?: string; reviewerReason?: string; message?: string; comment?: string; proposedPayload?: Payload };
 }
@@ -100,6 +105,7 @@ export function openReview(init: {
   onBehalfOf?: string;
   version: ReviewVersion;
   now: number;
+  signaturesRequired?: boolean;
 }): Transition {
   const route = init.version.policy.route;
   const state: ReviewState = {
@@ -117,6 +123,7 @@ export function openReview(init: {
     approvals: [],
     deadline: init.now + route.slaMs,
     nextEscalation: route.escalateAfterMs && route.escalationChain.length ? init.now + route.escalateAfterMs : undefined,
+    ...(init.signaturesRequired ? { signaturesRequired: true } : {}),
   };
   return { ok: true, state, events: [], notify: [{ group: route.group, event: 'review_requested' }] };
 }
@@ -180,14 +187,19 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
     return refuse(ReasonCode.ALREADY_DECIDED, `${who} has already approved this version; another reviewer must decide.`);
   }
   const key = registeredKey(state, d.reviewer);
+  // Runs under the front door: identity is a signature, so every failure is UNAUTHENTICATED.
+  const unsigned = state.signaturesRequired ? ReasonCode.UNAUTHENTICATED : ReasonCode.NOT_ELIGIBLE;
+  if (!key && state.signaturesRequired) {
+    return refuse(ReasonCode.UNAUTHENTICATED, `${who} has no key registered in the directory, and every decision must be signed by one (countersign keys reviewer).`);
+  }
   if (key) {
-    if (!d.signature) return refuse(ReasonCode.NOT_ELIGIBLE, `${who} has a registered key, so the decision must be signed with it.`);
+    if (!d.signature) return refuse(unsigned, `${who} has a registered key, so the decision must be signed with it.`);
     const signedAt = Date.parse(d.signature.signedAt);
     if (!(now - signedAt <= SIGNATURE_MAX_AGE_MS && signedAt - now <= SIGNATURE_MAX_SKEW_MS)) {
-      return refuse(ReasonCode.NOT_ELIGIBLE, `${who}'s signed decision is dated ${d.signature.signedAt}, outside the ${SIGNATURE_MAX_AGE_MS / 60_000} minutes a signature is accepted for: sign it again.`);
+      return refuse(unsigned, `${who}'s signed decision is dated ${d.signature.signedAt}, outside the ${SIGNATURE_MAX_AGE_MS / 60_000} minutes a signature is accepted for: sign it again.`);
     }
     if (!verifyEd25519(key, decisionMessage(statementOf(state, d, d.signature.signedAt)), d.signature.value)) {
-      return refuse(ReasonCode.NOT_ELIGIBLE, `The signature on ${who}'s decision does not verify against their registered key for this request and version.`);
+      return refuse(unsigned, `The signature on ${who}'s decision does not verify against their registered key for this request and version.`);
     }
   }
   return { ok: true };
@@ -211,6 +223,7 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
     versionDigest: state.version.digest,
     shown: { payloadDigest: state.version.digest, ruleIds: p.ruleIds, risk: p.risk, reason: p.reason, group: p.route.group.name, approvals: p.route.approvals },
     signed: Boolean(key && d.signature),
+    ...(p.directoryDigest ? { directoryDigest: p.directoryDigest } : {}),
     ...(key && d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
     ...extra,
   };

@@ -75,6 +75,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
       tokenTtlMs,
       reportWithinMs,
       policyDigest: policy.digest,
+      directoryDigest: policy.directory.digest,
       actionDigest: digest,
     };
   }
@@ -115,6 +116,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     tokenTtlMs,
     reportWithinMs,
     policyDigest: policy.digest,
+    directoryDigest: policy.directory.digest,
     actionDigest: digest,
   };
 }

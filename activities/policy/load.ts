@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { canonicalJson } from '../../common/canonical';
 import { parseDuration } from '../../common/duration';
 import { escapeName, isMissing } from '../../common/errors';
 import { nativeSha256Hex } from '../sha256';
@@ -40,6 +41,13 @@ export interface CompiledRule extends RuleConfig {
   reportWithinMs?: number;
 }
 
+export interface CompiledDirectory {
+  agents: Map<string, { keyHash: string; kind: 'agent' | 'gateway' }>;
+  auditors: Map<string, { keyHash: string }>;
+  /** SHA-256 of the canonical directory (agents' key hashes, reviewers' keys, auditors). */
+  digest: string;
+}
+
 export interface CompiledPolicy {
   file: string;
   digest: string;
@@ -50,8 +58,10 @@ export interface CompiledPolicy {
   exact: Map<string, CompiledRule[]>;
   wildcard: { pattern: RegExp; rule: CompiledRule }[];
   owners: { pattern: RegExp; group: string }[];
-  /** The directory: each reviewer's registered key, from whichever group lists it (one key per reviewer). */
+  /** Each reviewer's registered key, from the directory or whichever group lists it (one key per reviewer). */
   reviewerKeys: Map<string, string>;
+  /** Who may come through the front door, and the digest recorded with every decision. */
+  directory: CompiledDirectory;
   catalog: CompiledCatalog;
   /** An environment as policy compares it: lower-case, trimmed, aliases folded into their canonical name. */
   environment(name: string): string;
@@ -108,6 +118,20 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
       else aliases.set(name, canonical);
     }
   }
+  const reviewerKeys = new Map(Object.values(config.groups).flatMap((g) => Object.entries(g.reviewerKeys ?? {})));
+  for (const [name, entry] of Object.entries(config.directory.reviewers)) {
+    const other = reviewerKeys.get(name);
+    if (other !== undefined && other !== entry.key) err(['directory', 'reviewers', name, 'key'], `differs from the key a group's reviewerKeys registers for ${escapeName(name)}: a reviewer has one key`);
+    reviewerKeys.set(name, entry.key);
+  }
+  const hashes = new Map<string, string>();
+  for (const [kind, entries] of [['agents', config.directory.agents], ['auditors', config.directory.auditors]] as const) {
+    for (const [name, entry] of Object.entries(entries)) {
+      const taken = hashes.get(entry.keyHash);
+      if (taken) err(['directory', kind, name, 'keyHash'], `is the same credential as ${taken}: each credential names one principal`);
+      else hashes.set(entry.keyHash, `${kind}.${escapeName(name)}`);
+    }
+  }
   if (errors.length) throw new PolicyLoadError(errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   const environment = (name: string) => {
     const folded = name.trim().toLowerCase();
@@ -147,7 +171,18 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     exact,
     wildcard,
     owners: config.owners.map((o) => ({ pattern: globToRegExp(o.match), group: o.group })),
-    reviewerKeys: new Map(Object.values(config.groups).flatMap((g) => Object.entries(g.reviewerKeys ?? {}))),
+    reviewerKeys,
+    directory: {
+      agents: new Map(Object.entries(config.directory.agents).map(([name, a]) => [name, { keyHash: a.keyHash, kind: a.kind }])),
+      auditors: new Map(Object.entries(config.directory.auditors)),
+      digest: nativeSha256Hex(
+        canonicalJson({
+          agents: Object.fromEntries(Object.entries(config.directory.agents).map(([name, a]) => [name, { keyHash: a.keyHash, kind: a.kind }])),
+          reviewers: Object.fromEntries([...reviewerKeys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+          auditors: config.directory.auditors,
+        }),
+      ),
+    },
     catalog,
     environment,
   };
@@ -181,6 +216,7 @@ function checkReferences(raw: unknown, err: (path: (string | number)[], message:
   };
   noProto(['groups'], doc.groups);
   for (const name of groupNames) noProto(['groups', name, 'reviewerKeys'], asObject(groups[name]).reviewerKeys);
+  for (const kind of ['agents', 'reviewers', 'auditors']) noProto(['directory', kind], asObject(asObject(doc.directory)[kind]));
   // A duration too long to count in milliseconds (say 400 digits of hours) parses to Infinity: refuse it.
   const finite = (path: (string | number)[], value: unknown) => {
     const ms = typeof value === 'string' ? parseDuration(value) : undefined;

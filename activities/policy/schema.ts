@@ -106,6 +106,23 @@ export const CatalogEntry = z.strictObject({
 });
 export type CatalogEntry = z.infer<typeof CatalogEntry>;
 
+/** A credential as the directory keeps it: its SHA-256, never the credential (`countersign keys agent NAME`). */
+export const KEY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
+const keyHash = z.string().regex(KEY_HASH_PATTERN, 'must be sha256: and 64 lower-case hex digits, as countersign keys agent prints');
+const ed25519Key = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a base64 Ed25519 public key (44 characters), as countersign keys reviewer prints');
+const principalName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'must be a name of letters, digits and . _ : @ - (at most 128)');
+
+/**
+ * Who may come through the front door (DESIGN §0, §3): agents by the hash of their API key (a
+ * gateway may pass on MCP context), reviewers by their Ed25519 public key, auditors by key hash.
+ */
+export const DirectoryConfig = z.strictObject({
+  agents: z.record(principalName, z.strictObject({ keyHash, kind: z.enum(['agent', 'gateway']).default('agent'), description: z.string().optional() })).default({}),
+  reviewers: z.record(principalName, z.strictObject({ key: ed25519Key })).default({}),
+  auditors: z.record(principalName, z.strictObject({ keyHash })).default({}),
+});
+export type DirectoryConfig = z.infer<typeof DirectoryConfig>;
+
 const environmentName = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be a lower-case environment name such as prod');
 
 export const PolicyFile = z.strictObject({
@@ -130,6 +147,8 @@ export const PolicyFile = z.strictObject({
   catalog: z.strictObject({ required: z.boolean().default(false) }).default({ required: false }),
   /** The action catalog: by exact action name or pattern. */
   actions: z.record(actionGlob, CatalogEntry).default({}),
+  /** Agents, reviewers and auditors, with their credentials' hashes and public keys. */
+  directory: DirectoryConfig.default({ agents: {}, reviewers: {}, auditors: {} }),
 });
 export type PolicyFile = z.infer<typeof PolicyFile>;
 

@@ -1,10 +1,54 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { reviewerKeyPath } from '../../activities/keys';
 import { loadConfig, TemporalUnreachable, type Config } from '../../worker/config';
 import type { AgentKeyStore } from '../agent-keys';
+import { Reviewer } from '../reviewer';
 import { Countersign } from '../sdk';
+import { usage } from './errors';
 
-/** Connects to Temporal from the environment; an unreachable server is exit 4 with the address named. */
-export async function connectCli(options: { keyStore?: (home: string) => AgentKeyStore } = {}): Promise<{ cs: Countersign; config: Config; connection: Connection; close: () => Promise<void> }> {
+/** Where the CLI finds the server: COUNTERSIGN_URL, by default the dev stack's. */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7280';
+export const serverUrl = () => process.env.COUNTERSIGN_URL || DEFAULT_SERVER_URL;
+export const agentKeyPath = (home: string, name: string) => join(home, 'agents', `${name}.key`);
+
+/**
+ * An agent's (or an auditor's) connection through the server. The key is COUNTERSIGN_API_KEY, else
+ * the named agent's key file in $COUNTERSIGN_HOME/agents (what `npm run dev` makes), else the only one there.
+ */
+export async function connectAgent(options: { agent?: string; keyStore?: (home: string) => AgentKeyStore } = {}): Promise<{ cs: Countersign; home: string; close: () => Promise<void> }> {
+  const config = loadConfig();
+  let apiKey = process.env.COUNTERSIGN_API_KEY;
+  if (!apiKey) {
+    const dir = join(config.home, 'agents');
+    let name = options.agent;
+    if (!name) {
+      const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.key')) : [];
+      if (files.length !== 1) throw usage('Give the agent\'s API key in COUNTERSIGN_API_KEY (or --agent NAME, with its key in $COUNTERSIGN_HOME/agents/NAME.key).');
+      name = files[0]!.slice(0, -4);
+    }
+    const path = agentKeyPath(config.home, name);
+    if (!existsSync(path)) throw usage(`There is no API key for agent ${name}: set COUNTERSIGN_API_KEY, or create one with countersign keys agent ${name}.`);
+    apiKey = readFileSync(path, 'utf8').trim();
+  }
+  const cs = await Countersign.connect({ url: serverUrl(), apiKey, keyStore: options.keyStore?.(config.home) });
+  if (options.agent && cs.agentId !== options.agent && cs.role !== 'auditor') throw usage(`This API key is agent ${cs.agentId}'s, not ${options.agent}'s.`);
+  return { cs, home: config.home, close: () => cs.close() };
+}
+
+/** A reviewer's session: `--as NAME` signs with $COUNTERSIGN_HOME/keys/reviewers/NAME.key (or --key FILE). */
+export async function connectReviewer(name: string | undefined, keyFile?: string): Promise<{ reviewer: Reviewer; home: string }> {
+  const config = loadConfig();
+  const who = name ?? config.reviewer;
+  if (!who) throw usage('Say who is reviewing with --as NAME or the COUNTERSIGN_REVIEWER environment variable.');
+  const path = keyFile ?? reviewerKeyPath(config.home, who);
+  if (!existsSync(path)) throw usage(`There is no signing key for reviewer ${who} at ${path}: create one with countersign keys reviewer ${who} and register it in the policy's directory.`);
+  return { reviewer: await Reviewer.login({ url: serverUrl(), name: who, key: path }), home: config.home };
+}
+
+/** Operator commands only (setup, status): a direct Temporal connection from the environment; unreachable is exit 4. */
+export async function connectTemporal(): Promise<{ config: Config; connection: Connection; close: () => Promise<void> }> {
   const config = loadConfig();
   let connection: Connection;
   try {
@@ -12,6 +56,5 @@ export async function connectCli(options: { keyStore?: (home: string) => AgentKe
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
-  const cs = await Countersign.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue, keyStore: options.keyStore?.(config.home) });
-  return { cs, config, connection, close: () => connection.close() };
+  return { config, connection, close: () => connection.close() };
 }

@@ -4,7 +4,7 @@ import { SearchAttributeConflict } from '../../worker/cluster';
 import { ConfigError, TemporalUnreachable } from '../../worker/config';
 import { TemporalCliMissing } from '../../worker/temporal-cli';
 import { MissingKeyError } from '../../activities/keys';
-import { AmbiguousRequestIdError, InvalidRequestError, RequestNotFoundError } from '../sdk';
+import { AmbiguousRequestIdError, ForbiddenError, InvalidRequestError, RequestNotFoundError, ServerProblem, ServerUnreachableError, UnauthenticatedError } from '../sdk';
 import { policyCommand, policyHelp } from './commands/policy';
 import { reviewCommand, reviewHelp } from './commands/review';
 import { clusterHelp, setupCommand, statusCommand } from './commands/cluster';
@@ -14,13 +14,18 @@ import { mcpHelp, mcpProxyCommand } from './commands/mcp';
 import { submitCommand, submitHelp } from './commands/submit';
 import { consumeCommand, reportCommand, tokenHelp } from './commands/token';
 import { CliError, usage } from './errors';
-import { out } from './io';
+import { out, parseFlags } from './io';
 
 const HELP = `countersign — human approval for AI agent actions, on Temporal
 
 Usage:
-  countersign dev                       start the local stack: Temporal server + UI + a worker
+Operators (hold the Temporal credentials):
+  countersign dev                       start the local stack: Temporal server + UI, a worker, the server
   countersign worker [--policy FILE]    run a worker (COUNTERSIGN_POLICY, default policy.yaml)
+  countersign server [--listen HOST:PORT] [--policy FILE] [--tls-cert FILE --tls-key FILE]
+                                        the front door for agents and reviewers (default 127.0.0.1:7280)
+
+Agents, reviewers and auditors (through the server; no Temporal credentials):
 ${submitHelp.replace(/^/gm, '  ')}
 ${reviewHelp.replace(/^/gm, '  ')}
 ${tokenHelp.replace(/^/gm, '  ')}
@@ -30,9 +35,10 @@ ${keysHelp.replace(/^/gm, '  ')}
 ${clusterHelp.replace(/^/gm, '  ')}
 ${mcpHelp.replace(/^/gm, '  ')}
 
-Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
-  COUNTERSIGN_TASK_QUEUE (countersign), COUNTERSIGN_POLICY, COUNTERSIGN_REVIEWER, COUNTERSIGN_HOME.
-Exit codes: 0 ok, 1 refused or denied, 2 usage or invalid input, 3 not found, 4 cannot reach Temporal.`;
+Environment: agents COUNTERSIGN_URL (http://127.0.0.1:7280), COUNTERSIGN_API_KEY; reviewers
+  COUNTERSIGN_REVIEWER; operators TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
+  COUNTERSIGN_TASK_QUEUE (countersign), COUNTERSIGN_POLICY, COUNTERSIGN_SESSION_SECRET; all COUNTERSIGN_HOME.
+Exit codes: 0 ok, 1 refused or denied, 2 usage or invalid input, 3 not found, 4 cannot reach the server or Temporal.`;
 
 async function run(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -67,6 +73,13 @@ async function run(argv: string[]): Promise<number> {
       const policy = args[0] === '--policy' ? args[1] : undefined;
       if (args.length && !policy) throw usage('worker takes only --policy FILE.');
       await runWorker({ policyFile: policy });
+      return ExitCode.ok;
+    }
+    case 'server': {
+      const { values } = parseFlags(args, { listen: { type: 'string' }, policy: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runServer } = require('../../server/main') as typeof import('../../server/main');
+      await runServer({ listen: values.listen, policyFile: values.policy, tlsCert: values['tls-cert'], tlsKey: values['tls-key'] });
       return ExitCode.ok;
     }
     case 'dev': {
@@ -104,7 +117,9 @@ function exitCodeFor(err: unknown): number {
   if (err instanceof MissingKeyError || err instanceof SearchAttributeConflict) return ExitCode.usage;
   if (err instanceof InvalidRequestError || err instanceof ConfigError || err instanceof PolicyLoadError || err instanceof AmbiguousRequestIdError) return ExitCode.usage;
   if (err instanceof RequestNotFoundError) return ExitCode.notFound;
-  if (err instanceof TemporalCliMissing || err instanceof TemporalUnreachable) return ExitCode.unreachable;
+  if (err instanceof TemporalCliMissing || err instanceof TemporalUnreachable || err instanceof ServerUnreachableError) return ExitCode.unreachable;
+  if (err instanceof UnauthenticatedError || err instanceof ForbiddenError) return ExitCode.refused;
+  if (err instanceof ServerProblem) return err.status === 422 || err.status === 400 ? ExitCode.usage : ExitCode.refused;
   const { name, code } = (err ?? {}) as { name?: string; code?: number };
   if (name === 'WorkflowNotFoundError' || name === 'NamespaceNotFoundError' || code === 5 /* gRPC NOT_FOUND */) return ExitCode.notFound;
   if (name === 'TransportError' || code === 14 /* gRPC UNAVAILABLE */ || code === 4 /* DEADLINE_EXCEEDED */) return ExitCode.unreachable;

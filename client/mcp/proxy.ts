@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pino, { type Logger } from 'pino';
@@ -9,7 +10,7 @@ import type { McpConfig } from '../../activities/policy/schema';
 import { loadConfig } from '../../worker/config';
 import { version } from '../../package.json';
 import { fileKeyStore } from '../agent-keys';
-import { connectCli } from '../cli/connect';
+import { connectAgent } from '../cli/connect';
 import { CliError } from '../cli/errors';
 import { out } from '../cli/io';
 import { listAllTools, McpGateway } from './gateway';
@@ -21,8 +22,9 @@ import { connectUpstream } from './upstream';
 export interface ProxyOptions {
   target: UpstreamTarget;
   server: string;
-  agentId: string;
-  taskId: string;
+  /** Must be the gateway credential's own name when given; by default it is. */
+  agentId?: string;
+  taskId?: string;
   /** Set when --task-id named the task: per-request keys then go to files, so a restarted gateway can still open its tokens. */
   explicitTaskId: boolean;
   onBehalfOf?: string;
@@ -53,19 +55,23 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
       out(await pinsYaml(await listAllTools(upstream), o.server));
       return ExitCode.ok;
     }
-    const { cs, close } = await connectCli(o.explicitTaskId ? { keyStore: (home) => fileKeyStore(join(home, 'agent-keys')) } : {});
+    const { cs, close } = await connectAgent({ agent: o.agentId, ...(o.explicitTaskId ? { keyStore: (home: string) => fileKeyStore(join(home, 'agent-keys')) } : {}) });
     try {
-      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId: o.agentId, taskId: o.taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version });
+      // MCP context (tool hints, digests) is believed only from a gateway credential: refuse to run on another.
+      if (cs.role !== 'gateway') throw new CliError(`The API key is ${cs.role} ${cs.agentId}'s; mcp-proxy needs a gateway key (countersign keys agent NAME --gateway).`, ExitCode.usage);
+      const agentId = cs.agentId;
+      const taskId = o.taskId ?? `mcp-${agentId}-${sessionStamp()}`.slice(0, 128);
+      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version });
       await gateway.refreshTools();
       upstream.setNotificationHandler(ToolListChangedNotificationSchema, () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
       let serving: Serving;
       if (o.listen) {
         const http = await serveHttp(gateway, o.listen, logger);
-        logger.info({ url: http.url, agentId: o.agentId, taskId: o.taskId }, `MCP gateway listening on ${http.url}`);
+        logger.info({ url: http.url, agentId, taskId }, `MCP gateway listening on ${http.url}`);
         serving = http;
       } else {
         serving = await serveStdio(gateway);
-        logger.info({ agentId: o.agentId, taskId: o.taskId, holdMs: o.holdMs }, 'MCP gateway serving on stdio');
+        logger.info({ agentId, taskId, holdMs: o.holdMs }, 'MCP gateway serving on stdio');
       }
       const stop = () => void serving.close();
       process.once('SIGINT', stop);
@@ -111,4 +117,9 @@ export function pinsYaml(tools: ListedTool[], server: string): string {
 function catalogSchema(inputSchema: ListedTool['inputSchema']): Record<string, unknown> {
   const { $schema: _draft, ...schema } = (inputSchema ?? { type: 'object' }) as Record<string, unknown>;
   return schema;
+}
+
+/** Readable and unique per process start: 20260901T101500-3fa2. */
+function sessionStamp(): string {
+  return `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '')}-${randomBytes(2).toString('hex')}`;
 }

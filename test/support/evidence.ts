@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Countersign } from '../../client/sdk';
+import type { TestClient as Countersign } from './stack';
 import type { EvidenceBundle } from '../../common/bundle';
 
 /** Waits for a request to end and reads the signed evidence bundle its worker wrote to the sink. */

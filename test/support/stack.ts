@@ -1,36 +1,64 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before } from 'node:test';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createKeyFile, layerKeyPath, type Signer } from '../../activities/keys';
+import { createKeyFile, layerKeyPath, loadKeyFile, type Signer } from '../../activities/keys';
 import { compilePolicy } from '../../activities/policy/load';
-import { Countersign } from '../../client/sdk';
+import { memoryKeyStore, type AgentKeyStore } from '../../client/agent-keys';
+import { Reviewer } from '../../client/reviewer';
+import { Countersign, type GuardResult, type ApprovalRequest } from '../../client/sdk';
+import type { ConsumeRequest, DecisionReceipt, ExecutionReport, Payload, ReviewerDecision, SubmitState } from '../../common/schema';
+import { Approvals, type PendingRow } from '../../server/backend';
+import { startServer, type RunningServer } from '../../server/main';
+import { withDevCredentials } from '../../worker/dev-credentials';
 import { createLogger } from '../../worker/logger';
 import { createApprovalWorker } from '../../worker/worker';
 import { testEnvironment, testWorkflowBundle } from './server';
 
+/** Agents every test stack has a key for; a test may name more. */
+export const TEST_AGENTS = ['support-bot', 'ops-bot', 'test-agent', 'another-agent', 'bob', 'a', 'ops@acme', 'ops_acme', 'bot', 'bot-1', 'sales-bot', 'analytics-bot', 'release-bot'];
+export const TEST_GATEWAYS = ['gw', 'mcp-gateway', 'http-gateway'];
+export const TEST_AUDITORS = ['audrey'];
+
 export interface Stack {
-  cs: Countersign;
+  /** Agents and reviewers through the server (see TestClient). */
+  cs: TestClient;
+  /** The operator's direct Temporal access: what the server itself uses, and what attack tests go around the server with. */
+  ops: Approvals;
+  /** The countersign server's URL. */
+  url: string;
   taskQueue: string;
+  /** The policy as the worker and the server run it: the test's text plus the stack's directory. */
   policyFile: string;
   dir: string;
   signer: Signer;
   evidenceDir: string;
-  /** Every JSON log line the worker wrote, parsed. */
+  agentKeys: Map<string, string>;
+  reviewerKeys: Map<string, string>;
+  auditorKeys: Map<string, string>;
+  keyStore: AgentKeyStore;
+  /** An agent SDK connected through the server with that agent's key. */
+  agent(name?: string): Promise<Countersign>;
+  /** A reviewer logged in to the server with their key (or `key`, a PEM path, for one the test registered itself). */
+  reviewer(name: string, key?: string): Promise<Reviewer>;
+  /** Every JSON log line the worker and the server wrote, parsed. */
   logs: Record<string, unknown>[];
   stop(): Promise<void>;
   /** Stops the worker and starts a fresh one on the same task queue (nothing cached survives). */
   restartWorker(): Promise<void>;
 }
 
-/** A worker on a fresh task queue, loaded with the given policy text, plus an SDK client for it. */
-export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv; taskQueue?: string } = {}): Promise<Stack> {
-  const dir = mkdtempSync(join(tmpdir(), 'countersign-test-'));
+/** A worker and a countersign server on a fresh task queue, loaded with the given policy text plus a directory of test credentials. */
+export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string } = {}): Promise<Stack> {
+  // Another stack's dir: the same credentials and layer key, as a restarted deployment keeps them.
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'countersign-test-'));
+  const creds = withDevCredentials(policyText, dir, { agents: [...TEST_AGENTS, ...(options.agents ?? [])], gateways: TEST_GATEWAYS, auditors: TEST_AUDITORS });
   const policyFile = join(dir, 'policy.yaml');
-  writeFileSync(policyFile, policyText);
+  writeFileSync(policyFile, creds.policyText);
+  const policy = compilePolicy(creds.policyText, policyFile);
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -40,7 +68,7 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
   });
   const logger = createLogger({ destination: sink, level: 'debug' });
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
-  const signer = createKeyFile(layerKeyPath(dir));
+  const signer = existsSync(layerKeyPath(dir)) ? loadKeyFile(layerKeyPath(dir)) : createKeyFile(layerKeyPath(dir));
   const evidenceDir = join(dir, 'evidence');
   const bundle = await testWorkflowBundle();
   const startWorker = () =>
@@ -48,7 +76,7 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
       connection: env.nativeConnection,
       namespace: 'default',
       taskQueue,
-      policy: compilePolicy(policyText, policyFile),
+      policy,
       logger,
       signer,
       evidenceDir,
@@ -57,16 +85,40 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
     });
   let worker = await startWorker();
   let running = worker.run();
-  const cs = await Countersign.connect({ connection: env.connection, taskQueue });
-  return {
-    cs,
+  const ops = await Approvals.connect({ connection: env.connection, taskQueue });
+  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: '127.0.0.1:0', rateLimit: { perSecond: 1000, burst: 2000 } });
+  const agents = new Map<string, Promise<Countersign>>();
+  const keyStore = memoryKeyStore();
+  const reviewers = new Map<string, Promise<Reviewer>>();
+  const stack: Stack = {
+    cs: undefined as unknown as TestClient,
+    ops,
+    url: server.url,
     taskQueue,
     policyFile,
     dir,
     signer,
     evidenceDir,
+    agentKeys: creds.agentKeys,
+    reviewerKeys: creds.reviewerKeys,
+    auditorKeys: creds.auditorKeys,
+    keyStore,
     logs,
+    agent(name = 'support-bot') {
+      const apiKey = creds.agentKeys.get(name);
+      if (!apiKey) throw new Error(`The test stack has no key for agent ${name}: add it to startStack's agents.`);
+      if (!agents.has(name)) agents.set(name, Countersign.connect({ url: server.url, apiKey, keyStore }));
+      return agents.get(name)!;
+    },
+    reviewer(name, key) {
+      const path = key ?? creds.reviewerKeys.get(name);
+      if (!path) throw new Error(`The test stack has no key for reviewer ${name}.`);
+      const cacheKey = `${name}\n${path}`;
+      if (!reviewers.has(cacheKey)) reviewers.set(cacheKey, Reviewer.login({ url: server.url, name, key: path }));
+      return reviewers.get(cacheKey)!;
+    },
     async stop() {
+      await server.close();
       if (worker.getState() === 'RUNNING') worker.shutdown(); // a failed worker has already stopped
       await running;
     },
@@ -77,6 +129,81 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
       running = worker.run();
     },
   };
+  stack.cs = new TestClient(stack);
+  return stack;
+}
+
+/**
+ * What the end-to-end suites call: agents' operations go through the server, each with the key of
+ * the agent the request names (a request's agent is the credential's: there is no other way); a
+ * decision is signed by its reviewer's key and sent through the server. `view` and `listPending`
+ * are the operator's (Temporal) view, for assertions.
+ */
+export class TestClient {
+  constructor(private readonly stack: Stack) {}
+
+  private agentFor(input: unknown): Promise<Countersign> {
+    const named = (input as { agentId?: unknown } | null)?.agentId;
+    return this.stack.agent(typeof named === 'string' && this.stack.agentKeys.has(named) ? named : 'support-bot');
+  }
+
+  /** The workflow id, and through it the agent whose request it is. */
+  private async owner(id: string): Promise<{ workflowId: string; agent: Countersign }> {
+    const workflowId = await this.stack.ops.resolve(id);
+    const name = /^cs-(.+)-[0-9a-f]{16}$/.exec(workflowId)?.[1] ?? 'support-bot';
+    return { workflowId, agent: await this.stack.agent(this.stack.agentKeys.has(name) ? name : 'support-bot') };
+  }
+
+  /** Every agent's per-request X25519 keys (one store for the stack's agents). */
+  get keys(): AgentKeyStore {
+    return this.stack.keyStore;
+  }
+
+  async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
+    return (await this.agentFor(input)).submit(input, options);
+  }
+  async guard<T>(input: unknown, execute: (payload: Payload) => Promise<T>, options: { waitMs?: number } = {}): Promise<GuardResult<T>> {
+    return (await this.agentFor(input)).guard(input, execute, options);
+  }
+  async wait(id: string, waitMs: number): Promise<SubmitState> {
+    const { workflowId, agent } = await this.owner(id);
+    return agent.wait(workflowId, waitMs);
+  }
+  async consume(id: string, consume: ConsumeRequest) {
+    const { workflowId, agent } = await this.owner(id);
+    return agent.consume(workflowId, consume);
+  }
+  async report(id: string, report: ExecutionReport): Promise<void> {
+    const { workflowId, agent } = await this.owner(id);
+    return agent.report(workflowId, report);
+  }
+  async outcome(id: string) {
+    const { workflowId, agent } = await this.owner(id);
+    return agent.outcome(workflowId);
+  }
+  async evidence(id: string) {
+    const { workflowId, agent } = await this.owner(id);
+    return agent.evidence(workflowId);
+  }
+  view(id: string) {
+    return this.stack.ops.view(id);
+  }
+  listPending(options: { group?: string; limit?: number } = {}): Promise<PendingRow[]> {
+    return this.stack.ops.listPending(options);
+  }
+  resolve(id: string) {
+    return this.stack.ops.resolve(id);
+  }
+  /**
+   * A reviewer's decision through the server, signed by their key over the version `decision.versionDigest`
+   * names (default: the current one). A decision that carries its own signature is sent as it is.
+   */
+  async decide(id: string, decision: ReviewerDecision, options: { key?: string } = {}): Promise<DecisionReceipt> {
+    const reviewer = await this.stack.reviewer(decision.reviewer, options.key);
+    const view = await this.stack.ops.view(id);
+    if (decision.signature) return reviewer.send(view.workflowId, decision);
+    return reviewer.decide(view, decision, { versionDigest: decision.versionDigest ?? view.currentDigest, policyDigest: view.policy?.policyDigest ?? '' });
+  }
 }
 
 let counter = 0;
@@ -101,7 +228,7 @@ export interface StackContext {
 }
 
 /** Registers before/after hooks that start a stack for this test file and tear it down. */
-export function useStack(policy: string | (() => string), options: { env?: NodeJS.ProcessEnv } = {}): StackContext {
+export function useStack(policy: string | (() => string), options: { env?: NodeJS.ProcessEnv; agents?: string[] } = {}): StackContext {
   const ctx = {} as StackContext;
   before(async () => {
     ctx.env = await testEnvironment();

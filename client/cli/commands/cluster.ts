@@ -1,6 +1,6 @@
 import { ExitCode } from '../../../common/codes';
 import { clusterStatus, registerSearchAttributes } from '../../../worker/cluster';
-import { connectCli } from '../connect';
+import { connectTemporal, serverUrl } from '../connect';
 import { out, parseFlags, printJson } from '../io';
 
 export const clusterHelp = `countersign setup [--json]             register the countersign search attributes (idempotent)
@@ -8,7 +8,7 @@ countersign status [--json] [--quiet]  server reachable (exit 4 if not), namespa
 
 export async function setupCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { json: { type: 'boolean' } });
-  const { connection, config, close } = await connectCli();
+  const { connection, config, close } = await connectTemporal();
   try {
     const report = await registerSearchAttributes(connection, config.namespace);
     if (values.json) printJson(report);
@@ -26,21 +26,35 @@ export async function setupCommand(args: string[]): Promise<number> {
 
 export async function statusCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } });
-  const { connection, config, close } = await connectCli();
+  const { connection, config, close } = await connectTemporal();
   try {
     const status = await clusterStatus(connection, config.address, config.namespace, config.taskQueue);
-    const ready = status.namespaceExists && status.searchAttributes.missing.length === 0 && status.workerPolling;
-    if (values.json) printJson({ ...status, ready });
+    const server = await serverHealth();
+    // The front door counts towards ready when COUNTERSIGN_URL names it; otherwise it is only reported.
+    const ready = status.namespaceExists && status.searchAttributes.missing.length === 0 && status.workerPolling && (server.ok || !process.env.COUNTERSIGN_URL);
+    if (values.json) printJson({ ...status, server, ready });
     else if (!values.quiet) {
       out(`Temporal      ${status.address}: reachable`);
       out(`Namespace     ${status.namespace}: ${status.namespaceExists ? 'exists' : `missing (${status.error})`}`);
       out(`Search attrs  ${status.searchAttributes.missing.length ? `missing ${status.searchAttributes.missing.join(', ')} (run countersign setup)` : `all ${status.searchAttributes.present.length} present`}`);
       out(`Task queue    ${status.taskQueue}: ${status.workerPolling ? `${status.pollers.length} worker poller(s): ${status.pollers.join(', ')}` : 'no worker polling'}`);
+      out(`Server        ${server.url}: ${server.ok ? 'answering' : `not answering (${server.error})`}`);
     }
     // --quiet is the container healthcheck: the server answers and the namespace exists.
     if (values.quiet) return status.namespaceExists ? ExitCode.ok : ExitCode.refused;
     return ready ? ExitCode.ok : ExitCode.refused;
   } finally {
     await close();
+  }
+}
+
+/** Whether countersign server answers its health check at COUNTERSIGN_URL. */
+async function serverHealth(): Promise<{ url: string; ok: boolean; error?: string }> {
+  const url = serverUrl();
+  try {
+    const res = await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(3000) });
+    return res.ok ? { url, ok: true } : { url, ok: false, error: `HTTP ${res.status}` };
+  } catch (err) {
+    return { url, ok: false, error: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message };
   }
 }

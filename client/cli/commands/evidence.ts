@@ -1,37 +1,29 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadPolicyFile } from '../../../activities/policy/load';
-import { bundleDigest, verifyBundle, type EvidenceBundle } from '../../../common/bundle';
+import { verifyBundle, type EvidenceBundle } from '../../../common/bundle';
 import { ExitCode } from '../../../common/codes';
-import { connectCli } from '../connect';
+import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 
-export const evidenceHelp = `countersign evidence <id> [--out FILE]   export the evidence bundle (signed once the request has ended)
+export const evidenceHelp = `countersign evidence <id> [--out FILE] [--agent NAME]
+                                          export the evidence bundle (signed once the request has ended), through
+                                          the server: an agent its own requests', an auditor's key any request's
 countersign verify FILE --key PUB [--policy FILE]
                                           check chain, signatures and digests offline against the layer key you trust
                                           (and, with --policy, every reviewer signature against its directory);
                                           exit 1 names the first broken link, or an untrusted signer`;
 
 export async function evidenceCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { out: { type: 'string', short: 'o' } });
+  const { values, positionals } = parseFlags(args, { out: { type: 'string', short: 'o' }, agent: { type: 'string' } });
   const id = positionals[0];
   if (!id) throw usage('evidence needs a request id.');
-  const { cs, close } = await connectCli();
+  const { cs, close } = await connectAgent({ agent: values.agent ?? /^cs-(.+)-[0-9a-f]{16}$/.exec(id)?.[1] });
   let text: string;
   try {
     const view = await cs.evidence(id);
     if (!view.sealed) process.stderr.write('countersign: the request is still open: this is the evidence so far, not yet signed.\n');
     text = `${JSON.stringify(view.bundle, null, 2)}\n`;
-    const outcome = view.sealed ? (await cs.finalState(view.bundle.workflowId)).outcome : undefined;
-    // The sealed file is the durable copy: serve it, but only once it is shown to be this request's.
-    if (outcome?.evidence && existsSync(outcome.evidence.path)) {
-      const file = JSON.parse(readFileSync(outcome.evidence.path, 'utf8')) as EvidenceBundle;
-      const { signature: _signature, ...body } = file;
-      if (file.workflowId !== view.bundle.workflowId || file.requestId !== view.bundle.requestId || bundleDigest(body) !== outcome.evidence.digest) {
-        throw new CliError(`The evidence file ${outcome.evidence.path} does not belong to request ${view.bundle.requestId}: not served.`, ExitCode.refused);
-      }
-      text = readFileSync(outcome.evidence.path, 'utf8');
-    }
   } finally {
     await close();
   }

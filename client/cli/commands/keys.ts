@@ -1,18 +1,28 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createKeyFile, layerKeyPath, loadKeyFile, reviewerKeyPath } from '../../../activities/keys';
 import { ExitCode } from '../../../common/codes';
+import { apiKeyHash, newApiKey } from '../../../server/credentials';
 import { loadConfig } from '../../../worker/config';
+import { agentKeyPath } from '../connect';
 import { usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
 
 export const keysHelp = `countersign keys init                 create the layer's Ed25519 signing key in $COUNTERSIGN_HOME/keys
-countersign keys reviewer NAME        create a reviewer's Ed25519 key; prints the public key for the policy
+countersign keys reviewer NAME        create a reviewer's Ed25519 key on this machine; prints the directory entry
+countersign keys agent NAME [--gateway] [--save]
+                                      a new API key for an agent (an MCP gateway with --gateway), printed once,
+                                      and its directory entry (only the hash); --save also keeps it in
+                                      $COUNTERSIGN_HOME/agents/NAME.key for the CLI
+countersign keys auditor NAME         a new API key for an auditor (reads and verifies any evidence)
 countersign keys show [NAME]          print the layer's (or a reviewer's) public key`;
 
 export async function keysCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } });
+  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, gateway: { type: 'boolean' }, save: { type: 'boolean' } });
   const [sub, name] = positionals;
   const { home } = loadConfig();
+  if (sub === 'agent' || sub === 'auditor') return apiKey(sub, checkName(name), home, { gateway: values.gateway === true, save: values.save === true, json: values.json === true });
+  if (values.gateway || values.save) throw usage('--gateway and --save apply to keys agent only.');
   const path = sub === 'init' || (sub === 'show' && !name) ? layerKeyPath(home) : name ? reviewerKeyPath(home, checkName(name)) : undefined;
   if (!path || !['init', 'reviewer', 'show'].includes(sub ?? '')) throw usage(keysHelp);
   if (sub === 'show') {
@@ -23,13 +33,38 @@ export async function keysCommand(args: string[]): Promise<number> {
   }
   if (existsSync(path)) throw usage(`A key already exists at ${path} (public key ${readFileSync(path.replace(/\.key$/, '.pub'), 'utf8').trim()}).`);
   const signer = createKeyFile(path);
-  if (values.json) printJson({ keyId: signer.keyId, publicKey: signer.publicKey, path });
+  if (values.json) printJson({ keyId: signer.keyId, publicKey: signer.publicKey, path, ...(sub === 'reviewer' ? { directory: { reviewers: { [name!]: { key: signer.publicKey } } } } : {}) });
   else if (sub === 'init') out(`Created the layer signing key ${signer.keyId} at ${path}\nPublic key (verify evidence with it): ${signer.publicKey}`);
-  else out(`Created ${name}'s key at ${path}\nAdd to the policy, in each group ${name} belongs to:\n  reviewerKeys: { ${name}: "${signer.publicKey}" }`);
+  else out(`Created ${name}'s signing key at ${path} (it never leaves this machine).\nAdd to the policy's directory, and ${name} to their groups' members:\ndirectory:\n  reviewers:\n    ${name}: { key: "${signer.publicKey}" }`);
   return ExitCode.ok;
 }
 
-function checkName(name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(name)) throw usage(`"${name}" is not a reviewer name (letters, digits and . _ : @ -).`);
+function apiKey(kind: 'agent' | 'auditor', name: string, home: string, o: { gateway: boolean; save: boolean; json: boolean }): number {
+  if (o.gateway && kind !== 'agent') throw usage('--gateway applies to keys agent only.');
+  const key = newApiKey(o.gateway ? 'gateway' : kind);
+  const hash = apiKeyHash(key);
+  let saved: string | undefined;
+  if (o.save) {
+    saved = agentKeyPath(home, name);
+    if (existsSync(saved)) throw usage(`A key for ${name} is already saved at ${saved}; remove it first to replace it.`);
+    mkdirSync(dirname(saved), { recursive: true, mode: 0o700 });
+    writeFileSync(saved, `${key}\n`, { mode: 0o600 });
+    chmodSync(saved, 0o600);
+  }
+  const section = kind === 'auditor' ? 'auditors' : 'agents';
+  const entry = kind === 'auditor' ? { keyHash: hash } : { keyHash: hash, ...(o.gateway ? { kind: 'gateway' } : {}) };
+  if (o.json) {
+    printJson({ name, key, keyHash: hash, directory: { [section]: { [name]: entry } }, ...(saved ? { path: saved } : {}) });
+    return ExitCode.ok;
+  }
+  out(`API key for ${kind === 'auditor' ? 'auditor' : o.gateway ? 'gateway' : 'agent'} ${name} (shown once; countersign keeps only its hash):\n  ${key}`);
+  if (saved) out(`Saved at ${saved} (mode 0600).`);
+  out(`Add to the policy's directory:\ndirectory:\n  ${section}:\n    ${name}: { keyHash: "${hash}"${o.gateway ? ', kind: gateway' : ''} }`);
+  return ExitCode.ok;
+}
+
+function checkName(name: string | undefined): string {
+  if (!name) throw usage(keysHelp);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(name)) throw usage(`"${name}" is not a name (letters, digits and . _ : @ -).`);
   return name;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { sanitizeMcpName } from '../../../activities/policy/mcp';
 import { serverNameFor, type UpstreamTarget } from '../../mcp/names';
 import { usage } from '../errors';
@@ -8,7 +7,9 @@ export const mcpHelp = `countersign mcp-proxy [--policy FILE] [--agent-id ID] [-
   An MCP gateway: serves the agent over stdio (or --listen [HOST:]PORT: Streamable HTTP at /mcp) and
   gates every tools/call to the upstream (a command, or --upstream-url URL) through countersign.
   Also --task-id ID (default: one per gateway process), --on-behalf-of NAME, and --print-pins
-  (print the policy's mcp section with the upstream's current tool digests, then exit).`;
+  (print the policy's mcp section with the upstream's current tool digests, then exit).
+  Runs with a gateway API key (COUNTERSIGN_API_KEY, or --agent-id NAME's key in $COUNTERSIGN_HOME/agents)
+  and no Temporal credentials: its requests go through the server as that gateway.`;
 
 const DEFAULT_HOLD_MS = 50_000;
 const MAX_HOLD_MS = 10 * 60_000;
@@ -35,7 +36,7 @@ export async function mcpProxyCommand(args: string[]): Promise<number> {
   const serverName = values['server-name'];
   if (serverName !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(serverName)) throw usage(`--server-name may use letters, digits, _ and - only (it is part of action names), got "${serverName}".`);
   const server = serverName ?? serverNameFor(target);
-  const agentId = values['agent-id'] ?? `mcp-${server}`;
+  const agentId = values['agent-id'];
   for (const [flag, value] of [['--agent-id', agentId], ['--task-id', values['task-id']]] as const) {
     if (value !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,100}$/.test(value)) throw usage(`${flag} may use letters, digits and . _ : @ - (at most 101), starting with a letter or digit, got "${value}".`);
   }
@@ -46,7 +47,7 @@ export async function mcpProxyCommand(args: string[]): Promise<number> {
     server: sanitizeMcpName(server),
     agentId,
     // One task per gateway process unless named: a retry of the same call (same digest) joins the same request.
-    taskId: values['task-id'] ?? `mcp-${agentId}-${sessionStamp()}`.slice(0, 128),
+    taskId: values['task-id'],
     explicitTaskId: values['task-id'] !== undefined,
     onBehalfOf: values['on-behalf-of'],
     holdMs,
@@ -61,9 +62,4 @@ function parseListen(value: string): { host: string; port: number } {
   const port = match ? Number(match[2]) : NaN;
   if (!match || port > 65535) throw usage(`--listen must be PORT or HOST:PORT (0 picks a free port), got "${value}".`);
   return { host: match[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', port };
-}
-
-/** Readable and unique per process start: 20260901T101500-3fa2. */
-function sessionStamp(): string {
-  return `${new Date().toISOString().replace(/[-:]|\.\d+Z$/g, '')}-${randomBytes(2).toString('hex')}`;
 }

@@ -1,18 +1,15 @@
-import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { loadKeyFile, reviewerKeyPath } from '../../../activities/keys';
 import { ExitCode, ReasonCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
 import type { ReviewerDecision, ReviewView } from '../../../common/schema';
-import { decisionStatement, decisionStatementV1, statementTarget } from '../../../common/signing';
 import { DecisionRefusedError } from '../../sdk';
-import { connectCli } from '../connect';
+import { connectReviewer } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile, table } from '../io';
 import { lastSeen, rememberSeen, type SeenVersion } from '../seen';
 
-export const reviewHelp = `countersign review <command>
-  list [--group G] [--json]                      open requests: id, action, resource, risk, group, agent, age, time left
+export const reviewHelp = `countersign review <command>       (every command takes --as NAME or COUNTERSIGN_REVIEWER)
+  list [--group G] [--json]                      your queue: open requests routed to your groups
   show <id> [--as NAME] [--json]                 everything needed to decide; remembers the version NAME was shown
   approve <id> [--edit payload.json] [--comment C]
   deny <id> --reason CODE --message "..."
@@ -21,7 +18,8 @@ export const reviewHelp = `countersign review <command>
   A decision is on the version NAME was last shown by review show; --digest DIGEST (all 64 hex
   digits) names it instead, for scripts; on a terminal without either, the version is shown and
   confirmed. A payload changed since is refused STALE_VERSION: look again.
-  A reviewer with a key ($COUNTERSIGN_HOME/keys/reviewers/NAME.key, or --key FILE) signs the decision.`;
+  --as NAME logs in to the server with NAME's key ($COUNTERSIGN_HOME/keys/reviewers/NAME.key, or
+  --key FILE) and signs each decision with it; a request outside NAME's groups is not found (exit 3).`;
 
 export async function reviewCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -40,16 +38,16 @@ export async function reviewCommand(args: string[]): Promise<number> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { group: { type: 'string', short: 'g' }, json: { type: 'boolean' } });
-  const { cs, close } = await connectCli();
-  try {
-    const rows = await cs.listPending({ group: values.group });
+  const { values } = parseFlags(args, { group: { type: 'string', short: 'g' }, json: { type: 'boolean' }, as: { type: 'string' }, key: { type: 'string' } });
+  const { reviewer } = await connectReviewer(values.as, values.key);
+  {
+    const rows = await reviewer.queue({ group: values.group });
     if (values.json) {
       printJson(rows);
       return ExitCode.ok;
     }
     if (!rows.length) {
-      out(values.group ? `No open requests for ${values.group}.` : 'No open requests.');
+      out(values.group ? `No open requests for ${values.group}.` : `No open requests for ${reviewer.name}.`);
       return ExitCode.ok;
     }
     const now = Date.now();
@@ -69,26 +67,19 @@ async function list(args: string[]): Promise<number> {
       ),
     );
     return ExitCode.ok;
-  } finally {
-    await close();
   }
 }
 
 async function show(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, as: { type: 'string' } });
+  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, as: { type: 'string' }, key: { type: 'string' } });
   const id = positionals[0];
   if (!id) throw usage('review show needs a request id.');
-  const reviewer = values.as ?? process.env.COUNTERSIGN_REVIEWER;
-  const { cs, config, close } = await connectCli();
-  try {
-    const view = await cs.view(id);
-    if (values.json) printJson(view);
-    else out(renderView(view));
-    if (reviewer) rememberSeen(config.home, reviewer, seenOf(view));
-    return ExitCode.ok;
-  } finally {
-    await close();
-  }
+  const { reviewer, home } = await connectReviewer(values.as, values.key);
+  const view = await reviewer.view(id);
+  if (values.json) printJson(view);
+  else out(renderView(view));
+  rememberSeen(home, reviewer.name, seenOf(view));
+  return ExitCode.ok;
 }
 
 export function renderView(v: ReviewView): string {
@@ -211,23 +202,13 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
     };
   }
 
-  const { cs, config, close } = await connectCli();
+  const session = await connectReviewer(reviewer, values.key);
   try {
-    const view = await cs.view(id);
-    const seen = await versionToDecide(view, reviewer, config.home, values.digest, { approve: 'Approve', deny: 'Deny', 'request-changes': 'Request changes on' }[kind]);
-    decision = { ...decision, versionDigest: seen.versionDigest };
-    // A reviewer with a key signs what they decide on: this request, the version they were shown, its policy.
-    const keyFile = values.key ?? reviewerKeyPath(config.home, reviewer);
-    if (values.key || existsSync(keyFile)) {
-      const signer = loadKeyFile(keyFile);
-      const signedAt = new Date().toISOString();
-      // A run started before 'integrity-v2' (its view has no run id) verifies the v1 statement.
-      const signed = view.runId
-        ? signer.sign('countersign/reviewer-decision/v2', decisionStatement(statementTarget({ ...view, runId: seen.runId ?? view.runId }, { versionDigest: seen.versionDigest, policyDigest: seen.policyDigest }), decision, signedAt))
-        : signer.sign('countersign/reviewer-decision/v1', decisionStatementV1(view.requestId, seen.versionDigest, view.request, decision, signedAt));
-      decision = { ...decision, signature: { signedAt, value: signed.signature } };
-    }
-    const receipt = await cs.decide(view.workflowId, decision);
+    const view = await session.reviewer.view(id);
+    const seen = await versionToDecide(view, reviewer, session.home, values.digest, { approve: 'Approve', deny: 'Deny', 'request-changes': 'Request changes on' }[kind]);
+    // Signed with the reviewer's key over this request, the version they were shown and its policy.
+    const { reviewer: _named, ...unsigned } = { ...decision, versionDigest: seen.versionDigest };
+    const receipt = await session.reviewer.decide(view, unsigned, { versionDigest: seen.versionDigest, policyDigest: seen.policyDigest, ...(seen.runId ? { runId: seen.runId } : {}) });
     if (values.json) printJson({ accepted: true, ...receipt });
     else {
       const verb = { approve: 'Approved', deny: 'Denied', 'request-changes': 'Requested changes on' }[kind];
@@ -241,7 +222,5 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
       throw new CliError(`Refused (${err.code}): ${err.message}${again}`, ExitCode.refused);
     }
     throw err;
-  } finally {
-    await close();
   }
 }

@@ -3,22 +3,25 @@ import { ExitCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
 import type { SubmitState } from '../../../common/schema';
 import { fileKeyStore } from '../../agent-keys';
-import { connectCli } from '../connect';
+import { connectAgent } from '../connect';
 import { usage } from '../errors';
 import { durationFlag, out, parseFlags, printJson, readJsonFile } from '../io';
 
-export const submitHelp = `countersign submit --file action.json [--wait 30s] [--json]
+export const submitHelp = `countersign submit --file action.json [--wait 30s] [--agent NAME] [--json]
   Submits an action request and prints the decision, or the pending state with the request id
   when --wait runs out. On approval it prints the single-use token once (opened with the
-  request's key, kept meanwhile in $COUNTERSIGN_HOME/agent-keys). Exit 0 only when approved;
+  request's key, kept meanwhile in $COUNTERSIGN_HOME/agent-keys). Goes through the server
+  (COUNTERSIGN_URL) as the agent whose key is COUNTERSIGN_API_KEY, else $COUNTERSIGN_HOME/agents/NAME.key
+  for the file's agentId. Exit 0 only when approved;
   1 when denied, expired, changes were requested, already used or still pending; 2 for invalid input.`;
 
 export async function submitCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { file: { type: 'string', short: 'f' }, wait: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseFlags(args, { file: { type: 'string', short: 'f' }, wait: { type: 'string' }, agent: { type: 'string' }, json: { type: 'boolean' } });
   if (!values.file) throw usage('submit needs --file action.json.');
   const request = readJsonFile(values.file, '--file');
   const waitMs = durationFlag(values.wait, '--wait') ?? 0;
-  const { cs, close } = await connectCli({ keyStore: (home) => fileKeyStore(join(home, 'agent-keys')) });
+  const named = (request as { agentId?: unknown } | null)?.agentId;
+  const { cs, close } = await connectAgent({ agent: values.agent ?? (typeof named === 'string' ? named : undefined), keyStore: (home) => fileKeyStore(join(home, 'agent-keys')) });
   try {
     const submitted = await cs.submit(request, { waitMs });
     // The token is shown once: its key is deleted as soon as it has been opened.
@@ -47,6 +50,7 @@ export function describeState(state: SubmitState, token?: string, file = '<actio
       if (token) {
         lines.push(`token: ${token}`, `(single use, expires ${o.token?.expiresAt}; shown once)`);
         lines.push(`Consume it right before executing: countersign consume ${state.requestId} --token <token> --action ${o.edited ? '<edited action.json>' : file}`);
+        lines.push(`Then report: countersign report ${state.requestId} --agent ${o.workflowId.slice(3, -17)} --status succeeded|failed`);
       } else if (o.token) {
         lines.push('The token was already shown once, or this agent does not hold the key it was sealed to.');
       }

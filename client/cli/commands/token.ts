@@ -1,23 +1,23 @@
 import { ExitCode } from '../../../common/codes';
 import { actionDigest } from '../../../common/digest';
 import { ConsumeRefusedError, parseActionRequest } from '../../sdk';
-import { connectCli } from '../connect';
+import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 
-export const tokenHelp = `countersign consume <id> --token T --action action.json [--json]
+export const tokenHelp = `countersign consume <id> --token T --action action.json [--agent NAME] [--json]
   Spends the single-use token on the exact action about to run; prints the signed receipt.
-countersign report <id> --status succeeded|failed [--message M] [--result-digest HEX] [--json]
+countersign report <id> --status succeeded|failed [--message M] [--result-digest HEX] [--agent NAME] [--json]
   Reports how execution went, after consuming.`;
 
 export async function consumeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { token: { type: 'string' }, action: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseFlags(args, { token: { type: 'string' }, action: { type: 'string' }, agent: { type: 'string' }, json: { type: 'boolean' } });
   const id = positionals[0];
   if (!id) throw usage('consume needs a request id.');
   if (!values.token) throw usage('consume needs --token T (printed once by submit).');
   if (!values.action) throw usage('consume needs --action action.json: the exact action about to run.');
   const request = parseActionRequest(readJsonFile(values.action, '--action'));
-  const { cs, close } = await connectCli();
+  const { cs, close } = await connectAgent({ agent: values.agent ?? request.agentId });
   try {
     const receipt = await cs.consume(id, { token: values.token, agentId: request.agentId, taskId: request.taskId, actionDigest: actionDigest(request) });
     if (values.json) printJson(receipt);
@@ -35,12 +35,13 @@ export async function reportCommand(args: string[]): Promise<number> {
     status: { type: 'string' },
     message: { type: 'string' },
     'result-digest': { type: 'string' },
+    agent: { type: 'string' },
     json: { type: 'boolean' },
   });
   const id = positionals[0];
   if (!id) throw usage('report needs a request id.');
   if (values.status !== 'succeeded' && values.status !== 'failed') throw usage('report needs --status succeeded or --status failed.');
-  const { cs, close } = await connectCli();
+  const { cs, close } = await connectAgent({ agent: values.agent ?? agentOf(id) });
   try {
     await cs.report(id, {
       status: values.status,
@@ -61,4 +62,9 @@ function refused(err: unknown, json: boolean | undefined): unknown {
   if (!(err instanceof ConsumeRefusedError)) return err;
   if (json) printJson({ accepted: false, code: err.code, message: err.message });
   return new CliError(`Refused (${err.code}): ${err.message}`, err.code === 'INVALID_REQUEST' ? ExitCode.usage : ExitCode.refused);
+}
+
+/** The agent a workflow id (cs-<agent>-<request id>) names, so a dev machine with several agents' keys picks the right one. */
+function agentOf(id: string): string | undefined {
+  return /^cs-(.+)-[0-9a-f]{16}$/.exec(id)?.[1];
 }

@@ -1,0 +1,95 @@
+import type { Problem } from '../common/api';
+import { ReasonCode } from '../common/codes';
+import { InvalidRequestError, RequestNotFoundError } from '../common/refusals';
+
+/** The server answered with problem details; `code` is the reason code to act on. */
+export class ServerProblem extends Error {
+  override name = 'ServerProblem';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The credential was refused (401): no key, a wrong one, an expired session. */
+export class UnauthenticatedError extends ServerProblem {
+  override name = 'UnauthenticatedError';
+}
+
+/** The credential may not do this (403). */
+export class ForbiddenError extends ServerProblem {
+  override name = 'ForbiddenError';
+}
+
+/** The server could not be reached at all (CLI exit 4). */
+export class ServerUnreachableError extends Error {
+  override name = 'ServerUnreachableError';
+}
+
+export interface HttpClientOptions {
+  url: string;
+  /** Called for each request: an API key, or a reviewer session. */
+  bearer: () => string | Promise<string>;
+  fetch?: typeof fetch;
+}
+
+/** JSON over HTTP to `countersign server`, with problem details turned into errors and 429 retried. */
+export class HttpClient {
+  readonly base: URL;
+  constructor(private readonly options: HttpClientOptions) {
+    let base: URL;
+    try {
+      base = new URL(options.url);
+    } catch {
+      throw new InvalidRequestError(`COUNTERSIGN_URL must be the server's URL, such as http://127.0.0.1:8233, got "${options.url}".`);
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new InvalidRequestError(`COUNTERSIGN_URL must be http:// or https://, got "${options.url}".`);
+    this.base = base;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, init: { signal?: AbortSignal } = {}): Promise<T> {
+    const url = new URL(path, this.base);
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await (this.options.fetch ?? fetch)(url, {
+          method,
+          headers: { authorization: `Bearer ${await this.options.bearer()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), accept: 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: init.signal,
+        });
+      } catch (err) {
+        if ((err as Error).name === 'AbortError') throw err;
+        throw new ServerUnreachableError(`Cannot reach the countersign server at ${this.base.origin} (${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}). Is it running (npm run dev)?`);
+      }
+      if (res.status === 429 && attempt < 5) {
+        const after = Number(res.headers.get('retry-after') ?? '1');
+        await new Promise((r) => setTimeout(r, Math.min(10, Math.max(1, after)) * 1000));
+        continue;
+      }
+      if (res.status === 204) return undefined as T;
+      const text = await res.text();
+      if (res.ok) return JSON.parse(text) as T;
+      throw problemError(res.status, text);
+    }
+  }
+}
+
+function problemError(status: number, text: string): Error {
+  let p: Partial<Problem> = {};
+  try {
+    p = JSON.parse(text) as Problem;
+  } catch {
+    /* not problem details: a proxy's page */
+  }
+  const message = p.detail ?? `The server answered ${status}.`;
+  const code = p.code ?? `HTTP_${status}`;
+  if (status === 401) return new UnauthenticatedError(status, ReasonCode.UNAUTHENTICATED, message);
+  if (status === 404) return new RequestNotFoundError(message);
+  if ((status === 422 || status === 400 || status === 415) && code === ReasonCode.INVALID_REQUEST) return new InvalidRequestError(message);
+  if (status === 403 && code === 'FORBIDDEN') return new ForbiddenError(status, code, message);
+  return new ServerProblem(status, code, message);
+}

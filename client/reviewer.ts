@@ -1,0 +1,114 @@
+/**
+ * A reviewer's connection to `countersign server`: a signed login to a short-lived session, then
+ * every decision signed with the same key over the statement the workflow verifies (DESIGN §4).
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { SignJWT } from 'jose';
+import { signerFromKey, type Signer } from '../activities/keys';
+import { ReasonCode } from '../common/codes';
+import { DecisionRefusedError, InvalidRequestError } from '../common/refusals';
+import type { DecisionReceipt, ReviewerDecision, ReviewView } from '../common/schema';
+import { decisionStatement, decisionStatementV1, statementTarget } from '../common/signing';
+import { HttpClient, ServerProblem, UnauthenticatedError } from './http';
+import type { RequestRow } from './sdk';
+
+/** What a reviewer decides without naming themselves or signing: the client adds both. */
+export type Decision = (
+  | Omit<Extract<ReviewerDecision, { decision: 'approve' }>, 'reviewer' | 'signature'>
+  | Omit<Extract<ReviewerDecision, { decision: 'deny' }>, 'reviewer' | 'signature'>
+  | Omit<Extract<ReviewerDecision, { decision: 'request_changes' }>, 'reviewer' | 'signature'>
+) & { reviewer?: string };
+
+/** The version a reviewer was shown: what their signature names. */
+export interface Shown {
+  versionDigest: string;
+  policyDigest: string;
+  runId?: string;
+}
+
+const PROOF_AUDIENCE = 'countersign/login';
+/** Log in again this long before the session runs out. */
+const RENEW_MARGIN_MS = 30_000;
+
+export class Reviewer {
+  private session?: { token: string; expiresAt: number };
+  readonly http: HttpClient;
+  private readonly signer: Signer;
+
+  private constructor(
+    url: string,
+    readonly name: string,
+    private readonly key: KeyObject,
+    fetchImpl?: typeof fetch,
+  ) {
+    this.signer = signerFromKey(key);
+    this.http = new HttpClient({ url, bearer: () => this.bearer(), fetch: fetchImpl });
+  }
+
+  /** Logs in as `name` with their Ed25519 private key (a KeyObject or a PEM file path). */
+  static async login(options: { url: string; name: string; key: KeyObject | string; fetch?: typeof fetch }): Promise<Reviewer> {
+    const key = typeof options.key === 'string' ? createPrivateKey(readFileSync(options.key)) : options.key;
+    if (key.asymmetricKeyType !== 'ed25519') throw new InvalidRequestError(`${options.name}'s key is not an Ed25519 private key.`);
+    const reviewer = new Reviewer(options.url, options.name, key, options.fetch);
+    await reviewer.bearer();
+    return reviewer;
+  }
+
+  /** The reviewer's public key (base64), as the directory registers it. */
+  get publicKey(): string {
+    return this.signer.publicKey;
+  }
+
+  private async bearer(): Promise<string> {
+    if (this.session && this.session.expiresAt - RENEW_MARGIN_MS > Date.now()) return this.session.token;
+    const anonymous = new HttpClient({ url: this.http.base.href, bearer: () => '' });
+    const { challenge, nonce } = await anonymous.request<{ challenge: string; nonce: string }>('POST', '/v1/session/challenge', { reviewer: this.name });
+    const proof = await new SignJWT({ nonce })
+      .setProtectedHeader({ alg: 'EdDSA' })
+      .setSubject(this.name)
+      .setAudience(PROOF_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('2m')
+      .sign(this.key);
+    const session = await anonymous.request<{ session: string; expiresAt: string }>('POST', '/v1/session', { challenge, proof });
+    this.session = { token: session.session, expiresAt: Date.parse(session.expiresAt) };
+    return session.session;
+  }
+
+  /** Open requests routed to this reviewer's groups. */
+  async queue(options: { group?: string } = {}): Promise<RequestRow[]> {
+    return (await this.http.request<{ requests: RequestRow[] }>('GET', `/v1/reviews${options.group ? `?group=${encodeURIComponent(options.group)}` : ''}`)).requests;
+  }
+
+  /** Everything needed to decide; 404 (RequestNotFoundError) unless routed to one of this reviewer's groups. */
+  async view(id: string): Promise<ReviewView> {
+    return this.http.request('GET', `/v1/reviews/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Signs and sends a decision on the version `shown` (default: the one in `view`, which the caller
+   * has just shown the reviewer). Refusals throw DecisionRefusedError with the reason code.
+   */
+  async decide(view: ReviewView, decision: Decision, shown: Shown = { versionDigest: view.currentDigest, policyDigest: view.policy?.policyDigest ?? '' }): Promise<DecisionReceipt> {
+    const unsigned = { ...decision, reviewer: this.name, versionDigest: decision.versionDigest ?? shown.versionDigest } as ReviewerDecision;
+    const signedAt = new Date().toISOString();
+    // A run started before 'integrity-v2' (its view has no run id) verifies the v1 statement.
+    const signed = view.runId
+      ? this.signer.sign('countersign/reviewer-decision/v2', decisionStatement(statementTarget({ ...view, runId: shown.runId ?? view.runId }, { versionDigest: unsigned.versionDigest!, policyDigest: shown.policyDigest }), unsigned, signedAt))
+      : this.signer.sign('countersign/reviewer-decision/v1', decisionStatementV1(view.requestId, unsigned.versionDigest!, view.request, unsigned, signedAt));
+    return this.send(view.workflowId, { ...unsigned, signature: { signedAt, value: signed.signature } });
+  }
+
+  /** Sends a decision exactly as given (already signed, or not: the server and the workflow judge it). */
+  async send(id: string, decision: unknown): Promise<DecisionReceipt> {
+    try {
+      return await this.http.request('POST', `/v1/reviews/${encodeURIComponent(id)}/decisions`, decision);
+    } catch (err) {
+      if (err instanceof UnauthenticatedError) throw new DecisionRefusedError(ReasonCode.UNAUTHENTICATED, err.message);
+      if (err instanceof InvalidRequestError) throw new DecisionRefusedError(ReasonCode.INVALID_REQUEST, err.message);
+      if (err instanceof ServerProblem && (Object.values(ReasonCode) as string[]).includes(err.code)) throw new DecisionRefusedError(err.code, err.message);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,353 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { CompiledPolicy } from '../activities/policy/load';
+import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, MAX_HTTP_WAIT_MS, ReportBody, SubmitBody } from '../common/api';
+import { ReasonCode } from '../common/codes';
+import { parseDuration } from '../common/duration';
+import { describeIssues } from '../common/errors';
+import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
+import type { ReviewView, SubmitState } from '../common/schema';
+import { decisionMessage, decisionStatement, statementTarget, verifyEd25519 } from '../common/signing';
+import { parseStrictJson } from '../common/strict-json';
+import { parseActionRequest, type Approvals } from './backend';
+import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
+import { openApiDocument } from './openapi';
+import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
+import { createRateLimiter } from './rate-limit';
+import { SessionError, type Sessions } from './sessions';
+
+export interface AppOptions {
+  backend: Approvals;
+  policy: CompiledPolicy;
+  sessions: Sessions;
+  logger: Logger;
+  /** Host header values accepted (host:port); ['*'] accepts any, for a proxy that checks it. */
+  allowedHosts: string[];
+  /** Per credential (or per address before authentication). */
+  rateLimit?: { perSecond: number; burst: number };
+  /** How often the event stream looks for a change. */
+  streamPollMs?: number;
+}
+
+type Env = { Variables: { principal: Principal } };
+
+/** Bodies: a submission or a decision carries a payload of up to 256 KiB canonical; the rest is small. */
+export const MAX_LARGE_BODY_BYTES = 1024 * 1024;
+export const MAX_SMALL_BODY_BYTES = 16 * 1024;
+const SSE_MAX_MS = 10 * 60_000;
+
+export function createApp(options: AppOptions): Hono<Env> {
+  const { backend, policy, sessions, logger } = options;
+  const limiter = createRateLimiter(options.rateLimit ?? { perSecond: 50, burst: 200 });
+  const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+  const app = new Hono<Env>();
+
+  app.onError((err, c) => {
+    const problem = toProblem(err);
+    if (problem.status >= 500) logger.error({ err: (err as Error).message, path: c.req.path }, 'request failed');
+    for (const [k, v] of Object.entries(problem.headers)) c.header(k, v);
+    return c.json(problemBody(problem, c.req.path), problem.status as 400, { 'content-type': 'application/problem+json' });
+  });
+  app.notFound((c) => c.json(problemBody(notFound(`There is no ${c.req.method} ${c.req.path}.`), c.req.path), 404, { 'content-type': 'application/problem+json' }));
+
+  // Access log: who, what, how it ended. Never a header, a body or a query string.
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const who = c.get('principal');
+    logger.info({ method: c.req.method, path: c.req.routePath, status: c.res.status, principal: who ? `${who.role}:${who.name}` : undefined, ms: Math.round(performance.now() - started) }, 'http');
+  });
+
+  // Host and Origin: a DNS-rebinding page or another site's script is refused before anything runs.
+  app.use('*', async (c, next) => {
+    const host = (c.req.header('host') ?? '').toLowerCase();
+    if (!allowed.has('*') && !allowed.has(host)) throw new HttpProblem(421, 'HOST_NOT_ALLOWED', `This server does not answer for the host "${host.slice(0, 100)}".`);
+    const origin = c.req.header('origin');
+    if (origin !== undefined) {
+      let originHost = '';
+      try {
+        originHost = new URL(origin).host.toLowerCase();
+      } catch {
+        /* an unparseable origin matches nothing */
+      }
+      if (originHost !== host) throw forbidden('Cross-origin requests are refused.');
+    }
+    c.header('cache-control', 'no-store');
+    c.header('x-content-type-options', 'nosniff');
+    await next();
+  });
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.get('/v1/whoami', async (c) => {
+    const p = await authenticate(c);
+    return c.json(p.role === 'agent' ? { role: p.gateway ? 'gateway' : 'agent', name: p.name } : p);
+  });
+
+  // --- authentication ---------------------------------------------------------------------------
+  const rateLimited = (key: string) => {
+    const r = limiter.take(key);
+    if (!r.ok) throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests; try again in ${r.retryAfterS} s.`, { 'retry-after': String(r.retryAfterS) });
+  };
+  const clientAddress = (c: Context) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+
+  const authenticate = async (c: Context<Env>): Promise<Principal> => {
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(header);
+    if (!m) {
+      rateLimited(`ip:${clientAddress(c)}`);
+      throw unauthenticated('Send your credential as "Authorization: Bearer <key or session>".');
+    }
+    const credential = m[1]!;
+    let principal: Principal | undefined;
+    if (API_KEY_PATTERN.test(credential)) principal = authenticateApiKey(policy.directory, credential);
+    else {
+      try {
+        const name = await sessions.verify(credential);
+        // The directory may have dropped the reviewer since: a session outlives no registration.
+        if (policy.reviewerKeys.has(name)) principal = { role: 'reviewer', name, groups: groupsOf(policy, name) };
+      } catch (err) {
+        rateLimited(`ip:${clientAddress(c)}`);
+        throw unauthenticated(err instanceof SessionError ? `${err.message} Log in again.` : 'The credential is not valid.');
+      }
+    }
+    if (!principal) {
+      rateLimited(`ip:${clientAddress(c)}`);
+      throw unauthenticated('The credential is not valid.');
+    }
+    rateLimited(`${principal.role}:${principal.name}`);
+    c.set('principal', principal);
+    return principal;
+  };
+  const asAgent = async (c: Context<Env>) => {
+    const p = await authenticate(c);
+    if (p.role !== 'agent') throw forbidden(`This endpoint is for agents; you are signed in as ${p.role} ${p.name}.`);
+    return p;
+  };
+  const asReviewer = async (c: Context<Env>) => {
+    const p = await authenticate(c);
+    if (p.role !== 'reviewer') throw forbidden(`This endpoint is for reviewers; you are signed in as ${p.role} ${p.name}.`);
+    return p;
+  };
+
+  const large = bodyLimit({ maxSize: MAX_LARGE_BODY_BYTES, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', `The body is larger than ${MAX_LARGE_BODY_BYTES / 1024} KiB.`, { connection: 'close' }); } });
+  const small = bodyLimit({ maxSize: MAX_SMALL_BODY_BYTES, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', `The body is larger than ${MAX_SMALL_BODY_BYTES / 1024} KiB.`, { connection: 'close' }); } });
+
+  // --- agents -----------------------------------------------------------------------------------
+  app.post('/v1/requests', large, async (c) => {
+    const agent = await asAgent(c);
+    const raw = await jsonBody(c);
+    const asserted = (raw as { agentId?: unknown }).agentId;
+    if (asserted !== undefined && asserted !== agent.name) {
+      throw forbidden(`Field "agentId" names ${JSON.stringify(String(asserted).slice(0, 128))}, but this credential is agent ${agent.name}: an agent submits only as itself.`);
+    }
+    const body = parse(SubmitBody, { ...(raw as object), agentId: agent.name });
+    const request = parseActionRequest(body);
+    const mcpKeys = Object.keys(request.context ?? {}).filter((k) => k.toLowerCase().startsWith('mcp.'));
+    if (mcpKeys.length && !agent.gateway) throw forbidden(`Field "context.${mcpKeys[0]}": MCP context is believed only from a gateway credential.`);
+    const submitted = await backend.submit(request, { waitMs: waitParam(c) });
+    return c.json(submitted.state);
+  });
+
+  app.get('/v1/requests', async (c) => {
+    const p = await authenticate(c);
+    if (p.role === 'reviewer') throw forbidden('Reviewers list their queue at /v1/reviews.');
+    const rows = await backend.listPending({ open: c.req.query('open') === 'true', ...(p.role === 'agent' ? { agent: p.name } : {}), limit: 200 });
+    return c.json({ requests: rows });
+  });
+
+  /** The workflow an agent's or an auditor's id names; another agent's request is simply not found. */
+  const requestFor = async (c: Context<Env>, p: Principal): Promise<string> => {
+    const id = c.req.param('id') ?? '';
+    if (p.role === 'auditor') return resolveId(backend, id);
+    if (p.role !== 'agent') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
+    const workflowId = /^[0-9a-f]{16}$/.test(id) ? `cs-${p.name}-${id}` : id;
+    if (workflowId !== `cs-${p.name}-${workflowId.slice(-16)}` || !/^[0-9a-f]{16}$/.test(workflowId.slice(-16))) throw notFound(`No request ${id.slice(0, 200)}.`);
+    await backend.status(workflowId); // throws WorkflowNotFoundError: 404
+    return workflowId;
+  };
+
+  app.get('/v1/requests/:id', async (c) => {
+    const p = await authenticate(c);
+    const workflowId = await requestFor(c, p);
+    return c.json(await currentState(backend, workflowId, waitParam(c)));
+  });
+
+  app.get('/v1/requests/:id/events', async (c) => {
+    const p = await authenticate(c);
+    const workflowId = await requestFor(c, p);
+    const pollMs = options.streamPollMs ?? 1000;
+    return streamSSE(c, async (stream) => {
+      let last = '';
+      const until = Date.now() + SSE_MAX_MS;
+      let id = 0;
+      while (!stream.aborted && Date.now() < until) {
+        const { status, closed } = await backend.status(workflowId);
+        if (status !== last || closed) {
+          last = status;
+          const state = closed ? { ...(await backend.finalState(workflowId)), final: true } : await currentState(backend, workflowId, 0);
+          await stream.writeSSE({ event: closed ? 'outcome' : 'status', data: JSON.stringify(state), id: String(++id) });
+          if (closed) return;
+        }
+        await stream.sleep(pollMs);
+      }
+    });
+  });
+
+  app.post('/v1/requests/:id/consume', small, async (c) => {
+    const agent = await asAgent(c);
+    const workflowId = await requestFor(c, agent);
+    const body = parse(ConsumeBody, await jsonBody(c));
+    if (body.agentId !== agent.name) throw forbidden(`Field "agentId" names ${JSON.stringify(body.agentId)}, but this credential is agent ${agent.name}.`);
+    return c.json(await backend.consume(workflowId, body));
+  });
+
+  app.post('/v1/requests/:id/report', small, async (c) => {
+    const agent = await asAgent(c);
+    const workflowId = await requestFor(c, agent);
+    await backend.report(workflowId, parse(ReportBody, await jsonBody(c)));
+    return c.body(null, 204);
+  });
+
+  app.get('/v1/requests/:id/evidence', async (c) => {
+    const p = await authenticate(c);
+    return c.json(await backend.evidence(await requestFor(c, p)));
+  });
+
+  // --- reviewers --------------------------------------------------------------------------------
+  app.post('/v1/session/challenge', small, async (c) => {
+    rateLimited(`ip:${clientAddress(c)}`);
+    const { reviewer } = parse(ChallengeBody, await jsonBody(c));
+    return c.json(await sessions.challenge(reviewer));
+  });
+
+  app.post('/v1/session', small, async (c) => {
+    rateLimited(`ip:${clientAddress(c)}`);
+    const { challenge, proof } = parse(LoginBody, await jsonBody(c));
+    try {
+      return c.json(await sessions.login(challenge, proof, (name) => policy.reviewerKeys.get(name)));
+    } catch (err) {
+      if (err instanceof SessionError) throw unauthenticated(err.message);
+      throw err;
+    }
+  });
+
+  app.get('/v1/reviews', async (c) => {
+    const reviewer = await asReviewer(c);
+    const group = c.req.query('group');
+    const groups = reviewer.role === 'reviewer' ? reviewer.groups.filter((g) => !group || g === group) : [];
+    return c.json({ reviewer: reviewer.name, groups, requests: await backend.listPending({ groups }) });
+  });
+
+  /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
+  const reviewFor = async (c: Context<Env>, reviewer: string): Promise<ReviewView> => {
+    const id = c.req.param('id') ?? '';
+    const view = await backend.view(await resolveId(backend, id));
+    if (!visibleTo(view, reviewer)) throw notFound(`No request ${id.slice(0, 200)} in your queue.`);
+    return view;
+  };
+
+  app.get('/v1/reviews/:id', async (c) => {
+    const reviewer = await asReviewer(c);
+    return c.json(await reviewFor(c, reviewer.name));
+  });
+
+  app.post('/v1/reviews/:id/decisions', large, async (c) => {
+    const reviewer = await asReviewer(c);
+    const raw = (await jsonBody(c)) as { reviewer?: unknown };
+    if (raw.reviewer !== undefined && raw.reviewer !== reviewer.name) {
+      throw forbidden(`Field "reviewer" names ${JSON.stringify(String(raw.reviewer).slice(0, 128))}, but you are signed in as ${reviewer.name}.`);
+    }
+    const decision = parse(DecisionBody, { ...raw, reviewer: reviewer.name });
+    if (!decision.signature) throw unauthenticated('Field "signature" is required: every decision is signed by the reviewer\'s registered key.');
+    if (!decision.versionDigest) throw invalid('Field "versionDigest" is required: name the version you were shown.');
+    const view = await reviewFor(c, reviewer.name);
+    // Checked here for a quick, clear answer; the workflow checks it again against its own directory snapshot.
+    const key = policy.reviewerKeys.get(reviewer.name);
+    if (view.runId && key && view.policy) {
+      const statement = decisionStatement(statementTarget(view, { versionDigest: decision.versionDigest, policyDigest: view.policy.policyDigest }), decision, decision.signature.signedAt);
+      if (!verifyEd25519(key, decisionMessage(statement), decision.signature.value)) {
+        throw unauthenticated(`The signature does not verify against ${reviewer.name}'s registered key for this request and version.`);
+      }
+    }
+    return c.json(await backend.decide(view.workflowId, decision));
+  });
+
+  return app;
+}
+
+/** The groups a reviewer belongs to under this policy. */
+export function groupsOf(policy: CompiledPolicy, reviewer: string): string[] {
+  return Object.entries(policy.config.groups)
+    .filter(([, g]) => g.members.includes(reviewer))
+    .map(([name]) => name);
+}
+
+/** Whether the request is routed to a group this reviewer is in (the workflow's own snapshot of it). */
+export function visibleTo(view: ReviewView, reviewer: string): boolean {
+  const route = view.policy?.route;
+  if (!route) return false;
+  return [route.group, ...route.escalationChain].some((g) => view.eligibleGroups.includes(g.name) && g.members.includes(reviewer));
+}
+
+async function resolveId(backend: Approvals, id: string): Promise<string> {
+  // Only our own id shapes: never a workflow id of the caller's choosing.
+  if (!/^[0-9a-f]{6,16}$/.test(id) && !/^cs-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}-[0-9a-f]{16}$/.test(id)) throw notFound(`No request ${id.slice(0, 200)}.`);
+  return backend.resolve(id);
+}
+
+async function currentState(backend: Approvals, workflowId: string, waitMs: number): Promise<SubmitState> {
+  if (waitMs > 0) {
+    const state = await backend.wait(workflowId, waitMs);
+    if (state.outcome && (await backend.status(workflowId)).closed) return { ...state, final: true };
+    return state;
+  }
+  const { status, closed } = await backend.status(workflowId);
+  if (closed) return { ...(await backend.finalState(workflowId)), final: true };
+  return { requestId: workflowId.slice(-16), workflowId, status: status as SubmitState['status'] };
+}
+
+function waitParam(c: Context): number {
+  const text = c.req.query('wait');
+  if (text === undefined || text === '') return 0;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw invalid(`Query parameter "wait" must be a duration such as 30s, got "${text.slice(0, 50)}".`);
+  if (ms > MAX_HTTP_WAIT_MS) throw invalid(`Query parameter "wait" must be at most ${MAX_HTTP_WAIT_MS / 1000}s; wait again for longer.`);
+  return ms;
+}
+
+/** The body as strict JSON: duplicate keys and integers beyond ±2^53 are refused, not guessed at. */
+async function jsonBody(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type)) throw new HttpProblem(415, ReasonCode.INVALID_REQUEST, 'Send the body as application/json.');
+  const text = await c.req.text();
+  let value: unknown;
+  try {
+    value = parseStrictJson(text);
+  } catch (err) {
+    throw new HttpProblem(400, ReasonCode.INVALID_REQUEST, `The body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid('The body must be a JSON object.');
+  return value;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw invalid(describeIssues(r.error));
+  return r.data;
+}
+
+function toProblem(err: unknown): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  if (err instanceof InvalidRequestError) return invalid(err.message);
+  if (err instanceof DecisionRefusedError || err instanceof ConsumeRefusedError) return new HttpProblem(statusForCode(err.code), err.code, err.message);
+  if (err instanceof RequestNotFoundError || err instanceof WorkflowNotFoundError) return notFound('No such request.');
+  if (err instanceof AmbiguousRequestIdError) return new HttpProblem(409, 'AMBIGUOUS_ID', err.message);
+  const { name, code } = (err ?? {}) as { name?: string; code?: number };
+  if (name === 'TransportError' || code === 14) return new HttpProblem(502, 'TEMPORAL_UNREACHABLE', 'The server cannot reach Temporal right now; try again.');
+  return new HttpProblem(500, 'INTERNAL', 'The server failed to answer; the error is in its log.');
+}

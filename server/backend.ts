@@ -1,0 +1,398 @@
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { ReasonCode } from '../common/codes';
+import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
+export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError };
+import { actionDigest, approvalWorkflowId } from '../common/digest';
+import { describeIssues } from '../common/errors';
+import {
+  ActionRequest,
+  type ApprovalOutcome,
+  type DecisionReceipt,
+  type ExecutionReceipt,
+  type ExecutionReport,
+  type Payload,
+  type ReviewerDecision,
+  type ReviewView,
+  type Signed,
+  type SubmitState,
+} from '../common/schema';
+import { generateAgentKey, memoryKeyStore, openToken, type AgentKeyStore } from '../client/agent-keys';
+import { SA } from '../common/search-attributes';
+import type { approvalWorkflow } from '../workflows/approval';
+import {
+  approvalWorkflowType,
+  awaitDecisionUpdate,
+  consumeUpdate,
+  decideUpdate,
+  evidenceQuery,
+  reportUpdate,
+  reviewViewQuery,
+  type EvidenceView,
+} from '../workflows/messages';
+import { staticDetails, staticSummary } from '../client/summary';
+
+export interface ConnectOptions {
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  connection?: Connection;
+  /** Where per-request agent keys live: in memory (default) or files, so a restarted agent can open its token. */
+  keyStore?: AgentKeyStore;
+}
+
+/** What guard() did: executed with the approved payload, or why it did not. */
+export type GuardResult<T> =
+  | { executed: true; status: 'approved'; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
+  | { executed: false; status: string; code?: string; message?: string; outcome?: ApprovalOutcome };
+
+export interface PendingRow {
+  requestId: string;
+  workflowId: string;
+  action: string;
+  resource: string;
+  summary: string;
+  risk?: string;
+  groups: string[];
+  agent: string;
+  status: string;
+  startedAt: string;
+  deadline?: string;
+}
+
+/** Parses an action request or throws InvalidRequestError naming the field. */
+export function parseActionRequest(input: unknown): ActionRequest {
+  const parsed = ActionRequest.safeParse(input);
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
+const MAX_WAIT_CHUNK_MS = 5 * 60_000;
+
+/** Every request operation over one Temporal client: what the server does for agents and reviewers (operators and tests use it directly). */
+export class Approvals {
+  private constructor(
+    readonly client: Client,
+    readonly taskQueue: string,
+    private readonly ownsConnection: boolean,
+    readonly keys: AgentKeyStore,
+  ) {}
+
+  static async connect(options: ConnectOptions = {}): Promise<Approvals> {
+    const connection = options.connection ?? (await Connection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }));
+    const client = new Client({ connection, namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    return new Approvals(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection, options.keyStore ?? memoryKeyStore());
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsConnection) await this.client.connection.close();
+  }
+
+  /**
+   * Submits an action and waits up to `waitMs` for the decision. The same agent, task and action
+   * join one workflow; once it has ended, its final decision comes back without a new review.
+   * Without an agentKey in the request, a fresh X25519 key pair is made for it and kept in the key store.
+   */
+  async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
+    const parsed = parseActionRequest(input);
+    const { workflowId, requestId, actionDigest: digest } = approvalWorkflowId(parsed);
+    let request = parsed;
+    if (!request.agentKey) {
+      let key = this.keys.get(workflowId);
+      if (!key) {
+        key = generateAgentKey();
+        this.keys.put(workflowId, key);
+      }
+      request = { ...request, agentKey: key.publicKey };
+    }
+    const waitMs = options.waitMs ?? 0;
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof approvalWorkflow>(approvalWorkflowType, {
+      workflowId,
+      taskQueue: this.taskQueue,
+      args: [{ request, requestId, actionDigest: digest }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: SA.status, value: 'evaluating' },
+        { key: SA.agent, value: request.agentId },
+        { key: SA.action, value: request.action },
+        { key: SA.requestId, value: requestId },
+      ],
+      memo: { summary: request.summary, resource: `${request.resource.type}:${request.resource.id}`, action: request.action },
+      staticSummary: staticSummary(request),
+      staticDetails: staticDetails(request, digest),
+    });
+    let state: SubmitState;
+    try {
+      state = await this.client.workflow.executeUpdateWithStart(awaitDecisionUpdate, {
+        args: [{ waitMs: Math.min(waitMs, MAX_WAIT_CHUNK_MS) }],
+        startWorkflowOperation,
+      });
+      if (waitMs > MAX_WAIT_CHUNK_MS && !state.outcome) state = await this.wait(workflowId, waitMs - MAX_WAIT_CHUNK_MS);
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError || isClosedWorkflowError(err)) state = await this.finalState(workflowId);
+      else throw err;
+    }
+    return new ApprovalRequest(this, parsed, state);
+  }
+
+  /**
+   * Submits, waits, consumes the token and runs `execute` with the approved (possibly edited)
+   * payload, then reports the outcome. Never calls `execute` on a deny, an expiry, a pending
+   * request or a refused consumption.
+   */
+  async guard<T>(input: unknown, execute: (payload: Payload) => Promise<T>, options: { waitMs?: number } = {}): Promise<GuardResult<T>> {
+    const request = await this.submit(input, options);
+    const outcome = request.outcome;
+    if (request.status !== 'approved' || !outcome?.payload) {
+      return { executed: false, status: request.status, code: outcome?.code, message: outcome?.message ?? (outcome ? undefined : 'still pending'), outcome };
+    }
+    let receipt: Signed<ExecutionReceipt>;
+    try {
+      receipt = await request.consume(outcome.payload);
+    } catch (err) {
+      if (err instanceof ConsumeRefusedError) return { executed: false, status: request.status, code: err.code, message: err.message, outcome };
+      throw err;
+    }
+    let result: T;
+    try {
+      result = await execute(outcome.payload);
+    } catch (err) {
+      await request.report({ status: 'failed', message: (err as Error).message?.slice(0, 2000) });
+      throw err;
+    }
+    await request.report({ status: 'succeeded' });
+    return { executed: true, status: 'approved', result, outcome, receipt };
+  }
+
+  /** Spends the token on `payload` (which must be the approved one); returns the signed receipt. */
+  async consume(id: string, consume: { token: string; agentId: string; taskId: string; actionDigest: string }): Promise<Signed<ExecutionReceipt>> {
+    const handle = this.handle(await this.resolve(id));
+    try {
+      return await executeUpdate(handle, consumeUpdate, consume);
+    } catch (err) {
+      throw await this.refusal(handle.workflowId, err, true);
+    }
+  }
+
+  /** Reports how execution went, after consuming. */
+  async report(id: string, report: ExecutionReport): Promise<void> {
+    const handle = this.handle(await this.resolve(id));
+    try {
+      await executeUpdate(handle, reportUpdate, report);
+    } catch (err) {
+      throw await this.refusal(handle.workflowId, err, false);
+    }
+  }
+
+  private async refusal(workflowId: string, err: unknown, consuming: boolean): Promise<unknown> {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return new ConsumeRefusedError(err.cause.type ?? 'REFUSED', err.cause.message);
+    if (!isClosedWorkflowError(err)) return err;
+    const outcome = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).result();
+    if (!consuming) return new ConsumeRefusedError(ReasonCode.ALREADY_DECIDED, `Request ${outcome.requestId} has ended (${outcome.status}).`);
+    if (outcome.status === 'not_executed') return new ConsumeRefusedError(ReasonCode.TOKEN_EXPIRED, 'The token expired unused.');
+    if (outcome.execution) return new ConsumeRefusedError(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
+    return new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, `Request ${outcome.requestId} has ended (${outcome.status}) without a usable token.`);
+  }
+
+  /** The evidence of a request: the signed bundle once it has ended, the chain so far while open. */
+  async evidence(id: string): Promise<EvidenceView> {
+    return this.handle(await this.resolve(id)).query(evidenceQuery);
+  }
+
+  /** Waits up to `waitMs` more for the decision of a submitted request. */
+  async wait(id: string, waitMs: number): Promise<SubmitState> {
+    const workflowId = await this.resolve(id);
+    const handle = this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId);
+    let remaining = waitMs;
+    for (;;) {
+      const chunk = Math.min(remaining, MAX_WAIT_CHUNK_MS);
+      let state: SubmitState;
+      try {
+        state = await executeUpdate(handle, awaitDecisionUpdate, { waitMs: chunk });
+      } catch (err) {
+        if (isClosedWorkflowError(err)) return this.finalState(workflowId);
+        throw err;
+      }
+      remaining -= chunk;
+      if (state.outcome || remaining <= 0) return state;
+    }
+  }
+
+  /** The outcome of a request whose workflow has ended. */
+  async outcome(id: string): Promise<ApprovalOutcome> {
+    return this.client.workflow.getHandle<typeof approvalWorkflow>(await this.resolve(id)).result();
+  }
+
+  /** @internal */
+  async finalState(workflowId: string): Promise<SubmitState> {
+    const outcome = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).result();
+    return { requestId: outcome.requestId, workflowId, status: outcome.status, outcome };
+  }
+
+  /** The request's status as the search attributes have it, and whether its workflow has ended. */
+  async status(workflowId: string): Promise<{ status: string; closed: boolean }> {
+    const d = await this.client.workflow.getHandle(workflowId).describe();
+    return { status: d.typedSearchAttributes.get(SA.status) ?? 'evaluating', closed: d.status.name !== 'RUNNING' };
+  }
+
+  /** Everything a reviewer needs to decide. */
+  async view(id: string): Promise<ReviewView> {
+    return this.handle(await this.resolve(id)).query(reviewViewQuery);
+  }
+
+  /** Sends a reviewer decision; throws DecisionRefusedError with the code when the workflow refuses it. */
+  async decide(id: string, decision: ReviewerDecision): Promise<DecisionReceipt> {
+    const handle = this.handle(await this.resolve(id));
+    try {
+      return await executeUpdate(handle, decideUpdate, decision);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        throw new DecisionRefusedError(err.cause.type ?? 'REFUSED', err.cause.message);
+      }
+      if (isClosedWorkflowError(err)) throw new DecisionRefusedError(ReasonCode.ALREADY_DECIDED, `Request ${id} is already closed.`);
+      throw err;
+    }
+  }
+
+  /** Open requests on this task queue, newest first, optionally for one group (visibility, no per-request queries). */
+  async listPending(options: { group?: string; groups?: string[]; agent?: string; open?: boolean; limit?: number } = {}): Promise<PendingRow[]> {
+    const clauses = [`WorkflowType = "${approvalWorkflowType}"`, `TaskQueue = ${JSON.stringify(this.taskQueue)}`];
+    if (options.open !== false) clauses.push(`CountersignStatus IN ("pending", "escalated")`);
+    if (options.group) clauses.push(`CountersignGroup = ${JSON.stringify(options.group)}`);
+    if (options.groups) {
+      if (!options.groups.length) return [];
+      clauses.push(`CountersignGroup IN (${options.groups.map((g) => JSON.stringify(g)).join(', ')})`);
+    }
+    if (options.agent !== undefined) clauses.push(`CountersignAgent = ${JSON.stringify(options.agent)}`);
+    const rows: PendingRow[] = [];
+    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
+      const sa = wf.typedSearchAttributes;
+      const memo = (wf.memo ?? {}) as { summary?: string; resource?: string; action?: string };
+      rows.push({
+        requestId: sa.get(SA.requestId) ?? wf.workflowId.slice(-16),
+        workflowId: wf.workflowId,
+        action: sa.get(SA.action) ?? memo.action ?? '',
+        resource: memo.resource ?? '',
+        summary: memo.summary ?? '',
+        risk: sa.get(SA.risk),
+        groups: sa.get(SA.group) ?? [],
+        agent: sa.get(SA.agent) ?? '',
+        status: sa.get(SA.status) ?? '',
+        startedAt: wf.startTime.toISOString(),
+        deadline: sa.get(SA.deadline)?.toISOString(),
+      });
+      if (options.limit && rows.length >= options.limit) break;
+    }
+    return rows;
+  }
+
+  /** Accepts a workflow id (cs-…), a full request id, or a unique prefix of at least 6 hex digits. */
+  async resolve(id: string): Promise<string> {
+    if (id.startsWith('cs-')) return id;
+    if (!/^[0-9a-f]{6,16}$/.test(id)) throw new RequestNotFoundError(`"${id}" is not a request id (6-16 hex digits) or a workflow id (cs-...).`);
+    const query = id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`;
+    const found: string[] = [];
+    for await (const wf of this.client.workflow.list({ query })) {
+      // Only a workflow whose id carries the request id is that request: a run started with
+      // another id and a copied search attribute cannot shadow it.
+      if (!wf.workflowId.startsWith('cs-') || !/-([0-9a-f]{16})$/.exec(wf.workflowId)?.[1]?.startsWith(id)) continue;
+      if (!found.includes(wf.workflowId)) found.push(wf.workflowId);
+      if (found.length > 1) break;
+    }
+    if (found.length === 0) throw new RequestNotFoundError(`No request with id ${id}.`);
+    if (found.length > 1) throw new AmbiguousRequestIdError(`The id ${id} matches more than one request; give more digits.`);
+    return found[0]!;
+  }
+
+  private handle(workflowId: string): WorkflowHandle<typeof approvalWorkflow> {
+    return this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId);
+  }
+}
+
+/**
+ * Sends an Update, again when the server answers UnprocessedUpdate: that update reached a workflow
+ * task that completed without accepting or rejecting it (seen under load with many concurrent
+ * updates), so it had no effect and resending it is safe.
+ */
+async function executeUpdate<Ret, Arg>(handle: WorkflowHandle<typeof approvalWorkflow>, def: UpdateDefinition<Ret, [Arg]>, arg: Arg): Promise<Ret> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.executeUpdate(def, { args: [arg] });
+    } catch (err) {
+      const unprocessed = err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'UnprocessedUpdate';
+      if (!unprocessed || attempt >= 5) throw err;
+    }
+  }
+}
+
+/** An Update sent to a workflow that has ended, or was ending as it arrived (the SDK reports both as WorkflowNotFoundError). */
+function isClosedWorkflowError(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError && /already completed|aborted by closing workflow/i.test(err.message);
+}
+
+/** One submitted action, from the agent's side: its decision, its token, its consumption and report. */
+export class ApprovalRequest {
+  constructor(
+    private readonly cs: Approvals,
+    readonly request: ActionRequest,
+    public state: SubmitState,
+  ) {}
+
+  get requestId(): string {
+    return this.state.requestId;
+  }
+  get workflowId(): string {
+    return this.state.workflowId;
+  }
+  get status(): SubmitState['status'] {
+    return this.state.status;
+  }
+  get outcome(): ApprovalOutcome | undefined {
+    return this.state.outcome;
+  }
+  get deadline(): string | undefined {
+    return this.state.deadline;
+  }
+
+  /** Waits up to `waitMs` more for the decision. */
+  async wait(waitMs: number): Promise<this> {
+    this.state = await this.cs.wait(this.workflowId, waitMs);
+    return this;
+  }
+
+  /** The plaintext token, opened with this request's private key; undefined until approved or when the key is not ours. */
+  openToken(): string | undefined {
+    const grant = this.outcome?.token;
+    const key = this.cs.keys.get(this.workflowId);
+    if (!grant?.sealed || !key) return undefined;
+    try {
+      return openToken(key, grant.sealed, this.workflowId, grant.tokenId);
+    } catch {
+      return undefined; // sealed to another key: this agent never held it
+    }
+  }
+
+  /** Spends the token on the payload about to run (default: the approved one). Refusals throw ConsumeRefusedError. */
+  async consume(payload: Payload | undefined = this.outcome?.payload, token = this.openToken()): Promise<Signed<ExecutionReceipt>> {
+    if (!token) throw new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, `Request ${this.requestId} has no token to consume (status ${this.status}).`);
+    if (!payload) throw new ConsumeRefusedError(ReasonCode.BINDING_MISMATCH, 'There is no payload to consume the token for.');
+    const digest = actionDigest({ action: this.request.action, resource: this.request.resource, payload });
+    const receipt = await this.cs.consume(this.workflowId, { token, agentId: this.request.agentId, taskId: this.request.taskId, actionDigest: digest });
+    this.cs.keys.delete(this.workflowId); // the token is spent: its key has nothing left to open
+    return receipt;
+  }
+
+  async report(report: ExecutionReport): Promise<void> {
+    await this.cs.report(this.workflowId, report);
+  }
+}

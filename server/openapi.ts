@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, ReportBody, SubmitBody } from '../common/api';
+
+const schema = (s: z.ZodType) => {
+  const json = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+};
+
+const problem = { $ref: '#/components/schemas/Problem' };
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), { description: DESCRIPTIONS[s], content: { 'application/problem+json': { schema: problem } } }]));
+const DESCRIPTIONS: Record<number, string> = {
+  401: 'No credential, or not a valid one (code UNAUTHENTICATED)',
+  403: 'The credential may not do this (another agent, another role, MCP context without a gateway key, NOT_ELIGIBLE)',
+  404: 'No such request, or not one this credential may see',
+  409: 'The request\'s state refuses it (ALREADY_DECIDED, STALE_VERSION, TOKEN_CONSUMED, TOKEN_EXPIRED, BINDING_MISMATCH, NOT_CONSUMED)',
+  413: 'The body is too large',
+  422: 'The body is invalid (INVALID_REQUEST); the detail names the field',
+  429: 'Too many requests from this credential; see Retry-After',
+};
+const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const body = (ref: string) => ({ required: true, ...json(ref) });
+const idParam = { name: 'id', in: 'path', required: true, description: 'The request id (16 hex digits) or its workflow id (cs-…)', schema: { type: 'string' } };
+const waitParam = { name: 'wait', in: 'query', required: false, description: 'Hold the call open up to this long (at most 60s) for the decision, e.g. 30s', schema: { type: 'string' } };
+const agent = [{ agentKey: [] }];
+const reviewer = [{ reviewerSession: [] }];
+
+/** The OpenAPI 3.1 document served at /openapi.json, built from the same zod schemas the server validates with. */
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'countersign',
+      version: '1',
+      description: 'Human approval for AI agent actions. Agents authenticate with an API key; reviewers with a session from a signed login; every decision is signed by the reviewer\'s key.',
+    },
+    components: {
+      securitySchemes: {
+        agentKey: { type: 'http', scheme: 'bearer', description: 'An agent, gateway or auditor API key (cs_agent_…), from countersign keys agent' },
+        reviewerSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A reviewer session from POST /v1/session' },
+      },
+      schemas: {
+        SubmitBody: schema(SubmitBody),
+        ConsumeBody: schema(ConsumeBody),
+        ReportBody: schema(ReportBody),
+        DecisionBody: schema(DecisionBody),
+        ChallengeBody: schema(ChallengeBody),
+        LoginBody: schema(LoginBody),
+        State: {
+          type: 'object',
+          required: ['requestId', 'workflowId', 'status'],
+          properties: { requestId: { type: 'string' }, workflowId: { type: 'string' }, status: { type: 'string' }, deadline: { type: 'string' }, outcome: { type: 'object' } },
+        },
+        Problem: {
+          type: 'object',
+          description: 'RFC 9457 problem details',
+          required: ['type', 'title', 'status', 'detail', 'code'],
+          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, code: { type: 'string' }, instance: { type: 'string' } },
+        },
+      },
+    },
+    paths: {
+      '/v1/requests': {
+        post: {
+          summary: 'Submit an action; the agent is the credential\'s own',
+          security: agent,
+          parameters: [waitParam],
+          requestBody: body('SubmitBody'),
+          responses: { 200: { description: 'The decision, or the pending state', ...json('State') }, ...problems(401, 403, 413, 422, 429) },
+        },
+        get: { summary: 'This agent\'s requests (an auditor: all)', security: agent, responses: { 200: { description: 'Requests' }, ...problems(401, 403, 429) } },
+      },
+      '/v1/requests/{id}': {
+        get: { summary: 'A request\'s state; with ?wait, long-poll for the decision', security: agent, parameters: [idParam, waitParam], responses: { 200: { description: 'State', ...json('State') }, ...problems(401, 403, 404, 429) } },
+      },
+      '/v1/requests/{id}/events': {
+        get: { summary: 'Server-Sent Events: "status" on each change, then "outcome"', security: agent, parameters: [idParam], responses: { 200: { description: 'text/event-stream' }, ...problems(401, 403, 404) } },
+      },
+      '/v1/requests/{id}/consume': {
+        post: { summary: 'Spend the single-use token on the exact action about to run', security: agent, parameters: [idParam], requestBody: body('ConsumeBody'), responses: { 200: { description: 'The signed execution receipt' }, ...problems(401, 403, 404, 409, 413, 422, 429) } },
+      },
+      '/v1/requests/{id}/report': {
+        post: { summary: 'Report how execution went', security: agent, parameters: [idParam], requestBody: body('ReportBody'), responses: { 204: { description: 'Recorded' }, ...problems(401, 403, 404, 409, 422, 429) } },
+      },
+      '/v1/requests/{id}/evidence': {
+        get: { summary: 'The evidence: the signed bundle once sealed (agent: its own; auditor: any)', security: agent, parameters: [idParam], responses: { 200: { description: 'Evidence' }, ...problems(401, 403, 404, 429) } },
+      },
+      '/v1/session/challenge': {
+        post: { summary: 'Reviewer login, step 1: a challenge to sign', requestBody: body('ChallengeBody'), responses: { 200: { description: '{ challenge, nonce, expiresAt }' }, ...problems(422, 429) } },
+      },
+      '/v1/session': {
+        post: { summary: 'Reviewer login, step 2: an EdDSA JWT by the reviewer\'s key naming the nonce; returns a short-lived session', requestBody: body('LoginBody'), responses: { 200: { description: '{ session, reviewer, expiresAt }' }, ...problems(401, 422, 429) } },
+      },
+      '/v1/reviews': {
+        get: { summary: 'The reviewer\'s queue: open requests routed to their groups', security: reviewer, responses: { 200: { description: 'Queue' }, ...problems(401, 403, 429) } },
+      },
+      '/v1/reviews/{id}': {
+        get: { summary: 'Everything needed to decide (404 unless routed to one of the reviewer\'s groups)', security: reviewer, parameters: [idParam], responses: { 200: { description: 'Review view' }, ...problems(401, 403, 404, 429) } },
+      },
+      '/v1/reviews/{id}/decisions': {
+        post: { summary: 'A signed decision on the version shown', security: reviewer, parameters: [idParam], requestBody: body('DecisionBody'), responses: { 200: { description: 'Decision receipt' }, ...problems(401, 403, 404, 409, 413, 422, 429) } },
+      },
+    },
+  };
+}

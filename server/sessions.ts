@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { errors as joseErrors, importJWK, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+
+/**
+ * Reviewer login (DESIGN §0): a challenge–response to a short-lived session, with JSON Web Tokens
+ * (RFC 7519, the `jose` library). The server hands out a challenge it signed itself (HS256, so any
+ * instance can check it: no state is shared but the secret); the reviewer answers with a JWT
+ * signed by their own Ed25519 key (EdDSA, RFC 8037) naming that challenge's nonce, as in the
+ * private_key_jwt client assertion of RFC 7523; the server verifies it against the directory and
+ * returns a session token. Decisions are signed again, one by one (common/signing.ts).
+ */
+export const CHALLENGE_TTL_S = 120;
+export const PROOF_MAX_AGE_S = 120;
+export const DEFAULT_SESSION_TTL_S = 15 * 60;
+
+const ISSUER = 'countersign';
+const CHALLENGE_AUDIENCE = 'countersign/login-challenge';
+export const PROOF_AUDIENCE = 'countersign/login';
+const SESSION_AUDIENCE = 'countersign/reviewer-session';
+
+export class SessionError extends Error {
+  override name = 'SessionError';
+}
+
+export interface Sessions {
+  challenge(reviewer: string): Promise<{ challenge: string; nonce: string; expiresAt: string }>;
+  /** Verifies a login proof; `publicKey` is the reviewer's registered key (base64, raw 32 bytes). */
+  login(challenge: string, proof: string, publicKeyOf: (reviewer: string) => string | undefined): Promise<{ session: string; reviewer: string; expiresAt: string }>;
+  /** The reviewer a session names; throws SessionError when it is forged, expired or for another audience. */
+  verify(session: string): Promise<string>;
+}
+
+/** `secret`: at least 32 bytes shared by every server instance (COUNTERSIGN_SESSION_SECRET). */
+export function createSessions(secret: Uint8Array, options: { ttlSeconds?: number } = {}): Sessions {
+  if (secret.length < 32) throw new Error('The session secret must be at least 32 bytes.');
+  const ttl = options.ttlSeconds ?? DEFAULT_SESSION_TTL_S;
+  const hs = async (claims: JWTPayload, audience: string, seconds: number, subject: string) => {
+    const exp = Math.floor(Date.now() / 1000) + seconds;
+    const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(audience).setSubject(subject).setIssuedAt().setExpirationTime(exp).sign(secret);
+    return { token, expiresAt: new Date(exp * 1000).toISOString() };
+  };
+  const verifyHs = async (token: string, audience: string, what: string) => {
+    try {
+      return (await jwtVerify(token, secret, { algorithms: ['HS256'], issuer: ISSUER, audience })).payload;
+    } catch (err) {
+      throw new SessionError(err instanceof joseErrors.JWTExpired ? `The ${what} has expired.` : `The ${what} is not valid.`);
+    }
+  };
+  return {
+    async challenge(reviewer) {
+      const nonce = randomBytes(16).toString('base64url');
+      const { token, expiresAt } = await hs({ nonce }, CHALLENGE_AUDIENCE, CHALLENGE_TTL_S, reviewer);
+      return { challenge: token, nonce, expiresAt };
+    },
+    async login(challenge, proof, publicKeyOf) {
+      const c = await verifyHs(challenge, CHALLENGE_AUDIENCE, 'login challenge');
+      const reviewer = String(c.sub);
+      const key = publicKeyOf(reviewer);
+      if (!key) throw new SessionError(`No key is registered for reviewer ${JSON.stringify(reviewer)}.`);
+      let claims: JWTPayload;
+      try {
+        const publicKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key, 'base64').toString('base64url') }, 'EdDSA');
+        claims = (await jwtVerify(proof, publicKey, { algorithms: ['EdDSA', 'Ed25519'], audience: PROOF_AUDIENCE, subject: reviewer, maxTokenAge: PROOF_MAX_AGE_S })).payload;
+      } catch {
+        throw new SessionError(`The login proof is not signed by ${reviewer}'s registered key for this challenge, or is too old.`);
+      }
+      if (claims.nonce !== c.nonce) throw new SessionError('The login proof answers another challenge.');
+      const { token, expiresAt } = await hs({ role: 'reviewer' }, SESSION_AUDIENCE, ttl, reviewer);
+      return { session: token, reviewer, expiresAt };
+    },
+    async verify(session) {
+      const claims = await verifyHs(session, SESSION_AUDIENCE, 'session');
+      if (claims.role !== 'reviewer' || typeof claims.sub !== 'string') throw new SessionError('The session is not valid.');
+      return claims.sub;
+    },
+  };
+}

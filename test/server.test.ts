@@ -1,0 +1,395 @@
+/**
+ * The front door (DESIGN §0), attacked the way a hostile agent or an overreaching reviewer would:
+ * raw HTTP with whatever credential they hold, bodies of their choosing, replayed signatures.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SignJWT } from 'jose';
+import { openToken } from '../client/agent-keys';
+import { actionDigest } from '../common/digest';
+import type { ReviewerDecision, SubmitState } from '../common/schema';
+import { startServer, type RunningServer } from '../server/main';
+import { signedDecision } from './support/review';
+import { action, useStack } from './support/stack';
+
+const POLICY = `
+version: 1
+defaults: { decision: review, reviewers: support, sla: 1h, tokenTtl: 5m }
+groups:
+  support: { members: [alice, bob] }
+  finance: { members: [dave, erin] }
+rules:
+  - id: refund-small
+    match: { action: payments.refund }
+    when: "payload.amount <= 100"
+    decision: allow
+  - id: refund-support
+    match: { action: payments.refund }
+    when: "payload.amount > 100 && payload.amount <= 1000"
+    decision: review
+    reviewers: support
+  - id: refund-finance
+    match: { action: payments.refund }
+    when: "payload.amount > 1000"
+    decision: review
+    reviewers: finance
+    approvals: 2
+`;
+
+const ctx = useStack(POLICY);
+
+interface Answer {
+  status: number;
+  type: string;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/** One raw HTTP call, as curl would make it. */
+async function call(method: string, path: string, options: { bearer?: string; body?: unknown; raw?: string; headers?: Record<string, string>; base?: string } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...(options.bearer ? { authorization: `Bearer ${options.bearer}` } : {}), ...options.headers };
+  if (options.body !== undefined || options.raw !== undefined) headers['content-type'] ??= 'application/json';
+  const res = await fetch(new URL(path, options.base ?? ctx.stack.url), { method, headers, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)) });
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+}
+
+const agentKey = (name = 'support-bot') => ctx.stack.agentKeys.get(name)!;
+/** A new X25519 key pair: the agent's side of sealed token delivery. */
+function x25519() {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64') };
+}
+
+/** A request submitted through the server by `agent`; returns its state. */
+async function submitted(overrides: Record<string, unknown> = {}, agent = 'support-bot', wait = '1s'): Promise<SubmitState> {
+  const res = await call('POST', `/v1/requests?wait=${wait}`, { bearer: agentKey(agent), body: { ...action({ agentId: agent, ...overrides }), agentKey: x25519().publicKey } });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body as unknown as SubmitState;
+}
+
+async function session(name: string): Promise<string> {
+  const r = await ctx.stack.reviewer(name);
+  return (r as unknown as { bearer(): Promise<string> }).bearer();
+}
+
+function assertProblem(res: Answer, status: number, code?: string, detail?: RegExp) {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
+  assert.match(res.type, /^application\/problem\+json/);
+  assert.equal(res.body.status, status);
+  if (code) assert.equal(res.body.code, code);
+  if (detail) assert.match(String(res.body.detail), detail);
+}
+
+describe('agents, holding only their own key', () => {
+  test('no credential, a made-up key, or a key for no one: 401, with problem details', async () => {
+    assertProblem(await call('GET', '/v1/requests'), 401, 'UNAUTHENTICATED', /Authorization: Bearer/);
+    assertProblem(await call('GET', '/v1/requests', { bearer: `cs_agent_${randomBytes(32).toString('base64url')}` }), 401, 'UNAUTHENTICATED');
+    assertProblem(await call('GET', '/v1/requests', { bearer: 'not-a-key' }), 401, 'UNAUTHENTICATED');
+    // An agent key presented as another kind is refused: the kind is part of the credential.
+    assertProblem(await call('GET', '/v1/requests', { bearer: agentKey().replace('cs_agent_', 'cs_gateway_') }), 401);
+  });
+
+  test('every reviewer endpoint refuses an agent key, and an agent cannot approve its own request', async () => {
+    const state = await submitted({ payload: { amount: 200, currency: 'USD' } });
+    assert.equal(state.status, 'pending');
+    const view = await ctx.stack.ops.view(state.workflowId);
+    assertProblem(await call('GET', '/v1/reviews', { bearer: agentKey() }), 403, 'FORBIDDEN', /for reviewers/);
+    assertProblem(await call('GET', `/v1/reviews/${state.requestId}`, { bearer: agentKey() }), 403);
+    const approve = { decision: 'approve', reviewer: 'alice', versionDigest: view.currentDigest, signature: { signedAt: new Date().toISOString(), value: `${'A'.repeat(86)}==` } };
+    assertProblem(await call('POST', `/v1/reviews/${state.requestId}/decisions`, { bearer: agentKey(), body: approve }), 403);
+    // Nor can it log in as a reviewer: it holds no reviewer's key.
+    const { challenge } = (await call('POST', '/v1/session/challenge', { body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const proof = await new SignJWT({ nonce: 'x' }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(privateKey);
+    assertProblem(await call('POST', '/v1/session', { body: { challenge, proof } }), 401, 'UNAUTHENTICATED');
+    assert.equal((await ctx.stack.ops.view(state.workflowId)).approvals.length, 0);
+  });
+
+  test('submitting as another agent is refused and starts nothing', async () => {
+    const body = { ...action({ agentId: 'ops-bot' }), agentKey: x25519().publicKey };
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey('support-bot'), body }), 403, 'FORBIDDEN', /agentId.*support-bot/);
+    const { workflowId } = (await import('../common/digest')).approvalWorkflowId(body as never);
+    await assert.rejects(ctx.stack.ops.status(workflowId), /not found/i);
+  });
+
+  test('another agent\'s request is not found, by request id or workflow id, for every operation', async () => {
+    const theirs = await submitted({ payload: { amount: 50, currency: 'USD' } }, 'ops-bot');
+    assert.equal(theirs.status, 'approved');
+    for (const id of [theirs.requestId, theirs.workflowId]) {
+      assertProblem(await call('GET', `/v1/requests/${id}`, { bearer: agentKey() }), 404);
+      assertProblem(await call('GET', `/v1/requests/${id}/evidence`, { bearer: agentKey() }), 404);
+      assertProblem(await call('GET', `/v1/requests/${id}/events`, { bearer: agentKey() }), 404);
+      assertProblem(await call('POST', `/v1/requests/${id}/consume`, { bearer: agentKey(), body: { token: 'x', agentId: 'support-bot', taskId: 't', actionDigest: 'a'.repeat(64) } }), 404);
+      assertProblem(await call('POST', `/v1/requests/${id}/report`, { bearer: agentKey(), body: { status: 'succeeded' } }), 404);
+    }
+    const listed = (await call('GET', '/v1/requests', { bearer: agentKey() })).body.requests as { agent: string }[];
+    assert.ok(listed.every((r) => r.agent === 'support-bot'));
+    // Its owner reads it.
+    assert.equal((await call('GET', `/v1/requests/${theirs.requestId}`, { bearer: agentKey('ops-bot') })).body.status, 'approved');
+  });
+
+  test('bodies too large get 413, and nothing is started', async () => {
+    const huge = { ...action(), payload: { blob: 'x'.repeat(1_100_000) }, agentKey: x25519().publicKey };
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), body: huge }), 413, 'BODY_TOO_LARGE');
+    assertProblem(await call('POST', '/v1/session/challenge', { body: { reviewer: 'a'.repeat(20_000) } }), 413);
+  });
+
+  test('bad input: one sentence naming the field (422), duplicate keys refused (400), non-JSON refused (415)', async () => {
+    const bad = await call('POST', '/v1/requests', { bearer: agentKey(), body: { ...action(), summary: '', agentKey: x25519().publicKey } });
+    assertProblem(bad, 422, 'INVALID_REQUEST', /summary/);
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), body: { ...action() } }), 422, 'INVALID_REQUEST', /agentKey/);
+    const dup = `{"taskId":"t1","taskId":"t2","action":"payments.refund","summary":"s","resource":{"type":"customer","id":"C"},"payload":{},"agentKey":"${x25519().publicKey}"}`;
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), raw: dup }), 400, 'INVALID_REQUEST', /duplicate/i);
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), raw: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415);
+    assertProblem(await call('GET', '/v1/requests/0123456789abcdef?wait=forever', { bearer: agentKey() }), 404);
+  });
+
+  test('MCP context is believed only from a gateway credential', async () => {
+    const context = { 'mcp.server': 'filesystem', 'mcp.readOnlyHint': 'true' };
+    const body = { ...action({ action: 'mcp.filesystem.read_file', resource: { type: 'dataset', id: 'fs:/x' }, payload: { path: '/x' }, context }), agentKey: x25519().publicKey };
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), body: { ...body, agentId: 'support-bot' } }), 403, 'FORBIDDEN', /mcp\.server.*gateway/);
+    const fromGateway = await call('POST', '/v1/requests', { bearer: agentKey('gw'), body: { ...body, agentId: 'gw' } });
+    assert.equal(fromGateway.status, 200, JSON.stringify(fromGateway.body));
+  });
+
+  test('Host and Origin are checked: a rebinding page or another site is refused', async () => {
+    // fetch will not send another Host: a raw request does.
+    const url = new URL('/v1/requests', ctx.stack.url);
+    const rebinding = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, headers: { host: 'evil.example', authorization: `Bearer ${agentKey()}` } }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(rebinding.status, 421);
+    assert.equal(JSON.parse(rebinding.body).code, 'HOST_NOT_ALLOWED');
+    assertProblem(await call('GET', '/v1/requests', { bearer: agentKey(), headers: { origin: 'https://evil.example' } }), 403);
+  });
+});
+
+describe('the whole agent path with curl-like calls and the published OpenAPI document', () => {
+  test('the OpenAPI 3.1 document describes every operation and the schemas the server validates with', async () => {
+    const doc = (await call('GET', '/openapi.json')).body as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    assert.equal(doc.openapi, '3.1.0');
+    for (const path of ['/v1/requests', '/v1/requests/{id}', '/v1/requests/{id}/consume', '/v1/requests/{id}/report', '/v1/requests/{id}/evidence', '/v1/requests/{id}/events', '/v1/session', '/v1/reviews/{id}/decisions']) {
+      assert.ok(doc.paths[path], `documents ${path}`);
+    }
+    assert.ok(doc.components.schemas.SubmitBody?.properties?.agentKey, 'SubmitBody from the zod schema');
+  });
+
+  test('submit, long-poll, open the sealed token, consume, report, read the evidence', async () => {
+    const mine = x25519();
+    const request = action({ payload: { amount: 300, currency: 'USD', order: 'O-1' } });
+    const first = await call('POST', '/v1/requests', { bearer: agentKey(), body: { ...request, agentKey: mine.publicKey } });
+    assert.equal(first.status, 200);
+    const state = first.body as unknown as SubmitState;
+    assert.ok(['evaluating', 'pending'].includes(state.status), state.status);
+    // Meanwhile a support reviewer approves; the agent long-polls for it.
+    const decision = await signedDecision(ctx.stack, state.workflowId, { decision: 'approve', reviewer: 'alice' }).catch(async () => {
+      await new Promise((r) => setTimeout(r, 500));
+      return signedDecision(ctx.stack, state.workflowId, { decision: 'approve', reviewer: 'alice' });
+    });
+    const alice = await session('alice');
+    const decided = await call('POST', `/v1/reviews/${state.requestId}/decisions`, { bearer: alice, body: decision });
+    assert.equal(decided.status, 200, JSON.stringify(decided.body));
+    const waited = (await call('GET', `/v1/requests/${state.requestId}?wait=20s`, { bearer: agentKey() })).body as unknown as SubmitState;
+    assert.equal(waited.status, 'approved');
+    const grant = waited.outcome!.token!;
+    const token = openToken(mine, grant.sealed!, state.workflowId, grant.tokenId);
+    const digest = actionDigest(request as never);
+    const consumed = await call('POST', `/v1/requests/${state.requestId}/consume`, { bearer: agentKey(), body: { token, agentId: 'support-bot', taskId: request.taskId, actionDigest: digest } });
+    assert.equal(consumed.status, 200, JSON.stringify(consumed.body));
+    assert.ok((consumed.body as { signature?: string }).signature);
+    const again = await call('POST', `/v1/requests/${state.requestId}/consume`, { bearer: agentKey(), body: { token, agentId: 'support-bot', taskId: request.taskId, actionDigest: digest } });
+    assertProblem(again, 409, 'TOKEN_CONSUMED');
+    assert.equal((await call('POST', `/v1/requests/${state.requestId}/report`, { bearer: agentKey(), body: { status: 'succeeded' } })).status, 204);
+    const final = (await call('GET', `/v1/requests/${state.requestId}?wait=20s`, { bearer: agentKey() })).body as unknown as SubmitState;
+    assert.equal(final.status, 'executed');
+    const evidence = (await call('GET', `/v1/requests/${state.requestId}/evidence`, { bearer: agentKey() })).body as { sealed: boolean; bundle: { events: { type: string; data?: { directoryDigest?: string } }[] } };
+    assert.equal(evidence.sealed, true);
+    const decisionEvent = evidence.bundle.events.find((e) => e.type === 'approved');
+    assert.ok(decisionEvent?.data?.directoryDigest, 'the directory digest is recorded with the decision');
+    // The auditor exports any request's evidence, and can do nothing else.
+    const auditor = ctx.stack.auditorKeys.get('audrey')!;
+    assert.equal((await call('GET', `/v1/requests/${state.requestId}/evidence`, { bearer: auditor })).status, 200);
+    assertProblem(await call('POST', '/v1/requests', { bearer: auditor, body: { ...action(), agentKey: mine.publicKey } }), 403);
+    assertProblem(await call('GET', '/v1/reviews', { bearer: auditor }), 403);
+  });
+
+  test('Server-Sent Events: a status event per change, then the outcome', async () => {
+    const state = await submitted({ payload: { amount: 250, currency: 'USD' } });
+    const res = await fetch(new URL(`/v1/requests/${state.requestId}/events`, ctx.stack.url), { headers: { authorization: `Bearer ${agentKey()}` } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (until: RegExp) => {
+      while (!until.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+    };
+    await read(/event: status\ndata: .*"pending"/);
+    await ctx.stack.cs.decide(state.workflowId, { decision: 'deny', reviewer: 'bob', reasonCode: 'NOT_NEEDED', message: 'No.' });
+    await read(/event: outcome\ndata: .*\n/);
+    const outcome = JSON.parse(/event: outcome\ndata: (.*)\n/.exec(text)![1]!) as SubmitState;
+    assert.equal(outcome.status, 'denied');
+    assert.equal(outcome.outcome?.code, 'REVIEWER_DENIED');
+  });
+});
+
+describe('reviewers, acting beyond their rights', () => {
+  test('a support reviewer cannot see or decide finance\'s requests: 404, and the queue leaks nothing', async () => {
+    const finance = await submitted({ payload: { amount: 5000, currency: 'USD' } });
+    assert.equal(finance.status, 'pending');
+    const alice = await session('alice');
+    assertProblem(await call('GET', `/v1/reviews/${finance.requestId}`, { bearer: alice }), 404);
+    assertProblem(await call('GET', `/v1/reviews/${finance.workflowId}`, { bearer: alice }), 404);
+    const signed = await signedDecision(ctx.stack, finance.workflowId, { decision: 'approve', reviewer: 'alice' });
+    assertProblem(await call('POST', `/v1/reviews/${finance.requestId}/decisions`, { bearer: alice, body: signed }), 404);
+    const queue = (await call('GET', '/v1/reviews', { bearer: alice })).body as { groups: string[]; requests: { requestId: string }[] };
+    assert.deepEqual(queue.groups, ['support']);
+    assert.ok(!queue.requests.some((r) => r.requestId === finance.requestId));
+    const dave = await session('dave');
+    assert.equal((await call('GET', `/v1/reviews/${finance.requestId}`, { bearer: dave })).status, 200);
+    assert.equal((await ctx.stack.ops.view(finance.workflowId)).approvals.length, 0);
+  });
+
+  test('one reviewer cannot approve twice, nor as someone else; a second reviewer completes the rule', async () => {
+    const finance = await submitted({ payload: { amount: 1200, currency: 'USD' } });
+    const dave = await session('dave');
+    const daves = await signedDecision(ctx.stack, finance.workflowId, { decision: 'approve', reviewer: 'dave' });
+    assert.equal((await call('POST', `/v1/reviews/${finance.requestId}/decisions`, { bearer: dave, body: daves })).status, 200);
+    // The same signed decision again (a replay), and a fresh one: dave counts once.
+    assertProblem(await call('POST', `/v1/reviews/${finance.requestId}/decisions`, { bearer: dave, body: daves }), 409, 'ALREADY_DECIDED');
+    const fresh = await signedDecision(ctx.stack, finance.workflowId, { decision: 'approve', reviewer: 'dave' });
+    assertProblem(await call('POST', `/v1/reviews/${finance.requestId}/decisions`, { bearer: dave, body: fresh }), 409, 'ALREADY_DECIDED');
+    // dave naming erin in the body: his session is his identity.
+    const asErin = { ...fresh, reviewer: 'erin' };
+    assertProblem(await call('POST', `/v1/reviews/${finance.requestId}/decisions`, { bearer: dave, body: asErin }), 403, 'FORBIDDEN', /signed in as dave/);
+    assert.equal((await ctx.stack.ops.view(finance.workflowId)).status, 'pending');
+    const erin = await session('erin');
+    const erins = await signedDecision(ctx.stack, finance.workflowId, { decision: 'approve', reviewer: 'erin' });
+    const done = await call('POST', `/v1/reviews/${finance.requestId}/decisions`, { bearer: erin, body: erins });
+    assert.equal(done.status, 200);
+    assert.equal(done.body.status, 'approved');
+  });
+
+  test('unsigned, forged and replayed decision signatures are refused, through the server and around it', async () => {
+    const first = await submitted({ payload: { amount: 400, currency: 'USD' } });
+    const second = await submitted({ payload: { amount: 410, currency: 'USD' } });
+    const bob = await session('bob');
+    const view = await ctx.stack.ops.view(first.workflowId);
+    const unsigned: ReviewerDecision = { decision: 'approve', reviewer: 'bob', versionDigest: view.currentDigest };
+    assertProblem(await call('POST', `/v1/reviews/${first.requestId}/decisions`, { bearer: bob, body: unsigned }), 401, 'UNAUTHENTICATED', /signature/);
+    // Forged: signed by a key that is not bob's.
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const forgedKeyFile = join(ctx.stack.dir, 'forged.pem');
+    (await import('node:fs')).writeFileSync(forgedKeyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const forged = await signedDecision(ctx.stack, first.workflowId, { decision: 'approve', reviewer: 'bob' }, forgedKeyFile);
+    assertProblem(await call('POST', `/v1/reviews/${first.requestId}/decisions`, { bearer: bob, body: forged }), 401, 'UNAUTHENTICATED', /does not verify/);
+    // Replayed: bob's genuine signature for the first request, sent for the second.
+    const genuine = await signedDecision(ctx.stack, first.workflowId, { decision: 'approve', reviewer: 'bob' });
+    const secondView = await ctx.stack.ops.view(second.workflowId);
+    assertProblem(await call('POST', `/v1/reviews/${second.requestId}/decisions`, { bearer: bob, body: { ...genuine, versionDigest: secondView.currentDigest } }), 401, 'UNAUTHENTICATED');
+    // Around the server, straight to Temporal: the workflow refuses the same three itself.
+    const forgedForSecond = await signedDecision(ctx.stack, second.workflowId, { decision: 'approve', reviewer: 'bob' }, forgedKeyFile);
+    for (const d of [{ ...unsigned, versionDigest: secondView.currentDigest }, forgedForSecond, { ...genuine, versionDigest: secondView.currentDigest }]) {
+      await assert.rejects(ctx.stack.ops.decide(second.workflowId, d), (err: Error & { code?: string }) => err.code === 'UNAUTHENTICATED');
+    }
+    assert.equal((await ctx.stack.ops.view(first.workflowId)).approvals.length, 0);
+    assert.equal((await ctx.stack.ops.view(second.workflowId)).approvals.length, 0);
+  });
+});
+
+describe('sessions across instances, expiry and rate limits', () => {
+  const secret = randomBytes(32);
+  let a: RunningServer;
+  let b: RunningServer;
+  let limited: RunningServer;
+  before(async () => {
+    const common = { backend: ctx.stack.ops, policy: (await import('../activities/policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' };
+    a = await startServer({ ...common, sessionTtlSeconds: 2 });
+    b = await startServer(common);
+    limited = await startServer({ ...common, sessionSecret: randomBytes(32), rateLimit: { perSecond: 0.2, burst: 3 } });
+  });
+  after(async () => {
+    await Promise.all([a?.close(), b?.close(), limited?.close()]);
+  });
+
+  async function loginAt(base: string, name: string): Promise<string> {
+    const { challenge, nonce } = (await call('POST', '/v1/session/challenge', { base, body: { reviewer: name } })).body as { challenge: string; nonce: string };
+    const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get(name)!));
+    const proof = await new SignJWT({ nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject(name).setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(key);
+    const res = await call('POST', '/v1/session', { base, body: { challenge, proof } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body.session as string;
+  }
+
+  test('a session from one instance works on another that shares the secret, and is refused once expired', async () => {
+    const s = await loginAt(a.url, 'alice');
+    assert.equal((await call('GET', '/v1/reviews', { base: b.url, bearer: s })).status, 200);
+    assertProblem(await call('GET', '/v1/reviews', { base: ctx.stack.url, bearer: s }), 401, 'UNAUTHENTICATED'); // another secret: another deployment
+    await new Promise((r) => setTimeout(r, 3100));
+    assertProblem(await call('GET', '/v1/reviews', { base: b.url, bearer: s }), 401, 'UNAUTHENTICATED', /expired/);
+  });
+
+  test('a login proof answers one challenge: another challenge\'s proof is refused', async () => {
+    const one = (await call('POST', '/v1/session/challenge', { base: b.url, body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
+    const two = (await call('POST', '/v1/session/challenge', { base: b.url, body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
+    const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get('alice')!));
+    const proof = await new SignJWT({ nonce: one.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(key);
+    assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge: two.challenge, proof } }), 401, 'UNAUTHENTICATED', /another challenge/);
+    // bob's challenge answered with alice's key: refused.
+    const bobs = (await call('POST', '/v1/session/challenge', { base: b.url, body: { reviewer: 'bob' } })).body as { challenge: string; nonce: string };
+    const wrong = await new SignJWT({ nonce: bobs.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('bob').setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(key);
+    assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge: bobs.challenge, proof: wrong } }), 401);
+  });
+
+  test('a credential over its rate gets 429 with Retry-After', async () => {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const res = await call('GET', '/v1/requests', { base: limited.url, bearer: agentKey('bot') });
+      statuses.push(res.status);
+      if (res.status === 429) retryAfter = res.headers.get('retry-after');
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+    assert.ok(Number(retryAfter) >= 1);
+    // Another credential has its own bucket.
+    assert.equal((await call('GET', '/v1/requests', { base: limited.url, bearer: agentKey('bot-1') })).status, 200);
+  });
+});
+
+describe('an agent process with no Temporal settings at all', () => {
+  test('the SDK submits, waits, consumes and reports through the server with only COUNTERSIGN_URL and COUNTERSIGN_API_KEY', async () => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', COUNTERSIGN_URL: ctx.stack.url, COUNTERSIGN_API_KEY: agentKey('sales-bot') };
+    const script = join(__dirname, 'support', 'agent-process.ts');
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', script], { env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { temporalVars: string[]; agentId: string; executed: boolean; status: string; outcome: string };
+    assert.deepEqual(report.temporalVars, []);
+    assert.equal(report.agentId, 'sales-bot');
+    assert.equal(report.executed, true);
+    assert.equal(report.outcome, 'executed');
+  });
+
+  test('no API key, session or signature ever reaches the logs', async () => {
+    const logs = JSON.stringify(ctx.stack.logs);
+    for (const key of [...ctx.stack.agentKeys.values(), ...ctx.stack.auditorKeys.values()]) assert.ok(!logs.includes(key), 'an API key in the logs');
+    assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./.test(logs), 'a JWT in the logs');
+    assert.ok(ctx.stack.logs.some((l) => l.msg === 'http' && typeof l.principal === 'string'), 'the access log names principals');
+  });
+});

@@ -1,0 +1,62 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { isMap, parseDocument } from 'yaml';
+import { createKeyFile, loadKeyFile, reviewerKeyPath } from '../activities/keys';
+import { agentKeyPath } from '../client/cli/connect';
+import { apiKeyHash, newApiKey } from '../server/credentials';
+
+export interface DevCredentials {
+  /** The policy text with a directory naming every credential below. */
+  policyText: string;
+  /** Agent name → API key, as kept in $COUNTERSIGN_HOME/agents/NAME.key. */
+  agentKeys: Map<string, string>;
+  /** Reviewer name → path of their Ed25519 private key. */
+  reviewerKeys: Map<string, string>;
+  auditorKeys: Map<string, string>;
+}
+
+function readOrCreateApiKey(path: string, kind: 'agent' | 'gateway' | 'auditor'): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const key = newApiKey(kind);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${key}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return key;
+}
+
+/**
+ * Local credentials for a development or test stack, made once under `home` and reused: an API key
+ * per agent (gateways and auditors too), a signing key per reviewer the policy's groups name (unless
+ * the policy already registers one), and the policy text with all of them in its directory.
+ * Never for production: there, each principal makes their own key and the operator adds the entry.
+ */
+export function withDevCredentials(policyText: string, home: string, who: { agents: string[]; gateways?: string[]; auditors?: string[] }): DevCredentials {
+  const doc = parseDocument(policyText);
+  const groups = (doc.toJS() as { groups?: Record<string, { members?: string[]; reviewerKeys?: Record<string, string> }> }).groups ?? {};
+  const registered = new Set(Object.values(groups).flatMap((g) => Object.keys(g.reviewerKeys ?? {})));
+  const existing = doc.getIn(['directory', 'reviewers']);
+  if (isMap(existing)) for (const item of existing.items) registered.add(String((item.key as { value?: unknown }).value ?? item.key));
+  const agentKeys = new Map<string, string>();
+  const reviewerKeys = new Map<string, string>();
+  const auditorKeys = new Map<string, string>();
+  const gateways = new Set(who.gateways ?? []);
+  for (const name of [...new Set([...who.agents, ...gateways])]) {
+    const kind = gateways.has(name) ? 'gateway' : 'agent';
+    const key = readOrCreateApiKey(agentKeyPath(home, name), kind);
+    agentKeys.set(name, key);
+    doc.setIn(['directory', 'agents', name], doc.createNode({ keyHash: apiKeyHash(key), ...(kind === 'gateway' ? { kind } : {}) }, { flow: true }));
+  }
+  for (const name of who.auditors ?? []) {
+    const key = readOrCreateApiKey(agentKeyPath(home, `auditor-${name}`), 'auditor');
+    auditorKeys.set(name, key);
+    doc.setIn(['directory', 'auditors', name], doc.createNode({ keyHash: apiKeyHash(key) }, { flow: true }));
+  }
+  for (const name of new Set(Object.values(groups).flatMap((g) => g.members ?? []))) {
+    if (registered.has(name)) continue;
+    const path = reviewerKeyPath(home, name);
+    const signer = existsSync(path) ? loadKeyFile(path) : createKeyFile(path);
+    reviewerKeys.set(name, path);
+    doc.setIn(['directory', 'reviewers', name], doc.createNode({ key: signer.publicKey }, { flow: true }));
+  }
+  return { policyText: doc.toString(), agentKeys, reviewerKeys, auditorKeys };
+}
