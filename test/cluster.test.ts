@@ -7,12 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Long from 'long';
-import { Countersign } from '../client/sdk';
 import { loadConfig, ConfigError } from '../worker/config';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
-import { action, useStack } from './support/stack';
-import { startWorkerProcess, workerHome } from './support/worker-process';
+import { action, startStack, useStack } from './support/stack';
+import { startWorkerProcess } from './support/worker-process';
 import { decideSeen } from './support/review';
 
 const POLICY = `
@@ -120,13 +119,16 @@ describe('graceful shutdown', () => {
 
   test('SIGTERM during an in-flight activity lets it finish; a second worker completes the workflow', async () => {
     const port = (server.address() as AddressInfo).port;
-    const { home, policyFile } = workerHome(
-      `version: 1\ndefaults: { decision: review, reviewers: ops }\ngroups:\n  ops:\n    members: [oscar]\n    webhook: { url: "http://127.0.0.1:${port}/slow", secretEnv: SLOW_HOOK_SECRET }\n`,
-    );
     const taskQueue = `shutdown-${randomUUID()}`;
-    const env = { TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: taskQueue, COUNTERSIGN_HOME: home, COUNTERSIGN_POLICY: policyFile, SLOW_HOOK_SECRET: 'slow-secret' };
+    const front = await startStack(
+      ctx.env,
+      `version: 1\ndefaults: { decision: review, reviewers: ops }\ngroups:\n  ops:\n    members: [oscar]\n    webhook: { url: "http://127.0.0.1:${port}/slow", secretEnv: SLOW_HOOK_SECRET }\n`,
+      { taskQueue, worker: false },
+    );
+    after(() => front.stop());
+    const env = { TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile, SLOW_HOOK_SECRET: 'slow-secret' };
     const first = await startWorkerProcess(env);
-    const cs = await Countersign.connect({ connection: ctx.env.connection, taskQueue });
+    const cs = front.cs;
     const request = await cs.submit(action({ action: 'ops.restart', resource: { type: 'system', id: 'api' }, payload: { service: 'api' } }), { waitMs: 2000 });
     assert.equal(request.status, 'pending');
     await eventually(() => assert.equal(hooks.length, 1), 'the notification activity is in flight', 300);

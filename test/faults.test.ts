@@ -3,15 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Countersign, ConsumeRefusedError, DecisionRefusedError } from '../client/sdk';
+import { ConsumeRefusedError, DecisionRefusedError } from '../client/sdk';
 import { actionDigest } from '../common/digest';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { findOrBuildTemporalCli } from '../worker/temporal-cli';
 import { startStack, action, useStack } from './support/stack';
 import { freePort } from './support/ports';
-import { startWorkerProcess, workerHome } from './support/worker-process';
+import { startWorkerProcess } from './support/worker-process';
 import { decideSeen } from './support/review';
 
 const POLICY = `
@@ -30,11 +30,13 @@ const ctx = useStack(POLICY);
 
 describe('the worker is killed', () => {
   test('kill -9 with 50 approvals pending and 10 decisions in flight: a new worker finishes every one, nothing twice', async () => {
-    const { home, policyFile } = workerHome(POLICY);
     const taskQueue = `kill-${randomUUID()}`;
-    const env = { TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: taskQueue, COUNTERSIGN_HOME: home, COUNTERSIGN_POLICY: policyFile };
+    // The server in front, the worker a process of its own that the test kills.
+    const front = await startStack(ctx.env, POLICY, { taskQueue, worker: false });
+    after(() => front.stop());
+    const env = { TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile };
     const first = await startWorkerProcess(env);
-    const cs = await Countersign.connect({ connection: ctx.env.connection, taskQueue });
+    const cs = front.cs;
     const requests = await Promise.all(
       Array.from({ length: 50 }, (_, i) => cs.submit(action({ agentId: 'ops-bot', onBehalfOf: undefined, payload: { n: i }, action: i % 2 ? 'payments.transfer' : 'ops.restart' }), { waitMs: 3000 })),
     );
@@ -101,7 +103,7 @@ describe('the Temporal server restarts', () => {
 
     const restarted = await server();
     try {
-      const stackAfter = await startStack(restarted, POLICY, { taskQueue: stackBefore.taskQueue });
+      const stackAfter = await startStack(restarted, POLICY, { taskQueue: stackBefore.taskQueue, dir: stackBefore.dir });
       try {
         const view = await stackAfter.cs.view(pending.workflowId);
         assert.equal(view.status, 'pending');

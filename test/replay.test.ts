@@ -33,12 +33,14 @@ function load(file: string): Fixture {
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 describe('replay fixtures', () => {
-  // v1/: recorded before the 'integrity-v2' patch, replayed so that runs of that code still finish.
-  const files = [...readdirSync(dir).filter((f) => f.endsWith('.json')).sort(), ...readdirSync(join(dir, 'v1')).filter((f) => f.endsWith('.json')).sort().map((f) => `v1/${f}`)];
+  // v1/: recorded before the 'integrity-v2' patch, v2/: before 'signed-decisions'; replayed so that runs of that code still finish.
+  const older = (sub: string) => readdirSync(join(dir, sub)).filter((f) => f.endsWith('.json')).sort().map((f) => `${sub}/${f}`);
+  const files = [...readdirSync(dir).filter((f) => f.endsWith('.json')).sort(), ...older('v1'), ...older('v2')];
   const fixtures = files.map(load);
 
   test('every scenario of the recorder has a committed fixture that ended as the scenario says', () => {
     assert.ok(files.filter((f) => f.startsWith('v1/')).length >= 11, 'the v1 fixtures (runs from before integrity-v2) are kept');
+    assert.ok(files.filter((f) => f.startsWith('v2/')).length >= 16, 'the v2 fixtures (runs from before signed-decisions) are kept');
     for (const [name, scenario] of Object.entries(SCENARIOS)) {
       assert.ok(existsSync(join(dir, `${name}.json`)), `test/histories/${name}.json is missing: record it with node --import tsx test/histories/record.ts ${name}`);
       assert.equal(fixtures.find((f) => f.name === name)?.outcome.status, scenario.outcome, `${name}.json`);

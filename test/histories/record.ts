@@ -8,22 +8,23 @@
  * Starts its own Temporal dev server (or uses COUNTERSIGN_TEST_ADDRESS), drives each scenario to
  * its end with the SDK, checks the outcome, and writes the history as <scenario>.json after
  * checking that the written JSON replays. A new scenario goes in SCENARIOS below; commit its JSON.
- * v1/ holds the histories recorded before the 'integrity-v2' patch: runs of that code may still be
- * open, so they are replayed too, and never re-recorded.
+ * v1/ holds the histories recorded before the 'integrity-v2' patch, v2/ those recorded before the
+ * 'signed-decisions' patch (the front door): runs of that code may still be open, so they are
+ * replayed too, and never re-recorded. Scenarios run through the server, as agents and reviewers do.
  */
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import type { ApprovalRequest, Countersign } from '../../client/sdk';
+import type { ApprovalRequest } from '../../client/sdk';
 import type { ApprovalOutcome, Payload } from '../../common/schema';
 import { actionDigest, approvalWorkflowId } from '../../common/digest';
 import { approvalWorkflowType } from '../../workflows/messages';
 import { eventually } from '../support/eventually';
 import { testEnvironment, testWorkflowBundle } from '../support/server';
-import { action, startStack } from '../support/stack';
-import { decideSeen } from '../support/review';
+import { action, startStack, type Stack, type TestClient } from '../support/stack';
+import { decideSeen, signedDecision } from '../support/review';
 
 /** Second-long durations so that escalation, expiry and the two token timers happen while recording. */
 export const RECORDING_POLICY = `
@@ -90,13 +91,13 @@ export interface Scenario {
   /** The status the workflow must end with (checked when recording and again on every replay). */
   outcome: ApprovalOutcome['status'];
   /** Drives one request through the scenario; returns its workflow id. */
-  run(cs: Countersign, name: string): Promise<string>;
+  run(cs: TestClient, name: string, stack: Stack): Promise<string>;
 }
 
 const request = (name: string, overrides: Record<string, unknown>) => action({ taskId: `fixture-${name}-${randomUUID().slice(0, 8)}`, ...overrides });
 const refund = (amount: number) => ({ payload: { amount, currency: 'USD', order: '1234' } });
 
-async function submitted(cs: Countersign, name: string, overrides: Record<string, unknown>, expected: string): Promise<ApprovalRequest> {
+async function submitted(cs: TestClient, name: string, overrides: Record<string, unknown>, expected: string): Promise<ApprovalRequest> {
   const r = await cs.submit(request(name, overrides), { waitMs: 0 });
   if (r.status !== expected) throw new Error(`${name}: submitted as ${r.status}, expected ${expected}`);
   return r;
@@ -196,48 +197,49 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'signal-refused': {
     outcome: 'executed',
-    run: async (cs, name) => {
+    run: async (cs, name, stack) => {
       const r = await submitted(cs, name, refund(250), 'pending');
-      const handle = cs.client.workflow.getHandle(r.workflowId);
+      const handle = stack.ops.client.workflow.getHandle(r.workflowId);
       const { currentDigest } = await cs.view(r.workflowId);
       await handle.signal('decide', { decision: 'approve', reviewer: 'alice', versionDigest: '0'.repeat(64) }); // STALE_VERSION, recorded
-      await handle.signal('decide', { decision: 'approve', reviewer: 'alice', versionDigest: currentDigest });
+      await handle.signal('decide', { decision: 'approve', reviewer: 'alice', versionDigest: currentDigest }); // unsigned: UNAUTHENTICATED, recorded
+      await handle.signal('decide', await signedDecision(stack, r.workflowId, { decision: 'approve', reviewer: 'alice', versionDigest: currentDigest }));
       return execute(r, 'succeeded');
     },
   },
   cancelled: {
     outcome: 'cancelled',
-    run: async (cs, name) => {
+    run: async (cs, name, stack) => {
       const r = await submitted(cs, name, refund(250), 'pending');
-      await cs.client.workflow.getHandle(r.workflowId).cancel();
+      await stack.ops.client.workflow.getHandle(r.workflowId).cancel();
       return r.workflowId;
     },
   },
   'input-mismatch': {
     outcome: 'denied',
-    run: async (cs, name) => {
+    run: async (_cs, name, stack) => {
       const body = request(name, refund(40));
       const ids = approvalWorkflowId(body as never);
       const forged = actionDigest({ action: 'payments.refund', resource: body.resource as never, payload: { amount: 250_000, currency: 'USD' } });
-      await cs.client.workflow.start(approvalWorkflowType, { taskQueue: cs.taskQueue, workflowId: ids.workflowId, args: [{ request: body as never, requestId: ids.requestId, actionDigest: forged }] });
+      await stack.ops.client.workflow.start(approvalWorkflowType, { taskQueue: stack.ops.taskQueue, workflowId: ids.workflowId, args: [{ request: body as never, requestId: ids.requestId, actionDigest: forged }] });
       return ids.workflowId;
     },
   },
   'spent-before-reset': {
     outcome: 'outcome_unknown',
-    run: async (cs, name) => {
+    run: async (cs, name, stack) => {
       const r = await submitted(cs, name, refund(40), 'approved');
       const token = r.openToken()!;
       const receipt = await r.consume();
       await r.report({ status: 'succeeded' });
       await cs.outcome(r.workflowId);
-      const handle = cs.client.workflow.getHandle(r.workflowId);
+      const handle = stack.ops.client.workflow.getHandle(r.workflowId);
       const { events } = await handle.fetchHistory();
       const EventType = temporal.api.enums.v1.EventType;
       const consume = events!.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'consume');
       const point = events!.slice(0, consume).reverse().find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)!;
       const { runId } = await handle.describe();
-      await cs.client.workflowService.resetWorkflowExecution({
+      await stack.ops.client.workflowService.resetWorkflowExecution({
         namespace: 'default',
         workflowExecution: { workflowId: r.workflowId, runId },
         reason: 'fixture: a reset to before the consume',
@@ -261,7 +263,7 @@ async function main(names: string[]): Promise<void> {
     await Promise.all(
       chosen.map(async (name) => {
         const scenario = SCENARIOS[name]!;
-        const workflowId = await scenario.run(stack.cs, name);
+        const workflowId = await scenario.run(stack.cs, name, stack);
         const outcome = await stack.cs.outcome(workflowId);
         if (outcome.status !== scenario.outcome) throw new Error(`${name}: ended ${outcome.status}, expected ${scenario.outcome}`);
         const history = await env.client.workflow.getHandle(workflowId).fetchHistory();

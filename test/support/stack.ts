@@ -52,7 +52,7 @@ export interface Stack {
 }
 
 /** A worker and a countersign server on a fresh task queue, loaded with the given policy text plus a directory of test credentials. */
-export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string } = {}): Promise<Stack> {
+export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string; worker?: boolean } = {}): Promise<Stack> {
   // Another stack's dir: the same credentials and layer key, as a restarted deployment keeps them.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'countersign-test-'));
   const creds = withDevCredentials(policyText, dir, { agents: [...TEST_AGENTS, ...(options.agents ?? [])], gateways: TEST_GATEWAYS, auditors: TEST_AUDITORS });
@@ -83,8 +83,10 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
       workflowBundle: bundle,
       env: options.env,
     });
-  let worker = await startWorker();
-  let running = worker.run();
+  // worker: false — the server alone, in front of `countersign worker` processes the test starts (COUNTERSIGN_HOME = dir).
+  const inProcess = options.worker !== false;
+  let worker = inProcess ? await startWorker() : undefined;
+  let running = worker?.run();
   const ops = await Approvals.connect({ connection: env.connection, taskQueue });
   const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: '127.0.0.1:0', rateLimit: { perSecond: 1000, burst: 2000 } });
   const agents = new Map<string, Promise<Countersign>>();
@@ -119,10 +121,11 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
     },
     async stop() {
       await server.close();
-      if (worker.getState() === 'RUNNING') worker.shutdown(); // a failed worker has already stopped
+      if (worker?.getState() === 'RUNNING') worker.shutdown(); // a failed worker has already stopped
       await running;
     },
     async restartWorker() {
+      if (!worker) throw new Error('This stack has no worker of its own.');
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       worker = await startWorker();
