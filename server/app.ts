@@ -167,7 +167,12 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (p.role !== 'agent') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
     const workflowId = /^[0-9a-f]{16}$/.test(id) ? `cs-${p.name}-${id}` : id;
     if (workflowId !== `cs-${p.name}-${workflowId.slice(-16)}` || !/^[0-9a-f]{16}$/.test(workflowId.slice(-16))) throw notFound(`No request ${id.slice(0, 200)}.`);
-    await backend.status(workflowId); // throws WorkflowNotFoundError: 404
+    try {
+      await backend.status(workflowId);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notFound(`No request ${id.slice(0, 200)}.`);
+      throw err;
+    }
     return workflowId;
   };
 
@@ -246,8 +251,16 @@ export function createApp(options: AppOptions): Hono<Env> {
   /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
   const reviewFor = async (c: Context<Env>, reviewer: string): Promise<ReviewView> => {
     const id = c.req.param('id') ?? '';
-    const view = await backend.view(await resolveId(backend, id));
-    if (!visibleTo(view, reviewer)) throw notFound(`No request ${id.slice(0, 200)} in your queue.`);
+    // Not there and not routed to you read the same: the answer says nothing about other groups' requests.
+    const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.`);
+    let view: ReviewView;
+    try {
+      view = await backend.view(await resolveId(backend, id));
+    } catch (err) {
+      if (err instanceof RequestNotFoundError || err instanceof WorkflowNotFoundError || err instanceof HttpProblem) throw hidden();
+      throw err;
+    }
+    if (!visibleTo(view, reviewer)) throw hidden();
     return view;
   };
 
@@ -345,7 +358,8 @@ function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
   if (err instanceof InvalidRequestError) return invalid(err.message);
   if (err instanceof DecisionRefusedError || err instanceof ConsumeRefusedError) return new HttpProblem(statusForCode(err.code), err.code, err.message);
-  if (err instanceof RequestNotFoundError || err instanceof WorkflowNotFoundError) return notFound('No such request.');
+  if (err instanceof RequestNotFoundError) return notFound(err.message);
+  if (err instanceof WorkflowNotFoundError) return notFound('No such request.');
   if (err instanceof AmbiguousRequestIdError) return new HttpProblem(409, 'AMBIGUOUS_ID', err.message);
   const { name, code } = (err ?? {}) as { name?: string; code?: number };
   if (name === 'TransportError' || code === 14) return new HttpProblem(502, 'TEMPORAL_UNREACHABLE', 'The server cannot reach Temporal right now; try again.');

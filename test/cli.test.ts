@@ -97,9 +97,9 @@ describe('countersign submit', () => {
   });
 
   test('a server that cannot be reached exits 4', async () => {
-    const run = await cli(['submit', '--file', file('unreach.json', action())], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const run = await cli(['submit', '--file', file('unreach.json', action())], { COUNTERSIGN_URL: 'http://127.0.0.1:1' });
     assert.equal(run.code, 4);
-    assert.match(run.stderr, /Cannot reach Temporal at 127\.0\.0\.1:1/);
+    assert.match(run.stderr, /Cannot reach the countersign server at http:\/\/127\.0\.0\.1:1/);
   });
 });
 
@@ -107,7 +107,7 @@ describe('countersign review', () => {
   test('list shows the queue as a table and as JSON, filtered by group', async () => {
     const { requestId } = await submitPending(420);
     const json = await eventually(async () => {
-      const run = await cli(['review', 'list', '--json']);
+      const run = await cli(['review', 'list', '--as', 'alice', '--json']);
       assert.equal(run.code, 0, run.stderr);
       const rows = JSON.parse(run.stdout);
       assert.ok(rows.some((r: { requestId: string }) => r.requestId === requestId));
@@ -119,23 +119,23 @@ describe('countersign review', () => {
     assert.equal(row.risk, 'high');
     assert.deepEqual(row.groups, ['support']);
     assert.equal(row.agent, 'support-bot');
-    const table = await cli(['review', 'list']);
+    const table = await cli(['review', 'list', '--as', 'alice']);
     assert.equal(table.code, 0);
     const [header, ...lines] = table.stdout.trim().split('\n');
     assert.match(header!, /^ID\s+ACTION\s+RESOURCE\s+RISK\s+GROUP\s+AGENT\s+AGE\s+TIME LEFT$/);
     const line = lines.find((l) => l.startsWith(requestId.slice(0, 10)));
     assert.ok(line, table.stdout);
     assert.match(line, /payments\.refund\s+customer:C-42\s+high\s+support\s+support-bot\s+\S+.*\s+(59m|1h)/);
-    const finance = await cli(['review', 'list', '--group', 'finance', '--json']);
+    const finance = await cli(['review', 'list', '--as', 'alice', '--group', 'finance', '--json']);
     assert.deepEqual(JSON.parse(finance.stdout), []);
-    const none = await cli(['review', 'list', '--group', 'finance']);
+    const none = await cli(['review', 'list', '--as', 'alice', '--group', 'finance']);
     assert.equal(none.stdout.trim(), 'No open requests for finance.');
   });
 
   test('show prints summary, resource, exact payload, rules, risk, group, deadline and history', async () => {
     const { requestId } = await submitPending(275);
     const run = await eventually(async () => {
-      const r = await cli(['review', 'show', requestId.slice(0, 8)]);
+      const r = await cli(['review', 'show', requestId.slice(0, 8), '--as', 'bob']);
       assert.equal(r.code, 0, r.stderr);
       return r;
     }, 'show by short id');
@@ -149,7 +149,7 @@ describe('countersign review', () => {
     assert.match(out, /Deadline:\s+\d{4}-\d\d-\d\dT.*\(in (59m|1h)/);
     assert.match(out, /"amount": 275,\n\s+"currency": "USD"/);
     assert.match(out, /History:\n\s+\S+\s+requested\s+support-bot: payments\.refund on customer:C-42/);
-    const json = JSON.parse((await cli(['review', 'show', requestId, '--json'])).stdout);
+    const json = JSON.parse((await cli(['review', 'show', requestId, '--as', 'bob', '--json'])).stdout);
     assert.equal(json.status, 'pending');
     assert.deepEqual(json.currentPayload, { amount: 275, currency: 'USD', order: 'A-9' });
     assert.equal(json.request.agentKey, undefined);
@@ -163,12 +163,14 @@ describe('countersign review', () => {
     const blind = await cli(['review', 'approve', requestId, '--as', 'alice']);
     assert.equal(blind.code, 2, 'a reviewer who has not looked cannot decide');
     assert.match(blind.stderr, /alice has not looked at request [0-9a-f]{16}: run countersign review show [0-9a-f]{16} --as alice first/);
+    // Finance's dave does not even see a support request: not found, exit 3.
     const outsider = await lookThenDecide(cli, ['approve', requestId, '--as', 'dave']);
-    assert.equal(outsider.code, 1);
-    assert.match(outsider.stderr, /Refused \(NOT_ELIGIBLE\): dave is not in an eligible group \(support\)/);
-    const self = await lookThenDecide(cli, ['approve', requestId, '--as', 'mallory']);
-    assert.equal(self.code, 1);
-    assert.match(self.stderr, /NOT_ELIGIBLE/);
+    assert.equal(outsider.code, 3);
+    assert.match(outsider.stderr, /No request [0-9a-f]{16} in your queue/);
+    // A name with no registered key is no reviewer: --as means "sign with this reviewer's key".
+    const nobody = await lookThenDecide(cli, ['approve', requestId, '--as', 'mallory']);
+    assert.equal(nobody.code, 2);
+    assert.match(nobody.stderr, /There is no signing key for reviewer mallory at .*: create one with countersign keys reviewer mallory/);
     const ok = await lookThenDecide(cli, ['approve', requestId, '--json'], { COUNTERSIGN_REVIEWER: 'alice' });
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(JSON.parse(ok.stdout), { accepted: true, requestId, status: 'approved', approvals: ['alice'], approvalsNeeded: 1 });
@@ -227,9 +229,9 @@ describe('countersign review', () => {
   });
 
   test('an unknown request id exits 3', async () => {
-    const run = await cli(['review', 'show', 'abcdef0123456789']);
+    const run = await cli(['review', 'show', 'abcdef0123456789', '--as', 'alice']);
     assert.equal(run.code, 3);
-    assert.match(run.stderr, /No request with id abcdef0123456789/);
+    assert.match(run.stderr, /No request abcdef0123456789 in your queue/);
     const byWorkflowId = await cli(['review', 'approve', 'cs-nobody-0000000000000000', '--as', 'alice']);
     assert.equal(byWorkflowId.code, 3);
   });

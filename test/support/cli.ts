@@ -10,15 +10,24 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the real CLI as its own process against the stack (async, so this process's worker keeps serving). */
+/** Operator commands: the only ones that are given Temporal's address. */
+const OPERATOR_COMMANDS = ['setup', 'status', 'worker', 'server', 'dev'];
+
+/**
+ * Runs the real CLI as its own process against the stack (async, so this process's worker keeps
+ * serving). Agent and reviewer commands reach the stack's server (COUNTERSIGN_URL) with keys from
+ * COUNTERSIGN_HOME, and get no TEMPORAL_* variable at all; operator commands get Temporal's address.
+ */
 export function cliFor(ctx: StackContext, baseEnv: Record<string, string> = {}) {
   return (args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> =>
     new Promise((resolve) => {
+      const operator = OPERATOR_COMMANDS.includes(args[0] ?? '');
+      const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => operator || !k.startsWith('TEMPORAL_')));
       execFile(
         process.execPath,
         [BIN, ...args],
         {
-          env: { ...process.env, TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: ctx.stack.taskQueue, COUNTERSIGN_HOME: ctx.stack.dir, ...baseEnv, ...extraEnv },
+          env: { ...inherited, ...(operator ? { TEMPORAL_ADDRESS: ctx.env.address } : {}), COUNTERSIGN_URL: ctx.stack.url, COUNTERSIGN_TASK_QUEUE: ctx.stack.taskQueue, COUNTERSIGN_HOME: ctx.stack.dir, ...baseEnv, ...extraEnv },
           timeout: 60_000,
         },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
