@@ -82,7 +82,8 @@ export class Countersign {
    */
   async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
     const given = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
-    const parsed = parseActionRequest({ ...given, agentId: given.agentId ?? this.agentId });
+    // The agent is this key's; a request that names one (even wrongly) is judged as it is.
+    const parsed = parseActionRequest(Object.hasOwn(given, 'agentId') ? input : { ...given, agentId: this.agentId });
     let request = parsed;
     const { workflowId } = approvalWorkflowId(parsed);
     if (!request.agentKey) {

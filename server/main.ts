@@ -48,6 +48,10 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
       () => resolve(srv),
     );
   });
+  // Longer than any client's or load balancer's idle timeout, so the server is never the one that
+  // closes a kept-alive connection just as a request is sent on it.
+  (server as import('node:http').Server).keepAliveTimeout = 65_000;
+  (server as import('node:http').Server).headersTimeout = 66_000;
   const port = (server.address() as AddressInfo).port;
   for (const name of [host, 'localhost', '127.0.0.1', '[::1]']) allowedHosts.push(`${name}:${port}`);
   app = createApp({

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,7 @@ rules:
 const ctx = useStack(POLICY);
 
 const cli = cliFor(ctx, { COUNTERSIGN_HOME: home });
+const shell = cli;
 
 async function refused(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
@@ -53,14 +55,19 @@ describe('reviewer signatures', () => {
     const request = await ctx.stack.cs.submit(transfer(), { waitMs: 1000 });
     assert.equal(request.status, 'pending');
     const view = await ctx.stack.cs.view(request.workflowId);
-    await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim' }), 'NOT_ELIGIBLE', /must be signed/);
+    // kim's session is kim's (her key is in her own home); what she sends must still carry her signature.
+    const asKim = await ctx.stack.reviewer('kim', reviewerKeyPath(home, 'kim'));
+    const versionDigest = view.currentDigest;
+    await refused(asKim.send(request.workflowId, { decision: 'approve', reviewer: 'kim', versionDigest }), 'UNAUTHENTICATED', /signature/);
     const signedAt = new Date().toISOString();
     const target = statementTarget(view);
     const statement = decisionStatement(target, { decision: 'approve', reviewer: 'kim' }, signedAt);
     const forged = impostor.sign('countersign/reviewer-decision/v2', statement).signature;
-    await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forged } }), 'NOT_ELIGIBLE', /does not verify/);
+    await refused(asKim.send(request.workflowId, { decision: 'approve', reviewer: 'kim', versionDigest, signature: { signedAt, value: forged } }), 'UNAUTHENTICATED', /does not verify/);
     const forDeny = kim.sign('countersign/reviewer-decision/v2', decisionStatement(target, { decision: 'deny', reviewer: 'kim', reasonCode: 'NO' }, signedAt)).signature;
-    await refused(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'kim', signature: { signedAt, value: forDeny } }), 'NOT_ELIGIBLE', /does not verify/);
+    await refused(asKim.send(request.workflowId, { decision: 'approve', reviewer: 'kim', versionDigest, signature: { signedAt, value: forDeny } }), 'UNAUTHENTICATED', /does not verify/);
+    // Around the server, the workflow refuses the same.
+    await refused(ctx.stack.ops.decide(request.workflowId, { decision: 'approve', reviewer: 'kim', versionDigest, signature: { signedAt, value: forged } }), 'UNAUTHENTICATED', /does not verify/);
     assert.equal((await ctx.stack.cs.view(request.workflowId)).status, 'pending');
 
     const shown = await cli(['review', 'show', request.requestId, '--as', 'kim']);
@@ -80,14 +87,21 @@ describe('reviewer signatures', () => {
     assert.ok(verification.ok && verification.checks.some((c) => c.startsWith('reviewer signature of kim')), JSON.stringify(verification));
   });
 
-  test('a reviewer without a key decides unsigned, and the evidence says so', async () => {
+  test('every decision is signed: a reviewer with no registered key cannot decide, and a denial carries its signature', async () => {
     const request = await ctx.stack.cs.submit(transfer(), { waitMs: 1000 });
+    const view = await ctx.stack.cs.view(request.workflowId);
+    // Straight to Temporal, an unsigned decision from a name the directory has no key for: refused.
+    await refused(ctx.stack.ops.decide(request.workflowId, { decision: 'approve', reviewer: 'nobody', versionDigest: view.currentDigest }), 'NOT_ELIGIBLE', /not in an eligible group/);
+    await refused(ctx.stack.ops.decide(request.workflowId, { decision: 'approve', reviewer: 'lee', versionDigest: view.currentDigest }), 'UNAUTHENTICATED', /must be signed/);
     await decideSeen(ctx.stack.cs, request.workflowId, { decision: 'deny', reviewer: 'lee', reasonCode: 'UNKNOWN_PAYEE', message: 'Payee not on the vendor list.' });
     const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
     assert.equal(bundle.outcome.status, 'denied');
-    assert.equal(bundle.events.find((e) => e.type === 'denied')?.data?.signed, false);
+    const denied = bundle.events.find((e) => e.type === 'denied');
+    assert.equal(denied?.data?.signed, true);
+    assert.equal(typeof denied?.data?.directoryDigest, 'string');
     assert.equal(bundle.approvalRecord, undefined);
-    assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
+    const verification = verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey });
+    assert.ok(verification.ok && verification.checks.some((c) => c.startsWith('reviewer signature of lee')), JSON.stringify(verification));
   });
 });
 
@@ -100,7 +114,7 @@ describe('verify', () => {
     await request.report({ status: 'succeeded' });
     const outcome = await ctx.stack.cs.outcome(request.workflowId);
     file = join(home, 'bundle.json');
-    const exported = await cli(['evidence', request.requestId, '--out', file]);
+    const exported = await cli(['evidence', request.requestId, '--out', file], { COUNTERSIGN_API_KEY: ctx.stack.agentKeys.get('support-bot')! });
     assert.equal(exported.code, 0, exported.stderr);
     bundle = JSON.parse(readFileSync(file, 'utf8'));
     assert.deepEqual(bundle, JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')), 'the export equals the sink file');
@@ -180,10 +194,26 @@ describe('keys and the token from the shell', () => {
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists/);
     const reviewer = await cli(['keys', 'reviewer', 'nina'], { COUNTERSIGN_HOME: fresh });
-    assert.match(reviewer.stdout, /reviewerKeys: \{ nina: "[A-Za-z0-9+/]{43}=" \}/);
+    assert.match(reviewer.stdout, /directory:\n  reviewers:\n    nina: \{ key: "[A-Za-z0-9+/]{43}=" \}/);
+    // An agent's key is printed once; the directory keeps only its hash, and a policy with it checks.
+    const agent = await cli(['keys', 'agent', 'billing-bot', '--json'], { COUNTERSIGN_HOME: fresh });
+    assert.equal(agent.code, 0, agent.stderr);
+    const made = JSON.parse(agent.stdout) as { key: string; keyHash: string };
+    assert.match(made.key, /^cs_agent_[A-Za-z0-9_-]{43}$/);
+    assert.equal(made.keyHash, `sha256:${createHash('sha256').update(made.key).digest('hex')}`);
+    const gateway = await cli(['keys', 'agent', 'mcp-gw', '--gateway'], { COUNTERSIGN_HOME: fresh });
+    assert.match(gateway.stdout, /cs_gateway_[A-Za-z0-9_-]{43}\n/);
+    assert.match(gateway.stdout, /mcp-gw: \{ keyHash: "sha256:[0-9a-f]{64}", kind: gateway \}/);
+    const policy = join(fresh, 'policy.yaml');
+    writeFileSync(policy, `version: 1\ndefaults: { reviewers: ops }\ngroups:\n  ops: { members: [oscar] }\ndirectory:\n  agents:\n    billing-bot: { keyHash: "${made.keyHash}" }\n    copycat: { keyHash: "${made.keyHash}" }\n`);
+    const checked = await cli(['policy', 'check', policy]);
+    assert.equal(checked.code, 2);
+    assert.match(checked.stderr, /directory\.agents\.copycat\.keyHash: is the same credential as agents\.billing-bot/);
   });
 
   test('submit prints the opened token once; consume and report finish the story', async () => {
+    const asAgent = { COUNTERSIGN_API_KEY: ctx.stack.agentKeys.get('support-bot')! };
+    const cli = (args: string[]) => shell(args, asAgent);
     const actionFile = join(home, 'refund.json');
     writeFileSync(actionFile, JSON.stringify(action({ payload: { amount: 12, currency: 'USD' } })));
     const first = await cli(['submit', '--file', actionFile, '--wait', '5s']);

@@ -12,7 +12,7 @@ import { findOrBuildTemporalCli } from '../worker/temporal-cli';
 import { startStack, action, useStack } from './support/stack';
 import { freePort } from './support/ports';
 import { startWorkerProcess } from './support/worker-process';
-import { decideSeen } from './support/review';
+import { decideSeen, signedDecision } from './support/review';
 
 const POLICY = `
 version: 1
@@ -129,9 +129,9 @@ describe('duplicate and out-of-order messages', () => {
   test('the same decision signal twice counts once; the duplicate is recorded as refused', async () => {
     const request = await ctx.stack.cs.submit(action({ action: 'payments.transfer', payload: { amount: 10 } }), { waitMs: 2000 });
     const handle = ctx.env.client.workflow.getHandle(request.workflowId);
-    const { currentDigest: versionDigest } = await ctx.stack.cs.view(request.workflowId);
-    await handle.signal('decide', { decision: 'approve', reviewer: 'r1', versionDigest });
-    await handle.signal('decide', { decision: 'approve', reviewer: 'r1', versionDigest });
+    const signed = await signedDecision(ctx.stack, request.workflowId, { decision: 'approve', reviewer: 'r1' });
+    await handle.signal('decide', signed);
+    await handle.signal('decide', signed);
     const view = await ctx.stack.cs.view(request.workflowId);
     assert.equal(view.status, 'pending');
     assert.deepEqual(view.approvals, ['r1']);
@@ -147,7 +147,9 @@ describe('duplicate and out-of-order messages', () => {
     const view = await ctx.stack.cs.view(request.workflowId);
     assert.equal(view.status, 'pending');
     assert.ok(!view.history.some((e) => ['consumed', 'reported'].includes(e.type)));
-    await assert.rejects(decideSeen(ctx.stack.cs, request.workflowId, { decision: 'approve', reviewer: 'ops-bot' }), DecisionRefusedError);
+    // The agent is no reviewer: straight to Temporal, its "approval" is refused too.
+    const { currentDigest: versionDigest } = await ctx.stack.cs.view(request.workflowId);
+    await assert.rejects(ctx.stack.ops.decide(request.workflowId, { decision: 'approve', reviewer: 'ops-bot', versionDigest }), DecisionRefusedError);
   });
 });
 

@@ -1111,6 +1111,7 @@ describe('reviewer decisions and consume calls (pure)', () => {
   });
 });
 
+// Sent straight to Temporal, around countersign server: the workflow's own validators are the last line.
 describe('junk reviewer decisions and consume calls against the server', () => {
   let pending: ApprovalRequest;
   let approved: ApprovalRequest;
@@ -1133,7 +1134,7 @@ describe('junk reviewer decisions and consume calls against the server', () => {
         const code = expectedDecisionCode(junk, target);
         fc.pre(code !== undefined);
         const request = target === 'pending' ? pending : approved;
-        await assert.rejects(answered(ctx.stack.cs.decide(request.workflowId, junk.value as never), 'decide'), (err: unknown) => {
+        await assert.rejects(answered(ctx.stack.ops.decide(request.workflowId, junk.value as never), 'decide'), (err: unknown) => {
           assert.ok(err instanceof DecisionRefusedError, `decide threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
           assert.equal(err.code, code, err.message);
           if (code === 'INVALID_REQUEST') assertOneSentence(err.message, 'decision', DECISION_FIELDS);
@@ -1161,7 +1162,7 @@ describe('junk reviewer decisions and consume calls against the server', () => {
         else if (parsed.data.agentId !== real.agentId || parsed.data.taskId !== real.taskId || parsed.data.actionDigest !== real.actionDigest) code = 'BINDING_MISMATCH';
         fc.pre(code !== undefined);
         const request = target === 'pending' ? pending : approved;
-        await assert.rejects(answered(ctx.stack.cs.consume(request.workflowId, junk.value as never), 'consume'), (err: unknown) => {
+        await assert.rejects(answered(ctx.stack.ops.consume(request.workflowId, junk.value as never), 'consume'), (err: unknown) => {
           assert.ok(err instanceof ConsumeRefusedError, `consume threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
           assert.equal(err.code, code, err.message);
           if (code === 'INVALID_REQUEST') assertOneSentence(err.message, 'consume request', Object.keys(real));

@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { dirname, join } from 'node:path';
+import { before, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createKeyFile, reviewerKeyPath, signerFromKey } from '../activities/keys';
@@ -23,6 +23,7 @@ import type { ApprovalOutcome, ReviewView } from '../common/schema';
 import { decisionStatement, statementTarget } from '../common/signing';
 import { cliFor, lookThenDecide } from './support/cli';
 import { sealedBundle } from './support/evidence';
+import { signedDecision } from './support/review';
 import { action, useStack } from './support/stack';
 
 const home = mkdtempSync(join(tmpdir(), 'countersign-integrity-'));
@@ -71,7 +72,12 @@ rules:
 const POLICY = policyText(kim.publicKey);
 
 const ctx = useStack(POLICY);
-const cli = cliFor(ctx, { COUNTERSIGN_HOME: home, COUNTERSIGN_REVIEWER: '' });
+// kim made her key on her own machine (home); the CLI runs with the stack's home, so her key goes there.
+before(() => {
+  mkdirSync(dirname(reviewerKeyPath(ctx.stack.dir, 'kim')), { recursive: true });
+  copyFileSync(reviewerKeyPath(home, 'kim'), reviewerKeyPath(ctx.stack.dir, 'kim'));
+});
+const cli = cliFor(ctx, { COUNTERSIGN_REVIEWER: '' });
 
 const refund = (amount: number, extra: Record<string, unknown> = {}) => action({ payload: { amount, currency: 'USD', order: 'A-1' }, ...extra });
 const file = (name: string, content: unknown) => {
@@ -327,13 +333,12 @@ describe('5b. nor into a new run of the same workflow id', () => {
     await again.executeUpdate('awaitDecision', { args: [{ waitMs: 0 }] });
     await refusedWith(
       again.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: kimsDecision.statement.versionDigest, signature: { signedAt: kimsDecision.statement.signedAt, value: kimsDecision.signature } }] }),
-      'NOT_ELIGIBLE',
+      'UNAUTHENTICATED',
       /does not verify/,
     );
     // Even with two fresh human approvals, the action of this workflow id has run once already.
     for (const reviewer of ['dave', 'erin']) {
-      const { currentDigest } = await ctx.stack.cs.view(request.workflowId);
-      await again.executeUpdate('decide', { args: [{ decision: 'approve', reviewer, versionDigest: currentDigest }] });
+      await again.executeUpdate('decide', { args: [await signedDecision(ctx.stack, request.workflowId, { decision: 'approve', reviewer })] });
     }
     const state = (await again.executeUpdate('awaitDecision', { args: [{ waitMs: 5000 }] })) as { outcome?: ApprovalOutcome };
     const grant = state.outcome!.token!;
@@ -472,11 +477,11 @@ describe('7. evidence', () => {
   test('verify trusts only the key it is told to, and checks reviewer signatures against the policy\'s directory', async () => {
     const request = await executedWithKim();
     const path = join(home, `bundle-${request.requestId}.json`);
-    assert.equal((await cli(['evidence', request.requestId, '--out', path])).code, 0);
+    assert.equal((await cli(['evidence', request.requestId, '--agent', 'support-bot', '--out', path])).code, 0);
     const layerPub = join(home, 'layer.pub');
     writeFileSync(layerPub, ctx.stack.signer.publicKey);
     const policyFile = join(home, 'policy.yaml');
-    writeFileSync(policyFile, POLICY);
+    writeFileSync(policyFile, readFileSync(ctx.stack.policyFile, 'utf8')); // with the directory the stack registered
 
     const noKey = await cli(['verify', path]);
     assert.equal(noKey.code, 1);
@@ -532,7 +537,7 @@ describe('8. a flood of oversized messages cannot freeze a request', () => {
     const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
     assert.equal(bundle.outcome.status, 'executed');
     assert.equal(verifyBundle(bundle, { publicKey: ctx.stack.signer.publicKey }).ok, true);
-    const exported = await cli(['evidence', request.requestId]);
+    const exported = await cli(['evidence', request.requestId, '--agent', 'support-bot']);
     assert.equal(exported.code, 0, exported.stderr);
   });
 
@@ -544,7 +549,7 @@ describe('8. a flood of oversized messages cannot freeze a request', () => {
     for (let i = 1; i <= 11; i++) {
       const { currentDigest } = await view(request.workflowId);
       try {
-        await raw.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: i % 2 ? 'dave' : 'erin', versionDigest: currentDigest, editedPayload: big(i % 2) }] });
+        await raw.executeUpdate('decide', { args: [await signedDecision(ctx.stack, request.workflowId, { decision: 'approve', reviewer: i % 2 ? 'dave' : 'erin', versionDigest: currentDigest, editedPayload: big(i % 2) })] });
       } catch (err) {
         refusedAt = i;
         assert.match(String((err as WorkflowUpdateFailedError).cause?.message), /has 10 versions already/);
@@ -560,7 +565,7 @@ describe('8. a flood of oversized messages cannot freeze a request', () => {
     const unsigned = await raw.executeUpdate('decide', { args: [{ decision: 'deny', reviewer: 'kim', versionDigest: v.currentDigest, reasonCode: 'TOO_MANY_EDITS', message: 'x' }] }).catch((e: WorkflowUpdateFailedError) => e.cause?.message);
     assert.match(String(unsigned), /must be signed/, 'kim must sign');
     const other = ['dave', 'erin'].find((r) => !v.approvals.includes(r))!; // the author of the last version has approved it
-    await raw.executeUpdate('decide', { args: [{ decision: 'request_changes', reviewer: other, versionDigest: v.currentDigest, comment: 'Settle on one version.' }] });
+    await raw.executeUpdate('decide', { args: [await signedDecision(ctx.stack, request.workflowId, { decision: 'request_changes', reviewer: other, versionDigest: v.currentDigest, comment: 'Settle on one version.' })] });
     const bundle = await sealedBundle(ctx.stack.cs, request.workflowId);
     assert.equal(bundle.outcome.status, 'changes_requested');
     assert.ok(bundle.events.filter((e) => e.type === 'edited').every((e) => e.data?.payloadOmitted === true && e.data.payload === undefined));

@@ -108,9 +108,10 @@ interface Agent {
 
 const agents: Agent[] = [];
 
+/** The gateway's environment: the server's URL and its gateway key's home; no Temporal setting at all. */
 function gatewayEnv(): Record<string, string> {
-  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
-  return { ...env, TEMPORAL_ADDRESS: ctx.env.address, COUNTERSIGN_TASK_QUEUE: ctx.stack.taskQueue, COUNTERSIGN_POLICY: '' };
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].startsWith('TEMPORAL_')));
+  return { ...env, COUNTERSIGN_URL: ctx.stack.url, COUNTERSIGN_HOME: ctx.stack.dir, COUNTERSIGN_POLICY: '' };
 }
 
 /** The agent: the SDK's Client spawning `countersign mcp-proxy … -- <upstream>` over stdio. */
@@ -202,14 +203,14 @@ describe('MCP gateway: review', () => {
     assert.equal(existsSync(path), false);
 
     const listed = await eventually(async () => {
-      const run = await cli(['review', 'list']);
+      const run = await cli(['review', 'list', '--as', 'oscar']);
       assert.equal(run.code, 0, run.stderr);
       const line = run.stdout.split('\n').find((l) => l.startsWith(id.slice(0, 10)));
       assert.ok(line, run.stdout);
       return line;
     }, 'the held write is in the review queue');
     assert.match(listed, new RegExp(`mcp\\.filesystem\\.write_file\\s+dataset:fs:${path.replace(/[.]/g, '\\.')}\\s+high\\s+ops\\s+test-agent`));
-    const shown = await cli(['review', 'show', id]);
+    const shown = await cli(['review', 'show', id, '--as', 'oscar']);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /Summary: {5}Write File \(filesystem\/write_file\): Create a new file or completely overwrite an existing file with new content\. Arguments: path=".*report\.md", content="# Q3 report\\nRevenue up 12%\.\\n"/);
     assert.match(shown.stdout, /mcp\.tool=write_file/);
@@ -351,7 +352,7 @@ describe('MCP gateway: review', () => {
     assert.match(view.request.summary, /^\[tool description changed since the policy was approved\] Directory Tree \(filesystem\/directory_tree\)/);
     assert.match(view.request.context?.['mcp.toolChanged'] ?? '', /^tool description changed since the policy was approved \(pinned 000000000000, now [0-9a-f]{12}\)$/);
     assert.deepEqual(view.policy?.ruleIds, ['changed-tools']);
-    const shown = await cli(['review', 'show', id]);
+    const shown = await cli(['review', 'show', id, '--as', 'oscar']);
     assert.match(shown.stdout, /tool description changed since the policy was approved/);
   });
 });

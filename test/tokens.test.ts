@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { ConsumeRefusedError, type ApprovalRequest } from '../client/sdk';
+import { ConsumeRefusedError, ForbiddenError, type ApprovalRequest } from '../client/sdk';
 import { verifyBundle } from '../common/bundle';
 import { actionDigest } from '../common/digest';
 import { sealedBundle } from './support/evidence';
@@ -85,7 +85,8 @@ describe('token lifecycle', () => {
     );
     const approvedEvent = bundle.events.find((e) => e.type === 'approved')!;
     assert.equal(approvedEvent.actor, 'alice');
-    assert.equal(approvedEvent.data?.signed, false, 'alice has no key: the evidence marks the decision unsigned');
+    assert.equal(approvedEvent.data?.signed, true, 'every decision is signed by its reviewer\'s registered key');
+    assert.ok(verification.checks.some((c) => c.startsWith('reviewer signature of alice')), JSON.stringify(verification.checks));
     assert.deepEqual((approvedEvent.data?.shown as { ruleIds: string[] }).ruleIds, ['refund-review']);
     assert.deepEqual(bundle.approvalRecord?.body.decisions.map((d) => d.reviewer), ['alice']);
     assert.equal(bundle.receipt?.body.approvalRecordDigest.length, 64);
@@ -111,7 +112,9 @@ describe('token lifecycle', () => {
     const token = request.openToken()!;
     const base = { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: actionDigest(request.request) };
     await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, taskId: 'some-other-task' }), 'BINDING_MISMATCH');
-    await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, agentId: 'another-agent' }), 'BINDING_MISMATCH');
+    // Through the server an agent cannot even name another agent; around it, the workflow refuses the binding.
+    await assert.rejects(ctx.stack.cs.consume(request.workflowId, { ...base, agentId: 'another-agent' }), (err: unknown) => err instanceof ForbiddenError);
+    await refusedWith(ctx.stack.ops.consume(request.workflowId, { ...base, agentId: 'another-agent' }), 'BINDING_MISMATCH');
     const tampered = actionDigest({ ...request.request, payload: { ...request.request.payload, amount: 4000 } });
     await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, actionDigest: tampered }), 'BINDING_MISMATCH');
     await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, token: other.openToken()! }), 'TOKEN_INVALID');

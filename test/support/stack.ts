@@ -19,8 +19,8 @@ import { createApprovalWorker } from '../../worker/worker';
 import { testEnvironment, testWorkflowBundle } from './server';
 
 /** Agents every test stack has a key for; a test may name more. */
-export const TEST_AGENTS = ['support-bot', 'ops-bot', 'test-agent', 'another-agent', 'bob', 'a', 'ops@acme', 'ops_acme', 'bot', 'bot-1', 'sales-bot', 'analytics-bot', 'release-bot'];
-export const TEST_GATEWAYS = ['gw', 'mcp-gateway', 'http-gateway'];
+export const TEST_AGENTS = ['support-bot', 'ops-bot', 'another-agent', 'bob', 'a', 'ops@acme', 'ops_acme', 'bot', 'bot-1', 'sales-bot', 'analytics-bot', 'release-bot'];
+export const TEST_GATEWAYS = ['gw', 'mcp-gateway', 'http-gateway', 'test-agent'];
 export const TEST_AUDITORS = ['audrey'];
 
 export interface Stack {
