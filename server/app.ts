@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
@@ -48,7 +48,7 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   app.onError((err, c) => {
     const problem = toProblem(err);
-    if (problem.status >= 500) logger.error({ err: (err as Error).message, path: c.req.path }, 'request failed');
+    if (problem.status >= 500) logger.error({ err: (err as Error).message, name: (err as Error).name, path: c.req.routePath }, 'request failed');
     for (const [k, v] of Object.entries(problem.headers)) c.header(k, v);
     return c.json(problemBody(problem, c.req.path), problem.status as 400, { 'content-type': 'application/problem+json' });
   });
@@ -315,7 +315,17 @@ async function resolveId(backend: Approvals, id: string): Promise<string> {
 
 async function currentState(backend: Approvals, workflowId: string, waitMs: number): Promise<SubmitState> {
   if (waitMs > 0) {
-    const state = await backend.wait(workflowId, waitMs);
+    let state: SubmitState;
+    try {
+      state = await backend.wait(workflowId, waitMs);
+    } catch (err) {
+      // The run ended, or is being cancelled, while the wait was in flight (the update fails then):
+      // its final state is the answer, if it comes within the wait; else the state now.
+      if (!(err instanceof WorkflowUpdateFailedError) && !(await backend.status(workflowId)).closed) throw err;
+      const ended = await Promise.race([backend.finalState(workflowId), new Promise<undefined>((r) => setTimeout(() => r(undefined), waitMs).unref())]);
+      if (ended) return { ...ended, final: true };
+      return currentState(backend, workflowId, 0);
+    }
     if (state.outcome && (await backend.status(workflowId)).closed) return { ...state, final: true };
     return state;
   }

@@ -194,7 +194,7 @@ describe('keys and the token from the shell', () => {
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists/);
     const reviewer = await cli(['keys', 'reviewer', 'nina'], { COUNTERSIGN_HOME: fresh });
-    assert.match(reviewer.stdout, /directory:\n  reviewers:\n    nina: \{ key: "[A-Za-z0-9+/]{43}=" \}/);
+    assert.match(reviewer.stdout, /directory:\n {2}reviewers:\n {4}nina: \{ key: "[A-Za-z0-9+/]{43}=" \}/);
     // An agent's key is printed once; the directory keeps only its hash, and a policy with it checks.
     const agent = await cli(['keys', 'agent', 'billing-bot', '--json'], { COUNTERSIGN_HOME: fresh });
     assert.equal(agent.code, 0, agent.stderr);
