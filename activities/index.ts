@@ -71,6 +71,11 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
       log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, catalogued.message);
       return { ok: false, code: ReasonCode.INVALID_REQUEST, message: catalogued.message };
     }
+    const stranger = directoryRefusal(policy, parsed.data);
+    if (stranger) {
+      log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, stranger);
+      return { ok: false, code: ReasonCode.INVALID_REQUEST, message: stranger };
+    }
     const decision = evaluatePolicy(policy, parsed.data);
     log.info(
       {
@@ -164,3 +169,18 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * The server's identity checks, made again here (defence in depth): with a directory, a request is
+ * from an agent it lists, and MCP context comes only from a gateway. A raw Temporal start that
+ * names anyone else is refused before policy runs.
+ */
+function directoryRefusal(policy: CompiledPolicy, request: ActionRequest): string | undefined {
+  const agents = policy.directory.agents;
+  if (agents.size === 0) return undefined;
+  const agent = agents.get(request.agentId);
+  if (!agent) return `Field "agentId": ${JSON.stringify(request.agentId)} is not an agent in the policy's directory.`;
+  const mcpKey = Object.keys(request.context ?? {}).find((k) => k.toLowerCase().startsWith('mcp.'));
+  if (mcpKey && agent.kind !== 'gateway') return `Field "context.${mcpKey}": MCP context is believed only from a gateway, and ${request.agentId} is not one.`;
+  return undefined;
+}

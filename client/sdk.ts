@@ -81,9 +81,9 @@ export class Countersign {
    * The agent id is this key's own; a fresh X25519 key is made for the token's delivery.
    */
   async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
-    const given = input !== null && typeof input === 'object' ? (input as Record<string, unknown>) : {};
-    // The agent is this key's; a request that names one (even wrongly) is judged as it is.
-    const parsed = parseActionRequest(Object.hasOwn(given, 'agentId') ? input : { ...given, agentId: this.agentId });
+    // The agent is this key's; a request that names one (even wrongly), or is no object at all, is judged as it is.
+    const fill = input !== null && typeof input === 'object' && !Array.isArray(input) && !Object.hasOwn(input, 'agentId');
+    const parsed = parseActionRequest(fill ? { ...(input as object), agentId: this.agentId } : input);
     let request = parsed;
     const { workflowId } = approvalWorkflowId(parsed);
     if (!request.agentKey) {

@@ -165,7 +165,15 @@ export function createApp(options: AppOptions): Hono<Env> {
     const id = c.req.param('id') ?? '';
     if (p.role === 'auditor') return resolveId(backend, id);
     if (p.role !== 'agent') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
-    const workflowId = /^[0-9a-f]{16}$/.test(id) ? `cs-${p.name}-${id}` : id;
+    let workflowId = /^[0-9a-f]{16}$/.test(id) ? `cs-${p.name}-${id}` : id;
+    if (/^[0-9a-f]{6,15}$/.test(id)) {
+      try {
+        workflowId = await backend.resolve(id, { agent: p.name });
+      } catch (err) {
+        if (err instanceof RequestNotFoundError) throw notFound(`No request ${id}.`);
+        throw err;
+      }
+    }
     if (workflowId !== `cs-${p.name}-${workflowId.slice(-16)}` || !/^[0-9a-f]{16}$/.test(workflowId.slice(-16))) throw notFound(`No request ${id.slice(0, 200)}.`);
     try {
       await backend.status(workflowId);

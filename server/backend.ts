@@ -297,15 +297,17 @@ export class Approvals {
   }
 
   /** Accepts a workflow id (cs-…), a full request id, or a unique prefix of at least 6 hex digits. */
-  async resolve(id: string): Promise<string> {
+  async resolve(id: string, options: { agent?: string } = {}): Promise<string> {
     if (id.startsWith('cs-')) return id;
     if (!/^[0-9a-f]{6,16}$/.test(id)) throw new RequestNotFoundError(`"${id}" is not a request id (6-16 hex digits) or a workflow id (cs-...).`);
-    const query = id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`;
+    let query = id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`;
+    // An agent's prefix matches only its own requests: another agent's cannot make it ambiguous.
+    if (options.agent !== undefined) query += ` AND CountersignAgent = ${JSON.stringify(options.agent)}`;
     const found: string[] = [];
     for await (const wf of this.client.workflow.list({ query })) {
       // Only a workflow whose id carries the request id is that request: a run started with
       // another id and a copied search attribute cannot shadow it.
-      if (!wf.workflowId.startsWith('cs-') || !/-([0-9a-f]{16})$/.exec(wf.workflowId)?.[1]?.startsWith(id)) continue;
+      if (!wf.workflowId.startsWith(options.agent !== undefined ? `cs-${options.agent}-` : 'cs-') || !/-([0-9a-f]{16})$/.exec(wf.workflowId)?.[1]?.startsWith(id)) continue;
       if (!found.includes(wf.workflowId)) found.push(wf.workflowId);
       if (found.length > 1) break;
     }

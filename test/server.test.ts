@@ -158,6 +158,24 @@ describe('agents, holding only their own key', () => {
     assert.equal(fromGateway.status, 200, JSON.stringify(fromGateway.body));
   });
 
+  test('around the server, straight to Temporal: a stranger\'s request and MCP context from a non-gateway are denied before policy runs', async () => {
+    const { approvalWorkflowId } = await import('../common/digest');
+    const start = async (request: Record<string, unknown>) => {
+      const ids = approvalWorkflowId(request as never);
+      const handle = await ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId: ids.workflowId, args: [{ request, requestId: ids.requestId, actionDigest: ids.actionDigest }] });
+      return (await handle.result()) as { status: string; code?: string; message?: string; token?: unknown };
+    };
+    const stranger = await start(action({ agentId: 'mallory-bot', payload: { amount: 20, currency: 'USD' } }));
+    assert.equal(stranger.status, 'denied');
+    assert.equal(stranger.code, 'INVALID_REQUEST');
+    assert.match(stranger.message ?? '', /"mallory-bot" is not an agent in the policy's directory/);
+    assert.equal(stranger.token, undefined);
+    const context = { 'mcp.readOnlyHint': 'true' };
+    const hinted = await start(action({ agentId: 'support-bot', action: 'mcp.filesystem.write_file', resource: { type: 'dataset', id: 'fs:/x' }, payload: { path: '/x' }, context }));
+    assert.equal(hinted.status, 'denied');
+    assert.match(hinted.message ?? '', /MCP context is believed only from a gateway, and support-bot is not one/);
+  });
+
   test('Host and Origin are checked: a rebinding page or another site is refused', async () => {
     // fetch will not send another Host: a raw request does.
     const url = new URL('/v1/requests', ctx.stack.url);

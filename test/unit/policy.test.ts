@@ -138,3 +138,31 @@ test('the example policy loads and decides its example actions as documented', (
   assert.equal(decide('data-export-pii.json').route?.group.name, 'data-governance');
   assert.equal(decide('deploy-prod.json').route?.approvals, 2);
 });
+
+test('the directory: key hashes and public keys are checked, one credential names one principal, and its digest changes with it', () => {
+  const hash = (c: string) => `sha256:${c.repeat(64)}`;
+  const base = (directory: string) => `version: 1\ndefaults: { reviewers: ops }\ngroups:\n  ops: { members: [oscar], reviewerKeys: { oscar: "${'A'.repeat(43)}=" } }\n${directory}`;
+  const ok = compilePolicy(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}" }\n    gw: { keyHash: "${hash('b')}", kind: gateway }\n  reviewers:\n    dana: { key: "${'B'.repeat(43)}=" }\n  auditors:\n    audrey: { keyHash: "${hash('c')}" }\n`));
+  assert.equal(ok.directory.agents.get('gw')?.kind, 'gateway');
+  assert.equal(ok.directory.agents.get('bot')?.kind, 'agent');
+  assert.equal(ok.reviewerKeys.get('dana'), `${'B'.repeat(43)}=`);
+  assert.equal(ok.reviewerKeys.get('oscar'), `${'A'.repeat(43)}=`, 'a group\'s reviewerKeys are part of the directory');
+  const other = compilePolicy(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('d')}" }\n`));
+  assert.notEqual(ok.directory.digest, other.directory.digest);
+  assert.match(ok.directory.digest, /^[0-9a-f]{64}$/);
+
+  const errors = (text: string) => {
+    try {
+      compilePolicy(text, 'p.yaml');
+    } catch (err) {
+      assert.ok(err instanceof PolicyLoadError);
+      return err.message;
+    }
+    assert.fail('the policy loaded');
+  };
+  assert.match(errors(base(`directory:\n  agents:\n    bot: { keyHash: "abc" }\n`)), /directory\.agents\.bot\.keyHash: must be sha256: and 64 lower-case hex digits/);
+  assert.match(errors(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}" }\n  auditors:\n    eve: { keyHash: "${hash('a')}" }\n`)), /directory\.auditors\.eve\.keyHash: is the same credential as agents\.bot/);
+  assert.match(errors(base(`directory:\n  reviewers:\n    oscar: { key: "${'C'.repeat(43)}=" }\n`)), /directory\.reviewers\.oscar\.key: differs from the key a group's reviewerKeys registers for oscar/);
+  assert.match(errors(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}", kind: admin }\n`)), /directory\.agents\.bot\.kind/);
+  assert.match(errors(base(`directory:\n  agents:\n    "bad name": { keyHash: "${hash('a')}" }\n`)), /directory\.agents/);
+});

@@ -72,7 +72,7 @@ interface Real {
   now: number;
 }
 
-const open0 = (amount: number): { model: Model; real: Real } => {
+const open0 = (amount: number, signaturesRequired = false): { model: Model; real: Real } => {
   const payload = payloadOf(amount);
   const policy = policyFor(payload);
   const digest = digestOf(payload);
@@ -86,6 +86,7 @@ const open0 = (amount: number): { model: Model; real: Real } => {
     onBehalfOf: AGENT.onBehalfOf,
     version: { payload, digest, policy: { ...policy, route: policy.route! } },
     now: START,
+    signaturesRequired,
   });
   return { model: { shown: new Map(), approvals: [], version: 1, policy, route: policy.route!, level: 0, digests: [digest] }, real: { state: t.state, now: START } };
 };
@@ -284,6 +285,27 @@ describe('review rules (model-based)', () => {
       }),
       { numRuns: 3000, includeErrorInReport: true },
     );
+  });
+
+  test('under the front door (signaturesRequired) an unsigned decision is refused UNAUTHENTICATED, from anyone, and a signed one counts', () => {
+    const { real } = open0(1200, true);
+    const v = real.state.version.digest;
+    for (const reviewer of ['dave', 'kim']) {
+      const r = decide(real.state, { decision: 'approve', reviewer, versionDigest: v }, START);
+      assert.equal(!r.ok && r.code, 'UNAUTHENTICATED', `${reviewer} unsigned`);
+    }
+    const deny = decide(real.state, { decision: 'deny', reviewer: 'erin', versionDigest: v, reasonCode: 'NO', message: 'no' }, START);
+    assert.equal(!deny.ok && deny.code, 'UNAUTHENTICATED', 'a denial must be signed too');
+    const signedAt = new Date(START).toISOString();
+    const statement = { workflowId: real.state.workflowId, runId: real.state.runId, requestId: real.state.requestId, versionDigest: v, policyDigest: real.state.version.policy.policyDigest, reviewer: 'kim', decision: 'approve', signedAt };
+    const message = new TextEncoder().encode(JSON.stringify({ content: Object.fromEntries(Object.entries(statement).sort(([a], [b]) => (a < b ? -1 : 1))), domain: 'countersign/reviewer-decision/v2' }));
+    const wrong = decide(real.state, { decision: 'approve', reviewer: 'kim', versionDigest: v, signature: { signedAt, value: bytesToBase64(ed25519.sign(message, ed25519.utils.randomSecretKey())) } }, START);
+    assert.equal(!wrong.ok && wrong.code, 'UNAUTHENTICATED');
+    const signed = decide(real.state, { decision: 'approve', reviewer: 'kim', versionDigest: v, signature: { signedAt, value: bytesToBase64(ed25519.sign(message, kimSecret)) } }, START);
+    assert.ok(signed.ok, !signed.ok ? signed.message : '');
+    assert.deepEqual(signed.state.approvals.map((a) => a.reviewer), ['kim']);
+    // Runs from before the front door keep their rules: dave, with no key, decides unsigned there.
+    assert.ok(decide(open0(1200).real.state, { decision: 'approve', reviewer: 'dave', versionDigest: v }, START).ok);
   });
 
   test('the attacks of issue 9, replayed: each is refused', () => {
