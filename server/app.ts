@@ -105,7 +105,10 @@ export function createApp(options: AppOptions): Hono<Env> {
     const credential = m[1]!;
     let principal: Principal | undefined;
     if (API_KEY_PATTERN.test(credential)) principal = authenticateApiKey(policy.directory, credential);
-    else {
+    else if (credential.split('.').length !== 3) {
+      rateLimited(`ip:${clientAddress(c)}`);
+      throw unauthenticated('The credential is not valid: an API key (cs_agent_…) or a reviewer session from POST /v1/session.');
+    } else {
       try {
         const name = await sessions.verify(credential);
         // The directory may have dropped the reviewer since: a session outlives no registration.
