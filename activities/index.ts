@@ -182,5 +182,6 @@ function directoryRefusal(policy: CompiledPolicy, request: ActionRequest): strin
   if (!agent) return `Field "agentId": ${JSON.stringify(request.agentId)} is not an agent in the policy's directory.`;
   const mcpKey = Object.keys(request.context ?? {}).find((k) => k.toLowerCase().startsWith('mcp.'));
   if (mcpKey && agent.kind !== 'gateway') return `Field "context.${mcpKey}": MCP context is believed only from a gateway, and ${request.agentId} is not one.`;
+  if (request.action.toLowerCase().startsWith('mcp.') && agent.kind !== 'gateway') return `Field "action": ${request.action} is an MCP tool call, which only a gateway submits, and ${request.agentId} is not one.`;
   return undefined;
 }

@@ -47,6 +47,9 @@ export class HttpClient {
       throw new InvalidRequestError(`COUNTERSIGN_URL must be the server's URL, such as http://127.0.0.1:8233, got "${options.url}".`);
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new InvalidRequestError(`COUNTERSIGN_URL must be http:// or https://, got "${options.url}".`);
+    // A credential never crosses a network in the clear: plain http only to this machine.
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(base.hostname) || /^127\./.test(base.hostname);
+    if (base.protocol === 'http:' && !loopback) throw new InvalidRequestError(`COUNTERSIGN_URL must be https:// for a server on another machine (${base.host}): keys and sessions are not sent in the clear.`);
     this.base = base;
   }
 
@@ -60,6 +63,7 @@ export class HttpClient {
           headers: { authorization: `Bearer ${await this.options.bearer()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), accept: 'application/json' },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: init.signal,
+          redirect: 'error', // a redirect could carry the credential elsewhere
         });
       } catch (err) {
         if ((err as Error).name === 'AbortError') throw err;

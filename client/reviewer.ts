@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { signerFromKey, type Signer } from '../activities/keys';
 import { ReasonCode } from '../common/codes';
+import { actionDigest } from '../common/digest';
 import { DecisionRefusedError, InvalidRequestError } from '../common/refusals';
 import type { DecisionReceipt, ReviewerDecision, ReviewView } from '../common/schema';
 import { decisionStatement, decisionStatementV1, statementTarget } from '../common/signing';
@@ -83,7 +84,13 @@ export class Reviewer {
 
   /** Everything needed to decide; 404 (RequestNotFoundError) unless routed to one of this reviewer's groups. */
   async view(id: string): Promise<ReviewView> {
-    return this.http.request('GET', `/v1/reviews/${encodeURIComponent(id)}`);
+    const view = await this.http.request<ReviewView>('GET', `/v1/reviews/${encodeURIComponent(id)}`);
+    // What the reviewer signs names currentDigest: it must be the digest of the payload shown, not a server's word.
+    const computed = actionDigest({ action: view.request.action, resource: view.request.resource, payload: view.currentPayload });
+    if (computed !== view.currentDigest) {
+      throw new DecisionRefusedError(ReasonCode.INVALID_REQUEST, `The server sent request ${view.requestId} with a version digest that is not the digest of the payload it shows: nothing is shown or signed.`);
+    }
+    return view;
   }
 
   /**

@@ -13,6 +13,7 @@ import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, Inv
 import type { ReviewView, SubmitState } from '../common/schema';
 import { decisionMessage, decisionStatement, statementTarget, verifyEd25519 } from '../common/signing';
 import { parseStrictJson } from '../common/strict-json';
+import { approvalWorkflowId } from '../common/digest';
 import { parseActionRequest, type Approvals } from './backend';
 import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
 import { openApiDocument } from './openapi';
@@ -31,7 +32,14 @@ export interface AppOptions {
   rateLimit?: { perSecond: number; burst: number };
   /** How often the event stream looks for a change. */
   streamPollMs?: number;
+  /** Behind a proxy that sets X-Forwarded-For: the client is its first address (COUNTERSIGN_TRUST_PROXY=1). */
+  trustProxy?: boolean;
 }
+
+/** Long-polls and event streams one credential may hold open at once (per instance). */
+export const MAX_OPEN_WAITS_PER_CREDENTIAL = 8;
+/** Waits in flight on one request (per instance): below Temporal's 10 Updates in flight per workflow, so decisions and consumes always have room. */
+export const MAX_WAITS_PER_REQUEST = 4;
 
 type Env = { Variables: { principal: Principal } };
 
@@ -93,20 +101,26 @@ export function createApp(options: AppOptions): Hono<Env> {
     const r = limiter.take(key);
     if (!r.ok) throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests; try again in ${r.retryAfterS} s.`, { 'retry-after': String(r.retryAfterS) });
   };
-  const clientAddress = (c: Context) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+  const clientAddress = (c: Context) => {
+    if (options.trustProxy) {
+      const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+      if (forwarded) return forwarded.slice(0, 64);
+    }
+    return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+  };
 
   const authenticate = async (c: Context<Env>): Promise<Principal> => {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(header);
     if (!m) {
-      rateLimited(`ip:${clientAddress(c)}`);
+      rateLimited(`authfail:${clientAddress(c)}`);
       throw unauthenticated('Send your credential as "Authorization: Bearer <key or session>".');
     }
     const credential = m[1]!;
     let principal: Principal | undefined;
     if (API_KEY_PATTERN.test(credential)) principal = authenticateApiKey(policy.directory, credential);
     else if (credential.split('.').length !== 3) {
-      rateLimited(`ip:${clientAddress(c)}`);
+      rateLimited(`authfail:${clientAddress(c)}`);
       throw unauthenticated('The credential is not valid: an API key (cs_agent_…) or a reviewer session from POST /v1/session.');
     } else {
       try {
@@ -114,12 +128,12 @@ export function createApp(options: AppOptions): Hono<Env> {
         // The directory may have dropped the reviewer since: a session outlives no registration.
         if (policy.reviewerKeys.has(name)) principal = { role: 'reviewer', name, groups: groupsOf(policy, name) };
       } catch (err) {
-        rateLimited(`ip:${clientAddress(c)}`);
+        rateLimited(`authfail:${clientAddress(c)}`);
         throw unauthenticated(err instanceof SessionError ? `${err.message} Log in again.` : 'The credential is not valid.');
       }
     }
     if (!principal) {
-      rateLimited(`ip:${clientAddress(c)}`);
+      rateLimited(`authfail:${clientAddress(c)}`);
       throw unauthenticated('The credential is not valid.');
     }
     rateLimited(`${principal.role}:${principal.name}`);
@@ -137,6 +151,26 @@ export function createApp(options: AppOptions): Hono<Env> {
     return p;
   };
 
+  // Open waits and streams, per credential and per request (this instance's own count).
+  const open = new Map<string, number>();
+  const holdSlot = async <T>(p: Principal, workflowId: string, fn: () => Promise<T>): Promise<T> => {
+    const keys = [`p:${p.role}:${p.name}`, `w:${workflowId}`];
+    const limits = [MAX_OPEN_WAITS_PER_CREDENTIAL, MAX_WAITS_PER_REQUEST];
+    if (keys.some((k, i) => (open.get(k) ?? 0) >= limits[i]!)) {
+      throw new HttpProblem(429, 'RATE_LIMITED', 'Too many waits or streams open at once for this credential or request; close one, or try again shortly.', { 'retry-after': '1' });
+    }
+    for (const k of keys) open.set(k, (open.get(k) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      for (const k of keys) {
+        const n = (open.get(k) ?? 1) - 1;
+        if (n <= 0) open.delete(k);
+        else open.set(k, n);
+      }
+    }
+  };
+
   const large = bodyLimit({ maxSize: MAX_LARGE_BODY_BYTES, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', `The body is larger than ${MAX_LARGE_BODY_BYTES / 1024} KiB.`, { connection: 'close' }); } });
   const small = bodyLimit({ maxSize: MAX_SMALL_BODY_BYTES, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', `The body is larger than ${MAX_SMALL_BODY_BYTES / 1024} KiB.`, { connection: 'close' }); } });
 
@@ -152,7 +186,10 @@ export function createApp(options: AppOptions): Hono<Env> {
     const request = parseActionRequest(body);
     const mcpKeys = Object.keys(request.context ?? {}).filter((k) => k.toLowerCase().startsWith('mcp.'));
     if (mcpKeys.length && !agent.gateway) throw forbidden(`Field "context.${mcpKeys[0]}": MCP context is believed only from a gateway credential.`);
-    const submitted = await backend.submit(request, { waitMs: waitParam(c) });
+    if (request.action.toLowerCase().startsWith('mcp.') && !agent.gateway) throw forbidden(`Field "action": ${request.action} is an MCP tool call, which only a gateway credential may submit.`);
+    const waitMs = waitParam(c);
+    const { workflowId } = approvalWorkflowId(request);
+    const submitted = waitMs > 0 ? await holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : await backend.submit(request, { waitMs: 0 });
     return c.json(submitted.state);
   });
 
@@ -190,14 +227,34 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.get('/v1/requests/:id', async (c) => {
     const p = await authenticate(c);
     const workflowId = await requestFor(c, p);
-    return c.json(await currentState(backend, workflowId, waitParam(c)));
+    // An auditor reads; only the request's agent may hold a wait (each one is an Update on its workflow).
+    const waitMs = p.role === 'agent' ? waitParam(c) : 0;
+    if (waitMs === 0) return c.json(await currentState(backend, workflowId, 0));
+    return c.json(await holdSlot(p, workflowId, () => currentState(backend, workflowId, waitMs)));
   });
 
   app.get('/v1/requests/:id/events', async (c) => {
     const p = await authenticate(c);
     const workflowId = await requestFor(c, p);
     const pollMs = options.streamPollMs ?? 1000;
+    const streamKey = `p:${p.role}:${p.name}`;
+    if ((open.get(streamKey) ?? 0) >= MAX_OPEN_WAITS_PER_CREDENTIAL) {
+      throw new HttpProblem(429, 'RATE_LIMITED', 'Too many waits or streams open at once for this credential; close one first.', { 'retry-after': '1' });
+    }
+    open.set(streamKey, (open.get(streamKey) ?? 0) + 1);
+    const release = () => {
+      const n = (open.get(streamKey) ?? 1) - 1;
+      if (n <= 0) open.delete(streamKey);
+      else open.set(streamKey, n);
+    };
     return streamSSE(c, async (stream) => {
+      try {
+        await eventsLoop(stream);
+      } finally {
+        release();
+      }
+    });
+    async function eventsLoop(stream: Parameters<Parameters<typeof streamSSE>[1]>[0]) {
       let last = '';
       const until = Date.now() + SSE_MAX_MS;
       let id = 0;
@@ -211,7 +268,7 @@ export function createApp(options: AppOptions): Hono<Env> {
         }
         await stream.sleep(pollMs);
       }
-    });
+    }
   });
 
   app.post('/v1/requests/:id/consume', small, async (c) => {
@@ -236,13 +293,15 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   // --- reviewers --------------------------------------------------------------------------------
   app.post('/v1/session/challenge', small, async (c) => {
-    rateLimited(`ip:${clientAddress(c)}`);
+    // Logins have buckets of their own: failed API calls from the same address cannot lock reviewers out.
+    rateLimited(`login:${clientAddress(c)}`);
     const { reviewer } = parse(ChallengeBody, await jsonBody(c));
+    rateLimited(`login-as:${reviewer}`);
     return c.json(await sessions.challenge(reviewer));
   });
 
   app.post('/v1/session', small, async (c) => {
-    rateLimited(`ip:${clientAddress(c)}`);
+    rateLimited(`login:${clientAddress(c)}`);
     const { challenge, proof } = parse(LoginBody, await jsonBody(c));
     try {
       return c.json(await sessions.login(challenge, proof, (name) => policy.reviewerKeys.get(name)));
@@ -260,7 +319,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
-  const reviewFor = async (c: Context<Env>, reviewer: string): Promise<ReviewView> => {
+  const reviewFor = async (c: Context<Env>, reviewer: { name: string; groups: string[] }): Promise<ReviewView> => {
     const id = c.req.param('id') ?? '';
     // Not there and not routed to you read the same: the answer says nothing about other groups' requests.
     const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.`);
@@ -268,16 +327,16 @@ export function createApp(options: AppOptions): Hono<Env> {
     try {
       view = await backend.view(await resolveId(backend, id));
     } catch (err) {
-      if (err instanceof RequestNotFoundError || err instanceof WorkflowNotFoundError || err instanceof HttpProblem) throw hidden();
+      if (err instanceof RequestNotFoundError || err instanceof AmbiguousRequestIdError || err instanceof WorkflowNotFoundError || err instanceof HttpProblem) throw hidden();
       throw err;
     }
-    if (!visibleTo(view, reviewer)) throw hidden();
+    if (!visibleTo(view, reviewer.name, reviewer.groups)) throw hidden();
     return view;
   };
 
   app.get('/v1/reviews/:id', async (c) => {
     const reviewer = await asReviewer(c);
-    return c.json(await reviewFor(c, reviewer.name));
+    return c.json(await reviewFor(c, reviewer as { name: string; groups: string[] }));
   });
 
   app.post('/v1/reviews/:id/decisions', large, async (c) => {
@@ -289,7 +348,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     const decision = parse(DecisionBody, { ...raw, reviewer: reviewer.name });
     if (!decision.signature) throw unauthenticated('Field "signature" is required: every decision is signed by the reviewer\'s registered key.');
     if (!decision.versionDigest) throw invalid('Field "versionDigest" is required: name the version you were shown.');
-    const view = await reviewFor(c, reviewer.name);
+    const view = await reviewFor(c, reviewer as { name: string; groups: string[] });
     // Checked here for a quick, clear answer; the workflow checks it again against its own directory snapshot.
     const key = policy.reviewerKeys.get(reviewer.name);
     if (view.runId && key && view.policy) {
@@ -311,11 +370,15 @@ export function groupsOf(policy: CompiledPolicy, reviewer: string): string[] {
     .map(([name]) => name);
 }
 
-/** Whether the request is routed to a group this reviewer is in (the workflow's own snapshot of it). */
-export function visibleTo(view: ReviewView, reviewer: string): boolean {
+/**
+ * Whether the request is routed to a group this reviewer is in — in the workflow's own snapshot of
+ * the group and in the policy the server runs now, so someone removed from a group loses its open
+ * requests at once (the workflow, which judges by its snapshot, still refuses non-members).
+ */
+export function visibleTo(view: ReviewView, reviewer: string, currentGroups: string[]): boolean {
   const route = view.policy?.route;
   if (!route) return false;
-  return [route.group, ...route.escalationChain].some((g) => view.eligibleGroups.includes(g.name) && g.members.includes(reviewer));
+  return [route.group, ...route.escalationChain].some((g) => view.eligibleGroups.includes(g.name) && g.members.includes(reviewer) && currentGroups.includes(g.name));
 }
 
 async function resolveId(backend: Approvals, id: string): Promise<string> {
@@ -333,8 +396,8 @@ async function currentState(backend: Approvals, workflowId: string, waitMs: numb
       // The run ended, or is being cancelled, while the wait was in flight (the update fails then):
       // its final state is the answer, if it comes within the wait; else the state now.
       if (!(err instanceof WorkflowUpdateFailedError) && !(await backend.status(workflowId)).closed) throw err;
-      const ended = await Promise.race([backend.finalState(workflowId), new Promise<undefined>((r) => setTimeout(() => r(undefined), waitMs).unref())]);
-      if (ended) return { ...ended, final: true };
+      const until = Date.now() + waitMs;
+      while (!(await backend.status(workflowId)).closed && Date.now() < until) await new Promise((r) => setTimeout(r, 250));
       return currentState(backend, workflowId, 0);
     }
     if (state.outcome && (await backend.status(workflowId)).closed) return { ...state, final: true };

@@ -242,6 +242,8 @@ export class Approvals {
   /** The request's status as the search attributes have it, and whether its workflow has ended. */
   async status(workflowId: string): Promise<{ status: string; closed: boolean }> {
     const d = await this.client.workflow.getHandle(workflowId).describe();
+    // Only an approval on this task queue is a request: any other workflow named cs-… is not found.
+    if (d.type !== approvalWorkflowType || d.taskQueue !== this.taskQueue) throw new RequestNotFoundError(`No request ${workflowId}.`);
     return { status: d.typedSearchAttributes.get(SA.status) ?? 'evaluating', closed: d.status.name !== 'RUNNING' };
   }
 
@@ -298,9 +300,12 @@ export class Approvals {
 
   /** Accepts a workflow id (cs-…), a full request id, or a unique prefix of at least 6 hex digits. */
   async resolve(id: string, options: { agent?: string } = {}): Promise<string> {
-    if (id.startsWith('cs-')) return id;
+    if (id.startsWith('cs-')) {
+      await this.status(id); // not found unless it is an approval on this task queue
+      return id;
+    }
     if (!/^[0-9a-f]{6,16}$/.test(id)) throw new RequestNotFoundError(`"${id}" is not a request id (6-16 hex digits) or a workflow id (cs-...).`);
-    let query = id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`;
+    let query = `${id.length === 16 ? `CountersignRequestId = "${id}"` : `CountersignRequestId STARTS_WITH "${id}"`} AND WorkflowType = "${approvalWorkflowType}" AND TaskQueue = ${JSON.stringify(this.taskQueue)}`;
     // An agent's prefix matches only its own requests: another agent's cannot make it ambiguous.
     if (options.agent !== undefined) query += ` AND CountersignAgent = ${JSON.stringify(options.agent)}`;
     const found: string[] = [];

@@ -30,6 +30,8 @@ export interface ServerSettings {
   publicHosts?: string[];
   sessionTtlSeconds?: number;
   rateLimit?: { perSecond: number; burst: number };
+  /** Take the client's address from X-Forwarded-For (behind a proxy that sets it). */
+  trustProxy?: boolean;
 }
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
@@ -61,6 +63,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds }),
     allowedHosts,
     rateLimit: s.rateLimit,
+    trustProxy: s.trustProxy,
   });
   const url = `${s.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   return {
@@ -110,6 +113,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     logger,
     sessionSecret: sessionSecret(config.home),
     listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8233',
+    trustProxy: process.env.COUNTERSIGN_TRUST_PROXY === '1',
     publicHosts: (process.env.COUNTERSIGN_PUBLIC_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     ...(flags.tlsCert && flags.tlsKey ? { tls: { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) } } : {}),
   });

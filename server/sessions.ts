@@ -34,6 +34,7 @@ export interface Sessions {
 export function createSessions(secret: Uint8Array, options: { ttlSeconds?: number } = {}): Sessions {
   if (secret.length < 32) throw new Error('The session secret must be at least 32 bytes.');
   const ttl = options.ttlSeconds ?? DEFAULT_SESSION_TTL_S;
+  const usedNonces = new Map<string, number>();
   const hs = async (claims: JWTPayload, audience: string, seconds: number, subject: string) => {
     const exp = Math.floor(Date.now() / 1000) + seconds;
     const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(audience).setSubject(subject).setIssuedAt().setExpirationTime(exp).sign(secret);
@@ -56,15 +57,21 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
       const c = await verifyHs(challenge, CHALLENGE_AUDIENCE, 'login challenge');
       const reviewer = String(c.sub);
       const key = publicKeyOf(reviewer);
-      if (!key) throw new SessionError(`No key is registered for reviewer ${JSON.stringify(reviewer)}.`);
+      const refused = new SessionError('The login proof is not signed by a registered reviewer key for this challenge, or is too old.');
+      if (!key) throw refused; // the same answer as a bad proof: which names are reviewers is not told
+      if (usedNonces.has(String(c.nonce))) throw new SessionError('This challenge has been answered already: ask for a new one.');
       let claims: JWTPayload;
       try {
         const publicKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key, 'base64').toString('base64url') }, 'EdDSA');
         claims = (await jwtVerify(proof, publicKey, { algorithms: ['EdDSA', 'Ed25519'], audience: PROOF_AUDIENCE, subject: reviewer, maxTokenAge: PROOF_MAX_AGE_S })).payload;
       } catch {
-        throw new SessionError(`The login proof is not signed by ${reviewer}'s registered key for this challenge, or is too old.`);
+        throw refused;
       }
       if (claims.nonce !== c.nonce) throw new SessionError('The login proof answers another challenge.');
+      // One session per challenge (on this instance; behind a load balancer a challenge lives 2 minutes at most).
+      const now = Date.now();
+      for (const [n, exp] of usedNonces) if (exp < now) usedNonces.delete(n);
+      if (usedNonces.size < 100_000) usedNonces.set(String(c.nonce), now + CHALLENGE_TTL_S * 1000);
       const { token, expiresAt } = await hs({ role: 'reviewer' }, SESSION_AUDIENCE, ttl, reviewer);
       return { session: token, reviewer, expiresAt };
     },

@@ -154,6 +154,8 @@ describe('agents, holding only their own key', () => {
     const context = { 'mcp.server': 'filesystem', 'mcp.readOnlyHint': 'true' };
     const body = { ...action({ action: 'mcp.filesystem.read_file', resource: { type: 'dataset', id: 'fs:/x' }, payload: { path: '/x' }, context }), agentKey: x25519().publicKey };
     assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), body: { ...body, agentId: 'support-bot' } }), 403, 'FORBIDDEN', /mcp\.server.*gateway/);
+    const { context: _c, ...noContext } = body as Record<string, unknown>;
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), body: { ...noContext, agentId: 'support-bot' } }), 403, 'FORBIDDEN', /MCP tool call, which only a gateway/);
     const fromGateway = await call('POST', '/v1/requests', { bearer: agentKey('gw'), body: { ...body, agentId: 'gw' } });
     assert.equal(fromGateway.status, 200, JSON.stringify(fromGateway.body));
   });
@@ -174,6 +176,9 @@ describe('agents, holding only their own key', () => {
     const hinted = await start(action({ agentId: 'support-bot', action: 'mcp.filesystem.write_file', resource: { type: 'dataset', id: 'fs:/x' }, payload: { path: '/x' }, context }));
     assert.equal(hinted.status, 'denied');
     assert.match(hinted.message ?? '', /MCP context is believed only from a gateway, and support-bot is not one/);
+    const toolCall = await start(action({ agentId: 'support-bot', action: 'mcp.filesystem.write_file', resource: { type: 'dataset', id: 'fs:/y' }, payload: { path: '/y' } }));
+    assert.equal(toolCall.status, 'denied');
+    assert.match(toolCall.message ?? '', /is an MCP tool call, which only a gateway submits/);
   });
 
   test('Host and Origin are checked: a rebinding page or another site is refused', async () => {
@@ -372,6 +377,38 @@ describe('sessions across instances, expiry and rate limits', () => {
     const bobs = (await call('POST', '/v1/session/challenge', { base: b.url, body: { reviewer: 'bob' } })).body as { challenge: string; nonce: string };
     const wrong = await new SignJWT({ nonce: bobs.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('bob').setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(key);
     assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge: bobs.challenge, proof: wrong } }), 401);
+  });
+
+  test('a reviewer removed from a group loses its open requests at once, on a server running the new policy', async () => {
+    const request = await submitted({ payload: { amount: 333, currency: 'USD' } });
+    const s = await loginAt(b.url, 'alice');
+    assert.equal((await call('GET', `/v1/reviews/${request.requestId}`, { base: b.url, bearer: s })).status, 200);
+    const text = readFileSync(ctx.stack.policyFile, 'utf8').replace(/support: \{ members: \[ ?alice, bob ?\] \}/, 'support: { members: [bob] }\n  former: { members: [alice] }');
+    assert.notEqual(text, readFileSync(ctx.stack.policyFile, 'utf8'));
+    const { compilePolicy } = await import('../activities/policy/load');
+    const moved = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(text), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });
+    try {
+      assertProblem(await call('GET', `/v1/reviews/${request.requestId}`, { base: moved.url, bearer: s }), 404);
+      const queue = (await call('GET', '/v1/reviews', { base: moved.url, bearer: s })).body as { groups: string[]; requests: unknown[] };
+      assert.deepEqual(queue.groups, ['former']);
+    } finally {
+      await moved.close();
+    }
+  });
+
+  test('waits are bounded: a fifth long-poll on one request while four are open gets 429', async () => {
+    const request = await submitted({ payload: { amount: 444, currency: 'USD' } });
+    const statuses = await Promise.all(Array.from({ length: 5 }, (_, i) => new Promise((r) => setTimeout(r, i * 150)).then(() => call('GET', `/v1/requests/${request.requestId}?wait=3s`, { base: b.url, bearer: agentKey() }).then((res) => res.status))));
+    assert.deepEqual([...statuses].sort(), [200, 200, 200, 200, 429]);
+    // An auditor's ?wait is a plain read: it holds nothing open on the agent's request.
+    const auditor = await call('GET', `/v1/requests/${request.requestId}?wait=30s`, { base: b.url, bearer: ctx.stack.auditorKeys.get('audrey')! });
+    assert.equal(auditor.status, 200);
+    assert.equal(auditor.body.status, 'pending');
+  });
+
+  test('the SDK sends a key in the clear to no other machine, and follows no redirect', async () => {
+    const { Countersign } = await import('../client/sdk');
+    await assert.rejects(Countersign.connect({ url: 'http://countersign.example.com', apiKey: agentKey() }), /must be https:\/\/ for a server on another machine/);
   });
 
   test('a credential over its rate gets 429 with Retry-After', async () => {

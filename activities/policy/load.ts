@@ -124,6 +124,20 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     if (other !== undefined && other !== entry.key) err(['directory', 'reviewers', name, 'key'], `differs from the key a group's reviewerKeys registers for ${escapeName(name)}: a reviewer has one key`);
     reviewerKeys.set(name, entry.key);
   }
+  // One person, one reviewer: a key registered for two names, or two names that differ only in
+  // letter case, would let one human count twice towards approvals.
+  const keyNames = new Map<string, string>();
+  for (const [name, key] of reviewerKeys) {
+    const other = keyNames.get(key);
+    if (other !== undefined) err(['directory', 'reviewers', name], `has the same key as ${escapeName(other)}: each reviewer has a key of their own`);
+    else keyNames.set(key, name);
+  }
+  const spellings = new Map<string, string>();
+  for (const name of [...Object.values(config.groups).flatMap((g) => g.members), ...Object.keys(config.directory.reviewers)]) {
+    const other = spellings.get(name.toLowerCase());
+    if (other !== undefined && other !== name) err(['groups'], `names both ${escapeName(other)} and ${escapeName(name)}, which differ only in letter case: one reviewer, one spelling`);
+    else spellings.set(name.toLowerCase(), name);
+  }
   const hashes = new Map<string, string>();
   for (const [kind, entries] of [['agents', config.directory.agents], ['auditors', config.directory.auditors]] as const) {
     for (const [name, entry] of Object.entries(entries)) {

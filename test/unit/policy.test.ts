@@ -165,4 +165,7 @@ test('the directory: key hashes and public keys are checked, one credential name
   assert.match(errors(base(`directory:\n  reviewers:\n    oscar: { key: "${'C'.repeat(43)}=" }\n`)), /directory\.reviewers\.oscar\.key: differs from the key a group's reviewerKeys registers for oscar/);
   assert.match(errors(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}", kind: admin }\n`)), /directory\.agents\.bot\.kind/);
   assert.match(errors(base(`directory:\n  agents:\n    "bad name": { keyHash: "${hash('a')}" }\n`)), /directory\.agents/);
+  // One person, one reviewer: a shared key or a name spelt two ways would count one human twice.
+  assert.match(errors(base(`directory:\n  reviewers:\n    dana: { key: "${'A'.repeat(43)}=" }\n`)), /has the same key as oscar/);
+  assert.match(errors(base(`directory:\n  reviewers:\n    Oscar: { key: "${'D'.repeat(43)}=" }\n`)), /names both oscar and Oscar, which differ only in letter case/);
 });
