@@ -315,7 +315,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     const reviewer = await asReviewer(c);
     const group = c.req.query('group');
     const groups = reviewer.role === 'reviewer' ? reviewer.groups.filter((g) => !group || g === group) : [];
-    return c.json({ reviewer: reviewer.name, groups, requests: await backend.listPending({ groups }) });
+    return c.json({ reviewer: reviewer.name, groups, requests: await backend.listPending({ groups, limit: 500 }) });
   });
 
   /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
