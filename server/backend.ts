@@ -11,7 +11,7 @@ import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { ReasonCode } from '../common/codes';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError };
-import { actionDigest, approvalWorkflowId } from '../common/digest';
+import { approvalWorkflowId } from '../common/digest';
 import { describeIssues } from '../common/errors';
 import {
   ActionRequest,
@@ -25,7 +25,9 @@ import {
   type Signed,
   type SubmitState,
 } from '../common/schema';
-import { generateAgentKey, memoryKeyStore, openToken, type AgentKeyStore } from '../client/agent-keys';
+import { generateAgentKey, memoryKeyStore, type AgentKeyStore } from '../client/agent-keys';
+import { ApprovalRequest } from '../client/approval-request';
+export { ApprovalRequest };
 import { SA } from '../common/search-attributes';
 import type { approvalWorkflow } from '../workflows/approval';
 import {
@@ -345,61 +347,4 @@ async function executeUpdate<Ret, Arg>(handle: WorkflowHandle<typeof approvalWor
 /** An Update sent to a workflow that has ended, or was ending as it arrived (the SDK reports both as WorkflowNotFoundError). */
 function isClosedWorkflowError(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError && /already completed|aborted by closing workflow/i.test(err.message);
-}
-
-/** One submitted action, from the agent's side: its decision, its token, its consumption and report. */
-export class ApprovalRequest {
-  constructor(
-    private readonly cs: Approvals,
-    readonly request: ActionRequest,
-    public state: SubmitState,
-  ) {}
-
-  get requestId(): string {
-    return this.state.requestId;
-  }
-  get workflowId(): string {
-    return this.state.workflowId;
-  }
-  get status(): SubmitState['status'] {
-    return this.state.status;
-  }
-  get outcome(): ApprovalOutcome | undefined {
-    return this.state.outcome;
-  }
-  get deadline(): string | undefined {
-    return this.state.deadline;
-  }
-
-  /** Waits up to `waitMs` more for the decision. */
-  async wait(waitMs: number): Promise<this> {
-    this.state = await this.cs.wait(this.workflowId, waitMs);
-    return this;
-  }
-
-  /** The plaintext token, opened with this request's private key; undefined until approved or when the key is not ours. */
-  openToken(): string | undefined {
-    const grant = this.outcome?.token;
-    const key = this.cs.keys.get(this.workflowId);
-    if (!grant?.sealed || !key) return undefined;
-    try {
-      return openToken(key, grant.sealed, this.workflowId, grant.tokenId);
-    } catch {
-      return undefined; // sealed to another key: this agent never held it
-    }
-  }
-
-  /** Spends the token on the payload about to run (default: the approved one). Refusals throw ConsumeRefusedError. */
-  async consume(payload: Payload | undefined = this.outcome?.payload, token = this.openToken()): Promise<Signed<ExecutionReceipt>> {
-    if (!token) throw new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, `Request ${this.requestId} has no token to consume (status ${this.status}).`);
-    if (!payload) throw new ConsumeRefusedError(ReasonCode.BINDING_MISMATCH, 'There is no payload to consume the token for.');
-    const digest = actionDigest({ action: this.request.action, resource: this.request.resource, payload });
-    const receipt = await this.cs.consume(this.workflowId, { token, agentId: this.request.agentId, taskId: this.request.taskId, actionDigest: digest });
-    this.cs.keys.delete(this.workflowId); // the token is spent: its key has nothing left to open
-    return receipt;
-  }
-
-  async report(report: ExecutionReport): Promise<void> {
-    await this.cs.report(this.workflowId, report);
-  }
 }
