@@ -1,23 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKeyFile, layerKeyPath } from '../../activities/keys';
 import { eventually } from './eventually';
 
 export interface WorkerProcess {
   child: ChildProcess;
   lines: string[];
   exited: Promise<number | null>;
-}
-
-/** A home with a layer key and a policy, for `countersign worker` processes. */
-export function workerHome(policyText: string): { home: string; policyFile: string } {
-  const home = mkdtempSync(join(tmpdir(), 'countersign-worker-'));
-  createKeyFile(layerKeyPath(home));
-  const policyFile = join(home, 'policy.yaml');
-  writeFileSync(policyFile, policyText);
-  return { home, policyFile };
 }
 
 /** Starts `countersign worker` as its own process and waits until it polls. */
