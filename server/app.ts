@@ -109,33 +109,30 @@ export function createApp(options: AppOptions): Hono<Env> {
     return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
   };
 
+  /** A refused credential: counted against the caller's address (a bucket apart from logins), then 401. */
+  const refused = (c: Context, detail: string) => {
+    rateLimited(`authfail:${clientAddress(c)}`);
+    return unauthenticated(detail);
+  };
+
   const authenticate = async (c: Context<Env>): Promise<Principal> => {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(header);
-    if (!m) {
-      rateLimited(`authfail:${clientAddress(c)}`);
-      throw unauthenticated('Send your credential as "Authorization: Bearer <key or session>".');
-    }
+    if (!m) throw refused(c, 'Send your credential as "Authorization: Bearer <key or session>".');
     const credential = m[1]!;
     let principal: Principal | undefined;
     if (API_KEY_PATTERN.test(credential)) principal = authenticateApiKey(policy.directory, credential);
-    else if (credential.split('.').length !== 3) {
-      rateLimited(`authfail:${clientAddress(c)}`);
-      throw unauthenticated('The credential is not valid: an API key (cs_agent_…) or a reviewer session from POST /v1/session.');
-    } else {
+    else if (credential.split('.').length !== 3) throw refused(c, 'The credential is not valid: an API key (cs_agent_…) or a reviewer session from POST /v1/session.');
+    else {
       try {
         const name = await sessions.verify(credential);
         // The directory may have dropped the reviewer since: a session outlives no registration.
         if (policy.reviewerKeys.has(name)) principal = { role: 'reviewer', name, groups: groupsOf(policy, name) };
       } catch (err) {
-        rateLimited(`authfail:${clientAddress(c)}`);
-        throw unauthenticated(err instanceof SessionError ? `${err.message} Log in again.` : 'The credential is not valid.');
+        throw refused(c, err instanceof SessionError ? `${err.message} Log in again.` : 'The credential is not valid.');
       }
     }
-    if (!principal) {
-      rateLimited(`authfail:${clientAddress(c)}`);
-      throw unauthenticated('The credential is not valid.');
-    }
+    if (!principal) throw refused(c, 'The credential is not valid.');
     rateLimited(`${principal.role}:${principal.name}`);
     c.set('principal', principal);
     return principal;
@@ -153,21 +150,27 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   // Open waits and streams, per credential and per request (this instance's own count).
   const open = new Map<string, number>();
-  const holdSlot = async <T>(p: Principal, workflowId: string, fn: () => Promise<T>): Promise<T> => {
-    const keys = [`p:${p.role}:${p.name}`, `w:${workflowId}`];
-    const limits = [MAX_OPEN_WAITS_PER_CREDENTIAL, MAX_WAITS_PER_REQUEST];
-    if (keys.some((k, i) => (open.get(k) ?? 0) >= limits[i]!)) {
+  /** Takes a slot under each [key, limit], or refuses 429; returns the release. */
+  const acquire = (slots: [string, number][]): (() => void) => {
+    if (slots.some(([k, limit]) => (open.get(k) ?? 0) >= limit)) {
       throw new HttpProblem(429, 'RATE_LIMITED', 'Too many waits or streams open at once for this credential or request; close one, or try again shortly.', { 'retry-after': '1' });
     }
-    for (const k of keys) open.set(k, (open.get(k) ?? 0) + 1);
-    try {
-      return await fn();
-    } finally {
-      for (const k of keys) {
+    for (const [k] of slots) open.set(k, (open.get(k) ?? 0) + 1);
+    return () => {
+      for (const [k] of slots) {
         const n = (open.get(k) ?? 1) - 1;
         if (n <= 0) open.delete(k);
         else open.set(k, n);
       }
+    };
+  };
+  const credentialSlot = (p: Principal): [string, number] => [`p:${p.role}:${p.name}`, MAX_OPEN_WAITS_PER_CREDENTIAL];
+  const holdSlot = async <T>(p: Principal, workflowId: string, fn: () => Promise<T>): Promise<T> => {
+    const release = acquire([credentialSlot(p), [`w:${workflowId}`, MAX_WAITS_PER_REQUEST]]);
+    try {
+      return await fn();
+    } finally {
+      release();
     }
   };
 
@@ -237,16 +240,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     const p = await authenticate(c);
     const workflowId = await requestFor(c, p);
     const pollMs = options.streamPollMs ?? 1000;
-    const streamKey = `p:${p.role}:${p.name}`;
-    if ((open.get(streamKey) ?? 0) >= MAX_OPEN_WAITS_PER_CREDENTIAL) {
-      throw new HttpProblem(429, 'RATE_LIMITED', 'Too many waits or streams open at once for this credential; close one first.', { 'retry-after': '1' });
-    }
-    open.set(streamKey, (open.get(streamKey) ?? 0) + 1);
-    const release = () => {
-      const n = (open.get(streamKey) ?? 1) - 1;
-      if (n <= 0) open.delete(streamKey);
-      else open.set(streamKey, n);
-    };
+    const release = acquire([credentialSlot(p)]);
     return streamSSE(c, async (stream) => {
       try {
         await eventsLoop(stream);
