@@ -37,7 +37,7 @@ export interface AppOptions {
 }
 
 /** Long-polls and event streams one credential may hold open at once (per instance). */
-export const MAX_OPEN_WAITS_PER_CREDENTIAL = 8;
+export const MAX_OPEN_WAITS_PER_CREDENTIAL = 64;
 /** Waits in flight on one request (per instance): below Temporal's 10 Updates in flight per workflow, so decisions and consumes always have room. */
 export const MAX_WAITS_PER_REQUEST = 4;
 
