@@ -5,15 +5,14 @@
 import { MAX_HTTP_WAIT_MS } from '../common/api';
 import { ReasonCode } from '../common/codes';
 import { approvalWorkflowId } from '../common/digest';
-import { describeIssues } from '../common/errors';
-import { ConsumeRefusedError, InvalidRequestError } from '../common/refusals';
-import { ActionRequest, type ApprovalOutcome, type ConsumeRequest, type ExecutionReceipt, type ExecutionReport, type Payload, type Signed, type SubmitState } from '../common/schema';
+import { ConsumeRefusedError, InvalidRequestError, parseActionRequest } from '../common/refusals';
+import { type ApprovalOutcome, type ConsumeRequest, type ExecutionReceipt, type ExecutionReport, type Payload, type Signed, type SubmitState } from '../common/schema';
 import type { EvidenceView } from '../workflows/messages';
 import { ApprovalRequest } from './approval-request';
 import { generateAgentKey, memoryKeyStore, type AgentKeyStore } from './agent-keys';
 import { HttpClient, ServerProblem } from './http';
 
-export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
+export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError } from '../common/refusals';
 export { ApprovalRequest } from './approval-request';
 export { ForbiddenError, ServerProblem, ServerUnreachableError, UnauthenticatedError } from './http';
 
@@ -44,13 +43,6 @@ export interface RequestRow {
   status: string;
   startedAt: string;
   deadline?: string;
-}
-
-/** Parses an action request or throws InvalidRequestError naming the field. */
-export function parseActionRequest(input: unknown): ActionRequest {
-  const parsed = ActionRequest.safeParse(input);
-  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
-  return parsed.data;
 }
 
 const FINAL_POLL_MS = 250;

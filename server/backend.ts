@@ -9,17 +9,14 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { ReasonCode } from '../common/codes';
-import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
-export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError };
+import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError } from '../common/refusals';
+export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError };
 import { approvalWorkflowId } from '../common/digest';
-import { describeIssues } from '../common/errors';
 import {
-  ActionRequest,
   type ApprovalOutcome,
   type DecisionReceipt,
   type ExecutionReceipt,
   type ExecutionReport,
-  type Payload,
   type ReviewerDecision,
   type ReviewView,
   type Signed,
@@ -51,11 +48,6 @@ export interface ConnectOptions {
   keyStore?: AgentKeyStore;
 }
 
-/** What guard() did: executed with the approved payload, or why it did not. */
-export type GuardResult<T> =
-  | { executed: true; status: 'approved'; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
-  | { executed: false; status: string; code?: string; message?: string; outcome?: ApprovalOutcome };
-
 export interface PendingRow {
   requestId: string;
   workflowId: string;
@@ -68,13 +60,6 @@ export interface PendingRow {
   status: string;
   startedAt: string;
   deadline?: string;
-}
-
-/** Parses an action request or throws InvalidRequestError naming the field. */
-export function parseActionRequest(input: unknown): ActionRequest {
-  const parsed = ActionRequest.safeParse(input);
-  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
-  return parsed.data;
 }
 
 /** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
@@ -145,35 +130,6 @@ export class Approvals {
       else throw err;
     }
     return new ApprovalRequest(this, parsed, state);
-  }
-
-  /**
-   * Submits, waits, consumes the token and runs `execute` with the approved (possibly edited)
-   * payload, then reports the outcome. Never calls `execute` on a deny, an expiry, a pending
-   * request or a refused consumption.
-   */
-  async guard<T>(input: unknown, execute: (payload: Payload) => Promise<T>, options: { waitMs?: number } = {}): Promise<GuardResult<T>> {
-    const request = await this.submit(input, options);
-    const outcome = request.outcome;
-    if (request.status !== 'approved' || !outcome?.payload) {
-      return { executed: false, status: request.status, code: outcome?.code, message: outcome?.message ?? (outcome ? undefined : 'still pending'), outcome };
-    }
-    let receipt: Signed<ExecutionReceipt>;
-    try {
-      receipt = await request.consume(outcome.payload);
-    } catch (err) {
-      if (err instanceof ConsumeRefusedError) return { executed: false, status: request.status, code: err.code, message: err.message, outcome };
-      throw err;
-    }
-    let result: T;
-    try {
-      result = await execute(outcome.payload);
-    } catch (err) {
-      await request.report({ status: 'failed', message: (err as Error).message?.slice(0, 2000) });
-      throw err;
-    }
-    await request.report({ status: 'succeeded' });
-    return { executed: true, status: 'approved', result, outcome, receipt };
   }
 
   /** Spends the token on `payload` (which must be the approved one); returns the signed receipt. */
