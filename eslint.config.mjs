@@ -105,6 +105,15 @@ export default defineConfig(
     },
   },
 
+  // The web inbox's browser script (server/inbox/, served as is): browser globals, the passkey library's UMD global.
+  {
+    files: ['server/inbox/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { ...globals.browser, SimpleWebAuthnBrowser: 'readonly' },
+    },
+  },
+
   // This file and any other ES module config.
   {
     files: ['**/*.mjs'],

@@ -33,3 +33,14 @@ export interface Problem {
   code: string;
   instance?: string;
 }
+
+// --- the web inbox (docs/inbox.md) -------------------------------------------------------------
+
+/** A browser's WebAuthn answer as @simplewebauthn/browser returns it: checked in full by the ceremony's verifier. */
+const WebAuthnResponse = z.looseObject({ id: z.string().min(1).max(1366), rawId: z.string().max(1366), type: z.literal('public-key'), response: z.looseObject({}) });
+
+export const EnrollOptionsBody = z.strictObject({ reviewer: reviewerName, token: z.string().min(1).max(128) });
+export const EnrollBody = z.strictObject({ reviewer: reviewerName, token: z.string().min(1).max(128), ticket: z.string().min(1).max(2048), response: WebAuthnResponse });
+export const PasskeyLoginOptionsBody = z.strictObject({});
+export const PasskeyLoginBody = z.strictObject({ ticket: z.string().min(1).max(2048), response: WebAuthnResponse });
+export const ValidateBody = z.strictObject({ payload: z.unknown() });

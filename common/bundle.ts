@@ -2,6 +2,7 @@ import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
 import { verifyChain, type EvidenceEvent } from './evidence';
 import type { ActionRequest, ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './schema';
+import { base64UrlToBytes, decisionChallenge, verifyPasskeyAssertion } from './webauthn';
 import { DECISION_DOMAIN, decisionMessageV1, keyId, signingMessage, verifyEd25519, type DecisionStatement, type DecisionStatementV1 } from './signing';
 
 export const BUNDLE_FORMAT = 'countersign/evidence/v1';
@@ -38,8 +39,38 @@ export type Verification = { ok: true; checks: string[] } | { ok: false; link: s
 export interface VerifyOptions {
   /** The layer's public key the user trusts (base64). Without it a bundle is never OK. */
   publicKey?: string;
-  /** Reviewer → the public keys a policy's directory registers for them; checks every decision against it. */
-  directory?: Map<string, string[]>;
+  /** The policy's directory: every decision is checked against what it registers for its reviewer. */
+  directory?: TrustedDirectory;
+}
+
+/** What a policy's directory registers, as `verify --policy` trusts it. */
+export interface TrustedDirectory {
+  /** Reviewer → Ed25519 public keys (base64). */
+  keys: Map<string, string[]>;
+  /** Reviewer → passkeys (credential id, COSE public key; base64url). */
+  passkeys: Map<string, { credentialId: string; publicKey: string }[]>;
+  /** The inbox's relying party and origins. */
+  webauthn?: { rpId: string; origins: string[] };
+}
+
+/** A passkey decision as the evidence keeps it (workflows/review.ts). */
+interface PasskeyEvidence {
+  credentialId: string;
+  authenticatorData: string;
+  clientDataJSON: string;
+  signature: string;
+  publicKey: string;
+  rpId?: string;
+}
+
+/** The origin the browser recorded in a passkey assertion's client data, if it can be read. */
+function assertionOrigin(clientDataJSON: string): string | undefined {
+  try {
+    const origin = (JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64UrlToBytes(clientDataJSON))) as { origin?: unknown }).origin;
+    return typeof origin === 'string' ? origin : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Statements signed before they named the workflow (v1) are still checked, under their own domain. */
@@ -70,27 +101,42 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
   checks.push('request digest');
 
   for (const event of bundle.events) {
-    const data = event.data as { decision?: string; signature?: string; publicKey?: string; statement?: DecisionStatement | DecisionStatementV1 } | undefined;
+    const data = event.data as { decision?: string; signature?: string; publicKey?: string; passkey?: PasskeyEvidence; statement?: DecisionStatement | DecisionStatementV1 } | undefined;
     if (!data?.decision || event.actor === undefined) continue;
     const who = event.actor ?? 'a reviewer';
-    const registered = options.directory?.get(who) ?? [];
-    if (!data.signature) {
-      if (registered.length) return fail(`events[${event.seq}]`, `${who} has a key in the policy's directory, but this ${event.type} decision is unsigned`);
+    const registeredKeys = options.directory?.keys.get(who) ?? [];
+    const registeredPasskeys = options.directory?.passkeys.get(who) ?? [];
+    const at = `events[${event.seq}]`;
+    if (!data.signature && !data.passkey) {
+      if (registeredKeys.length || registeredPasskeys.length) return fail(at, `${who} has a key in the policy's directory, but this ${event.type} decision is unsigned`);
       continue;
     }
     const s = data.statement;
-    if (!data.publicKey || !s || !verifyEd25519(data.publicKey, statementMessage(s), data.signature)) {
-      return fail(`events[${event.seq}]`, `the signature of ${who} on this ${event.type} decision does not verify`);
+    if (!s) return fail(at, `${who}'s ${event.type} decision keeps no signed statement`);
+    if (data.passkey) {
+      // The assertion's challenge is SHA-256 of the statement: checking it checks what the reviewer decided.
+      const p = data.passkey;
+      if (!('versionDigest' in s)) return fail(at, `${who}'s passkey decision signs a statement of an old format`);
+      const trusted = options.directory ? registeredPasskeys.find((c) => c.credentialId === p.credentialId) : { credentialId: p.credentialId, publicKey: p.publicKey };
+      if (!trusted) return fail(at, `${who}'s decision is signed by passkey ${String(p.credentialId).slice(0, 16)}…, which the policy's directory does not register for them`);
+      const rpId = options.directory?.webauthn?.rpId ?? p.rpId;
+      const origins = options.directory?.webauthn?.origins ?? [assertionOrigin(p.clientDataJSON) ?? ''];
+      if (!rpId) return fail(at, `${who}'s passkey decision names no relying party, and no policy is given to say which`);
+      const checked = verifyPasskeyAssertion(p, trusted, { challenge: decisionChallenge(s), origins, rpId });
+      if (!checked.ok) return fail(at, `the passkey assertion of ${who} on this ${event.type} decision does not verify: ${checked.reason}`);
+    } else if (!data.publicKey || !verifyEd25519(data.publicKey, statementMessage(s), data.signature!)) {
+      return fail(at, `the signature of ${who} on this ${event.type} decision does not verify`);
     }
     const named = 'versionDigest' in s ? s.workflowId === bundle.workflowId && s.requestId === bundle.requestId : s.requestId === bundle.requestId;
     if (!named || s.reviewer !== event.actor || s.decision !== data.decision) {
-      return fail(`events[${event.seq}]`, `${who}'s signed statement is for another request, reviewer or decision`);
+      return fail(at, `${who}'s signed statement is for another request, reviewer or decision`);
     }
+    const how = data.passkey ? 'passkey' : 'signature';
     if (options.directory) {
-      if (!registered.includes(data.publicKey)) return fail(`events[${event.seq}]`, `${who}'s decision is signed by key ${keyId(data.publicKey)}, which the policy's directory does not register for them`);
-      checks.push(`reviewer signature of ${who} (events[${event.seq}]) by a key the policy registers`);
+      if (!data.passkey && !registeredKeys.includes(data.publicKey!)) return fail(at, `${who}'s decision is signed by key ${keyId(data.publicKey!)}, which the policy's directory does not register for them`);
+      checks.push(`reviewer ${how} of ${who} (${at}) ${data.passkey ? 'registered in the policy, on its relying party' : 'by a key the policy registers'}`);
     } else {
-      checks.push(`reviewer signature of ${who} (events[${event.seq}]) against the key in the bundle`);
+      checks.push(`reviewer ${how} of ${who} (${at}) against the key in the bundle`);
     }
   }
 

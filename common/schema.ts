@@ -142,6 +142,8 @@ export const GroupSnapshot = z.object({
   members: z.array(z.string()),
   /** Reviewers with an Ed25519 key (base64, raw 32 bytes): their decisions must be signed. */
   keys: z.record(z.string(), z.string()).optional(),
+  /** Reviewers' registered passkeys (credential id and COSE public key, base64url): a decision may be signed by one. */
+  passkeys: z.record(z.string(), z.array(z.object({ credentialId: z.string(), publicKey: z.string() }))).optional(),
 });
 export type GroupSnapshot = z.infer<typeof GroupSnapshot>;
 
@@ -168,6 +170,8 @@ export const PolicyDecision = z.object({
   policyDigest: z.string(),
   /** Digest of the directory (who may decide, with which keys) this decision was made under. */
   directoryDigest: z.string().optional(),
+  /** Where passkeys are used (the directory's webauthn): the relying party and the inbox's origins an assertion must come from. */
+  webauthn: z.object({ rpId: z.string(), origins: z.array(z.string()) }).optional(),
   actionDigest: z.string(),
 });
 export type PolicyDecision = z.infer<typeof PolicyDecision>;
@@ -181,12 +185,32 @@ export const DenyReason = z
   .regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an UPPER_SNAKE_CASE code such as AMOUNT_TOO_HIGH');
 
 /** A reviewer's Ed25519 signature over their DecisionStatement (common/signing.ts). */
-export const DecisionSignature = z.strictObject({
+export const KeySignature = z.strictObject({
   signedAt: z.iso.datetime(),
   // A regex, not z.base64(): zod's check relies on atob, which the workflow sandbox lacks.
   value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'a base64 Ed25519 signature (88 characters)'),
 });
+
+const base64Url = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'base64url');
+
+/**
+ * A passkey's WebAuthn assertion whose challenge is SHA-256 of the DecisionStatement
+ * (common/webauthn.ts): what the browser's navigator.credentials.get returns, each field base64url.
+ */
+export const PasskeySignature = z.strictObject({
+  signedAt: z.iso.datetime(),
+  passkey: z.strictObject({
+    credentialId: base64Url(1366),
+    authenticatorData: base64Url(1366),
+    clientDataJSON: base64Url(5462),
+    signature: base64Url(342),
+  }),
+});
+
+/** How a decision is signed: by the reviewer's Ed25519 key (CLI) or by their passkey (web inbox). */
+export const DecisionSignature = z.union([KeySignature, PasskeySignature]);
 export type DecisionSignature = z.infer<typeof DecisionSignature>;
+export type PasskeySignature = z.infer<typeof PasskeySignature>;
 
 const hexDigest = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
 

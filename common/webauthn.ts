@@ -138,6 +138,31 @@ export function verifyPasskeyAssertion(assertion: PasskeyAssertion, credential: 
   return { ok: true, signCount };
 }
 
+/** The algorithm of a registered COSE public key (base64url), if countersign accepts it: ES256 (P-256) or EdDSA (Ed25519). */
+export function coseKeyAlgorithm(publicKey: string): 'ES256' | 'EdDSA' | undefined {
+  try {
+    const bytes = base64UrlToBytes(publicKey);
+    if (bytes.length > MAX_COSE_KEY_BYTES) return undefined;
+    const key = decodeCbor(bytes);
+    if (!(key instanceof Map)) return undefined;
+    const x = key.get(-2);
+    if (key.get(3) === -7 && key.get(1) === 2 && key.get(-1) === 1) {
+      const y = key.get(-3);
+      if (!(x instanceof Uint8Array) || !(y instanceof Uint8Array) || x.length !== 32 || y.length !== 32) return undefined;
+      const point = new Uint8Array(65);
+      point[0] = 0x04;
+      point.set(x, 1);
+      point.set(y, 33);
+      p256.Point.fromBytes(point).assertValidity(); // on the curve
+      return 'ES256';
+    }
+    if (key.get(3) === -8 && key.get(1) === 1 && key.get(-1) === 6) return x instanceof Uint8Array && x.length === 32 ? 'EdDSA' : undefined;
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;

@@ -5,12 +5,14 @@ import { streamSSE } from 'hono/streaming';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { CompiledPolicy } from '../activities/policy/load';
-import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, MAX_HTTP_WAIT_MS, ReportBody, SubmitBody } from '../common/api';
+import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, MAX_HTTP_WAIT_MS, ReportBody, SubmitBody, ValidateBody } from '../common/api';
+import { checkCatalog } from '../activities/policy/catalog';
+import { bytesToBase64Url, decisionChallenge, verifyPasskeyAssertion } from '../common/webauthn';
 import { ReasonCode } from '../common/codes';
 import { parseDuration } from '../common/duration';
 import { describeIssues } from '../common/errors';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
-import type { ReviewView, SubmitState } from '../common/schema';
+import { Payload, type ActionRequest, type ReviewView, type SubmitState } from '../common/schema';
 import { decisionMessage, decisionStatement, statementTarget, verifyEd25519 } from '../common/signing';
 import { parseStrictJson } from '../common/strict-json';
 import { approvalWorkflowId } from '../common/digest';
@@ -20,6 +22,9 @@ import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
 import { createRateLimiter } from './rate-limit';
 import { SessionError, type Sessions } from './sessions';
+import type { Enrollments } from './enrollments';
+import { groupsOf, inboxSession, passkeyOwner, registerInbox } from './inbox';
+export { groupsOf };
 
 export interface AppOptions {
   backend: Approvals;
@@ -34,6 +39,10 @@ export interface AppOptions {
   streamPollMs?: number;
   /** Behind a proxy that sets X-Forwarded-For: the client is its first address (COUNTERSIGN_TRUST_PROXY=1). */
   trustProxy?: boolean;
+  /** Reviewers' passkey enrolments (the web inbox). */
+  enrollments: Enrollments;
+  /** Served over TLS: the inbox cookie is Secure. */
+  secure?: boolean;
 }
 
 /** Long-polls and event streams one credential may hold open at once (per instance). */
@@ -117,6 +126,21 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   const authenticate = async (c: Context<Env>): Promise<Principal> => {
     const header = c.req.header('authorization') ?? '';
+    // The web inbox: a passkey session in an HttpOnly cookie, honoured by the reviewer endpoints only
+    // (an agent endpoint answers it 403), with its CSRF token on every change.
+    if (!header && c.req.header('cookie')) {
+      let session: Awaited<ReturnType<typeof inboxSession>>;
+      try {
+        session = await inboxSession(c, { policy, sessions }, { stateChange: c.req.method !== 'GET' && c.req.method !== 'HEAD' });
+      } catch (err) {
+        if (err instanceof HttpProblem && err.status === 401) throw refused(c, err.message);
+        throw err;
+      }
+      const principal: Principal = { role: 'reviewer', name: session.reviewer, groups: groupsOf(policy, session.reviewer) };
+      rateLimited(`${principal.role}:${principal.name}`);
+      c.set('principal', principal);
+      return principal;
+    }
     const m = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(header);
     if (!m) throw refused(c, 'Send your credential as "Authorization: Bearer <key or session>".');
     const credential = m[1]!;
@@ -344,24 +368,80 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (!decision.versionDigest) throw invalid('Field "versionDigest" is required: name the version you were shown.');
     const view = await reviewFor(c, reviewer as { name: string; groups: string[] });
     // Checked here for a quick, clear answer; the workflow checks it again against its own directory snapshot.
-    const key = policy.reviewerKeys.get(reviewer.name);
-    if (view.runId && key && view.policy) {
+    if (view.runId && view.policy) {
       const statement = decisionStatement(statementTarget(view, { versionDigest: decision.versionDigest, policyDigest: view.policy.policyDigest }), decision, decision.signature.signedAt);
-      if (!verifyEd25519(key, decisionMessage(statement), decision.signature.value)) {
-        throw unauthenticated(`The signature does not verify against ${reviewer.name}'s registered key for this request and version.`);
+      const signature = decision.signature;
+      if ('passkey' in signature) {
+        const owner = passkeyOwner(policy, signature.passkey.credentialId);
+        if (owner?.reviewer !== reviewer.name) throw unauthenticated(`The passkey that signed this decision is not one the directory registers for ${reviewer.name}.`);
+        const rp = policy.webauthn!;
+        const checked = verifyPasskeyAssertion(signature.passkey, { credentialId: signature.passkey.credentialId, publicKey: owner.publicKey }, { challenge: decisionChallenge(statement), origins: rp.origins, rpId: rp.rpId });
+        if (!checked.ok) throw unauthenticated(`The passkey assertion is refused: ${checked.reason}.`);
+      } else {
+        const key = policy.reviewerKeys.get(reviewer.name);
+        if (key && !verifyEd25519(key, decisionMessage(statement), signature.value)) {
+          throw unauthenticated(`The signature does not verify against ${reviewer.name}'s registered key for this request and version.`);
+        }
       }
     }
     return c.json(await backend.decide(view.workflowId, decision));
   });
 
-  return app;
-}
+  /** The statement a passkey signs for a decision (the inbox): the server words it, the reviewer's authenticator signs its SHA-256. */
+  app.post('/v1/reviews/:id/statement', large, async (c) => {
+    const reviewer = await asReviewer(c);
+    const raw = (await jsonBody(c)) as { reviewer?: unknown; signature?: unknown };
+    if (raw.signature !== undefined) throw invalid('Field "signature" does not belong here: this call returns what to sign.');
+    if (raw.reviewer !== undefined && raw.reviewer !== reviewer.name) throw forbidden(`Field "reviewer" names ${JSON.stringify(String(raw.reviewer).slice(0, 128))}, but you are signed in as ${reviewer.name}.`);
+    const decision = parse(DecisionBody, { ...raw, reviewer: reviewer.name });
+    if (!decision.versionDigest) throw invalid('Field "versionDigest" is required: name the version you were shown.');
+    const view = await reviewFor(c, reviewer as { name: string; groups: string[] });
+    if (!view.runId || !view.policy) throw invalid('This request was made before passkey decisions: decide on it from the CLI.');
+    const edit = decision.decision === 'approve' ? decision.editedPayload : decision.decision === 'request_changes' ? decision.proposedPayload : undefined;
+    if (edit !== undefined) catalogCheck(view, edit);
+    const passkeys = policy.reviewerPasskeys.get(reviewer.name) ?? [];
+    if (!passkeys.length || !policy.webauthn) throw unauthenticated(`${reviewer.name} has no passkey in the directory: decide from the CLI, or enrol one (countersign reviewers invite).`);
+    const signedAt = new Date().toISOString();
+    const statement = decisionStatement(statementTarget(view, { versionDigest: decision.versionDigest, policyDigest: view.policy.policyDigest }), decision, signedAt);
+    return c.json({
+      statement,
+      challenge: bytesToBase64Url(decisionChallenge(statement)),
+      signedAt,
+      passkey: { rpId: policy.webauthn.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' })) },
+    });
+  });
 
-/** The groups a reviewer belongs to under this policy. */
-export function groupsOf(policy: CompiledPolicy, reviewer: string): string[] {
-  return Object.entries(policy.config.groups)
-    .filter(([, g]) => g.members.includes(reviewer))
-    .map(([name]) => name);
+  /** An edited or proposed payload checked against the action's catalog schema, before anything is signed. */
+  app.post('/v1/reviews/:id/validate', large, async (c) => {
+    const reviewer = await asReviewer(c);
+    const { payload } = parse(ValidateBody, await jsonBody(c));
+    const view = await reviewFor(c, reviewer as { name: string; groups: string[] });
+    catalogCheck(view, payload);
+    return c.json({ ok: true });
+  });
+
+  /** The payload as the workflow will judge an edit: a JSON object within the limits, valid for the action's catalog entry. */
+  const catalogCheck = (view: ReviewView, payload: unknown) => {
+    const parsed = Payload.safeParse(payload);
+    if (!parsed.success) throw invalid(describeIssues(parsed.error).replace(/^Field "/, 'Field "payload.').replace(/^Field "payload\.payload/, 'Field "payload'));
+    const checked = checkCatalog(policy.catalog, { ...view.request, payload: parsed.data } as ActionRequest, policy.environment);
+    if (!checked.ok) throw invalid(checked.message);
+  };
+
+  registerInbox(app, {
+    policy,
+    sessions,
+    enrollments: options.enrollments,
+    logger,
+    secure: Boolean(options.secure),
+    rateLimited,
+    clientAddress,
+    jsonBody,
+    parse: parse as never,
+    limit: bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', 'The body is larger than 64 KiB.', { connection: 'close' }); } }),
+  });
+
+  return app;
 }
 
 /**

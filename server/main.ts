@@ -7,11 +7,13 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { loadPolicyFile, type CompiledPolicy } from '../activities/policy/load';
+import { reloadOnChange } from '../activities/policy/watch';
 import { ConfigError, loadConfig, TemporalUnreachable } from '../worker/config';
 import { createLogger } from '../worker/logger';
 import { createApp } from './app';
 import { Approvals } from './backend';
 import { createSessions } from './sessions';
+import { Enrollments } from './enrollments';
 
 export interface RunningServer {
   url: string;
@@ -64,6 +66,8 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     allowedHosts,
     rateLimit: s.rateLimit,
     trustProxy: s.trustProxy,
+    enrollments: new Enrollments(s.backend.client, s.backend.taskQueue),
+    secure: Boolean(s.tls),
   });
   const url = `${s.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   return {
@@ -99,6 +103,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const policy = loadPolicyFile(flags.policyFile ?? config.policyFile);
+  const stopWatching = reloadOnChange(policy, logger);
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together.');
   let connection: Connection;
   try {
@@ -122,6 +127,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  stopWatching();
   await running.close();
   await connection.close();
   logger.info('countersign server stopped');

@@ -28,7 +28,18 @@ export interface Sessions {
   login(challenge: string, proof: string, publicKeyOf: (reviewer: string) => string | undefined): Promise<{ session: string; reviewer: string; expiresAt: string }>;
   /** The reviewer a session names; throws SessionError when it is forged, expired or for another audience. */
   verify(session: string): Promise<string>;
+  /** A signed ticket carrying a WebAuthn challenge between the options call and the answer (any instance can check it). */
+  ticket(purpose: TicketPurpose, claims: { challenge: string; reviewer?: string }): Promise<string>;
+  /** The ticket's claims; a login ticket is single-use (on this instance; it lives TICKET_TTL_S at most). */
+  readTicket(purpose: TicketPurpose, ticket: string): Promise<{ challenge: string; reviewer?: string }>;
+  /** An inbox session (a cookie) for a reviewer signed in with one of their passkeys, with its CSRF token. */
+  inboxSession(reviewer: string, credentialId: string): Promise<{ session: string; csrf: string; expiresAt: string }>;
+  verifyInbox(session: string): Promise<{ reviewer: string; credentialId: string; csrf: string; expiresAt: string }>;
 }
+
+export type TicketPurpose = 'passkey-login' | 'passkey-enroll';
+export const TICKET_TTL_S = 300;
+const INBOX_AUDIENCE = 'countersign/inbox-session';
 
 /** `secret`: at least 32 bytes shared by every server instance (COUNTERSIGN_SESSION_SECRET). */
 export function createSessions(secret: Uint8Array, options: { ttlSeconds?: number } = {}): Sessions {
@@ -74,6 +85,31 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
       if (usedNonces.size < 100_000) usedNonces.set(String(c.nonce), now + CHALLENGE_TTL_S * 1000);
       const { token, expiresAt } = await hs({ role: 'reviewer' }, SESSION_AUDIENCE, ttl, reviewer);
       return { session: token, reviewer, expiresAt };
+    },
+    async ticket(purpose, claims) {
+      return (await hs({ challenge: claims.challenge, ...(claims.reviewer ? { reviewer: claims.reviewer } : {}) }, `countersign/${purpose}`, TICKET_TTL_S, 'ticket')).token;
+    },
+    async readTicket(purpose, ticket) {
+      const claims = await verifyHs(ticket, `countersign/${purpose}`, 'passkey ticket');
+      if (typeof claims.challenge !== 'string') throw new SessionError('The passkey ticket is not valid.');
+      if (purpose === 'passkey-login') {
+        const key = `ticket:${claims.challenge}`;
+        if (usedNonces.has(key)) throw new SessionError('This sign-in has been completed already: start again.');
+        const now = Date.now();
+        for (const [n, exp] of usedNonces) if (exp < now) usedNonces.delete(n);
+        if (usedNonces.size < 100_000) usedNonces.set(key, now + TICKET_TTL_S * 1000);
+      }
+      return { challenge: claims.challenge, ...(typeof claims.reviewer === 'string' ? { reviewer: claims.reviewer } : {}) };
+    },
+    async inboxSession(reviewer, credentialId) {
+      const csrf = randomBytes(24).toString('base64url');
+      const { token, expiresAt } = await hs({ role: 'reviewer', cred: credentialId, csrf }, INBOX_AUDIENCE, ttl, reviewer);
+      return { session: token, csrf, expiresAt };
+    },
+    async verifyInbox(session) {
+      const claims = await verifyHs(session, INBOX_AUDIENCE, 'inbox session');
+      if (claims.role !== 'reviewer' || typeof claims.sub !== 'string' || typeof claims.cred !== 'string' || typeof claims.csrf !== 'string') throw new SessionError('The inbox session is not valid.');
+      return { reviewer: claims.sub, credentialId: claims.cred, csrf: claims.csrf, expiresAt: new Date((claims.exp ?? 0) * 1000).toISOString() };
     },
     async verify(session) {
       const claims = await verifyHs(session, SESSION_AUDIENCE, 'session');

@@ -30,8 +30,21 @@ function readOrCreateApiKey(path: string, kind: 'agent' | 'gateway' | 'auditor')
  * the policy already registers one), and the policy text with all of them in its directory.
  * Never for production: there, each principal makes their own key and the operator adds the entry.
  */
-export function withDevCredentials(policyText: string, home: string, who: { agents: string[]; gateways?: string[]; auditors?: string[] }): DevCredentials {
+export function withDevCredentials(
+  policyText: string,
+  home: string,
+  who: {
+    agents: string[];
+    gateways?: string[];
+    auditors?: string[];
+    /** The inbox's relying party, unless the policy names one. */
+    webauthn?: { rpId: string; origins: string[] };
+    /** A policy file written before (the last dev run's): reviewers' confirmed passkeys carry over from it. */
+    passkeysFrom?: string;
+  },
+): DevCredentials {
   const doc = parseDocument(policyText);
+  if (who.webauthn && !doc.hasIn(['directory', 'webauthn'])) doc.setIn(['directory', 'webauthn'], doc.createNode(who.webauthn, { flow: true }));
   const groups = (doc.toJS() as { groups?: Record<string, { members?: string[]; reviewerKeys?: Record<string, string> }> }).groups ?? {};
   const registered = new Set(Object.values(groups).flatMap((g) => Object.keys(g.reviewerKeys ?? {})));
   const existing = doc.getIn(['directory', 'reviewers']);
@@ -57,6 +70,14 @@ export function withDevCredentials(policyText: string, home: string, who: { agen
     const signer = existsSync(path) ? loadKeyFile(path) : createKeyFile(path);
     reviewerKeys.set(name, path);
     doc.setIn(['directory', 'reviewers', name], doc.createNode({ key: signer.publicKey }, { flow: true }));
+  }
+  if (who.passkeysFrom && existsSync(who.passkeysFrom)) {
+    const before = parseDocument(readFileSync(who.passkeysFrom, 'utf8')).toJS() as { directory?: { reviewers?: Record<string, { passkeys?: unknown[] }> } } | null;
+    for (const [name, entry] of Object.entries(before?.directory?.reviewers ?? {})) {
+      if (Array.isArray(entry?.passkeys) && entry.passkeys.length && doc.hasIn(['directory', 'reviewers', name])) {
+        doc.setIn(['directory', 'reviewers', name, 'passkeys'], doc.createNode(entry.passkeys, { flow: true }));
+      }
+    }
   }
   return { policyText: doc.toString(), agentKeys, reviewerKeys, auditorKeys };
 }

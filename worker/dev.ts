@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { layerSigner } from '../activities/keys';
 import { compilePolicy } from '../activities/policy/load';
+import { reloadOnChange } from '../activities/policy/watch';
 import { Approvals } from '../server/backend';
 import { sessionSecret, startServer } from '../server/main';
 import { withDevCredentials } from './dev-credentials';
@@ -30,10 +31,20 @@ export async function runDev(): Promise<void> {
   const agents = readdirSync(join(PROJECT, 'examples', 'actions'))
     .filter((f) => f.endsWith('.json'))
     .map((f) => (JSON.parse(readFileSync(join(PROJECT, 'examples', 'actions', f), 'utf8')) as { agentId: string }).agentId);
-  const creds = withDevCredentials(readFileSync(config.policyFile, 'utf8'), config.home, { agents, gateways: ['mcp-gateway'], auditors: ['auditor'] });
+  const listen = process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:7280';
+  const inboxOrigin = `http://localhost:${listen.split(':').pop()}`;
   const devPolicyFile = join(config.home, 'dev-policy.yaml');
+  // Passkeys confirmed into the last run's dev policy (countersign reviewers confirm) carry over.
+  const creds = withDevCredentials(readFileSync(config.policyFile, 'utf8'), config.home, {
+    agents,
+    gateways: ['mcp-gateway'],
+    auditors: ['auditor'],
+    webauthn: { rpId: 'localhost', origins: [inboxOrigin] },
+    passkeysFrom: devPolicyFile,
+  });
   writeFileSync(devPolicyFile, creds.policyText);
   const policy = compilePolicy(creds.policyText, devPolicyFile);
+  const stopWatching = reloadOnChange(policy, logger);
   const signer = layerSigner(config.home, { createIfMissing: true });
   const evidenceDir = join(config.home, 'evidence');
 
@@ -67,7 +78,7 @@ export async function runDev(): Promise<void> {
     policy,
     logger,
     sessionSecret: sessionSecret(config.home, { createIfMissing: true }),
-    listen: process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:7280',
+    listen,
   });
 
   const ui = `http://${host === '0.0.0.0' ? 'localhost' : host}:${uiPort}`;
@@ -90,6 +101,11 @@ Next, in another terminal (the CLI reaches the server at ${server.url}; agents n
   npx countersign review show <id> --as dave
   npx countersign review approve <id> --as dave
 Filter the UI with: CountersignStatus="pending" AND CountersignGroup="finance"
+
+The reviewer inbox is ${inboxOrigin}/inbox (passkeys; open it as localhost, not 127.0.0.1). To enrol dave:
+  npx countersign reviewers invite dave            # prints a one-time link: open it, create a passkey
+  npx countersign reviewers confirm dave --policy ${devPolicyFile}
+The server and the worker reload the policy by themselves; dave then signs in at ${inboxOrigin}/inbox.
 Ctrl-C stops everything; pending approvals are still pending next time.
 
 `);
@@ -98,6 +114,7 @@ Ctrl-C stops everything; pending approvals are still pending next time.
     if (stopping) return;
     stopping = true;
     process.stdout.write('\nStopping the server, the worker and the Temporal server...\n');
+    stopWatching();
     void server.close();
     worker.shutdown();
   };

@@ -2,6 +2,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
 import { layerSigner } from '../activities/keys';
 import { loadPolicyFile } from '../activities/policy/load';
+import { reloadOnChange } from '../activities/policy/watch';
 import { loadConfig, TemporalUnreachable } from './config';
 import { createLogger, installTemporalLogging } from './logger';
 import { createApprovalWorker } from './worker';
@@ -11,6 +12,7 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const policy = loadPolicyFile(overrides.policyFile ?? config.policyFile);
+  const stopWatching = reloadOnChange(policy, logger);
   const signer = layerSigner(config.home); // outside dev mode a missing key is an error, never a silent new one
   installTemporalLogging(logger, ({ trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[config.logLevel as 'info'] ?? 'ERROR');
   let connection: NativeConnection;
@@ -48,6 +50,7 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
   try {
     await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
   } finally {
+    stopWatching();
     await connection.close();
     logger.info('countersign worker stopped');
   }

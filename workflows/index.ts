@@ -1,1 +1,2 @@
 export { approvalWorkflow } from './approval';
+export { reviewerEnrollment } from './enrollment';

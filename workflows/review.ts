@@ -19,6 +19,7 @@ import type { EvidenceType } from '../common/evidence';
 import { actionDigest } from '../common/digest';
 import type { GroupSnapshot, Json, Payload, PolicyDecision, Resource, ReviewerDecision } from '../common/schema';
 import { decisionMessage, decisionStatement, verifyEd25519, type DecisionStatement } from '../common/signing';
+import { decisionChallenge, verifyPasskeyAssertion } from '../common/webauthn';
 
 /** How old a signed statement may be when it arrives, on the workflow's clock. */
 export const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
@@ -144,6 +145,11 @@ export function registeredKey(state: ReviewState, reviewer: string): string | un
   return state.eligible.find((g) => g.keys && Object.hasOwn(g.keys, reviewer))?.keys?.[reviewer];
 }
 
+/** The reviewer's registered passkeys, from the eligible groups' snapshots. */
+export function registeredPasskeys(state: ReviewState, reviewer: string): { credentialId: string; publicKey: string }[] {
+  return state.eligible.find((g) => g.passkeys && Object.hasOwn(g.passkeys, reviewer))?.passkeys?.[reviewer] ?? [];
+}
+
 /** The statement the reviewer's signature must cover for this decision on the current version. */
 export function statementOf(state: ReviewState, d: ReviewerDecision, signedAt: string): DecisionStatement {
   return decisionStatement(
@@ -187,19 +193,32 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
     return refuse(ReasonCode.ALREADY_DECIDED, `${who} has already approved this version; another reviewer must decide.`);
   }
   const key = registeredKey(state, d.reviewer);
+  const passkeys = registeredPasskeys(state, d.reviewer);
   // Runs under the front door: identity is a signature, so every failure is UNAUTHENTICATED.
   const unsigned = state.signaturesRequired ? ReasonCode.UNAUTHENTICATED : ReasonCode.NOT_ELIGIBLE;
-  if (!key && state.signaturesRequired) {
-    return refuse(ReasonCode.UNAUTHENTICATED, `${who} has no key registered in the directory, and every decision must be signed by one (countersign keys reviewer).`);
+  if (!key && !passkeys.length && state.signaturesRequired) {
+    return refuse(ReasonCode.UNAUTHENTICATED, `${who} has no key or passkey registered in the directory, and every decision must be signed by one (countersign keys reviewer, or countersign reviewers invite).`);
   }
-  if (key) {
+  if (key || passkeys.length) {
     if (!d.signature) return refuse(unsigned, `${who} has a registered key, so the decision must be signed with it.`);
     const signedAt = Date.parse(d.signature.signedAt);
     if (!(now - signedAt <= SIGNATURE_MAX_AGE_MS && signedAt - now <= SIGNATURE_MAX_SKEW_MS)) {
       return refuse(unsigned, `${who}'s signed decision is dated ${d.signature.signedAt}, outside the ${SIGNATURE_MAX_AGE_MS / 60_000} minutes a signature is accepted for: sign it again.`);
     }
-    if (!verifyEd25519(key, decisionMessage(statementOf(state, d, d.signature.signedAt)), d.signature.value)) {
-      return refuse(unsigned, `The signature on ${who}'s decision does not verify against their registered key for this request and version.`);
+    const statement = statementOf(state, d, d.signature.signedAt);
+    if ('passkey' in d.signature) {
+      const assertion = d.signature.passkey;
+      const credential = passkeys.find((p) => p.credentialId === assertion.credentialId);
+      if (!credential) return refuse(unsigned, `The passkey that signed ${who}'s decision is not one the directory registers for them.`);
+      const webauthn = state.version.policy.webauthn;
+      if (!webauthn) return refuse(unsigned, 'The directory names no webauthn relying party, so no passkey assertion can be checked.');
+      const checked = verifyPasskeyAssertion(assertion, credential, { challenge: decisionChallenge(statement), origins: webauthn.origins, rpId: webauthn.rpId });
+      if (!checked.ok) return refuse(unsigned, `${who}'s passkey assertion is refused: ${checked.reason}.`);
+    } else {
+      if (!key) return refuse(unsigned, `${who} signs with a passkey: the directory registers no key for them.`);
+      if (!verifyEd25519(key, decisionMessage(statement), d.signature.value)) {
+        return refuse(unsigned, `The signature on ${who}'s decision does not verify against their registered key for this request and version.`);
+      }
     }
   }
   return { ok: true };
@@ -217,14 +236,23 @@ function sameVersion(state: ReviewState, payload: Payload): boolean {
 /** What the reviewer saw and signed, kept in the evidence with their decision. */
 function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key: string]: Json } = {}): { [key: string]: Json } {
   const key = registeredKey(state, d.reviewer);
+  const signature = d.signature;
+  const passkey = signature && 'passkey' in signature ? registeredPasskeys(state, d.reviewer).find((c) => c.credentialId === signature.passkey.credentialId) : undefined;
   const p = state.version.policy;
   return {
     decision: d.decision,
     versionDigest: state.version.digest,
     shown: { payloadDigest: state.version.digest, ruleIds: p.ruleIds, risk: p.risk, reason: p.reason, group: p.route.group.name, approvals: p.route.approvals },
-    signed: Boolean(key && d.signature),
+    signed: Boolean((key || passkey) && d.signature),
     ...(p.directoryDigest ? { directoryDigest: p.directoryDigest } : {}),
-    ...(key && d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
+    ...(key && d.signature && 'value' in d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
+    // A passkey decision keeps the whole assertion and the credential's key: verify checks it offline.
+    ...(passkey && d.signature && 'passkey' in d.signature
+      ? {
+          passkey: { ...d.signature.passkey, publicKey: passkey.publicKey, ...(p.webauthn ? { rpId: p.webauthn.rpId } : {}) },
+          statement: statementOf(state, d, d.signature.signedAt) as unknown as Json,
+        }
+      : {}),
     ...extra,
   };
 }

@@ -76,6 +76,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
       reportWithinMs,
       policyDigest: policy.digest,
       directoryDigest: policy.directory.digest,
+      ...webauthnOf(policy),
       actionDigest: digest,
     };
   }
@@ -117,8 +118,14 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     reportWithinMs,
     policyDigest: policy.digest,
     directoryDigest: policy.directory.digest,
+    ...webauthnOf(policy),
     actionDigest: digest,
   };
+}
+
+/** The inbox's relying party, snapshotted with the route: the workflow checks passkey assertions against it. */
+function webauthnOf(policy: CompiledPolicy): Pick<PolicyDecision, 'webauthn'> {
+  return policy.webauthn ? { webauthn: { rpId: policy.webauthn.rpId, origins: [...policy.webauthn.origins] } } : {};
 }
 
 /** Ownership routing: a named group, else the resource's owner group, else the default reviewers. */
@@ -143,7 +150,8 @@ function route(
     const group = policy.config.groups[name]!;
     // A reviewer's key holds in every group they are in: registered in one, they must sign in all.
     const keys = Object.fromEntries(group.members.flatMap((m) => (policy.reviewerKeys.has(m) ? [[m, policy.reviewerKeys.get(m)!]] : [])));
-    return { name, members: [...group.members], ...(Object.keys(keys).length ? { keys } : {}) };
+    const passkeys = Object.fromEntries(group.members.flatMap((m) => (policy.reviewerPasskeys.has(m) ? [[m, policy.reviewerPasskeys.get(m)!]] : [])));
+    return { name, members: [...group.members], ...(Object.keys(keys).length ? { keys } : {}), ...(Object.keys(passkeys).length ? { passkeys } : {}) };
   };
   const chain: GroupSnapshot[] = [];
   let next = policy.config.groups[groupName]!.escalatesTo;

@@ -4,6 +4,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { canonicalJson } from '../../common/canonical';
 import { parseDuration } from '../../common/duration';
 import { escapeName, isMissing } from '../../common/errors';
+import { coseKeyAlgorithm } from '../../common/webauthn';
 import { nativeSha256Hex } from '../sha256';
 import { actionPatternToRegExp, foldAction, globToRegExp, isGlob } from './glob';
 import { compileCatalog, type CompiledCatalog } from './catalog';
@@ -60,6 +61,10 @@ export interface CompiledPolicy {
   owners: { pattern: RegExp; group: string }[];
   /** Each reviewer's registered key, from the directory or whichever group lists it (one key per reviewer). */
   reviewerKeys: Map<string, string>;
+  /** Each reviewer's confirmed passkeys (credential id, COSE public key; base64url). */
+  reviewerPasskeys: Map<string, { credentialId: string; publicKey: string }[]>;
+  /** The relying party and origins of the web inbox, when the directory has passkeys. */
+  webauthn?: { rpId: string; origins: string[]; rpName: string };
   /** Who may come through the front door, and the digest recorded with every decision. */
   directory: CompiledDirectory;
   catalog: CompiledCatalog;
@@ -120,6 +125,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
   }
   const reviewerKeys = new Map(Object.values(config.groups).flatMap((g) => Object.entries(g.reviewerKeys ?? {})));
   for (const [name, entry] of Object.entries(config.directory.reviewers)) {
+    if (entry.key === undefined) continue;
     const other = reviewerKeys.get(name);
     if (other !== undefined && other !== entry.key) err(['directory', 'reviewers', name, 'key'], `differs from the key a group's reviewerKeys registers for ${escapeName(name)}: a reviewer has one key`);
     reviewerKeys.set(name, entry.key);
@@ -132,6 +138,19 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     if (other !== undefined) err(['directory', 'reviewers', name], `has the same key as ${escapeName(other)}: each reviewer has a key of their own`);
     else keyNames.set(key, name);
   }
+  // Passkeys: each credential belongs to one reviewer, its key is one countersign can verify, and the inbox's relying party is named.
+  const reviewerPasskeys = new Map<string, { credentialId: string; publicKey: string }[]>();
+  const credentialOwners = new Map<string, string>();
+  for (const [name, entry] of Object.entries(config.directory.reviewers)) {
+    for (const [i, passkey] of (entry.passkeys ?? []).entries()) {
+      const owner = credentialOwners.get(passkey.id);
+      if (owner !== undefined) err(['directory', 'reviewers', name, 'passkeys', i, 'id'], `is the same passkey as one of ${escapeName(owner)}'s: a passkey belongs to one reviewer`);
+      else credentialOwners.set(passkey.id, name);
+      if (!coseKeyAlgorithm(passkey.publicKey)) err(['directory', 'reviewers', name, 'passkeys', i, 'publicKey'], 'is not a COSE public key countersign accepts (ES256 on P-256, or EdDSA on Ed25519)');
+      reviewerPasskeys.set(name, [...(reviewerPasskeys.get(name) ?? []), { credentialId: passkey.id, publicKey: passkey.publicKey }]);
+    }
+  }
+  if (reviewerPasskeys.size && !config.directory.webauthn) err(['directory'], 'registers passkeys but no webauthn: { rpId, origins }, the inbox they were made for');
   const spellings = new Map<string, string>();
   for (const name of [...Object.values(config.groups).flatMap((g) => g.members), ...Object.keys(config.directory.reviewers)]) {
     const other = spellings.get(name.toLowerCase());
@@ -186,6 +205,8 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     wildcard,
     owners: config.owners.map((o) => ({ pattern: globToRegExp(o.match), group: o.group })),
     reviewerKeys,
+    reviewerPasskeys,
+    webauthn: config.directory.webauthn, // always set, so a reload that drops it drops it
     directory: {
       agents: new Map(Object.entries(config.directory.agents).map(([name, a]) => [name, { keyHash: a.keyHash, kind: a.kind }])),
       auditors: new Map(Object.entries(config.directory.auditors)),
@@ -194,6 +215,8 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
           agents: Object.fromEntries(Object.entries(config.directory.agents).map(([name, a]) => [name, { keyHash: a.keyHash, kind: a.kind }])),
           reviewers: Object.fromEntries([...reviewerKeys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
           auditors: config.directory.auditors,
+          ...(reviewerPasskeys.size ? { passkeys: Object.fromEntries(reviewerPasskeys) } : {}),
+          ...(config.directory.webauthn ? { webauthn: config.directory.webauthn } : {}),
         }),
       ),
     },

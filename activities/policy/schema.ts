@@ -116,9 +116,38 @@ const principalName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, '
  * Who may come through the front door (DESIGN §0, §3): agents by the hash of their API key (a
  * gateway may pass on MCP context), reviewers by their Ed25519 public key, auditors by key hash.
  */
+const base64Url = (what: string, max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, `must be ${what}, base64url (as countersign reviewers confirm writes it)`);
+
+/** A passkey a reviewer enrolled through an invite and an operator confirmed (`countersign reviewers confirm`). */
+export const PasskeyConfig = z.strictObject({
+  id: base64Url('the credential id', 1366),
+  publicKey: base64Url('the COSE public key', 683),
+  /** When the operator confirmed it; informative. */
+  confirmedAt: z.string().max(64).optional(),
+  /** The authenticator model's AAGUID, when it gave one; informative. */
+  aaguid: z.string().max(64).optional(),
+});
+
+/** Where the web inbox is served: passkeys are scoped to rpId, and an assertion must come from one of the origins. */
+export const WebAuthnConfig = z.strictObject({
+  rpId: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lower-case host name such as countersign.example.com (an IP address cannot be a relying party)'),
+  origins: z.array(z.string().regex(/^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$/, 'must be an origin such as https://countersign.example.com (scheme, host, optional port; no path)')).min(1).max(16),
+  /** The name authenticators show when a passkey is created. */
+  rpName: z.string().min(1).max(64).default('countersign'),
+});
+export type WebAuthnConfig = z.infer<typeof WebAuthnConfig>;
+
 export const DirectoryConfig = z.strictObject({
   agents: z.record(principalName, z.strictObject({ keyHash, kind: z.enum(['agent', 'gateway']).default('agent'), description: z.string().optional() })).default({}),
-  reviewers: z.record(principalName, z.strictObject({ key: ed25519Key })).default({}),
+  reviewers: z
+    .record(
+      principalName,
+      z
+        .strictObject({ key: ed25519Key.optional(), passkeys: z.array(PasskeyConfig).max(16).optional() })
+        .refine((r) => r.key !== undefined || (r.passkeys?.length ?? 0) > 0, 'must have a key (countersign keys reviewer) or a passkey (countersign reviewers invite)'),
+    )
+    .default({}),
+  webauthn: WebAuthnConfig.optional(),
   auditors: z.record(principalName, z.strictObject({ keyHash })).default({}),
 });
 export type DirectoryConfig = z.infer<typeof DirectoryConfig>;

@@ -10,6 +10,7 @@ import { reviewCommand, reviewHelp } from './commands/review';
 import { clusterHelp, setupCommand, statusCommand } from './commands/cluster';
 import { evidenceCommand, evidenceHelp, verifyCommand } from './commands/evidence';
 import { keysCommand, keysHelp } from './commands/keys';
+import { reviewersCommand, reviewersHelp } from './commands/reviewers';
 import { mcpHelp, mcpProxyCommand } from './commands/mcp';
 import { submitCommand, submitHelp } from './commands/submit';
 import { consumeCommand, reportCommand, tokenHelp } from './commands/token';
@@ -33,6 +34,7 @@ ${policyHelp.replace(/^/gm, '  ')}
 ${evidenceHelp.replace(/^/gm, '  ')}
 ${keysHelp.replace(/^/gm, '  ')}
 ${clusterHelp.replace(/^/gm, '  ')}
+${reviewersHelp.replace(/^/gm, '  ')}
 ${mcpHelp.replace(/^/gm, '  ')}
 
 Environment: agents COUNTERSIGN_URL (http://127.0.0.1:7280), COUNTERSIGN_API_KEY; reviewers
@@ -61,6 +63,8 @@ async function run(argv: string[]): Promise<number> {
       return keysCommand(args);
     case 'setup':
       return setupCommand(args);
+    case 'reviewers':
+      return reviewersCommand(args);
     case 'status':
       return statusCommand(args);
     case 'mcp-proxy':

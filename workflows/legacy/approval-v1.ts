@@ -222,7 +222,7 @@ export async function approvalWorkflowV1(input: ApprovalInput): Promise<Approval
     if (key) {
       if (!d.signature) throw fail(ReasonCode.NOT_ELIGIBLE, `${d.reviewer} has a registered key, so the decision must be signed with it.`);
       const statement = statementFor(requestId, currentDigest, request, d, d.signature.signedAt);
-      if (!verifyEd25519(key, decisionMessage(statement), d.signature.value)) {
+      if (!verifyEd25519(key, decisionMessage(statement), keySignatureValue(d.signature))) {
         throw fail(ReasonCode.NOT_ELIGIBLE, `The signature on ${d.reviewer}'s decision does not verify against their registered key.`);
       }
     }
@@ -246,7 +246,7 @@ export async function approvalWorkflowV1(input: ApprovalInput): Promise<Approval
       shown: { summary: request.summary, payloadDigest: currentDigest, ruleIds: policy?.ruleIds ?? [], risk: policy?.risk ?? '', reason: policy?.reason ?? '' },
       signed: Boolean(key && d.signature),
       ...(key && d.signature
-        ? { publicKey: key, signature: d.signature.value, statement: statementFor(requestId, currentDigest, request, d, d.signature.signedAt) as unknown as Json }
+        ? { publicKey: key, signature: keySignatureValue(d.signature), statement: statementFor(requestId, currentDigest, request, d, d.signature.signedAt) as unknown as Json }
         : {}),
       ...extra,
     };
@@ -520,4 +520,9 @@ export async function approvalWorkflowV1(input: ApprovalInput): Promise<Approval
 function stripForEvidence(outcome: ApprovalOutcome | undefined): EvidenceBody['outcome'] {
   const { evidence: _evidence, token, ...rest } = outcome!;
   return { ...rest, ...(token ? { token: { tokenId: token.tokenId, expiresAt: token.expiresAt } } : {}) };
+}
+
+/** v1 runs know Ed25519 signatures only: a passkey assertion has no `value`, so it never verifies here. */
+function keySignatureValue(signature: NonNullable<ReviewerDecision['signature']>): string {
+  return 'value' in signature ? signature.value : '';
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadPolicyFile } from '../../../activities/policy/load';
-import { verifyBundle, type EvidenceBundle } from '../../../common/bundle';
+import { verifyBundle, type EvidenceBundle, type TrustedDirectory } from '../../../common/bundle';
 import { ExitCode } from '../../../common/codes';
 import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
@@ -32,9 +32,14 @@ export async function evidenceCommand(args: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-/** Reviewer → registered public keys: the policy's directory. */
-function directoryOf(policyFile: string): Map<string, string[]> {
-  return new Map([...loadPolicyFile(policyFile).reviewerKeys].map(([reviewer, key]) => [reviewer, [key]]));
+/** What the policy's directory registers for each reviewer: keys, passkeys and the inbox's relying party. */
+function directoryOf(policyFile: string): TrustedDirectory {
+  const policy = loadPolicyFile(policyFile);
+  return {
+    keys: new Map([...policy.reviewerKeys].map(([reviewer, key]) => [reviewer, [key]])),
+    passkeys: policy.reviewerPasskeys,
+    ...(policy.webauthn ? { webauthn: { rpId: policy.webauthn.rpId, origins: policy.webauthn.origins } } : {}),
+  };
 }
 
 export async function verifyCommand(args: string[]): Promise<number> {

@@ -1,0 +1,121 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { Client } from '@temporalio/client';
+import { isMap, parseDocument } from 'yaml';
+import { compilePolicy } from '../../../activities/policy/load';
+import { ExitCode } from '../../../common/codes';
+import { parseDuration } from '../../../common/duration';
+import { EnrollmentError, Enrollments, MAX_INVITE_TTL_MS } from '../../../server/enrollments';
+import type { EnrollmentState } from '../../../workflows/enrollment-messages';
+import { connectTemporal, serverUrl } from '../connect';
+import { CliError, usage } from '../errors';
+import { out, parseFlags, printJson } from '../io';
+
+export const reviewersHelp = `countersign reviewers invite NAME [--expires 24h] [--replace] [--url URL]
+                                      a one-time link for NAME to create a passkey in the web inbox (operators)
+countersign reviewers confirm NAME --policy FILE
+                                      put NAME's registered passkey into FILE's directory: only then does it count
+countersign reviewers status NAME     where NAME's enrolment is (invited, registered, confirmed, expired)`;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+
+export async function reviewersCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    expires: { type: 'string' },
+    replace: { type: 'boolean' },
+    url: { type: 'string' },
+    policy: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const [sub, name] = positionals;
+  if (!sub || !['invite', 'confirm', 'status'].includes(sub)) throw usage(reviewersHelp);
+  if (!name || !NAME.test(name)) throw usage(`reviewers ${sub} needs a reviewer NAME of letters, digits and . _ : @ - (at most 128).`);
+  if (sub === 'confirm' && !values.policy) throw usage('reviewers confirm needs --policy FILE: the policy whose directory the passkey goes into.');
+  if (values.policy && !existsSync(values.policy)) throw usage(`--policy ${values.policy}: no such file.`);
+  let ttlMs: number | undefined;
+  if (values.expires !== undefined) {
+    ttlMs = parseDuration(values.expires);
+    if (ttlMs === undefined || ttlMs <= 0 || ttlMs > MAX_INVITE_TTL_MS) throw usage(`--expires must be a duration up to ${MAX_INVITE_TTL_MS / 3600_000}h, such as 24h; got "${values.expires}".`);
+  }
+  const { config, connection, close } = await connectTemporal();
+  const enrollments = new Enrollments(new Client({ connection, namespace: config.namespace }), config.taskQueue);
+  try {
+    if (sub === 'invite') return await invite(enrollments, name, { ttlMs, replace: values.replace === true, url: values.url ?? serverUrl().replace('127.0.0.1', 'localhost'), json: values.json === true });
+    if (sub === 'status') return await status(enrollments, name, values.json === true);
+    return await confirm(enrollments, name, values.policy!, values.json === true);
+  } catch (err) {
+    if (err instanceof EnrollmentError) throw new CliError(err.message, ExitCode.refused);
+    throw err;
+  } finally {
+    await close();
+  }
+}
+
+async function invite(enrollments: Enrollments, name: string, o: { ttlMs?: number; replace: boolean; url: string; json: boolean }): Promise<number> {
+  const { token, expiresAt } = await enrollments.invite(name, { ttlMs: o.ttlMs, replace: o.replace });
+  // The token travels in the fragment: browsers never send it to a server log or in a Referer.
+  const link = `${o.url.replace(/\/+$/, '')}/inbox/enroll#${new URLSearchParams({ reviewer: name, token })}`;
+  if (o.json) printJson({ reviewer: name, link, expiresAt });
+  else {
+    out(`Enrolment link for ${name} (one use, until ${expiresAt}); send it to ${name} only:\n\n  ${link}\n`);
+    out(`${name} opens it and creates a passkey; it grants nothing until you confirm it:\n  countersign reviewers confirm ${name} --policy <your policy file>`);
+  }
+  return ExitCode.ok;
+}
+
+async function status(enrollments: Enrollments, name: string, json: boolean): Promise<number> {
+  const state = await enrollments.state(name);
+  if (!state) throw new CliError(`${name} has no enrolment: countersign reviewers invite ${name}`, ExitCode.notFound);
+  if (json) printJson(state);
+  else out(describe(state));
+  return ExitCode.ok;
+}
+
+function describe(state: EnrollmentState): string {
+  switch (state.status) {
+    case 'invited':
+      return `${state.reviewer}: invited, link open until ${state.expiresAt}.`;
+    case 'registered':
+      return `${state.reviewer}: passkey ${state.passkey!.id.slice(0, 16)}… registered at ${state.registeredAt}; waiting for countersign reviewers confirm ${state.reviewer} --policy FILE.`;
+    case 'confirmed':
+      return `${state.reviewer}: passkey ${state.passkey!.id.slice(0, 16)}… confirmed.`;
+    default:
+      return `${state.reviewer}: the enrolment ${state.status === 'expired' ? 'expired' : 'was withdrawn'}; invite again.`;
+  }
+}
+
+/**
+ * Adds the registered passkey to the policy's directory (the file is written only if the result
+ * loads as a policy), then ends the enrolment. Servers and workers that watch the file pick it up.
+ */
+async function confirm(enrollments: Enrollments, name: string, policyFile: string, json: boolean): Promise<number> {
+  const state = await enrollments.state(name);
+  if (!state) throw new CliError(`${name} has no enrolment: countersign reviewers invite ${name}`, ExitCode.notFound);
+  if (state.status !== 'registered' || !state.passkey) throw new CliError(describe(state), ExitCode.refused);
+  const passkey = state.passkey;
+  const text = readFileSync(policyFile, 'utf8');
+  const doc = parseDocument(text);
+  const webauthn = doc.getIn(['directory', 'webauthn']);
+  if (!isMap(webauthn)) doc.setIn(['directory', 'webauthn'], doc.createNode({ rpId: passkey.rpId, origins: [passkey.origin] }, { flow: true }));
+  else {
+    const rpId = String(doc.getIn(['directory', 'webauthn', 'rpId']) ?? '');
+    if (rpId !== passkey.rpId) throw new CliError(`The passkey was made for ${passkey.rpId}, but ${policyFile} names the relying party ${rpId}: it would never verify there.`, ExitCode.refused);
+  }
+  const existing = doc.getIn(['directory', 'reviewers', name, 'passkeys']);
+  const list = (existing as { toJSON?: () => unknown } | undefined)?.toJSON?.();
+  const passkeys = Array.isArray(list) ? list.filter((p) => (p as { id?: string }).id !== passkey.id) : [];
+  const entry = { id: passkey.id, publicKey: passkey.publicKey, confirmedAt: new Date().toISOString(), ...(passkey.aaguid && !/^0{8}-/.test(passkey.aaguid) ? { aaguid: passkey.aaguid } : {}) };
+  if (!doc.hasIn(['directory', 'reviewers', name])) doc.setIn(['directory', 'reviewers', name], doc.createNode({}));
+  doc.setIn(['directory', 'reviewers', name, 'passkeys'], doc.createNode([...passkeys, entry], { flow: true }));
+  const next = doc.toString();
+  compilePolicy(next, policyFile); // a policy that would not load is never written (PolicyLoadError, exit 2)
+  const tmp = `${policyFile}.countersign-tmp`;
+  writeFileSync(tmp, next);
+  renameSync(tmp, policyFile);
+  await enrollments.confirm(name, passkey.id);
+  if (json) printJson({ reviewer: name, policy: policyFile, passkey: entry });
+  else {
+    out(`Confirmed ${name}'s passkey ${passkey.id.slice(0, 16)}… into ${policyFile}:\ndirectory:\n  reviewers:\n    ${name}:\n      passkeys: [{ id: ${passkey.id}, publicKey: ${passkey.publicKey.slice(0, 16)}… }]`);
+    out(`Servers and workers running this file reload it within seconds; ${name} signs in at /inbox. Make sure ${name} is a member of their groups.`);
+  }
+  return ExitCode.ok;
+}
