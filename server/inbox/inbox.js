@@ -299,7 +299,7 @@ function showEnroll() {
   takeInvite();
   const p = newPage('Create your passkey');
   p.alert = alertBox();
-  const status = el('p', { role: 'status', class: 'status-msg' });
+  const status = el('p', { role: 'status', class: 'status-msg', tabindex: -1 });
   const card = el('section', { class: 'card narrow', 'aria-labelledby': 'enroll-title' }, el('h1', { id: 'enroll-title', tabindex: -1 }, 'Create your passkey'));
   main.append(card);
   if (!invite?.reviewer || !invite?.token) {
@@ -315,6 +315,7 @@ function showEnroll() {
     if (!p.alive) return;
     setText(status, answer?.message || `Passkey created: ask your operator to run countersign reviewers confirm ${reviewer}.`);
     button.remove(); // the invite is spent
+    status.focus();
   });
   card.append(
     el('p', { class: 'lead' }, `for reviewer ${reviewer}`),
@@ -541,7 +542,7 @@ async function loadView(ctx) {
       ctx.tick = null;
       setText(ctx.heading, err.status === 404 ? 'Request not found' : 'The request could not be loaded');
       ctx.body.replaceChildren();
-      document.title = 'Request not found · countersign inbox';
+      document.title = `${ctx.heading.textContent} · countersign inbox`;
     }
     setText(ctx.p.alert, describe(err));
   }
@@ -602,9 +603,9 @@ function payloadSection(v) {
   if (!deepEqual(v.request?.payload, v.currentPayload)) {
     const lines = lineDiff(pretty(v.request?.payload).split('\n'), current.split('\n'));
     section.append(
-      el('h2', { id: 'changes-title' }, 'Changes against the original'),
+      el('h2', {}, 'Changes against the original'),
       el('p', { class: 'hint' }, 'Lines marked - are only in the agent\'s original; lines marked + are only in the version you are deciding on.'),
-      el('pre', { class: 'code diff', 'aria-describedby': 'changes-title' }, lines.map(([op, line]) =>
+      el('pre', { class: 'code diff' }, lines.map(([op, line]) =>
         op === ' ' ? el('span', { class: 'diff-line diff-same' }, `  ${line}\n`)
           : el(op === '-' ? 'del' : 'ins', { class: `diff-line ${op === '-' ? 'diff-del' : 'diff-add'}` }, `${op} ${line}\n`))));
   }

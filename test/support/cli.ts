@@ -11,7 +11,7 @@ export interface CliRun {
 }
 
 /** Operator commands: the only ones that are given Temporal's address. */
-const OPERATOR_COMMANDS = ['setup', 'status', 'worker', 'server', 'dev'];
+const OPERATOR_COMMANDS = ['setup', 'status', 'worker', 'server', 'dev', 'reviewers'];
 
 /**
  * Runs the real CLI as its own process against the stack (async, so this process's worker keeps

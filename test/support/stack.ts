@@ -16,6 +16,8 @@ import { startServer, type RunningServer } from '../../server/main';
 import { withDevCredentials } from '../../worker/dev-credentials';
 import { createLogger } from '../../worker/logger';
 import { createApprovalWorker } from '../../worker/worker';
+import { reloadPolicy } from '../../activities/policy/watch';
+import { freePort } from './ports';
 import { testEnvironment, testWorkflowBundle } from './server';
 
 /** Agents every test stack has a key for; a test may name more. */
@@ -47,15 +49,30 @@ export interface Stack {
   /** Every JSON log line the worker and the server wrote, parsed. */
   logs: Record<string, unknown>[];
   stop(): Promise<void>;
+  /** The inbox's URL (http://localhost:PORT/inbox), for a stack started with `inbox: true`. */
+  inboxUrl: string;
+  /** Loads policyFile again into the running server and worker, as their file watch does (true if it changed). */
+  reloadPolicy(): boolean;
   /** Stops the worker and starts a fresh one on the same task queue (nothing cached survives). */
   restartWorker(): Promise<void>;
 }
 
 /** A worker and a countersign server on a fresh task queue, loaded with the given policy text plus a directory of test credentials. */
-export async function startStack(env: TestWorkflowEnvironment, policyText: string, options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string; worker?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  env: TestWorkflowEnvironment,
+  policyText: string,
+  options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string; worker?: boolean; /** Serve the web inbox for passkeys at http://localhost:PORT. */ inbox?: boolean } = {},
+): Promise<Stack> {
   // Another stack's dir: the same credentials and layer key, as a restarted deployment keeps them.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'countersign-test-'));
-  const creds = withDevCredentials(policyText, dir, { agents: [...TEST_AGENTS, ...(options.agents ?? [])], gateways: TEST_GATEWAYS, auditors: TEST_AUDITORS });
+  // The inbox's origin is in the directory (passkeys are bound to it), so its port is chosen first.
+  const port = options.inbox ? await freePort() : 0;
+  const creds = withDevCredentials(policyText, dir, {
+    agents: [...TEST_AGENTS, ...(options.agents ?? [])],
+    gateways: TEST_GATEWAYS,
+    auditors: TEST_AUDITORS,
+    ...(options.inbox ? { webauthn: { rpId: 'localhost', origins: [`http://localhost:${port}`] } } : {}),
+  });
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, creds.policyText);
   const policy = compilePolicy(creds.policyText, policyFile);
@@ -88,7 +105,7 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
   let worker = inProcess ? await startWorker() : undefined;
   let running = worker?.run();
   const ops = await Approvals.connect({ connection: env.connection, taskQueue });
-  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: '127.0.0.1:0', rateLimit: { perSecond: 1000, burst: 2000 } });
+  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 } });
   const agents = new Map<string, Promise<Countersign>>();
   const keyStore = memoryKeyStore();
   const reviewers = new Map<string, Promise<Reviewer>>();
@@ -96,6 +113,8 @@ export async function startStack(env: TestWorkflowEnvironment, policyText: strin
     cs: undefined as unknown as TestClient,
     ops,
     url: server.url,
+    inboxUrl: `http://localhost:${new URL(server.url).port}/inbox`,
+    reloadPolicy: () => reloadPolicy(policy, logger),
     taskQueue,
     policyFile,
     dir,

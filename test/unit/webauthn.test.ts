@@ -3,52 +3,16 @@
  * with node:crypto exactly as WebAuthn §6.3.3 has one sign: authenticatorData ‖ SHA-256(clientDataJSON).
  */
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { cbor } from '../support/authenticator';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { bytesToBase64Url, decisionChallenge, decodeCbor, verifyPasskeyAssertion, type PasskeyAssertion, type PasskeyCredential } from '../../common/webauthn';
+import { bytesToBase64Url, decisionChallenge, decodeCbor, verifyPasskeyAssertion, type PasskeyAssertion } from '../../common/webauthn';
+import { simulatedAuthenticator } from '../support/authenticator';
 import { decisionStatement } from '../../common/signing';
 
 const RP_ID = 'countersign.example.com';
 const ORIGIN = `https://${RP_ID}`;
-const sha = (b: Uint8Array | string) => new Uint8Array(createHash('sha256').update(b).digest());
-
-/** The CBOR a COSE key needs (int keys, ints, byte strings), written out by hand. */
-function cbor(value: unknown): Uint8Array {
-  const head = (major: number, n: number) => (n < 24 ? [(major << 5) | n] : n < 256 ? [(major << 5) | 24, n] : [(major << 5) | 25, n >> 8, n & 255]);
-  if (typeof value === 'number') return new Uint8Array(value >= 0 ? head(0, value) : head(1, -1 - value));
-  if (value instanceof Uint8Array) return new Uint8Array([...head(2, value.length), ...value]);
-  if (value instanceof Map) return new Uint8Array([...head(5, value.size), ...[...value].flatMap(([k, v]) => [...cbor(k), ...cbor(v)])]);
-  throw new TypeError('unsupported');
-}
-
-function coseKeyOf(publicKey: KeyObject): Uint8Array {
-  const jwk = publicKey.export({ format: 'jwk' });
-  const b = (s: string) => new Uint8Array(Buffer.from(s, 'base64url'));
-  if (jwk.crv === 'P-256') return cbor(new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, b(jwk.x!)], [-3, b(jwk.y!)]]));
-  return cbor(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, b(jwk.x!)]]));
-}
-
-interface Authenticator {
-  credential: PasskeyCredential;
-  assert(challenge: Uint8Array, o?: { origin?: string; rpId?: string; flags?: number; type?: string; counter?: number }): PasskeyAssertion;
-}
-
-function authenticator(kind: 'p256' | 'ed25519'): Authenticator {
-  const { privateKey, publicKey } = kind === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
-  const credentialId = bytesToBase64Url(sha(`${kind}-${Math.random()}`).subarray(0, 16));
-  return {
-    credential: { credentialId, publicKey: bytesToBase64Url(coseKeyOf(publicKey)) },
-    assert(challenge, o = {}) {
-      const clientDataJSON = new TextEncoder().encode(JSON.stringify({ type: o.type ?? 'webauthn.get', challenge: bytesToBase64Url(challenge), origin: o.origin ?? ORIGIN, crossOrigin: false }));
-      const counter = o.counter ?? 7;
-      const authData = new Uint8Array([...sha(o.rpId ?? RP_ID), o.flags ?? 0x05, counter >>> 24, (counter >> 16) & 255, (counter >> 8) & 255, counter & 255]);
-      const signed = Buffer.concat([authData, sha(clientDataJSON)]);
-      const signature = kind === 'p256' ? sign('sha256', signed, privateKey) : sign(null, signed, privateKey);
-      return { credentialId, authenticatorData: bytesToBase64Url(authData), clientDataJSON: bytesToBase64Url(clientDataJSON), signature: bytesToBase64Url(new Uint8Array(signature)) };
-    },
-  };
-}
+const authenticator = (kind: 'p256' | 'ed25519') => simulatedAuthenticator(kind, { rpId: RP_ID, origin: ORIGIN });
 
 const statement = decisionStatement(
   { workflowId: 'cs-support-bot-0123456789abcdef', runId: 'run-1', requestId: '0123456789abcdef', versionDigest: 'a'.repeat(64), policyDigest: 'b'.repeat(64), action: 'payments.refund', resource: { type: 'customer', id: 'C-42' } },
