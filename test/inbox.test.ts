@@ -1,0 +1,427 @@
+/**
+ * The web inbox as reviewers use it (issue 12): Debian's headless Chromium, driven by playwright-core,
+ * with a CDP virtual authenticator per reviewer (user verification on), against the real server,
+ * worker and Temporal dev server. Enrolment through an invite and the operator's confirm (the real
+ * CLI), sign-in, the live queue, each kind of decision signed by a passkey and reaching the agent,
+ * two reviewers on a two-approval rule, a stale page, and the evidence verified offline.
+ * Screenshots go to test/artifacts/.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { DecisionRefusedError } from '../client/sdk';
+import { ReasonCode } from '../common/codes';
+import type { EvidenceBundle } from '../common/bundle';
+import { eventHash } from '../common/evidence';
+import { ensureChromium } from './support/chromium';
+import { cliFor } from './support/cli';
+import { eventually } from './support/eventually';
+import { sealedBundle } from './support/evidence';
+import { signedDecision } from './support/review';
+import { testEnvironment } from './support/server';
+import { action, startStack, type Stack, type StackContext } from './support/stack';
+
+const POLICY = `
+version: 1
+defaults: { decision: review, reviewers: ops, sla: 1h, tokenTtl: 5m }
+groups:
+  support: { members: [alice, bob] }
+  finance: { members: [dave, erin, frank] }
+  ops: { members: [oscar] }
+actions:
+  payments.refund:
+    payload:
+      type: object
+      required: [amount, currency, order]
+      additionalProperties: false
+      properties:
+        amount: { type: number, exclusiveMinimum: 0, maximum: 100000 }
+        currency: { enum: [USD, EUR] }
+        order: { type: string, minLength: 1, maxLength: 64 }
+rules:
+  - id: refund-review
+    match: { action: payments.refund }
+    when: "payload.amount > 100 && payload.amount <= 5000"
+    decision: review
+    risk: high
+    reason: Refunds over 100 need finance.
+    reviewers: finance
+  - id: refund-two-people
+    match: { action: payments.refund }
+    when: "payload.amount > 5000"
+    decision: review
+    risk: critical
+    reason: Refunds over 5000 need two people in finance.
+    reviewers: finance
+    approvals: 2
+  - id: customer-email
+    match: { action: email.send }
+    decision: review
+    risk: medium
+    reviewers: support
+`;
+
+const ARTIFACTS = join(__dirname, 'artifacts');
+const chromiumAt = ensureChromium();
+
+/** One reviewer's browser: a context of its own (cookies) and a virtual platform authenticator. */
+interface ReviewerBrowser {
+  name: string;
+  context: BrowserContext;
+  page: Page;
+  /** The credential id of the passkey it made, once enrolled. */
+  credentialId?: string;
+  /** Signs `challenge` with the passkey, as a page script could (for attacks that go around the inbox). */
+  sign(challenge: string, credentialId: string): Promise<{ credentialId: string; authenticatorData: string; clientDataJSON: string; signature: string }>;
+}
+
+async function openBrowser(browser: Browser, name: string, viewport = { width: 1280, height: 900 }): Promise<ReviewerBrowser> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/.test(msg.text())) errors.push(msg.text());
+  });
+  return {
+    name,
+    context,
+    page,
+    async sign(challenge, credentialId) {
+      // A page script's own navigator.credentials.get: what an attacker with the reviewer's device could sign.
+      return page.evaluate(`(async ({ challenge, credentialId }) => {
+        const b64u = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+        const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)), (c) => c.charCodeAt(0));
+        const cred = await navigator.credentials.get({ publicKey: { challenge: bytes(challenge), rpId: 'localhost', allowCredentials: [{ id: bytes(credentialId), type: 'public-key' }], userVerification: 'required' } });
+        const r = cred.response;
+        return { credentialId: cred.id, authenticatorData: b64u(r.authenticatorData), clientDataJSON: b64u(r.clientDataJSON), signature: b64u(r.signature) };
+      })(${JSON.stringify({ challenge, credentialId })})`);
+    },
+  };
+}
+
+const alertOf = (page: Page) => page.locator('main [role="alert"]:not(:empty)').first();
+
+/** The real CLI, as the operator runs it: invite, then the link the reviewer opens. */
+async function invite(ctx: StackContext, name: string): Promise<string> {
+  const run = await cliFor(ctx)(['reviewers', 'invite', name, '--json', '--url', ctx.stack.inboxUrl.replace(/\/inbox$/, '')]);
+  assert.equal(run.code, 0, run.stderr);
+  const { link } = JSON.parse(run.stdout) as { link: string };
+  assert.match(link, new RegExp(`^http://localhost:\\d+/inbox/enroll#reviewer=${name}&token=cs_invite_`));
+  return link;
+}
+
+async function enrol(ctx: StackContext, who: ReviewerBrowser): Promise<string> {
+  const link = await invite(ctx, who.name);
+  await who.page.goto(link);
+  await who.page.getByRole('button', { name: 'Create passkey' }).click();
+  await assertText(who.page.locator('main [role="status"]'), new RegExp(`countersign reviewers confirm ${who.name}`));
+  const state = await cliFor(ctx)(['reviewers', 'status', who.name, '--json']);
+  who.credentialId = (JSON.parse(state.stdout) as { passkey: { id: string } }).passkey.id;
+  return link;
+}
+
+async function confirm(ctx: StackContext, name: string): Promise<void> {
+  const run = await cliFor(ctx)(['reviewers', 'confirm', name, '--policy', ctx.stack.policyFile]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`Confirmed ${name}'s passkey`));
+  assert.equal(ctx.stack.reloadPolicy(), true, 'the server and the worker load the confirmed passkey');
+}
+
+async function signIn(who: ReviewerBrowser, url: string): Promise<void> {
+  await who.page.goto(url);
+  await who.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await assertText(who.page.locator('#session'), new RegExp(`Signed in as ${who.name}`));
+}
+
+async function assertText(locator: ReturnType<Page['locator']>, pattern: RegExp): Promise<void> {
+  await eventually(async () => assert.match((await locator.textContent({ timeout: 5000 })) ?? '', pattern), `text ${pattern}`, 100, 200);
+}
+
+/** Opens a request page and signs a decision from its panel. */
+async function decideInPage(who: ReviewerBrowser, url: string, requestId: string, choose: (page: Page) => Promise<void>): Promise<void> {
+  const page = who.page;
+  if (!page.url().endsWith(`/inbox/requests/${requestId}`)) await page.goto(`${url}/requests/${requestId}`);
+  await page.getByRole('group', { name: 'Your decision' }).waitFor();
+  await choose(page);
+  await page.getByRole('button', { name: 'Sign and submit' }).click();
+}
+
+describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromiumAt ? chromiumAt.skip : false }, () => {
+  const ctx = {} as StackContext & { browser: Browser; dave: ReviewerBrowser; erin: ReviewerBrowser; bundle?: EvidenceBundle; daveLink?: string };
+  let stack: Stack;
+  let env: TestWorkflowEnvironment;
+  let url: string;
+
+  before(async () => {
+    env = await testEnvironment();
+    stack = await startStack(env, POLICY, { inbox: true });
+    Object.assign(ctx, { env, stack });
+    url = stack.inboxUrl;
+    ctx.browser = await chromium.launch({ executablePath: (chromiumAt as { path: string }).path, args: ['--no-sandbox'] });
+    ctx.dave = await openBrowser(ctx.browser, 'dave');
+    ctx.erin = await openBrowser(ctx.browser, 'erin');
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await stack?.stop();
+    await env?.teardown();
+  });
+
+  const refund = (amount: number, extra: Record<string, unknown> = {}) =>
+    action({ summary: `Refund ${amount} USD on order 7781: the parcel never arrived.`, resource: { type: 'customer', id: 'C-42' }, payload: { amount, currency: 'USD', order: '7781' }, ...extra });
+
+  test('an invite enrols a passkey that grants nothing until the operator confirms it', async () => {
+    const link = await enrol(ctx, ctx.dave);
+    // The invite is single-use: the same link again is refused, in one sentence.
+    const reused = await fetch(`${url.replace(/\/inbox$/, '')}/v1/inbox/enroll/options`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(Object.fromEntries(new URLSearchParams(new URL(link).hash.slice(1)))),
+    });
+    assert.equal(reused.status, 401);
+    assert.match(((await reused.json()) as { detail: string }).detail, /^This enrolment link is not valid: it was used already, has expired or was withdrawn/);
+    // Unconfirmed: sign-in is refused...
+    await ctx.dave.page.goto(url);
+    await ctx.dave.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await assertText(alertOf(ctx.dave.page), /not in the directory.*confirm/i);
+    // ...and a decision signed by it, sent straight to Temporal around the server, is refused by the workflow.
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(300));
+    const view = await stack.ops.view(request.requestId);
+    const { decisionStatement, statementTarget } = await import('../common/signing');
+    const { decisionChallenge, bytesToBase64Url } = await import('../common/webauthn');
+    const signedAt = new Date().toISOString();
+    const decision = { decision: 'approve' as const, reviewer: 'dave', versionDigest: view.currentDigest };
+    const statement = decisionStatement(statementTarget(view, { versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest }), decision, signedAt);
+    const passkey = await ctx.dave.sign(bytesToBase64Url(decisionChallenge(statement)), ctx.dave.credentialId!);
+    await assert.rejects(stack.ops.decide(request.requestId, { ...decision, signature: { signedAt, passkey } }), (err: unknown) => {
+      assert.ok(err instanceof DecisionRefusedError);
+      assert.equal(err.code, ReasonCode.UNAUTHENTICATED);
+      return true;
+    });
+    assert.equal((await stack.ops.view(request.requestId)).status, 'pending');
+  });
+
+  test('once confirmed, the reviewer signs in and sees exactly their groups\' queue, live', async () => {
+    await confirm(ctx, 'dave');
+    const agent = await stack.agent('support-bot');
+    const finance = await agent.submit(refund(250));
+    const support = await agent.submit(action({ action: 'email.send', summary: 'Email the customer about the delay.', resource: { type: 'customer', id: 'C-9' }, payload: { to: 'c9@example.com', body: 'Sorry!' } }));
+    await signIn(ctx.dave, url);
+    const page = ctx.dave.page;
+    await page.locator(`tr[data-request-id="${finance.requestId}"]`).waitFor({ timeout: 20_000 });
+    assert.equal(await page.locator(`tr[data-request-id="${support.requestId}"]`).count(), 0, "support's request is not in dave's queue");
+    const groups = await page.locator('#filter-group option').allTextContents();
+    assert.deepEqual(groups.map((g) => g.trim()), ['All groups', 'finance']);
+    // A new request appears without a reload; a decided one leaves.
+    const later = await agent.submit(refund(420));
+    await page.locator(`tr[data-request-id="${later.requestId}"]`).waitFor({ timeout: 20_000 });
+    await stack.cs.decide(finance.requestId, await signedDecision(stack, finance.requestId, { decision: 'deny', reviewer: 'erin', reasonCode: 'NOT_JUSTIFIED', message: 'No.' }));
+    await page.locator(`tr[data-request-id="${finance.requestId}"]`).waitFor({ state: 'detached', timeout: 20_000 });
+    const row = page.locator(`tr[data-request-id="${later.requestId}"]`);
+    assert.match((await row.textContent()) ?? '', /payments\.refund[\s\S]*customer:C-42[\s\S]*high[\s\S]*finance[\s\S]*support-bot/);
+    await page.screenshot({ path: join(ARTIFACTS, 'inbox-queue.png'), fullPage: true });
+  });
+
+  test('approve: the agent gets its token for the exact payload, and the evidence keeps the assertion', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(310));
+    await decideInPage(ctx.dave, url, request.requestId, async (page) => {
+      await page.getByLabel('Approve', { exact: true }).check();
+      await page.getByLabel('Comment (optional)').fill('Checked the carrier: lost parcel.');
+    });
+    await assertText(ctx.dave.page.locator('main p.status-msg'), /Decision recorded: approved/);
+    await request.wait(20_000);
+    assert.equal(request.status, 'approved');
+    assert.deepEqual(request.outcome?.reviewers, ['dave']);
+    await request.consume();
+    await request.report({ status: 'succeeded' });
+    const bundle = await sealedBundle(stack.cs, request.requestId);
+    const approved = bundle.events.find((e) => e.type === 'approved')!;
+    const kept = approved.data!.passkey as Record<string, string>;
+    assert.equal(kept.credentialId, ctx.dave.credentialId);
+    for (const field of ['authenticatorData', 'clientDataJSON', 'signature', 'publicKey']) assert.match(kept[field]!, /^[A-Za-z0-9_-]+$/, field);
+    assert.equal((approved.data!.statement as { comment?: string }).comment, 'Checked the carrier: lost parcel.');
+    ctx.bundle = bundle;
+  });
+
+  test('the exported evidence verifies offline; one flipped byte of the stored assertion does not', async () => {
+    const bundle = ctx.bundle!;
+    const dir = stack.dir;
+    const good = join(dir, 'inbox-evidence.json');
+    writeFileSync(good, JSON.stringify(bundle));
+    const cli = cliFor(ctx);
+    const layerKey = readFileSync(join(dir, 'keys', 'layer.pub'), 'utf8').trim();
+    const ok = await cli(['verify', good, '--key', layerKey, '--policy', stack.policyFile]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /OK — .*reviewer passkey of dave \(events\[\d+\]\) registered in the policy, on its relying party/);
+    // One byte of the signature flipped; the chain rehashed and the bundle signed again with the
+    // layer's own key, as a forger holding it would: only the assertion can tell.
+    const forged = structuredClone(bundle);
+    const event = forged.events.find((e) => e.type === 'approved')!;
+    const passkey = event.data!.passkey as { signature: string };
+    const bytes = Buffer.from(passkey.signature, 'base64url');
+    bytes[bytes.length - 5]! ^= 0x01;
+    passkey.signature = bytes.toString('base64url');
+    resealed(forged, stack);
+    const bad = join(dir, 'inbox-evidence-forged.json');
+    writeFileSync(bad, JSON.stringify(forged));
+    const refused = await cli(['verify', bad, '--key', layerKey, '--policy', stack.policyFile]);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /BROKEN at events\[\d+\]: the passkey assertion of dave on this approved decision does not verify/);
+  });
+
+  test('deny with a reason code and message reaches the agent', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(640));
+    await decideInPage(ctx.dave, url, request.requestId, async (page) => {
+      await page.getByLabel('Deny', { exact: true }).check();
+      await page.getByLabel('Reason code').fill('SUSPECTED_PROMPT_INJECTION');
+      await page.getByLabel('Message').fill('The order notes ask the agent to refund twice.');
+    });
+    await assertText(ctx.dave.page.locator('main p.status-msg'), /Decision recorded: denied/);
+    await request.wait(20_000);
+    assert.equal(request.status, 'denied');
+    assert.equal(request.outcome?.code, ReasonCode.REVIEWER_DENIED);
+    assert.equal(request.outcome?.reviewerReason, 'SUSPECTED_PROMPT_INJECTION');
+    assert.equal(request.outcome?.message, 'The order notes ask the agent to refund twice.');
+  });
+
+  test('request changes with a proposed payload reaches the agent', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(900));
+    await decideInPage(ctx.dave, url, request.requestId, async (page) => {
+      await page.getByLabel('Request changes', { exact: true }).check();
+      await page.getByLabel('Comment', { exact: true }).fill('Refund the shipping only.');
+      await page.getByLabel('Proposed payload (JSON, optional)').fill('{"amount": 15, "currency": "USD", "order": "7781"}');
+    });
+    await assertText(ctx.dave.page.locator('main p.status-msg'), /Decision recorded: changes requested/);
+    await request.wait(20_000);
+    assert.equal(request.status, 'changes_requested');
+    assert.equal(request.outcome?.comment, 'Refund the shipping only.');
+    assert.deepEqual(request.outcome?.proposedPayload, { amount: 15, currency: 'USD', order: '7781' });
+  });
+
+  test('approve with an edit: the editor checks the catalog schema first, and the agent gets the edited payload', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(480));
+    const page = ctx.dave.page;
+    await decideInPage(ctx.dave, url, request.requestId, async (p) => {
+      await p.getByLabel('Approve with edit', { exact: true }).check();
+      const editor = p.getByLabel('Edited payload (JSON)');
+      await editor.fill('{"amount": 400, "currency": "YEN", "order": "7781"}');
+      await p.getByRole('button', { name: 'Check payload' }).click();
+      await assertText(p.locator('#check-error'), /currency/);
+      await editor.fill('{"amount": 400, "currency": "USD", "order": "7781"}');
+      await p.getByRole('button', { name: 'Check payload' }).click();
+      await assertText(p.locator('#check-ok'), /valid for payments\.refund/);
+    });
+    await assertText(page.locator('main p.status-msg'), /Decision recorded: approved/);
+    await request.wait(20_000);
+    assert.equal(request.status, 'approved');
+    assert.equal(request.outcome?.edited, true);
+    assert.deepEqual(request.outcome?.payload, { amount: 400, currency: 'USD', order: '7781' });
+    // The page shows the version now current, with its diff against the agent's original.
+    await page.reload();
+    await assertText(page.locator('pre.diff'), /-\s+"amount": 480[\s\S]*\+\s+"amount": 400/);
+  });
+
+  test('two approvals: the same reviewer twice does not count, a second reviewer completes it', async () => {
+    await enrol(ctx, ctx.erin);
+    await confirm(ctx, 'erin');
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(7200));
+    await decideInPage(ctx.dave, url, request.requestId, async (page) => page.getByLabel('Approve', { exact: true }).check());
+    await assertText(ctx.dave.page.locator('main p.status-msg'), /Decision recorded: pending \(1 of 2 approvals\)/);
+    await ctx.dave.page.screenshot({ path: join(ARTIFACTS, 'inbox-request.png'), fullPage: true });
+    await decideInPage(ctx.dave, url, request.requestId, async (page) => page.getByLabel('Approve', { exact: true }).check());
+    await assertText(alertOf(ctx.dave.page), /already approved this version/);
+    assert.equal((await stack.ops.view(request.requestId)).status, 'pending');
+    await signIn(ctx.erin, url);
+    await decideInPage(ctx.erin, url, request.requestId, async (page) => page.getByLabel('Approve', { exact: true }).check());
+    await assertText(ctx.erin.page.locator('main p.status-msg'), /Decision recorded: approved/);
+    await request.wait(20_000);
+    assert.equal(request.status, 'approved');
+    assert.deepEqual([...(request.outcome?.reviewers ?? [])].sort(), ['dave', 'erin']);
+  });
+
+  test('a stale page is refused with STALE_VERSION, and the page shows the new version', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(7600));
+    const page = ctx.dave.page;
+    await page.goto(`${url}/requests/${request.requestId}`);
+    await page.getByRole('group', { name: 'Your decision' }).waitFor();
+    // Meanwhile erin edits the payload from her own page: a new version.
+    await decideInPage(ctx.erin, url, request.requestId, async (p) => {
+      await p.getByLabel('Approve with edit', { exact: true }).check();
+      await p.getByLabel('Edited payload (JSON)').fill('{"amount": 7000, "currency": "USD", "order": "7781"}');
+    });
+    await assertText(ctx.erin.page.locator('main p.status-msg'), /Decision recorded/);
+    await page.getByLabel('Approve', { exact: true }).check();
+    await page.getByRole('button', { name: 'Sign and submit' }).click();
+    await assertText(alertOf(page), /The request changed while you were looking: .*payload changed since dave was shown it/);
+    await assertText(page.locator('pre.code:not(.diff)'), /"amount": 7000/);
+    assert.deepEqual((await stack.ops.view(request.requestId)).approvals, ['erin']);
+  });
+
+  test('readable at phone width, and every decision control has a label', async () => {
+    const phone = await openBrowser(ctx.browser, 'dave-phone', { width: 390, height: 844 });
+    // The session is the cookie of dave's own context: sign in on the phone with the same passkey is
+    // another authenticator, so this one looks at the sign-in page and at dave's page through his cookie.
+    await phone.context.addCookies(await ctx.dave.context.cookies());
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(150));
+    await phone.page.goto(`${url}/requests/${request.requestId}`);
+    await phone.page.getByRole('group', { name: 'Your decision' }).waitFor();
+    const width = await phone.page.evaluate<number>('document.documentElement.scrollWidth');
+    assert.ok(width <= 390, `no horizontal scrolling at phone width (page is ${width}px wide)`);
+    for (const label of ['Approve', 'Approve with edit', 'Deny', 'Request changes']) assert.equal(await phone.page.getByLabel(label, { exact: true }).count(), 1, label);
+    await phone.page.screenshot({ path: join(ARTIFACTS, 'inbox-request-phone.png'), fullPage: true });
+    await phone.context.close();
+  });
+
+  test('an inbox session never reaches agent endpoints, and a change without its CSRF token is refused', async () => {
+    const cookies = await ctx.dave.context.cookies();
+    const cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+    const base = url.replace(/\/inbox$/, '');
+    const origin = { cookie, host: new URL(base).host };
+    const list = await fetch(`${base}/v1/requests`, { headers: origin });
+    assert.equal(list.status, 403);
+    const submit = await fetch(`${base}/v1/requests`, { method: 'POST', headers: { ...origin, 'content-type': 'application/json' }, body: JSON.stringify(refund(200)) });
+    assert.equal(submit.status, 403);
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(260));
+    const noCsrf = await fetch(`${base}/v1/reviews/${request.requestId}/statement`, {
+      method: 'POST',
+      headers: { ...origin, 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'approve', versionDigest: (await stack.ops.view(request.requestId)).currentDigest }),
+    });
+    assert.equal(noCsrf.status, 403);
+    assert.match(((await noCsrf.json()) as { detail: string }).detail, /x-countersign-csrf/);
+    const queue = await fetch(`${base}/v1/reviews`, { headers: origin });
+    assert.equal(queue.status, 200, 'reading the queue needs no CSRF token');
+  });
+});
+
+/** Recomputes the hash chain and the bundle's signature with the layer key (a forger who holds it). */
+function resealed(bundle: EvidenceBundle, stack: Stack): void {
+  let prevHash = bundle.events[0]!.prevHash;
+  for (const event of bundle.events) {
+    event.prevHash = prevHash;
+    const { hash: _old, ...rest } = event;
+    event.hash = eventHash(rest);
+    prevHash = event.hash;
+  }
+  const { signature: _sig, ...body } = bundle;
+  bundle.signature = stack.signer.sign('countersign/evidence-bundle/v1', body).signature;
+}
