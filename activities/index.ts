@@ -42,6 +42,13 @@ export interface MintResult {
   approvalRecord: Signed<ApprovalRecord>;
 }
 
+/** What the directory registers now for one reviewer's passkeys. */
+export interface ReviewerCredentials {
+  passkeys: { credentialId: string; publicKey: string }[];
+  webauthn?: { rpId: string; origins: string[] };
+  directoryDigest: string;
+}
+
 /** Activities close over the worker's loaded policy and logger. */
 export function createActivities({ policy, logger, signer, evidenceDir, ledger = fileSpendLedger(join(evidenceDir, 'spent')), env = process.env }: ActivityDeps) {
   /** Every line names the workflow and request it belongs to. */
@@ -96,6 +103,21 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
   return {
     async evaluateRequest({ request }: { request: unknown }): Promise<Evaluation> {
       return evaluate(request, 'evaluate');
+    },
+
+    /**
+     * A reviewer's credentials in the directory the worker runs now (issue 12): a passkey confirmed
+     * after a request was routed can decide on it, and a passkey removed stops counting at once.
+     * Group membership still comes from the request's routed snapshot.
+     */
+    async reviewerCredentials({ reviewer }: { reviewer: string }): Promise<ReviewerCredentials> {
+      const passkeys = policy.reviewerPasskeys.get(reviewer) ?? [];
+      requestLogger().info({ reviewer, passkeys: passkeys.length, directoryDigest: policy.directory.digest }, 'reviewer credentials looked up');
+      return {
+        passkeys: passkeys.map((p) => ({ credentialId: p.credentialId, publicKey: p.publicKey })),
+        ...(policy.webauthn ? { webauthn: { rpId: policy.webauthn.rpId, origins: [...policy.webauthn.origins] } } : {}),
+        directoryDigest: policy.directory.digest,
+      };
     },
 
     /** Second validation of a reviewer's edited or proposed payload. */

@@ -20,7 +20,7 @@ import { SessionError, type Sessions } from './sessions';
 export const INBOX_COOKIE = 'cs_inbox';
 export const CSRF_HEADER = 'x-countersign-csrf';
 /** COSE algorithms a passkey may use: the ones the workflow verifies in pure JS. */
-const ALGORITHMS = [-8, -7];
+const ALGORITHMS = [-7, -8];
 
 const CSP = [
   "default-src 'none'",

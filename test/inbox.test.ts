@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { parseDocument } from 'yaml';
 import { DecisionRefusedError } from '../client/sdk';
 import { ReasonCode } from '../common/codes';
 import type { EvidenceBundle } from '../common/bundle';
@@ -156,7 +157,7 @@ async function decideInPage(who: ReviewerBrowser, url: string, requestId: string
 }
 
 describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromiumAt ? chromiumAt.skip : false }, () => {
-  const ctx = {} as StackContext & { browser: Browser; dave: ReviewerBrowser; erin: ReviewerBrowser; bundle?: EvidenceBundle; daveLink?: string };
+  const ctx = {} as StackContext & { browser: Browser; dave: ReviewerBrowser; erin: ReviewerBrowser; bundle?: EvidenceBundle; routedBeforeConfirm?: string };
   let stack: Stack;
   let env: TestWorkflowEnvironment;
   let url: string;
@@ -210,6 +211,7 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
       return true;
     });
     assert.equal((await stack.ops.view(request.requestId)).status, 'pending');
+    ctx.routedBeforeConfirm = request.requestId;
   });
 
   test('once confirmed, the reviewer signs in and sees exactly their groups\' queue, live', async () => {
@@ -279,6 +281,17 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     const refused = await cli(['verify', bad, '--key', layerKey, '--policy', stack.policyFile]);
     assert.equal(refused.code, 1, refused.stdout);
     assert.match(refused.stderr, /BROKEN at events\[\d+\]: the passkey assertion of dave on this approved decision does not verify/);
+  });
+
+  test('a request routed before the passkey was confirmed takes its decision (passkeys are the directory\'s as it is now)', async () => {
+    const id = ctx.routedBeforeConfirm!;
+    await decideInPage(ctx.dave, url, id, async (page) => page.getByLabel('Approve', { exact: true }).check());
+    await assertText(ctx.dave.page.locator('main p.status-msg'), /Decision recorded: approved/);
+    const view = await stack.ops.view(id);
+    assert.equal(view.status, 'approved');
+    const approved = view.history.find((e) => e.type === 'approved')!;
+    assert.equal((approved.data!.passkey as { credentialId: string }).credentialId, ctx.dave.credentialId);
+    assert.match(String(approved.data!.credentialsDirectoryDigest), /^[0-9a-f]{64}$/);
   });
 
   test('deny with a reason code and message reaches the agent', async () => {
@@ -387,6 +400,35 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     assert.ok(width <= 390, `no horizontal scrolling at phone width (page is ${width}px wide)`);
     for (const label of ['Approve', 'Approve with edit', 'Deny', 'Request changes']) assert.equal(await phone.page.getByLabel(label, { exact: true }).count(), 1, label);
     await phone.page.screenshot({ path: join(ARTIFACTS, 'inbox-request-phone.png'), fullPage: true });
+    await phone.context.close();
+  });
+
+  test('a passkey removed from the directory ends its session and decides nothing more, even on requests already routed', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(333));
+    const phone = await openBrowser(ctx.browser, 'erin-again');
+    await phone.context.addCookies(await ctx.erin.context.cookies());
+    const doc = parseDocument(readFileSync(stack.policyFile, 'utf8'));
+    doc.deleteIn(['directory', 'reviewers', 'erin', 'passkeys']);
+    writeFileSync(stack.policyFile, doc.toString());
+    assert.equal(stack.reloadPolicy(), true);
+    assert.ok(!readFileSync(stack.policyFile, 'utf8').includes(ctx.erin.credentialId!), "erin's passkey is out of the policy");
+    await phone.page.goto(`${url}/requests/${request.requestId}`);
+    await phone.page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+    // Signed by the removed passkey and sent straight to Temporal: the workflow looks the passkey up now.
+    const view = await stack.ops.view(request.requestId);
+    const { decisionStatement, statementTarget } = await import('../common/signing');
+    const { decisionChallenge, bytesToBase64Url } = await import('../common/webauthn');
+    const signedAt = new Date().toISOString();
+    const decision = { decision: 'approve' as const, reviewer: 'erin', versionDigest: view.currentDigest };
+    const statement = decisionStatement(statementTarget(view, { versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest }), decision, signedAt);
+    const passkey = await ctx.erin.sign(bytesToBase64Url(decisionChallenge(statement)), ctx.erin.credentialId!);
+    await assert.rejects(stack.ops.decide(request.requestId, { ...decision, signature: { signedAt, passkey } }), (err: unknown) => {
+      assert.ok(err instanceof DecisionRefusedError, String(err));
+      assert.equal(err.code, ReasonCode.UNAUTHENTICATED);
+      return true;
+    });
+    assert.equal((await stack.ops.view(request.requestId)).status, 'pending');
     await phone.context.close();
   });
 

@@ -51,9 +51,9 @@ import { SA } from '../common/search-attributes';
 import { constantTimeEqual } from '../common/signing';
 import { approvalWorkflowV1 } from './legacy/approval-v1';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from './messages';
-import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, type ReviewState, type Transition } from './review';
+import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, registeredPasskeys, withCurrentCredentials, type ReviewState, type Transition } from './review';
 
-const { evaluateRequest, evaluateEdit, mintToken, spendToken } = proxyLocalActivities<Activities>({
+const { evaluateRequest, evaluateEdit, mintToken, spendToken, reviewerCredentials } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3 },
 });
@@ -70,6 +70,9 @@ const { sealEvidence } = proxyActivities<Activities>({
 export const INTEGRITY_PATCH = 'integrity-v2';
 /** Runs started after this patch refuse any decision not signed by a key the directory registers. */
 export const SIGNED_DECISIONS_PATCH = 'signed-decisions';
+
+/** Runs that take a passkey decision look up the reviewer's passkeys in the directory as it is at that moment. */
+export const CURRENT_CREDENTIALS_PATCH = 'current-credentials';
 
 /** Refused signals recorded in the evidence per request; later ones are only counted. */
 export const MAX_RECORDED_REFUSALS = 20;
@@ -277,7 +280,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     if (!parsed.success) throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsed.error, 'decision'));
     if (status === 'evaluating') throw fail(ReasonCode.NOT_ELIGIBLE, `Request ${requestId} is still being evaluated.`);
     if (!review || !isOpen()) throw fail(ReasonCode.ALREADY_DECIDED, `Request ${requestId} is already closed (${status}).`);
-    const checked = checkDecision(review, parsed.data, Date.now());
+    // A passkey is checked by the handler, once it has the directory's current credentials.
+    const checked = checkDecision(review, parsed.data, Date.now(), { passkeyLater: true });
     if (!checked.ok) throw fail(checked.code, checked.message);
     return parsed.data;
   };
@@ -285,6 +289,17 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   const applyDecision = async (raw: unknown): Promise<DecisionReceipt> => {
     await condition(() => !deciding); // one decision at a time: an edit waits for policy
     const d = refuseIfIneligible(raw);
+    if (d.signature && 'passkey' in d.signature && patched(CURRENT_CREDENTIALS_PATCH)) {
+      // Who holds which passkey is the directory's answer now (a passkey confirmed after routing
+      // counts, a removed one does not); who may decide stays the routed snapshot's.
+      deciding = true;
+      try {
+        const current = await reviewerCredentials.executeWithOptions({ summary: `look up ${d.reviewer}'s passkeys` }, [{ reviewer: d.reviewer }]);
+        review = withCurrentCredentials(review!, d.reviewer, current);
+      } finally {
+        deciding = false;
+      }
+    }
     const replacement = d.decision === 'approve' ? d.editedPayload : d.decision === 'request_changes' ? d.proposedPayload : undefined;
     let revised: PolicyDecision | undefined;
     if (replacement && isNewVersion(review!, replacement)) {
@@ -302,7 +317,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     const shown = review!.version.digest;
     const t = decide(review!, d, Date.now(), revised); // checks again: the world may have moved while policy ran
     if (!t.ok) throw fail(t.code, t.message);
-    decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: shown, at: now(), signed: Boolean(d.signature && registeredKey(review!, d.reviewer)) });
+    decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: shown, at: now(), signed: Boolean(d.signature && (registeredKey(review!, d.reviewer) || registeredPasskeys(review!, d.reviewer).length)) });
     apply(t);
     return { requestId, status, approvals: approvers(), approvalsNeeded: approvalsNeeded() };
   };

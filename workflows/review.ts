@@ -68,6 +68,8 @@ export interface ReviewState {
    * after the front door; earlier runs let a reviewer without a key decide unsigned).
    */
   signaturesRequired?: boolean;
+  /** Set once reviewers' passkeys were looked up in the directory as it is now: that directory's digest. */
+  credentials?: { directoryDigest: string };
   /** Why the request closed, once it has. */
   closure?: { code?: ReasonCode; reviewer?: string; reviewerReason?: string; message?: string; comment?: string; proposedPayload?: Payload };
 }
@@ -171,7 +173,7 @@ export function statementOf(state: ReviewState, d: ReviewerDecision, signedAt: s
  * Every synchronous check on a decision, in the order a reviewer needs to hear them. Used by the
  * Update validator, the Signal handler and again by `decide` (the world may move while policy runs).
  */
-export function checkDecision(state: ReviewState, d: ReviewerDecision, now: number): Refusal | { ok: true } {
+export function checkDecision(state: ReviewState, d: ReviewerDecision, now: number, options: { passkeyLater?: boolean } = {}): Refusal | { ok: true } {
   if (!isOpen(state)) return refuse(ReasonCode.ALREADY_DECIDED, `Request ${state.requestId} is already closed (${state.status}).`);
   const who = escapeName(d.reviewer);
   if (state.excluded.includes(d.reviewer.toLowerCase())) return refuse(ReasonCode.NOT_ELIGIBLE, `${who} cannot decide on a request made by or on behalf of themselves.`);
@@ -196,16 +198,18 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
   const passkeys = registeredPasskeys(state, d.reviewer);
   // Runs under the front door: identity is a signature, so every failure is UNAUTHENTICATED.
   const unsigned = state.signaturesRequired ? ReasonCode.UNAUTHENTICATED : ReasonCode.NOT_ELIGIBLE;
-  if (!key && !passkeys.length && state.signaturesRequired) {
+  if (!key && !passkeys.length && state.signaturesRequired && !(options.passkeyLater && d.signature && 'passkey' in d.signature)) {
     return refuse(ReasonCode.UNAUTHENTICATED, `${who} has no key or passkey registered in the directory, and every decision must be signed by one (countersign keys reviewer, or countersign reviewers invite).`);
   }
-  if (key || passkeys.length) {
+  if (key || passkeys.length || (d.signature && 'passkey' in d.signature)) {
     if (!d.signature) return refuse(unsigned, `${who} has a registered key, so the decision must be signed with it.`);
     const signedAt = Date.parse(d.signature.signedAt);
     if (!(now - signedAt <= SIGNATURE_MAX_AGE_MS && signedAt - now <= SIGNATURE_MAX_SKEW_MS)) {
       return refuse(unsigned, `${who}'s signed decision is dated ${d.signature.signedAt}, outside the ${SIGNATURE_MAX_AGE_MS / 60_000} minutes a signature is accepted for: sign it again.`);
     }
     const statement = statementOf(state, d, d.signature.signedAt);
+    // The Update validator: a passkey is checked by the handler, against the directory as it is now.
+    if ('passkey' in d.signature && options.passkeyLater) return { ok: true };
     if ('passkey' in d.signature) {
       const assertion = d.signature.passkey;
       const credential = passkeys.find((p) => p.credentialId === assertion.credentialId);
@@ -222,6 +226,35 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
     }
   }
   return { ok: true };
+}
+
+/**
+ * The reviewer's passkeys as the directory registers them now, in place of the routed snapshot's:
+ * in every group snapshot that lists them (the route, its escalation chain, the eligible groups).
+ * Membership is untouched. The relying party is the current one too.
+ */
+export function withCurrentCredentials(
+  state: ReviewState,
+  reviewer: string,
+  current: { passkeys: { credentialId: string; publicKey: string }[]; webauthn?: { rpId: string; origins: string[] }; directoryDigest: string },
+): ReviewState {
+  const refresh = (g: GroupSnapshot): GroupSnapshot => {
+    if (!g.members.includes(reviewer)) return g;
+    const passkeys = { ...(g.passkeys ?? {}) };
+    if (current.passkeys.length) passkeys[reviewer] = current.passkeys;
+    else delete passkeys[reviewer];
+    const { passkeys: _old, ...rest } = g;
+    return Object.keys(passkeys).length ? { ...rest, passkeys } : rest;
+  };
+  const policy = state.version.policy;
+  const route = { ...policy.route, group: refresh(policy.route.group), escalationChain: policy.route.escalationChain.map(refresh) };
+  const { webauthn: _rp, ...rest } = policy;
+  return {
+    ...state,
+    eligible: state.eligible.map(refresh),
+    version: { ...state.version, policy: { ...rest, route, ...(current.webauthn ? { webauthn: current.webauthn } : {}) } },
+    credentials: { directoryDigest: current.directoryDigest },
+  };
 }
 
 /** True when `payload` would make a new version: an "edit" to the payload already current is no edit. */
@@ -245,6 +278,7 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
     shown: { payloadDigest: state.version.digest, ruleIds: p.ruleIds, risk: p.risk, reason: p.reason, group: p.route.group.name, approvals: p.route.approvals },
     signed: Boolean((key || passkey) && d.signature),
     ...(p.directoryDigest ? { directoryDigest: p.directoryDigest } : {}),
+    ...(passkey && state.credentials ? { credentialsDirectoryDigest: state.credentials.directoryDigest } : {}),
     ...(key && d.signature && 'value' in d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
     // A passkey decision keeps the whole assertion and the credential's key: verify checks it offline.
     ...(passkey && d.signature && 'passkey' in d.signature

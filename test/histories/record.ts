@@ -25,6 +25,13 @@ import { eventually } from '../support/eventually';
 import { testEnvironment, testWorkflowBundle } from '../support/server';
 import { action, startStack, type Stack, type TestClient } from '../support/stack';
 import { decideSeen, signedDecision } from '../support/review';
+import { simulatedAuthenticator } from '../support/authenticator';
+import { decisionStatement, statementTarget } from '../../common/signing';
+import { decisionChallenge } from '../../common/webauthn';
+
+/** Pat decides from the web inbox: a passkey, simulated here (the fixture needs only the history it leaves). */
+const INBOX = { rpId: 'localhost', origin: 'http://localhost:7280' };
+const PAT = simulatedAuthenticator('p256', INBOX);
 
 /** Second-long durations so that escalation, expiry and the two token timers happen while recording. */
 export const RECORDING_POLICY = `
@@ -34,6 +41,7 @@ groups:
   support: { members: [alice, bob], escalatesTo: support-leads }
   support-leads: { members: [carol] }
   finance: { members: [dave, erin] }
+  inbox: { members: [pat] }
 rules:
   - id: refund-small
     match: { action: payments.refund }
@@ -73,6 +81,14 @@ rules:
     match: { action: payments.refundUnreported }
     decision: allow
     reportWithin: 2s
+  - id: account-unlock
+    match: { action: account.unlock }
+    decision: review
+    reviewers: inbox
+directory:
+  webauthn: { rpId: ${INBOX.rpId}, origins: ["${INBOX.origin}"] }
+  reviewers:
+    pat: { passkeys: [{ id: ${PAT.credential.credentialId}, publicKey: ${PAT.credential.publicKey} }] }
 `;
 
 /**
@@ -223,6 +239,18 @@ export const SCENARIOS: Record<string, Scenario> = {
       const forged = actionDigest({ action: 'payments.refund', resource: body.resource as never, payload: { amount: 250_000, currency: 'USD' } });
       await stack.ops.client.workflow.start(approvalWorkflowType, { taskQueue: stack.ops.taskQueue, workflowId: ids.workflowId, args: [{ request: body as never, requestId: ids.requestId, actionDigest: forged }] });
       return ids.workflowId;
+    },
+  },
+  'passkey-approve': {
+    outcome: 'executed',
+    run: async (cs, name, stack) => {
+      const r = await submitted(cs, name, { action: 'account.unlock', resource: { type: 'account', id: 'A-7' }, payload: { reason: 'locked out after travel' } }, 'pending');
+      const view = await stack.ops.view(r.workflowId);
+      const signedAt = new Date().toISOString();
+      const decision = { decision: 'approve' as const, reviewer: 'pat', versionDigest: view.currentDigest, comment: 'identity checked on a call' };
+      const statement = decisionStatement(statementTarget(view, { versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest }), decision, signedAt);
+      await stack.ops.decide(r.workflowId, { ...decision, signature: { signedAt, passkey: PAT.assert(decisionChallenge(statement)) } });
+      return execute(r, 'succeeded');
     },
   },
   'spent-before-reset': {

@@ -17,7 +17,7 @@ import { reloadPolicy } from '../../activities/policy/watch';
 import { actionDigest } from '../../common/digest';
 import type { Payload, PolicyDecision, ReviewerDecision } from '../../common/schema';
 import { decisionChallenge } from '../../common/webauthn';
-import { decide, openReview, statementOf } from '../../workflows/review';
+import { checkDecision, decide, openReview, statementOf, withCurrentCredentials } from '../../workflows/review';
 import { simulatedAuthenticator } from '../support/authenticator';
 
 const RP = { rpId: 'inbox.example.com', origin: 'https://inbox.example.com' };
@@ -129,11 +129,30 @@ test('review rules: a passkey assertion over this decision counts; any other is 
   assert.match((r as { message: string }).message, /answers another challenge/);
 });
 
-test('review rules: a passkey confirmed after the request was routed does not count on it (the snapshot decides)', () => {
-  const before = review(policyText(`directory:\n  webauthn: { rpId: ${RP.rpId}, origins: ["${RP.origin}"] }\n  reviewers:\n    erin: { passkeys: [{ id: ${erin.credential.credentialId}, publicKey: ${erin.credential.publicKey} }] }\n`));
-  const r = decide(before, passkeyDecision(before, { decision: 'approve', reviewer: 'dave' }), START);
-  assert.equal(r.ok, false);
-  assert.match((r as { message: string }).message, /dave has no key or passkey registered/);
+test('review rules: passkeys are the directory\'s as it is at decision time; membership is the routed snapshot\'s', () => {
+  const onlyErin = `directory:\n  webauthn: { rpId: ${RP.rpId}, origins: ["${RP.origin}"] }\n  reviewers:\n    erin: { passkeys: [{ id: ${erin.credential.credentialId}, publicKey: ${erin.credential.publicKey} }] }\n`;
+  const routed = review(policyText(onlyErin));
+  const approve: ReviewerDecision = { decision: 'approve', reviewer: 'dave' };
+  // Routed before dave's passkey was confirmed: the snapshot alone refuses it...
+  const before = decide(routed, passkeyDecision(routed, approve), START);
+  assert.equal(before.ok, false);
+  assert.match((before as { message: string }).message, /dave has no key or passkey registered in the directory/);
+  // ...the Update validator lets the handler decide, and the handler looks the passkey up now.
+  assert.deepEqual(checkDecision(routed, passkeyDecision(routed, approve), START, { passkeyLater: true }), { ok: true });
+  const current = { passkeys: [dave.credential], webauthn: { rpId: RP.rpId, origins: [RP.origin] }, directoryDigest: 'd'.repeat(64) };
+  const refreshed = withCurrentCredentials(routed, 'dave', current);
+  const after = decide(refreshed, passkeyDecision(refreshed, approve), START);
+  assert.ok(after.ok, (after as { message?: string }).message);
+  assert.equal(after.events.find((e) => e.type === 'approved')!.data!.credentialsDirectoryDigest, 'd'.repeat(64));
+  // A passkey removed from the directory stops counting on requests already routed.
+  const revoked = withCurrentCredentials(review(), 'dave', { ...current, passkeys: [] });
+  const refused = decide(revoked, passkeyDecision(revoked, approve), START);
+  assert.equal(refused.ok, false);
+  assert.match((refused as { message: string }).message, /dave has no key or passkey registered in the directory/);
+  // Membership is not the directory's to change: frank, in no routed group, stays ineligible with any passkey.
+  const frank = decide(withCurrentCredentials(routed, 'frank', { ...current, passkeys: [stranger.credential] }), passkeyDecision(routed, { decision: 'approve', reviewer: 'frank' }, stranger), START);
+  assert.equal(frank.ok, false);
+  assert.equal((frank as { code: string }).code, 'NOT_ELIGIBLE');
 });
 
 test('a running policy is replaced in place when its file changes, and a broken file leaves it running', () => {

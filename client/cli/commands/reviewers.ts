@@ -101,11 +101,16 @@ async function confirm(enrollments: Enrollments, name: string, policyFile: strin
     if (rpId !== passkey.rpId) throw new CliError(`The passkey was made for ${passkey.rpId}, but ${policyFile} names the relying party ${rpId}: it would never verify there.`, ExitCode.refused);
   }
   const existing = doc.getIn(['directory', 'reviewers', name, 'passkeys']);
-  const list = (existing as { toJSON?: () => unknown } | undefined)?.toJSON?.();
-  const passkeys = Array.isArray(list) ? list.filter((p) => (p as { id?: string }).id !== passkey.id) : [];
+  const before = (existing as { toJSON?: () => unknown } | undefined)?.toJSON?.();
+  const passkeys = Array.isArray(before) ? before.filter((p) => (p as { id?: string }).id !== passkey.id) : [];
   const entry = { id: passkey.id, publicKey: passkey.publicKey, confirmedAt: new Date().toISOString(), ...(passkey.aaguid && !/^0{8}-/.test(passkey.aaguid) ? { aaguid: passkey.aaguid } : {}) };
   if (!doc.hasIn(['directory', 'reviewers', name])) doc.setIn(['directory', 'reviewers', name], doc.createNode({}));
-  doc.setIn(['directory', 'reviewers', name, 'passkeys'], doc.createNode([...passkeys, entry], { flow: true }));
+  // Block style for the reviewer and the list, one flow line per passkey: readable, and diffable.
+  const reviewer = doc.getIn(['directory', 'reviewers', name]);
+  if (isMap(reviewer)) reviewer.flow = false;
+  const list = doc.createNode([...passkeys, entry]);
+  for (const item of list.items) if (isMap(item)) item.flow = true;
+  doc.setIn(['directory', 'reviewers', name, 'passkeys'], list);
   const next = doc.toString();
   compilePolicy(next, policyFile); // a policy that would not load is never written (PolicyLoadError, exit 2)
   const tmp = `${policyFile}.countersign-tmp`;
