@@ -9,7 +9,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { base64ToBytes, bytesToBase64 } from './base64';
 import { decisionMessage, type DecisionStatement } from './signing';
 
@@ -43,6 +43,16 @@ export interface AssertionExpectation {
 }
 
 export type AssertionCheck = { ok: true; signCount: number } | { ok: false; reason: string };
+
+/**
+ * A short fingerprint of a registered passkey, shown to the reviewer when it is created and
+ * required by `countersign reviewers confirm --fingerprint`: the operator confirms the passkey the
+ * reviewer actually made, not one an intercepted invite registered. 64 bits, as XXXX-XXXX-XXXX-XXXX.
+ */
+export function passkeyFingerprint(credentialId: string, publicKey: string): string {
+  const hex = bytesToHex(sha256(utf8ToBytes(`countersign/passkey:${credentialId}.${publicKey}`))).slice(0, 16).toUpperCase();
+  return hex.match(/.{4}/g)!.join('-');
+}
 
 /** The challenge a decision's assertion answers: SHA-256 of the statement's signing message. */
 export function decisionChallenge(statement: DecisionStatement): Uint8Array {

@@ -61,6 +61,8 @@ export function createApp(options: AppOptions): Hono<Env> {
   const { backend, policy, sessions, logger } = options;
   const limiter = createRateLimiter(options.rateLimit ?? { perSecond: 50, burst: 200 });
   const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+  // The inbox is https when this server terminates TLS or its public origins (behind a proxy) are https.
+  const secure = Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://')));
   const app = new Hono<Env>();
 
   app.onError((err, c) => {
@@ -131,7 +133,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (!header && c.req.header('cookie')) {
       let session: Awaited<ReturnType<typeof inboxSession>>;
       try {
-        session = await inboxSession(c, { policy, sessions }, { stateChange: c.req.method !== 'GET' && c.req.method !== 'HEAD' });
+        session = await inboxSession(c, { policy, sessions, secure }, { stateChange: c.req.method !== 'GET' && c.req.method !== 'HEAD' });
       } catch (err) {
         if (err instanceof HttpProblem && err.status === 401) throw refused(c, err.message);
         throw err;
@@ -367,6 +369,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (!decision.signature) throw unauthenticated('Field "signature" is required: every decision is signed by the reviewer\'s registered key.');
     if (!decision.versionDigest) throw invalid('Field "versionDigest" is required: name the version you were shown.');
     const view = await reviewFor(c, reviewer as { name: string; groups: string[] });
+    if (!('passkey' in decision.signature) && !policy.reviewerKeys.has(reviewer.name)) throw unauthenticated(`${reviewer.name} has no key in the directory: sign the decision with your passkey.`);
+    // A run from before the front door checks no passkey: it takes none.
+    if ('passkey' in decision.signature && (!view.runId || !view.policy)) throw invalid('This request was made before passkey decisions: decide on it from the CLI.');
     // Checked here for a quick, clear answer; the workflow checks it again against its own directory snapshot.
     if (view.runId && view.policy) {
       const statement = decisionStatement(statementTarget(view, { versionDigest: decision.versionDigest, policyDigest: view.policy.policyDigest }), decision, decision.signature.signedAt);
@@ -379,7 +384,7 @@ export function createApp(options: AppOptions): Hono<Env> {
         if (!checked.ok) throw unauthenticated(`The passkey assertion is refused: ${checked.reason}.`);
       } else {
         const key = policy.reviewerKeys.get(reviewer.name);
-        if (key && !verifyEd25519(key, decisionMessage(statement), signature.value)) {
+        if (!key || !verifyEd25519(key, decisionMessage(statement), signature.value)) {
           throw unauthenticated(`The signature does not verify against ${reviewer.name}'s registered key for this request and version.`);
         }
       }
@@ -433,7 +438,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     sessions,
     enrollments: options.enrollments,
     logger,
-    secure: Boolean(options.secure),
+    secure,
     rateLimited,
     clientAddress,
     jsonBody,

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import {
-  checkInviteUpdate,
   confirmPasskeyUpdate,
   enrollmentStateQuery,
+  inviteOpenQuery,
   enrollmentWorkflowId,
   enrollmentWorkflowType,
   registerPasskeyUpdate,
@@ -18,10 +18,15 @@ export const MAX_INVITE_TTL_MS = 7 * 24 * 3600_000;
 /** How long a registered passkey waits for the operator's confirmation. */
 export const CONFIRM_WITHIN_MS = 7 * 24 * 3600_000;
 
+const INVITE_INVALID = 'This enrolment link is not valid: it was used already, has expired or was withdrawn. Ask your operator for a new one.';
+
 export const INVITE_PATTERN = /^cs_invite_[A-Za-z0-9_-]{43}$/;
 
-/** An invite as the enrolment workflow keeps it: never the token, only its SHA-256. */
-export const inviteHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/** What a registration sends to prove it holds the invite: its SHA-256 (the token itself never reaches Temporal). */
+export const inviteProof = (token: string) => sha256(token);
+/** What the enrolment workflow starts with: the proof's SHA-256, which proves nothing by itself. */
+export const inviteCheck = (token: string) => sha256(inviteProof(token));
 
 export class EnrollmentError extends Error {
   override name = 'EnrollmentError';
@@ -51,7 +56,7 @@ export class Enrollments {
       await this.client.workflow.start(enrollmentWorkflowType, {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [{ reviewer, inviteHash: inviteHash(token), expiresAt, confirmWithinMs: CONFIRM_WITHIN_MS }],
+        args: [{ reviewer, inviteCheck: inviteCheck(token), expiresAt, confirmWithinMs: CONFIRM_WITHIN_MS }],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         staticSummary: `Passkey enrolment of reviewer ${reviewer}`,
@@ -73,14 +78,20 @@ export class Enrollments {
     }
   }
 
-  /** Throws EnrollmentError unless the invite is open for this reviewer. */
-  async check(reviewer: string, token: string): Promise<EnrollmentState> {
-    return this.update(reviewer, (h) => h.executeUpdate(checkInviteUpdate, { args: [{ inviteHash: inviteHash(token) }] }));
+  /** Throws EnrollmentError unless the invite is open for this reviewer (a Query: nothing is written). */
+  async check(reviewer: string, token: string): Promise<void> {
+    let open = false;
+    try {
+      open = await this.client.workflow.getHandle(enrollmentWorkflowId(reviewer)).query(inviteOpenQuery, { inviteProof: inviteProof(token) });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    if (!open) throw new EnrollmentError(INVITE_INVALID);
   }
 
   /** Records the passkey against the invite: single use, decided by the workflow. */
   async register(reviewer: string, token: string, passkey: RegisteredPasskey): Promise<EnrollmentState> {
-    return this.update(reviewer, (h) => h.executeUpdate(registerPasskeyUpdate, { args: [{ inviteHash: inviteHash(token), passkey }] }));
+    return this.update(reviewer, (h) => h.executeUpdate(registerPasskeyUpdate, { args: [{ inviteProof: inviteProof(token), passkey }] }));
   }
 
   /** The operator has put the passkey in the directory: the enrolment ends. */
@@ -93,7 +104,7 @@ export class Enrollments {
   }
 
   private async update(reviewer: string, fn: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<EnrollmentState>): Promise<EnrollmentState> {
-    const invalid = 'This enrolment link is not valid: it was used already, has expired or was withdrawn. Ask your operator for a new one.';
+    const invalid = INVITE_INVALID;
     try {
       return await fn(this.client.workflow.getHandle(enrollmentWorkflowId(reviewer)));
     } catch (err) {

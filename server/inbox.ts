@@ -12,12 +12,17 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Logger } from 'pino';
 import type { CompiledPolicy } from '../activities/policy/load';
 import { EnrollBody, EnrollOptionsBody, PasskeyLoginBody, PasskeyLoginOptionsBody } from '../common/api';
-import { base64UrlToBytes, bytesToBase64Url, coseKeyAlgorithm } from '../common/webauthn';
+import { base64UrlToBytes, bytesToBase64Url, coseKeyAlgorithm, passkeyFingerprint } from '../common/webauthn';
 import { EnrollmentError, INVITE_PATTERN, type Enrollments } from './enrollments';
 import { HttpProblem, unauthenticated } from './problems';
 import { SessionError, type Sessions } from './sessions';
 
 export const INBOX_COOKIE = 'cs_inbox';
+/**
+ * Over https the cookie is `__Host-cs_inbox`: Secure, no Domain, Path=/, so no other host (or a
+ * sub-domain) can set or shadow it. Plain http is for loopback development only.
+ */
+export const cookieName = (secure: boolean) => (secure ? `__Host-${INBOX_COOKIE}` : INBOX_COOKIE);
 export const CSRF_HEADER = 'x-countersign-csrf';
 /** COSE algorithms a passkey may use: the ones the workflow verifies in pure JS. */
 const ALGORITHMS = [-7, -8];
@@ -50,7 +55,7 @@ export interface InboxDeps {
   sessions: Sessions;
   enrollments: Enrollments;
   logger: Logger;
-  /** Served over TLS: the cookie is Secure. */
+  /** Served over https (by this server, or a TLS proxy in front of it): the cookie is Secure. */
   secure: boolean;
   rateLimited(key: string): void;
   clientAddress(c: Context): string;
@@ -80,8 +85,9 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
   };
   for (const path of ['/inbox', '/inbox/', '/inbox/enroll', '/inbox/requests/:id']) app.get(path, page);
   app.get('/inbox/assets/:file', (c) => {
-    const asset = assets[c.req.param('file')];
-    if (!asset || c.req.param('file') === 'html') throw new HttpProblem(404, 'NOT_FOUND', 'No such asset.');
+    const file = c.req.param('file');
+    const asset = file !== 'html' && Object.hasOwn(assets, file) ? assets[file] : undefined;
+    if (!asset) throw new HttpProblem(404, 'NOT_FOUND', 'No such asset.');
     c.header('content-security-policy', CSP);
     return c.body(asset.body, 200, { 'content-type': asset.type });
   });
@@ -100,9 +106,10 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     deps.rateLimited(`login:${deps.clientAddress(c)}`);
     const rp = relyingParty();
     const { reviewer, token } = deps.parse(EnrollOptionsBody, await deps.jsonBody(c));
-    deps.rateLimited(`login-as:${reviewer}`);
     if (!INVITE_PATTERN.test(token)) throw unauthenticated('This enrolment link is not valid: ask your operator for a new one.');
     await openInvite(enrollments, reviewer, token);
+    // Charged only with a valid invite: guessing at someone's name cannot lock them out.
+    deps.rateLimited(`enroll-as:${reviewer}`);
     const options = await generateRegistrationOptions({
       rpName: rp.rpName,
       rpID: rp.rpId,
@@ -123,7 +130,6 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     deps.rateLimited(`login:${deps.clientAddress(c)}`);
     const rp = relyingParty();
     const body = deps.parse(EnrollBody, await deps.jsonBody(c));
-    deps.rateLimited(`login-as:${body.reviewer}`);
     if (!INVITE_PATTERN.test(body.token)) throw unauthenticated('This enrolment link is not valid: ask your operator for a new one.');
     const ticket = await readTicket('passkey-enroll', body.ticket);
     if (ticket.reviewer !== body.reviewer) throw unauthenticated('The passkey ticket was issued for another reviewer.');
@@ -145,17 +151,19 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     const publicKey = bytesToBase64Url(credential.publicKey);
     if (!coseKeyAlgorithm(publicKey)) throw unauthenticated('The new passkey uses a key countersign cannot verify (ES256 or EdDSA are accepted).');
     if (passkeyOwner(policy, credential.id)) throw unauthenticated('This passkey is registered already.');
+    const fingerprint = passkeyFingerprint(credential.id, publicKey);
     try {
-      await enrollments.register(body.reviewer, body.token, { id: credential.id, publicKey, aaguid, origin, rpId: rp.rpId });
+      await enrollments.register(body.reviewer, body.token, { id: credential.id, publicKey, aaguid, origin, rpId: rp.rpId, fingerprint });
     } catch (err) {
       if (err instanceof EnrollmentError) throw unauthenticated(err.message);
       throw err;
     }
-    logger.info({ reviewer: body.reviewer, credentialId: credential.id.slice(0, 16) }, 'passkey registered; waiting for the operator to confirm it');
+    logger.info({ reviewer: body.reviewer, credentialId: credential.id.slice(0, 16), fingerprint }, 'passkey registered; waiting for the operator to confirm it');
     return c.json({
       reviewer: body.reviewer,
       credentialId: credential.id,
-      message: `Your passkey is registered, but it grants nothing yet: ask your operator to run "countersign reviewers confirm ${body.reviewer}". Then sign in at /inbox.`,
+      fingerprint,
+      message: `Your passkey is registered with the fingerprint ${fingerprint}, but it grants nothing yet. Tell your operator this fingerprint yourself (not by replying to the invite); they confirm it with "countersign reviewers confirm ${body.reviewer} --fingerprint ${fingerprint}". Then sign in at /inbox.`,
     });
   });
 
@@ -177,7 +185,6 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     if (!owner) {
       throw unauthenticated('This passkey is not in the directory. If you have just created it, ask your operator to confirm it (countersign reviewers confirm); until then it grants nothing.');
     }
-    deps.rateLimited(`login-as:${owner.reviewer}`);
     let verified = false;
     try {
       verified = (
@@ -194,8 +201,15 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
       throw loginRefused();
     }
     if (!verified) throw loginRefused();
+    deps.rateLimited(`login-as:${owner.reviewer}`);
+    try {
+      sessions.spendTicket(ticket.challenge); // one session per sign-in ceremony
+    } catch (err) {
+      if (err instanceof SessionError) throw unauthenticated(`${err.message} Start again.`);
+      throw err;
+    }
     const session = await sessions.inboxSession(owner.reviewer, body.response.id);
-    setCookie(c, INBOX_COOKIE, session.session, { httpOnly: true, sameSite: 'Strict', path: '/', secure: deps.secure, expires: new Date(session.expiresAt) });
+    setCookie(c, cookieName(deps.secure), session.session, { httpOnly: true, sameSite: 'Strict', path: '/', secure: deps.secure, expires: new Date(session.expiresAt) });
     logger.info({ reviewer: owner.reviewer }, 'reviewer signed in to the inbox with a passkey');
     return c.json({ reviewer: owner.reviewer, groups: groupsOf(policy, owner.reviewer), csrf: session.csrf, expiresAt: session.expiresAt });
   });
@@ -206,7 +220,7 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
   });
 
   app.post('/v1/inbox/logout', (c) => {
-    deleteCookie(c, INBOX_COOKIE, { path: '/', secure: deps.secure, sameSite: 'Strict', httpOnly: true });
+    deleteCookie(c, cookieName(deps.secure), { path: '/', secure: deps.secure, sameSite: 'Strict', httpOnly: true });
     return c.body(null, 204);
   });
 
@@ -233,8 +247,8 @@ async function openInvite(enrollments: Enrollments, reviewer: string, token: str
  * The inbox session a request's cookie carries, if it is valid and its passkey is still in the
  * directory; throws 401 otherwise. A state change must also carry the session's CSRF token.
  */
-export async function inboxSession(c: Context, deps: Pick<InboxDeps, 'policy' | 'sessions'>, options: { stateChange?: boolean } = {}) {
-  const cookie = getCookie(c, INBOX_COOKIE);
+export async function inboxSession(c: Context, deps: Pick<InboxDeps, 'policy' | 'sessions' | 'secure'>, options: { stateChange?: boolean } = {}) {
+  const cookie = getCookie(c, cookieName(deps.secure));
   if (!cookie || cookie.length > 4096) throw unauthenticated('You are not signed in to the inbox.');
   let session: Awaited<ReturnType<Sessions['verifyInbox']>>;
   try {

@@ -30,8 +30,10 @@ export interface Sessions {
   verify(session: string): Promise<string>;
   /** A signed ticket carrying a WebAuthn challenge between the options call and the answer (any instance can check it). */
   ticket(purpose: TicketPurpose, claims: { challenge: string; reviewer?: string }): Promise<string>;
-  /** The ticket's claims; a login ticket is single-use (on this instance; it lives TICKET_TTL_S at most). */
+  /** The ticket's claims, if it is genuine, unexpired and for this purpose. */
   readTicket(purpose: TicketPurpose, ticket: string): Promise<{ challenge: string; reviewer?: string }>;
+  /** Marks a sign-in ticket's challenge used, once its assertion verified: one session per ceremony (on this instance; a ticket lives TICKET_TTL_S at most). */
+  spendTicket(challenge: string): void;
   /** An inbox session (a cookie) for a reviewer signed in with one of their passkeys, with its CSRF token. */
   inboxSession(reviewer: string, credentialId: string): Promise<{ session: string; csrf: string; expiresAt: string }>;
   verifyInbox(session: string): Promise<{ reviewer: string; credentialId: string; csrf: string; expiresAt: string }>;
@@ -39,6 +41,8 @@ export interface Sessions {
 
 export type TicketPurpose = 'passkey-login' | 'passkey-enroll';
 export const TICKET_TTL_S = 300;
+/** Used challenges remembered per instance; beyond this, sign-ins are refused rather than left replayable. */
+export const MAX_REMEMBERED_NONCES = 100_000;
 const INBOX_AUDIENCE = 'countersign/inbox-session';
 
 /** `secret`: at least 32 bytes shared by every server instance (COUNTERSIGN_SESSION_SECRET). */
@@ -46,6 +50,14 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
   if (secret.length < 32) throw new Error('The session secret must be at least 32 bytes.');
   const ttl = options.ttlSeconds ?? DEFAULT_SESSION_TTL_S;
   const usedNonces = new Map<string, number>();
+  /** Remembers a used nonce until it could no longer be presented; refuses a second use, and fails closed when full. */
+  const remember = (nonce: string, ttlSeconds: number, usedMessage: string) => {
+    const now = Date.now();
+    if ((usedNonces.get(nonce) ?? 0) >= now) throw new SessionError(usedMessage);
+    if (usedNonces.size >= MAX_REMEMBERED_NONCES) for (const [n, exp] of usedNonces) if (exp < now) usedNonces.delete(n);
+    if (usedNonces.size >= MAX_REMEMBERED_NONCES) throw new SessionError('Too many sign-ins are in progress on this server: try again in a minute.');
+    usedNonces.set(nonce, now + ttlSeconds * 1000);
+  };
   const hs = async (claims: JWTPayload, audience: string, seconds: number, subject: string) => {
     const exp = Math.floor(Date.now() / 1000) + seconds;
     const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(audience).setSubject(subject).setIssuedAt().setExpirationTime(exp).sign(secret);
@@ -80,9 +92,7 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
       }
       if (claims.nonce !== c.nonce) throw new SessionError('The login proof answers another challenge.');
       // One session per challenge (on this instance; behind a load balancer a challenge lives 2 minutes at most).
-      const now = Date.now();
-      for (const [n, exp] of usedNonces) if (exp < now) usedNonces.delete(n);
-      if (usedNonces.size < 100_000) usedNonces.set(String(c.nonce), now + CHALLENGE_TTL_S * 1000);
+      remember(String(c.nonce), CHALLENGE_TTL_S, 'This challenge has been answered already: ask for a new one.');
       const { token, expiresAt } = await hs({ role: 'reviewer' }, SESSION_AUDIENCE, ttl, reviewer);
       return { session: token, reviewer, expiresAt };
     },
@@ -92,14 +102,10 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
     async readTicket(purpose, ticket) {
       const claims = await verifyHs(ticket, `countersign/${purpose}`, 'passkey ticket');
       if (typeof claims.challenge !== 'string') throw new SessionError('The passkey ticket is not valid.');
-      if (purpose === 'passkey-login') {
-        const key = `ticket:${claims.challenge}`;
-        if (usedNonces.has(key)) throw new SessionError('This sign-in has been completed already: start again.');
-        const now = Date.now();
-        for (const [n, exp] of usedNonces) if (exp < now) usedNonces.delete(n);
-        if (usedNonces.size < 100_000) usedNonces.set(key, now + TICKET_TTL_S * 1000);
-      }
       return { challenge: claims.challenge, ...(typeof claims.reviewer === 'string' ? { reviewer: claims.reviewer } : {}) };
+    },
+    spendTicket(challenge) {
+      remember(`ticket:${challenge}`, TICKET_TTL_S, 'This sign-in has been completed already.');
     },
     async inboxSession(reviewer, credentialId) {
       const csrf = randomBytes(24).toString('base64url');

@@ -73,8 +73,9 @@ interface ReviewerBrowser {
   name: string;
   context: BrowserContext;
   page: Page;
-  /** The credential id of the passkey it made, once enrolled. */
+  /** The credential id of the passkey it made, once enrolled, and the fingerprint its enrol page showed. */
   credentialId?: string;
+  fingerprint?: string;
   /** Signs `challenge` with the passkey, as a page script could (for attacks that go around the inbox). */
   sign(challenge: string, credentialId: string): Promise<{ credentialId: string; authenticatorData: string; clientDataJSON: string; signature: string }>;
 }
@@ -124,16 +125,25 @@ async function enrol(ctx: StackContext, who: ReviewerBrowser): Promise<string> {
   const link = await invite(ctx, who.name);
   await who.page.goto(link);
   await who.page.getByRole('button', { name: 'Create passkey' }).click();
-  await assertText(who.page.locator('main [role="status"]'), new RegExp(`countersign reviewers confirm ${who.name}`));
+  await assertText(who.page.locator('main [role="status"]'), new RegExp(`countersign reviewers confirm ${who.name} --fingerprint`));
+  who.fingerprint = (await who.page.locator('#passkey-fingerprint').textContent()) ?? '';
+  assert.match(who.fingerprint, /^[0-9A-F]{4}(-[0-9A-F]{4}){3}$/);
   const state = await cliFor(ctx)(['reviewers', 'status', who.name, '--json']);
   who.credentialId = (JSON.parse(state.stdout) as { passkey: { id: string } }).passkey.id;
   return link;
 }
 
-async function confirm(ctx: StackContext, name: string): Promise<void> {
-  const run = await cliFor(ctx)(['reviewers', 'confirm', name, '--policy', ctx.stack.policyFile]);
+async function confirm(ctx: StackContext, who: ReviewerBrowser): Promise<void> {
+  const name = who.name;
+  const cli = cliFor(ctx);
+  // A fingerprint other than the one the reviewer saw (a passkey made from an intercepted link) is never confirmed.
+  const wrong = await cli(['reviewers', 'confirm', name, '--fingerprint', '0000-0000-0000-0000', '--policy', ctx.stack.policyFile]);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /has another fingerprint .* than the one given: do not confirm it/);
+  assert.ok(!readFileSync(ctx.stack.policyFile, 'utf8').includes(who.credentialId!), 'nothing was written');
+  const run = await cli(['reviewers', 'confirm', name, '--fingerprint', who.fingerprint!.toLowerCase(), '--policy', ctx.stack.policyFile]);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, new RegExp(`Confirmed ${name}'s passkey`));
+  assert.match(run.stdout, new RegExp(`Confirmed ${name}'s passkey ${who.fingerprint}`));
   assert.equal(ctx.stack.reloadPolicy(), true, 'the server and the worker load the confirmed passkey');
 }
 
@@ -214,8 +224,35 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     ctx.routedBeforeConfirm = request.requestId;
   });
 
+  test('invites: one per reviewer, bound to its reviewer, withdrawn by --replace, and expired after --expires', async () => {
+    const cli = cliFor(ctx);
+    const base = url.replace(/\/inbox$/, '');
+    const options = (params: Record<string, string>) =>
+      fetch(`${base}/v1/inbox/enroll/options`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) });
+    const paramsOf = (link: string) => Object.fromEntries(new URLSearchParams(new URL(link).hash.slice(1)));
+    const first = paramsOf(await invite(ctx, 'frank'));
+    const again = await cli(['reviewers', 'invite', 'frank']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /frank already has an open enrolment \(invited, until .*\): confirm it, or pass --replace/);
+    assert.equal((await options({ reviewer: 'erin', token: first.token! })).status, 401, "frank's invite does not enrol erin");
+    const replaced = await cli(['reviewers', 'invite', 'frank', '--replace', '--json', '--url', base]);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.equal((await options(first)).status, 401, 'the withdrawn link is refused');
+    assert.equal((await options(paramsOf((JSON.parse(replaced.stdout) as { link: string }).link))).status, 200, 'the new link opens');
+    const short = await cli(['reviewers', 'invite', 'frank', '--replace', '--expires', '1s', '--json', '--url', base]);
+    const expiring = paramsOf((JSON.parse(short.stdout) as { link: string }).link);
+    await eventually(async () => assert.equal((await options(expiring)).status, 401), 'the invite expires', 50, 200);
+    const status = await cli(['reviewers', 'status', 'frank']);
+    assert.match(status.stdout, /frank: the enrolment expired; invite again\./);
+    const usage = await cli(['reviewers', 'confirm', 'frank', '--policy', stack.policyFile]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /reviewers confirm needs --fingerprint/);
+    const noRegistration = await cli(['reviewers', 'confirm', 'frank', '--fingerprint', '0000-0000-0000-0000', '--policy', stack.policyFile]);
+    assert.equal(noRegistration.code, 1);
+  });
+
   test('once confirmed, the reviewer signs in and sees exactly their groups\' queue, live', async () => {
-    await confirm(ctx, 'dave');
+    await confirm(ctx, ctx.dave);
     const agent = await stack.agent('support-bot');
     const finance = await agent.submit(refund(250));
     const support = await agent.submit(action({ action: 'email.send', summary: 'Email the customer about the delay.', resource: { type: 'customer', id: 'C-9' }, payload: { to: 'c9@example.com', body: 'Sorry!' } }));
@@ -351,7 +388,7 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
 
   test('two approvals: the same reviewer twice does not count, a second reviewer completes it', async () => {
     await enrol(ctx, ctx.erin);
-    await confirm(ctx, 'erin');
+    await confirm(ctx, ctx.erin);
     const agent = await stack.agent('support-bot');
     const request = await agent.submit(refund(7200));
     await decideInPage(ctx.dave, url, request.requestId, async (page) => page.getByLabel('Approve', { exact: true }).check());

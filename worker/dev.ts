@@ -102,10 +102,10 @@ Next, in another terminal (the CLI reaches the server at ${server.url}; agents n
   npx countersign review approve <id> --as dave
 Filter the UI with: CountersignStatus="pending" AND CountersignGroup="finance"
 
-The reviewer inbox is ${inboxOrigin}/inbox (passkeys; open it as localhost, not 127.0.0.1). To enrol dave:
-  npx countersign reviewers invite dave            # prints a one-time link: open it, create a passkey
-  npx countersign reviewers confirm dave --policy ${devPolicyFile}
-The server and the worker reload the policy by themselves; dave then signs in at ${inboxOrigin}/inbox.
+The reviewer inbox is ${inboxOrigin}/inbox (passkeys; open it as localhost, not 127.0.0.1). To enrol alice:
+  npx countersign reviewers invite alice           # a one-time link: alice opens it and creates a passkey
+  npx countersign reviewers confirm alice --fingerprint <what alice's page shows> --policy ${devPolicyFile}
+The server and the worker reload the policy by themselves; alice then signs in at ${inboxOrigin}/inbox.
 Ctrl-C stops everything; pending approvals are still pending next time.
 
 `);

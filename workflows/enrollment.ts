@@ -5,10 +5,11 @@
  * grants nothing: it waits here for the operator to confirm it into the policy's directory.
  */
 import { allHandlersFinished, ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { sha256Hex } from '../common/digest';
 import {
-  checkInviteUpdate,
   confirmPasskeyUpdate,
   enrollmentStateQuery,
+  inviteOpenQuery,
   registerPasskeyUpdate,
   revokeEnrollmentSignal,
   type EnrollmentInput,
@@ -27,15 +28,16 @@ export async function reviewerEnrollment(input: EnrollmentInput): Promise<Enroll
     ...(registeredAt !== undefined ? { registeredAt: new Date(registeredAt).toISOString() } : {}),
     ...(passkey ? { passkey } : {}),
   });
+  const inviteOpen = (inviteProof: string) => typeof inviteProof === 'string' && inviteProof.length === 64 && status === 'invited' && Date.now() < input.expiresAt && sameHash(sha256Hex(inviteProof), input.inviteCheck);
   // The same refusal for a wrong, used or expired invite: the answer says nothing about which.
-  const refuseInvite = (inviteHash: string) => {
-    if (status !== 'invited' || Date.now() >= input.expiresAt || !sameHash(inviteHash, input.inviteHash)) {
+  const refuseInvite = (inviteProof: string) => {
+    if (!inviteOpen(inviteProof)) {
       throw ApplicationFailure.nonRetryable('This enrolment link is not valid: it was used already, has expired or was withdrawn. Ask your operator for a new one.', 'INVITE_INVALID');
     }
   };
 
   setHandler(enrollmentStateQuery, state);
-  setHandler(checkInviteUpdate, state, { validator: ({ inviteHash }) => refuseInvite(inviteHash) });
+  setHandler(inviteOpenQuery, ({ inviteProof }) => inviteOpen(inviteProof));
   setHandler(
     registerPasskeyUpdate,
     ({ passkey: registered }) => {
@@ -44,7 +46,7 @@ export async function reviewerEnrollment(input: EnrollmentInput): Promise<Enroll
       status = 'registered';
       return state();
     },
-    { validator: ({ inviteHash }) => refuseInvite(inviteHash) },
+    { validator: ({ inviteProof }) => refuseInvite(inviteProof) },
   );
   setHandler(
     confirmPasskeyUpdate,

@@ -1,4 +1,4 @@
-import { unwatchFile, watchFile } from 'node:fs';
+import { statSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
 import { loadPolicyFile, PolicyLoadError, type CompiledPolicy } from './load';
 
@@ -6,7 +6,8 @@ import { loadPolicyFile, PolicyLoadError, type CompiledPolicy } from './load';
 export const POLICY_POLL_MS = 1000;
 
 /**
- * Keeps a running server's or worker's policy in step with its file: when the file changes (say
+ * Keeps a running server's or worker's policy in step with its file: when the file changes and then
+ * stays unchanged for a poll (say
  * `countersign reviewers confirm` added a passkey), the new policy replaces the old one in place,
  * in one synchronous step, so every later request sees all of it and none sees half. A file that
  * does not load is logged and ignored: the last good policy keeps running (fail closed on the old
@@ -15,12 +16,27 @@ export const POLICY_POLL_MS = 1000;
  */
 export function reloadOnChange(policy: CompiledPolicy, logger: Logger, pollMs = POLICY_POLL_MS): () => void {
   const file = policy.file;
-  const listener = (now: { mtimeMs: number }, before: { mtimeMs: number }) => {
-    if (now.mtimeMs === before.mtimeMs) return;
-    reloadPolicy(policy, logger);
+  let settle: NodeJS.Timeout | undefined;
+  // A file is loaded once it has stopped changing for a poll: an editor that writes in place is never read half-written.
+  const listener = (now: Stats, before: Stats) => {
+    if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      let current: Stats;
+      try {
+        current = statSync(file);
+      } catch {
+        return; // gone for now (a rename in progress): the next change brings it back
+      }
+      if (current.mtimeMs === now.mtimeMs && current.size === now.size) reloadPolicy(policy, logger);
+    }, pollMs);
+    settle.unref();
   };
   watchFile(file, { interval: pollMs, persistent: false }, listener);
-  return () => unwatchFile(file, listener);
+  return () => {
+    clearTimeout(settle);
+    unwatchFile(file, listener);
+  };
 }
 
 /** Loads the policy's file again and, if it is valid and different, puts it in place of the running one. */

@@ -29,13 +29,23 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? '' : String(value));
   }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false).map((c) => (typeof c === 'string' ? visible(c) : c)));
   return node;
+}
+
+/**
+ * Agents write summaries and payloads: invisible and direction-changing characters (zero-width
+ * spaces, bidi overrides) are shown as \uXXXX, so what a reviewer reads is what the text is.
+ */
+const HIDDEN_CHARACTERS = /[\u00AD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+function visible(text) {
+  return text.replace(HIDDEN_CHARACTERS, (ch) => `\\u${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
 }
 
 /** Sets text only when it changes, so live regions do not repeat themselves. */
 function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
+  const shown = visible(text);
+  if (node.textContent !== shown) node.textContent = shown;
 }
 
 const alertBox = () => el('p', { role: 'alert', class: 'alert', tabindex: -1 });
@@ -314,6 +324,10 @@ function showEnroll() {
     const answer = await post('/v1/inbox/enroll', { reviewer, token, ticket, response }, false);
     if (!p.alive) return;
     setText(status, answer?.message || `Passkey created: ask your operator to run countersign reviewers confirm ${reviewer}.`);
+    if (answer?.fingerprint) {
+      // The operator confirms this fingerprint, heard from the reviewer: a passkey made from an intercepted link has another.
+      status.after(el('p', { class: 'fingerprint' }, 'Your passkey\'s fingerprint: ', el('strong', { id: 'passkey-fingerprint' }, answer.fingerprint)));
+    }
     button.remove(); // the invite is spent
     status.focus();
   });

@@ -1,4 +1,7 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { passkeyFingerprint } from '../../../common/webauthn';
 import { Client } from '@temporalio/client';
 import { isMap, parseDocument } from 'yaml';
 import { compilePolicy } from '../../../activities/policy/load';
@@ -12,8 +15,10 @@ import { out, parseFlags, printJson } from '../io';
 
 export const reviewersHelp = `countersign reviewers invite NAME [--expires 24h] [--replace] [--url URL]
                                       a one-time link for NAME to create a passkey in the web inbox (operators)
-countersign reviewers confirm NAME --policy FILE
-                                      put NAME's registered passkey into FILE's directory: only then does it count
+countersign reviewers confirm NAME --fingerprint XXXX-XXXX-XXXX-XXXX --policy FILE
+                                      put NAME's registered passkey into FILE's directory: only then does it count.
+                                      The fingerprint is the one NAME's enrol page showed them: ask NAME for it
+                                      yourself, so that a passkey made from an intercepted link is never confirmed
 countersign reviewers status NAME     where NAME's enrolment is (invited, registered, confirmed, expired)`;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
@@ -24,12 +29,14 @@ export async function reviewersCommand(args: string[]): Promise<number> {
     replace: { type: 'boolean' },
     url: { type: 'string' },
     policy: { type: 'string' },
+    fingerprint: { type: 'string' },
     json: { type: 'boolean' },
   });
   const [sub, name] = positionals;
   if (!sub || !['invite', 'confirm', 'status'].includes(sub)) throw usage(reviewersHelp);
   if (!name || !NAME.test(name)) throw usage(`reviewers ${sub} needs a reviewer NAME of letters, digits and . _ : @ - (at most 128).`);
   if (sub === 'confirm' && !values.policy) throw usage('reviewers confirm needs --policy FILE: the policy whose directory the passkey goes into.');
+  if (sub === 'confirm' && !values.fingerprint) throw usage(`reviewers confirm needs --fingerprint: the one ${name}'s enrol page showed them (ask ${name} for it yourself, not by replying to the invite).`);
   if (values.policy && !existsSync(values.policy)) throw usage(`--policy ${values.policy}: no such file.`);
   let ttlMs: number | undefined;
   if (values.expires !== undefined) {
@@ -41,7 +48,7 @@ export async function reviewersCommand(args: string[]): Promise<number> {
   try {
     if (sub === 'invite') return await invite(enrollments, name, { ttlMs, replace: values.replace === true, url: values.url ?? serverUrl().replace('127.0.0.1', 'localhost'), json: values.json === true });
     if (sub === 'status') return await status(enrollments, name, values.json === true);
-    return await confirm(enrollments, name, values.policy!, values.json === true);
+    return await confirm(enrollments, name, values.policy!, values.fingerprint!, values.json === true);
   } catch (err) {
     if (err instanceof EnrollmentError) throw new CliError(err.message, ExitCode.refused);
     throw err;
@@ -75,7 +82,7 @@ function describe(state: EnrollmentState): string {
     case 'invited':
       return `${state.reviewer}: invited, link open until ${state.expiresAt}.`;
     case 'registered':
-      return `${state.reviewer}: passkey ${state.passkey!.id.slice(0, 16)}… registered at ${state.registeredAt}; waiting for countersign reviewers confirm ${state.reviewer} --policy FILE.`;
+      return `${state.reviewer}: a passkey was registered at ${state.registeredAt} from ${state.passkey!.origin}, fingerprint ${state.passkey!.fingerprint}; waiting for countersign reviewers confirm ${state.reviewer} --fingerprint … --policy FILE.`;
     case 'confirmed':
       return `${state.reviewer}: passkey ${state.passkey!.id.slice(0, 16)}… confirmed.`;
     default:
@@ -87,11 +94,17 @@ function describe(state: EnrollmentState): string {
  * Adds the registered passkey to the policy's directory (the file is written only if the result
  * loads as a policy), then ends the enrolment. Servers and workers that watch the file pick it up.
  */
-async function confirm(enrollments: Enrollments, name: string, policyFile: string, json: boolean): Promise<number> {
+async function confirm(enrollments: Enrollments, name: string, policyFile: string, fingerprint: string, json: boolean): Promise<number> {
   const state = await enrollments.state(name);
   if (!state) throw new CliError(`${name} has no enrolment: countersign reviewers invite ${name}`, ExitCode.notFound);
   if (state.status !== 'registered' || !state.passkey) throw new CliError(describe(state), ExitCode.refused);
   const passkey = state.passkey;
+  // Recomputed, not read from the enrolment: the fingerprint names this very key.
+  const actual = passkeyFingerprint(passkey.id, passkey.publicKey);
+  const normalise = (f: string) => f.replace(/[^0-9a-f]/gi, '').toUpperCase();
+  if (normalise(fingerprint) !== normalise(actual)) {
+    throw new CliError(`The passkey registered for ${name} has another fingerprint (${actual}) than the one given: do not confirm it. If ${name} did not create it, withdraw it with countersign reviewers invite ${name} --replace.`, ExitCode.refused);
+  }
   const text = readFileSync(policyFile, 'utf8');
   const doc = parseDocument(text);
   const webauthn = doc.getIn(['directory', 'webauthn']);
@@ -113,14 +126,26 @@ async function confirm(enrollments: Enrollments, name: string, policyFile: strin
   doc.setIn(['directory', 'reviewers', name, 'passkeys'], list);
   const next = doc.toString();
   compilePolicy(next, policyFile); // a policy that would not load is never written (PolicyLoadError, exit 2)
-  const tmp = `${policyFile}.countersign-tmp`;
-  writeFileSync(tmp, next);
-  renameSync(tmp, policyFile);
+  // The enrolment confirms first (refused if it expired or was withdrawn meanwhile), then the file is
+  // replaced in one rename: a watching server or worker never reads half of it.
   await enrollments.confirm(name, passkey.id);
-  if (json) printJson({ reviewer: name, policy: policyFile, passkey: entry });
+  writeAtomically(policyFile, next);
+  if (json) printJson({ reviewer: name, policy: policyFile, fingerprint: actual, passkey: entry });
   else {
-    out(`Confirmed ${name}'s passkey ${passkey.id.slice(0, 16)}… into ${policyFile}:\ndirectory:\n  reviewers:\n    ${name}:\n      passkeys: [{ id: ${passkey.id}, publicKey: ${passkey.publicKey.slice(0, 16)}… }]`);
+    out(`Confirmed ${name}'s passkey ${actual} (registered ${state.registeredAt} from ${passkey.origin}) into ${policyFile}.`);
     out(`Servers and workers running this file reload it within seconds; ${name} signs in at /inbox. Make sure ${name} is a member of their groups.`);
   }
   return ExitCode.ok;
+}
+
+/** Writes next to the file under a name no one can guess or pre-create, with the file's own mode, then renames over it. */
+function writeAtomically(file: string, text: string): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+  writeFileSync(tmp, text, { flag: 'wx', mode: statSync(file).mode & 0o777 });
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
