@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, ReportBody, SubmitBody } from '../common/api';
+import { ChallengeBody, ConsumeBody, DecisionBody, EnrollBody, EnrollOptionsBody, LoginBody, PasskeyLoginBody, ReportBody, SubmitBody, ValidateBody } from '../common/api';
 
 const schema = (s: z.ZodType) => {
   const json = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -24,7 +24,7 @@ const body = (ref: string) => ({ required: true, ...json(ref) });
 const idParam = { name: 'id', in: 'path', required: true, description: 'The request id (16 hex digits) or its workflow id (cs-…)', schema: { type: 'string' } };
 const waitParam = { name: 'wait', in: 'query', required: false, description: 'Hold the call open up to this long (at most 60s) for the decision, e.g. 30s', schema: { type: 'string' } };
 const agent = [{ agentKey: [] }];
-const reviewer = [{ reviewerSession: [] }];
+const reviewer = [{ reviewerSession: [] }, { inboxSession: [] }];
 
 /** The OpenAPI 3.1 document served at /openapi.json, built from the same zod schemas the server validates with. */
 export function openApiDocument(): Record<string, unknown> {
@@ -39,6 +39,12 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: {
         agentKey: { type: 'http', scheme: 'bearer', description: 'An agent, gateway or auditor API key (cs_agent_…), from countersign keys agent' },
         reviewerSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A reviewer session from POST /v1/session' },
+        inboxSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'cs_inbox',
+          description: 'The web inbox\'s passkey session (cookie cs_inbox, __Host-cs_inbox over https), from POST /v1/inbox/login; every POST with it also carries x-countersign-csrf',
+        },
       },
       schemas: {
         SubmitBody: schema(SubmitBody),
@@ -47,6 +53,10 @@ export function openApiDocument(): Record<string, unknown> {
         DecisionBody: schema(DecisionBody),
         ChallengeBody: schema(ChallengeBody),
         LoginBody: schema(LoginBody),
+        EnrollOptionsBody: schema(EnrollOptionsBody),
+        EnrollBody: schema(EnrollBody),
+        PasskeyLoginBody: schema(PasskeyLoginBody),
+        ValidateBody: schema(ValidateBody),
         State: {
           type: 'object',
           required: ['requestId', 'workflowId', 'status'],
@@ -99,7 +109,43 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'Everything needed to decide (404 unless routed to one of the reviewer\'s groups)', security: reviewer, parameters: [idParam], responses: { 200: { description: 'Review view' }, ...problems(401, 403, 404, 429) } },
       },
       '/v1/reviews/{id}/decisions': {
-        post: { summary: 'A signed decision on the version shown', security: reviewer, parameters: [idParam], requestBody: body('DecisionBody'), responses: { 200: { description: 'Decision receipt' }, ...problems(401, 403, 404, 409, 413, 422, 429) } },
+        post: {
+          summary: 'A decision on the version shown, signed by the reviewer\'s Ed25519 key ({ signedAt, value }) or passkey ({ signedAt, passkey: { credentialId, authenticatorData, clientDataJSON, signature } })',
+          security: reviewer,
+          parameters: [idParam],
+          requestBody: body('DecisionBody'),
+          responses: { 200: { description: 'Decision receipt' }, ...problems(401, 403, 404, 409, 413, 422, 429) },
+        },
+      },
+      '/v1/reviews/{id}/statement': {
+        post: {
+          summary: 'The decision statement a passkey signs, and its challenge (base64url SHA-256 of the statement); the body is the decision without reviewer or signature',
+          security: reviewer,
+          parameters: [idParam],
+          requestBody: body('DecisionBody'),
+          responses: { 200: { description: '{ statement, challenge, signedAt, passkey: { rpId, allowCredentials } }' }, ...problems(401, 403, 404, 413, 422, 429) },
+        },
+      },
+      '/v1/reviews/{id}/validate': {
+        post: { summary: 'Checks an edited or proposed payload against the action\'s catalog schema', security: reviewer, parameters: [idParam], requestBody: body('ValidateBody'), responses: { 200: { description: '{ ok: true }' }, ...problems(401, 403, 404, 413, 422, 429) } },
+      },
+      '/v1/inbox/enroll/options': {
+        post: { summary: 'Passkey enrolment, step 1: WebAuthn creation options for an open invite', requestBody: body('EnrollOptionsBody'), responses: { 200: { description: '{ options, ticket }' }, ...problems(401, 422, 429) } },
+      },
+      '/v1/inbox/enroll': {
+        post: { summary: 'Passkey enrolment, step 2: registers the new passkey against the invite (single use); it grants nothing until an operator confirms it', requestBody: body('EnrollBody'), responses: { 200: { description: '{ reviewer, credentialId, fingerprint, message }' }, ...problems(401, 422, 429) } },
+      },
+      '/v1/inbox/login/options': {
+        post: { summary: 'Passkey sign-in, step 1: WebAuthn request options (user verification required)', responses: { 200: { description: '{ options, ticket }' }, ...problems(422, 429) } },
+      },
+      '/v1/inbox/login': {
+        post: { summary: 'Passkey sign-in, step 2: sets the inbox session cookie', requestBody: body('PasskeyLoginBody'), responses: { 200: { description: '{ reviewer, groups, csrf, expiresAt }' }, ...problems(401, 422, 429) } },
+      },
+      '/v1/inbox/me': {
+        get: { summary: 'The inbox session\'s reviewer, groups and CSRF token', security: [{ inboxSession: [] }], responses: { 200: { description: '{ reviewer, groups, csrf, expiresAt }' }, ...problems(401) } },
+      },
+      '/v1/inbox/logout': {
+        post: { summary: 'Clears the inbox session cookie', responses: { 204: { description: 'Signed out' } } },
       },
     },
   };

@@ -424,6 +424,30 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     assert.deepEqual((await stack.ops.view(request.requestId)).approvals, ['erin']);
   });
 
+  test('keyboard only: from the queue to a signed denial without a mouse', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(275));
+    const page = ctx.dave.page;
+    await page.goto(url);
+    await page.locator(`tr[data-request-id="${request.requestId}"]`).waitFor({ timeout: 20_000 });
+    await tabTo(page, `tr[data-request-id="${request.requestId}"] a`);
+    await page.keyboard.press('Enter');
+    await page.getByRole('group', { name: 'Your decision' }).waitFor();
+    await tabTo(page, '#decision-approve');
+    await page.keyboard.press('ArrowDown'); // Approve with edit
+    await page.keyboard.press('ArrowDown'); // Deny
+    assert.equal(await page.getByLabel('Deny', { exact: true }).isChecked(), true);
+    await tabTo(page, '#field-reasonCode');
+    await page.keyboard.type('NEEDS_MORE_CONTEXT');
+    await tabTo(page, '#field-message');
+    await page.keyboard.type('Which parcel? The order has three.');
+    await tabTo(page, 'button:text-is("Sign and submit")');
+    await page.keyboard.press('Enter');
+    await assertText(page.locator('main p.status-msg'), /Decision recorded: denied/);
+    await request.wait(20_000);
+    assert.equal(request.outcome?.reviewerReason, 'NEEDS_MORE_CONTEXT');
+  });
+
   test('readable at phone width, and every decision control has a label', async () => {
     const phone = await openBrowser(ctx.browser, 'dave-phone', { width: 390, height: 844 });
     // The session is the cookie of dave's own context: sign in on the phone with the same passkey is
@@ -491,6 +515,15 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     assert.equal(queue.status, 200, 'reading the queue needs no CSRF token');
   });
 });
+
+/** Presses Tab until the focused element matches `selector` (at most 80 times). */
+async function tabTo(page: Page, selector: string): Promise<void> {
+  for (let i = 0; i < 80; i++) {
+    if (await page.locator(selector).evaluate((node) => node === node.ownerDocument.activeElement).catch(() => false)) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`Tab never reached ${selector}`);
+}
 
 /** Recomputes the hash chain and the bundle's signature with the layer key (a forger who holds it). */
 function resealed(bundle: EvidenceBundle, stack: Stack): void {

@@ -64,7 +64,7 @@ async function invite(enrollments: Enrollments, name: string, o: { ttlMs?: numbe
   if (o.json) printJson({ reviewer: name, link, expiresAt });
   else {
     out(`Enrolment link for ${name} (one use, until ${expiresAt}); send it to ${name} only:\n\n  ${link}\n`);
-    out(`${name} opens it and creates a passkey; it grants nothing until you confirm it:\n  countersign reviewers confirm ${name} --policy <your policy file>`);
+    out(`${name} opens it and creates a passkey; it grants nothing until you confirm the fingerprint ${name}'s page shows them:\n  countersign reviewers confirm ${name} --fingerprint XXXX-XXXX-XXXX-XXXX --policy <your policy file>`);
   }
   return ExitCode.ok;
 }
