@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
 import type { ApprovalOutcome } from '../common/schema';
-import { historyFromFixture, SCENARIOS } from './histories/record';
+import { ENROLLMENT_SCENARIOS, historyFromFixture, SCENARIOS } from './histories/record';
+import { enrollmentWorkflowId, type EnrollmentState } from '../workflows/enrollment-messages';
 import { testWorkflowBundle } from './support/server';
 
 const dir = join(__dirname, 'histories');
@@ -63,5 +64,39 @@ describe('replay fixtures', () => {
         assert.equal(result.error, undefined, `${fixture.name}.json no longer replays: ${result.error?.name}: ${result.error?.message}`);
       });
     }
+  });
+});
+
+describe('replay fixtures of passkey enrolments', () => {
+  const sub = join(dir, 'enrollment');
+  const fixtures = readdirSync(sub)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => {
+      const history = historyFromFixture(JSON.parse(readFileSync(join(sub, file), 'utf8')));
+      const data = history.events.at(-1)?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]?.data;
+      assert.ok(data, `enrollment/${file}: the history does not end with a completed workflow`);
+      return { name: file.replace(/\.json$/, ''), history, state: JSON.parse(Buffer.from(data).toString('utf8')) as EnrollmentState };
+    });
+
+  test('every enrolment scenario has a committed fixture that ended as the scenario says', () => {
+    for (const [name, scenario] of Object.entries(ENROLLMENT_SCENARIOS)) {
+      const fixture = fixtures.find((f) => f.name === name);
+      assert.ok(fixture, `test/histories/enrollment/${name}.json is missing: record it with node --import tsx test/histories/record.ts ${name}`);
+      assert.equal(fixture.state.status, scenario.status, `${name}.json`);
+    }
+  });
+
+  test('every enrolment fixture replays against the current workflow code', async () => {
+    const replay = Worker.runReplayHistories(
+      { workflowBundle: await testWorkflowBundle(), replayName: 'countersign enrolment fixtures' },
+      fixtures.map((f) => ({ workflowId: enrollmentWorkflowId(f.state.reviewer), history: f.history })),
+    );
+    let i = 0;
+    for await (const result of replay) {
+      const fixture = fixtures[i++]!;
+      assert.equal(result.error, undefined, `enrollment/${fixture.name}.json no longer replays: ${result.error?.name}: ${result.error?.message}`);
+    }
+    assert.equal(i, fixtures.length, 'every history was replayed');
   });
 });

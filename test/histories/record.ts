@@ -27,7 +27,9 @@ import { action, startStack, type Stack, type TestClient } from '../support/stac
 import { decideSeen, signedDecision } from '../support/review';
 import { simulatedAuthenticator } from '../support/authenticator';
 import { decisionStatement, statementTarget } from '../../common/signing';
-import { decisionChallenge } from '../../common/webauthn';
+import { decisionChallenge, passkeyFingerprint } from '../../common/webauthn';
+import { Enrollments } from '../../server/enrollments';
+import { enrollmentWorkflowId, type EnrollmentState, type EnrollmentStatus, type RegisteredPasskey } from '../../workflows/enrollment-messages';
 
 /** Pat decides from the web inbox: a passkey, simulated here (the fixture needs only the history it leaves). */
 const INBOX = { rpId: 'localhost', origin: 'http://localhost:7280' };
@@ -280,29 +282,95 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
+/** A reviewer's passkey enrolment (workflows/enrollment.ts), driven as the CLI and the server drive it. */
+export interface EnrollmentScenario {
+  status: EnrollmentStatus;
+  /** Returns the workflow id and the run to record. */
+  run(enrollments: Enrollments, stack: Stack): Promise<{ workflowId: string; runId: string }>;
+}
+
+/** A registration as the server makes it once the browser's ceremony verified (a simulated passkey here). */
+function registered(): RegisteredPasskey {
+  const { credential } = simulatedAuthenticator('p256', INBOX);
+  return { id: credential.credentialId, publicKey: credential.publicKey, origin: INBOX.origin, rpId: INBOX.rpId, fingerprint: passkeyFingerprint(credential.credentialId, credential.publicKey) };
+}
+
+async function enrolmentRun(stack: Stack, reviewer: string) {
+  const { runId } = await stack.ops.client.workflow.getHandle(enrollmentWorkflowId(reviewer)).describe();
+  return { workflowId: enrollmentWorkflowId(reviewer), runId };
+}
+
+export const ENROLLMENT_SCENARIOS: Record<string, EnrollmentScenario> = {
+  'enroll-confirmed': {
+    status: 'confirmed',
+    run: async (enrollments, stack) => {
+      const reviewer = `rita-${randomUUID().slice(0, 8)}`;
+      const { token } = await enrollments.invite(reviewer);
+      await enrollments.check(reviewer, token);
+      const passkey = registered();
+      await enrollments.register(reviewer, token, passkey);
+      await enrollments.register(reviewer, token, registered()).catch(() => undefined); // single use: refused
+      await enrollments.confirm(reviewer, passkey.id);
+      return enrolmentRun(stack, reviewer);
+    },
+  },
+  'enroll-expired': {
+    status: 'expired',
+    run: async (enrollments, stack) => {
+      const reviewer = `sol-${randomUUID().slice(0, 8)}`;
+      await enrollments.invite(reviewer, { ttlMs: 1500 });
+      return enrolmentRun(stack, reviewer);
+    },
+  },
+  'enroll-withdrawn': {
+    status: 'revoked',
+    run: async (enrollments, stack) => {
+      const reviewer = `uma-${randomUUID().slice(0, 8)}`;
+      const { token } = await enrollments.invite(reviewer);
+      await enrollments.register(reviewer, token, registered());
+      const run = await enrolmentRun(stack, reviewer);
+      await enrollments.invite(reviewer, { replace: true }); // withdraws the registered, unconfirmed passkey
+      return run;
+    },
+  },
+};
+
 async function main(names: string[]): Promise<void> {
-  const unknown = names.filter((n) => !SCENARIOS[n]);
-  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${Object.keys(SCENARIOS).join(', ')}`);
-  const chosen = names.length ? names : Object.keys(SCENARIOS);
+  const unknown = names.filter((n) => !SCENARIOS[n] && !ENROLLMENT_SCENARIOS[n]);
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${[...Object.keys(SCENARIOS), ...Object.keys(ENROLLMENT_SCENARIOS)].join(', ')}`);
+  const chosen = names.length ? names.filter((n) => SCENARIOS[n]) : Object.keys(SCENARIOS);
+  const enrolments = names.length ? names.filter((n) => ENROLLMENT_SCENARIOS[n]) : Object.keys(ENROLLMENT_SCENARIOS);
   const env = await testEnvironment();
   const stack = await startStack(env, RECORDING_POLICY);
   try {
     const workflowBundle = await testWorkflowBundle();
+    /** What is written must read back to the same history and replay, before it becomes a fixture. */
+    const write = async (name: string, file: string, workflowId: string, history: unknown, what: string) => {
+      const json = `${JSON.stringify(history, null, 2)}\n`;
+      const readBack = historyFromFixture(JSON.parse(json));
+      if (`${JSON.stringify(readBack, null, 2)}\n` !== json) throw new Error(`${name}: the history does not survive a JSON round trip`);
+      await Worker.runReplayHistory({ workflowBundle, replayName: `record ${name}` }, readBack, workflowId);
+      writeFileSync(file, json);
+      process.stdout.write(`${name}: ${what}, ${(history as { events?: unknown[] }).events?.length ?? 0} events, ${json.length} bytes → ${file}\n`);
+    };
+    const enrollments = new Enrollments(stack.ops.client, stack.taskQueue);
+    await Promise.all(
+      enrolments.map(async (name) => {
+        const scenario = ENROLLMENT_SCENARIOS[name]!;
+        const { workflowId, runId } = await scenario.run(enrollments, stack);
+        const handle = stack.ops.client.workflow.getHandle(workflowId, runId);
+        const state = (await handle.result()) as EnrollmentState;
+        if (state.status !== scenario.status) throw new Error(`${name}: ended ${state.status}, expected ${scenario.status}`);
+        await write(name, join(__dirname, 'enrollment', `${name}.json`), workflowId, await handle.fetchHistory(), state.status);
+      }),
+    );
     await Promise.all(
       chosen.map(async (name) => {
         const scenario = SCENARIOS[name]!;
         const workflowId = await scenario.run(stack.cs, name, stack);
         const outcome = await stack.cs.outcome(workflowId);
         if (outcome.status !== scenario.outcome) throw new Error(`${name}: ended ${outcome.status}, expected ${scenario.outcome}`);
-        const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-        const json = `${JSON.stringify(history, null, 2)}\n`;
-        // What is written must read back to the same history and replay, before it becomes a fixture.
-        const readBack = historyFromFixture(JSON.parse(json));
-        if (`${JSON.stringify(readBack, null, 2)}\n` !== json) throw new Error(`${name}: the history does not survive a JSON round trip`);
-        await Worker.runReplayHistory({ workflowBundle, replayName: `record ${name}` }, readBack, workflowId);
-        const file = join(__dirname, `${name}.json`);
-        writeFileSync(file, json);
-        process.stdout.write(`${name}: ${outcome.status}, ${history.events?.length ?? 0} events, ${json.length} bytes → ${file}\n`);
+        await write(name, join(__dirname, `${name}.json`), workflowId, await env.client.workflow.getHandle(workflowId).fetchHistory(), outcome.status);
       }),
     );
   } finally {
