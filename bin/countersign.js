@@ -1,5 +1,18 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the TypeScript sources directly through tsx: `npx countersign` works right after `npm ci`.
-require('tsx/cjs');
-require('../client/cli/main.ts').main(process.argv.slice(2));
+// Installed from npm: the compiled dist/ (no TypeScript at run time). In a clone: the TypeScript
+// sources through tsx, so `npx countersign` runs what you just edited, right after `npm ci`.
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+const source = join(__dirname, '..', 'client', 'cli', 'main.ts');
+let cli;
+if (existsSync(source)) {
+  require('tsx/cjs');
+  cli = require(source);
+} else {
+  cli = require(join(__dirname, '..', 'dist', 'client', 'cli', 'main.js'));
+}
+// Once the command is done, so is the process: idle keep-alive sockets do not hold it open.
+// (stdout and stderr are synchronous for files, pipes and terminals on Linux and macOS.)
+cli.main(process.argv.slice(2)).then(() => process.exit());

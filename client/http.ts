@@ -1,5 +1,6 @@
 import type { Problem } from '../common/api';
 import { ReasonCode } from '../common/codes';
+import { nodeFetch, type SimpleFetch, type SimpleResponse } from './node-http';
 import { InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 
 /** The server answered with problem details; `code` is the reason code to act on. */
@@ -33,13 +34,16 @@ export interface HttpClientOptions {
   url: string;
   /** Called for each request: an API key, or a reviewer session. */
   bearer: () => string | Promise<string>;
+  /** Another fetch (tests, other runtimes); by default requests go over node:http(s) (client/node-http.ts). */
   fetch?: typeof fetch;
 }
 
 /** JSON over HTTP to `countersign server`, with problem details turned into errors and 429 retried. */
 export class HttpClient {
   readonly base: URL;
+  private readonly send: SimpleFetch;
   constructor(private readonly options: HttpClientOptions) {
+    this.send = (options.fetch as SimpleFetch | undefined) ?? nodeFetch();
     let base: URL;
     try {
       base = new URL(options.url);
@@ -56,9 +60,9 @@ export class HttpClient {
   async request<T>(method: string, path: string, body?: unknown, init: { signal?: AbortSignal } = {}): Promise<T> {
     const url = new URL(path, this.base);
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      let res: SimpleResponse;
       try {
-        res = await (this.options.fetch ?? fetch)(url, {
+        res = await this.send(url, {
           method,
           headers: { authorization: `Bearer ${await this.options.bearer()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), accept: 'application/json' },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),

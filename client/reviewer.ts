@@ -2,9 +2,8 @@
  * A reviewer's connection to `countersign server`: a signed login to a short-lived session, then
  * every decision signed with the same key over the statement the workflow verifies (DESIGN §4).
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SignJWT } from 'jose';
 import { signerFromKey, type Signer } from '../activities/keys';
 import { ReasonCode } from '../common/codes';
 import { actionDigest } from '../common/digest';
@@ -65,13 +64,7 @@ export class Reviewer {
     if (this.session && this.session.expiresAt - RENEW_MARGIN_MS > Date.now()) return this.session.token;
     const anonymous = new HttpClient({ url: this.http.base.href, bearer: () => '' });
     const { challenge, nonce } = await anonymous.request<{ challenge: string; nonce: string }>('POST', '/v1/session/challenge', { reviewer: this.name });
-    const proof = await new SignJWT({ nonce })
-      .setProtectedHeader({ alg: 'EdDSA' })
-      .setSubject(this.name)
-      .setAudience(PROOF_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime('2m')
-      .sign(this.key);
+    const proof = eddsaJwt(this.key, { nonce, sub: this.name, aud: PROOF_AUDIENCE });
     const session = await anonymous.request<{ session: string; expiresAt: string }>('POST', '/v1/session', { challenge, proof });
     this.session = { token: session.session, expiresAt: Date.parse(session.expiresAt) };
     return session.session;
@@ -118,4 +111,15 @@ export class Reviewer {
       throw err;
     }
   }
+}
+
+/**
+ * A compact JWS (RFC 7515) with EdDSA (RFC 8037) by node:crypto, valid for 2 minutes: the login
+ * proof the server verifies with jose. Written out here so the CLI does not load a JWT library.
+ */
+function eddsaJwt(key: KeyObject, claims: { nonce: string; sub: string; aud: string }): string {
+  const iat = Math.floor(Date.now() / 1000);
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+  const input = `${part({ alg: 'EdDSA' })}.${part({ ...claims, iat, exp: iat + 120 })}`;
+  return `${input}.${sign(null, Buffer.from(input, 'ascii'), key).toString('base64url')}`;
 }

@@ -5,14 +5,16 @@
 import { MAX_HTTP_WAIT_MS } from '../common/api';
 import { ReasonCode } from '../common/codes';
 import { approvalWorkflowId } from '../common/digest';
-import { ConsumeRefusedError, InvalidRequestError, parseActionRequest } from '../common/refusals';
+import { ConsumeRefusedError, InvalidRequestError } from '../common/refusals';
+import { parseActionRequest } from '../common/request';
 import { type ApprovalOutcome, type ConsumeRequest, type ExecutionReceipt, type ExecutionReport, type Payload, type Signed, type SubmitState } from '../common/schema';
 import type { EvidenceView } from '../workflows/messages';
 import { ApprovalRequest } from './approval-request';
 import { generateAgentKey, memoryKeyStore, type AgentKeyStore } from './agent-keys';
 import { HttpClient, ServerProblem } from './http';
 
-export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError } from '../common/refusals';
+export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
+export { parseActionRequest } from '../common/request';
 export { ApprovalRequest } from './approval-request';
 export { ForbiddenError, ServerProblem, ServerUnreachableError, UnauthenticatedError } from './http';
 

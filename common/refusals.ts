@@ -1,7 +1,5 @@
 /** The refusals every surface reports the same way: the SDK over HTTP, the server's backend, the CLI. Pure. */
 import { ReasonCode } from './codes';
-import { describeIssues } from './errors';
-import { ActionRequest } from './schema';
 
 /** Bad input: one sentence naming the field; nothing was started. */
 export class InvalidRequestError extends Error {
@@ -39,10 +37,3 @@ export class AmbiguousRequestIdError extends Error {
   override name = 'AmbiguousRequestIdError';
 }
 
-
-/** Parses an action request or throws InvalidRequestError naming the field (SDK, server, CLI alike). */
-export function parseActionRequest(input: unknown): ActionRequest {
-  const parsed = ActionRequest.safeParse(input);
-  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
-  return parsed.data;
-}

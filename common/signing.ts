@@ -1,6 +1,3 @@
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { utf8ToBytes } from '@noble/hashes/utils.js';
-import { base64ToBytes } from './base64';
 import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
 import type { Resource } from './schema';
@@ -115,18 +112,6 @@ export function decisionStatementV1(
     ...(decision.reasonCode !== undefined ? { reasonCode: decision.reasonCode } : {}),
     signedAt,
   };
-}
-
-/** Pure-JS Ed25519 verification (synchronous, deterministic); false on any malformed input. */
-export function verifyEd25519(publicKeyBase64: string, message: string, signatureBase64: string): boolean {
-  try {
-    const publicKey = base64ToBytes(publicKeyBase64);
-    const signature = base64ToBytes(signatureBase64);
-    if (publicKey.length !== 32 || signature.length !== 64) return false;
-    return ed25519.verify(signature, utf8ToBytes(message), publicKey);
-  } catch {
-    return false;
-  }
 }
 
 /** A short, stable name for a public key: the first 16 hex of its SHA-256. */

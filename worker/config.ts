@@ -67,7 +67,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Temporal connection settings are invalid: ${(err as Error).message}`);
   }
   const address = resolved.connectionOptions.address ?? '127.0.0.1:7233';
-  const bundle = e.COUNTERSIGN_WORKFLOW_BUNDLE ? resolve(e.COUNTERSIGN_WORKFLOW_BUNDLE) : undefined;
+  // Installed from npm (compiled, under dist/), the prebuilt bundle is the default; from source, workflows are bundled at start.
+  const prebuilt = __filename.endsWith('.js') ? join(__dirname, '..', 'workflow-bundle.js') : undefined;
+  const bundle = e.COUNTERSIGN_WORKFLOW_BUNDLE ? resolve(e.COUNTERSIGN_WORKFLOW_BUNDLE) : prebuilt && existsSync(prebuilt) ? prebuilt : undefined;
   if (bundle && !existsSync(bundle)) throw new ConfigError(`Environment variable COUNTERSIGN_WORKFLOW_BUNDLE names ${bundle}, which does not exist (run npm run build).`);
   return {
     address,

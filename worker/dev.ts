@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../client/version';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { layerSigner } from '../activities/keys';
 import { compilePolicy } from '../activities/policy/load';
@@ -13,14 +14,15 @@ import { createLogger, installTemporalLogging } from './logger';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { createApprovalWorker } from './worker';
 
-const PROJECT = resolve(__dirname, '..');
+const PROJECT = packageRoot();
 
 /**
  * `npm run dev`: a Temporal dev server whose SQLite file lives in .countersign/ (so pending approvals
  * survive a restart), its UI, the countersign search attributes, and one worker with examples/policy.yaml.
  */
 export async function runDev(): Promise<void> {
-  process.env.COUNTERSIGN_HOME ??= join(PROJECT, '.countersign');
+  // In a clone, .countersign/ next to the sources; installed from npm, in the directory it is run from.
+  process.env.COUNTERSIGN_HOME ??= join(existsSync(join(PROJECT, '.git')) ? PROJECT : process.cwd(), '.countersign');
   process.env.COUNTERSIGN_POLICY ??= join(PROJECT, 'examples', 'policy.yaml');
   process.env.COUNTERSIGN_LOG_FORMAT ??= 'pretty';
   const config = loadConfig();
@@ -71,7 +73,16 @@ export async function runDev(): Promise<void> {
   } catch (err) {
     throw new Error(`The Temporal dev server did not start on ${config.address} (is another one running on port ${port}?): ${(err as Error).message}`);
   }
-  const worker = await createApprovalWorker({ connection: env.nativeConnection, namespace: config.namespace, taskQueue: config.taskQueue, policy, logger, signer, evidenceDir });
+  const worker = await createApprovalWorker({
+    connection: env.nativeConnection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    policy,
+    logger,
+    signer,
+    evidenceDir,
+    ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : {}),
+  });
   const backend = await Approvals.connect({ connection: env.connection, namespace: config.namespace, taskQueue: config.taskQueue });
   const server = await startServer({
     backend,

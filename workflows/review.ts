@@ -18,7 +18,8 @@ import { escapeName } from '../common/errors';
 import type { EvidenceType } from '../common/evidence';
 import { actionDigest } from '../common/digest';
 import type { GroupSnapshot, Json, Payload, PolicyDecision, Resource, ReviewerDecision } from '../common/schema';
-import { decisionMessage, decisionStatement, verifyEd25519, type DecisionStatement } from '../common/signing';
+import { decisionMessage, decisionStatement, type DecisionStatement } from '../common/signing';
+import { verifyEd25519 } from '../common/ed25519';
 import { decisionChallenge, verifyPasskeyAssertion } from '../common/webauthn';
 
 /** How old a signed statement may be when it arrives, on the workflow's clock. */

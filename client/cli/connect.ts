@@ -1,12 +1,23 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- what a command does not use is never loaded */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Connection } from '@temporalio/client';
 import { reviewerKeyPath } from '../../activities/keys';
-import { loadConfig, TemporalUnreachable, type Config } from '../../worker/config';
+import type { Config } from '../../worker/config';
 import type { AgentKeyStore } from '../agent-keys';
-import { Reviewer } from '../reviewer';
-import { Countersign } from '../sdk';
+import type { Reviewer } from '../reviewer';
+import type { Countersign } from '../sdk';
 import { usage } from './errors';
+
+/**
+ * What agent and reviewer commands need of the configuration: where COUNTERSIGN_HOME is, and who
+ * is reviewing. Read straight from the environment, without the Temporal settings the worker needs.
+ */
+export function cliHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.COUNTERSIGN_HOME || join(homedir(), '.countersign'));
+}
+
 
 /** Where the CLI finds the server: COUNTERSIGN_URL, by default the dev stack's. */
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7280';
@@ -18,7 +29,7 @@ export const agentKeyPath = (home: string, name: string) => join(home, 'agents',
  * the named agent's key file in $COUNTERSIGN_HOME/agents (what `npm run dev` makes), else the only one there.
  */
 export async function connectAgent(options: { agent?: string; keyStore?: (home: string) => AgentKeyStore } = {}): Promise<{ cs: Countersign; home: string; close: () => Promise<void> }> {
-  const config = loadConfig();
+  const config = { home: cliHome() };
   let apiKey = process.env.COUNTERSIGN_API_KEY;
   if (!apiKey) {
     const dir = join(config.home, 'agents');
@@ -32,6 +43,7 @@ export async function connectAgent(options: { agent?: string; keyStore?: (home: 
     if (!existsSync(path)) throw usage(`There is no API key for agent ${name}: set COUNTERSIGN_API_KEY, or create one with countersign keys agent ${name}.`);
     apiKey = readFileSync(path, 'utf8').trim();
   }
+  const { Countersign } = require('../sdk') as typeof import('../sdk');
   const cs = await Countersign.connect({ url: serverUrl(), apiKey, keyStore: options.keyStore?.(config.home) });
   if (options.agent && cs.agentId !== options.agent && cs.role !== 'auditor') throw usage(`This API key is agent ${cs.agentId}'s, not ${options.agent}'s.`);
   return { cs, home: config.home, close: () => cs.close() };
@@ -39,16 +51,19 @@ export async function connectAgent(options: { agent?: string; keyStore?: (home: 
 
 /** A reviewer's session: `--as NAME` signs with $COUNTERSIGN_HOME/keys/reviewers/NAME.key (or --key FILE). */
 export async function connectReviewer(name: string | undefined, keyFile?: string): Promise<{ reviewer: Reviewer; home: string }> {
-  const config = loadConfig();
+  const config = { home: cliHome(), reviewer: process.env.COUNTERSIGN_REVIEWER || undefined };
   const who = name ?? config.reviewer;
   if (!who) throw usage('Say who is reviewing with --as NAME or the COUNTERSIGN_REVIEWER environment variable.');
   const path = keyFile ?? reviewerKeyPath(config.home, who);
   if (!existsSync(path)) throw usage(`There is no signing key for reviewer ${who} at ${path}: create one with countersign keys reviewer ${who} and register it in the policy's directory.`);
+  const { Reviewer } = require('../reviewer') as typeof import('../reviewer');
   return { reviewer: await Reviewer.login({ url: serverUrl(), name: who, key: path }), home: config.home };
 }
 
 /** Operator commands only (setup, status): a direct Temporal connection from the environment; unreachable is exit 4. */
 export async function connectTemporal(): Promise<{ config: Config; connection: Connection; close: () => Promise<void> }> {
+  const { loadConfig, TemporalUnreachable } = require('../../worker/config') as typeof import('../../worker/config');
+  const { Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
   const config = loadConfig();
   let connection: Connection;
   try {

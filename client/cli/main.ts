@@ -1,21 +1,9 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- each command is loaded when it runs (see run) */
 import { ExitCode } from '../../common/codes';
-import { PolicyLoadError } from '../../activities/policy/load';
-import { SearchAttributeConflict } from '../../worker/cluster';
-import { ConfigError, TemporalUnreachable } from '../../worker/config';
-import { TemporalCliMissing } from '../../worker/temporal-cli';
-import { MissingKeyError } from '../../activities/keys';
-import { AmbiguousRequestIdError, ForbiddenError, InvalidRequestError, RequestNotFoundError, ServerProblem, ServerUnreachableError, UnauthenticatedError } from '../sdk';
-import { policyCommand, policyHelp } from './commands/policy';
-import { reviewCommand, reviewHelp } from './commands/review';
-import { clusterHelp, setupCommand, statusCommand } from './commands/cluster';
-import { evidenceCommand, evidenceHelp, verifyCommand } from './commands/evidence';
-import { keysCommand, keysHelp } from './commands/keys';
-import { reviewersCommand, reviewersHelp } from './commands/reviewers';
-import { mcpHelp, mcpProxyCommand } from './commands/mcp';
-import { submitCommand, submitHelp } from './commands/submit';
-import { consumeCommand, reportCommand, tokenHelp } from './commands/token';
 import { CliError, usage } from './errors';
-import { out, parseFlags } from './io';
+import { clusterHelp, evidenceHelp, keysHelp, mcpHelp, policyHelp, reviewersHelp, reviewHelp, submitHelp, tokenHelp } from './help';
+import { out } from './io';
+import { packageVersion } from '../version';
 
 const HELP = `countersign — human approval for AI agent actions, on Temporal
 
@@ -42,37 +30,39 @@ Environment: agents COUNTERSIGN_URL (http://127.0.0.1:7280), COUNTERSIGN_API_KEY
   COUNTERSIGN_TASK_QUEUE (countersign), COUNTERSIGN_POLICY, COUNTERSIGN_SESSION_SECRET; all COUNTERSIGN_HOME.
 Exit codes: 0 ok, 1 refused or denied, 2 usage or invalid input, 3 not found, 4 cannot reach the server or Temporal.`;
 
+/**
+ * Each command's module is required when that command runs, never before: `review list` loads the
+ * HTTP client and not the worker, the policy engine, the Temporal client or the MCP SDK, so the CLI
+ * starts in a blink (npm run bench measures it). A dynamic import() would bypass tsx's CommonJS hook.
+ */
 async function run(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'submit':
-      return submitCommand(args);
+      return (require('./commands/submit') as typeof import('./commands/submit')).submitCommand(args);
     case 'review':
-      return reviewCommand(args);
+      return (require('./commands/review') as typeof import('./commands/review')).reviewCommand(args);
     case 'policy':
-      return policyCommand(args);
+      return (require('./commands/policy') as typeof import('./commands/policy')).policyCommand(args);
     case 'consume':
-      return consumeCommand(args);
+      return (require('./commands/token') as typeof import('./commands/token')).consumeCommand(args);
     case 'report':
-      return reportCommand(args);
+      return (require('./commands/token') as typeof import('./commands/token')).reportCommand(args);
     case 'evidence':
-      return evidenceCommand(args);
+      return (require('./commands/evidence') as typeof import('./commands/evidence')).evidenceCommand(args);
     case 'verify':
-      return verifyCommand(args);
+      return (require('./commands/evidence') as typeof import('./commands/evidence')).verifyCommand(args);
     case 'keys':
-      return keysCommand(args);
+      return (require('./commands/keys') as typeof import('./commands/keys')).keysCommand(args);
     case 'setup':
-      return setupCommand(args);
-    case 'reviewers':
-      return reviewersCommand(args);
+      return (require('./commands/cluster') as typeof import('./commands/cluster')).setupCommand(args);
     case 'status':
-      return statusCommand(args);
+      return (require('./commands/cluster') as typeof import('./commands/cluster')).statusCommand(args);
+    case 'reviewers':
+      return (require('./commands/reviewers') as typeof import('./commands/reviewers')).reviewersCommand(args);
     case 'mcp-proxy':
-      return mcpProxyCommand(args);
+      return (require('./commands/mcp') as typeof import('./commands/mcp')).mcpProxyCommand(args);
     case 'worker': {
-      // Loaded on demand: the worker and dev server pull in much more than the CLI's other commands need
-      // (a dynamic import() would bypass tsx's CommonJS hook).
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runWorker } = require('../../worker/main') as typeof import('../../worker/main');
       const policy = args[0] === '--policy' ? args[1] : undefined;
       if (args.length && !policy) throw usage('worker takes only --policy FILE.');
@@ -80,18 +70,21 @@ async function run(argv: string[]): Promise<number> {
       return ExitCode.ok;
     }
     case 'server': {
+      const { parseFlags } = require('./io') as typeof import('./io');
       const { values } = parseFlags(args, { listen: { type: 'string' }, policy: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } });
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runServer } = require('../../server/main') as typeof import('../../server/main');
       await runServer({ listen: values.listen, policyFile: values.policy, tlsCert: values['tls-cert'], tlsKey: values['tls-key'] });
       return ExitCode.ok;
     }
     case 'dev': {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runDev } = require('../../worker/dev') as typeof import('../../worker/dev');
       await runDev();
       return ExitCode.ok;
     }
+    case '--version':
+    case 'version':
+      out(packageVersion());
+      return ExitCode.ok;
     case undefined:
     case 'help':
     case '--help':
@@ -110,22 +103,36 @@ export async function main(argv: string[]): Promise<void> {
     code = await run(argv);
   } catch (err) {
     code = exitCodeFor(err);
-    const message = err instanceof PolicyLoadError ? err.message : (err as Error).message;
-    process.stderr.write(`countersign: ${message}\n`);
+    process.stderr.write(`countersign: ${(err as Error).message}\n`);
   }
   process.exitCode = code;
 }
 
+/** By the error's name, so that mapping an error loads none of the modules that define them. */
+const EXIT_CODES: Record<string, number> = {
+  MissingKeyError: ExitCode.usage,
+  SearchAttributeConflict: ExitCode.usage,
+  InvalidRequestError: ExitCode.usage,
+  ConfigError: ExitCode.usage,
+  PolicyLoadError: ExitCode.usage,
+  AmbiguousRequestIdError: ExitCode.usage,
+  RequestNotFoundError: ExitCode.notFound,
+  WorkflowNotFoundError: ExitCode.notFound,
+  NamespaceNotFoundError: ExitCode.notFound,
+  TemporalCliMissing: ExitCode.unreachable,
+  TemporalUnreachable: ExitCode.unreachable,
+  ServerUnreachableError: ExitCode.unreachable,
+  TransportError: ExitCode.unreachable,
+  UnauthenticatedError: ExitCode.refused,
+  ForbiddenError: ExitCode.refused,
+};
+
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
-  if (err instanceof MissingKeyError || err instanceof SearchAttributeConflict) return ExitCode.usage;
-  if (err instanceof InvalidRequestError || err instanceof ConfigError || err instanceof PolicyLoadError || err instanceof AmbiguousRequestIdError) return ExitCode.usage;
-  if (err instanceof RequestNotFoundError) return ExitCode.notFound;
-  if (err instanceof TemporalCliMissing || err instanceof TemporalUnreachable || err instanceof ServerUnreachableError) return ExitCode.unreachable;
-  if (err instanceof UnauthenticatedError || err instanceof ForbiddenError) return ExitCode.refused;
-  if (err instanceof ServerProblem) return err.status === 422 || err.status === 400 ? ExitCode.usage : ExitCode.refused;
-  const { name, code } = (err ?? {}) as { name?: string; code?: number };
-  if (name === 'WorkflowNotFoundError' || name === 'NamespaceNotFoundError' || code === 5 /* gRPC NOT_FOUND */) return ExitCode.notFound;
-  if (name === 'TransportError' || code === 14 /* gRPC UNAVAILABLE */ || code === 4 /* DEADLINE_EXCEEDED */) return ExitCode.unreachable;
+  const { name, code, status } = (err ?? {}) as { name?: string; code?: number; status?: number };
+  if (name && Object.hasOwn(EXIT_CODES, name)) return EXIT_CODES[name]!;
+  if (name === 'ServerProblem') return status === 422 || status === 400 ? ExitCode.usage : ExitCode.refused;
+  if (code === 5 /* gRPC NOT_FOUND */) return ExitCode.notFound;
+  if (code === 14 /* gRPC UNAVAILABLE */ || code === 4 /* DEADLINE_EXCEEDED */) return ExitCode.unreachable;
   return ExitCode.refused;
 }

@@ -1,22 +1,31 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 
 /**
  * What each reviewer was last shown of each request, by `review show --as NAME`: decisions bind to
  * that version (DESIGN §4, invariant 4), so several reviewers can share one machine and each decides
  * on what they looked at, not on whatever is current when they press enter.
  */
-export const SeenVersion = z.strictObject({
-  workflowId: z.string(),
+export interface SeenVersion {
+  workflowId: string;
   /** Absent for runs started before 'integrity-v2'. */
-  runId: z.string().optional(),
-  requestId: z.string(),
-  versionDigest: z.string().regex(/^[0-9a-f]{64}$/),
-  policyDigest: z.string(),
-  shownAt: z.string(),
-});
-export type SeenVersion = z.infer<typeof SeenVersion>;
+  runId?: string;
+  requestId: string;
+  versionDigest: string;
+  policyDigest: string;
+  shownAt: string;
+}
+
+/** A file of ours, read back: anything not shaped like one (edited, truncated) counts as never seen. */
+function asSeenVersion(value: unknown): SeenVersion | undefined {
+  const v = value as Record<string, unknown> | null;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const known = new Set(['workflowId', 'runId', 'requestId', 'versionDigest', 'policyDigest', 'shownAt']);
+  if (Object.keys(v).some((k) => !known.has(k))) return undefined;
+  const strings = ['workflowId', 'requestId', 'versionDigest', 'policyDigest', 'shownAt'].every((k) => typeof v[k] === 'string');
+  if (!strings || (v.runId !== undefined && typeof v.runId !== 'string') || !/^[0-9a-f]{64}$/.test(v.versionDigest as string)) return undefined;
+  return v as unknown as SeenVersion;
+}
 
 const safe = (name: string) => encodeURIComponent(name).replace(/\./g, '%2E');
 const seenPath = (home: string, reviewer: string, workflowId: string) => join(home, 'seen', safe(reviewer), `${safe(workflowId)}.json`);
@@ -32,6 +41,9 @@ export function rememberSeen(home: string, reviewer: string, seen: SeenVersion):
 export function lastSeen(home: string, reviewer: string, workflowId: string): SeenVersion | undefined {
   const path = seenPath(home, reviewer, workflowId);
   if (!existsSync(path)) return undefined;
-  const parsed = SeenVersion.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  return parsed.success ? parsed.data : undefined;
+  try {
+    return asSeenVersion(JSON.parse(readFileSync(path, 'utf8')));
+  } catch {
+    return undefined;
+  }
 }

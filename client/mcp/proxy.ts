@@ -8,7 +8,7 @@ import { loadPolicyFile } from '../../activities/policy/load';
 import { mcpActionName, mcpServerConfig } from '../../activities/policy/mcp';
 import type { McpConfig } from '../../activities/policy/schema';
 import { loadConfig } from '../../worker/config';
-import { version } from '../../package.json';
+import { packageVersion } from '../version';
 import { fileKeyStore } from '../agent-keys';
 import { connectAgent } from '../cli/connect';
 import { CliError } from '../cli/errors';
@@ -45,7 +45,7 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
 
   let upstream;
   try {
-    upstream = await connectUpstream(o.target, version);
+    upstream = await connectUpstream(o.target, packageVersion());
   } catch (err) {
     const what = 'url' in o.target ? o.target.url : [o.target.command, ...o.target.args].join(' ');
     throw new CliError(`Cannot start the upstream MCP server (${what}): ${(err as Error).message}`, ExitCode.refused);
@@ -61,7 +61,7 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
       if (cs.role !== 'gateway') throw new CliError(`The API key is ${cs.role} ${cs.agentId}'s; mcp-proxy needs a gateway key (countersign keys agent NAME --gateway).`, ExitCode.usage);
       const agentId = cs.agentId;
       const taskId = o.taskId ?? `mcp-${agentId}-${sessionStamp()}`.slice(0, 128);
-      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version });
+      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version: packageVersion() });
       await gateway.refreshTools();
       upstream.setNotificationHandler(ToolListChangedNotificationSchema, () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
       let serving: Serving;

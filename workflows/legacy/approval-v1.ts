@@ -44,7 +44,8 @@ import {
   type TokenBinding,
 } from '../../common/schema';
 import { SA } from '../../common/search-attributes';
-import { constantTimeEqual, decisionMessageV1 as decisionMessage, decisionStatementV1 as statementFor, verifyEd25519 } from '../../common/signing';
+import { constantTimeEqual, decisionMessageV1 as decisionMessage, decisionStatementV1 as statementFor } from '../../common/signing';
+import { verifyEd25519 } from '../../common/ed25519';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from '../messages';
 
 const { evaluateRequest, evaluateEdit, mintToken, signReceipt } = proxyLocalActivities<Activities>({

@@ -3,8 +3,6 @@ import { clusterStatus, registerSearchAttributes } from '../../../worker/cluster
 import { connectTemporal, serverUrl } from '../connect';
 import { out, parseFlags, printJson } from '../io';
 
-export const clusterHelp = `countersign setup [--json]             register the countersign search attributes (idempotent)
-countersign status [--json] [--quiet]  server reachable (exit 4 if not), namespace, search attributes, a worker polling`;
 
 export async function setupCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { json: { type: 'boolean' } });

@@ -6,13 +6,6 @@ import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 
-export const evidenceHelp = `countersign evidence <id> [--out FILE] [--agent NAME]
-                                          export the evidence bundle (signed once the request has ended), through
-                                          the server: an agent its own requests', an auditor's key any request's
-countersign verify FILE --key PUB [--policy FILE]
-                                          check chain, signatures and digests offline against the layer key you trust
-                                          (and, with --policy, every reviewer signature against its directory);
-                                          exit 1 names the first broken link, or an untrusted signer`;
 
 export async function evidenceCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, { out: { type: 'string', short: 'o' }, agent: { type: 'string' } });

@@ -7,15 +7,8 @@ import { loadConfig } from '../../../worker/config';
 import { agentKeyPath } from '../connect';
 import { usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
+import { keysHelp } from '../help';
 
-export const keysHelp = `countersign keys init                 create the layer's Ed25519 signing key in $COUNTERSIGN_HOME/keys
-countersign keys reviewer NAME        create a reviewer's Ed25519 key on this machine; prints the directory entry
-countersign keys agent NAME [--gateway] [--save]
-                                      a new API key for an agent (an MCP gateway with --gateway), printed once,
-                                      and its directory entry (only the hash); --save also keeps it in
-                                      $COUNTERSIGN_HOME/agents/NAME.key for the CLI
-countersign keys auditor NAME         a new API key for an auditor (reads and verifies any evidence)
-countersign keys show [NAME]          print the layer's (or a reviewer's) public key`;
 
 export async function keysCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, gateway: { type: 'boolean' }, save: { type: 'boolean' } });

@@ -2,14 +2,8 @@ import { sanitizeMcpName } from '../../../activities/policy/mcp';
 import { serverNameFor, type UpstreamTarget } from '../../mcp/names';
 import { usage } from '../errors';
 import { durationFlag, parseFlags } from '../io';
+import { mcpHelp } from '../help';
 
-export const mcpHelp = `countersign mcp-proxy [--policy FILE] [--agent-id ID] [--server-name NAME] [--hold 50s] -- <upstream command and args>
-  An MCP gateway: serves the agent over stdio (or --listen [HOST:]PORT: Streamable HTTP at /mcp) and
-  gates every tools/call to the upstream (a command, or --upstream-url URL) through countersign.
-  Also --task-id ID (default: one per gateway process), --on-behalf-of NAME, and --print-pins
-  (print the policy's mcp section with the upstream's current tool digests, then exit).
-  Runs with a gateway API key (COUNTERSIGN_API_KEY, or --agent-id NAME's key in $COUNTERSIGN_HOME/agents)
-  and no Temporal credentials: its requests go through the server as that gateway.`;
 
 const DEFAULT_HOLD_MS = 50_000;
 const MAX_HOLD_MS = 10 * 60_000;

@@ -5,11 +5,8 @@ import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../act
 import { parseActionRequest } from '../../sdk';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
+import { policyHelp } from '../help';
 
-export const policyHelp = `countersign policy <command>
-  check FILE [--json]                 validate a policy: every error with file, line and field path
-  test FILE --action action.json      print the decision for one action as JSON, with its catalog entry and derived resource
-                                      (starts nothing; exits 1 when the catalog refuses the action)`;
 
 export async function policyCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;

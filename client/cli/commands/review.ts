@@ -2,24 +2,13 @@ import { createInterface } from 'node:readline/promises';
 import { ExitCode, ReasonCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
 import type { ReviewerDecision, ReviewView } from '../../../common/schema';
-import { DecisionRefusedError } from '../../sdk';
+import { DecisionRefusedError } from '../../../common/refusals';
 import { connectReviewer } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile, table } from '../io';
 import { lastSeen, rememberSeen, type SeenVersion } from '../seen';
+import { reviewHelp } from '../help';
 
-export const reviewHelp = `countersign review <command>       (every command takes --as NAME or COUNTERSIGN_REVIEWER)
-  list [--group G] [--json]                      your queue: open requests routed to your groups
-  show <id> [--as NAME] [--json]                 everything needed to decide; remembers the version NAME was shown
-  approve <id> [--edit payload.json] [--comment C]
-  deny <id> --reason CODE --message "..."
-  request-changes <id> --comment "..." [--propose payload.json]
-  Decisions take --as NAME (or COUNTERSIGN_REVIEWER) and --json. A refused decision exits 1.
-  A decision is on the version NAME was last shown by review show; --digest DIGEST (all 64 hex
-  digits) names it instead, for scripts; on a terminal without either, the version is shown and
-  confirmed. A payload changed since is refused STALE_VERSION: look again.
-  --as NAME logs in to the server with NAME's key ($COUNTERSIGN_HOME/keys/reviewers/NAME.key, or
-  --key FILE) and signs each decision with it; a request outside NAME's groups is not found (exit 3).`;
 
 export async function reviewCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;

@@ -12,14 +12,8 @@ import type { EnrollmentState } from '../../../workflows/enrollment-messages';
 import { connectTemporal, serverUrl } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
+import { reviewersHelp } from '../help';
 
-export const reviewersHelp = `countersign reviewers invite NAME [--expires 24h] [--replace] [--url URL]
-                                      a one-time link for NAME to create a passkey in the web inbox (operators)
-countersign reviewers confirm NAME --fingerprint XXXX-XXXX-XXXX-XXXX --policy FILE
-                                      put NAME's registered passkey into FILE's directory: only then does it count.
-                                      The fingerprint is the one NAME's enrol page showed them: ask NAME for it
-                                      yourself, so that a passkey made from an intercepted link is never confirmed
-countersign reviewers status NAME     where NAME's enrolment is (invited, registered, confirmed, expired)`;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 

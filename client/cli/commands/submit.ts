@@ -7,13 +7,6 @@ import { connectAgent } from '../connect';
 import { usage } from '../errors';
 import { durationFlag, out, parseFlags, printJson, readJsonFile } from '../io';
 
-export const submitHelp = `countersign submit --file action.json [--wait 30s] [--agent NAME] [--json]
-  Submits an action request and prints the decision, or the pending state with the request id
-  when --wait runs out. On approval it prints the single-use token once (opened with the
-  request's key, kept meanwhile in $COUNTERSIGN_HOME/agent-keys). Goes through the server
-  (COUNTERSIGN_URL) as the agent whose key is COUNTERSIGN_API_KEY, else $COUNTERSIGN_HOME/agents/NAME.key
-  for the file's agentId. Exit 0 only when approved;
-  1 when denied, expired, changes were requested, already used or still pending; 2 for invalid input.`;
 
 export async function submitCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { file: { type: 'string', short: 'f' }, wait: { type: 'string' }, agent: { type: 'string' }, json: { type: 'boolean' } });

@@ -5,10 +5,6 @@ import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 
-export const tokenHelp = `countersign consume <id> --token T --action action.json [--agent NAME] [--json]
-  Spends the single-use token on the exact action about to run; prints the signed receipt.
-countersign report <id> --status succeeded|failed [--message M] [--result-digest HEX] [--agent NAME] [--json]
-  Reports how execution went, after consuming.`;
 
 export async function consumeCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, { token: { type: 'string' }, action: { type: 'string' }, agent: { type: 'string' }, json: { type: 'boolean' } });

@@ -1,0 +1,10 @@
+/**
+ * `import { … } from 'countersign/mcp'`: the MCP gateway that puts countersign in front of an MCP
+ * server's tools (what `countersign mcp-proxy` runs), for hosts that embed it.
+ */
+export { McpGateway, listAllTools, type GatewayOptions } from './gateway';
+export { runMcpProxy, pinsYaml, type ProxyOptions } from './proxy';
+export { serveHttp, serveStdio, type Serving } from './serve';
+export { connectUpstream } from './upstream';
+export { serverNameFor, type UpstreamTarget } from './names';
+export { actionRequestFor, mcpToolDigest, type ListedTool, type ToolCall } from './tool';
