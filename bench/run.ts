@@ -5,6 +5,7 @@
  * bench/results/<date>.json plus a markdown table. Sizes: BENCH_N (sequential samples, 200),
  * BENCH_CONCURRENT_N (300), BENCH_REVIEW_N (50), BENCH_PENDING (10000; 0 skips the scale run).
  */
+import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -185,6 +186,9 @@ async function main(): Promise<void> {
       results.scale = await scale(env);
     }
 
+    log('CLI start-up: whole processes against the running server');
+    results.cliStartup = await cliStartup(server.url, runHome);
+
     log('6/6 policy engine in process');
     results.policyEngine = Object.fromEntries([10, 100, 1000].map((size) => [`${size} rules`, policyMicros(size)]));
 
@@ -209,6 +213,48 @@ async function main(): Promise<void> {
   const file = join(outDir, `${String(results.date).slice(0, 10)}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${markdown(results)}\n\nResults: ${file}\n`);
+}
+
+/**
+ * The CLI as users run it (the package's compiled dist/, built here first): median wall time of
+ * whole processes — `countersign --version` and `countersign review list` (log in, list) against
+ * the running server — next to `node -e 0` measured the same way in the same run.
+ */
+async function cliStartup(url: string, home: string): Promise<Record<string, unknown>> {
+  const root = join(__dirname, '..');
+  const built = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error('npm run build failed');
+  const bin = join(root, 'bin', 'countersign.js');
+  const env = { ...process.env, COUNTERSIGN_FROM_DIST: '1', COUNTERSIGN_URL: url, COUNTERSIGN_HOME: home };
+  const RUNS = Number(process.env.BENCH_CLI_N ?? 15);
+  // Asynchronously: the server the CLI talks to runs in this very process.
+  const once = (args: string[], extra: NodeJS.ProcessEnv) =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      execFile(process.execPath, args, { env: { ...env, ...extra } }, (err, _out, stderr) => (err ? reject(new Error(`${args.join(' ')} failed: ${stderr}`)) : resolve(performance.now() - started)));
+    });
+  const median = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const times: number[] = [];
+    for (let i = 0; i < RUNS + 2; i++) {
+      const ms = await once(args, extra);
+      if (i >= 2) times.push(ms); // two warm-up runs: the file cache, not the CLI, is what they measure
+    }
+    times.sort((a, b) => a - b);
+    return Math.round(times[Math.floor(times.length / 2)]! * 10) / 10;
+  };
+  const node = await median(['-e', '0']);
+  const version = await median([bin, '--version']);
+  const reviewList = await median([bin, 'review', 'list', '--as', 'dave']);
+  const reviewListFromSource = await median([bin, 'review', 'list', '--as', 'dave'], { COUNTERSIGN_FROM_DIST: '0' });
+  return {
+    runs: RUNS,
+    nodeMs: node,
+    versionMs: version,
+    reviewListMs: reviewList,
+    reviewListFromSourceMs: reviewListFromSource,
+    versionRatio: ratio(version, node),
+    reviewListRatio: ratio(reviewList, node),
+  };
 }
 
 /** 10,000 approvals waiting on one `countersign worker` process: its RSS, the queue listing, the drain. */
@@ -296,6 +342,15 @@ function policyMicros(size: number): { microsPerEvaluation: number; evaluations:
   return { microsPerEvaluation: Math.round(((performance.now() - t0) * 1000) / evaluations * 100) / 100, evaluations };
 }
 
+function cliMarkdown(c: Record<string, number> | undefined): string {
+  if (!c) return '';
+  return [
+    '',
+    `CLI start-up (median of ${c.runs} whole processes, compiled dist/): node -e 0 ${c.nodeMs} ms; countersign --version ${c.versionMs} ms (${c.versionRatio}×);`,
+    `countersign review list ${c.reviewListMs} ms (${c.reviewListRatio}× node -e 0; goal ≤ 250 ms); from source through tsx ${c.reviewListFromSourceMs} ms.`,
+  ].join('\n');
+}
+
 function markdown(r: Record<string, unknown>): string {
   const b = r.baseline as { startResult: Summary; updateWithStart: Summary; concurrent: Summary; chosen: string };
   const a = r.autoAllow as { sequential: Summary; concurrent: Summary };
@@ -334,6 +389,7 @@ function markdown(r: Record<string, unknown>): string {
   }
   const engine = r.policyEngine as Record<string, { microsPerEvaluation: number }>;
   lines.push('', `Policy engine: ${Object.entries(engine).map(([k, v]) => `${k} ${v.microsPerEvaluation} µs`).join(', ')} per evaluation (target ≤ 20 µs at 1,000 rules).`);
+  lines.push(cliMarkdown(r.cliStartup as Record<string, number> | undefined));
   return lines.join('\n');
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 'use strict';
 // Installed from npm: the compiled dist/ (no TypeScript at run time). In a clone: the TypeScript
-// sources through tsx, so `npx countersign` runs what you just edited, right after `npm ci`.
+// sources through tsx, so `npx countersign` runs what you just edited, right after `npm ci`
+// (COUNTERSIGN_FROM_DIST=1 runs the clone's `npm run build` output instead, as npm run bench does).
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
 const source = join(__dirname, '..', 'client', 'cli', 'main.ts');
 let cli;
-if (existsSync(source)) {
+if (existsSync(source) && process.env.COUNTERSIGN_FROM_DIST !== '1') {
   require('tsx/cjs');
   cli = require(source);
 } else {
