@@ -1,10 +1,10 @@
-import { homedir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
+import { defaultHome } from '../client/cli/connect';
 
 /** The environment variables of DESIGN §7; a bad value is named in one sentence. */
 const Env = z.object({
@@ -79,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: e.COUNTERSIGN_TASK_QUEUE,
     policyFile: resolve(e.COUNTERSIGN_POLICY),
     reviewer: e.COUNTERSIGN_REVIEWER,
-    home: resolve(e.COUNTERSIGN_HOME ?? join(homedir(), '.countersign')),
+    home: resolve(e.COUNTERSIGN_HOME ?? defaultHome()),
     logFormat: e.COUNTERSIGN_LOG_FORMAT,
     logLevel: e.COUNTERSIGN_LOG_LEVEL,
     shutdownGraceMs: parseDuration(e.COUNTERSIGN_SHUTDOWN_GRACE)!,

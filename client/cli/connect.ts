@@ -15,7 +15,16 @@ import { usage } from './errors';
  * is reviewing. Read straight from the environment, without the Temporal settings the worker needs.
  */
 export function cliHome(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.COUNTERSIGN_HOME || join(homedir(), '.countersign'));
+  return resolve(env.COUNTERSIGN_HOME || defaultHome());
+}
+
+/**
+ * Without COUNTERSIGN_HOME: `.countersign/` in the current directory when there is one (what
+ * `npm run dev` and `countersign dev` make there), else `~/.countersign`.
+ */
+export function defaultHome(): string {
+  const local = join(process.cwd(), '.countersign');
+  return existsSync(local) ? local : join(homedir(), '.countersign');
 }
 
 
