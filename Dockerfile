@@ -4,7 +4,8 @@
 #   docker run --rm countersign --help
 # The default command is `worker`; docker-compose.yml runs the whole stack (docs/deploy.md).
 
-# --- build: full dependency tree, then the prebuilt workflow bundle (dist/workflow-bundle.js) ---
+# --- build: full dependency tree, then `npm run build`: dist/ (compiled JavaScript and declarations,
+# the web inbox, the prebuilt workflow bundle), exactly what the npm package ships ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -13,7 +14,8 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-# --- runtime: production dependencies and only the files that run ---
+# --- runtime: production dependencies and the compiled package, no TypeScript sources and no tsx
+# (bin/countersign.js runs dist/ when the sources are absent) ---
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-old-space-size=768 \
@@ -22,15 +24,8 @@ ENV NODE_ENV=production \
     COUNTERSIGN_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsx is a runtime dependency: bin/countersign.js runs the TypeScript sources through it.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-COPY tsconfig.json ./
 COPY bin/ bin/
-COPY common/ common/
-COPY workflows/ workflows/
-COPY activities/ activities/
-COPY worker/ worker/
-COPY client/ client/
 COPY examples/ examples/
 COPY --from=build /app/dist/ dist/
 
