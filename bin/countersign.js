@@ -14,6 +14,13 @@ if (existsSync(source) && process.env.COUNTERSIGN_FROM_DIST !== '1') {
 } else {
   cli = require(join(__dirname, '..', 'dist', 'client', 'cli', 'main.js'));
 }
-// Once the command is done, so is the process: idle keep-alive sockets do not hold it open.
-// (stdout and stderr are synchronous for files, pipes and terminals on Linux and macOS.)
-cli.main(process.argv.slice(2)).then(() => process.exit());
+// Once the command is done, and what it wrote has been handed to the OS (a pipe takes output
+// asynchronously once its buffer is full), so is the process: nothing left idle holds it open.
+cli.main(process.argv.slice(2)).then(() => {
+  let pending = 2;
+  const flushed = () => {
+    if (--pending === 0) process.exit();
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+});

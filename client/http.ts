@@ -79,7 +79,13 @@ export class HttpClient {
         continue;
       }
       if (res.status === 204) return undefined as T;
-      const text = await res.text();
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (err) {
+        if (init.signal?.aborted) throw err;
+        throw new ServerUnreachableError(`The countersign server at ${this.base.origin} broke off its answer (${(err as Error).message}).`);
+      }
       if (res.ok) return JSON.parse(text) as T;
       throw problemError(res.status, text);
     }

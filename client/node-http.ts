@@ -13,6 +13,8 @@ export type SimpleFetch = (url: URL, init: { method: string; headers: Record<str
 
 /** Largest answer read: the server's bodies are bounded far below this (evidence bundles included). */
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** A connection silent for this long is dead: longer than any wait the server holds a call open for (60 s). */
+export const IDLE_TIMEOUT_MS = 90_000;
 
 /**
  * fetch's shape over node:http and node:https, for the SDK and the CLI: Node's global fetch loads
@@ -64,6 +66,7 @@ export function nodeFetch(): SimpleFetch {
         },
       );
       req.on('error', reject);
+      req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no answer for ${IDLE_TIMEOUT_MS / 1000} s`)));
       if (init.body !== undefined) req.write(init.body);
       req.end();
     });

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Countersign } from '../client/sdk';
 import { withDevCredentials } from '../worker/dev-credentials';
 import { eventually } from './support/eventually';
 import { freePort } from './support/ports';
@@ -53,7 +54,9 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
 
 /** A long-running command of the installed package, with its output kept for assertions. */
 function start(cwd: string, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; lines: string[] } {
-  const child = spawn(process.execPath, [join(cwd, 'node_modules', '.bin', 'countersign'), ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Nothing of the test runner's own settings: the installed package must find its bundle by itself.
+  const { COUNTERSIGN_WORKFLOW_BUNDLE: _bundle, ...inherited } = process.env;
+  const child = spawn(process.execPath, [join(cwd, 'node_modules', '.bin', 'countersign'), ...args], { cwd, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean)));
   return { child, lines };
@@ -189,6 +192,19 @@ describe('the npm package, installed from its tarball', () => {
     const stranger = await cli(['review', 'list', '--as', 'mallory']);
     assert.equal(stranger.code, 2);
     assert.match(stranger.stderr, /There is no signing key for reviewer mallory/);
+    // A large answer through a pipe whose reader is slow: all of it arrives before the CLI exits.
+    const big = await Countersign.connect({ url, apiKey });
+    const request = await big.submit(
+      { taskId: `big-${randomUUID().slice(0, 8)}`, action: 'payments.refund', summary: 'Refund 50', resource: { type: 'customer', id: 'C-1' }, payload: { amount: 50, currency: 'USD', note: 'x'.repeat(200_000) } },
+      { waitMs: 10_000 },
+    );
+    assert.equal(request.status, 'approved');
+    const expected = Buffer.byteLength(`${JSON.stringify((await big.evidence(request.workflowId)).bundle, null, 2)}\n`);
+    assert.ok(expected > 200_000);
+    const bin = join(project, 'node_modules', '.bin', 'countersign');
+    const piped = await run('sh', ['-c', `"${process.execPath}" "${bin}" evidence ${request.workflowId} --agent support-bot | (sleep 1; wc -c)`], { cwd: project, env: { COUNTERSIGN_HOME: home, COUNTERSIGN_URL: url } });
+    assert.equal(Number(piped.stdout.trim()), expected, `the whole evidence bundle went through the pipe (${piped.stderr})`);
+    await big.close();
     // The MCP gateway from the package: it lists an upstream server's tools and prints their pins.
     const upstream = join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-filesystem', 'dist', 'index.js');
     const pins = await cli(['mcp-proxy', '--print-pins', '--', process.execPath, upstream, project], { COUNTERSIGN_API_KEY: apiKey });

@@ -104,6 +104,7 @@ countersign dev stack is up
                     reviewer keys in ${config.home}/keys/reviewers; the policy with their directory: ${devPolicyFile}
 
 Next, in another terminal (the CLI reaches the server at ${server.url}; agents need no Temporal access):
+  export COUNTERSIGN_HOME=${config.home}
   npx countersign submit --file examples/actions/refund-small.json --wait 10s
   npx countersign consume <id> --token <token> --action examples/actions/refund-small.json
   npx countersign report <id> --agent support-bot --status succeeded

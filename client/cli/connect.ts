@@ -19,14 +19,13 @@ export function cliHome(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Without COUNTERSIGN_HOME: `.countersign/` in the current directory when there is one (what
- * `npm run dev` and `countersign dev` make there), else `~/.countersign`.
+ * Without COUNTERSIGN_HOME: `~/.countersign`. Never a folder found in the current directory: whoever
+ * controls that (an agent's workspace, a cloned repository) would then supply the keys the CLI signs
+ * with and the versions a reviewer is bound to. `npm run dev` prints the export for its own.
  */
 export function defaultHome(): string {
-  const local = join(process.cwd(), '.countersign');
-  return existsSync(local) ? local : join(homedir(), '.countersign');
+  return join(homedir(), '.countersign');
 }
-
 
 /** Where the CLI finds the server: COUNTERSIGN_URL, by default the dev stack's. */
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7280';
