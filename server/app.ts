@@ -25,7 +25,6 @@ import { createRateLimiter } from './rate-limit';
 import { SessionError, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
 import { groupsOf, inboxSession, passkeyOwner, registerInbox } from './inbox';
-export { groupsOf };
 
 export interface AppOptions {
   backend: Approvals;
