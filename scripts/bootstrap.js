@@ -22,6 +22,8 @@ const targets = {
   dev: [join(root, 'bin', 'countersign.js'), 'dev'],
   test: ['--import', 'tsx', join(root, 'test', 'run.ts')],
   bench: ['--import', 'tsx', join(root, 'bench', 'run.ts')],
+  cluster: ['--import', 'tsx', join(root, 'scripts', 'cluster.ts')],
+  'test-cluster': ['--import', 'tsx', join(root, 'scripts', 'test-cluster.ts')],
 };
 const [target, ...rest] = process.argv.slice(2);
 if (!targets[target]) {

@@ -1,0 +1,308 @@
+/**
+ * The production-shaped stack on one machine, without Docker (issue 14, DESIGN §8): a private
+ * PostgreSQL, the Temporal server as separate frontend, matching, worker and two history processes
+ * (PostgreSQL persistence and visibility), the countersign search attributes, then the countersign
+ * server and two countersign workers. `npm run cluster` runs it in the foreground; tests start it
+ * with startClusterStack().
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { registerSearchAttributes } from '../worker/cluster';
+import { withDevCredentials } from '../worker/dev-credentials';
+
+export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
+export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
+/** Shards the history processes divide between them. */
+export const HISTORY_SHARDS = 8;
+
+const ROOT = join(__dirname, '..');
+
+/** Ports on 127.0.0.1. Membership ports stay below 32768: Temporal keeps them in a smallint column. */
+export const CLUSTER_PORTS = {
+  postgres: 55432,
+  frontend: { grpc: 47233, membership: 16933, http: 47243 },
+  matching: { grpc: 47235, membership: 16935 },
+  worker: { grpc: 47239, membership: 16939 },
+  history: [
+    { grpc: 47234, membership: 16934 },
+    { grpc: 47334, membership: 17034 },
+  ],
+  server: 7281,
+} as const;
+
+/** Dynamic config the cluster runs with (the compose file's dynamicconfig says the same). */
+export const DYNAMIC_CONFIG = `frontend.enableUpdateWorkflowExecution:
+  - value: true
+frontend.enableUpdateWorkflowExecutionAsyncAccepted:
+  - value: true
+system.forceSearchAttributesCacheRefreshOnRead:
+  - value: true
+    constraints: {}
+`;
+
+function onPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && existsSync(join(dir, command))) return join(dir, command);
+  return undefined;
+}
+
+function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; user?: string } = {}): string {
+  const [cmd, argv] = options.user ? ['runuser', ['-u', options.user, '--', command, ...args]] : [command, args];
+  const r = spawnSync(cmd, argv, { env: { ...process.env, ...options.env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').slice(-2000)}`);
+  return r.stdout;
+}
+
+/** The Temporal server and its SQL tool, built once from their Go module into ~/.cache/countersign (a few minutes). */
+export function findOrBuildTemporalServer(log: (line: string) => void): { server: string; sql: string; schema: string } {
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'countersign', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
+  const go = onPath('go');
+  if (!existsSync(join(dir, 'server')) || !existsSync(join(dir, 'sql'))) {
+    if (!go) throw new Error(`The Temporal server is not built and Go is not installed: run "GOBIN=${dir} go install ${TEMPORAL_SERVER_MODULE}/cmd/server@${TEMPORAL_SERVER_VERSION} ${TEMPORAL_SERVER_MODULE}/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}" where Go is.`);
+    mkdirSync(dir, { recursive: true });
+    const staging = mkdtempSync(join(dir, '.build-'));
+    log(`Building the Temporal server ${TEMPORAL_SERVER_VERSION} and its SQL tool from their Go module into ${dir} (once; a few minutes)...`);
+    const r = spawnSync(go, ['install', `${TEMPORAL_SERVER_MODULE}/cmd/server@${TEMPORAL_SERVER_VERSION}`, `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`], { env: { ...process.env, GOBIN: staging }, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error(`go install of the Temporal server failed (exit ${r.status}).`);
+    for (const f of readdirSync(staging)) renameSync(join(staging, f), join(dir, f));
+    rmSync(staging, { recursive: true, force: true });
+  }
+  // The schemas ship inside the module, which go install left in the module cache.
+  const modCache = go ? run(go, ['env', 'GOMODCACHE']).trim() : join(homedir(), 'go', 'pkg', 'mod');
+  const schema = join(modCache, `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`, 'schema', 'postgresql', 'v12');
+  if (!existsSync(schema)) {
+    if (!go) throw new Error(`The Temporal server's schemas are not in ${schema}, and Go is not installed to download them.`);
+    run(go, ['mod', 'download', `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`]);
+  }
+  return { server: join(dir, 'server'), sql: join(dir, 'sql'), schema };
+}
+
+/** PostgreSQL's server programs: on PATH, else Debian's /usr/lib/postgresql/<version>/bin. */
+function postgresBin(): string {
+  const initdb = onPath('initdb');
+  if (initdb && onPath('postgres')) return dirname(realpathSync(initdb)); // Debian links them from /usr/lib/postgresql/<v>/bin
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) if (existsSync(join(base, v, 'bin', 'initdb'))) return join(base, v, 'bin');
+  throw new Error('PostgreSQL is not installed: apt-get install postgresql (its server programs, initdb and postgres, are what the cluster runs).');
+}
+
+/** One Temporal service process's configuration: persistence, membership, and every service's ports. */
+export function temporalConfig(dir: string, history: { grpc: number; membership: number }): string {
+  const p = CLUSTER_PORTS;
+  const store = (db: string, conns: number) => `      sql:
+        pluginName: postgres12
+        databaseName: ${db}
+        connectAddr: "127.0.0.1:${p.postgres}"
+        connectProtocol: tcp
+        user: temporal
+        password: ""
+        maxConns: ${conns}
+        maxIdleConns: ${conns}
+        maxConnLifetime: 1h`;
+  return `log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: postgres-default
+  visibilityStore: postgres-visibility
+  numHistoryShards: ${HISTORY_SHARDS}
+  datastores:
+    postgres-default:
+${store('temporal', 20)}
+    postgres-visibility:
+${store('temporal_visibility', 10)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: "127.0.0.1"
+services:
+  frontend:
+    rpc: { grpcPort: ${p.frontend.grpc}, membershipPort: ${p.frontend.membership}, bindOnLocalHost: true, httpPort: ${p.frontend.http} }
+  matching:
+    rpc: { grpcPort: ${p.matching.grpc}, membershipPort: ${p.matching.membership}, bindOnLocalHost: true }
+  history:
+    rpc: { grpcPort: ${history.grpc}, membershipPort: ${history.membership}, bindOnLocalHost: true }
+  worker:
+    rpc: { grpcPort: ${p.worker.grpc}, membershipPort: ${p.worker.membership}, bindOnLocalHost: true }
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: "127.0.0.1:${p.frontend.grpc}"
+dcRedirectionPolicy:
+  policy: noop
+publicClient:
+  hostPort: "127.0.0.1:${p.frontend.grpc}"
+dynamicConfigClient:
+  filepath: "${join(dir, 'dynamicconfig.yaml')}"
+  pollInterval: 10s
+`;
+}
+
+export interface ClusterStack {
+  /** Temporal's frontend (host:port). */
+  temporalAddress: string;
+  /** The countersign server's URL. */
+  url: string;
+  home: string;
+  policyFile: string;
+  dir: string;
+  /** Every process, by name: postgres, frontend, matching, worker, history-1, history-2, countersign-server, countersign-worker-1, countersign-worker-2. */
+  processes: Map<string, ChildProcess>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** Where data, configuration and logs live (git-ignored .countersign/cluster by default). */
+  dir?: string;
+  log?: (line: string) => void;
+  /** The countersign server and workers too (default true). */
+  countersign?: boolean;
+}
+
+export async function startClusterStack(options: ClusterOptions = {}): Promise<ClusterStack> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const dir = options.dir ?? join(ROOT, '.countersign', 'cluster');
+  const logs = join(dir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const bins = findOrBuildTemporalServer(log);
+  const temporalCli = findOrBuildTemporalCli({ log });
+  const processes = new Map<string, ChildProcess>();
+  const startProcess = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}, user?: string) => {
+    const out = join(logs, `${name}.log`);
+    const [cmd, argv] = user ? ['runuser', ['-u', user, '--', command, ...args]] : [command, args];
+    const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const sink = (chunk: Buffer) => writeFileSync(out, chunk, { flag: 'a' });
+    child.stdout!.on('data', sink);
+    child.stderr!.on('data', sink);
+    processes.set(name, child);
+    return child;
+  };
+  const stop = async () => {
+    // countersign first, then Temporal, then the database.
+    for (const name of [...processes.keys()].reverse()) {
+      const child = processes.get(name)!;
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  };
+
+  try {
+    // PostgreSQL refuses to run as root: as root, it runs as the postgres (or nobody) user.
+    const pg = postgresBin();
+    const user = process.getuid?.() === 0 ? (spawnSync('id', ['-u', 'postgres']).status === 0 ? 'postgres' : 'nobody') : undefined;
+    const data = join(dir, 'postgres');
+    const socket = join(dir, 'socket');
+    mkdirSync(socket, { recursive: true });
+    if (user) chmodSync(dir, 0o711); // the database's user must reach its folders inside
+    if (!existsSync(join(data, 'PG_VERSION'))) {
+      mkdirSync(data, { recursive: true, mode: 0o700 });
+      if (user) for (const d of [data, socket]) chownSync(d, Number(run('id', ['-u', user]).trim()), Number(run('id', ['-g', user]).trim()));
+      log(`Initialising PostgreSQL in ${data}...`);
+      run(join(pg, 'initdb'), ['-D', data, '-U', 'temporal', '--auth=trust', '--encoding=UTF8'], { user });
+    }
+    startProcess('postgres', join(pg, 'postgres'), ['-D', data, '-p', String(CLUSTER_PORTS.postgres), '-k', socket, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'], {}, user);
+    const sql = (db: string, ...args: string[]) => run(bins.sql, ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres), '-u', 'temporal', '--db', db, ...args]);
+    await waitFor('PostgreSQL', () => spawnSync(join(pg, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres)]).status === 0);
+    const marker = join(dir, 'schema.done');
+    if (!existsSync(marker)) {
+      log('Creating the temporal and temporal_visibility databases and their schemas...');
+      for (const [db, schema] of [['temporal', 'temporal'], ['temporal_visibility', 'visibility']] as const) {
+        sql(db, 'create-database');
+        sql(db, 'setup-schema', '-v', '0.0');
+        sql(db, 'update-schema', '-d', join(bins.schema, schema, 'versioned'));
+      }
+      writeFileSync(marker, new Date().toISOString());
+    }
+
+    // Temporal: one process per service, two for history, each with its own configuration file.
+    const config = join(dir, 'config');
+    mkdirSync(config, { recursive: true });
+    writeFileSync(join(dir, 'dynamicconfig.yaml'), DYNAMIC_CONFIG);
+    const services: [string, string, { grpc: number; membership: number }][] = [
+      ['history-1', 'history', CLUSTER_PORTS.history[0]],
+      ['history-2', 'history', CLUSTER_PORTS.history[1]],
+      ['matching', 'matching', CLUSTER_PORTS.history[0]],
+      ['frontend', 'frontend', CLUSTER_PORTS.history[0]],
+      ['worker', 'worker', CLUSTER_PORTS.history[0]],
+    ];
+    for (const [name, service, history] of services) {
+      writeFileSync(join(config, `${name}.yaml`), temporalConfig(dir, history));
+      startProcess(name, bins.server, ['-r', dir, '-c', 'config', '-e', name, '--allow-no-auth', 'start', '--service', service]);
+    }
+    const temporalAddress = `127.0.0.1:${CLUSTER_PORTS.frontend.grpc}`;
+    log(`Waiting for the Temporal frontend at ${temporalAddress}...`);
+    await waitFor('the Temporal frontend', () => spawnSync(temporalCli, ['operator', 'cluster', 'health', '--address', temporalAddress]).stdout?.toString().includes('SERVING') ?? false, 120);
+    const described = spawnSync(temporalCli, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', temporalAddress]);
+    if (described.status !== 0) run(temporalCli, ['operator', 'namespace', 'create', '--namespace', 'default', '--address', temporalAddress]);
+    await waitFor('the default namespace', () => spawnSync(temporalCli, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', temporalAddress]).status === 0);
+    // A new namespace reaches every frontend's cache within seconds: until then, registering search attributes is NOT_FOUND.
+    const connection = await Connection.connect({ address: temporalAddress });
+    try {
+      await waitFor('the countersign search attributes', async () => Boolean(await registerSearchAttributes(connection, 'default')), 60);
+    } finally {
+      await connection.close();
+    }
+
+    const home = join(dir, 'home');
+    const policyFile = join(home, 'cluster-policy.yaml');
+    const url = `http://127.0.0.1:${CLUSTER_PORTS.server}`;
+    if (options.countersign !== false) {
+      const agents = readdirSync(join(ROOT, 'examples', 'actions')).map((f) => (JSON.parse(readFileSync(join(ROOT, 'examples', 'actions', f), 'utf8')) as { agentId: string }).agentId);
+      const creds = withDevCredentials(readFileSync(join(ROOT, 'examples', 'policy.yaml'), 'utf8'), home, { agents, gateways: ['mcp-gateway'], auditors: ['auditor'] });
+      writeFileSync(policyFile, creds.policyText);
+      const env = {
+        TEMPORAL_ADDRESS: temporalAddress,
+        COUNTERSIGN_HOME: home,
+        COUNTERSIGN_POLICY: policyFile,
+        COUNTERSIGN_LISTEN: `127.0.0.1:${CLUSTER_PORTS.server}`,
+        COUNTERSIGN_SESSION_SECRET: existsSync(join(home, 'session.secret')) ? readFileSync(join(home, 'session.secret'), 'utf8').trim() : randomBytes(32).toString('base64'),
+      };
+      writeFileSync(join(home, 'session.secret'), env.COUNTERSIGN_SESSION_SECRET, { mode: 0o600 });
+      const bin = join(ROOT, 'bin', 'countersign.js');
+      if (!existsSync(join(home, 'keys', 'layer.key'))) run(process.execPath, [bin, 'keys', 'init'], { env });
+      startProcess('countersign-server', process.execPath, [bin, 'server'], env);
+      startProcess('countersign-worker-1', process.execPath, [bin, 'worker'], env);
+      startProcess('countersign-worker-2', process.execPath, [bin, 'worker'], env);
+      await waitFor('the countersign server', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, 120);
+      await waitFor('the countersign workers', () => ['countersign-worker-1', 'countersign-worker-2'].every((n) => readLog(logs, n).includes('countersign worker started')), 180);
+    }
+    return { temporalAddress, url, home, policyFile, dir, processes, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function readLog(logs: string, name: string): string {
+  const path = join(logs, `${name}.log`);
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+async function waitFor(what: string, ready: () => boolean | Promise<boolean>, seconds = 60): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      if (await ready()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what} did not come up within ${seconds} s${last ? `: ${(last as Error).message}` : ''}.`);
+}

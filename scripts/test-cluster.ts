@@ -1,0 +1,44 @@
+/**
+ * `npm run test:cluster`: brings the cluster up in a fresh folder (scripts/cluster-stack.ts) and runs
+ * the end-to-end suites that matter for a deployment against it — approval outcomes, tokens and the
+ * front door — with their own workers and servers on fresh task queues, as test/run.ts does with the
+ * dev server.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { workflowsPath } from '../worker/worker';
+import { startClusterStack } from './cluster-stack';
+
+const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts'];
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'countersign-cluster-'));
+  const stack = await startClusterStack({ dir, countersign: false });
+  try {
+    const bundlePath = join(dir, 'workflow-bundle.js');
+    writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') })).code);
+    process.stdout.write(`Temporal cluster ${stack.temporalAddress} (PostgreSQL, separate frontend, matching, worker and two history processes); ${SUITES.length} suites\n`);
+    return await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...SUITES], {
+        cwd: join(__dirname, '..'),
+        stdio: 'inherit',
+        env: { ...process.env, COUNTERSIGN_TEST_ADDRESS: stack.temporalAddress, COUNTERSIGN_TEST_BUNDLE: bundlePath },
+      });
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    });
+  } finally {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`npm run test:cluster could not start: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
