@@ -161,6 +161,10 @@ export interface ClusterStack {
   /** Every process, by name: postgres, frontend, matching, worker, history-1, history-2, countersign-server, countersign-worker-1, countersign-worker-2. */
   processes: Map<string, ChildProcess>;
   stop(): Promise<void>;
+  /** Starts a process of the stack again, as it was started (after a test killed it). */
+  restart(name: string): ChildProcess;
+  /** Stops PostgreSQL (fast shutdown) and waits for it; restart('postgres') starts it again. */
+  stopPostgres(): Promise<void>;
 }
 
 export interface ClusterOptions {
@@ -179,7 +183,9 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
   const bins = findOrBuildTemporalServer(log);
   const temporalCli = findOrBuildTemporalCli({ log });
   const processes = new Map<string, ChildProcess>();
+  const specs = new Map<string, [string, string[], NodeJS.ProcessEnv, string | undefined]>();
   const startProcess = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}, user?: string) => {
+    specs.set(name, [command, args, env, user]);
     const out = join(logs, `${name}.log`);
     const [cmd, argv] = user ? ['runuser', ['-u', user, '--', command, ...args]] : [command, args];
     const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -281,7 +287,19 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
       await waitFor('the countersign server', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, 120);
       await waitFor('the countersign workers', () => ['countersign-worker-1', 'countersign-worker-2'].every((n) => readLog(logs, n).includes('countersign worker started')), 180);
     }
-    return { temporalAddress, url, home, policyFile, dir, processes, stop };
+    const restart = (name: string) => {
+      const spec = specs.get(name);
+      if (!spec) throw new Error(`No cluster process is called ${name}.`);
+      return startProcess(name, ...spec);
+    };
+    /** PostgreSQL's fast shutdown (through pg_ctl: a signal to runuser would not reach it), until it has exited. */
+    const stopPostgres = async () => {
+      const child = processes.get('postgres')!;
+      const exited = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+      run(join(pg, 'pg_ctl'), ['-D', data, 'stop', '-m', 'fast'], { user });
+      await exited;
+    };
+    return { temporalAddress, url, home, policyFile, dir, processes, stop, restart, stopPostgres };
   } catch (err) {
     await stop();
     throw err;

@@ -12,7 +12,9 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { workflowsPath } from '../worker/worker';
 import { startClusterStack } from './cluster-stack';
 
-const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts'];
+const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts', 'test/faults.test.ts'];
+/** Faults on the cluster itself: this file starts a cluster of its own, after the one above has stopped. */
+const CLUSTER_FAULTS = 'test/cluster-faults.cluster.ts';
 
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-cluster-'));
@@ -21,18 +23,21 @@ async function main(): Promise<number> {
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') })).code);
     process.stdout.write(`Temporal cluster ${stack.temporalAddress} (PostgreSQL, separate frontend, matching, worker and two history processes); ${SUITES.length} suites\n`);
-    return await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...SUITES], {
-        cwd: join(__dirname, '..'),
-        stdio: 'inherit',
-        env: { ...process.env, COUNTERSIGN_TEST_ADDRESS: stack.temporalAddress, COUNTERSIGN_TEST_BUNDLE: bundlePath },
-      });
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-    });
+    const suites = await test(SUITES, { COUNTERSIGN_TEST_ADDRESS: stack.temporalAddress, COUNTERSIGN_TEST_BUNDLE: bundlePath });
+    await stack.stop();
+    const faults = await test([CLUSTER_FAULTS], { COUNTERSIGN_TEST_BUNDLE: bundlePath });
+    return suites || faults;
   } finally {
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function test(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { cwd: join(__dirname, '..'), stdio: 'inherit', env: { ...process.env, ...env } });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
 }
 
 main().then(

@@ -1,0 +1,98 @@
+/**
+ * Faults on the production-shaped cluster (issue 14), run by `npm run test:cluster` only (this file
+ * starts its own cluster, so it is not a *.test.ts that npm test would run): kill -9 of a history
+ * process with approvals pending and decisions in flight, and a PostgreSQL restart. Nothing is lost,
+ * nothing is applied twice.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DecisionRefusedError } from '../client/sdk';
+import { startClusterStack, type ClusterStack } from '../scripts/cluster-stack';
+import { eventually } from './support/eventually';
+import { decideSeen } from './support/review';
+import { action, startStack, type Stack } from './support/stack';
+import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
+
+const POLICY = `
+version: 1
+defaults: { decision: review, reviewers: ops, sla: 1h, tokenTtl: 10m }
+groups:
+  ops: { members: [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9] }
+`;
+
+describe('faults on the cluster', () => {
+  let cluster: ClusterStack;
+  let env: TestWorkflowEnvironment;
+  let front: Stack;
+  let worker: WorkerProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'countersign-cluster-faults-'));
+
+  before(async () => {
+    cluster = await startClusterStack({ dir, countersign: false, log: () => undefined });
+    env = await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: 'default' });
+    front = await startStack(env, POLICY, { worker: false });
+    worker = await startWorkerProcess({ TEMPORAL_ADDRESS: cluster.temporalAddress, COUNTERSIGN_TASK_QUEUE: front.taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile });
+  });
+  after(async () => {
+    worker?.child.kill('SIGTERM');
+    await worker?.exited;
+    await front?.stop();
+    await env?.teardown();
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A decision that may meet the fault: sent again until it is recorded once (ALREADY_DECIDED means it was). */
+  async function decideOnce(id: string, reviewer: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await decideSeen(front.cs, id, { decision: 'approve', reviewer });
+        return;
+      } catch (err) {
+        if (err instanceof DecisionRefusedError && err.code === 'ALREADY_DECIDED') return;
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  test('kill -9 of a history process with 20 approvals pending and 10 decisions in flight: each applied once', async () => {
+    const requests = await Promise.all(Array.from({ length: 20 }, (_, i) => front.cs.submit(action({ agentId: 'ops-bot', onBehalfOf: undefined, action: 'ops.restart', payload: { n: i } }), { waitMs: 5000 })));
+    assert.ok(requests.every((r) => r.status === 'pending'), requests.map((r) => r.status).join(','));
+    const inFlight = requests.slice(0, 10).map((r, i) => decideOnce(r.workflowId, `r${i}`));
+    cluster.processes.get('history-1')!.kill('SIGKILL');
+    await Promise.all(inFlight);
+    cluster.restart('history-1');
+    await Promise.all(requests.slice(10).map((r, i) => decideOnce(r.workflowId, `r${i}`)));
+    for (const r of requests) {
+      await eventually(async () => {
+        await r.wait(10_000);
+        assert.equal(r.status, 'approved');
+      }, 'approved after the fault', 30, 1000);
+      const view = await front.ops.view(r.workflowId);
+      assert.equal(view.history.filter((e) => e.type === 'approved').length, 1, `${r.requestId}: one approval recorded`);
+      assert.equal(view.history.filter((e) => e.type === 'token_minted').length, 1, `${r.requestId}: one token`);
+    }
+  });
+
+  test('PostgreSQL restarts: pending approvals survive and are decided; new requests go through', async () => {
+    const pending = await front.cs.submit(action({ agentId: 'ops-bot', onBehalfOf: undefined, action: 'ops.restart', payload: { db: 'restart' } }), { waitMs: 5000 });
+    assert.equal(pending.status, 'pending');
+    await cluster.stopPostgres();
+    cluster.restart('postgres');
+    await decideOnce(pending.workflowId, 'r1');
+    await eventually(async () => {
+      await pending.wait(10_000);
+      assert.equal(pending.status, 'approved');
+    }, 'approved after the database restart', 30, 1000);
+    const later = await eventually(() => front.cs.submit(action({ agentId: 'ops-bot', onBehalfOf: undefined, action: 'ops.restart', payload: { db: 'after' } }), { waitMs: 5000 }), 'a new request after the restart', 30, 1000);
+    assert.equal(later.status, 'pending');
+    await decideOnce(later.workflowId, 'r2');
+    await later.wait(20_000);
+    assert.equal(later.status, 'approved');
+  });
+});
