@@ -9,9 +9,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { findOrBuildTemporalCli, onPath } from '../worker/temporal-cli';
 import { registerSearchAttributes } from '../worker/cluster';
 import { withDevCredentials } from '../worker/dev-credentials';
 
@@ -44,11 +44,6 @@ system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
     constraints: {}
 `;
-
-function onPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && existsSync(join(dir, command))) return join(dir, command);
-  return undefined;
-}
 
 function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; user?: string } = {}): string {
   const [cmd, argv] = options.user ? ['runuser', ['-u', options.user, '--', command, ...args]] : [command, args];

@@ -17,7 +17,8 @@ export class TemporalCliMissing extends Error {
   override name = 'TemporalCliMissing';
 }
 
-function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+/** The first executable called `command` on PATH. */
+export function onPath(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir && existsSync(join(dir, command))) return join(dir, command);
   }

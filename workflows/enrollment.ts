@@ -6,6 +6,7 @@
  */
 import { allHandlersFinished, ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import { sha256Hex } from '../common/digest';
+import { constantTimeEqual } from '../common/signing';
 import {
   confirmPasskeyUpdate,
   enrollmentStateQuery,
@@ -28,7 +29,7 @@ export async function reviewerEnrollment(input: EnrollmentInput): Promise<Enroll
     ...(registeredAt !== undefined ? { registeredAt: new Date(registeredAt).toISOString() } : {}),
     ...(passkey ? { passkey } : {}),
   });
-  const inviteOpen = (inviteProof: string) => typeof inviteProof === 'string' && inviteProof.length === 64 && status === 'invited' && Date.now() < input.expiresAt && sameHash(sha256Hex(inviteProof), input.inviteCheck);
+  const inviteOpen = (inviteProof: string) => typeof inviteProof === 'string' && inviteProof.length === 64 && status === 'invited' && Date.now() < input.expiresAt && constantTimeEqual(sha256Hex(inviteProof), input.inviteCheck);
   // The same refusal for a wrong, used or expired invite: the answer says nothing about which.
   const refuseInvite = (inviteProof: string) => {
     if (!inviteOpen(inviteProof)) {
@@ -71,11 +72,4 @@ export async function reviewerEnrollment(input: EnrollmentInput): Promise<Enroll
   if (now() === 'registered' && !(await condition(() => now() !== 'registered', input.confirmWithinMs))) status = 'expired';
   await condition(allHandlersFinished); // an Update accepted just now still gets its answer
   return state();
-}
-
-function sameHash(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
