@@ -1,19 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { onPath } from '../../worker/temporal-cli';
 
 /** Where Debian's `chromium` package puts the browser (a launcher script around /usr/lib/chromium/chromium). */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 /** apt-get update + install can take minutes on a cold CI machine. */
 const APT_TIMEOUT_MS = 15 * 60_000;
-
-function onPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && existsSync(join(dir, command))) return join(dir, command);
-  }
-  return undefined;
-}
 
 /** Runs an apt-get step with its output on stderr (stdout belongs to the test runner); a failure reason, or undefined. */
 function apt(aptGet: string, args: string[]): string | undefined {
