@@ -7,12 +7,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { SA } from '../common/search-attributes';
 import { findOrBuildTemporalCli, onPath } from '../worker/temporal-cli';
 import { registerSearchAttributes } from '../worker/cluster';
+import { aptInstall } from './apt';
 import { withDevCredentials } from '../worker/dev-credentials';
 
 export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
@@ -35,15 +37,63 @@ export const CLUSTER_PORTS = {
   server: 7281,
 } as const;
 
-/** Dynamic config the cluster runs with (the compose file's dynamicconfig says the same). */
-export const DYNAMIC_CONFIG = `frontend.enableUpdateWorkflowExecution:
-  - value: true
-frontend.enableUpdateWorkflowExecutionAsyncAccepted:
-  - value: true
-system.forceSearchAttributesCacheRefreshOnRead:
-  - value: true
-    constraints: {}
-`;
+/**
+ * The dynamic config the cluster runs with: the same file docker-compose.yml mounts into its Temporal
+ * services (test/cluster-config.test.ts holds them together).
+ */
+export const DYNAMIC_CONFIG_FILE = join(ROOT, 'deploy', 'temporal', 'dynamicconfig', 'countersign.yaml');
+
+/**
+ * The Temporal server is configured the way its image is: by its own config template filled from the
+ * environment. The cluster runs the module's config/docker.yaml, which the server renders itself; the
+ * temporalio/server 1.29.1 image renders docker/config_template.yaml, which reads the same variables
+ * with the same defaults. TEMPORAL_SETTINGS are the values that decide behaviour (persistence,
+ * visibility, shards); docker-compose.yml sets exactly these on its Temporal services.
+ */
+export const TEMPORAL_SETTINGS: Readonly<Record<string, string>> = {
+  DB: 'postgres12',
+  POSTGRES_USER: 'temporal',
+  NUM_HISTORY_SHARDS: String(HISTORY_SHARDS),
+};
+
+/**
+ * Where one process of this cluster listens and finds the others: addresses, ports, the password, the
+ * dynamic config's path, the log level. They differ between this machine and a compose network, not in
+ * what the server does. `history` is this process's own history ports (the two history processes share a host).
+ */
+export function temporalPlacement(dir: string, history: { grpc: number; membership: number }): Record<string, string> {
+  const p = CLUSTER_PORTS;
+  return {
+    POSTGRES_SEEDS: '127.0.0.1',
+    DB_PORT: String(p.postgres),
+    // Said twice on purpose: config/docker.yaml reads the visibility store's port from POSTGRES_PORT, the
+    // image's config_template.yaml from DB_PORT; both read VISIBILITY_DB_PORT first.
+    VISIBILITY_DB_PORT: String(p.postgres),
+    POSTGRES_PWD: '',
+    BIND_ON_IP: '127.0.0.1',
+    TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
+    DYNAMIC_CONFIG_FILE_PATH: join(dir, 'dynamicconfig.yaml'),
+    LOG_LEVEL: 'warn',
+    FRONTEND_GRPC_PORT: String(p.frontend.grpc),
+    FRONTEND_MEMBERSHIP_PORT: String(p.frontend.membership),
+    FRONTEND_HTTP_PORT: String(p.frontend.http),
+    MATCHING_GRPC_PORT: String(p.matching.grpc),
+    MATCHING_MEMBERSHIP_PORT: String(p.matching.membership),
+    HISTORY_GRPC_PORT: String(history.grpc),
+    HISTORY_MEMBERSHIP_PORT: String(history.membership),
+    WORKER_GRPC_PORT: String(p.worker.grpc),
+    WORKER_MEMBERSHIP_PORT: String(p.worker.membership),
+  };
+}
+
+/** The Temporal processes of the cluster: name, service, that process's history ports. */
+export const TEMPORAL_PROCESSES: readonly (readonly [string, 'history' | 'matching' | 'frontend' | 'worker', { grpc: number; membership: number }])[] = [
+  ['history-1', 'history', CLUSTER_PORTS.history[0]],
+  ['history-2', 'history', CLUSTER_PORTS.history[1]],
+  ['matching', 'matching', CLUSTER_PORTS.history[0]],
+  ['frontend', 'frontend', CLUSTER_PORTS.history[0]],
+  ['worker', 'worker', CLUSTER_PORTS.history[0]],
+];
 
 function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; user?: string } = {}): string {
   const [cmd, argv] = options.user ? ['runuser', ['-u', options.user, '--', command, ...args]] : [command, args];
@@ -53,7 +103,7 @@ function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv
 }
 
 /** The Temporal server and its SQL tool, built once from their Go module into ~/.cache/countersign (a few minutes). */
-export function findOrBuildTemporalServer(log: (line: string) => void): { server: string; sql: string; schema: string } {
+export function findOrBuildTemporalServer(log: (line: string) => void): { server: string; sql: string; module: string; schema: string } {
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'countersign', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
   const go = onPath('go');
   if (!existsSync(join(dir, 'server')) || !existsSync(join(dir, 'sql'))) {
@@ -66,83 +116,37 @@ export function findOrBuildTemporalServer(log: (line: string) => void): { server
     for (const f of readdirSync(staging)) renameSync(join(staging, f), join(dir, f));
     rmSync(staging, { recursive: true, force: true });
   }
-  // The schemas ship inside the module, which go install left in the module cache.
+  const module = temporalServerModule();
+  const schema = join(module, 'schema', 'postgresql', 'v12');
+  return { server: join(dir, 'server'), sql: join(dir, 'sql'), module, schema };
+}
+
+/** The server's Go module in the module cache (go install leaves it there; else downloaded): its schemas and config templates. */
+export function temporalServerModule(): string {
+  const go = onPath('go');
   const modCache = go ? run(go, ['env', 'GOMODCACHE']).trim() : join(homedir(), 'go', 'pkg', 'mod');
-  const schema = join(modCache, `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`, 'schema', 'postgresql', 'v12');
-  if (!existsSync(schema)) {
-    if (!go) throw new Error(`The Temporal server's schemas are not in ${schema}, and Go is not installed to download them.`);
+  const module = join(modCache, `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`);
+  if (!existsSync(join(module, 'go.mod'))) {
+    if (!go) throw new Error(`The Temporal server's module is not in ${module}, and Go is not installed to download it.`);
     run(go, ['mod', 'download', `${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`]);
   }
-  return { server: join(dir, 'server'), sql: join(dir, 'sql'), schema };
+  return module;
 }
 
 /** PostgreSQL's server programs: on PATH, else Debian's /usr/lib/postgresql/<version>/bin. */
-function postgresBin(): string {
+function postgresBin(installing = false): string {
   const initdb = onPath('initdb');
   if (initdb && onPath('postgres')) return dirname(realpathSync(initdb)); // Debian links them from /usr/lib/postgresql/<v>/bin
   const base = '/usr/lib/postgresql';
   const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
   for (const v of versions) if (existsSync(join(base, v, 'bin', 'initdb'))) return join(base, v, 'bin');
+  if (!installing) {
+    // A fresh Debian CI machine: install Debian's postgresql (only its programs are used; its own cluster stays unused).
+    const failure = aptInstall('postgresql', 'cluster');
+    if (!failure) return postgresBin(true);
+    throw new Error(`PostgreSQL is not installed and ${failure}: apt-get install postgresql (its server programs, initdb and postgres, are what the cluster runs).`);
+  }
   throw new Error('PostgreSQL is not installed: apt-get install postgresql (its server programs, initdb and postgres, are what the cluster runs).');
-}
-
-/** One Temporal service process's configuration: persistence, membership, and every service's ports. */
-export function temporalConfig(dir: string, history: { grpc: number; membership: number }): string {
-  const p = CLUSTER_PORTS;
-  const store = (db: string, conns: number) => `      sql:
-        pluginName: postgres12
-        databaseName: ${db}
-        connectAddr: "127.0.0.1:${p.postgres}"
-        connectProtocol: tcp
-        user: temporal
-        password: ""
-        maxConns: ${conns}
-        maxIdleConns: ${conns}
-        maxConnLifetime: 1h`;
-  return `log:
-  stdout: true
-  level: warn
-persistence:
-  defaultStore: postgres-default
-  visibilityStore: postgres-visibility
-  numHistoryShards: ${HISTORY_SHARDS}
-  datastores:
-    postgres-default:
-${store('temporal', 20)}
-    postgres-visibility:
-${store('temporal_visibility', 10)}
-global:
-  membership:
-    maxJoinDuration: 30s
-    broadcastAddress: "127.0.0.1"
-services:
-  frontend:
-    rpc: { grpcPort: ${p.frontend.grpc}, membershipPort: ${p.frontend.membership}, bindOnLocalHost: true, httpPort: ${p.frontend.http} }
-  matching:
-    rpc: { grpcPort: ${p.matching.grpc}, membershipPort: ${p.matching.membership}, bindOnLocalHost: true }
-  history:
-    rpc: { grpcPort: ${history.grpc}, membershipPort: ${history.membership}, bindOnLocalHost: true }
-  worker:
-    rpc: { grpcPort: ${p.worker.grpc}, membershipPort: ${p.worker.membership}, bindOnLocalHost: true }
-clusterMetadata:
-  enableGlobalNamespace: false
-  failoverVersionIncrement: 10
-  masterClusterName: active
-  currentClusterName: active
-  clusterInformation:
-    active:
-      enabled: true
-      initialFailoverVersion: 1
-      rpcName: frontend
-      rpcAddress: "127.0.0.1:${p.frontend.grpc}"
-dcRedirectionPolicy:
-  policy: noop
-publicClient:
-  hostPort: "127.0.0.1:${p.frontend.grpc}"
-dynamicConfigClient:
-  filepath: "${join(dir, 'dynamicconfig.yaml')}"
-  pollInterval: 10s
-`;
 }
 
 export interface ClusterStack {
@@ -230,20 +234,13 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
       writeFileSync(marker, new Date().toISOString());
     }
 
-    // Temporal: one process per service, two for history, each with its own configuration file.
+    // Temporal: one process per service, two for history, each configured by the server's own template.
     const config = join(dir, 'config');
     mkdirSync(config, { recursive: true });
-    writeFileSync(join(dir, 'dynamicconfig.yaml'), DYNAMIC_CONFIG);
-    const services: [string, string, { grpc: number; membership: number }][] = [
-      ['history-1', 'history', CLUSTER_PORTS.history[0]],
-      ['history-2', 'history', CLUSTER_PORTS.history[1]],
-      ['matching', 'matching', CLUSTER_PORTS.history[0]],
-      ['frontend', 'frontend', CLUSTER_PORTS.history[0]],
-      ['worker', 'worker', CLUSTER_PORTS.history[0]],
-    ];
-    for (const [name, service, history] of services) {
-      writeFileSync(join(config, `${name}.yaml`), temporalConfig(dir, history));
-      startProcess(name, bins.server, ['-r', dir, '-c', 'config', '-e', name, '--allow-no-auth', 'start', '--service', service]);
+    copyFileSync(join(bins.module, 'config', 'docker.yaml'), join(config, 'docker.yaml'));
+    copyFileSync(DYNAMIC_CONFIG_FILE, join(dir, 'dynamicconfig.yaml'));
+    for (const [name, service, history] of TEMPORAL_PROCESSES) {
+      startProcess(name, bins.server, ['-r', dir, '-c', 'config', '-e', 'docker', '--allow-no-auth', 'start', '--service', service], { ...TEMPORAL_SETTINGS, ...temporalPlacement(dir, history) });
     }
     const temporalAddress = `127.0.0.1:${CLUSTER_PORTS.frontend.grpc}`;
     log(`Waiting for the Temporal frontend at ${temporalAddress}...`);
@@ -255,6 +252,8 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
     const connection = await Connection.connect({ address: temporalAddress });
     try {
       await waitFor('the countersign search attributes', async () => Boolean(await registerSearchAttributes(connection, 'default')), 60);
+      // ...and a registered attribute is accepted once the frontend's namespace cache has it: wait for a start that carries one.
+      await waitFor('the search attributes to be accepted', () => searchAttributesAccepted(connection), 60);
     } finally {
       await connection.close();
     }
@@ -299,6 +298,14 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
     await stop();
     throw err;
   }
+}
+
+/** Starts (and at once terminates) a workflow carrying a countersign search attribute: false while the server refuses it. */
+async function searchAttributesAccepted(connection: Connection): Promise<boolean> {
+  const workflowId = `countersign-cluster-probe-${randomBytes(6).toString('hex')}`;
+  const handle = await new Client({ connection }).workflow.start('countersign-probe', { taskQueue: 'countersign-probe', workflowId, typedSearchAttributes: [{ key: SA.status, value: 'probe' }] });
+  await handle.terminate('search attribute probe');
+  return true;
 }
 
 function readLog(logs: string, name: string): string {

@@ -1,8 +1,8 @@
 /**
  * Faults on the production-shaped cluster (issue 14), run by `npm run test:cluster` only (this file
  * starts its own cluster, so it is not a *.test.ts that npm test would run): kill -9 of a history
- * process with approvals pending and decisions in flight, and a PostgreSQL restart. Nothing is lost,
- * nothing is applied twice.
+ * process with approvals pending and decisions in flight, a PostgreSQL restart, and a rolling restart of
+ * the two workers under load. Nothing is lost, nothing is applied twice.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,24 +22,32 @@ version: 1
 defaults: { decision: review, reviewers: ops, sla: 1h, tokenTtl: 10m }
 groups:
   ops: { members: [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9] }
+rules:
+  - id: status-reads
+    match: { action: ["ops.status"] }
+    decision: allow
+    risk: low
 `;
 
 describe('faults on the cluster', () => {
   let cluster: ClusterStack;
   let env: TestWorkflowEnvironment;
   let front: Stack;
-  let worker: WorkerProcess;
+  /** Two countersign workers on the task queue, as a deployment runs them. */
+  const workers: WorkerProcess[] = [];
+  let workerEnv: NodeJS.ProcessEnv;
   const dir = mkdtempSync(join(tmpdir(), 'countersign-cluster-faults-'));
 
   before(async () => {
     cluster = await startClusterStack({ dir, countersign: false, log: () => undefined });
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: 'default' });
     front = await startStack(env, POLICY, { worker: false });
-    worker = await startWorkerProcess({ TEMPORAL_ADDRESS: cluster.temporalAddress, COUNTERSIGN_TASK_QUEUE: front.taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile });
+    workerEnv = { TEMPORAL_ADDRESS: cluster.temporalAddress, COUNTERSIGN_TASK_QUEUE: front.taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile };
+    workers.push(...(await Promise.all([startWorkerProcess(workerEnv), startWorkerProcess(workerEnv)])));
   });
   after(async () => {
-    worker?.child.kill('SIGTERM');
-    await worker?.exited;
+    for (const w of workers) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
     await front?.stop();
     await env?.teardown();
     await cluster?.stop();
@@ -94,5 +102,47 @@ describe('faults on the cluster', () => {
     await decideOnce(later.workflowId, 'r2');
     await later.wait(20_000);
     assert.equal(later.status, 'approved');
+  });
+
+  test('rolling restart of both workers while agents keep submitting and reviewers keep deciding: nothing lost, nothing twice', async () => {
+    const pending = await Promise.all(Array.from({ length: 12 }, (_, i) => front.cs.submit(action({ agentId: 'ops-bot', onBehalfOf: undefined, action: 'ops.restart', payload: { roll: i } }), { waitMs: 5000 })));
+    assert.ok(pending.every((r) => r.status === 'pending'), pending.map((r) => r.status).join(','));
+    // Agents keep asking for auto-allowed reads the whole time; every answer must be an allow with a token.
+    let rolling = true;
+    const allowed: string[] = [];
+    const failures: string[] = [];
+    const agents = Array.from({ length: 4 }, async (_, agent) => {
+      for (let i = 0; rolling; i++) {
+        try {
+          const r = await front.cs.submit(action({ agentId: 'ops-bot', onBehalfOf: undefined, action: 'ops.status', payload: { agent, i } }), { waitMs: 30_000 });
+          if (r.status === 'approved' && r.openToken()) allowed.push(r.workflowId);
+          else failures.push(`${r.workflowId}: ${r.status}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    });
+    // Reviewers decide a third of the requests before, a third between and a third after the two restarts.
+    const decide = (from: number) => Promise.all(pending.slice(from, from + 4).map((r, i) => decideOnce(r.workflowId, `r${(from + i) % 10}`)));
+    await decide(0);
+    for (const [n, old] of workers.entries()) {
+      old.child.kill('SIGTERM');
+      assert.equal(await old.exited, 0, `worker ${n + 1} stops cleanly on SIGTERM`);
+      workers[n] = await startWorkerProcess(workerEnv);
+      if (n === 0) await decide(4);
+    }
+    await decide(8);
+    rolling = false;
+    await Promise.all(agents);
+    assert.deepEqual(failures, [], 'every auto-allowed request was answered during the roll');
+    assert.ok(allowed.length >= 4, `agents were answered during the roll (${allowed.length})`);
+    assert.equal(new Set(allowed).size, allowed.length, 'no request answered twice');
+    for (const r of pending) {
+      await r.wait(30_000);
+      assert.equal(r.status, 'approved', `${r.requestId} approved`);
+      const view = await front.ops.view(r.workflowId);
+      assert.equal(view.history.filter((e) => e.type === 'approved').length, 1, `${r.requestId}: one approval recorded`);
+      assert.equal(view.history.filter((e) => e.type === 'token_minted').length, 1, `${r.requestId}: one token`);
+    }
   });
 });
