@@ -80,6 +80,8 @@ async function main(): Promise<void> {
   if (CLUSTER) {
     log('Starting the Temporal cluster (PostgreSQL; frontend, matching, worker and two history processes)...');
     cluster = await startClusterStack({ dir: mkdtempSync(join(os.tmpdir(), 'countersign-bench-cluster-')), countersign: false, log });
+    const stopping = cluster;
+    process.once('SIGINT', () => void stopping.stop().finally(() => process.exit(130))); // not leave Temporal and PostgreSQL running
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: 'default' });
   } else {
     log('Starting the Temporal dev server and workers...');

@@ -8,6 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -239,9 +240,15 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
     mkdirSync(config, { recursive: true });
     copyFileSync(join(bins.module, 'config', 'docker.yaml'), join(config, 'docker.yaml'));
     copyFileSync(DYNAMIC_CONFIG_FILE, join(dir, 'dynamicconfig.yaml'));
-    for (const [name, service, history] of TEMPORAL_PROCESSES) {
+    const startTemporal = ([name, service, history]: (typeof TEMPORAL_PROCESSES)[number]) =>
       startProcess(name, bins.server, ['-r', dir, '-c', 'config', '-e', 'docker', '--allow-no-auth', 'start', '--service', service], { ...TEMPORAL_SETTINGS, ...temporalPlacement(dir, history) });
-    }
+    // The first process writes the cluster's metadata into a new database; 1.29 processes starting
+    // alongside it fail with "failed to initialize current cluster metadata" (compose restarts them;
+    // here the others wait until the first serves).
+    const [first, ...rest] = TEMPORAL_PROCESSES;
+    startTemporal(first!);
+    await waitFor(`Temporal's ${first![0]}`, () => listening(first![2].grpc), 120);
+    for (const next of rest) startTemporal(next);
     const temporalAddress = `127.0.0.1:${CLUSTER_PORTS.frontend.grpc}`;
     log(`Waiting for the Temporal frontend at ${temporalAddress}...`);
     await waitFor('the Temporal frontend', () => spawnSync(temporalCli, ['operator', 'cluster', 'health', '--address', temporalAddress]).stdout?.toString().includes('SERVING') ?? false, 120);
@@ -306,6 +313,16 @@ async function searchAttributesAccepted(connection: Connection): Promise<boolean
   const handle = await new Client({ connection }).workflow.start('countersign-probe', { taskQueue: 'countersign-probe', workflowId, typedSearchAttributes: [{ key: SA.status, value: 'probe' }] });
   await handle.terminate('search attribute probe');
   return true;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 function readLog(logs: string, name: string): string {
