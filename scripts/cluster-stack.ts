@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -62,7 +62,7 @@ export const TEMPORAL_SETTINGS: Readonly<Record<string, string>> = {
  * dynamic config's path, the log level. They differ between this machine and a compose network, not in
  * what the server does. `history` is this process's own history ports (the two history processes share a host).
  */
-export function temporalPlacement(dir: string, history: { grpc: number; membership: number }): Record<string, string> {
+export function temporalPlacement(dir: string, history: { grpc: number; membership: number }, password: string): Record<string, string> {
   const p = CLUSTER_PORTS;
   return {
     POSTGRES_SEEDS: '127.0.0.1',
@@ -70,7 +70,7 @@ export function temporalPlacement(dir: string, history: { grpc: number; membersh
     // Said twice on purpose: config/docker.yaml reads the visibility store's port from POSTGRES_PORT, the
     // image's config_template.yaml from DB_PORT; both read VISIBILITY_DB_PORT first.
     VISIBILITY_DB_PORT: String(p.postgres),
-    POSTGRES_PWD: '',
+    POSTGRES_PWD: password,
     BIND_ON_IP: '127.0.0.1',
     TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
     DYNAMIC_CONFIG_FILE_PATH: join(dir, 'dynamicconfig.yaml'),
@@ -85,6 +85,17 @@ export function temporalPlacement(dir: string, history: { grpc: number; membersh
     WORKER_GRPC_PORT: String(p.worker.grpc),
     WORKER_MEMBERSHIP_PORT: String(p.worker.membership),
   };
+}
+
+/** Connections PostgreSQL accepts: the five Temporal processes' pools (20 + 10 each) and the tools. docker-compose.yml says the same. */
+export const POSTGRES_MAX_CONNECTIONS = 200;
+/** How long the namespace keeps closed workflows (and so their histories); docker-compose.yml creates it with the same. */
+export const NAMESPACE_RETENTION = '30d';
+
+/** Every fixed port of the cluster. */
+function clusterPorts(): number[] {
+  const p = CLUSTER_PORTS;
+  return [p.postgres, p.frontend.grpc, p.frontend.membership, p.frontend.http, p.matching.grpc, p.matching.membership, p.worker.grpc, p.worker.membership, ...p.history.flatMap((h) => [h.grpc, h.membership]), p.server];
 }
 
 /** The Temporal processes of the cluster: name, service, that process's history ports. */
@@ -167,6 +178,13 @@ export interface ClusterStack {
   stopPostgres(): Promise<void>;
 }
 
+interface ProcessOptions {
+  /** Run as this user (through runuser; we are root). */
+  user?: string;
+  /** Our whole environment, not only PATH (the countersign processes: NODE_OPTIONS and the like apply). */
+  inheritEnv?: boolean;
+}
+
 export interface ClusterOptions {
   /** Where data, configuration and logs live (git-ignored .countersign/cluster by default). */
   dir?: string;
@@ -183,47 +201,81 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
   const bins = findOrBuildTemporalServer(log);
   const temporalCli = findOrBuildTemporalCli({ log });
   const processes = new Map<string, ChildProcess>();
-  const specs = new Map<string, [string, string[], NodeJS.ProcessEnv, string | undefined]>();
-  const startProcess = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}, user?: string) => {
-    specs.set(name, [command, args, env, user]);
+  const specs = new Map<string, [string, string[], NodeJS.ProcessEnv, ProcessOptions]>();
+  /**
+   * Temporal and PostgreSQL get only PATH and what is given here: a stray PROMETHEUS_ENDPOINT, PPROF_PORT or
+   * DBNAME in our environment would change what is tested, and root's environment is not the database user's business.
+   */
+  const startProcess = (name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}, options: ProcessOptions = {}) => {
+    specs.set(name, [command, args, env, options]);
     const out = join(logs, `${name}.log`);
-    const [cmd, argv] = user ? ['runuser', ['-u', user, '--', command, ...args]] : [command, args];
-    const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, argv] = options.user ? ['runuser', ['-u', options.user, '--', command, ...args]] : [command, args];
+    const base = options.inheritEnv ? process.env : { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: options.user ? '/' : (process.env.HOME ?? '/'), LANG: 'C.UTF-8' };
+    const child = spawn(cmd, argv, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const sink = (chunk: Buffer) => writeFileSync(out, chunk, { flag: 'a' });
     child.stdout!.on('data', sink);
     child.stderr!.on('data', sink);
+    child.on('error', (err) => writeFileSync(out, `could not start ${command}: ${err.message}\n`, { flag: 'a' }));
     processes.set(name, child);
     return child;
   };
+  let stopPostgres = async (): Promise<void> => undefined;
   const stop = async () => {
-    // countersign first, then Temporal, then the database.
+    // countersign first, then Temporal, then the database (through pg_ctl: a signal to runuser would not reach it).
     for (const name of [...processes.keys()].reverse()) {
       const child = processes.get(name)!;
       if (child.exitCode !== null || child.signalCode !== null) continue;
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      if (name === 'postgres') await stopPostgres().catch(() => child.kill('SIGTERM'));
+      else child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   };
 
   try {
-    // PostgreSQL refuses to run as root: as root, it runs as the postgres (or nobody) user.
+    // Fixed ports: whatever already listens there (another cluster, a bench run) would be mistaken for ours.
+    const taken = (await Promise.all(clusterPorts().map(async (port) => ((await listening(port)) ? port : undefined)))).filter((port) => port !== undefined);
+    if (taken.length) throw new Error(`Ports ${taken.join(', ')} on 127.0.0.1 are in use: is another npm run cluster, test:cluster or bench -- --cluster running? They use the same ports, one at a time.`);
+    // PostgreSQL refuses to run as root: as root, it runs as the postgres user (Debian's package creates it).
     const pg = postgresBin();
-    const user = process.getuid?.() === 0 ? (spawnSync('id', ['-u', 'postgres']).status === 0 ? 'postgres' : 'nobody') : undefined;
+    const user = process.getuid?.() === 0 ? 'postgres' : undefined;
+    if (user && spawnSync('id', ['-u', user]).status !== 0) throw new Error('Running as root, the cluster runs PostgreSQL as the postgres user, which does not exist: apt-get install postgresql creates it.');
     const data = join(dir, 'postgres');
     const socket = join(dir, 'socket');
     mkdirSync(socket, { recursive: true });
     if (user) chmodSync(dir, 0o711); // the database's user must reach its folders inside
+    // TCP connections need the temporal role's password (random, kept 0600 beside the data); the
+    // Unix socket, in a folder only the database's user can enter, is for pg_ctl.
+    const passwordFile = join(dir, 'postgres.password');
     if (!existsSync(join(data, 'PG_VERSION'))) {
       mkdirSync(data, { recursive: true, mode: 0o700 });
-      if (user) for (const d of [data, socket]) chownSync(d, Number(run('id', ['-u', user]).trim()), Number(run('id', ['-g', user]).trim()));
+      chmodSync(socket, 0o700);
+      const owner = user ? ([Number(run('id', ['-u', user]).trim()), Number(run('id', ['-g', user]).trim())] as const) : undefined;
+      if (owner) for (const d of [data, socket]) chownSync(d, ...owner);
+      writeFileSync(passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+      const pwfile = join(socket, 'initdb.pw'); // initdb reads it as the database's user (and wants an empty data folder)
+      writeFileSync(pwfile, readFileSync(passwordFile), { mode: 0o600 });
+      if (owner) chownSync(pwfile, ...owner);
       log(`Initialising PostgreSQL in ${data}...`);
-      run(join(pg, 'initdb'), ['-D', data, '-U', 'temporal', '--auth=trust', '--encoding=UTF8'], { user });
+      try {
+        run(join(pg, 'initdb'), ['-D', data, '-U', 'temporal', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '--encoding=UTF8'], { user });
+      } finally {
+        rmSync(pwfile, { force: true });
+      }
     }
-    startProcess('postgres', join(pg, 'postgres'), ['-D', data, '-p', String(CLUSTER_PORTS.postgres), '-k', socket, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'], {}, user);
-    const sql = (db: string, ...args: string[]) => run(bins.sql, ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres), '-u', 'temporal', '--db', db, ...args]);
-    await waitFor('PostgreSQL', () => spawnSync(join(pg, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres)]).status === 0);
+    if (!existsSync(passwordFile)) throw new Error(`${data} was initialised by an earlier countersign without a database password (any local user could connect): remove ${dir} and start again.`);
+    const password = readFileSync(passwordFile, 'utf8').trim();
+    startProcess('postgres', join(pg, 'postgres'), ['-D', data, '-p', String(CLUSTER_PORTS.postgres), '-k', socket, '-c', 'listen_addresses=127.0.0.1', '-c', `max_connections=${POSTGRES_MAX_CONNECTIONS}`], {}, { user });
+    /** PostgreSQL's fast shutdown, until it has exited. */
+    stopPostgres = async () => {
+      const child = processes.get('postgres')!;
+      const exited = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+      run(join(pg, 'pg_ctl'), ['-D', data, 'stop', '-m', 'fast'], { user });
+      await exited;
+    };
+    const sql = (db: string, ...args: string[]) => run(bins.sql, ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres), '-u', 'temporal', '--db', db, ...args], { env: { SQL_PASSWORD: password } });
+    await waitFor('PostgreSQL', () => spawnSync(join(pg, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres)]).status === 0, 60, processes.get('postgres'));
     const marker = join(dir, 'schema.done');
     if (!existsSync(marker)) {
       log('Creating the temporal and temporal_visibility databases and their schemas...');
@@ -238,22 +290,23 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
     // Temporal: one process per service, two for history, each configured by the server's own template.
     const config = join(dir, 'config');
     mkdirSync(config, { recursive: true });
-    copyFileSync(join(bins.module, 'config', 'docker.yaml'), join(config, 'docker.yaml'));
-    copyFileSync(DYNAMIC_CONFIG_FILE, join(dir, 'dynamicconfig.yaml'));
+    // Written, not copied: the module cache's files are read-only, and a copy would keep that mode.
+    writeFileSync(join(config, 'docker.yaml'), readFileSync(join(bins.module, 'config', 'docker.yaml')));
+    writeFileSync(join(dir, 'dynamicconfig.yaml'), readFileSync(DYNAMIC_CONFIG_FILE));
     const startTemporal = ([name, service, history]: (typeof TEMPORAL_PROCESSES)[number]) =>
-      startProcess(name, bins.server, ['-r', dir, '-c', 'config', '-e', 'docker', '--allow-no-auth', 'start', '--service', service], { ...TEMPORAL_SETTINGS, ...temporalPlacement(dir, history) });
+      startProcess(name, bins.server, ['-r', dir, '-c', 'config', '-e', 'docker', '--allow-no-auth', 'start', '--service', service], { ...TEMPORAL_SETTINGS, ...temporalPlacement(dir, history, password) });
     // The first process writes the cluster's metadata into a new database; 1.29 processes starting
     // alongside it fail with "failed to initialize current cluster metadata" (compose restarts them;
     // here the others wait until the first serves).
     const [first, ...rest] = TEMPORAL_PROCESSES;
     startTemporal(first!);
-    await waitFor(`Temporal's ${first![0]}`, () => listening(first![2].grpc), 120);
+    await waitFor(`Temporal's ${first![0]}`, () => listening(first![2].grpc), 120, processes.get(first![0]));
     for (const next of rest) startTemporal(next);
     const temporalAddress = `127.0.0.1:${CLUSTER_PORTS.frontend.grpc}`;
     log(`Waiting for the Temporal frontend at ${temporalAddress}...`);
-    await waitFor('the Temporal frontend', () => spawnSync(temporalCli, ['operator', 'cluster', 'health', '--address', temporalAddress]).stdout?.toString().includes('SERVING') ?? false, 120);
+    await waitFor('the Temporal frontend', () => spawnSync(temporalCli, ['operator', 'cluster', 'health', '--address', temporalAddress]).stdout?.toString().includes('SERVING') ?? false, 120, processes.get('frontend'));
     const described = spawnSync(temporalCli, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', temporalAddress]);
-    if (described.status !== 0) run(temporalCli, ['operator', 'namespace', 'create', '--namespace', 'default', '--address', temporalAddress]);
+    if (described.status !== 0) run(temporalCli, ['operator', 'namespace', 'create', '--namespace', 'default', '--retention', NAMESPACE_RETENTION, '--address', temporalAddress]);
     await waitFor('the default namespace', () => spawnSync(temporalCli, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', temporalAddress]).status === 0);
     // A new namespace reaches every frontend's cache within seconds: until then, registering search attributes is NOT_FOUND.
     const connection = await Connection.connect({ address: temporalAddress });
@@ -282,9 +335,9 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
       writeFileSync(join(home, 'session.secret'), env.COUNTERSIGN_SESSION_SECRET, { mode: 0o600 });
       const bin = join(ROOT, 'bin', 'countersign.js');
       if (!existsSync(join(home, 'keys', 'layer.key'))) run(process.execPath, [bin, 'keys', 'init'], { env });
-      startProcess('countersign-server', process.execPath, [bin, 'server'], env);
-      startProcess('countersign-worker-1', process.execPath, [bin, 'worker'], env);
-      startProcess('countersign-worker-2', process.execPath, [bin, 'worker'], env);
+      startProcess('countersign-server', process.execPath, [bin, 'server'], env, { inheritEnv: true });
+      startProcess('countersign-worker-1', process.execPath, [bin, 'worker'], env, { inheritEnv: true });
+      startProcess('countersign-worker-2', process.execPath, [bin, 'worker'], env, { inheritEnv: true });
       await waitFor('the countersign server', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, 120);
       await waitFor('the countersign workers', () => ['countersign-worker-1', 'countersign-worker-2'].every((n) => readLog(logs, n).includes('countersign worker started')), 180);
     }
@@ -292,13 +345,6 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
       const spec = specs.get(name);
       if (!spec) throw new Error(`No cluster process is called ${name}.`);
       return startProcess(name, ...spec);
-    };
-    /** PostgreSQL's fast shutdown (through pg_ctl: a signal to runuser would not reach it), until it has exited. */
-    const stopPostgres = async () => {
-      const child = processes.get('postgres')!;
-      const exited = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
-      run(join(pg, 'pg_ctl'), ['-D', data, 'stop', '-m', 'fast'], { user });
-      await exited;
     };
     return { temporalAddress, url, home, policyFile, dir, processes, stop, restart, stopPostgres };
   } catch (err) {
@@ -330,10 +376,12 @@ function readLog(logs: string, name: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
-async function waitFor(what: string, ready: () => boolean | Promise<boolean>, seconds = 60): Promise<void> {
+/** Polls `ready` until it holds; fails at once, with the reason, when the process it waits for has exited. */
+async function waitFor(what: string, ready: () => boolean | Promise<boolean>, seconds = 60, child?: ChildProcess): Promise<void> {
   const until = Date.now() + seconds * 1000;
   let last: unknown;
   while (Date.now() < until) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${what}: its process exited (${child.exitCode ?? child.signalCode}) before it was ready; its log is in the cluster folder's logs/.`);
     try {
       if (await ready()) return;
     } catch (err) {

@@ -19,6 +19,13 @@ const CLUSTER_FAULTS = 'test/cluster-faults.cluster.ts';
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-cluster-'));
   const stack = await startClusterStack({ dir, countersign: false });
+  // Interrupted (Ctrl-C, CI's timeout): no Temporal or PostgreSQL left on the fixed ports, no folder with the database password.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stack.stop().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    }));
+  }
   try {
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') })).code);

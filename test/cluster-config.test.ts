@@ -9,15 +9,16 @@ import { readFileSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { DYNAMIC_CONFIG_FILE, TEMPORAL_PROCESSES, TEMPORAL_SERVER_VERSION, TEMPORAL_SETTINGS, temporalPlacement, temporalServerModule } from '../scripts/cluster-stack';
+import { DYNAMIC_CONFIG_FILE, NAMESPACE_RETENTION, POSTGRES_MAX_CONNECTIONS, TEMPORAL_PROCESSES, TEMPORAL_SERVER_VERSION, TEMPORAL_SETTINGS, temporalPlacement, temporalServerModule } from '../scripts/cluster-stack';
 
 const root = join(__dirname, '..');
 type Service = { image?: string; environment?: Record<string, string | number>; volumes?: string[]; command?: string[] | string };
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
 const services = Object.entries(compose.services);
-const temporalServices = services.filter(([, s]) => s.image?.startsWith('temporalio/server:'));
+/** Any Temporal server image, under any registry prefix or name (auto-setup included): each must be the tested one. */
+const temporalServices = services.filter(([, s]) => /(^|\/)temporalio\/(server|auto-setup)(:|@|$)/.test(s.image ?? ''));
 /** What the cluster sets on its processes beyond the settings: where things are. Compose may say these differently. */
-const PLACEMENT = Object.keys(temporalPlacement('/cluster', { grpc: 1, membership: 2 }));
+const PLACEMENT = Object.keys(temporalPlacement('/cluster', { grpc: 1, membership: 2 }, 'password'));
 /** Read by the image's entrypoint, not by the config template: which Temporal service the container runs. */
 const ENTRYPOINT = ['SERVICES'];
 const env = (s: Service) => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
@@ -84,4 +85,17 @@ test('compose creates the schemas the cluster creates: the PostgreSQL v12 schema
   assert.match(script, /--db temporal update-schema -d "\$schema\/temporal\/versioned"/);
   assert.match(script, /--db temporal_visibility update-schema -d "\$schema\/visibility\/versioned"/);
   assert.match(script, /schema=\/etc\/temporal\/schema\/postgresql\/v12\n/);
+});
+
+test('compose gives PostgreSQL the connections and the namespace the retention the cluster runs with', () => {
+  const [, postgres] = services.find(([name]) => name === 'postgresql') ?? assert.fail('docker-compose.yml has no postgresql service');
+  assert.deepEqual(postgres.command, ['postgres', '-c', `max_connections=${POSTGRES_MAX_CONNECTIONS}`]);
+  const [, namespace] = services.find(([name]) => name === 'temporal-create-namespace') ?? assert.fail('docker-compose.yml has no temporal-create-namespace one-shot');
+  assert.match([namespace.command ?? ''].flat().join('\n'), new RegExp(`namespace create .*--retention ${NAMESPACE_RETENTION}\\b`));
+});
+
+test('compose publishes nothing beyond the host\'s loopback', () => {
+  for (const [name, s] of services) {
+    for (const port of (s as { ports?: string[] }).ports ?? []) assert.match(String(port), /^127\.0\.0\.1:/, `${name} publishes ${port} on every interface`);
+  }
 });
