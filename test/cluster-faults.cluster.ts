@@ -124,16 +124,19 @@ describe('faults on the cluster', () => {
     });
     // Reviewers decide a third of the requests before, a third between and a third after the two restarts.
     const decide = (from: number) => Promise.all(pending.slice(from, from + 4).map((r, i) => decideOnce(r.workflowId, `r${(from + i) % 10}`)));
-    await decide(0);
-    for (const [n, old] of workers.entries()) {
-      old.child.kill('SIGTERM');
-      assert.equal(await old.exited, 0, `worker ${n + 1} stops cleanly on SIGTERM`);
-      workers[n] = await startWorkerProcess(workerEnv);
-      if (n === 0) await decide(4);
+    try {
+      await decide(0);
+      for (const [n, old] of workers.entries()) {
+        old.child.kill('SIGTERM');
+        assert.equal(await old.exited, 0, `worker ${n + 1} stops cleanly on SIGTERM`);
+        workers[n] = await startWorkerProcess(workerEnv);
+        if (n === 0) await decide(4);
+      }
+      await decide(8);
+    } finally {
+      rolling = false; // a failure above must not leave the agents submitting forever
+      await Promise.all(agents);
     }
-    await decide(8);
-    rolling = false;
-    await Promise.all(agents);
     assert.deepEqual(failures, [], 'every auto-allowed request was answered during the roll');
     assert.ok(allowed.length >= 4, `agents were answered during the roll (${allowed.length})`);
     for (const r of pending) {
