@@ -9,7 +9,7 @@
  * instead (scripts/cluster-stack.ts: PostgreSQL, separate Temporal services), started in a temporary
  * folder for the run, and writes bench/results/<date>-cluster.json.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -42,6 +42,8 @@ const REVIEW_N = Number(process.env.BENCH_REVIEW_N ?? 50);
 const PENDING = Number(process.env.BENCH_PENDING ?? 10_000);
 const AGENTS = 32;
 const CLUSTER = process.argv.includes('--cluster') || process.env.BENCH_CLUSTER === '1';
+/** Worker processes the run started: stopped with it on Ctrl-C. */
+const children = new Set<ChildProcess>();
 
 const POLICY = `
 version: 1
@@ -81,7 +83,11 @@ async function main(): Promise<void> {
     log('Starting the Temporal cluster (PostgreSQL; frontend, matching, worker and two history processes)...');
     cluster = await startClusterStack({ dir: mkdtempSync(join(os.tmpdir(), 'countersign-bench-cluster-')), countersign: false, log });
     const stopping = cluster;
-    process.once('SIGINT', () => void stopping.stop().finally(() => process.exit(130))); // not leave Temporal and PostgreSQL running
+    process.once('SIGINT', () => {
+      // Not leave workers, Temporal and PostgreSQL running.
+      for (const child of children) child.kill('SIGTERM');
+      void stopping.stop().finally(() => process.exit(130));
+    });
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: 'default' });
   } else {
     log('Starting the Temporal dev server and workers...');
@@ -303,6 +309,7 @@ async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unkno
     // As in the Dockerfile: a bounded heap makes V8 collect instead of growing into the machine's memory.
     NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-size=768',
   });
+  children.add(worker.child);
   const server = await benchServer(await Approvals.connect({ connection: env.connection, taskQueue }), compilePolicy(creds.policyText, policyFile));
   try {
     const cs = await Countersign.connect({ url: server.url, apiKey: creds.agentKeys.get('bench-agent')! });
