@@ -146,7 +146,7 @@ export function temporalServerModule(): string {
 }
 
 /** PostgreSQL's server programs: on PATH, else Debian's /usr/lib/postgresql/<version>/bin. */
-function postgresBin(installing = false): string {
+export function postgresBin(installing = false): string {
   const initdb = onPath('initdb');
   if (initdb && onPath('postgres')) return dirname(realpathSync(initdb)); // Debian links them from /usr/lib/postgresql/<v>/bin
   const base = '/usr/lib/postgresql';

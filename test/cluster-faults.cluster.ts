@@ -2,16 +2,18 @@
  * Faults on the production-shaped cluster (issue 14), run by `npm run test:cluster` only (this file
  * starts its own cluster, so it is not a *.test.ts that npm test would run): kill -9 of a history
  * process with approvals pending and decisions in flight, a PostgreSQL restart, and a rolling restart of
- * the two workers under load. Nothing is lost, nothing is applied twice.
+ * the two workers under load. Nothing is lost, nothing is applied twice. And the database lets no one
+ * but the cluster in.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DecisionRefusedError } from '../client/sdk';
-import { startClusterStack, type ClusterStack } from '../scripts/cluster-stack';
+import { CLUSTER_PORTS, postgresBin, startClusterStack, type ClusterStack } from '../scripts/cluster-stack';
 import { eventually } from './support/eventually';
 import { decideSeen } from './support/review';
 import { action, startStack, type Stack } from './support/stack';
@@ -67,6 +69,29 @@ describe('faults on the cluster', () => {
       }
     }
   }
+
+  test('the database refuses a local user: no password over TCP, a wrong one, or the socket as another user', () => {
+    const psql = join(postgresBin(), 'psql');
+    const login = (args: string[], env: NodeJS.ProcessEnv = {}, asUser?: string) => {
+      const argv = [...args, '-p', String(CLUSTER_PORTS.postgres), '-U', 'temporal', '-w', '-c', 'select 1', 'temporal'];
+      const r = asUser ? spawnSync('runuser', ['-u', asUser, '--', psql, ...argv], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } }) : spawnSync(psql, argv, { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+      return { status: r.status, stderr: r.stderr };
+    };
+    const noPassword = login(['-h', '127.0.0.1']);
+    assert.notEqual(noPassword.status, 0);
+    assert.match(noPassword.stderr, /no password supplied/);
+    const wrong = login(['-h', '127.0.0.1'], { PGPASSWORD: 'temporal' });
+    assert.notEqual(wrong.status, 0);
+    assert.match(wrong.stderr, /password authentication failed for user "temporal"/);
+    if (process.getuid?.() === 0) {
+      const socket = login(['-h', join(cluster.dir, 'socket')], {}, 'nobody');
+      assert.notEqual(socket.status, 0);
+      assert.match(socket.stderr, /Permission denied/);
+    }
+    // ...and the cluster's own password is what lets Temporal in.
+    const right = login(['-h', '127.0.0.1'], { PGPASSWORD: readFileSync(join(cluster.dir, 'postgres.password'), 'utf8').trim() });
+    assert.equal(right.status, 0, right.stderr);
+  });
 
   test('kill -9 of a history process with 20 approvals pending and 10 decisions in flight: each applied once', async () => {
     const requests = await Promise.all(Array.from({ length: 20 }, (_, i) => front.cs.submit(action({ agentId: 'ops-bot', onBehalfOf: undefined, action: 'ops.restart', payload: { n: i } }), { waitMs: 5000 })));
