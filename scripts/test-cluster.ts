@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { workflowsPath } from '../worker/worker';
+import { DefaultLogger } from '@temporalio/worker';
+import { bundleApprovalWorkflows } from '../worker/bundle';
 import { startClusterStack } from './cluster-stack';
 
 const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts', 'test/faults.test.ts'];
@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   }
   try {
     const bundlePath = join(dir, 'workflow-bundle.js');
-    writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') })).code);
+    writeFileSync(bundlePath, (await bundleApprovalWorkflows(new DefaultLogger('WARN'))).code);
     process.stdout.write(`Temporal cluster ${stack.temporalAddress} (PostgreSQL, separate frontend, matching, worker and two history processes); ${SUITES.length} suites\n`);
     const suites = await test(SUITES, { COUNTERSIGN_TEST_ADDRESS: stack.temporalAddress, COUNTERSIGN_TEST_BUNDLE: bundlePath });
     await stack.stop();

@@ -5,11 +5,11 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { findOrBuildTemporalCli } from '../worker/temporal-cli';
-import { workflowsPath } from '../worker/worker';
+import { bundleApprovalWorkflows } from '../worker/bundle';
 
 const root = join(__dirname, '..');
 
@@ -33,7 +33,7 @@ async function main(): Promise<number> {
     const stateDir = join(root, '.countersign', 'test');
     mkdirSync(stateDir, { recursive: true });
     const bundlePath = join(stateDir, 'workflow-bundle.js');
-    const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('WARN') });
+    const { code } = await bundleApprovalWorkflows(new DefaultLogger('WARN'));
     writeFileSync(bundlePath, code);
     process.stdout.write(`Temporal dev server ${env.address} (${executable}); ${files.length} test files\n`);
     return await new Promise<number>((resolve) => {

@@ -6,8 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowsPath } from './worker';
+import { bundleApprovalWorkflows } from './bundle';
 
 const root = join(__dirname, '..');
 const dist = join(root, 'dist');
@@ -18,7 +17,7 @@ async function build(): Promise<void> {
   if (tsc.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${tsc.status}).`);
   cpSync(join(root, 'server', 'inbox'), join(dist, 'server', 'inbox'), { recursive: true });
   const out = join(dist, 'workflow-bundle.js');
-  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath() });
+  const { code } = await bundleApprovalWorkflows();
   mkdirSync(dist, { recursive: true });
   writeFileSync(out, code);
   process.stdout.write(`Wrote ${dist}: compiled sources and declarations, the inbox, and ${out} (${Math.round(code.length / 1024)} KiB).\n`);

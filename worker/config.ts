@@ -22,6 +22,7 @@ const Env = z.object({
   COUNTERSIGN_SHUTDOWN_GRACE: z.string().refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 30s').default('30s'),
   COUNTERSIGN_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   COUNTERSIGN_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2, 'must be a whole number of at least 2').default(250),
+  COUNTERSIGN_WORKFLOW_THREADS: z.coerce.number().int().min(1, 'must be a whole number from 1 to 16').max(16, 'must be a whole number from 1 to 16').default(1),
 });
 
 export interface Config {
@@ -33,6 +34,8 @@ export interface Config {
   profile?: string;
   shutdownGraceMs: number;
   maxCachedWorkflows: number;
+  /** Threads that run workflow code (COUNTERSIGN_WORKFLOW_THREADS); activities run on the main thread. */
+  workflowThreads: number;
   /** A prebuilt workflow bundle (production); without it the worker bundles from source (dev). */
   workflowBundle?: string;
   taskQueue: string;
@@ -84,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.COUNTERSIGN_LOG_LEVEL,
     shutdownGraceMs: parseDuration(e.COUNTERSIGN_SHUTDOWN_GRACE)!,
     maxCachedWorkflows: e.COUNTERSIGN_MAX_CACHED_WORKFLOWS,
+    workflowThreads: e.COUNTERSIGN_WORKFLOW_THREADS,
     workflowBundle: bundle,
   };
 }

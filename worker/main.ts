@@ -32,6 +32,7 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
     evidenceDir,
     shutdownGraceMs: config.shutdownGraceMs,
     maxCachedWorkflows: config.maxCachedWorkflows,
+    workflowThreads: config.workflowThreads,
     ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : {}),
   });
   logger.info(

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { Signer } from '../activities/keys';
 import type { CompiledPolicy } from '../activities/policy/load';
+import { preloadedModules, workflowsPath } from './bundle';
 
 export interface ApprovalWorkerOptions {
   connection: NativeConnection;
@@ -19,13 +20,13 @@ export interface ApprovalWorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** Workflows kept in memory between tasks (COUNTERSIGN_MAX_CACHED_WORKFLOWS). */
   maxCachedWorkflows?: number;
+  /** Threads running workflow code (COUNTERSIGN_WORKFLOW_THREADS, default 1): each loads the bundle once and runs its share of the workflows. */
+  workflowThreads?: number;
   /** On SIGTERM/SIGINT, how long in-flight activities get to finish before they are cancelled. */
   shutdownGraceMs?: number;
 }
 
-export function workflowsPath(): string {
-  return require.resolve('../workflows');
-}
+export { workflowsPath } from './bundle';
 
 export async function createApprovalWorker(options: ApprovalWorkerOptions): Promise<Worker> {
   const { connection, namespace, taskQueue, policy, logger, workflowBundle } = options;
@@ -33,11 +34,14 @@ export async function createApprovalWorker(options: ApprovalWorkerOptions): Prom
     connection,
     namespace,
     taskQueue,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath() }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath(), bundlerOptions: { preloadModules: preloadedModules() } }),
     activities: createActivities({ policy, logger, signer: options.signer, evidenceDir: options.evidenceDir, env: options.env }),
     // Approvals wait for hours on server-side timers and cost the worker nothing while evicted; a cached
     // workflow costs ~1.7 MB of heap, so the cache holds the active ones and the rest replay on their next event.
     maxCachedWorkflows: options.maxCachedWorkflows ?? 250,
+    // Workflow code, not activities, is what a busy worker spends its CPU on (bench/README.md): one
+    // thread per core it may use. The SDK's default with a reused V8 context is a single thread.
+    workflowThreadPoolSize: options.workflowThreads ?? 1,
     shutdownGraceTime: options.shutdownGraceMs ?? 30_000,
   });
 }

@@ -1,8 +1,8 @@
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleOption } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundleOption } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../common/search-attributes';
 import { findOrBuildTemporalCli } from '../../worker/temporal-cli';
-import { workflowsPath } from '../../worker/worker';
+import { bundleApprovalWorkflows } from '../../worker/bundle';
 
 /**
  * The real Temporal dev server: the one test/run.ts started for the whole run (COUNTERSIGN_TEST_ADDRESS),
@@ -25,7 +25,7 @@ let bundle: Promise<WorkflowBundleOption> | undefined;
 /** The workflow bundle, built once per run by test/run.ts or once per test file. */
 export function testWorkflowBundle(): Promise<WorkflowBundleOption> {
   const codePath = process.env.COUNTERSIGN_TEST_BUNDLE;
-  bundle ??= codePath ? Promise.resolve({ codePath }) : bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger }).then(({ code }) => ({ code }));
+  bundle ??= codePath ? Promise.resolve({ codePath }) : bundleApprovalWorkflows(quietLogger).then(({ code }) => ({ code }));
   return bundle;
 }
 
