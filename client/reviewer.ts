@@ -13,6 +13,19 @@ import { decisionStatement, decisionStatementV1, statementTarget } from '../comm
 import { HttpClient, ServerProblem, UnauthenticatedError } from './http';
 import type { RequestRow } from './sdk';
 
+export interface QueueOptions {
+  /** Only this one of the reviewer's groups. */
+  group?: string;
+  /** Rows per page, 1 to 500; the server's default is 100. */
+  limit?: number;
+}
+
+/** A page of the review queue and, when more requests wait, the cursor of the next page. */
+export interface QueuePage {
+  requests: RequestRow[];
+  nextCursor?: string;
+}
+
 /** What a reviewer decides without naming themselves or signing: the client adds both. */
 export type Decision = (
   | Omit<Extract<ReviewerDecision, { decision: 'approve' }>, 'reviewer' | 'signature'>
@@ -70,9 +83,20 @@ export class Reviewer {
     return session.session;
   }
 
-  /** Open requests routed to this reviewer's groups. */
-  async queue(options: { group?: string } = {}): Promise<RequestRow[]> {
-    return (await this.http.request<{ requests: RequestRow[] }>('GET', `/v1/reviews${options.group ? `?group=${encodeURIComponent(options.group)}` : ''}`)).requests;
+  /** The first page of open requests routed to this reviewer's groups, newest first (100 unless `limit` says otherwise). */
+  async queue(options: QueueOptions = {}): Promise<RequestRow[]> {
+    return (await this.queuePage(options)).requests;
+  }
+
+  /** One page of the queue; `nextCursor`, when present, fetches the next (pass it back as `cursor`). */
+  async queuePage(options: QueueOptions & { cursor?: string } = {}): Promise<QueuePage> {
+    const query = new URLSearchParams();
+    if (options.group) query.set('group', options.group);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.cursor !== undefined) query.set('cursor', options.cursor);
+    const qs = query.toString();
+    const page = await this.http.request<{ requests: RequestRow[]; nextCursor?: string }>('GET', `/v1/reviews${qs ? `?${qs}` : ''}`);
+    return { requests: page.requests, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   }
 
   /** Everything needed to decide; 404 (RequestNotFoundError) unless routed to one of this reviewer's groups. */

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { CompiledPolicy } from '../activities/policy/load';
 import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, MAX_HTTP_WAIT_MS, ReportBody, SubmitBody, ValidateBody } from '../common/api';
 import { checkCatalog } from '../activities/policy/catalog';
+import { nativeSha256Hex } from '../activities/sha256';
 import { bytesToBase64Url, decisionChallenge, verifyPasskeyAssertion } from '../common/webauthn';
 import { ReasonCode } from '../common/codes';
 import { parseDuration } from '../common/duration';
@@ -17,7 +18,7 @@ import { decisionMessage, decisionStatement, statementTarget } from '../common/s
 import { verifyEd25519 } from '../common/ed25519';
 import { parseStrictJson } from '../common/strict-json';
 import { approvalWorkflowId } from '../common/digest';
-import { parseActionRequest, type Approvals } from './backend';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parseActionRequest, type Approvals } from './backend';
 import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
@@ -217,7 +218,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (mcpKeys.length && !agent.gateway) throw forbidden(`Field "context.${mcpKeys[0]}": MCP context is believed only from a gateway credential.`);
     if (request.action.toLowerCase().startsWith('mcp.') && !agent.gateway) throw forbidden(`Field "action": ${request.action} is an MCP tool call, which only a gateway credential may submit.`);
     const waitMs = waitParam(c);
-    const { workflowId } = approvalWorkflowId(request);
+    const { workflowId } = approvalWorkflowId(request, nativeSha256Hex);
     const submitted = waitMs > 0 ? await holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : await backend.submit(request, { waitMs: 0 });
     return c.json(submitted.state);
   });
@@ -335,7 +336,21 @@ export function createApp(options: AppOptions): Hono<Env> {
     const reviewer = await asReviewer(c);
     const group = c.req.query('group');
     const groups = reviewer.role === 'reviewer' ? reviewer.groups.filter((g) => !group || g === group) : [];
-    return c.json({ reviewer: reviewer.name, groups, requests: await backend.listPending({ groups, limit: 500 }) });
+    // A cursor reopens only for this reviewer and these groups: a borrowed or stale one starts nothing.
+    const scope = JSON.stringify([reviewer.name, groups]);
+    const cursor = c.req.query('cursor');
+    let pageToken: Uint8Array | undefined;
+    if (cursor !== undefined) {
+      try {
+        pageToken = await sessions.readCursor(scope, cursor);
+      } catch (err) {
+        if (!(err instanceof SessionError)) throw err;
+        throw invalid(`Query parameter "cursor" must be the nextCursor of a page of this same queue, at most an hour old (${err.message.replace(/\.$/, '')}): list again from the first page.`);
+      }
+    }
+    const page = await backend.listPage({ groups, limit: limitParam(c), ...(pageToken ? { pageToken } : {}) });
+    const nextCursor = page.nextPageToken ? await sessions.cursor(scope, page.nextPageToken) : undefined;
+    return c.json({ reviewer: reviewer.name, groups, requests: page.rows, ...(nextCursor ? { nextCursor } : {}) });
   });
 
   /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
@@ -485,6 +500,14 @@ async function currentState(backend: Approvals, workflowId: string, waitMs: numb
   const { status, closed } = await backend.status(workflowId);
   if (closed) return { ...(await backend.finalState(workflowId)), final: true };
   return { requestId: workflowId.slice(-16), workflowId, status: status as SubmitState['status'] };
+}
+
+/** A page's size: ?limit=1..MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE when absent. */
+function limitParam(c: Context): number {
+  const text = c.req.query('limit');
+  if (text === undefined || text === '') return DEFAULT_PAGE_SIZE;
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > MAX_PAGE_SIZE) throw invalid(`Query parameter "limit" must be a whole number from 1 to ${MAX_PAGE_SIZE}, got "${text.slice(0, 50)}".`);
+  return Number(text);
 }
 
 function waitParam(c: Context): number {

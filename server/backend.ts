@@ -8,10 +8,13 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { ReasonCode } from '../common/codes';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError };
+import { nativeSha256Hex } from '../activities/sha256';
 import { approvalWorkflowId } from '../common/digest';
 import {
   type ApprovalOutcome,
@@ -63,6 +66,25 @@ export interface PendingRow {
   deadline?: string;
 }
 
+/** Which requests a listing returns; the queue, the groups and the agent always come from the caller's credentials. */
+export interface ListOptions {
+  group?: string;
+  groups?: string[];
+  agent?: string;
+  /** Open requests only (pending or escalated); the default. */
+  open?: boolean;
+}
+
+/** A page of a listing and, when more match, Temporal's token for the next. */
+export interface PendingPage {
+  rows: PendingRow[];
+  nextPageToken?: Uint8Array;
+}
+
+/** The most rows one page returns (the front door's reviewer queue defaults to DEFAULT_PAGE_SIZE). */
+export const MAX_PAGE_SIZE = 500;
+/** A reviewer's queue page: a screenful and more, at tens of milliseconds through PostgreSQL visibility at 10,000 waiting (bench/README.md). */
+export const DEFAULT_PAGE_SIZE = 100;
 /** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
 const MAX_WAIT_CHUNK_MS = 5 * 60_000;
 
@@ -92,7 +114,7 @@ export class Approvals {
    */
   async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
     const parsed = parseActionRequest(input);
-    const { workflowId, requestId, actionDigest: digest } = approvalWorkflowId(parsed);
+    const { workflowId, requestId, actionDigest: digest } = approvalWorkflowId(parsed, nativeSha256Hex);
     let request = parsed;
     if (!request.agentKey) {
       let key = this.keys.get(workflowId);
@@ -226,35 +248,68 @@ export class Approvals {
   }
 
   /** Open requests on this task queue, newest first, optionally for one group (visibility, no per-request queries). */
-  async listPending(options: { group?: string; groups?: string[]; agent?: string; open?: boolean; limit?: number } = {}): Promise<PendingRow[]> {
+  /**
+   * Up to `limit` requests across pages (newest first, the only order SQL visibility offers): what
+   * operators and tests read. The front door serves one page at a time with listPage.
+   */
+  async listPending(options: ListOptions & { limit?: number } = {}): Promise<PendingRow[]> {
+    const rows: PendingRow[] = [];
+    let pageToken: Uint8Array | undefined;
+    do {
+      const page = await this.listPage({ ...options, limit: Math.min(MAX_PAGE_SIZE, options.limit ? options.limit - rows.length : MAX_PAGE_SIZE), pageToken });
+      rows.push(...page.rows);
+      pageToken = page.nextPageToken;
+    } while (pageToken && !(options.limit && rows.length >= options.limit));
+    return rows;
+  }
+
+  /**
+   * One page of a listing, newest first: at most `limit` rows (1 to MAX_PAGE_SIZE) and, when more
+   * match, Temporal's token for the next page. Visibility's cost grows with the rows a page returns,
+   * not with how many requests wait, so the page is asked of the server at exactly this size. The
+   * token is Temporal's own and unchecked here: the front door hands it out only sealed (a cursor,
+   * server/sessions.ts), and opens only cursors it sealed for the same reviewer and groups.
+   */
+  async listPage(options: ListOptions & { limit: number; pageToken?: Uint8Array }): Promise<PendingPage> {
+    if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_PAGE_SIZE) throw new InvalidRequestError(`Field "limit" must be a whole number from 1 to ${MAX_PAGE_SIZE}.`);
     const clauses = [`WorkflowType = "${approvalWorkflowType}"`, `TaskQueue = ${JSON.stringify(this.taskQueue)}`];
     if (options.open !== false) clauses.push(`CountersignStatus IN ("pending", "escalated")`);
     if (options.group) clauses.push(`CountersignGroup = ${JSON.stringify(options.group)}`);
     if (options.groups) {
-      if (!options.groups.length) return [];
+      if (!options.groups.length) return { rows: [] };
       clauses.push(`CountersignGroup IN (${options.groups.map((g) => JSON.stringify(g)).join(', ')})`);
     }
     if (options.agent !== undefined) clauses.push(`CountersignAgent = ${JSON.stringify(options.agent)}`);
-    const rows: PendingRow[] = [];
-    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
-      const sa = wf.typedSearchAttributes;
-      const memo = (wf.memo ?? {}) as { summary?: string; resource?: string; action?: string };
-      rows.push({
-        requestId: sa.get(SA.requestId) ?? wf.workflowId.slice(-16),
-        workflowId: wf.workflowId,
-        action: sa.get(SA.action) ?? memo.action ?? '',
-        resource: memo.resource ?? '',
-        summary: memo.summary ?? '',
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.client.options.namespace,
+      query: clauses.join(' AND '),
+      pageSize: options.limit,
+      ...(options.pageToken ? { nextPageToken: options.pageToken } : {}),
+    });
+    const payloads = this.client.options.loadedDataConverter.payloadConverter;
+    const rows = response.executions.map((wf): PendingRow => {
+      const sa = decodeTypedSearchAttributes(wf.searchAttributes?.indexedFields);
+      const memo: { summary?: unknown; resource?: unknown; action?: unknown } = {};
+      for (const [key, payload] of Object.entries(wf.memo?.fields ?? {})) {
+        if (key === 'summary' || key === 'resource' || key === 'action') memo[key] = payloads.fromPayload(payload);
+      }
+      const workflowId = wf.execution?.workflowId ?? '';
+      const text = (v: unknown) => (typeof v === 'string' ? v : '');
+      return {
+        requestId: sa.get(SA.requestId) ?? workflowId.slice(-16),
+        workflowId,
+        action: sa.get(SA.action) ?? text(memo.action),
+        resource: text(memo.resource),
+        summary: text(memo.summary),
         risk: sa.get(SA.risk),
         groups: sa.get(SA.group) ?? [],
         agent: sa.get(SA.agent) ?? '',
         status: sa.get(SA.status) ?? '',
-        startedAt: wf.startTime.toISOString(),
+        startedAt: (optionalTsToDate(wf.startTime) ?? new Date(0)).toISOString(),
         deadline: sa.get(SA.deadline)?.toISOString(),
-      });
-      if (options.limit && rows.length >= options.limit) break;
-    }
-    return rows;
+      };
+    });
+    return { rows, ...(response.nextPageToken?.length && rows.length ? { nextPageToken: response.nextPageToken } : {}) };
   }
 
   /** Accepts a workflow id (cs-…), a full request id, or a unique prefix of at least 6 hex digits. */

@@ -103,7 +103,16 @@ export function openApiDocument(): Record<string, unknown> {
         post: { summary: 'Reviewer login, step 2: an EdDSA JWT by the reviewer\'s key naming the nonce; returns a short-lived session', requestBody: body('LoginBody'), responses: { 200: { description: '{ session, reviewer, expiresAt }' }, ...problems(401, 422, 429) } },
       },
       '/v1/reviews': {
-        get: { summary: 'The reviewer\'s queue: open requests routed to their groups', security: reviewer, responses: { 200: { description: 'Queue' }, ...problems(401, 403, 429) } },
+        get: {
+          summary: 'The reviewer\'s queue: open requests routed to their groups, newest first, a page at a time',
+          security: reviewer,
+          parameters: [
+            { name: 'group', in: 'query', required: false, schema: { type: 'string' }, description: 'Only this one of the reviewer\'s groups' },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 }, description: 'Rows in this page' },
+            { name: 'cursor', in: 'query', required: false, schema: { type: 'string', maxLength: 2048 }, description: 'The nextCursor of the previous page' },
+          ],
+          responses: { 200: { description: '{ reviewer, groups, requests, nextCursor? } — nextCursor only when more requests wait' }, ...problems(401, 403, 422, 429) },
+        },
       },
       '/v1/reviews/{id}': {
         get: { summary: 'Everything needed to decide (404 unless routed to one of the reviewer\'s groups)', security: reviewer, parameters: [idParam], responses: { 200: { description: 'Review view' }, ...problems(401, 403, 404, 429) } },

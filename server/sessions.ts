@@ -37,6 +37,10 @@ export interface Sessions {
   /** An inbox session (a cookie) for a reviewer signed in with one of their passkeys, with its CSRF token. */
   inboxSession(reviewer: string, credentialId: string): Promise<{ session: string; csrf: string; expiresAt: string }>;
   verifyInbox(session: string): Promise<{ reviewer: string; credentialId: string; csrf: string; expiresAt: string }>;
+  /** Seals Temporal's next-page token into a queue cursor that only reopens for the same `scope` (reviewer and groups). */
+  cursor(scope: string, pageToken: Uint8Array): Promise<string>;
+  /** The page token a cursor carries; throws SessionError when it is forged, expired, or for another scope. */
+  readCursor(scope: string, cursor: string): Promise<Uint8Array>;
 }
 
 export type TicketPurpose = 'passkey-login' | 'passkey-enroll';
@@ -44,6 +48,11 @@ export const TICKET_TTL_S = 300;
 /** Used challenges remembered per instance; beyond this, sign-ins are refused rather than left replayable. */
 export const MAX_REMEMBERED_NONCES = 100_000;
 const INBOX_AUDIENCE = 'countersign/inbox-session';
+const CURSOR_AUDIENCE = 'countersign/queue-cursor';
+/** How long a queue cursor reads on: long enough to page through a long queue. */
+export const CURSOR_TTL_S = 3600;
+/** A sealed page token is a few hundred characters; anything much longer is not one of ours. */
+export const MAX_CURSOR_CHARS = 2048;
 
 /** `secret`: at least 32 bytes shared by every server instance (COUNTERSIGN_SESSION_SECRET). */
 export function createSessions(secret: Uint8Array, options: { ttlSeconds?: number } = {}): Sessions {
@@ -106,6 +115,16 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
     },
     spendTicket(challenge) {
       remember(`ticket:${challenge}`, TICKET_TTL_S, 'This sign-in has been completed already.');
+    },
+    async cursor(scope, pageToken) {
+      return (await hs({ p: Buffer.from(pageToken).toString('base64url') }, CURSOR_AUDIENCE, CURSOR_TTL_S, scope)).token;
+    },
+    async readCursor(scope, cursor) {
+      if (cursor.length > MAX_CURSOR_CHARS) throw new SessionError('The cursor is not valid.');
+      const claims = await verifyHs(cursor, CURSOR_AUDIENCE, 'cursor');
+      // Another reviewer's cursor, or one from before the groups changed, is not this queue's.
+      if (claims.sub !== scope || typeof claims.p !== 'string') throw new SessionError('The cursor is not valid.');
+      return Buffer.from(claims.p, 'base64url');
     },
     async inboxSession(reviewer, credentialId) {
       const csrf = randomBytes(24).toString('base64url');

@@ -132,6 +132,32 @@ describe('countersign review', () => {
     assert.equal(none.stdout.trim(), 'No open requests for finance.');
   });
 
+  test('list pages: --limit N rows, and stderr gives the command for the next page, which works', async () => {
+    const a = await submitPending(431);
+    const b = await submitPending(432);
+    const first = await eventually(async () => {
+      const run = await cli(['review', 'list', '--as', 'alice', '--limit', '1', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      const rows = JSON.parse(run.stdout) as { requestId: string }[];
+      assert.equal(rows.length, 1, 'one row per page');
+      assert.ok(rows[0]!.requestId === b.requestId, 'newest first');
+      return run;
+    }, 'the newest request listed first');
+    const next = /The next page: countersign review list --limit 1 --cursor (\S+)/.exec(first.stderr);
+    assert.ok(next, `stderr gives the next page's command: ${first.stderr}`);
+    await eventually(async () => {
+      const second = await cli(['review', 'list', '--as', 'alice', '--limit', '1', '--cursor', next[1]!, '--json']);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal((JSON.parse(second.stdout) as { requestId: string }[])[0]?.requestId, a.requestId, 'the page after it holds the one before it');
+    }, 'the next page');
+    const bad = await cli(['review', 'list', '--as', 'alice', '--limit', '0']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--limit must be a whole number from 1 to 500, got "0"/);
+    const stale = await cli(['review', 'list', '--as', 'bob', '--cursor', next[1]!]);
+    assert.equal(stale.code, 2, `another reviewer's cursor is refused: ${stale.stdout}${stale.stderr}`);
+    assert.match(stale.stderr, /"cursor" must be the nextCursor of a page of this same queue/);
+  });
+
   test('show prints summary, resource, exact payload, rules, risk, group, deadline and history', async () => {
     const { requestId } = await submitPending(275);
     const run = await eventually(async () => {

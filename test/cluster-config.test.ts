@@ -76,6 +76,9 @@ test('compose mounts the dynamic config file the cluster runs with, at the path 
     assert.equal(dynamic[key]?.[0]?.value, true, `${key} is on`);
   }
   assert.ok(!Object.keys(dynamic).some((k) => k.startsWith('system.force')), 'no test-only override (system.force*) in the dynamic config a deployment runs');
+  // Every open inbox lists its queue every 2 s: Temporal's default of 10 visibility calls a second throttles ~20 of them.
+  const visibilityRps = dynamic['frontend.namespaceRPS.visibility']?.[0]?.value;
+  assert.ok(typeof visibilityRps === 'number' && visibilityRps >= 100, `frontend.namespaceRPS.visibility is at least 100 (got ${String(visibilityRps)})`);
 });
 
 test('compose creates the schemas the cluster creates: the PostgreSQL v12 schemas of the release, with the same plugin', () => {

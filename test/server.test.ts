@@ -14,6 +14,7 @@ import { openToken } from '../client/agent-keys';
 import { actionDigest } from '../common/digest';
 import type { ReviewerDecision, SubmitState } from '../common/schema';
 import { startServer, type RunningServer } from '../server/main';
+import { eventually } from './support/eventually';
 import { signedDecision } from './support/review';
 import { action, useStack } from './support/stack';
 
@@ -286,6 +287,59 @@ describe('reviewers, acting beyond their rights', () => {
     const dave = await session('dave');
     assert.equal((await call('GET', `/v1/reviews/${finance.requestId}`, { bearer: dave })).status, 200);
     assert.equal((await ctx.stack.ops.view(finance.workflowId)).approvals.length, 0);
+  });
+
+  test('the queue comes a page at a time: every request once across pages, and a cursor cannot widen whose requests are listed', async () => {
+    const mine = await Promise.all([5001, 5002, 5003].map((amount) => submitted({ payload: { amount, currency: 'USD' } })));
+    const dave = await session('dave');
+    type Page = { groups: string[]; requests: { requestId: string; groups: string[] }[]; nextCursor?: string };
+    const readAll = async () => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const res = await call('GET', `/v1/reviews?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { bearer: dave });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const page = res.body as unknown as Page;
+        assert.ok(page.requests.length <= 2, `a page of ${page.requests.length} rows for limit=2`);
+        if (page.nextCursor) assert.equal(page.requests.length, 2, 'only a full page says more wait');
+        seen.push(...page.requests.map((r) => r.requestId));
+        cursor = page.nextCursor;
+        pages++;
+      } while (cursor && pages < 50);
+      return { seen, pages };
+    };
+    const { seen, pages } = await eventually(async () => {
+      const all = await readAll();
+      for (const m of mine) assert.ok(all.seen.includes(m.requestId), `${m.requestId} is listed`);
+      return all;
+    }, 'all three listed across pages');
+    assert.ok(pages >= 2, `three requests at two a page take more than one page (${pages})`);
+    assert.equal(new Set(seen).size, seen.length, 'no request on two pages');
+
+    // A cursor is sealed to the reviewer and groups it was made for: alice (support) replaying dave's
+    // is refused, and so is dave's own cursor for another group or with one character changed.
+    const first = (await call('GET', '/v1/reviews?limit=1', { bearer: dave })).body as unknown as Page;
+    assert.ok(first.nextCursor, 'a page of one, with more waiting, has a cursor');
+    const alice = await session('alice');
+    const borrowed = await call('GET', `/v1/reviews?limit=500&cursor=${first.nextCursor}`, { bearer: alice });
+    assertProblem(borrowed, 422, 'INVALID_REQUEST', /"cursor" must be the nextCursor of a page of this same queue/);
+    assert.ok(!JSON.stringify(borrowed.body).includes(mine[0]!.requestId), 'nothing of finance\'s queue in the refusal');
+    assertProblem(await call('GET', `/v1/reviews?group=support&cursor=${first.nextCursor}`, { bearer: dave }), 422, 'INVALID_REQUEST', /"cursor"/);
+    const flipped = first.nextCursor.slice(0, -2) + (first.nextCursor.slice(-2, -1) === 'A' ? 'B' : 'A') + first.nextCursor.slice(-1);
+    assertProblem(await call('GET', `/v1/reviews?cursor=${flipped}`, { bearer: dave }), 422, 'INVALID_REQUEST', /"cursor"/);
+    assert.equal((await call('GET', `/v1/reviews?cursor=${first.nextCursor}`, { bearer: dave })).status, 200, 'the genuine cursor reads on');
+  });
+
+  test('a bad page size or cursor gets one sentence naming it (422)', async () => {
+    const dave = await session('dave');
+    for (const limit of ['0', '501', 'ten', '-1', '1e2']) assertProblem(await call('GET', `/v1/reviews?limit=${limit}`, { bearer: dave }), 422, 'INVALID_REQUEST', /"limit" must be a whole number from 1 to 500/);
+    const cursorProblem = /Query parameter "cursor" must be the nextCursor of a page of this same queue/;
+    assertProblem(await call('GET', '/v1/reviews?cursor=not%20base64!', { bearer: dave }), 422, 'INVALID_REQUEST', cursorProblem);
+    assertProblem(await call('GET', `/v1/reviews?cursor=${'A'.repeat(3000)}`, { bearer: dave }), 422, 'INVALID_REQUEST', cursorProblem);
+    // Temporal's own page token, unsealed (what a caller who guessed the format would send): refused before Temporal sees it.
+    const forged = Buffer.from('{"CloseTime":"x","StartTime":1,"RunID":{}}').toString('base64url');
+    assertProblem(await call('GET', `/v1/reviews?cursor=${forged}`, { bearer: dave }), 422, 'INVALID_REQUEST', cursorProblem);
   });
 
   test('one reviewer cannot approve twice, nor as someone else; a second reviewer completes the rule', async () => {

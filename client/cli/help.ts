@@ -9,7 +9,10 @@ export const submitHelp = `countersign submit --file action.json [--wait 30s] [-
   1 when denied, expired, changes were requested, already used or still pending; 2 for invalid input.`;
 
 export const reviewHelp = `countersign review <command>       (every command takes --as NAME or COUNTERSIGN_REVIEWER)
-  list [--group G] [--json]                      your queue: open requests routed to your groups
+  list [--group G] [--limit N] [--cursor C] [--json]
+                                                 your queue: open requests routed to your groups, newest first,
+                                                 N (default 100, at most 500) per page; when more wait, stderr
+                                                 gives the command for the next page (--cursor)
   show <id> [--as NAME] [--json]                 everything needed to decide; remembers the version NAME was shown
   approve <id> [--edit payload.json] [--comment C]
   deny <id> --reason CODE --message "..."

@@ -9,6 +9,9 @@ const OPEN_STATUSES = ['pending', 'escalated'];
 const REASON_CODES = ['NOT_JUSTIFIED', 'AMOUNT_TOO_HIGH', 'WRONG_RESOURCE', 'NEEDS_MORE_CONTEXT', 'SUSPECTED_PROMPT_INJECTION'];
 const UPPER_SNAKE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
 const POLL_MS = 2000;
+/** Rows per queue page, and the longest page "Show more" asks for (the server allows 500). */
+const QUEUE_PAGE = 100;
+const QUEUE_MAX_LIMIT = 500;
 
 /** Session and page state. The CSRF token lives in memory only. */
 const state = { me: null, csrf: null };
@@ -369,17 +372,24 @@ function filterSelect(id, label, onChange) {
 function showQueue(focus) {
   const p = newPage('Requests waiting');
   p.alert = alertBox();
-  const q = { p, rows: new Map(), groups: null, loaded: false };
+  // The server answers a page at a time (newest first); "Show more" asks for a longer page, up to QUEUE_MAX_LIMIT.
+  const q = { p, rows: new Map(), groups: null, loaded: false, limit: QUEUE_PAGE, more: false };
   q.heading = el('h1', { tabindex: -1 }, 'Your queue');
   q.count = el('p', { role: 'status', class: 'count' });
   q.note = el('p', { class: 'empty' }, 'Loading requests…');
   q.shown = el('p', { class: 'hint' });
+  q.moreNote = el('p', { class: 'hint', hidden: true });
+  q.moreButton = el('button', { type: 'button', class: 'button secondary', hidden: true, onclick: () => {
+    q.limit = Math.min(QUEUE_MAX_LIMIT, q.limit + QUEUE_PAGE);
+    refreshQueue(q, { force: true });
+  } }, `Show ${QUEUE_PAGE} more`);
   q.tbody = el('tbody');
   q.headers = COLUMNS.map((column) => sortHeader(q, column));
   q.wrap = el('div', { class: 'table-wrap', hidden: true }, el('table', { class: 'queue' },
     el('caption', {}, 'Requests waiting for you'), el('thead', {}, el('tr', {}, q.headers.map((h) => h.th))), q.tbody));
 
-  const group = filterSelect('filter-group', 'Group', (value) => { queuePrefs.group = value; layoutQueue(q); });
+  // The group is filtered by the server: with a long queue, another group's requests may not be on the page at all.
+  const group = filterSelect('filter-group', 'Group', (value) => { queuePrefs.group = value; q.limit = QUEUE_PAGE; layoutQueue(q); refreshQueue(q, { force: true }); });
   q.groupSelect = group.select;
   const risk = filterSelect('filter-risk', 'Risk', (value) => { queuePrefs.risk = value; layoutQueue(q); });
   risk.select.append(el('option', { value: '' }, 'All risks'), ...RISKS.map((r) => el('option', { value: r }, r)));
@@ -387,7 +397,7 @@ function showQueue(focus) {
   fillGroupOptions(q, state.me?.groups ?? []);
 
   main.append(q.heading, el('form', { class: 'filters', role: 'search', 'aria-label': 'Filter requests', onsubmit: (e) => e.preventDefault() }, group.wrap, risk.wrap),
-    q.count, p.alert, q.shown, q.note, q.wrap);
+    q.count, p.alert, q.shown, q.note, q.wrap, q.moreNote, q.moreButton);
   updateSortHeaders(q);
 
   const refresh = () => refreshQueue(q);
@@ -421,6 +431,8 @@ function updateSortHeaders(q) {
 }
 
 function fillGroupOptions(q, groups) {
+  // With a group chosen, the server's answer names only that group: keep the full list we had.
+  if (queuePrefs.group && q.groups && groups.length === 1 && groups[0] === queuePrefs.group) return;
   const key = JSON.stringify(groups);
   if (q.groups === key) return;
   q.groups = key;
@@ -429,18 +441,30 @@ function fillGroupOptions(q, groups) {
   q.groupSelect.value = queuePrefs.group;
 }
 
-async function refreshQueue(q) {
-  if (q.inFlight || !q.p.alive) return;
+async function refreshQueue(q, { force = false } = {}) {
+  if (!q.p.alive) return;
+  if (q.inFlight) {
+    // A filter or the page size changed while a refresh was out: ask again once it is back.
+    if (force) q.again = true;
+    return;
+  }
   q.inFlight = true;
   try {
-    const data = await api('/v1/reviews');
+    const query = new URLSearchParams({ limit: String(q.limit) });
+    if (queuePrefs.group) query.set('group', queuePrefs.group);
+    const data = await api(`/v1/reviews?${query}`);
     if (!q.p.alive) return;
     setText(q.p.alert, '');
+    q.more = typeof data?.nextCursor === 'string';
     syncQueue(q, data);
   } catch (err) {
     if (q.p.alive) setText(q.p.alert, describe(err));
   } finally {
     q.inFlight = false;
+    if (q.again) {
+      q.again = false;
+      refreshQueue(q);
+    }
   }
 }
 
@@ -512,7 +536,10 @@ function layoutQueue(q) {
   visible.forEach((row, i) => { if (q.tbody.rows[i] !== row.tr) q.tbody.insertBefore(row.tr, q.tbody.rows[i] ?? null); });
 
   const total = q.rows.size;
-  setText(q.count, q.loaded ? `${plural(total, 'request')} waiting` : '');
+  setText(q.count, q.loaded ? `${q.more ? `The newest ${total} requests` : plural(total, 'request')} waiting${queuePrefs.group ? ` for ${queuePrefs.group}` : ''}` : '');
+  setText(q.moreNote, q.more ? (q.limit < QUEUE_MAX_LIMIT ? 'More requests wait than this page shows.' : `More than ${QUEUE_MAX_LIMIT} requests wait: choose a group, or page through them all with countersign review list --cursor.`) : '');
+  q.moreNote.hidden = !q.more;
+  q.moreButton.hidden = !(q.more && q.limit < QUEUE_MAX_LIMIT);
   document.title = `Requests waiting (${total}) · countersign inbox`;
   setText(q.note, !q.loaded ? 'Loading requests…' : total === 0 ? 'Nothing is waiting for you.' : visible.length === 0 ? 'No requests match these filters.' : '');
   q.note.hidden = !q.note.textContent;

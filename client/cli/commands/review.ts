@@ -27,10 +27,28 @@ export async function reviewCommand(args: string[]): Promise<number> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { group: { type: 'string', short: 'g' }, json: { type: 'boolean' }, as: { type: 'string' }, key: { type: 'string' } });
+  const { values } = parseFlags(args, {
+    group: { type: 'string', short: 'g' },
+    limit: { type: 'string' },
+    cursor: { type: 'string' },
+    json: { type: 'boolean' },
+    as: { type: 'string' },
+    key: { type: 'string' },
+  });
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!/^\d+$/.test(values.limit) || limit < 1 || limit > 500) throw usage(`--limit must be a whole number from 1 to 500, got "${values.limit.slice(0, 50)}".`);
+  }
   const { reviewer } = await connectReviewer(values.as, values.key);
   {
-    const rows = await reviewer.queue({ group: values.group });
+    const page = await reviewer.queuePage({ group: values.group, limit, cursor: values.cursor });
+    const rows = page.requests;
+    // The data goes to stdout; how to read on goes to stderr, so --json stays one array.
+    if (page.nextCursor) {
+      const again = ['countersign review list', ...(values.group ? [`--group ${values.group}`] : []), ...(limit ? [`--limit ${limit}`] : []), `--cursor ${page.nextCursor}`];
+      process.stderr.write(`More requests wait than this page shows (newest first). The next page: ${again.join(' ')}\n`);
+    }
     if (values.json) {
       printJson(rows);
       return ExitCode.ok;
