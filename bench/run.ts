@@ -29,11 +29,13 @@ import { withDevCredentials } from '../worker/dev-credentials';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { createLogger } from '../worker/logger';
 import { findOrBuildTemporalCli } from '../worker/temporal-cli';
-import { createApprovalWorker, workflowsPath } from '../worker/worker';
+import { bundleApprovalWorkflows } from '../worker/bundle';
+import { createApprovalWorker } from '../worker/worker';
 import type { pingUpdateWorkflow, pingWorkflow } from './baseline-workflows';
 import { pingUpdate } from './baseline-workflows';
 import { startWorkerProcess } from '../test/support/worker-process';
-import { HISTORY_SHARDS, startClusterStack, TEMPORAL_SERVER_VERSION, type ClusterStack } from '../scripts/cluster-stack';
+import { HISTORY_SHARDS, startClusterStack, TEMPORAL_PROCESSES, TEMPORAL_SERVER_VERSION, type ClusterStack } from '../scripts/cluster-stack';
+import { cpuPerOperation, pidsNamed, type CpuGroups } from './cpu';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 200);
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
       logger: createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) }),
       signer: createKeyFile(keyPath),
       evidenceDir: join(home, 'evidence'),
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') }),
+      workflowBundle: await bundleApprovalWorkflows(new DefaultLogger('ERROR')),
     });
     workers.push(baselineWorker, worker);
     running = Promise.all([baselineWorker.run(), worker.run()]);
@@ -137,6 +139,11 @@ async function main(): Promise<void> {
     const cs = await Countersign.connect({ url: server.url, apiKey: creds.agentKeys.get('bench-agent')! });
     const dave = await Reviewer.login({ url: server.url, name: 'dave', key: creds.reviewerKeys.get('dave')! });
     const client = env.client;
+    // The Temporal processes: the cluster's five, or the dev server (one process named temporal).
+    const cpuGroups = (): CpuGroups => ({
+      temporal: cluster ? TEMPORAL_PROCESSES.map(([name]) => cluster!.processes.get(name)?.pid ?? 0).filter(Boolean) : pidsNamed('temporal'),
+    });
+    const cpu: Record<string, Record<string, number>> = {};
 
     // Warm both paths so the first samples do not pay for connection set-up and JIT.
     await sequential(20, () => client.workflow.execute<typeof pingWorkflow>('pingWorkflow', { taskQueue: baselineQueue, workflowId: randomUUID(), args: ['warm'] }));
@@ -159,9 +166,10 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    const baselineConcurrent = await concurrent(CONCURRENT_N, AGENTS, () =>
-      client.workflow.execute<typeof pingWorkflow>('pingWorkflow', { taskQueue: baselineQueue, workflowId: randomUUID(), args: ['x'] }),
+    const { result: baselineConcurrent, cpuMsPerOperation: baselineCpu } = await cpuPerOperation(cpuGroups(), CONCURRENT_N, () =>
+      concurrent(CONCURRENT_N, AGENTS, () => client.workflow.execute<typeof pingWorkflow>('pingWorkflow', { taskQueue: baselineQueue, workflowId: randomUUID(), args: ['x'] })),
     );
+    cpu.baseline = baselineCpu;
     const baseline = startResult.p50 <= updateWithStart.p50 ? { kind: 'start+result', ...startResult } : { kind: 'update-with-start', ...updateWithStart };
     results.baseline = { startResult, updateWithStart, concurrent: summarize(baselineConcurrent.samples, baselineConcurrent.wallMs), chosen: baseline.kind };
     save(true);
@@ -179,8 +187,12 @@ async function main(): Promise<void> {
       seqDirect.push(...(await sequential(N / 4, allowVia(direct))));
       seqServer.push(...(await sequential(N / 4, allowVia(cs))));
     }
-    const concDirect = await concurrent(CONCURRENT_N, AGENTS, allowVia(direct));
-    const concServer = await concurrent(CONCURRENT_N, AGENTS, allowVia(cs));
+    const { result: concDirect, cpuMsPerOperation: directCpu } = await cpuPerOperation(cpuGroups(), CONCURRENT_N, () => concurrent(CONCURRENT_N, AGENTS, allowVia(direct)));
+    const { result: concServer, cpuMsPerOperation: serverCpu } = await cpuPerOperation(cpuGroups(), CONCURRENT_N, () => concurrent(CONCURRENT_N, AGENTS, allowVia(cs)));
+    cpu.autoAllowDirect = directCpu;
+    cpu.autoAllow = serverCpu;
+    // CPU milliseconds per operation while 32 agents ran: what each concurrent scenario cost, and where.
+    results.cpuMsPerOperation = cpu;
     const autoAllow = summarize(seqServer);
     const autoAllowDirect = summarize(seqDirect);
     results.autoAllow = { sequential: autoAllow, concurrent: summarize(concServer.samples, concServer.wallMs) };
@@ -304,7 +316,7 @@ async function cliStartup(url: string, home: string): Promise<Record<string, unk
 /** 10,000 approvals waiting on one `countersign worker` process: its RSS, the queue listing, the drain. */
 async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unknown>> {
   const bundlePath = join(__dirname, '..', '.countersign', 'bench', 'workflow-bundle.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: new DefaultLogger('ERROR') })).code);
+  writeFileSync(bundlePath, (await bundleApprovalWorkflows(new DefaultLogger('ERROR'))).code);
   const home = join(__dirname, '..', '.countersign', 'bench', randomUUID());
   const creds = withDevCredentials(POLICY, home, { agents: ['bench-agent'] });
   createKeyFile(layerKeyPath(home));
@@ -332,7 +344,8 @@ async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unkno
     await concurrent(PENDING, 64, async () => pending.push((await cs.submit(request({ amount: 700 }), { waitMs: 0 })).workflowId));
     const startMs = performance.now() - startT;
     const rssPending = rssMb(worker.child.pid!);
-    const listSamples = await sequential(10, () => erin.queue({ group: 'finance' }));
+    // The first page of the group's queue, as `review list` and the inbox ask for it (100 rows, newest first).
+    const listSamples = await sequential(50, () => erin.queue({ group: 'finance' }));
     const drainT = performance.now();
     await concurrent(pending.length, 64, async (i) => erin.decide(await erin.view(pending[i]!), { decision: 'approve' }));
     // Drained when visibility (PostgreSQL) shows every one approved, token minted; at most 10 minutes more.
@@ -443,6 +456,11 @@ function markdown(r: Record<string, unknown>): string {
     `Through the server vs direct: auto-allow p50 ${ratios.serverVsDirectP50}× (target ≤ 1.1), concurrent throughput ${ratios.serverVsDirectThroughput}× (target ≥ 0.9).`,
     `Ratio to baseline: auto-allow p50 ${ratios.autoAllowP50}×, p99 ${ratios.autoAllowP99}×; concurrent throughput baseline/countersign ${ratios.autoAllowThroughput}×; review round trip p50 ${ratios.reviewRoundTripP50}×.`,
   );
+  const cpu = r.cpuMsPerOperation as Record<string, Record<string, number>> | undefined;
+  if (cpu) {
+    const split = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push('', `CPU ms per operation, ${AGENTS} concurrent (bench is this process: agents, server and worker): baseline ${split(cpu.baseline!)}; auto-allow through the server ${split(cpu.autoAllow!)}; direct ${split(cpu.autoAllowDirect!)}.`);
+  }
   const scale = r.scale as Record<string, unknown> | undefined;
   if (scale) {
     const list = scale.listGroupQueue as Summary;

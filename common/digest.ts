@@ -16,17 +16,20 @@ export function actionDigest(request: Pick<ActionRequest, 'action' | 'resource' 
 }
 
 /** The 16-hex request id: stable for the same agent, task and action digest. */
-export function requestIdFor(agentId: string, taskId: string, digest: string): string {
-  return sha256Hex(canonicalJson([agentId, taskId, digest])).slice(0, 16);
+export function requestIdFor(agentId: string, taskId: string, digest: string, hash: Sha256Hex = sha256Hex): string {
+  return hash(canonicalJson([agentId, taskId, digest])).slice(0, 16);
 }
 
-/** Workflow id = cs-<agentId>-<request id>: the same action submitted twice joins one workflow. */
-export function approvalWorkflowId(request: Pick<ActionRequest, 'agentId' | 'taskId' | 'action' | 'resource' | 'payload'>): {
+/** Workflow id = cs-<agentId>-<request id>: the same action submitted twice joins one workflow. Node code may pass its native hash. */
+export function approvalWorkflowId(
+  request: Pick<ActionRequest, 'agentId' | 'taskId' | 'action' | 'resource' | 'payload'>,
+  hash: Sha256Hex = sha256Hex,
+): {
   workflowId: string;
   requestId: string;
   actionDigest: string;
 } {
-  const digest = actionDigest(request);
-  const requestId = requestIdFor(request.agentId, request.taskId, digest);
+  const digest = actionDigest(request, hash);
+  const requestId = requestIdFor(request.agentId, request.taskId, digest, hash);
   return { workflowId: `cs-${request.agentId}-${requestId}`, requestId, actionDigest: digest };
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidRequestError, parseActionRequest } from '../../client/sdk';
+import { nativeSha256Hex } from '../../activities/sha256';
+import { approvalWorkflowId } from '../../common/digest';
+import type { Json } from '../../common/schema';
 
 const valid = {
   agentId: 'support-bot',
@@ -36,4 +39,14 @@ test('each invalid field is named in one sentence', () => {
   assert.equal(refusal({ ...valid, payload: { blob: 'x'.repeat(300 * 1024) } }), 'Field "payload" must be at most 256 KiB as canonical JSON.');
   assert.equal(refusal({ ...valid, payload: JSON.parse('{"a":{"__proto__":{"admin":true}}}') }), 'Field "payload" must not contain the key "__proto__".');
   assert.equal(refusal('not an object'), 'The request must be an object, got a string.');
+});
+
+test('the server derives the same workflow id, request id and digest with Node\'s hash as the workflow does with the pure-JS one', () => {
+  const payloads: Record<string, Json>[] = [{ amount: 10 }, { note: 'é 🙂 \u2028 "quoted"', nested: { list: [1, 2.5, -0, null, true] } }, {}];
+  for (const payload of payloads) {
+    const request = { agentId: 'a-1', taskId: 't:9', action: 'payments.refund', resource: { type: 'customer', id: 'C-1' }, payload };
+    const pure = approvalWorkflowId(request);
+    assert.deepEqual(approvalWorkflowId(request, nativeSha256Hex), pure);
+    assert.match(pure.workflowId, /^cs-a-1-[0-9a-f]{16}$/);
+  }
 });
