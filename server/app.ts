@@ -36,6 +36,8 @@ export interface AppOptions {
   allowedHosts: string[];
   /** Per credential (or per address before authentication). */
   rateLimit?: { perSecond: number; burst: number };
+  /** Per credential, for the listings (GET /v1/reviews, GET /v1/requests): visibility queries. */
+  listRateLimit?: { perSecond: number; burst: number };
   /** How often the event stream looks for a change. */
   streamPollMs?: number;
   /** Behind a proxy that sets X-Forwarded-For: the client is its first address (COUNTERSIGN_TRUST_PROXY=1). */
@@ -61,6 +63,9 @@ const SSE_MAX_MS = 10 * 60_000;
 export function createApp(options: AppOptions): Hono<Env> {
   const { backend, policy, sessions, logger } = options;
   const limiter = createRateLimiter(options.rateLimit ?? { perSecond: 50, burst: 200 });
+  // Listings are visibility queries, which PostgreSQL (or Temporal Cloud's namespace limit) pays for:
+  // a budget of their own per credential, well under the general one. An open inbox uses 0.5 a second.
+  const listLimiter = createRateLimiter(options.listRateLimit ?? { perSecond: 10, burst: 40 });
   const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
   // The inbox is https when this server terminates TLS or its public origins (behind a proxy) are https.
   const secure = Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://')));
@@ -109,8 +114,8 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   // --- authentication ---------------------------------------------------------------------------
-  const rateLimited = (key: string) => {
-    const r = limiter.take(key);
+  const rateLimited = (key: string, bucket = limiter) => {
+    const r = bucket.take(key);
     if (!r.ok) throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests; try again in ${r.retryAfterS} s.`, { 'retry-after': String(r.retryAfterS) });
   };
   const clientAddress = (c: Context) => {
@@ -226,6 +231,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.get('/v1/requests', async (c) => {
     const p = await authenticate(c);
     if (p.role === 'reviewer') throw forbidden('Reviewers list their queue at /v1/reviews.');
+    rateLimited(`list:${p.role}:${p.name}`, listLimiter);
     const rows = await backend.listPending({ open: c.req.query('open') === 'true', ...(p.role === 'agent' ? { agent: p.name } : {}), limit: 200 });
     return c.json({ requests: rows });
   });
@@ -334,7 +340,9 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   app.get('/v1/reviews', async (c) => {
     const reviewer = await asReviewer(c);
+    rateLimited(`list:${reviewer.role}:${reviewer.name}`, listLimiter);
     const group = c.req.query('group');
+    if (group && !/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(group)) throw invalid(`Query parameter "group" must be a group name (letters, digits and . _ : @ -, at most 128), got "${group.slice(0, 50)}".`);
     const groups = reviewer.role === 'reviewer' ? reviewer.groups.filter((g) => !group || g === group) : [];
     // A cursor reopens only for this reviewer and these groups: a borrowed or stale one starts nothing.
     const scope = JSON.stringify([reviewer.name, groups]);
@@ -345,7 +353,7 @@ export function createApp(options: AppOptions): Hono<Env> {
         pageToken = await sessions.readCursor(scope, cursor);
       } catch (err) {
         if (!(err instanceof SessionError)) throw err;
-        throw invalid(`Query parameter "cursor" must be the nextCursor of a page of this same queue, at most an hour old (${err.message.replace(/\.$/, '')}): list again from the first page.`);
+        throw invalid(`Query parameter "cursor" must be the nextCursor of a page of this same queue, at most an hour old (${err.message.replace(/\.$/, '').replace(/^The/, 'the')}): list again from the first page.`);
       }
     }
     const page = await backend.listPage({ groups, limit: limitParam(c), ...(pageToken ? { pageToken } : {}) });
@@ -549,5 +557,7 @@ function toProblem(err: unknown): HttpProblem {
   if (err instanceof AmbiguousRequestIdError) return new HttpProblem(409, 'AMBIGUOUS_ID', err.message);
   const { name, code } = (err ?? {}) as { name?: string; code?: number };
   if (name === 'TransportError' || code === 14) return new HttpProblem(502, 'TEMPORAL_UNREACHABLE', 'The server cannot reach Temporal right now; try again.');
+  // RESOURCE_EXHAUSTED: Temporal's own rate limit (visibility, namespace) held this call back past the client's retries.
+  if (code === 8) return new HttpProblem(503, 'TEMPORAL_BUSY', 'Temporal is rate-limiting this deployment right now; try again shortly.', { 'retry-after': '2' });
   return new HttpProblem(500, 'INTERNAL', 'The server failed to answer; the error is in its log.');
 }

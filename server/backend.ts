@@ -83,6 +83,9 @@ export interface PendingPage {
 
 /** The most rows one page returns (the front door's reviewer queue defaults to DEFAULT_PAGE_SIZE). */
 export const MAX_PAGE_SIZE = 500;
+/** The most rows listPending gathers across pages. */
+export const MAX_LISTED = 10_000;
+const GRPC_INVALID_ARGUMENT = 3;
 /** A reviewer's queue page: a screenful and more, at tens of milliseconds through PostgreSQL visibility at 10,000 waiting (bench/README.md). */
 export const DEFAULT_PAGE_SIZE = 100;
 /** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
@@ -253,13 +256,14 @@ export class Approvals {
    * operators and tests read. The front door serves one page at a time with listPage.
    */
   async listPending(options: ListOptions & { limit?: number } = {}): Promise<PendingRow[]> {
+    const limit = Math.min(options.limit ?? MAX_LISTED, MAX_LISTED);
     const rows: PendingRow[] = [];
     let pageToken: Uint8Array | undefined;
     do {
-      const page = await this.listPage({ ...options, limit: Math.min(MAX_PAGE_SIZE, options.limit ? options.limit - rows.length : MAX_PAGE_SIZE), pageToken });
+      const page = await this.listPage({ ...options, limit: Math.min(MAX_PAGE_SIZE, limit - rows.length), pageToken });
       rows.push(...page.rows);
       pageToken = page.nextPageToken;
-    } while (pageToken && !(options.limit && rows.length >= options.limit));
+    } while (pageToken && rows.length < limit);
     return rows;
   }
 
@@ -267,8 +271,9 @@ export class Approvals {
    * One page of a listing, newest first: at most `limit` rows (1 to MAX_PAGE_SIZE) and, when more
    * match, Temporal's token for the next page. Visibility's cost grows with the rows a page returns,
    * not with how many requests wait, so the page is asked of the server at exactly this size. The
-   * token is Temporal's own and unchecked here: the front door hands it out only sealed (a cursor,
-   * server/sessions.ts), and opens only cursors it sealed for the same reviewer and groups.
+   * token is Temporal's own and unchecked here: the front door hands it out only signed (a cursor,
+   * server/sessions.ts), and reads only cursors it signed for the same reviewer and groups. A full
+   * last page still gets a token (SQL visibility cannot tell), so "more" means "more may wait".
    */
   async listPage(options: ListOptions & { limit: number; pageToken?: Uint8Array }): Promise<PendingPage> {
     if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_PAGE_SIZE) throw new InvalidRequestError(`Field "limit" must be a whole number from 1 to ${MAX_PAGE_SIZE}.`);
@@ -280,12 +285,19 @@ export class Approvals {
       clauses.push(`CountersignGroup IN (${options.groups.map((g) => JSON.stringify(g)).join(', ')})`);
     }
     if (options.agent !== undefined) clauses.push(`CountersignAgent = ${JSON.stringify(options.agent)}`);
-    const response = await this.client.workflowService.listWorkflowExecutions({
-      namespace: this.client.options.namespace,
-      query: clauses.join(' AND '),
-      pageSize: options.limit,
-      ...(options.pageToken ? { nextPageToken: options.pageToken } : {}),
-    });
+    let response: Awaited<ReturnType<Client['workflowService']['listWorkflowExecutions']>>;
+    try {
+      response = await this.client.workflowService.listWorkflowExecutions({
+        namespace: this.client.options.namespace,
+        query: clauses.join(' AND '),
+        pageSize: options.limit,
+        ...(options.pageToken ? { nextPageToken: options.pageToken } : {}),
+      });
+    } catch (err) {
+      // A token Temporal no longer reads (its visibility store changed since the cursor was made).
+      if (options.pageToken && (err as { code?: number }).code === GRPC_INVALID_ARGUMENT) throw new InvalidRequestError('Query parameter "cursor" is from a listing Temporal can no longer continue: list again from the first page.');
+      throw err;
+    }
     const payloads = this.client.options.loadedDataConverter.payloadConverter;
     const rows = response.executions.map((wf): PendingRow => {
       const sa = decodeTypedSearchAttributes(wf.searchAttributes?.indexedFields);

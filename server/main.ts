@@ -32,6 +32,8 @@ export interface ServerSettings {
   publicHosts?: string[];
   sessionTtlSeconds?: number;
   rateLimit?: { perSecond: number; burst: number };
+  /** Per credential, for the listings (visibility queries); default 10 a second, bursts of 40. */
+  listRateLimit?: { perSecond: number; burst: number };
   /** Take the client's address from X-Forwarded-For (behind a proxy that sets it). */
   trustProxy?: boolean;
 }
@@ -65,6 +67,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds }),
     allowedHosts,
     rateLimit: s.rateLimit,
+    listRateLimit: s.listRateLimit,
     trustProxy: s.trustProxy,
     enrollments: new Enrollments(s.backend.client, s.backend.taskQueue),
     secure: Boolean(s.tls),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { errors as joseErrors, importJWK, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 
 /**
@@ -37,7 +37,7 @@ export interface Sessions {
   /** An inbox session (a cookie) for a reviewer signed in with one of their passkeys, with its CSRF token. */
   inboxSession(reviewer: string, credentialId: string): Promise<{ session: string; csrf: string; expiresAt: string }>;
   verifyInbox(session: string): Promise<{ reviewer: string; credentialId: string; csrf: string; expiresAt: string }>;
-  /** Seals Temporal's next-page token into a queue cursor that only reopens for the same `scope` (reviewer and groups). */
+  /** Signs Temporal's next-page token into a queue cursor that only reads for the same `scope` (reviewer and groups). Not secret: the payload is readable. */
   cursor(scope: string, pageToken: Uint8Array): Promise<string>;
   /** The page token a cursor carries; throws SessionError when it is forged, expired, or for another scope. */
   readCursor(scope: string, cursor: string): Promise<Uint8Array>;
@@ -49,6 +49,8 @@ export const TICKET_TTL_S = 300;
 export const MAX_REMEMBERED_NONCES = 100_000;
 const INBOX_AUDIENCE = 'countersign/inbox-session';
 const CURSOR_AUDIENCE = 'countersign/queue-cursor';
+/** The scope as a fixed-length subject: a reviewer in many groups still gets a cursor of bounded size. */
+const scopeDigest = (scope: string) => createHash('sha256').update(scope, 'utf8').digest('base64url');
 /** How long a queue cursor reads on: long enough to page through a long queue. */
 export const CURSOR_TTL_S = 3600;
 /** A sealed page token is a few hundred characters; anything much longer is not one of ours. */
@@ -117,13 +119,13 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
       remember(`ticket:${challenge}`, TICKET_TTL_S, 'This sign-in has been completed already.');
     },
     async cursor(scope, pageToken) {
-      return (await hs({ p: Buffer.from(pageToken).toString('base64url') }, CURSOR_AUDIENCE, CURSOR_TTL_S, scope)).token;
+      return (await hs({ p: Buffer.from(pageToken).toString('base64url') }, CURSOR_AUDIENCE, CURSOR_TTL_S, scopeDigest(scope))).token;
     },
     async readCursor(scope, cursor) {
       if (cursor.length > MAX_CURSOR_CHARS) throw new SessionError('The cursor is not valid.');
       const claims = await verifyHs(cursor, CURSOR_AUDIENCE, 'cursor');
       // Another reviewer's cursor, or one from before the groups changed, is not this queue's.
-      if (claims.sub !== scope || typeof claims.p !== 'string') throw new SessionError('The cursor is not valid.');
+      if (claims.sub !== scopeDigest(scope) || typeof claims.p !== 'string') throw new SessionError('The cursor is not valid.');
       return Buffer.from(claims.p, 'base64url');
     },
     async inboxSession(reviewer, credentialId) {

@@ -514,6 +514,34 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     const queue = await fetch(`${base}/v1/reviews`, { headers: origin });
     assert.equal(queue.status, 200, 'reading the queue needs no CSRF token');
   });
+
+  test('a long queue shows its newest 100, says more may wait, and "Show 100 more" brings the rest', async () => {
+    const agent = await stack.agent('support-bot');
+    await Promise.all(Array.from({ length: 101 }, (_, i) => agent.submit(refund(1000 + i), { waitMs: 0 })));
+    const open = await eventually(async () => {
+      const rows = await stack.ops.listPending({ group: 'finance' });
+      assert.ok(rows.length > 100, `${rows.length} open for finance`);
+      return rows.length;
+    }, 'over 100 open requests for finance', 200);
+    assert.ok(open <= 200, `the test expects one "Show more" to reach every request (${open} open)`);
+    const page = ctx.dave.page;
+    await page.goto(url);
+    const rows = page.locator('tbody tr[data-request-id]');
+    await eventually(async () => assert.equal(await rows.count(), 100), 'the first page: 100 rows', 100, 200);
+    await assertText(page.locator('p.count'), /^The newest 100 requests waiting$/);
+    await assertText(page.locator('main'), /More requests may wait than this page shows\./);
+    await page.getByRole('button', { name: 'Show 100 more' }).click();
+    await eventually(async () => assert.equal(await rows.count(), open), `all ${open} rows`, 100, 200);
+    await assertText(page.locator('p.count'), new RegExp(`^${open} requests waiting$`));
+    assert.equal(await page.getByRole('button', { name: 'Show 100 more' }).isVisible(), false, 'nothing more to show');
+    // Choosing the group asks the server for that group's queue (another group's requests may not be on a page at all).
+    const asked: string[] = [];
+    page.on('request', (r) => asked.push(r.url()));
+    await page.locator('#filter-group').selectOption('finance');
+    await eventually(() => assert.ok(asked.some((u) => /\/v1\/reviews\?limit=100&group=finance$/.test(u)), asked.join('\n')), 'the queue asked for finance', 100, 100);
+    await eventually(async () => assert.equal(await rows.count(), 100), 'a fresh first page for the group', 100, 200);
+    await page.locator('#filter-group').selectOption('');
+  });
 });
 
 /** Presses Tab until the focused element matches `selector` (at most 80 times). */

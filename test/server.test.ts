@@ -334,6 +334,7 @@ describe('reviewers, acting beyond their rights', () => {
   test('a bad page size or cursor gets one sentence naming it (422)', async () => {
     const dave = await session('dave');
     for (const limit of ['0', '501', 'ten', '-1', '1e2']) assertProblem(await call('GET', `/v1/reviews?limit=${limit}`, { bearer: dave }), 422, 'INVALID_REQUEST', /"limit" must be a whole number from 1 to 500/);
+    for (const group of ['a b', '"x" OR 1=1', 'g'.repeat(200)]) assertProblem(await call('GET', `/v1/reviews?group=${encodeURIComponent(group)}`, { bearer: dave }), 422, 'INVALID_REQUEST', /Query parameter "group" must be a group name/);
     const cursorProblem = /Query parameter "cursor" must be the nextCursor of a page of this same queue/;
     assertProblem(await call('GET', '/v1/reviews?cursor=not%20base64!', { bearer: dave }), 422, 'INVALID_REQUEST', cursorProblem);
     assertProblem(await call('GET', `/v1/reviews?cursor=${'A'.repeat(3000)}`, { bearer: dave }), 422, 'INVALID_REQUEST', cursorProblem);
@@ -394,14 +395,27 @@ describe('sessions across instances, expiry and rate limits', () => {
   let a: RunningServer;
   let b: RunningServer;
   let limited: RunningServer;
+  let listLimited: RunningServer;
   before(async () => {
     const common = { backend: ctx.stack.ops, policy: (await import('../activities/policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' };
     a = await startServer({ ...common, sessionTtlSeconds: 2 });
     b = await startServer(common);
     limited = await startServer({ ...common, sessionSecret: randomBytes(32), rateLimit: { perSecond: 0.2, burst: 3 } });
+    listLimited = await startServer({ ...common, sessionSecret: randomBytes(32), listRateLimit: { perSecond: 0.2, burst: 2 } });
   });
   after(async () => {
-    await Promise.all([a?.close(), b?.close(), limited?.close()]);
+    await Promise.all([a?.close(), b?.close(), limited?.close(), listLimited?.close()]);
+  });
+
+  test('listings, which cost the database, have a smaller budget of their own per credential: 429, while other calls go on', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call('GET', '/v1/requests', { base: listLimited.url, bearer: agentKey('bot') })).status);
+    assert.deepEqual(statuses, [200, 200, 429, 429]);
+    const over = await call('GET', '/v1/requests', { base: listLimited.url, bearer: agentKey('bot') });
+    assertProblem(over, 429, 'RATE_LIMITED', /Too many requests/);
+    assert.ok(Number(over.headers.get('retry-after')) >= 1);
+    assert.equal((await call('GET', '/v1/whoami', { base: listLimited.url, bearer: agentKey('bot') })).status, 200, 'a call that lists nothing is not held back');
+    assert.equal((await call('GET', '/v1/requests', { base: listLimited.url, bearer: agentKey('bot-1') })).status, 200, 'another credential has its own budget');
   });
 
   async function loginAt(base: string, name: string): Promise<string> {

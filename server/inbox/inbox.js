@@ -431,8 +431,6 @@ function updateSortHeaders(q) {
 }
 
 function fillGroupOptions(q, groups) {
-  // With a group chosen, the server's answer names only that group: keep the full list we had.
-  if (queuePrefs.group && q.groups && groups.length === 1 && groups[0] === queuePrefs.group) return;
   const key = JSON.stringify(groups);
   if (q.groups === key) return;
   q.groups = key;
@@ -450,10 +448,13 @@ async function refreshQueue(q, { force = false } = {}) {
   }
   q.inFlight = true;
   try {
-    const query = new URLSearchParams({ limit: String(q.limit) });
-    if (queuePrefs.group) query.set('group', queuePrefs.group);
+    const asked = { limit: q.limit, group: queuePrefs.group };
+    const query = new URLSearchParams({ limit: String(asked.limit) });
+    if (asked.group) query.set('group', asked.group);
     const data = await api(`/v1/reviews?${query}`);
     if (!q.p.alive) return;
+    // The filter or the page size changed while this was out: its answer is for a question no longer asked.
+    if (asked.limit !== q.limit || asked.group !== queuePrefs.group) return;
     setText(q.p.alert, '');
     q.more = typeof data?.nextCursor === 'string';
     syncQueue(q, data);
@@ -470,7 +471,8 @@ async function refreshQueue(q, { force = false } = {}) {
 
 /** Merges a fresh answer into the rows we have: new ones appear, gone ones leave, the rest update in place. */
 function syncQueue(q, data) {
-  fillGroupOptions(q, Array.isArray(data?.groups) ? data.groups : []);
+  // With a group chosen, the server's answer names only that group: the choices stay all of ours.
+  if (!queuePrefs.group) fillGroupOptions(q, Array.isArray(data?.groups) ? data.groups : []);
   const requests = Array.isArray(data?.requests) ? data.requests : [];
   const seen = new Set();
   for (const r of requests) {
@@ -537,7 +539,7 @@ function layoutQueue(q) {
 
   const total = q.rows.size;
   setText(q.count, q.loaded ? `${q.more ? `The newest ${total} requests` : plural(total, 'request')} waiting${queuePrefs.group ? ` for ${queuePrefs.group}` : ''}` : '');
-  setText(q.moreNote, q.more ? (q.limit < QUEUE_MAX_LIMIT ? 'More requests wait than this page shows.' : `More than ${QUEUE_MAX_LIMIT} requests wait: choose a group, or page through them all with countersign review list --cursor.`) : '');
+  setText(q.moreNote, q.more ? (q.limit < QUEUE_MAX_LIMIT ? 'More requests may wait than this page shows.' : `${QUEUE_MAX_LIMIT} requests are shown and more may wait: choose a group, or page through them all with countersign review list --cursor.`) : '');
   q.moreNote.hidden = !q.more;
   q.moreButton.hidden = !(q.more && q.limit < QUEUE_MAX_LIMIT);
   document.title = `Requests waiting (${total}) · countersign inbox`;

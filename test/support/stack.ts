@@ -105,7 +105,7 @@ export async function startStack(
   let worker = inProcess ? await startWorker() : undefined;
   let running = worker?.run();
   const ops = await Approvals.connect({ connection: env.connection, taskQueue });
-  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 } });
+  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 } });
   const agents = new Map<string, Promise<Countersign>>();
   const keyStore = memoryKeyStore();
   const reviewers = new Map<string, Promise<Reviewer>>();

@@ -47,7 +47,7 @@ async function list(args: string[]): Promise<number> {
     // The data goes to stdout; how to read on goes to stderr, so --json stays one array.
     if (page.nextCursor) {
       const again = ['countersign review list', ...(values.group ? [`--group ${values.group}`] : []), ...(limit ? [`--limit ${limit}`] : []), `--cursor ${page.nextCursor}`];
-      process.stderr.write(`More requests wait than this page shows (newest first). The next page: ${again.join(' ')}\n`);
+      process.stderr.write(`More requests may wait than this page shows (newest first). The next page: ${again.join(' ')}\n`);
     }
     if (values.json) {
       printJson(rows);
