@@ -45,30 +45,38 @@ export interface CpuGroups {
   [group: string]: number[];
 }
 
-type Reading = { groups: Record<string, number>; machine: { busy: number; idle: number } };
+type Reading = { pids: Record<string, Map<number, number>>; bench: number; machine: { busy: number; idle: number } };
 
 function read(groups: CpuGroups): Reading {
-  const g: Record<string, number> = { bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 };
-  for (const [name, pids] of Object.entries(groups)) g[name] = pids.reduce((a, pid) => a + processSeconds(pid), 0);
-  g.postgres = pidsNamed('postgres').reduce((a, pid) => a + processSeconds(pid), 0);
-  return { groups: g, machine: machineSeconds() };
+  const usage = process.cpuUsage();
+  const pids: Record<string, Map<number, number>> = {};
+  for (const [name, list] of Object.entries({ ...groups, postgres: pidsNamed('postgres') })) pids[name] = new Map(list.map((pid) => [pid, processSeconds(pid)]));
+  return { pids, bench: (usage.user + usage.system) / 1e6, machine: machineSeconds() };
+}
+
+/** CPU seconds a group used between two readings: per process, so one that exits or starts between them does not skew the sum. */
+function used(before: Map<number, number> | undefined, after: Map<number, number>): number {
+  let seconds = 0;
+  for (const [pid, now] of after) seconds += Math.max(0, now - (before?.get(pid) ?? 0)); // a process started during the phase counts whole
+  return seconds;
 }
 
 /**
  * Runs `phase` and returns CPU milliseconds per operation for each group ("bench" is this process,
- * "postgres" every PostgreSQL process, "other" the rest of the machine's busy time, "idle" its idle time).
+ * "postgres" every PostgreSQL process, "other" the rest of the machine's busy time, "idle" its idle
+ * time). A PostgreSQL backend that exits during the phase takes its share into "other".
  */
 export async function cpuPerOperation<T>(groups: CpuGroups, operations: number, phase: () => Promise<T>): Promise<{ result: T; cpuMsPerOperation: Record<string, number> }> {
   const before = read(groups);
   const result = await phase();
   const after = read(groups);
   const perOp = (seconds: number) => Math.round((seconds * 1000 * 10) / operations) / 10;
-  const out: Record<string, number> = {};
-  let accounted = 0;
-  for (const name of Object.keys(after.groups)) {
-    const used = after.groups[name]! - (before.groups[name] ?? 0);
-    accounted += used;
-    out[name] = perOp(used);
+  const out: Record<string, number> = { bench: perOp(after.bench - before.bench) };
+  let accounted = after.bench - before.bench;
+  for (const name of Object.keys(after.pids)) {
+    const seconds = used(before.pids[name], after.pids[name]!);
+    accounted += seconds;
+    out[name] = perOp(seconds);
   }
   out.other = perOp(Math.max(0, after.machine.busy - before.machine.busy - accounted));
   out.idle = perOp(after.machine.idle - before.machine.idle);
