@@ -234,7 +234,10 @@ async function main(): Promise<void> {
 
     if (PENDING > 0) {
       log(`5/6 scale: ${PENDING} approvals pending at once, on a worker process of its own`);
-      results.scale = await scale(env);
+      results.scale = await scale(env, (partial) => {
+        results.scale = partial;
+        save(true);
+      });
       save(true);
     }
 
@@ -314,7 +317,8 @@ async function cliStartup(url: string, home: string): Promise<Record<string, unk
 }
 
 /** 10,000 approvals waiting on one `countersign worker` process: its RSS, the queue listing, the drain. */
-async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unknown>> {
+/** `progress` gets what is measured before the drain, so a drain cut short keeps the listing. */
+async function scale(env: TestWorkflowEnvironment, progress: (partial: Record<string, unknown>) => void): Promise<Record<string, unknown>> {
   const bundlePath = join(__dirname, '..', '.countersign', 'bench', 'workflow-bundle.js');
   writeFileSync(bundlePath, (await bundleApprovalWorkflows(new DefaultLogger('ERROR'))).code);
   const home = join(__dirname, '..', '.countersign', 'bench', randomUUID());
@@ -352,6 +356,16 @@ async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unkno
     for (let until = Date.now() + 10 * 60_000; (await pendingVisible()) < PENDING && Date.now() < until; ) await new Promise((r) => setTimeout(r, 1000));
     const visibleAfterMs = performance.now() - visibleT;
     const listSamples = await sequential(50, () => erin.queue({ group: 'finance' }));
+    const beforeDrain = {
+      pending: PENDING,
+      startSeconds: Math.round(startMs / 100) / 10,
+      startPerSecond: Math.round((PENDING / startMs) * 1000),
+      workerRssMbIdle: rssBefore,
+      workerRssMbPending: rssPending,
+      visibleSecondsAfterStart: Math.round(visibleAfterMs / 100) / 10,
+      listGroupQueue: summarize(listSamples),
+    };
+    progress(beforeDrain);
     const drainT = performance.now();
     await concurrent(pending.length, 64, async (i) => erin.decide(await erin.view(pending[i]!), { decision: 'approve' }));
     // Drained when visibility (PostgreSQL) shows every one approved, token minted; at most 10 minutes more.
@@ -373,14 +387,8 @@ async function scale(env: TestWorkflowEnvironment): Promise<Record<string, unkno
       if (history.filter((e) => e.type === 'approved').length !== 1 || history.filter((e) => e.type === 'token_minted').length !== 1) duplicated++;
     }
     return {
-      pending: PENDING,
-      startSeconds: Math.round(startMs / 100) / 10,
-      startPerSecond: Math.round((PENDING / startMs) * 1000),
-      workerRssMbIdle: rssBefore,
-      workerRssMbPending: rssPending,
+      ...beforeDrain,
       workerRssMbAfterDrain: rssMb(worker.child.pid!),
-      visibleSecondsAfterStart: Math.round(visibleAfterMs / 100) / 10,
-      listGroupQueue: summarize(listSamples),
       drainSeconds: Math.round(drainMs / 100) / 10,
       drainPerSecond: Math.round((PENDING / drainMs) * 1000),
       notApproved,
