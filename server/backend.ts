@@ -250,10 +250,10 @@ export class Approvals {
     }
   }
 
-  /** Open requests on this task queue, newest first, optionally for one group (visibility, no per-request queries). */
   /**
-   * Up to `limit` requests across pages (newest first, the only order SQL visibility offers): what
-   * operators and tests read. The front door serves one page at a time with listPage.
+   * Open requests on this task queue (visibility, no per-request queries), newest first — the only
+   * order SQL visibility offers — up to `limit` (at most MAX_LISTED) across pages: what operators
+   * and tests read. The front door serves one page at a time with listPage.
    */
   async listPending(options: ListOptions & { limit?: number } = {}): Promise<PendingRow[]> {
     const limit = Math.min(options.limit ?? MAX_LISTED, MAX_LISTED);
@@ -303,7 +303,12 @@ export class Approvals {
       const sa = decodeTypedSearchAttributes(wf.searchAttributes?.indexedFields);
       const memo: { summary?: unknown; resource?: unknown; action?: unknown } = {};
       for (const [key, payload] of Object.entries(wf.memo?.fields ?? {})) {
-        if (key === 'summary' || key === 'resource' || key === 'action') memo[key] = payloads.fromPayload(payload);
+        if (key !== 'summary' && key !== 'resource' && key !== 'action') continue;
+        try {
+          memo[key] = payloads.fromPayload(payload);
+        } catch {
+          // A memo a raw Temporal client wrote in some other encoding: shown blank, not a failed listing.
+        }
       }
       const workflowId = wf.execution?.workflowId ?? '';
       const text = (v: unknown) => (typeof v === 'string' ? v : '');
