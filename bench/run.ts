@@ -316,8 +316,10 @@ async function cliStartup(url: string, home: string): Promise<Record<string, unk
   };
 }
 
-/** 10,000 approvals waiting on one `countersign worker` process: its RSS, the queue listing, the drain. */
-/** `progress` gets what is measured before the drain, so a drain cut short keeps the listing. */
+/**
+ * 10,000 approvals waiting on one `countersign worker` process: its RSS, the queue listing, the drain.
+ * `progress` gets what is measured before the drain, so a drain cut short keeps the listing.
+ */
 async function scale(env: TestWorkflowEnvironment, progress: (partial: Record<string, unknown>) => void): Promise<Record<string, unknown>> {
   const bundlePath = join(__dirname, '..', '.countersign', 'bench', 'workflow-bundle.js');
   writeFileSync(bundlePath, (await bundleApprovalWorkflows(new DefaultLogger('ERROR'))).code);
@@ -351,9 +353,19 @@ async function scale(env: TestWorkflowEnvironment, progress: (partial: Record<st
     // "At 10,000 pending" means visibility shows them all: its writes trail the starts, and listing
     // while PostgreSQL still catches up measures the catching up. Then the first page of the group's
     // queue, as `review list` and the inbox ask for it (100 rows, newest first).
+    /** How many of this run's requests visibility (PostgreSQL) shows in `status`, once it shows `target` or after 10 minutes. */
+    const visibleWhen = async (status: string, target: number): Promise<number> => {
+      const count = async () => (await env.client.workflow.count(`TaskQueue = "${taskQueue}" AND CountersignStatus = "${status}"`)).count;
+      const until = Date.now() + 10 * 60_000;
+      let seen = await count();
+      while (seen < target && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 1000));
+        seen = await count();
+      }
+      return seen;
+    };
     const visibleT = performance.now();
-    const pendingVisible = async () => (await env.client.workflow.count(`TaskQueue = "${taskQueue}" AND CountersignStatus = "pending"`)).count;
-    for (let until = Date.now() + 10 * 60_000; (await pendingVisible()) < PENDING && Date.now() < until; ) await new Promise((r) => setTimeout(r, 1000));
+    await visibleWhen('pending', PENDING);
     const visibleAfterMs = performance.now() - visibleT;
     const listSamples = await sequential(50, () => erin.queue({ group: 'finance' }));
     const beforeDrain = {
@@ -368,14 +380,8 @@ async function scale(env: TestWorkflowEnvironment, progress: (partial: Record<st
     progress(beforeDrain);
     const drainT = performance.now();
     await concurrent(pending.length, 64, async (i) => erin.decide(await erin.view(pending[i]!), { decision: 'approve' }));
-    // Drained when visibility (PostgreSQL) shows every one approved, token minted; at most 10 minutes more.
-    const approved = async () => (await env.client.workflow.count(`TaskQueue = "${taskQueue}" AND CountersignStatus = "approved"`)).count;
-    const until = Date.now() + 10 * 60_000;
-    let approvedCount = await approved();
-    while (approvedCount < pending.length && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 1000));
-      approvedCount = await approved();
-    }
+    // Drained when visibility shows every one approved, token minted; at most 10 minutes more.
+    const approvedCount = await visibleWhen('approved', pending.length);
     const drainMs = performance.now() - drainT;
     // Nothing lost: every request approved. Nothing twice: one approval and one token in the evidence
     // of every 50th request, read as an operator does (reading all 10,000 would be a benchmark of its own).

@@ -53,7 +53,7 @@ const CURSOR_AUDIENCE = 'countersign/queue-cursor';
 const scopeDigest = (scope: string) => createHash('sha256').update(scope, 'utf8').digest('base64url');
 /** How long a queue cursor reads on: long enough to page through a long queue. */
 export const CURSOR_TTL_S = 3600;
-/** A sealed page token is a few hundred characters; anything much longer is not one of ours. */
+/** A signed page token is a few hundred characters; anything much longer is not one of ours. */
 export const MAX_CURSOR_CHARS = 2048;
 
 /** `secret`: at least 32 bytes shared by every server instance (COUNTERSIGN_SESSION_SECRET). */
