@@ -1,3 +1,14 @@
+/**
+ * The messages every boundary validates (DESIGN §2), as zod schemas with their types inferred.
+ *
+ * The worker evaluates this module again for every workflow it starts (each workflow has its own
+ * module state; workflows/shared-modules.ts says why zod cannot be shared), and building a zod
+ * schema costs real time: a `.min().max().regex()` chain is four schemas. So the schemas a
+ * workflow reads only at some later step, or never (ReviewerDecision, ConsumeRequest,
+ * ExecutionReport, and those only the worker's activities and the types use), are `z.lazy`: built
+ * on their first parse, not on every start. They validate exactly as before. ActionRequest, which
+ * every workflow checks at its start, and SubmitWait are built at once.
+ */
 import { z } from 'zod';
 import { canonicalJson, utf8Length } from './canonical';
 import { ApprovalStatus, ReasonCode } from './codes';
@@ -137,28 +148,28 @@ export type Risk = z.infer<typeof Risk>;
 export const RISK_ORDER: readonly Risk[] = ['low', 'medium', 'high', 'critical'];
 
 /** A reviewer group as snapshotted into the workflow: decisions are judged against this, not a later policy. */
-export const GroupSnapshot = z.object({
+export const GroupSnapshot = z.lazy(() => z.object({
   name: z.string(),
   members: z.array(z.string()),
   /** Reviewers with an Ed25519 key (base64, raw 32 bytes): their decisions must be signed. */
   keys: z.record(z.string(), z.string()).optional(),
   /** Reviewers' registered passkeys (credential id and COSE public key, base64url): a decision may be signed by one. */
   passkeys: z.record(z.string(), z.array(z.object({ credentialId: z.string(), publicKey: z.string() }))).optional(),
-});
+}));
 export type GroupSnapshot = z.infer<typeof GroupSnapshot>;
 
-export const ReviewRoute = z.object({
+export const ReviewRoute = z.lazy(() => z.object({
   group: GroupSnapshot,
   approvals: z.number().int().min(1),
   slaMs: z.number().int().positive(),
   escalateAfterMs: z.number().int().positive().optional(),
   /** The groups above `group`, in the order escalation reaches them. */
   escalationChain: z.array(GroupSnapshot),
-});
+}));
 export type ReviewRoute = z.infer<typeof ReviewRoute>;
 
 /** What the policy decided for one request (DESIGN §3). */
-export const PolicyDecision = z.object({
+export const PolicyDecision = z.lazy(() => z.object({
   decision: z.enum(['allow', 'deny', 'review']),
   ruleIds: z.array(z.string()),
   risk: Risk,
@@ -173,23 +184,23 @@ export const PolicyDecision = z.object({
   /** Where passkeys are used (the directory's webauthn): the relying party and the inbox's origins an assertion must come from. */
   webauthn: z.object({ rpId: z.string(), origins: z.array(z.string()) }).optional(),
   actionDigest: z.string(),
-});
+}));
 export type PolicyDecision = z.infer<typeof PolicyDecision>;
 
 export type Evaluation =
   | { ok: true; decision: PolicyDecision }
   | { ok: false; code: typeof ReasonCode.INVALID_REQUEST; message: string };
 
-export const DenyReason = z
-  .string()
-  .regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an UPPER_SNAKE_CASE code such as AMOUNT_TOO_HIGH');
+export const DenyReason = z.lazy(() => z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'an UPPER_SNAKE_CASE code such as AMOUNT_TOO_HIGH'));
 
 /** A reviewer's Ed25519 signature over their DecisionStatement (common/signing.ts). */
-export const KeySignature = z.strictObject({
-  signedAt: z.iso.datetime(),
-  // A regex, not z.base64(): zod's check relies on atob, which the workflow sandbox lacks.
-  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'a base64 Ed25519 signature (88 characters)'),
-});
+export const KeySignature = z.lazy(() =>
+  z.strictObject({
+    signedAt: z.iso.datetime(),
+    // A regex, not z.base64(): zod's check relies on atob, which the workflow sandbox lacks.
+    value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'a base64 Ed25519 signature (88 characters)'),
+  }),
+);
 
 const base64Url = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/, 'base64url');
 
@@ -197,56 +208,61 @@ const base64Url = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9
  * A passkey's WebAuthn assertion whose challenge is SHA-256 of the DecisionStatement
  * (common/webauthn.ts): what the browser's navigator.credentials.get returns, each field base64url.
  */
-export const PasskeySignature = z.strictObject({
-  signedAt: z.iso.datetime(),
-  passkey: z.strictObject({
-    credentialId: base64Url(1366),
-    authenticatorData: base64Url(1366),
-    clientDataJSON: base64Url(5462),
-    signature: base64Url(342),
+export const PasskeySignature = z.lazy(() =>
+  z.strictObject({
+    signedAt: z.iso.datetime(),
+    passkey: z.strictObject({
+      credentialId: base64Url(1366),
+      authenticatorData: base64Url(1366),
+      clientDataJSON: base64Url(5462),
+      signature: base64Url(342),
+    }),
   }),
-});
+);
 
 /** How a decision is signed: by the reviewer's Ed25519 key (CLI) or by their passkey (web inbox). */
-export const DecisionSignature = z.union([KeySignature, PasskeySignature]);
+export const DecisionSignature = z.lazy(() => z.union([KeySignature, PasskeySignature]));
 export type DecisionSignature = z.infer<typeof DecisionSignature>;
 export type PasskeySignature = z.infer<typeof PasskeySignature>;
 
-const hexDigest = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
+const hexDigest = () => z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
 
 /**
  * Names the version of the payload the reviewer was shown (ReviewView.currentDigest). Required by
  * the review rules (workflows/review.ts); optional here only so runs started before it still parse.
  */
-const versionDigest = hexDigest.optional();
+const versionDigest = () => hexDigest().optional();
 
 /** One reviewer's decision, as sent by the CLI (Update) or an integration (Signal). */
-export const ReviewerDecision = z.discriminatedUnion('decision', [
-  z.strictObject({
-    decision: z.literal('approve'),
-    reviewer: identifier,
-    versionDigest,
-    editedPayload: Payload.optional(),
-    comment: z.string().max(2000).optional(),
-    signature: DecisionSignature.optional(),
-  }),
-  z.strictObject({
-    decision: z.literal('deny'),
-    reviewer: identifier,
-    versionDigest,
-    reasonCode: DenyReason,
-    message: z.string().trim().min(1).max(2000),
-    signature: DecisionSignature.optional(),
-  }),
-  z.strictObject({
-    decision: z.literal('request_changes'),
-    reviewer: identifier,
-    versionDigest,
-    comment: z.string().trim().min(1).max(2000),
-    proposedPayload: Payload.optional(),
-    signature: DecisionSignature.optional(),
-  }),
-]);
+export const ReviewerDecision = z.lazy(() => {
+  const version = versionDigest();
+  return z.discriminatedUnion('decision', [
+    z.strictObject({
+      decision: z.literal('approve'),
+      reviewer: identifier,
+      versionDigest: version,
+      editedPayload: Payload.optional(),
+      comment: z.string().max(2000).optional(),
+      signature: DecisionSignature.optional(),
+    }),
+    z.strictObject({
+      decision: z.literal('deny'),
+      reviewer: identifier,
+      versionDigest: version,
+      reasonCode: DenyReason,
+      message: z.string().trim().min(1).max(2000),
+      signature: DecisionSignature.optional(),
+    }),
+    z.strictObject({
+      decision: z.literal('request_changes'),
+      reviewer: identifier,
+      versionDigest: version,
+      comment: z.string().trim().min(1).max(2000),
+      proposedPayload: Payload.optional(),
+      signature: DecisionSignature.optional(),
+    }),
+  ]);
+});
 export type ReviewerDecision = z.infer<typeof ReviewerDecision>;
 
 /** What the workflow answers a reviewer whose decision it accepted. */
@@ -258,14 +274,14 @@ export interface DecisionReceipt {
 }
 
 /** The plaintext token sealed to the agent's X25519 key: X25519 → HKDF-SHA256 → AES-256-GCM. */
-export const SealedToken = z.object({
+export const SealedToken = z.lazy(() => z.object({
   alg: z.literal('X25519-HKDF-SHA256-A256GCM'),
   /** The sender's ephemeral X25519 public key, base64 (raw 32 bytes). */
   epk: z.string(),
   iv: z.string(),
   ciphertext: z.string(),
   tag: z.string(),
-});
+}));
 export type SealedToken = z.infer<typeof SealedToken>;
 
 /** What the agent receives with an approval: never the plaintext, only the sealed box. */
@@ -283,20 +299,20 @@ export interface TokenBinding {
   workflowId: string;
 }
 
-export const ConsumeRequest = z.strictObject({
+export const ConsumeRequest = z.lazy(() => z.strictObject({
   token: z.string().min(1).max(200),
   agentId: z.string().min(1).max(128),
   taskId: z.string().min(1).max(128),
   /** Digest of {action, resource, payload} the agent is about to execute. */
-  actionDigest: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest'),
-});
+  actionDigest: hexDigest(),
+}));
 export type ConsumeRequest = z.infer<typeof ConsumeRequest>;
 
-export const ExecutionReport = z.strictObject({
+export const ExecutionReport = z.lazy(() => z.strictObject({
   status: z.enum(['succeeded', 'failed']),
-  resultDigest: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest').optional(),
+  resultDigest: hexDigest().optional(),
   message: z.string().max(2000).optional(),
-});
+}));
 export type ExecutionReport = z.infer<typeof ExecutionReport>;
 
 export interface Signed<T> {
@@ -410,7 +426,7 @@ export interface ReviewView {
   history: EvidenceEvent[];
 }
 
-export const ApprovalInput = z.object({ request: ActionRequest, requestId: z.string(), actionDigest: z.string() });
+export const ApprovalInput = z.lazy(() => z.object({ request: ActionRequest, requestId: z.string(), actionDigest: z.string() }));
 export type ApprovalInput = z.infer<typeof ApprovalInput>;
 
 export const SubmitWait = z.object({ waitMs: z.number().int().min(0).max(10 * 60_000) });

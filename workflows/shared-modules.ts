@@ -4,11 +4,24 @@
  * (BundleOptions.preloadModules, worker/bundle.ts), instead of evaluating them again for every new
  * workflow. Imported here exactly as the workflows import them, so the bundler resolves the same files.
  *
- * Only pure code belongs here: module state is shared by every workflow on the thread. zod does not
- * qualify: it fills in its global configuration and its classes' prototypes lazily, on first use,
- * which the freeze forbids ("Cannot add property localeError, object is not extensible").
+ * Only pure code belongs here: module state is shared by every workflow on the thread.
+ *
+ * zod qualifies once it has set itself up. The first schema it builds fills in its global
+ * configuration (the English messages, the memoizer) and the first object schema probes whether
+ * `new Function` works; each writes to an object the freeze would lock ("Cannot add property
+ * localeError, object is not extensible" in every workflow when nothing was built here). Building
+ * one object schema below does all three before the freeze. After that zod writes only to the
+ * schemas themselves, which each workflow builds for itself (common/schema.ts is evaluated per
+ * workflow and is never shared), and to its classes' prototypes, which the freeze leaves open (it
+ * freezes a function, not its prototype): the members it installs there once are the same for
+ * every workflow. A parse keeps no state between calls.
  */
+import { z } from 'zod';
+
 export * as ed25519 from '@noble/curves/ed25519.js';
 export * as nist from '@noble/curves/nist.js';
 export * as sha2 from '@noble/hashes/sha2.js';
 export * as hashUtils from '@noble/hashes/utils.js';
+export { z };
+
+z.object({ setUp: z.string() });
