@@ -2,8 +2,8 @@
  * The messages every boundary validates (DESIGN §2), as zod schemas with their types inferred.
  *
  * The worker evaluates this module again for every workflow it starts (each workflow has its own
- * module state; workflows/shared-modules.ts says why zod cannot be shared), and building a zod
- * schema costs real time: a `.min().max().regex()` chain is four schemas. So the schemas a
+ * module state; only zod itself is shared, workflows/shared-modules.ts), and building a zod schema
+ * costs real time: a `.min().max().regex()` chain is four schemas. So the schemas a
  * workflow reads only at some later step, or never (ReviewerDecision, ConsumeRequest,
  * ExecutionReport, and those only the worker's activities and the types use), are `z.lazy`: built
  * on their first parse, not on every start. They validate exactly as before. ActionRequest, which

@@ -10,11 +10,17 @@
  * configuration (the English messages, the memoizer) and the first object schema probes whether
  * `new Function` works; each writes to an object the freeze would lock ("Cannot add property
  * localeError, object is not extensible" in every workflow when nothing was built here). Building
- * one object schema below does all three before the freeze. After that zod writes only to the
- * schemas themselves, which each workflow builds for itself (common/schema.ts is evaluated per
- * workflow and is never shared), and to its classes' prototypes, which the freeze leaves open (it
- * freezes a function, not its prototype): the members it installs there once are the same for
- * every workflow. A parse keeps no state between calls.
+ * one object schema below does all three before the freeze. After that zod writes to the schemas
+ * themselves, which each workflow builds for itself (common/schema.ts is evaluated per workflow
+ * and is never shared), and to its classes' prototypes, which the freeze leaves open (it freezes a
+ * function, not its prototype): the members it installs there once are the same for every
+ * workflow. A parse keeps no state between calls that it reads back.
+ *
+ * One more write would throw: zod resets `lastIndex` on a string format's RegExp before each test,
+ * and for many formats that RegExp is one of zod's own, frozen here (email, uuid, guid, url,
+ * lowercase, uppercase, iso.date, ipv4, hex…). A workflow schema must check such formats with its
+ * own `.regex()`, which each workflow builds; `test/unit/shared-zod.test.ts` freezes zod as the
+ * worker does and runs every parse a workflow makes, so a schema that reaches one fails there.
  */
 import { z } from 'zod';
 
