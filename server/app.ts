@@ -18,7 +18,8 @@ import { decisionMessage, decisionStatement, statementTarget } from '../common/s
 import { verifyEd25519 } from '../common/ed25519';
 import { parseStrictJson } from '../common/strict-json';
 import { approvalWorkflowId } from '../common/digest';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parseActionRequest, type Approvals } from './backend';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
+import { parseActionRequest, type Approvals } from './backend';
 import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';

@@ -10,6 +10,7 @@ import {
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
+import { MAX_PAGE_SIZE } from '../common/paging';
 import { ReasonCode } from '../common/codes';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
@@ -81,13 +82,9 @@ export interface PendingPage {
   nextPageToken?: Uint8Array;
 }
 
-/** The most rows one page returns (the front door's reviewer queue defaults to DEFAULT_PAGE_SIZE). */
-export const MAX_PAGE_SIZE = 500;
 /** The most rows listPending gathers across pages. */
 export const MAX_LISTED = 10_000;
 const GRPC_INVALID_ARGUMENT = 3;
-/** A reviewer's queue page: a screenful and more, at tens of milliseconds through PostgreSQL visibility at 10,000 waiting (bench/README.md). */
-export const DEFAULT_PAGE_SIZE = 100;
 /** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
 const MAX_WAIT_CHUNK_MS = 5 * 60_000;
 

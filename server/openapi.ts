@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChallengeBody, ConsumeBody, DecisionBody, EnrollBody, EnrollOptionsBody, LoginBody, PasskeyLoginBody, ReportBody, SubmitBody, ValidateBody } from '../common/api';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
 
 const schema = (s: z.ZodType) => {
   const json = z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
@@ -108,7 +109,7 @@ export function openApiDocument(): Record<string, unknown> {
           security: reviewer,
           parameters: [
             { name: 'group', in: 'query', required: false, schema: { type: 'string' }, description: 'Only this one of the reviewer\'s groups' },
-            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 }, description: 'Rows in this page' },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE }, description: 'Rows in this page' },
             { name: 'cursor', in: 'query', required: false, schema: { type: 'string', maxLength: 2048 }, description: 'The nextCursor of the previous page' },
           ],
           responses: { 200: { description: '{ reviewer, groups, requests, nextCursor? } — nextCursor only when more requests wait' }, ...problems(401, 403, 422, 429) },

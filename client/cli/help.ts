@@ -1,4 +1,5 @@
-/** Every command's usage, in one light module: `countersign help` loads nothing else. */
+/** Every command's usage, in one light module: `countersign help` loads nothing else (common/paging.ts imports nothing). */
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../common/paging';
 
 export const submitHelp = `countersign submit --file action.json [--wait 30s] [--agent NAME] [--json]
   Submits an action request and prints the decision, or the pending state with the request id
@@ -11,7 +12,7 @@ export const submitHelp = `countersign submit --file action.json [--wait 30s] [-
 export const reviewHelp = `countersign review <command>       (every command takes --as NAME or COUNTERSIGN_REVIEWER)
   list [--group G] [--limit N] [--cursor C] [--json]
                                                  your queue: open requests routed to your groups, newest first,
-                                                 N (default 100, at most 500) per page; when more wait, stderr
+                                                 N (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE}) per page; when more wait, stderr
                                                  gives the command for the next page (--cursor)
   show <id> [--as NAME] [--json]                 everything needed to decide; remembers the version NAME was shown
   approve <id> [--edit payload.json] [--comment C]

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, ReasonCode } from '../../../common/codes';
 import { formatDuration } from '../../../common/duration';
+import { MAX_PAGE_SIZE } from '../../../common/paging';
 import type { ReviewerDecision, ReviewView } from '../../../common/schema';
 import { DecisionRefusedError } from '../../../common/refusals';
 import { connectReviewer } from '../connect';
@@ -38,7 +39,7 @@ async function list(args: string[]): Promise<number> {
   let limit: number | undefined;
   if (values.limit !== undefined) {
     limit = Number(values.limit);
-    if (!/^\d+$/.test(values.limit) || limit < 1 || limit > 500) throw usage(`--limit must be a whole number from 1 to 500, got "${values.limit.slice(0, 50)}".`);
+    if (!/^\d+$/.test(values.limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw usage(`--limit must be a whole number from 1 to ${MAX_PAGE_SIZE}, got "${values.limit.slice(0, 50)}".`);
   }
   const { reviewer } = await connectReviewer(values.as, values.key);
   {
