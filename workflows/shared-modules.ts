@@ -30,4 +30,7 @@ export * as sha2 from '@noble/hashes/sha2.js';
 export * as hashUtils from '@noble/hashes/utils.js';
 export { z };
 
+// Without JIT: each workflow builds its own schemas and parses each once or twice, so compiling an
+// object schema's fast path (`new Function`, per schema, per workflow) costs more than it saves.
+z.config({ jitless: true });
 z.object({ setUp: z.string() });
