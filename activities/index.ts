@@ -42,6 +42,18 @@ export interface MintResult {
   approvalRecord: Signed<ApprovalRecord>;
 }
 
+/** What the workflow knows of its request when it asks for policy's verdict and, on allow, the token in the same round. */
+export interface ReleaseIfAllowed {
+  workflowId: string;
+  requestId: string;
+  requestDigest: string;
+  actionDigest: string;
+  /** Workflow time when it asked: the token expires the policy's tokenTtl after it. */
+  issuedAt: number;
+}
+
+export type EvaluationAndRelease = Evaluation & { minted?: MintResult };
+
 /** What the directory registers now for one reviewer's passkeys. */
 export interface ReviewerCredentials {
   passkeys: { credentialId: string; publicKey: string }[];
@@ -64,24 +76,24 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
     return runId;
   }
 
-  /** Authoritative validation, then policy: invalid input never reaches a reviewer. */
-  function evaluate(raw: unknown, step: string): Evaluation {
+  /** Authoritative validation, then policy: invalid input never reaches a reviewer. The request comes back parsed when valid. */
+  function evaluate(raw: unknown, step: string): { evaluation: Evaluation; request?: ActionRequest } {
     const log = requestLogger();
     const parsed = ActionRequest.safeParse(raw);
     if (!parsed.success) {
       const message = describeIssues(parsed.error);
       log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, message);
-      return { ok: false, code: ReasonCode.INVALID_REQUEST, message };
+      return { evaluation: { ok: false, code: ReasonCode.INVALID_REQUEST, message } };
     }
     const catalogued = checkCatalog(policy.catalog, parsed.data, policy.environment);
     if (!catalogued.ok) {
       log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, catalogued.message);
-      return { ok: false, code: ReasonCode.INVALID_REQUEST, message: catalogued.message };
+      return { evaluation: { ok: false, code: ReasonCode.INVALID_REQUEST, message: catalogued.message } };
     }
     const stranger = directoryRefusal(policy, parsed.data);
     if (stranger) {
       log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, stranger);
-      return { ok: false, code: ReasonCode.INVALID_REQUEST, message: stranger };
+      return { evaluation: { ok: false, code: ReasonCode.INVALID_REQUEST, message: stranger } };
     }
     const decision = evaluatePolicy(policy, parsed.data);
     log.info(
@@ -97,12 +109,52 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
       },
       `policy ${decision.decision}: ${decision.reason}`,
     );
-    return { ok: true, decision };
+    return { evaluation: { ok: true, decision }, request: parsed.data };
+  }
+
+  /** The plaintext exists only here, sealed to the agent's key: the workflow (and so Temporal's history) gets the hash, the sealed box and the signed record. */
+  function mint({ binding, expiresAt, agentKey, record }: MintInput): MintResult {
+    const { token, tokenId, tokenHash } = generateToken();
+    const sealed = agentKey ? sealToAgent(agentKey, token, sealAad(binding.workflowId, tokenId)) : undefined;
+    const approvalRecord = signer.sign<ApprovalRecord>('countersign/approval-record/v1', { ...record, tokenId, tokenHash, issuedAt: new Date().toISOString() });
+    requestLogger().info({ ruleIds: record.ruleIds, tokenId, expiresAt, sealed: Boolean(sealed), keyId: signer.keyId }, 'token minted');
+    return { grant: { tokenId, expiresAt, ...(sealed ? { sealed } : {}) }, tokenHash, approvalRecord };
   }
 
   return {
     async evaluateRequest({ request }: { request: unknown }): Promise<Evaluation> {
-      return evaluate(request, 'evaluate');
+      return evaluate(request, 'evaluate').evaluation;
+    },
+
+    /**
+     * Policy's verdict and, when it allows, the token, in one local activity: an auto-allow costs the
+     * workflow one round instead of two. The token is bound exactly as a separate mint binds it.
+     */
+    async evaluateRequestAndRelease({ request, release }: { request: unknown; release: ReleaseIfAllowed }): Promise<EvaluationAndRelease> {
+      const { evaluation, request: parsed } = evaluate(request, 'evaluate');
+      if (!evaluation.ok || evaluation.decision.decision !== 'allow' || !parsed) return evaluation;
+      const { decision } = evaluation;
+      const { agentId, taskId, agentKey } = parsed;
+      const expiresAt = new Date(release.issuedAt + decision.tokenTtlMs).toISOString();
+      const binding: TokenBinding = { agentId, taskId, actionDigest: release.actionDigest, workflowId: release.workflowId };
+      const minted = mint({
+        binding,
+        expiresAt,
+        agentKey,
+        record: {
+          workflowId: release.workflowId,
+          requestId: release.requestId,
+          requestDigest: release.requestDigest,
+          actionDigest: release.actionDigest,
+          policyDigest: decision.policyDigest,
+          ruleIds: decision.ruleIds,
+          decidedBy: 'policy',
+          decisions: [],
+          binding,
+          expiresAt,
+        },
+      });
+      return { ...evaluation, minted };
     },
 
     /**
@@ -122,19 +174,15 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
 
     /** Second validation of a reviewer's edited or proposed payload. */
     async evaluateEdit({ request }: { request: unknown }): Promise<Evaluation> {
-      return evaluate(request, 'revalidate');
+      return evaluate(request, 'revalidate').evaluation;
     },
 
     /**
      * Mints the single-use token. The plaintext exists only here, sealed to the agent's key: the
      * workflow (and so Temporal's history) gets the hash, the sealed box and the signed record.
      */
-    async mintToken({ binding, expiresAt, agentKey, record }: MintInput): Promise<MintResult> {
-      const { token, tokenId, tokenHash } = generateToken();
-      const sealed = agentKey ? sealToAgent(agentKey, token, sealAad(binding.workflowId, tokenId)) : undefined;
-      const approvalRecord = signer.sign<ApprovalRecord>('countersign/approval-record/v1', { ...record, tokenId, tokenHash, issuedAt: new Date().toISOString() });
-      requestLogger().info({ ruleIds: record.ruleIds, tokenId, expiresAt, sealed: Boolean(sealed), keyId: signer.keyId }, 'token minted');
-      return { grant: { tokenId, expiresAt, ...(sealed ? { sealed } : {}) }, tokenHash, approvalRecord };
+    async mintToken(input: MintInput): Promise<MintResult> {
+      return mint(input);
     },
 
     /** Runs started before 'integrity-v2' sign their receipt without the ledger (workflows/legacy). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { approvalWorkflowId } from '../common/digest';
+import { actionDigest, approvalWorkflowId } from '../common/digest';
 import { DecisionRefusedError, InvalidRequestError } from '../client/sdk';
 import type { SubmitState } from '../common/schema';
 import { eventually } from './support/eventually';
@@ -83,6 +83,30 @@ describe('policy decides alone', () => {
     assert.deepEqual(state.outcome?.ruleIds, ['refund-small']);
     assert.deepEqual(state.outcome?.payload, request.payload);
     assert.equal(state.outcome?.code, undefined);
+  });
+
+  test('auto-allow is one round: one local activity gives the verdict and the token, and the evidence still shows both steps', async () => {
+    const request = action({ payload: { amount: 30, currency: 'USD' } });
+    const state = await ctx.stack.cs.submit(request, { waitMs: 5000 });
+    assert.equal(state.status, 'approved');
+    const token = state.outcome?.token;
+    assert.ok(token?.sealed, 'the token comes sealed to the agent');
+    const { events } = await ctx.env.client.workflow.getHandle(state.workflowId).fetchHistory();
+    const localActivities = events!
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .map((e) => {
+        const data = e.markerRecordedEventAttributes!.details!.data!.payloads![0]!.data as unknown as string;
+        return (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { activity_type: string }).activity_type;
+      });
+    assert.deepEqual(localActivities, ['evaluateRequestAndRelease']);
+    const { bundle } = await ctx.stack.cs.evidence(state.workflowId);
+    assert.deepEqual(bundle.events.slice(0, 3).map((e) => e.type), ['requested', 'evaluated', 'token_minted']);
+    const record = bundle.approvalRecord!.body;
+    assert.equal(record.decidedBy, 'policy');
+    assert.equal(record.tokenId, token.tokenId);
+    assert.equal(record.expiresAt, token.expiresAt);
+    assert.deepEqual(record.binding, { agentId: request.agentId, taskId: request.taskId, actionDigest: actionDigest(request as Parameters<typeof actionDigest>[0]), workflowId: state.workflowId });
+    assert.deepEqual(record.ruleIds, ['refund-small']);
   });
 
   test('policy deny: POLICY_DENIED with the rule reason', async () => {

@@ -34,14 +34,16 @@ function load(file: string): Fixture {
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 describe('replay fixtures', () => {
-  // v1/: recorded before the 'integrity-v2' patch, v2/: before 'signed-decisions'; replayed so that runs of that code still finish.
+  // v1/: recorded before the 'integrity-v2' patch, v2/: before 'signed-decisions', v3/: before 'one-round-allow';
+  // replayed so that runs of that code still finish.
   const older = (sub: string) => readdirSync(join(dir, sub)).filter((f) => f.endsWith('.json')).sort().map((f) => `${sub}/${f}`);
-  const files = [...readdirSync(dir).filter((f) => f.endsWith('.json')).sort(), ...older('v1'), ...older('v2')];
+  const files = [...readdirSync(dir).filter((f) => f.endsWith('.json')).sort(), ...older('v1'), ...older('v2'), ...older('v3')];
   const fixtures = files.map(load);
 
   test('every scenario of the recorder has a committed fixture that ended as the scenario says', () => {
     assert.ok(files.filter((f) => f.startsWith('v1/')).length >= 11, 'the v1 fixtures (runs from before integrity-v2) are kept');
     assert.ok(files.filter((f) => f.startsWith('v2/')).length >= 16, 'the v2 fixtures (runs from before signed-decisions) are kept');
+    assert.ok(files.filter((f) => f.startsWith('v3/')).length >= 17, 'the v3 fixtures (runs from before one-round-allow) are kept');
     for (const [name, scenario] of Object.entries(SCENARIOS)) {
       assert.ok(existsSync(join(dir, `${name}.json`)), `test/histories/${name}.json is missing: record it with node --import tsx test/histories/record.ts ${name}`);
       assert.equal(fixtures.find((f) => f.name === name)?.outcome.status, scenario.outcome, `${name}.json`);

@@ -18,7 +18,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, GroupNotification } from '../activities';
+import type { Activities, EvaluationAndRelease, GroupNotification, MintResult } from '../activities';
 import { BUNDLE_FORMAT, requestDigest, type EvidenceBody } from '../common/bundle';
 import { canonicalJson } from '../common/canonical';
 import { OPEN_STATUSES, ReasonCode, type ApprovalStatus } from '../common/codes';
@@ -53,7 +53,7 @@ import { approvalWorkflowV1 } from './legacy/approval-v1';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from './messages';
 import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, registeredPasskeys, withCurrentCredentials, type ReviewState, type Transition } from './review';
 
-const { evaluateRequest, evaluateEdit, mintToken, spendToken, reviewerCredentials } = proxyLocalActivities<Activities>({
+const { evaluateRequest, evaluateRequestAndRelease, evaluateEdit, mintToken, spendToken, reviewerCredentials } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3 },
 });
@@ -73,6 +73,12 @@ export const SIGNED_DECISIONS_PATCH = 'signed-decisions';
 
 /** Runs that take a passkey decision look up the reviewer's passkeys in the directory as it is at that moment. */
 export const CURRENT_CREDENTIALS_PATCH = 'current-credentials';
+
+/**
+ * Runs started after this patch ask policy and, when it allows, mint the token in one local
+ * activity: an auto-allow is one round of the workflow instead of two. Its evidence is the same.
+ */
+export const ONE_ROUND_ALLOW_PATCH = 'one-round-allow';
 
 /** Refused signals recorded in the evidence per request; later ones are only counted. */
 export const MAX_RECORDED_REFUSALS = 20;
@@ -469,7 +475,12 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       close({ status: 'denied', code: ReasonCode.INVALID_REQUEST, message, decidedBy: 'policy', reviewers: [] });
       return;
     }
-    const evaluation = await evaluateRequest.executeWithOptions({ summary: 'evaluate policy' }, [{ request }]);
+    const issuedAt = Date.now();
+    const evaluation: EvaluationAndRelease = patched(ONE_ROUND_ALLOW_PATCH)
+      ? await evaluateRequestAndRelease.executeWithOptions({ summary: 'evaluate policy, mint the token on allow' }, [
+          { request, release: { workflowId, requestId, requestDigest: shownRequestDigest, actionDigest: digest, issuedAt } },
+        ])
+      : await evaluateRequest.executeWithOptions({ summary: 'evaluate policy' }, [{ request }]);
     if (!evaluation.ok) {
       record('denied', evaluation.message);
       close({ status: 'denied', code: ReasonCode.INVALID_REQUEST, message: evaluation.message, decidedBy: 'policy', reviewers: [] });
@@ -519,17 +530,21 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     }
 
     if (approval) {
-      await release(approval);
+      await release(approval, policy.decision === 'allow' ? { issuedAt, minted: evaluation.minted } : undefined);
       await execute();
     }
   }
 
   // 3 release — mint the single-use token bound to the approved digest; keep only its hash.
-  async function release(granted: NonNullable<typeof approval>): Promise<void> {
+  // A policy allow under ONE_ROUND_ALLOW_PATCH arrives with its token minted by the evaluation.
+  async function release(granted: NonNullable<typeof approval>, allowed?: { issuedAt: number; minted?: MintResult }): Promise<void> {
     const { digest: approved, payload, policy: p } = current();
-    const expiresAt = Date.now() + p!.tokenTtlMs;
+    const expiresAt = (allowed?.minted ? allowed.issuedAt : Date.now()) + p!.tokenTtlMs;
     const binding: TokenBinding = { agentId: request.agentId, taskId: request.taskId, actionDigest: approved, workflowId };
-    const minted = await mintToken.executeWithOptions({ summary: 'mint token' }, [{
+    if (allowed?.minted && allowed.minted.grant.expiresAt !== new Date(expiresAt).toISOString()) {
+      throw fail(ReasonCode.TOKEN_INVALID, 'The token minted with the policy verdict does not expire when its policy says: it is not released.');
+    }
+    const minted = allowed?.minted ?? await mintToken.executeWithOptions({ summary: 'mint token' }, [{
       binding,
       expiresAt: new Date(expiresAt).toISOString(),
       agentKey: request.agentKey,

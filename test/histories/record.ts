@@ -9,8 +9,9 @@
  * its end with the SDK, checks the outcome, and writes the history as <scenario>.json after
  * checking that the written JSON replays. A new scenario goes in SCENARIOS below; commit its JSON.
  * v1/ holds the histories recorded before the 'integrity-v2' patch, v2/ those recorded before the
- * 'signed-decisions' patch (the front door): runs of that code may still be open, so they are
- * replayed too, and never re-recorded. Scenarios run through the server, as agents and reviewers do.
+ * 'signed-decisions' patch (the front door), v3/ those recorded before 'one-round-allow' (policy's
+ * verdict and an auto-allow's token in one local activity): runs of that code may still be open, so
+ * they are replayed too, and never re-recorded. Scenarios run through the server, as agents and reviewers do.
  */
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
