@@ -51,6 +51,7 @@ import { SA } from '../common/search-attributes';
 import { constantTimeEqual } from '../common/signing';
 import { approvalWorkflowV1 } from './legacy/approval-v1';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from './messages';
+import { mintRequest, preMintedMismatch } from './release';
 import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, registeredPasskeys, withCurrentCredentials, type ReviewState, type Transition } from './review';
 
 const { evaluateRequest, evaluateRequestAndRelease, evaluateEdit, mintToken, spendToken, reviewerCredentials } = proxyLocalActivities<Activities>({
@@ -540,27 +541,21 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   async function release(granted: NonNullable<typeof approval>, allowed?: { issuedAt: number; minted?: MintResult }): Promise<void> {
     const { digest: approved, payload, policy: p } = current();
     const expiresAt = (allowed?.minted ? allowed.issuedAt : Date.now()) + p!.tokenTtlMs;
-    const binding: TokenBinding = { agentId: request.agentId, taskId: request.taskId, actionDigest: approved, workflowId };
-    if (allowed?.minted && allowed.minted.grant.expiresAt !== new Date(expiresAt).toISOString()) {
-      throw fail(ReasonCode.TOKEN_INVALID, 'The token minted with the policy verdict does not expire when its policy says: it is not released.');
-    }
-    const minted = allowed?.minted ?? await mintToken.executeWithOptions({ summary: 'mint token' }, [{
-      binding,
-      expiresAt: new Date(expiresAt).toISOString(),
-      agentKey: request.agentKey,
-      record: {
-        workflowId,
-        requestId,
-        requestDigest: shownRequestDigest,
-        actionDigest: approved,
-        policyDigest: p!.policyDigest,
-        ruleIds: p!.ruleIds,
-        decidedBy: granted.decidedBy,
-        decisions,
-        binding,
-        expiresAt: new Date(expiresAt).toISOString(),
-      },
-    }]);
+    const asked = mintRequest({
+      request,
+      workflowId,
+      requestId,
+      requestDigest: shownRequestDigest,
+      actionDigest: approved,
+      policy: p!,
+      decidedBy: granted.decidedBy,
+      decisions,
+      expiresAt,
+    });
+    const binding = asked.binding;
+    const mismatch = allowed?.minted && preMintedMismatch(allowed.minted, asked);
+    if (mismatch) throw fail(ReasonCode.TOKEN_INVALID, `The token minted with the policy verdict is not released: ${mismatch}.`);
+    const minted = allowed?.minted ?? (await mintToken.executeWithOptions({ summary: 'mint token' }, [asked]));
     token = { tokenId: minted.grant.tokenId, hash: minted.tokenHash, binding, expiresAt, consumed: false };
     approvalRecord = minted.approvalRecord;
     record('token_minted', `token ${minted.grant.tokenId} for digest ${approved.slice(0, 16)}, expires ${minted.grant.expiresAt}`, undefined, {

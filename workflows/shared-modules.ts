@@ -7,10 +7,10 @@
  * Only pure code belongs here: module state is shared by every workflow on the thread.
  *
  * zod qualifies once it has set itself up. The first schema it builds fills in its global
- * configuration (the English messages, the memoizer) and the first object schema probes whether
- * `new Function` works; each writes to an object the freeze would lock ("Cannot add property
- * localeError, object is not extensible" in every workflow when nothing was built here). Building
- * one object schema below does all three before the freeze. After that zod writes to the schemas
+ * configuration (the English messages, the memoizer); each writes to an object the freeze would
+ * lock ("Cannot add property localeError, object is not extensible" in every workflow when nothing
+ * was built here). Building one object schema below does that before the freeze. zod runs without
+ * JIT here (below), so it never probes or uses `new Function` in a workflow. After that zod writes to the schemas
  * themselves, which each workflow builds for itself (common/schema.ts is evaluated per workflow
  * and is never shared), and to its classes' prototypes, which the freeze leaves open (it freezes a
  * function, not its prototype): the members it installs there once are the same for every
