@@ -27,14 +27,15 @@ import { mintRequest, preMintedMismatch } from '../../workflows/release';
 const policy = compilePolicy(
   `
 version: 1
-defaults: { decision: review, reviewers: finance, sla: 4h, tokenTtl: 15m }
+defaults: { decision: review, reviewers: ops, sla: 4h, tokenTtl: 15m }
 groups:
-  finance: { members: [dave, erin] }
+  ops: { members: [oscar] }
 rules:
-  - id: small
+  - id: refund-small
     match: { action: payments.refund }
     when: "payload.amount <= 100"
     decision: allow
+    reason: Small refunds run at once.
 `,
   'policy.yaml',
 );
