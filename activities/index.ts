@@ -14,6 +14,7 @@ import { checkCatalog } from './policy/catalog';
 import { evaluatePolicy } from './policy/evaluate';
 import type { CompiledPolicy } from './policy/load';
 import { generateToken, sealAad, sealToAgent } from './tokens';
+import { mintRequest } from '../workflows/release';
 
 export type { GroupNotification };
 
@@ -134,26 +135,19 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
       const { evaluation, request: parsed } = evaluate(request, 'evaluate');
       if (!evaluation.ok || evaluation.decision.decision !== 'allow' || !parsed) return evaluation;
       const { decision } = evaluation;
-      const { agentId, taskId, agentKey } = parsed;
-      const expiresAt = new Date(release.issuedAt + decision.tokenTtlMs).toISOString();
-      const binding: TokenBinding = { agentId, taskId, actionDigest: release.actionDigest, workflowId: release.workflowId };
-      const minted = mint({
-        binding,
-        expiresAt,
-        agentKey,
-        record: {
+      const minted = mint(
+        mintRequest({
+          request: parsed,
           workflowId: release.workflowId,
           requestId: release.requestId,
           requestDigest: release.requestDigest,
           actionDigest: release.actionDigest,
-          policyDigest: decision.policyDigest,
-          ruleIds: decision.ruleIds,
+          policy: decision,
           decidedBy: 'policy',
           decisions: [],
-          binding,
-          expiresAt,
-        },
-      });
+          expiresAt: release.issuedAt + decision.tokenTtlMs,
+        }),
+      );
       return { ...evaluation, minted };
     },
 
