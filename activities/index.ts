@@ -123,6 +123,7 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
   }
 
   return {
+    /** Runs started before 'one-round-allow' ask for the verdict alone (their histories replay it); newer runs use evaluateRequestAndRelease. */
     async evaluateRequest({ request }: { request: unknown }): Promise<Evaluation> {
       return evaluate(request, 'evaluate').evaluation;
     },
