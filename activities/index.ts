@@ -55,8 +55,10 @@ export interface ReleaseIfAllowed {
 
 export type EvaluationAndRelease = Evaluation & { minted?: MintResult };
 
-/** What the directory registers now for one reviewer's passkeys. */
+/** What the directory registers now for one reviewer: their Ed25519 key and passkeys. */
 export interface ReviewerCredentials {
+  /** The reviewer's Ed25519 key now (absent when none is registered); runs before 'current-keys' never read it. */
+  key?: string;
   passkeys: { credentialId: string; publicKey: string }[];
   webauthn?: { rpId: string; origins: string[] };
   directoryDigest: string;
@@ -153,14 +155,16 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
     },
 
     /**
-     * A reviewer's credentials in the directory the worker runs now (issue 12): a passkey confirmed
-     * after a request was routed can decide on it, and a passkey removed stops counting at once.
+     * A reviewer's credentials in the directory the worker runs now (issue 12, issue 22 M2): a key or
+     * passkey registered after a request was routed can decide on it, and one replaced or removed stops counting at once.
      * Group membership still comes from the request's routed snapshot.
      */
     async reviewerCredentials({ reviewer }: { reviewer: string }): Promise<ReviewerCredentials> {
       const passkeys = policy.reviewerPasskeys.get(reviewer) ?? [];
-      requestLogger().info({ reviewer, passkeys: passkeys.length, directoryDigest: policy.directory.digest }, 'reviewer credentials looked up');
+      const key = policy.reviewerKeys.get(reviewer);
+      requestLogger().info({ reviewer, key: Boolean(key), passkeys: passkeys.length, directoryDigest: policy.directory.digest }, 'reviewer credentials looked up');
       return {
+        ...(key ? { key } : {}),
         passkeys: passkeys.map((p) => ({ credentialId: p.credentialId, publicKey: p.publicKey })),
         ...(policy.webauthn ? { webauthn: { rpId: policy.webauthn.rpId, origins: [...policy.webauthn.origins] } } : {}),
         directoryDigest: policy.directory.digest,

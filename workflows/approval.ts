@@ -76,6 +76,12 @@ export const SIGNED_DECISIONS_PATCH = 'signed-decisions';
 export const CURRENT_CREDENTIALS_PATCH = 'current-credentials';
 
 /**
+ * Runs whose review opens after this patch check every signed decision (Ed25519 key or passkey)
+ * against the directory as it is at decision time: a replaced or removed key stops deciding at once.
+ */
+export const CURRENT_KEYS_PATCH = 'current-keys';
+
+/**
  * Runs started after this patch ask policy and, when it allows, mint the token in one local
  * activity: an auto-allow is one round of the workflow instead of two. Its evidence is the same.
  */
@@ -296,12 +302,13 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   const applyDecision = async (raw: unknown): Promise<DecisionReceipt> => {
     await condition(() => !deciding); // one decision at a time: an edit waits for policy
     const d = refuseIfIneligible(raw);
-    if (d.signature && 'passkey' in d.signature && patched(CURRENT_CREDENTIALS_PATCH)) {
-      // Who holds which passkey is the directory's answer now (a passkey confirmed after routing
-      // counts, a removed one does not); who may decide stays the routed snapshot's.
+    if (d.signature && (review!.currentKeys || ('passkey' in d.signature && patched(CURRENT_CREDENTIALS_PATCH)))) {
+      // Who holds which key or passkey is the directory's answer now (one registered after routing
+      // counts, a replaced or removed one does not); who may decide stays the routed snapshot's.
       deciding = true;
       try {
-        const current = await reviewerCredentials.executeWithOptions({ summary: `look up ${d.reviewer}'s passkeys` }, [{ reviewer: d.reviewer }]);
+        const what = review!.currentKeys ? 'keys' : 'passkeys';
+        const current = await reviewerCredentials.executeWithOptions({ summary: `look up ${d.reviewer}'s ${what}` }, [{ reviewer: d.reviewer }]);
         review = withCurrentCredentials(review!, d.reviewer, current);
       } finally {
         deciding = false;
@@ -517,6 +524,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
           version: { payload: request.payload, digest, policy: { ...policy, route: policy.route! } },
           now: Date.now(),
           signaturesRequired: patched(SIGNED_DECISIONS_PATCH),
+          currentKeys: patched(CURRENT_KEYS_PATCH),
         }),
       );
       while (isOpen()) {

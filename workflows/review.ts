@@ -69,6 +69,11 @@ export interface ReviewState {
    * after the front door; earlier runs let a reviewer without a key decide unsigned).
    */
   signaturesRequired?: boolean;
+  /**
+   * Every signed decision is checked against the reviewer's key and passkeys as the directory has them
+   * at decision time, not the routed snapshot's (runs started after 'current-keys'): a replaced key stops at once.
+   */
+  currentKeys?: boolean;
   /** Set once reviewers' passkeys were looked up in the directory as it is now: that directory's digest. */
   credentials?: { directoryDigest: string };
   /** Why the request closed, once it has. */
@@ -110,6 +115,7 @@ export function openReview(init: {
   version: ReviewVersion;
   now: number;
   signaturesRequired?: boolean;
+  currentKeys?: boolean;
 }): Transition {
   const route = init.version.policy.route;
   const state: ReviewState = {
@@ -128,6 +134,7 @@ export function openReview(init: {
     deadline: init.now + route.slaMs,
     nextEscalation: route.escalateAfterMs && route.escalationChain.length ? init.now + route.escalateAfterMs : undefined,
     ...(init.signaturesRequired ? { signaturesRequired: true } : {}),
+    ...(init.currentKeys ? { currentKeys: true } : {}),
   };
   return { ok: true, state, events: [], notify: [{ group: route.group, event: 'review_requested' }] };
 }
@@ -199,18 +206,19 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
   const passkeys = registeredPasskeys(state, d.reviewer);
   // Runs under the front door: identity is a signature, so every failure is UNAUTHENTICATED.
   const unsigned = state.signaturesRequired ? ReasonCode.UNAUTHENTICATED : ReasonCode.NOT_ELIGIBLE;
-  if (!key && !passkeys.length && state.signaturesRequired && !(options.passkeyLater && d.signature && 'passkey' in d.signature)) {
+  // The Update validator leaves to the handler what it checks against the directory as it is now.
+  const later = Boolean(options.passkeyLater && d.signature && ('passkey' in d.signature || state.currentKeys));
+  if (!key && !passkeys.length && state.signaturesRequired && !later) {
     return refuse(ReasonCode.UNAUTHENTICATED, `${who} has no key or passkey registered in the directory, and every decision must be signed by one (countersign keys reviewer, or countersign reviewers invite).`);
   }
-  if (key || passkeys.length || (d.signature && 'passkey' in d.signature)) {
+  if (key || passkeys.length || (d.signature && 'passkey' in d.signature) || later) {
     if (!d.signature) return refuse(unsigned, `${who} has a registered key, so the decision must be signed with it.`);
     const signedAt = Date.parse(d.signature.signedAt);
     if (!(now - signedAt <= SIGNATURE_MAX_AGE_MS && signedAt - now <= SIGNATURE_MAX_SKEW_MS)) {
       return refuse(unsigned, `${who}'s signed decision is dated ${d.signature.signedAt}, outside the ${SIGNATURE_MAX_AGE_MS / 60_000} minutes a signature is accepted for: sign it again.`);
     }
     const statement = statementOf(state, d, d.signature.signedAt);
-    // The Update validator: a passkey is checked by the handler, against the directory as it is now.
-    if ('passkey' in d.signature && options.passkeyLater) return { ok: true };
+    if (later) return { ok: true };
     if ('passkey' in d.signature) {
       const assertion = d.signature.passkey;
       const credential = passkeys.find((p) => p.credentialId === assertion.credentialId);
@@ -231,20 +239,28 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
 
 /**
  * The reviewer's passkeys as the directory registers them now, in place of the routed snapshot's:
- * in every group snapshot that lists them (the route, its escalation chain, the eligible groups).
- * Membership is untouched. The relying party is the current one too.
+ * in every group snapshot that lists them (the route, its escalation chain, the eligible groups),
+ * and, for runs under 'current-keys', their Ed25519 key too. Membership is untouched. The relying party is the current one too.
  */
 export function withCurrentCredentials(
   state: ReviewState,
   reviewer: string,
-  current: { passkeys: { credentialId: string; publicKey: string }[]; webauthn?: { rpId: string; origins: string[] }; directoryDigest: string },
+  current: { key?: string; passkeys: { credentialId: string; publicKey: string }[]; webauthn?: { rpId: string; origins: string[] }; directoryDigest: string },
 ): ReviewState {
+  const refreshKeys = (g: GroupSnapshot): GroupSnapshot => {
+    if (!state.currentKeys) return g; // runs before 'current-keys' keep the routed snapshot's Ed25519 keys
+    const keys = { ...(g.keys ?? {}) };
+    if (current.key) keys[reviewer] = current.key;
+    else delete keys[reviewer];
+    const { keys: _old, ...rest } = g;
+    return Object.keys(keys).length ? { ...rest, keys } : rest;
+  };
   const refresh = (g: GroupSnapshot): GroupSnapshot => {
     if (!g.members.includes(reviewer)) return g;
     const passkeys = { ...(g.passkeys ?? {}) };
     if (current.passkeys.length) passkeys[reviewer] = current.passkeys;
     else delete passkeys[reviewer];
-    const { passkeys: _old, ...rest } = g;
+    const { passkeys: _old, ...rest } = refreshKeys(g);
     return Object.keys(passkeys).length ? { ...rest, passkeys } : rest;
   };
   const policy = state.version.policy;
@@ -279,7 +295,7 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
     shown: { payloadDigest: state.version.digest, ruleIds: p.ruleIds, risk: p.risk, reason: p.reason, group: p.route.group.name, approvals: p.route.approvals },
     signed: Boolean((key || passkey) && d.signature),
     ...(p.directoryDigest ? { directoryDigest: p.directoryDigest } : {}),
-    ...(passkey && state.credentials ? { credentialsDirectoryDigest: state.credentials.directoryDigest } : {}),
+    ...((passkey || (key && state.currentKeys)) && state.credentials ? { credentialsDirectoryDigest: state.credentials.directoryDigest } : {}),
     ...(key && d.signature && 'value' in d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
     // A passkey decision keeps the whole assertion and the credential's key: verify checks it offline.
     ...(passkey && d.signature && 'passkey' in d.signature

@@ -149,6 +149,15 @@ export const SCENARIOS: Record<string, Scenario> = {
       return execute(r, 'succeeded');
     },
   },
+  /** The 'current-keys' patch: the signed decision is checked against the directory's key at decision time (a local activity look-up). */
+  'current-key-approve': {
+    outcome: 'executed',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(260), 'pending');
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'bob', comment: 'checked against the current directory' });
+      return execute(r, 'succeeded');
+    },
+  },
   'approve-with-edit': {
     outcome: 'executed',
     run: async (cs, name) => {
