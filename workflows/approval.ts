@@ -112,7 +112,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsedRequest.error));
   }
   const request = parsedRequest.data;
-  const { workflowId, runId } = workflowInfo();
+  // Signed statements name the first run of this execution chain: a reset run replays the decisions
+  // signed before its reset point (a new start of the same workflow id has a run id of its own).
+  const { workflowId, firstExecutionRunId: runId } = workflowInfo();
   const digest = actionDigest(request);
   const requestId = requestIdFor(request.agentId, request.taskId, digest);
   const { agentKey: _sealedDeliveryKey, ...shownRequest } = request;
