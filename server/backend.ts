@@ -40,6 +40,8 @@ import {
   evidenceQuery,
   reportUpdate,
   reviewViewQuery,
+  submitStateQuery,
+  WAIT_BUDGET_SPENT,
   type EvidenceView,
 } from '../workflows/messages';
 import { staticDetails, staticSummary } from '../client/summary';
@@ -150,6 +152,7 @@ export class Approvals {
       if (waitMs > MAX_WAIT_CHUNK_MS && !state.outcome) state = await this.wait(workflowId, waitMs - MAX_WAIT_CHUNK_MS);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError || isClosedWorkflowError(err)) state = await this.finalState(workflowId);
+      else if (isWaitBudgetSpent(err)) state = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).query(submitStateQuery);
       else throw err;
     }
     return new ApprovalRequest(this, parsed, state);
@@ -202,6 +205,8 @@ export class Approvals {
         state = await executeUpdate(handle, awaitDecisionUpdate, { waitMs: chunk });
       } catch (err) {
         if (isClosedWorkflowError(err)) return this.finalState(workflowId);
+        // The request's budget of agent waits is spent: its state, answered by a query (no Update).
+        if (isWaitBudgetSpent(err)) return handle.query(submitStateQuery);
         throw err;
       }
       remaining -= chunk;
@@ -368,6 +373,11 @@ async function executeUpdate<Ret, Arg>(handle: WorkflowHandle<typeof approvalWor
       if (!unprocessed || attempt >= 5) throw err;
     }
   }
+}
+
+/** An awaitDecision refused because the request has answered as many waits as it answers. */
+function isWaitBudgetSpent(err: unknown): boolean {
+  return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === WAIT_BUDGET_SPENT;
 }
 
 /** An Update sent to a workflow that has ended, or was ending as it arrived (the SDK reports both as WorkflowNotFoundError). */

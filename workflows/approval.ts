@@ -50,7 +50,7 @@ import {
 import { SA } from '../common/search-attributes';
 import { constantTimeEqual } from '../common/signing';
 import { approvalWorkflowV1 } from './legacy/approval-v1';
-import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from './messages';
+import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, submitStateQuery, WAIT_BUDGET_SPENT, type EvidenceView } from './messages';
 import { mintRequest, preMintedMismatch } from './release';
 import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, registeredPasskeys, withCurrentCredentials, type ReviewState, type Transition } from './review';
 
@@ -87,6 +87,14 @@ export const CURRENT_KEYS_PATCH = 'current-keys';
  */
 export const ONE_ROUND_ALLOW_PATCH = 'one-round-allow';
 
+/**
+ * Runs started after this patch cap the agent's waits and joins (awaitDecision Updates) at
+ * MAX_AGENT_WAITS: refused in the validator, they never reach history, so the agent cannot spend
+ * Temporal's Update limit per workflow that reviewers' decisions and consumes need.
+ */
+export const AGENT_WAIT_BUDGET_PATCH = 'agent-wait-budget';
+export const MAX_AGENT_WAITS = 100;
+
 /** Refused signals recorded in the evidence per request; later ones are only counted. */
 export const MAX_RECORDED_REFUSALS = 20;
 const MAX_MESSAGE_CHARS = 1000;
@@ -112,6 +120,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     throw fail(ReasonCode.INVALID_REQUEST, describeIssues(parsedRequest.error));
   }
   const request = parsedRequest.data;
+  const waitBudget = patched(AGENT_WAIT_BUDGET_PATCH);
+  let agentWaits = 0;
   // Signed statements name the first run of this execution chain: a reset run replays the decisions
   // signed before its reset point (a new start of the same workflow id has a run id of its own).
   const { workflowId, firstExecutionRunId: runId } = workflowInfo();
@@ -367,16 +377,23 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   };
 
   setHandler(reviewViewQuery, view);
+  setHandler(submitStateQuery, submitState);
   setHandler(evidenceQuery, (): EvidenceView => ({ sealed: Boolean(sealed), bundle: { ...evidenceBody(), ...(sealed ?? {}) } }));
   setHandler(
     awaitDecisionUpdate,
     async ({ waitMs }) => {
+      agentWaits += 1;
       // Evaluation is a local activity of a few milliseconds: even a zero wait returns policy's verdict.
       await condition(() => status !== 'evaluating' && (status !== 'approved' || outcome !== undefined));
       if (!outcome && waitMs > 0) await condition(() => outcome !== undefined, waitMs, { summary: 'agent waits for decision' });
       return submitState();
     },
-    { validator: (wait) => void SubmitWait.parse(wait) },
+    {
+      validator: (wait) => {
+        SubmitWait.parse(wait);
+        if (waitBudget && agentWaits >= MAX_AGENT_WAITS) throw fail(WAIT_BUDGET_SPENT, `Request ${requestId} has answered ${MAX_AGENT_WAITS} waits: its state is read without waiting from now on.`);
+      },
+    },
   );
   setHandler(decideUpdate, applyDecision, { validator: (d) => void refuseIfIneligible(d) });
   setHandler(decideSignal, async (d) => {

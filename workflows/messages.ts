@@ -32,6 +32,12 @@ export const reportUpdate = defineUpdate<void, [ExecutionReport]>('report');
 
 export const reviewViewQuery = defineQuery<ReviewView>('reviewView');
 
+/** Agent: the state awaitDecision would return, without an Update (what the server asks once the wait budget is spent). */
+export const submitStateQuery = defineQuery<SubmitState>('submitState');
+
+/** The failure type of an awaitDecision refused because the request's budget of agent waits is spent. */
+export const WAIT_BUDGET_SPENT = 'WAIT_BUDGET_SPENT';
+
 /** The evidence so far; once sealed, the complete signed bundle. */
 export interface EvidenceView {
   sealed: boolean;

@@ -158,6 +158,16 @@ export const SCENARIOS: Record<string, Scenario> = {
       return execute(r, 'succeeded');
     },
   },
+  /** The 'agent-wait-budget' patch: the agent's waits are counted (a spent budget is answered by a query, not an Update). */
+  'wait-budget-deny': {
+    outcome: 'denied',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(270), 'pending');
+      await cs.wait(r.workflowId, 0);
+      await decideSeen(cs, r.workflowId, { decision: 'deny', reviewer: 'alice', reasonCode: 'NOT_DUE', message: 'No refund is due.' });
+      return r.workflowId;
+    },
+  },
   'approve-with-edit': {
     outcome: 'executed',
     run: async (cs, name) => {
