@@ -15,6 +15,7 @@ import { evaluatePolicy } from './policy/evaluate';
 import type { CompiledPolicy } from './policy/load';
 import { generateToken, sealAad, sealToAgent } from './tokens';
 import { mintRequest } from '../workflows/release';
+import { startVoucherRefusal } from '../common/start-voucher';
 
 export type { GroupNotification };
 
@@ -134,9 +135,20 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
      * Policy's verdict and, when it allows, the token, in one local activity: an auto-allow costs the
      * workflow one round instead of two. The token is bound exactly as a separate mint binds it.
      */
-    async evaluateRequestAndRelease({ request, release }: { request: unknown; release: ReleaseIfAllowed }): Promise<EvaluationAndRelease> {
+    async evaluateRequestAndRelease(input: { request: unknown; release: ReleaseIfAllowed; voucher?: unknown }): Promise<EvaluationAndRelease> {
+      const { request, release } = input;
       const { evaluation, request: parsed } = evaluate(request, 'evaluate');
-      if (!evaluation.ok || evaluation.decision.decision !== 'allow' || !parsed) return evaluation;
+      if (!evaluation.ok || !parsed) return evaluation;
+      if ('voucher' in input && (policy.directory.agents.size > 0 || policy.directory.startKey)) {
+        // Runs under 'vouched-start', with a directory of who may come through the front door: only a start it signed is evaluated at all.
+        const refusal = startVoucherRefusal(input.voucher, { request: parsed, workflowId: release.workflowId, requestId: release.requestId, actionDigest: release.actionDigest }, policy.directory.startKey);
+        if (refusal) {
+          const message = `The start is refused: ${refusal}.`;
+          requestLogger().warn({ step: 'evaluate', code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, message);
+          return { ok: false, code: ReasonCode.INVALID_REQUEST, message };
+        }
+      }
+      if (evaluation.decision.decision !== 'allow') return evaluation;
       const { decision } = evaluation;
       const minted = mint(
         mintRequest({

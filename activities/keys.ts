@@ -19,6 +19,9 @@ export class MissingKeyError extends Error {
 export const layerKeyPath = (home: string) => join(home, 'keys', 'layer.key');
 export const reviewerKeyPath = (home: string, name: string) => join(home, 'keys', 'reviewers', `${name}.key`);
 
+/** The front door's own key: it signs a voucher for each start; the workers never hold it. */
+export const serverStartKeyPath = (home: string, env: NodeJS.ProcessEnv = process.env) => env.COUNTERSIGN_START_KEY_FILE || join(home, 'keys', 'server-start.key');
+
 export function rawPublicKey(key: KeyObject): string {
   const jwk = createPublicKey(key).export({ format: 'jwk' });
   return Buffer.from(jwk.x!, 'base64url').toString('base64');

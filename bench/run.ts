@@ -18,7 +18,7 @@ import { Writable } from 'node:stream';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { createKeyFile, layerKeyPath } from '../activities/keys';
+import { createKeyFile, layerKeyPath, loadKeyFile } from '../activities/keys';
 import { evaluatePolicy } from '../activities/policy/evaluate';
 import { compilePolicy } from '../activities/policy/load';
 import { Reviewer } from '../client/reviewer';
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     workers.push(baselineWorker, worker);
     running = Promise.all([baselineWorker.run(), worker.run()]);
     // direct: the SDK's former path, straight to Temporal; cs: an agent with its key, through the server.
-    const direct = await Approvals.connect({ connection: env.connection, taskQueue });
+    const direct = await Approvals.connect({ connection: env.connection, taskQueue, startSigner: loadKeyFile(creds.startKeyPath) });
     const server = await benchServer(direct, policy);
     const cs = await Countersign.connect({ url: server.url, apiKey: creds.agentKeys.get('bench-agent')! });
     const dave = await Reviewer.login({ url: server.url, name: 'dave', key: creds.reviewerKeys.get('dave')! });
@@ -339,7 +339,7 @@ async function scale(env: TestWorkflowEnvironment, progress: (partial: Record<st
     NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-old-space-size=768',
   });
   children.add(worker.child);
-  const backend = await Approvals.connect({ connection: env.connection, taskQueue });
+  const backend = await Approvals.connect({ connection: env.connection, taskQueue, startSigner: loadKeyFile(creds.startKeyPath) });
   const server = await benchServer(backend, compilePolicy(creds.policyText, policyFile));
   try {
     const cs = await Countersign.connect({ url: server.url, apiKey: creds.agentKeys.get('bench-agent')! });

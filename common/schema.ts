@@ -426,7 +426,7 @@ export interface ReviewView {
   history: EvidenceEvent[];
 }
 
-export const ApprovalInput = z.lazy(() => z.object({ request: ActionRequest, requestId: z.string(), actionDigest: z.string() }));
+export const ApprovalInput = z.lazy(() => z.object({ request: ActionRequest, requestId: z.string(), actionDigest: z.string(), voucher: z.unknown().optional() }));
 export type ApprovalInput = z.infer<typeof ApprovalInput>;
 
 export const SubmitWait = z.object({ waitMs: z.number().int().min(0).max(10 * 60_000) });

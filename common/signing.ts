@@ -15,7 +15,8 @@ export type SignedDomain =
   | 'countersign/reviewer-decision/v2'
   | 'countersign/approval-record/v1'
   | 'countersign/execution-receipt/v1'
-  | 'countersign/evidence-bundle/v1';
+  | 'countersign/evidence-bundle/v1'
+  | 'countersign/start-voucher/v1';
 
 /**
  * What a reviewer's key signs for one decision (DESIGN §4): which workflow and request, which

@@ -1,3 +1,4 @@
+import { START_VOUCHER_DOMAIN, startVoucherBody, type StartKey } from '../common/start-voucher';
 import {
   Client,
   Connection,
@@ -53,6 +54,8 @@ export interface ConnectOptions {
   connection?: Connection;
   /** Where per-request agent keys live: in memory (default) or files, so a restarted agent can open its token. */
   keyStore?: AgentKeyStore;
+  /** The front door's start key (keys/server-start.key): signs a voucher for every start it makes. */
+  startSigner?: StartKey;
 }
 
 export interface PendingRow {
@@ -97,12 +100,13 @@ export class Approvals {
     readonly taskQueue: string,
     private readonly ownsConnection: boolean,
     readonly keys: AgentKeyStore,
+    private readonly startSigner?: StartKey,
   ) {}
 
   static async connect(options: ConnectOptions = {}): Promise<Approvals> {
     const connection = options.connection ?? (await Connection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }));
     const client = new Client({ connection, namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
-    return new Approvals(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection, options.keyStore ?? memoryKeyStore());
+    return new Approvals(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection, options.keyStore ?? memoryKeyStore(), options.startSigner);
   }
 
   async close(): Promise<void> {
@@ -130,7 +134,7 @@ export class Approvals {
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof approvalWorkflow>(approvalWorkflowType, {
       workflowId,
       taskQueue: this.taskQueue,
-      args: [{ request, requestId, actionDigest: digest }],
+      args: [{ request, requestId, actionDigest: digest, ...(this.startSigner ? { voucher: this.startSigner.sign(START_VOUCHER_DOMAIN, startVoucherBody(request, { workflowId, requestId, actionDigest: digest }, Date.now())) } : {}) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       typedSearchAttributes: [

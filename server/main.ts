@@ -10,6 +10,7 @@ import { loadPolicyFile, type CompiledPolicy } from '../activities/policy/load';
 import { reloadOnChange } from '../activities/policy/watch';
 import { ConfigError, loadConfig, TemporalUnreachable } from '../worker/config';
 import { createLogger } from '../worker/logger';
+import { loadKeyFile, serverStartKeyPath, type Signer } from '../activities/keys';
 import { createApp } from './app';
 import { Approvals } from './backend';
 import { createSessions } from './sessions';
@@ -101,20 +102,38 @@ export function sessionSecret(home: string, options: { createIfMissing?: boolean
   return Buffer.from(readFileSync(path, 'utf8').trim(), 'utf8');
 }
 
+/**
+ * The server's start key ($COUNTERSIGN_HOME/keys/server-start.key, or COUNTERSIGN_START_KEY_FILE):
+ * required when the directory lists agents, and it must be the key the directory registers.
+ */
+export function serverStartSigner(home: string, policy: CompiledPolicy, env: NodeJS.ProcessEnv = process.env): Signer | undefined {
+  const path = serverStartKeyPath(home, env);
+  if (!existsSync(path)) {
+    if (policy.directory.agents.size === 0 && !policy.directory.startKey) return undefined;
+    throw new ConfigError(`No server start key at ${path}: create it with countersign keys server (or set COUNTERSIGN_START_KEY_FILE), and register its public key as directory.server.startKey.`);
+  }
+  const signer = loadKeyFile(path);
+  if (policy.directory.startKey && signer.publicKey !== policy.directory.startKey) {
+    throw new ConfigError(`The start key at ${path} is not the one the policy registers as directory.server.startKey: the workers would refuse every request.`);
+  }
+  return signer;
+}
+
 /** `countersign server`: the front door, with the operator's Temporal credentials. */
 export async function runServer(flags: { listen?: string; policyFile?: string; tlsCert?: string; tlsKey?: string }): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const policy = loadPolicyFile(flags.policyFile ?? config.policyFile);
-  const stopWatching = reloadOnChange(policy, logger);
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together.');
+  const startSigner = serverStartSigner(config.home, policy);
+  const stopWatching = reloadOnChange(policy, logger);
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...config.connection, connectTimeout: '10s' });
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
-  const backend = await Approvals.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue });
+  const backend = await Approvals.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue, startSigner });
   const running = await startServer({
     backend,
     policy,

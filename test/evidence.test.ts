@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -209,6 +209,26 @@ describe('keys and the token from the shell', () => {
     const checked = await cli(['policy', 'check', policy]);
     assert.equal(checked.code, 2);
     assert.match(checked.stderr, /directory\.agents\.copycat\.keyHash: is the same credential as agents\.billing-bot/);
+  });
+
+  test('keys server makes the start key once and prints its directory entry; the server will not start without it, or with a key the directory does not name', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'countersign-start-key-'));
+    const serve = (env: Record<string, string>) => cli(['server', '--policy', ctx.stack.policyFile, '--listen', '127.0.0.1:0'], { COUNTERSIGN_HOME: fresh, ...env });
+    const missing = await serve({});
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /No server start key at .*server-start\.key: create it with countersign keys server/);
+    const made = await cli(['keys', 'server', '--json'], { COUNTERSIGN_HOME: fresh });
+    assert.equal(made.code, 0, made.stderr);
+    const { directory, path } = JSON.parse(made.stdout) as { directory: { server: { startKey: string } }; path: string };
+    assert.match(directory.server.startKey, /^[A-Za-z0-9+/]{43}=$/);
+    assert.equal(path, join(fresh, 'keys', 'server-start.key'));
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const again = await cli(['keys', 'server'], { COUNTERSIGN_HOME: fresh });
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, new RegExp(`already exists .*public key ${directory.server.startKey.replace(/[+/]/g, '\\$&')}`));
+    const other = await serve({});
+    assert.equal(other.code, 2, 'the stack\'s policy names the stack\'s start key, not this one');
+    assert.match(other.stderr, /The start key at .* is not the one the policy registers as directory\.server\.startKey/);
   });
 
   test('submit prints the opened token once; consume and report finish the story', async () => {

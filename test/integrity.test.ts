@@ -280,11 +280,56 @@ describe('4. the workflow recomputes what a raw start asserts', () => {
     assert.match(wrongWorkflow.message!, /workflow id is not the one derived/);
     const control = refund(40);
     const ids = approvalWorkflowId(control as never);
-    const handle = await ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId: ids.workflowId, args: [{ request: control, requestId: ids.requestId, actionDigest: ids.actionDigest }] });
+    const handle = await ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId: ids.workflowId, args: [ctx.stack.vouch({ request: control, requestId: ids.requestId, actionDigest: ids.actionDigest }, ids.workflowId)] });
     const state = (await handle.executeUpdate('awaitDecision', { args: [{ waitMs: 5000 }] })) as { outcome?: ApprovalOutcome };
-    assert.equal(state.outcome?.status, 'approved', 'the honest start is approved by policy');
+    assert.equal(state.outcome?.status, 'approved', 'the honest start, vouched for by the server\'s start key, is approved by policy');
     assert.equal(state.outcome?.decidedBy, 'policy');
     await handle.cancel();
+  });
+
+  test('a raw start of support-bot\'s request with the starter\'s own delivery key is refused before policy runs: no voucher, a lifted one, one for another key, one signed by a stranger', async () => {
+    const squatter = generateAgentKey();
+    const deniedBeforePolicy = async (args: Record<string, unknown> & { request: Record<string, unknown>; requestId: string; actionDigest: string }, workflowId: string, why: RegExp) => {
+      const outcome = await start(args, workflowId);
+      assert.equal(outcome.status, 'denied');
+      assert.equal(outcome.code, 'INVALID_REQUEST');
+      assert.match(outcome.message!, why);
+      assert.equal(outcome.token, undefined);
+      const bundle = JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')) as EvidenceBundle;
+      assert.equal(bundle.events.some((e) => e.type === 'token_minted'), false, 'nothing minted');
+      assert.equal(bundle.approvalRecord, undefined);
+    };
+    const squatted = { ...refund(40), agentKey: squatter.publicKey };
+    const ids = approvalWorkflowId(squatted as never);
+    await deniedBeforePolicy({ request: squatted, requestId: ids.requestId, actionDigest: ids.actionDigest }, ids.workflowId, /The start is refused: it carries no voucher from the countersign server/);
+
+    // A voucher read from the history of an honest start names that request, not this one.
+    const honest = await ctx.stack.cs.submit(refund(40), { waitMs: 5000 });
+    assert.equal(honest.status, 'approved');
+    const [started] = (await ctx.env.client.workflow.getHandle(honest.workflowId).fetchHistory()).events!;
+    const honestInput = JSON.parse(Buffer.from(started!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!).toString('utf8')) as { voucher: unknown; request: Record<string, unknown> };
+    assert.ok(honestInput.voucher, 'the server vouched for its own start');
+    assert.equal(JSON.stringify(honestInput.voucher).includes('PRIVATE'), false);
+    const other = { ...refund(40), agentKey: squatter.publicKey };
+    const otherIds = approvalWorkflowId(other as never);
+    await deniedBeforePolicy({ request: other, requestId: otherIds.requestId, actionDigest: otherIds.actionDigest, voucher: honestInput.voucher }, otherIds.workflowId, /its voucher was issued for another request/);
+
+    // A voucher the server gave the real agent's request, reused with the squatter's key in its place.
+    const real = refund(40);
+    const realIds = approvalWorkflowId(real as never);
+    const { voucher } = ctx.stack.vouch({ request: real, requestId: realIds.requestId, actionDigest: realIds.actionDigest }, realIds.workflowId);
+    const swapped = { ...real, agentKey: squatter.publicKey };
+    const swappedIds = approvalWorkflowId(swapped as never);
+    assert.equal(swappedIds.workflowId, realIds.workflowId, 'the delivery key is not part of the workflow id');
+    await deniedBeforePolicy({ request: swapped, requestId: swappedIds.requestId, actionDigest: swappedIds.actionDigest, voucher }, swappedIds.workflowId, /its voucher was issued for another request body \(another delivery key/);
+
+    // A voucher of the right shape, signed by a key the directory does not register.
+    const stranger = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+    const mine = { ...refund(40), agentKey: squatter.publicKey };
+    const mineIds = approvalWorkflowId(mine as never);
+    const { voucher: real_ } = ctx.stack.vouch({ request: mine, requestId: mineIds.requestId, actionDigest: mineIds.actionDigest }, mineIds.workflowId);
+    const body = (real_ as { body: Parameters<typeof stranger.sign>[1] }).body;
+    await deniedBeforePolicy({ request: mine, requestId: mineIds.requestId, actionDigest: mineIds.actionDigest, voucher: stranger.sign('countersign/start-voucher/v1', body) }, mineIds.workflowId, /its voucher is not signed by the server start key the directory registers/);
   });
 });
 
@@ -322,36 +367,42 @@ describe('5. signed decisions cannot be replayed', () => {
 });
 
 describe('5b. nor into a new run of the same workflow id', () => {
-  test('a raw start reusing a finished workflow id: kim\'s signed decision from the first run is refused, and the action cannot run again', async () => {
+  test('a raw start reusing a finished workflow id: refused without the server\'s voucher or with the squatter\'s key; replayed whole, kim\'s first-run decision is refused and the token opens only with the agent\'s key', async () => {
     const request = await executedWithKim();
     const first = await sealedBundle(ctx.stack.cs, request.workflowId);
     const kimsDecision = first.events.find((e) => e.type === 'approved' && e.actor === 'kim')!.data as { signature: string; statement: { signedAt: string; versionDigest: string } };
+    const [started] = (await ctx.env.client.workflow.getHandle(request.workflowId).fetchHistory()).events!;
+    const firstInput = JSON.parse(Buffer.from(started!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!.data!).toString('utf8')) as Record<string, unknown> & { voucher: unknown };
 
     const attacker = generateAgentKey();
     const ids = approvalWorkflowId(request.request);
-    const again = await ctx.env.client.workflow.start('approvalWorkflow', {
-      taskQueue: ctx.stack.taskQueue,
-      workflowId: request.workflowId,
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      args: [{ request: { ...request.request, agentKey: attacker.publicKey }, requestId: ids.requestId, actionDigest: ids.actionDigest }],
-    });
+    const rerun = (args: Record<string, unknown>) =>
+      ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId: request.workflowId, workflowIdReusePolicy: 'ALLOW_DUPLICATE', args: [args] });
+    const squatted = { request: { ...request.request, agentKey: attacker.publicKey }, requestId: ids.requestId, actionDigest: ids.actionDigest };
+    for (const [args, why] of [
+      [squatted, /carries no voucher/],
+      [{ ...squatted, voucher: firstInput.voucher }, /issued for another request body/],
+    ] as const) {
+      const outcome = (await (await rerun(args)).result()) as ApprovalOutcome;
+      assert.equal(outcome.status, 'denied');
+      assert.equal(outcome.code, 'INVALID_REQUEST');
+      assert.match(outcome.message!, why);
+      assert.equal(outcome.token, undefined);
+    }
+
+    const again = await rerun(firstInput);
     await again.executeUpdate('awaitDecision', { args: [{ waitMs: 0 }] });
     await refusedWith(
       again.executeUpdate('decide', { args: [{ decision: 'approve', reviewer: 'kim', versionDigest: kimsDecision.statement.versionDigest, signature: { signedAt: kimsDecision.statement.signedAt, value: kimsDecision.signature } }] }),
       'UNAUTHENTICATED',
       /does not verify/,
     );
-    // Even with two fresh human approvals, the action of this workflow id has run once already.
     for (const reviewer of ['dave', 'erin']) {
       await again.executeUpdate('decide', { args: [await signedDecision(ctx.stack, request.workflowId, { decision: 'approve', reviewer })] });
     }
     const state = (await again.executeUpdate('awaitDecision', { args: [{ waitMs: 5000 }] })) as { outcome?: ApprovalOutcome };
     const grant = state.outcome!.token!;
-    const token = openToken(attacker, grant.sealed!, request.workflowId, grant.tokenId);
-    await assert.rejects(
-      ctx.stack.cs.consume(request.workflowId, { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: ids.actionDigest }),
-      (err: unknown) => err instanceof ConsumeRefusedError && err.code === 'TOKEN_CONSUMED',
-    );
+    assert.throws(() => openToken(attacker, grant.sealed!, request.workflowId, grant.tokenId), 'sealed to the agent\'s key, not the squatter\'s');
     assert.equal(spendsOf(request.workflowId).length, 1);
   });
 });

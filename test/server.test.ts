@@ -165,7 +165,7 @@ describe('agents, holding only their own key', () => {
     const { approvalWorkflowId } = await import('../common/digest');
     const start = async (request: Record<string, unknown>) => {
       const ids = approvalWorkflowId(request as never);
-      const handle = await ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId: ids.workflowId, args: [{ request, requestId: ids.requestId, actionDigest: ids.actionDigest }] });
+      const handle = await ctx.env.client.workflow.start('approvalWorkflow', { taskQueue: ctx.stack.taskQueue, workflowId: ids.workflowId, args: [ctx.stack.vouch({ request, requestId: ids.requestId, actionDigest: ids.actionDigest }, ids.workflowId)] });
       return (await handle.result()) as { status: string; code?: string; message?: string; token?: unknown };
     };
     const stranger = await start(action({ agentId: 'mallory-bot', payload: { amount: 20, currency: 'USD' } }));

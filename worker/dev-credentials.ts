@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
-import { createKeyFile, loadKeyFile, reviewerKeyPath } from '../activities/keys';
+import { createKeyFile, loadKeyFile, reviewerKeyPath, serverStartKeyPath } from '../activities/keys';
 import { agentKeyPath } from '../client/cli/connect';
 import { apiKeyHash, newApiKey } from '../server/credentials';
 
@@ -13,6 +13,8 @@ export interface DevCredentials {
   /** Reviewer name → path of their Ed25519 private key. */
   reviewerKeys: Map<string, string>;
   auditorKeys: Map<string, string>;
+  /** The server's start key, $COUNTERSIGN_HOME/keys/server-start.key. */
+  startKeyPath: string;
 }
 
 function readOrCreateApiKey(path: string, kind: 'agent' | 'gateway' | 'auditor'): string {
@@ -41,6 +43,8 @@ export function withDevCredentials(
     webauthn?: { rpId: string; origins: string[] };
     /** A policy file written before (the last dev run's): reviewers' confirmed passkeys carry over from it. */
     passkeysFrom?: string;
+    /** The server's own home, for its start key, when it is not `home` (a cluster keeps the server apart from the workers' keys). */
+    serverHome?: string;
   },
 ): DevCredentials {
   const doc = parseDocument(policyText);
@@ -79,5 +83,9 @@ export function withDevCredentials(
       }
     }
   }
-  return { policyText: doc.toString(), agentKeys, reviewerKeys, auditorKeys };
+  // The front door's start key: the workers run only starts it vouched for.
+  const startKeyPath = serverStartKeyPath(who.serverHome ?? home, {});
+  const start = existsSync(startKeyPath) ? loadKeyFile(startKeyPath) : createKeyFile(startKeyPath);
+  if (!doc.hasIn(['directory', 'server'])) doc.setIn(['directory', 'server'], doc.createNode({ startKey: start.publicKey }, { flow: true }));
+  return { policyText: doc.toString(), agentKeys, reviewerKeys, auditorKeys, startKeyPath };
 }

@@ -6,7 +6,7 @@ import { layerSigner } from '../activities/keys';
 import { compilePolicy } from '../activities/policy/load';
 import { reloadOnChange } from '../activities/policy/watch';
 import { Approvals } from '../server/backend';
-import { sessionSecret, startServer } from '../server/main';
+import { serverStartSigner, sessionSecret, startServer } from '../server/main';
 import { withDevCredentials } from './dev-credentials';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { loadConfig } from './config';
@@ -83,7 +83,7 @@ export async function runDev(): Promise<void> {
     evidenceDir,
     ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : {}),
   });
-  const backend = await Approvals.connect({ connection: env.connection, namespace: config.namespace, taskQueue: config.taskQueue });
+  const backend = await Approvals.connect({ connection: env.connection, namespace: config.namespace, taskQueue: config.taskQueue, startSigner: serverStartSigner(config.home, policy) });
   const server = await startServer({
     backend,
     policy,

@@ -95,6 +95,13 @@ export const ONE_ROUND_ALLOW_PATCH = 'one-round-allow';
 export const AGENT_WAIT_BUDGET_PATCH = 'agent-wait-budget';
 export const MAX_AGENT_WAITS = 100;
 
+/**
+ * Runs started after this patch are evaluated only with the front door's voucher for their start
+ * (issue 22, M3): a raw Temporal start of an agent's request, with a delivery key of the starter's
+ * choosing, is refused before anything is minted.
+ */
+export const VOUCHED_START_PATCH = 'vouched-start';
+
 /** Refused signals recorded in the evidence per request; later ones are only counted. */
 export const MAX_RECORDED_REFUSALS = 20;
 const MAX_MESSAGE_CHARS = 1000;
@@ -505,7 +512,12 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     const issuedAt = Date.now();
     const evaluation: EvaluationAndRelease = patched(ONE_ROUND_ALLOW_PATCH)
       ? await evaluateRequestAndRelease.executeWithOptions({ summary: 'evaluate policy, mint the token on allow' }, [
-          { request, release: { workflowId, requestId, requestDigest: shownRequestDigest, actionDigest: digest, issuedAt } },
+          {
+            request,
+            release: { workflowId, requestId, requestDigest: shownRequestDigest, actionDigest: digest, issuedAt },
+            // null, not absent, when the start carried none: the activity then refuses it.
+            ...(patched(VOUCHED_START_PATCH) ? { voucher: input.voucher ?? null } : {}),
+          },
         ])
       : await evaluateRequest.executeWithOptions({ summary: 'evaluate policy' }, [{ request }]);
     if (!evaluation.ok) {

@@ -45,6 +45,8 @@ export interface CompiledRule extends RuleConfig {
 export interface CompiledDirectory {
   agents: Map<string, { keyHash: string; kind: 'agent' | 'gateway' }>;
   auditors: Map<string, { keyHash: string }>;
+  /** The server's Ed25519 start key (base64): every start must carry a voucher it signed. */
+  startKey?: string;
   /** SHA-256 of the canonical directory (agents' key hashes, reviewers' keys, auditors). */
   digest: string;
 }
@@ -150,6 +152,9 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
       reviewerPasskeys.set(name, [...(reviewerPasskeys.get(name) ?? []), { credentialId: passkey.id, publicKey: passkey.publicKey }]);
     }
   }
+  if (Object.keys(config.directory.agents).length && !config.directory.server) {
+    err(['directory', 'server'], 'is required when the directory lists agents: { startKey: <the public key of the server\'s keys/server-start.key> }, so the workers run only starts the front door vouched for');
+  }
   if (reviewerPasskeys.size && !config.directory.webauthn) err(['directory'], 'registers passkeys but no webauthn: { rpId, origins }, the inbox they were made for');
   const spellings = new Map<string, string>();
   for (const name of [...Object.values(config.groups).flatMap((g) => g.members), ...Object.keys(config.directory.reviewers)]) {
@@ -210,6 +215,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     directory: {
       agents: new Map(Object.entries(config.directory.agents).map(([name, a]) => [name, { keyHash: a.keyHash, kind: a.kind }])),
       auditors: new Map(Object.entries(config.directory.auditors)),
+      ...(config.directory.server ? { startKey: config.directory.server.startKey } : {}),
       digest: nativeSha256Hex(
         canonicalJson({
           agents: Object.fromEntries(Object.entries(config.directory.agents).map(([name, a]) => [name, { keyHash: a.keyHash, kind: a.kind }])),
@@ -217,6 +223,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
           auditors: config.directory.auditors,
           ...(reviewerPasskeys.size ? { passkeys: Object.fromEntries(reviewerPasskeys) } : {}),
           ...(config.directory.webauthn ? { webauthn: config.directory.webauthn } : {}),
+          ...(config.directory.server ? { server: config.directory.server } : {}),
         }),
       ),
     },

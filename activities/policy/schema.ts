@@ -149,6 +149,8 @@ export const DirectoryConfig = z.strictObject({
     .default({}),
   webauthn: WebAuthnConfig.optional(),
   auditors: z.record(principalName, z.strictObject({ keyHash })).default({}),
+  /** The front door's start key: the worker runs only starts it signed (countersign keys server prints it). */
+  server: z.strictObject({ startKey: ed25519Key }).optional(),
 });
 export type DirectoryConfig = z.infer<typeof DirectoryConfig>;
 

@@ -50,6 +50,9 @@ countersign keys agent NAME [--gateway] [--save]
                                       and its directory entry (only the hash); --save also keeps it in
                                       $COUNTERSIGN_HOME/agents/NAME.key for the CLI
 countersign keys auditor NAME         a new API key for an auditor (reads and verifies any evidence)
+countersign keys server               create the server's start key ($COUNTERSIGN_HOME/keys/server-start.key, or
+                                      COUNTERSIGN_START_KEY_FILE): it vouches for every workflow start; prints the
+                                      directory entry (directory.server.startKey) the workers check it against
 countersign keys show [NAME]          print the layer's (or a reviewer's) public key`;
 
 export const clusterHelp = `countersign setup [--json]             register the countersign search attributes (idempotent)

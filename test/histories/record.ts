@@ -168,6 +168,20 @@ export const SCENARIOS: Record<string, Scenario> = {
       return r.workflowId;
     },
   },
+  /** The 'vouched-start' patch: the server signs each start; an auto-allow through it, and a raw start without its voucher. */
+  'vouched-allow': {
+    outcome: 'executed',
+    run: async (cs, name) => execute(await submitted(cs, name, refund(45), 'approved'), 'succeeded'),
+  },
+  'unvouched-start': {
+    outcome: 'denied',
+    run: async (_cs, name, stack) => {
+      const body = request(name, refund(40));
+      const ids = approvalWorkflowId(body as never);
+      await stack.ops.client.workflow.start(approvalWorkflowType, { taskQueue: stack.ops.taskQueue, workflowId: ids.workflowId, args: [{ request: body as never, requestId: ids.requestId, actionDigest: ids.actionDigest }] });
+      return ids.workflowId;
+    },
+  },
   'approve-with-edit': {
     outcome: 'executed',
     run: async (cs, name) => {

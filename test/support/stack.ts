@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createKeyFile, layerKeyPath, loadKeyFile, type Signer } from '../../activities/keys';
 import { compilePolicy } from '../../activities/policy/load';
+import { START_VOUCHER_DOMAIN, startVoucherBody } from '../../common/start-voucher';
 import { memoryKeyStore, type AgentKeyStore } from '../../client/agent-keys';
 import { Reviewer } from '../../client/reviewer';
 import { Countersign, type GuardResult, type ApprovalRequest } from '../../client/sdk';
@@ -37,6 +38,9 @@ export interface Stack {
   policyFile: string;
   dir: string;
   signer: Signer;
+  /** The front door's start key: `vouch` signs a raw start's input as the server would. */
+  startSigner: Signer;
+  vouch<T extends { request: Record<string, unknown>; requestId: string; actionDigest: string }>(args: T, workflowId: string): T & { voucher: unknown };
   evidenceDir: string;
   agentKeys: Map<string, string>;
   reviewerKeys: Map<string, string>;
@@ -104,7 +108,8 @@ export async function startStack(
   const inProcess = options.worker !== false;
   let worker = inProcess ? await startWorker() : undefined;
   let running = worker?.run();
-  const ops = await Approvals.connect({ connection: env.connection, taskQueue });
+  const startSigner = loadKeyFile(creds.startKeyPath);
+  const ops = await Approvals.connect({ connection: env.connection, taskQueue, startSigner });
   const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 } });
   const agents = new Map<string, Promise<Countersign>>();
   const keyStore = memoryKeyStore();
@@ -119,6 +124,8 @@ export async function startStack(
     policyFile,
     dir,
     signer,
+    startSigner,
+    vouch: (args, workflowId) => ({ ...args, voucher: startSigner.sign(START_VOUCHER_DOMAIN, startVoucherBody(args.request as never, { workflowId, requestId: args.requestId, actionDigest: args.actionDigest }, Date.now())) }),
     evidenceDir,
     agentKeys: creds.agentKeys,
     reviewerKeys: creds.reviewerKeys,

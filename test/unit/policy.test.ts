@@ -141,7 +141,9 @@ test('the example policy loads and decides its example actions as documented', (
 
 test('the directory: key hashes and public keys are checked, one credential names one principal, and its digest changes with it', () => {
   const hash = (c: string) => `sha256:${c.repeat(64)}`;
-  const base = (directory: string) => `version: 1\ndefaults: { reviewers: ops }\ngroups:\n  ops: { members: [oscar], reviewerKeys: { oscar: "${'A'.repeat(43)}=" } }\n${directory}`;
+  const startKey = `${'E'.repeat(43)}=`;
+  const unvouched = (directory: string) => `version: 1\ndefaults: { reviewers: ops }\ngroups:\n  ops: { members: [oscar], reviewerKeys: { oscar: "${'A'.repeat(43)}=" } }\n${directory}`;
+  const base = (directory: string) => unvouched(directory.replace(/^directory:\n/, `directory:\n  server: { startKey: "${startKey}" }\n`));
   const ok = compilePolicy(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}" }\n    gw: { keyHash: "${hash('b')}", kind: gateway }\n  reviewers:\n    dana: { key: "${'B'.repeat(43)}=" }\n  auditors:\n    audrey: { keyHash: "${hash('c')}" }\n`));
   assert.equal(ok.directory.agents.get('gw')?.kind, 'gateway');
   assert.equal(ok.directory.agents.get('bot')?.kind, 'agent');
@@ -150,6 +152,9 @@ test('the directory: key hashes and public keys are checked, one credential name
   const other = compilePolicy(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('d')}" }\n`));
   assert.notEqual(ok.directory.digest, other.directory.digest);
   assert.match(ok.directory.digest, /^[0-9a-f]{64}$/);
+  assert.equal(ok.directory.startKey, startKey);
+  const rekeyed = compilePolicy(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('d')}" }\n`).replace(startKey, `${'F'.repeat(43)}=`));
+  assert.notEqual(rekeyed.directory.digest, other.directory.digest, 'the server\'s start key is part of the directory digest');
 
   const errors = (text: string) => {
     try {
@@ -160,6 +165,8 @@ test('the directory: key hashes and public keys are checked, one credential name
     }
     assert.fail('the policy loaded');
   };
+  assert.match(errors(unvouched(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}" }\n`)), /p\.yaml:\d+: directory\.server: is required when the directory lists agents/);
+  assert.match(errors(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}" }\n`).replace(startKey, 'not-a-key')), /directory\.server\.startKey/);
   assert.match(errors(base(`directory:\n  agents:\n    bot: { keyHash: "abc" }\n`)), /directory\.agents\.bot\.keyHash: must be sha256: and 64 lower-case hex digits/);
   assert.match(errors(base(`directory:\n  agents:\n    bot: { keyHash: "${hash('a')}" }\n  auditors:\n    eve: { keyHash: "${hash('a')}" }\n`)), /directory\.auditors\.eve\.keyHash: is the same credential as agents\.bot/);
   assert.match(errors(base(`directory:\n  reviewers:\n    oscar: { key: "${'C'.repeat(43)}=" }\n`)), /directory\.reviewers\.oscar\.key: differs from the key a group's reviewerKeys registers for oscar/);

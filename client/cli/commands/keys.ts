@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createKeyFile, layerKeyPath, loadKeyFile, reviewerKeyPath } from '../../../activities/keys';
+import { createKeyFile, layerKeyPath, loadKeyFile, reviewerKeyPath, serverStartKeyPath } from '../../../activities/keys';
 import { ExitCode } from '../../../common/codes';
 import { apiKeyHash, newApiKey } from '../../../server/credentials';
 import { loadConfig } from '../../../worker/config';
@@ -16,6 +16,15 @@ export async function keysCommand(args: string[]): Promise<number> {
   const { home } = loadConfig();
   if (sub === 'agent' || sub === 'auditor') return apiKey(sub, checkName(name), home, { gateway: values.gateway === true, save: values.save === true, json: values.json === true });
   if (values.gateway || values.save) throw usage('--gateway and --save apply to keys agent only.');
+  if (sub === 'server') {
+    if (name) throw usage(keysHelp);
+    const path = serverStartKeyPath(home);
+    if (existsSync(path)) throw usage(`A key already exists at ${path} (public key ${loadKeyFile(path).publicKey}).`);
+    const signer = createKeyFile(path);
+    if (values.json) printJson({ keyId: signer.keyId, publicKey: signer.publicKey, path, directory: { server: { startKey: signer.publicKey } } });
+    else out(`Created the server's start key at ${path}: only the server reads it (the workers need only its public key).\nAdd to the policy's directory:\ndirectory:\n  server: { startKey: "${signer.publicKey}" }`);
+    return ExitCode.ok;
+  }
   const path = sub === 'init' || (sub === 'show' && !name) ? layerKeyPath(home) : name ? reviewerKeyPath(home, checkName(name)) : undefined;
   if (!path || !['init', 'reviewer', 'show'].includes(sub ?? '')) throw usage(keysHelp);
   if (sub === 'show') {
