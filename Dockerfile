@@ -34,8 +34,9 @@ COPY --from=build /app/dist/ dist/
 # that ownership.
 RUN groupadd --system --gid 10001 countersign \
  && useradd --system --uid 10001 --gid countersign --home-dir /var/lib/countersign --shell /usr/sbin/nologin countersign \
- && mkdir -p /var/lib/countersign /etc/countersign \
- && chown countersign:countersign /var/lib/countersign
+ && mkdir -p /var/lib/countersign /var/lib/countersign-server /etc/countersign \
+ && chown countersign:countersign /var/lib/countersign /var/lib/countersign-server \
+ && chmod 0700 /var/lib/countersign /var/lib/countersign-server
 USER countersign
 VOLUME /var/lib/countersign
 

@@ -16,7 +16,7 @@ import { SA } from '../common/search-attributes';
 import { findOrBuildTemporalCli, onPath } from '../worker/temporal-cli';
 import { registerSearchAttributes } from '../worker/cluster';
 import { aptInstall } from './apt';
-import { withDevCredentials } from '../worker/dev-credentials';
+import { countersignLayout } from './cluster-countersign';
 
 export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
@@ -166,7 +166,10 @@ export interface ClusterStack {
   temporalAddress: string;
   /** The countersign server's URL. */
   url: string;
+  /** The workers' COUNTERSIGN_HOME (layer key, evidence, ledger, the dev principals' keys). */
   home: string;
+  /** The server's own COUNTERSIGN_HOME (session secret, start key). */
+  serverHome: string;
   policyFile: string;
   dir: string;
   /** Every process, by name: postgres, frontend, matching, worker, history-1, history-2, countersign-server, countersign-worker-1, countersign-worker-2. */
@@ -181,6 +184,8 @@ export interface ClusterStack {
 interface ProcessOptions {
   /** Run as this user (through runuser; we are root). */
   user?: string;
+  /** Run as this uid and gid, with no supplementary groups (set by Node before exec: the pid is the process's own). */
+  ids?: { uid: number; gid: number };
   /** Our whole environment, not only PATH (the countersign processes: NODE_OPTIONS and the like apply). */
   inheritEnv?: boolean;
 }
@@ -211,7 +216,7 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
     const out = join(logs, `${name}.log`);
     const [cmd, argv] = options.user ? ['runuser', ['-u', options.user, '--', command, ...args]] : [command, args];
     const base = options.inheritEnv ? process.env : { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: options.user ? '/' : (process.env.HOME ?? '/'), LANG: 'C.UTF-8' };
-    const child = spawn(cmd, argv, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(options.ids ?? {}) });
     const sink = (chunk: Buffer) => writeFileSync(out, chunk, { flag: 'a' });
     child.stdout!.on('data', sink);
     child.stderr!.on('data', sink);
@@ -318,26 +323,15 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
       await connection.close();
     }
 
-    const home = join(dir, 'home');
-    const policyFile = join(home, 'cluster-policy.yaml');
     const url = `http://127.0.0.1:${CLUSTER_PORTS.server}`;
+    const layout = countersignLayout(dir, join(ROOT, 'examples'), temporalAddress, `127.0.0.1:${CLUSTER_PORTS.server}`);
+    const { home, policyFile } = layout;
     if (options.countersign !== false) {
-      const agents = readdirSync(join(ROOT, 'examples', 'actions')).map((f) => (JSON.parse(readFileSync(join(ROOT, 'examples', 'actions', f), 'utf8')) as { agentId: string }).agentId);
-      const creds = withDevCredentials(readFileSync(join(ROOT, 'examples', 'policy.yaml'), 'utf8'), home, { agents, gateways: ['mcp-gateway'], auditors: ['auditor'] });
-      writeFileSync(policyFile, creds.policyText);
-      const env = {
-        TEMPORAL_ADDRESS: temporalAddress,
-        COUNTERSIGN_HOME: home,
-        COUNTERSIGN_POLICY: policyFile,
-        COUNTERSIGN_LISTEN: `127.0.0.1:${CLUSTER_PORTS.server}`,
-        COUNTERSIGN_SESSION_SECRET: existsSync(join(home, 'session.secret')) ? readFileSync(join(home, 'session.secret'), 'utf8').trim() : randomBytes(32).toString('base64'),
-      };
-      writeFileSync(join(home, 'session.secret'), env.COUNTERSIGN_SESSION_SECRET, { mode: 0o600 });
       const bin = join(ROOT, 'bin', 'countersign.js');
-      if (!existsSync(join(home, 'keys', 'layer.key'))) run(process.execPath, [bin, 'keys', 'init'], { env });
-      startProcess('countersign-server', process.execPath, [bin, 'server'], env, { inheritEnv: true });
-      startProcess('countersign-worker-1', process.execPath, [bin, 'worker'], env, { inheritEnv: true });
-      startProcess('countersign-worker-2', process.execPath, [bin, 'worker'], env, { inheritEnv: true });
+      if (!existsSync(join(home, 'keys', 'layer.key'))) run(process.execPath, [bin, 'keys', 'init'], { env: layout.workerEnv });
+      startProcess('countersign-server', process.execPath, [bin, 'server'], layout.serverEnv, { inheritEnv: true, ...(layout.serverUser ? { ids: layout.serverUser } : {}) });
+      startProcess('countersign-worker-1', process.execPath, [bin, 'worker'], layout.workerEnv, { inheritEnv: true });
+      startProcess('countersign-worker-2', process.execPath, [bin, 'worker'], layout.workerEnv, { inheritEnv: true });
       await waitFor('the countersign server', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, 120);
       await waitFor('the countersign workers', () => ['countersign-worker-1', 'countersign-worker-2'].every((n) => readLog(logs, n).includes('countersign worker started')), 180);
     }
@@ -346,7 +340,7 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
       if (!spec) throw new Error(`No cluster process is called ${name}.`);
       return startProcess(name, ...spec);
     };
-    return { temporalAddress, url, home, policyFile, dir, processes, stop, restart, stopPostgres };
+    return { temporalAddress, url, home, serverHome: layout.serverHome, policyFile, dir, processes, stop, restart, stopPostgres };
   } catch (err) {
     await stop();
     throw err;

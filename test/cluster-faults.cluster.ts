@@ -3,16 +3,16 @@
  * starts its own cluster, so it is not a *.test.ts that npm test would run): kill -9 of a history
  * process with approvals pending and decisions in flight, a PostgreSQL restart, and a rolling restart of
  * the two workers under load. Nothing is lost, nothing is applied twice. And the database lets no one
- * but the cluster in.
+ * but the cluster in, and the cluster's own front door cannot reach the workers' keys and evidence.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DecisionRefusedError } from '../client/sdk';
+import { Countersign, DecisionRefusedError } from '../client/sdk';
 import { CLUSTER_PORTS, postgresBin, startClusterStack, type ClusterStack } from '../scripts/cluster-stack';
 import { eventually } from './support/eventually';
 import { decideSeen } from './support/review';
@@ -41,7 +41,7 @@ describe('faults on the cluster', () => {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-cluster-faults-'));
 
   before(async () => {
-    cluster = await startClusterStack({ dir, countersign: false, log: () => undefined });
+    cluster = await startClusterStack({ dir, log: () => undefined });
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: 'default' });
     front = await startStack(env, POLICY, { worker: false });
     workerEnv = { TEMPORAL_ADDRESS: cluster.temporalAddress, COUNTERSIGN_TASK_QUEUE: front.taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile };
@@ -91,6 +91,40 @@ describe('faults on the cluster', () => {
     // ...and the cluster's own password is what lets Temporal in.
     const right = login(['-h', '127.0.0.1'], { PGPASSWORD: readFileSync(join(cluster.dir, 'postgres.password'), 'utf8').trim() });
     assert.equal(right.status, 0, right.stderr);
+  });
+
+  test('the cluster\'s front door runs apart from the workers\' keys: it cannot read the layer key, the evidence or the spend ledger, and the workers run what it vouches for', async () => {
+    const server = cluster.processes.get('countersign-server')!;
+    const environ = readFileSync(`/proc/${server.pid}/environ`, 'utf8').split('\0');
+    const serverHome = environ.find((e) => e.startsWith('COUNTERSIGN_HOME='))!.slice('COUNTERSIGN_HOME='.length);
+    assert.equal(serverHome, cluster.serverHome);
+    assert.notEqual(serverHome, cluster.home);
+    assert.deepEqual(readdirSync(serverHome).sort(), ['keys', 'session.secret'], 'the server\'s home holds its session secret and its start key');
+    assert.deepEqual(readdirSync(join(serverHome, 'keys')).sort(), ['server-start.key', 'server-start.pub']);
+    const layerKey = join(cluster.home, 'keys', 'layer.key');
+    assert.ok(existsSync(layerKey), 'the workers\' layer key exists');
+
+    // An agent through the front door: the cluster's workers evaluate the start the server vouched for.
+    const body = JSON.parse(readFileSync(join(__dirname, '..', 'examples', 'actions', 'refund-small.json'), 'utf8')) as Record<string, unknown>;
+    const agent = await Countersign.connect({ url: cluster.url, apiKey: readFileSync(join(cluster.home, 'agents', `${String(body.agentId)}.key`), 'utf8').trim() });
+    const submitted = await agent.submit({ ...body, taskId: `layout-${Date.now()}` } as never, { waitMs: 30_000 });
+    assert.notEqual(submitted.outcome?.code, 'INVALID_REQUEST', submitted.outcome?.message);
+    assert.ok(['approved', 'pending'].includes(submitted.status), `${submitted.status} ${submitted.outcome?.code ?? ''}`);
+
+    if (process.getuid?.() !== 0) return; // one user runs everything: the separate home is all a non-root run can show
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]);
+    const gid = Number(/^Gid:\s+(\d+)/m.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]);
+    assert.notEqual(uid, 0, 'the server does not run as root');
+    // As the server's own uid and gid, the way its process would try: read the key, list the evidence, write a spend.
+    const probe = spawnSync(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      const codes = [];
+      for (const attempt of [() => fs.readFileSync(process.argv[1]), () => fs.readdirSync(process.argv[2]), () => fs.writeFileSync(process.argv[3], '{}')]) {
+        try { attempt(); codes.push('OPENED'); } catch (err) { codes.push(err.code); }
+      }
+      process.stdout.write(codes.join(','));
+    `, layerKey, join(cluster.home, 'evidence'), join(cluster.home, 'evidence', 'spent', 'forged.json')], { uid, gid, encoding: 'utf8' });
+    assert.equal(probe.stdout, 'EACCES,EACCES,EACCES', probe.stderr);
   });
 
   test('kill -9 of a history process with 20 approvals pending and 10 decisions in flight: each applied once', async () => {

@@ -16,6 +16,7 @@ const COMPOSE = 'docker-compose.yml';
 const DOCKERFILE = 'Dockerfile';
 const WORKER = 'countersign-worker';
 const SETUP = 'countersign-setup';
+const SERVER = 'countersign-server';
 const HOME = '/var/lib/countersign';
 const POLICY = '/etc/countersign/policy.yaml';
 
@@ -206,6 +207,12 @@ function countersignServiceProblems(doc: Obj, name = COMPOSE): string[] {
   if (w && s && w.source !== s.source) {
     problems.push(`${name}: ${SETUP} writes the layer key to volume "${s.source}" but ${WORKER} reads "${w.source}": they must share one volume`);
   }
+  // The front door faces agents: it must not reach the layer key, the evidence or the spend ledger (issue 22, M6).
+  const server = homeVolume(SERVER);
+  if (!server || server.kind !== 'named') problems.push(`${name}: services.${SERVER} does not mount a named volume of its own at ${HOME} (session secret, start key)`);
+  for (const m of mounts(SERVER)) {
+    if (w && m.kind === 'named' && m.source === w.source) problems.push(`${name}: services.${SERVER} mounts the workers' volume "${w.source}" at ${m.target}: the layer key, evidence and spend ledger must stay out of the server's reach`);
+  }
   if (isRecord(worker) && isRecord(worker.depends_on)) {
     const setupDep = worker.depends_on[SETUP];
     if (!isRecord(setupDep) || setupDep.condition !== 'service_completed_successfully') {
@@ -379,6 +386,8 @@ services:
   ${SETUP}:
     build: { context: ./no-such-folder }
     volumes: ["./no-such-file.yaml:${POLICY}", "setup-home:${HOME}"]
+  ${SERVER}:
+    volumes: ["other-home:/srv"]
   ${WORKER}:
     build: { context: ., dockerfile: Dockerfile.missing }
     container_name: worker
@@ -405,6 +414,8 @@ volumes:
     `services.${WORKER} publishes a fixed host port`,
     `${SETUP} writes the layer key to volume "setup-home" but ${WORKER} reads "other-home"`,
     `services.${WORKER} does not bind-mount the policy read-only`,
+    `services.${SERVER} does not mount a named volume of its own at ${HOME}`,
+    `services.${SERVER} mounts the workers' volume "other-home" at /srv`,
     `depends_on.${SETUP} is not condition: service_completed_successfully`,
   ]) {
     assert.ok(found.includes(expected), `compose check did not report "${expected}"; it reported:\n${found}`);
