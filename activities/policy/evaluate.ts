@@ -2,6 +2,7 @@ import { actionDigest } from '../../common/digest';
 import { nativeSha256Hex } from '../sha256';
 import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../../common/schema';
 import type { CompiledPolicy, CompiledRule } from './load';
+import { catalogEntries } from './catalog';
 import { foldAction } from './glob';
 import { mcpToolVariable } from './mcp';
 
@@ -58,7 +59,9 @@ export function celContext(request: ActionRequest, policy?: CompiledPolicy): Rec
 
 /** Most restrictive wins: deny > review > allow; among review rules the strictest routing wins. */
 export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): PolicyDecision {
-  const matches = matchingRules(policy, request);
+  // catalog: { required: review }: an uncatalogued action is never allowed, and the resource it asserts never picks the group.
+  const uncatalogued = policy.catalog.required === 'review' && catalogEntries(policy.catalog, request.action).length === 0;
+  const matches = uncatalogued ? [...matchingRules(policy, request).filter((m) => m.rule.decision !== 'allow'), { rule: uncataloguedRule(policy, request) }] : matchingRules(policy, request);
   const digest = actionDigest(request, nativeSha256Hex);
   const defaults = policy.defaults;
   const tokenTtlMs = Math.min(defaults.tokenTtlMs, ...matches.map((m) => m.rule.tokenTtlMs ?? Infinity));
@@ -95,17 +98,10 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
 
   let reviewRoute: PolicyDecision['route'];
   if (decision === 'review') {
-    const strictest = [...deciding].sort(
-      (a, b) =>
-        (b.rule.approvals ?? defaults.approvals) - (a.rule.approvals ?? defaults.approvals) ||
-        (a.rule.slaMs ?? defaults.slaMs) - (b.rule.slaMs ?? defaults.slaMs) ||
-        a.rule.index - b.rule.index,
-    )[0]!.rule;
-    const approvals = Math.max(...deciding.map((m) => m.rule.approvals ?? defaults.approvals));
-    const slaMs = Math.min(...deciding.map((m) => m.rule.slaMs ?? defaults.slaMs));
-    const escalations = deciding.map((m) => m.rule.escalateAfterMs).filter((v): v is number => v !== undefined);
-    const escalateAfterMs = escalations.length ? Math.min(...escalations) : undefined;
-    reviewRoute = route(policy, resolveGroup(policy, request, strictest.reviewers), approvals, slaMs, escalateAfterMs);
+    // The whole route is the strictest rule's own: never one rule's group with another's escalation.
+    const strictest = [...deciding].map((m) => m.rule).sort((a, b) => compareRouting(a, b, defaults))[0]!;
+    const group = uncatalogued && (strictest.reviewers === undefined || strictest.reviewers === 'owner') ? defaults.reviewers : resolveGroup(policy, request, strictest.reviewers);
+    reviewRoute = route(policy, group, strictest.approvals ?? defaults.approvals, strictest.slaMs ?? defaults.slaMs, strictest.escalateAfterMs);
   }
 
   return {
@@ -121,6 +117,36 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     ...webauthnOf(policy),
     actionDigest: digest,
   };
+}
+
+/** The default review an uncatalogued action meets under catalog: { required: review }, as a rule last in the file. */
+function uncataloguedRule(policy: CompiledPolicy, request: ActionRequest): CompiledRule {
+  const reviewers = policy.defaults.reviewers;
+  return {
+    id: 'uncatalogued',
+    index: policy.rules.length,
+    match: { action: request.action },
+    actionPatterns: [request.action],
+    decision: 'review',
+    risk: policy.defaults.risk,
+    reviewers,
+    reason: `${request.action} is not in the policy's action catalog, so its resource is only what the agent says: ${reviewers} reviews it.`,
+  };
+}
+
+/**
+ * Review rules from strictest to most lenient: most approvals, then shortest SLA, then earliest
+ * escalation (one that escalates before one that never does); a full tie goes to file order.
+ */
+export function compareRouting(a: CompiledRule, b: CompiledRule, defaults: CompiledPolicy['defaults']): number {
+  const [x, y] = [routingRank(a, defaults), routingRank(b, defaults)];
+  for (const [i, v] of x.entries()) if (v !== y[i]) return v < y[i]! ? -1 : 1;
+  return a.index - b.index;
+}
+
+/** A review rule's strictness as a key to sort by, lowest first: fewer approvals, longer SLA and later escalation sort later. */
+export function routingRank(rule: CompiledRule, defaults: CompiledPolicy['defaults']): [number, number, number] {
+  return [-(rule.approvals ?? defaults.approvals), rule.slaMs ?? defaults.slaMs, rule.escalateAfterMs ?? Infinity];
 }
 
 /** The inbox's relying party, snapshotted with the route: the workflow checks passkey assertions against it. */

@@ -121,7 +121,8 @@ test('policy errors name the file, the field path and the line', () => {
   } catch (err) {
     assert.ok(err instanceof PolicyLoadError);
     assert.deepEqual(err.errors.map((e) => [e.file, e.path, e.line]), [['broken.yaml', 'rules[0].when', 8]]);
-    assert.match(err.message, /broken\.yaml:8: rules\[0\]\.when: is not valid CEL/);
+    assert.equal(err.errors[0]!.rule, 'bad');
+    assert.match(err.message, /broken\.yaml:8: rules\[0\] \(bad\)\.when: is not valid CEL/);
   }
 });
 
