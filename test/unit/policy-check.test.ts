@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 const ROOT = join(__dirname, '..', '..');
+const EXAMPLE = join(ROOT, 'examples', 'policy.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'cs-policy-check-'));
 let n = 0;
 const file = (text: string, name = `f-${++n}`) => {
@@ -92,6 +93,19 @@ test('a load error names the rule by its id as well as its place', async () => {
 });
 
 describe('actions outside the catalog', () => {
+  test('the example policy refuses them: a staging-labelled terraform apply and an account.delete naming its own owner', async () => {
+    const apply = await cli(['policy', 'test', EXAMPLE, '--action', request('infra.terraformApply', { type: 'system', id: 'core', environment: 'staging' }, { workspace: 'core', environment: 'prod' })]);
+    assert.equal(apply.code, 1);
+    assert.match(JSON.parse(apply.stdout).reason, /disagrees with the resource the payload names \(system:core, environment prod\)/);
+    const honest = await cli(['policy', 'test', EXAMPLE, '--action', request('infra.terraformApply', { type: 'system', id: 'core', environment: 'prod' }, { workspace: 'core', environment: 'prod' })]);
+    assert.equal(JSON.parse(honest.stdout).route.approvals, 2, 'production: two operators');
+    const del = await cli(['policy', 'test', EXAMPLE, '--action', request('account.delete', { type: 'account', id: 'AC-1', owner: 'support' }, { account: 'AC-1' })]);
+    assert.equal(del.code, 1);
+    const refused = JSON.parse(del.stdout);
+    assert.equal(refused.code, 'INVALID_REQUEST');
+    assert.match(refused.reason, /The action "account\.delete" is not in the policy's action catalog, and this policy accepts catalogued actions only\./);
+  });
+
   const OPEN = `version: 1
 defaults: { reviewers: ops }
 groups:
@@ -133,5 +147,13 @@ actions:
     assert.match(check.stderr, /warning: .*:10: rules\[1\] \(no-prod-drops\): decides on resource\.environment, which the agent asserts for db\.dropTable/);
     const json = JSON.parse((await cli(['policy', 'check', policy, '--json'])).stdout);
     assert.deepEqual(json.warnings.map((w: { rule: string }) => w.rule), ['staging-free', 'no-prod-drops']);
+  });
+
+  test('the example policies check without a warning', async () => {
+    for (const example of [EXAMPLE, join(ROOT, 'examples', 'mcp-filesystem-policy.yaml')]) {
+      const run = await cli(['policy', 'check', example]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stderr, '', example);
+    }
   });
 });

@@ -136,6 +136,8 @@ test('the example policy loads and decides its example actions as documented', (
   assert.equal(large.decision, 'review');
   assert.equal(large.route?.group.name, 'finance');
   assert.equal(large.route?.approvals, 2);
+  // The walkthrough consumes it by hand after the second approval mints it (issue 22 D7).
+  assert.equal(large.tokenTtlMs, 10 * 60_000);
   assert.equal(decide('data-export-pii.json').route?.group.name, 'data-governance');
   assert.equal(decide('deploy-prod.json').route?.approvals, 2);
 });
