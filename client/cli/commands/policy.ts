@@ -1,8 +1,7 @@
 import { ExitCode, ReasonCode } from '../../../common/codes';
 import { checkCatalog } from '../../../activities/policy/catalog';
-import { evaluatePolicy } from '../../../activities/policy/evaluate';
+import { evaluatePolicy, policyWarnings } from '../../../activities/policy/evaluate';
 import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../activities/policy/load';
-import { policyWarnings } from '../../../activities/policy/lint';
 import { parseActionRequest } from '../../sdk';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
