@@ -66,6 +66,26 @@ describe('the catalog at the worker', () => {
     assert.match(refund.stdout, /denied: INVALID_REQUEST: Field "payload\.amount" must be > 0/);
   });
 
+  test('an action outside the catalog cannot choose its environment or owner: the example policy refuses it (issue 22 M4)', async () => {
+    const attacks = [
+      fresh('deploy-prod', { action: 'infra.terraformApply', resource: { type: 'system', id: 'core', environment: 'staging' }, payload: { workspace: 'core', environment: 'prod' } }),
+      fresh('account-email-change', { action: 'account.delete', resource: { type: 'account', id: 'AC-77', owner: 'support' }, payload: { account: 'AC-77' } }),
+    ];
+    const expected = [/Field "resource" \(system:core, environment staging\) disagrees with the resource the payload names \(system:core, environment prod\)/, /The action "account\.delete" is not in the policy's action catalog, and this policy accepts catalogued actions only\./];
+    for (const [i, request] of attacks.entries()) {
+      // Refused at the worker (denied INVALID_REQUEST), or at the front door once it checks the catalog itself.
+      const refused = await ctx.stack.cs.submit(request, { waitMs: 5000 }).then(
+        (state) => ({ status: state.status, code: state.outcome?.code, message: state.outcome?.message ?? '' }),
+        (err: unknown) => {
+          if (!(err instanceof InvalidRequestError)) throw err;
+          return { status: 'denied', code: 'INVALID_REQUEST', message: err.message };
+        },
+      );
+      assert.deepEqual([refused.status, refused.code], ['denied', 'INVALID_REQUEST'], JSON.stringify(refused));
+      assert.match(refused.message, expected[i]!);
+    }
+  });
+
   test('the SDK refuses an unsafe integer itself, before anything starts', async () => {
     await assert.rejects(ctx.stack.cs.submit(fresh('refund-small', { payload: { customer: 'C-42', amount: 2 ** 60, currency: 'USD', order: '1' } })), (err: unknown) => {
       assert.ok(err instanceof InvalidRequestError);

@@ -268,7 +268,7 @@ describe('countersign policy', () => {
     const broken = file('broken.yaml', 'version: 1\ndefaults: { reviewers: ops }\ngroups:\n  ops: { members: [oscar] }\nrules:\n  - id: r1\n    match: { action: a.b }\n    decision: maybe\n');
     const run = await cli(['policy', 'check', broken]);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /broken\.yaml:8: rules\[0\]\.decision: must be one of "allow", "deny", "review"/);
+    assert.match(run.stderr, /broken\.yaml:8: rules\[0\] \(r1\)\.decision: must be one of "allow", "deny", "review"/);
     const good = await cli(['policy', 'check', ctx.stack.policyFile]);
     assert.equal(good.code, 0);
     assert.match(good.stdout, /OK — 3 rules, 2 groups/);

@@ -18,7 +18,8 @@ export interface CatalogEntryCompiled {
 }
 
 export interface CompiledCatalog {
-  required: boolean;
+  /** What an action no entry covers meets: true refused, 'review' the default review, false the rules. */
+  required: boolean | 'review';
   exact: Map<string, CatalogEntryCompiled>;
   patterns: CatalogEntryCompiled[];
 }
@@ -60,7 +61,7 @@ export type CatalogCheck = { ok: true; entry?: string; resource?: Resource } | {
 export function checkCatalog(catalog: CompiledCatalog, request: ActionRequest, normalize: (environment: string) => string = (e) => e): CatalogCheck {
   const entries = catalogEntries(catalog, request.action);
   if (!entries.length) {
-    return catalog.required ? { ok: false, message: `The action "${request.action}" is not in the policy's action catalog, and this policy accepts catalogued actions only.` } : { ok: true };
+    return catalog.required === true ? { ok: false, message: `The action "${request.action}" is not in the policy's action catalog, and this policy accepts catalogued actions only.` } : { ok: true };
   }
   for (const entry of entries) {
     if (entry.validate && !entry.validate(request.payload)) return { ok: false, message: schemaMessage(entry.key, entry.validate.errors?.[0]) };

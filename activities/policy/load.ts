@@ -14,11 +14,15 @@ export interface PolicyError {
   file: string;
   path: string;
   line?: number;
+  /** The id of the rule the path is in (path rules[N]...), when it has one. */
+  rule?: string;
   message: string;
 }
 
+/** `file:line: path: message`, a rule named by its id too: `rules[3] (refund-large).when`. */
 export function formatPolicyError(e: PolicyError): string {
-  return `${e.file}${e.line ? `:${e.line}` : ''}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+  const path = e.rule !== undefined ? e.path.replace(/^rules\[\d+\]/, (at) => `${at} (${escapeName(e.rule!)})`) : e.path;
+  return `${e.file}${e.line ? `:${e.line}` : ''}: ${path ? `${path}: ` : ''}${e.message}`;
 }
 
 export class PolicyLoadError extends Error {
@@ -72,6 +76,8 @@ export interface CompiledPolicy {
   catalog: CompiledCatalog;
   /** An environment as policy compares it: lower-case, trimmed, aliases folded into their canonical name. */
   environment(name: string): string;
+  /** The file's line for a field path, for messages about the policy (policy check's warnings). */
+  lineOf(path: (string | number)[]): number | undefined;
 }
 
 /** Reads, validates and compiles a policy file; throws PolicyLoadError listing every error. */
@@ -95,8 +101,12 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
   if (errors.length) throw new PolicyLoadError(errors);
 
   const lineOf = (path: (string | number)[]) => lineAt(doc, lines, path);
-  const err = (path: (string | number)[], message: string) => errors.push({ file, path: pathText(path), line: lineOf(path), message });
   let raw: unknown;
+  const ruleOf = (path: (string | number)[]): { rule?: string } => {
+    const id = path[0] === 'rules' && typeof path[1] === 'number' ? asObject(asArray(asObject(raw).rules)[path[1]]).id : undefined;
+    return typeof id === 'string' && id.length > 0 && id.length <= 128 ? { rule: id } : {};
+  };
+  const err = (path: (string | number)[], message: string) => errors.push({ file, path: pathText(path), line: lineOf(path), ...ruleOf(path), message });
   try {
     raw = doc.toJS();
   } catch (e) {
@@ -108,7 +118,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     for (const issue of parsed.error.issues) {
       const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-      errors.push({ file, path: pathText(path), line: lineOf(keys.length ? [...path, keys[0]!] : path), message: issueText(issue) });
+      errors.push({ file, path: pathText(path), line: lineOf(keys.length ? [...path, keys[0]!] : path), ...ruleOf(path), message: issueText(issue) });
     }
   }
   // Cross-references and CEL are checked even when the shape is wrong, so one run reports every error.
@@ -229,6 +239,7 @@ export function compilePolicy(text: string, file = 'policy.yaml'): CompiledPolic
     },
     catalog,
     environment,
+    lineOf,
   };
 }
 

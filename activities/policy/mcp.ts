@@ -61,7 +61,9 @@ export function resourceMapping(mcp: McpConfig | undefined, server: string, tool
 /**
  * CEL's `tool` for an `mcp.<server>.<tool>` action ({} for any other): name, server, title, digest,
  * trusted, pinned, changed and the four hints. Hints are believed only from a server the policy
- * marks trusted, and only while the tool matches its pinned digest; otherwise each is worst case.
+ * marks trusted, and only for a tool pinned by digest that still matches it (an unpinned tool on a
+ * trusted server could be anything the server says, delete_file claiming readOnlyHint included);
+ * otherwise each is worst case.
  */
 export function mcpToolVariable(request: ActionRequest, mcp: McpConfig | undefined): Record<string, unknown> {
   const match = MCP_ACTION.exec(request.action);
@@ -74,7 +76,7 @@ export function mcpToolVariable(request: ActionRequest, mcp: McpConfig | undefin
   const pin = pinnedDigest(mcp, server, name);
   const digest = context[McpContext.digest] ?? '';
   const changed = pin !== undefined && pin !== digest;
-  const believe = trusted && !changed;
+  const believe = trusted && pin !== undefined && !changed;
   const hints = Object.fromEntries(
     MCP_HINTS.map((hint) => {
       const value = context[McpContext.hint(hint)];

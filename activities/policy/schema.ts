@@ -174,8 +174,13 @@ export const PolicyFile = z.strictObject({
   mcp: McpConfig.optional(),
   /** Canonical environment → its other spellings; compared without regard to case. */
   environments: z.record(environmentName, z.array(environmentName).min(1)).default({}),
-  /** `required: true` refuses every action no catalog entry covers. */
-  catalog: z.strictObject({ required: z.boolean().default(false) }).default({ required: false }),
+  /**
+   * An action no catalog entry covers: `required: true` refuses it (INVALID_REQUEST); `review` sends it
+   * to the default review whatever the rules allow; `false` lets the rules decide on what the agent asserts.
+   */
+  catalog: z
+    .strictObject({ required: z.union([z.boolean(), z.literal('review')], { error: 'must be true, false or review' }).default(false) })
+    .default({ required: false }),
   /** The action catalog: by exact action name or pattern. */
   actions: z.record(actionGlob, CatalogEntry).default({}),
   /** Agents, reviewers and auditors, with their credentials' hashes and public keys. */

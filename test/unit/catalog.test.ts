@@ -76,22 +76,68 @@ describe('the agent cannot pick its reviewers', () => {
     });
     assert.equal(verdict(deploy('staging', 'prod')).decision, 'invalid');
     assert.equal(verdict(deploy('staging', 'staging')).decision, 'allow');
-    assert.equal(verdict(deploy('production', 'PROD')).decision, 'review', 'aliases and case fold into prod');
+    assert.equal(verdict(deploy('PROD', 'production')).decision, 'review', 'aliases and case fold into prod');
+    assert.equal(verdict(deploy('prod', 'PROD')).decision, 'invalid', 'the payload names an environment one of the ways the catalog lists');
+  });
+
+  test('a deploy carrying a field the schema does not name (a cluster of its own) is refused', () => {
+    const v = verdict({ ...base, action: 'deploy.service', resource: { type: 'system', id: 'billing-api', environment: 'staging' }, payload: { service: 'billing-api', version: '4.12.0', environment: 'staging', cluster: 'prod-eu-1' } });
+    assert.equal(v.decision, 'invalid');
+    assert.match(v.message, /^Field "payload\.cluster" is not allowed \(deploy\.\* catalog schema\)\.$/);
+  });
+});
+
+describe('the example policy leaves no dodge that depends on the executor (issue 22 L11)', () => {
+  const email = (payload: Record<string, unknown>) => verdict({ ...base, action: 'email.send', resource: { type: 'customer', id: 'C-1' }, payload: { to: ['jo@example.com'], template: 'order-update', ...payload } });
+
+  test('an allowed template with a subject or body of the agent\'s own is reviewed; a subject with CR or LF is refused', () => {
+    assert.equal(email({}).decision, 'allow', 'the template alone');
+    assert.match(email({ subject: 'Your order' }).message, /^email-freeform-or-bulk: .* → support$/);
+    assert.equal(email({ body: 'Click https://evil.example to confirm.' }).decision, 'review');
+    for (const subject of ['Order\r\nBcc: all@example.com', 'Order\nBcc: all@example.com', 'Order\rX']) {
+      const v = email({ subject });
+      assert.equal(v.decision, 'invalid', JSON.stringify(subject));
+      assert.match(v.message, /^Field "payload\.subject" must match pattern/);
+    }
+  });
+
+  test('personal data is read from the columns: includesPii false with an email column still needs two people', () => {
+    const exportOf = (includesPii: boolean, columns: string[], rows = 10) =>
+      evaluatePolicy(policy, ActionRequest.parse({ ...base, action: 'data.export', resource: { type: 'dataset', id: 'd' }, payload: { dataset: 'd', columns, includesPii, rows, destination: 's3://x' } }));
+    const lied = exportOf(false, ['id', 'email']);
+    assert.deepEqual(lied.ruleIds, ['export-customer-data', 'export-pii-two-person']);
+    assert.equal(lied.route?.approvals, 2);
+    assert.equal(exportOf(false, ['phone'], 200_000).decision, 'deny');
+    assert.equal(exportOf(false, ['id', 'plan']).route?.approvals, 1, 'no personal column, no personal data');
+    const unknown = verdict({ ...base, action: 'data.export', resource: { type: 'dataset', id: 'd' }, payload: { dataset: 'd', columns: ['e_mail'], includesPii: false, rows: 1, destination: 's3://x' } });
+    assert.equal(unknown.decision, 'invalid', 'a column the catalog does not list is refused, so no spelling of one hides it');
+  });
+
+  test('db.dropTable on prod.eu, or any environment but dev and staging, is denied or refused, never reviewed', () => {
+    assert.equal(verdict(drop('db.dropTable', 'prod.eu')).decision, 'invalid', 'the catalog names the environments');
+    const eu = evaluatePolicy(policy, ActionRequest.parse(drop('db.dropTable', 'prod.eu')));
+    assert.equal(eu.decision, 'deny', 'and the rule itself fails closed');
+    assert.equal(verdict(drop('db.dropTable', 'staging')).decision, 'review');
   });
 });
 
 describe('look-alike spellings never weaken a deny', () => {
   test('DB.DropTable, PROD, production and prd are the production drop, denied', () => {
-    for (const [action, env] of [['DB.DropTable', 'prod'], ['db.dropTable', 'PROD'], ['db.dropTable', 'production'], ['Db.DROPTABLE', 'Prd'], ['db.dropTable.now', 'prod']] as const) {
-      assert.equal(verdict(drop(action, env)).decision, 'deny', `${action} on ${env}`);
+    for (const [action, env, payloadEnv] of [['DB.DropTable', 'prod', 'prod'], ['db.dropTable', 'PROD', 'prod'], ['db.dropTable', 'production', 'production'], ['Db.DROPTABLE', 'Prd', 'prd'], ['db.dropTable.now', 'prod', 'prod']] as const) {
+      assert.equal(verdict(drop(action, env, payloadEnv)).decision, 'deny', `${action} on ${env}`);
     }
+    assert.equal(verdict(drop('db.dropTable', 'PROD')).decision, 'invalid', 'a payload spells its environment as the catalog lists it');
   });
 
-  test('* stays within one segment: crm.get* allows crm.getCustomer, not crm.get.customers.delete', () => {
-    const crm = (action: string) => ({ ...base, action, resource: { type: 'customer', id: 'C-1' }, payload: {} });
+  test('reads are named one by one: crm.getCustomer is allowed, crm.getAndDeleteCustomer and crm.get.customers.delete are not', () => {
+    const crm = (action: string) => ({ ...base, action, resource: { type: 'customer', id: 'C-1' }, payload: { customer: 'C-1' } });
     assert.equal(verdict(crm('crm.getCustomer')).decision, 'allow');
     assert.equal(verdict(crm('CRM.GetCustomer')).decision, 'allow');
-    assert.equal(verdict(crm('crm.get.customers.delete')).decision, 'review');
+    for (const action of ['crm.getAndDeleteCustomer', 'crm.get.customers.delete']) {
+      assert.equal(verdict(crm(action)).decision, 'invalid', `${action}: not in the catalog`);
+      // Even in a copy of the policy that catalogues it, no rule would allow it.
+      assert.notEqual(evaluatePolicy(policy, ActionRequest.parse(crm(action))).decision, 'allow', action);
+    }
   });
 
   test('property: no spelling of a denied action or environment is decided more leniently than the canonical one', () => {
@@ -151,7 +197,7 @@ describe('loosely typed payloads are refused by the catalog schema', () => {
 
   test('a catalog-only policy refuses uncatalogued actions; unknown actions otherwise keep the fail-closed default', () => {
     const crm = { ...base, action: 'crm.mergeAccounts', resource: { type: 'customer', id: 'C-1' }, payload: {} };
-    assert.equal(verdict(crm).decision, 'review');
+    assert.equal(verdict(crm).decision, 'invalid', 'the example policy requires the catalog');
     const strict = compilePolicy(`
 version: 1
 defaults: { decision: allow, reviewers: ops }

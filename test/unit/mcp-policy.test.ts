@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { celContext, evaluatePolicy } from '../../activities/policy/evaluate';
-import { compilePolicy, PolicyLoadError } from '../../activities/policy/load';
+import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../activities/policy/load';
 import { mcpActionName, McpContext, resourceMapping } from '../../activities/policy/mcp';
 import { parseActionRequest } from '../../client/sdk';
 
@@ -37,22 +38,59 @@ const call = (action: string, context: Record<string, string>) =>
   parseActionRequest({ agentId: 'gw', taskId: 't', action, summary: 's', resource: { type: 'system', id: 'x' }, payload: { path: '/tmp/a' }, context });
 const claims = (tool: string, extra: Record<string, string> = {}) => ({ [McpContext.tool]: tool, [McpContext.hint('readOnlyHint')]: 'true', [McpContext.hint('destructiveHint')]: 'false', ...extra });
 
-test('a trusted server’s hints reach CEL as the tool variable', () => {
-  const tool = celContext(call('mcp.filesystem.list_directory', claims('list_directory')), policy).tool as Record<string, unknown>;
+test('a trusted server’s hints for a pinned tool reach CEL as the tool variable', () => {
+  const read = call('mcp.filesystem.read_text_file', claims('read_text_file', { [McpContext.digest]: PINNED }));
+  const tool = celContext(read, policy).tool as Record<string, unknown>;
   assert.deepEqual(tool, {
-    name: 'list_directory',
+    name: 'read_text_file',
     server: 'filesystem',
     title: '',
-    digest: '',
+    digest: PINNED,
     trusted: true,
-    pinned: false,
+    pinned: true,
     changed: false,
     readOnlyHint: true,
     destructiveHint: false,
     idempotentHint: false,
     openWorldHint: true,
   });
-  assert.equal(evaluatePolicy(policy, call('mcp.filesystem.list_directory', claims('list_directory'))).decision, 'allow');
+  assert.equal(evaluatePolicy(policy, read).decision, 'allow');
+});
+
+test('an unpinned tool on a trusted server is not believed: delete_file claiming readOnlyHint is reviewed (issue 22 M5)', () => {
+  const attack = call('mcp.filesystem.delete_file', claims('delete_file', { [McpContext.digest]: 'c'.repeat(64) }));
+  const tool = celContext(attack, policy).tool as Record<string, unknown>;
+  assert.equal(tool.trusted, true);
+  assert.equal(tool.pinned, false);
+  assert.equal(tool.readOnlyHint, false);
+  assert.equal(tool.destructiveHint, true);
+  const decision = evaluatePolicy(policy, attack);
+  assert.equal(decision.decision, 'review');
+  assert.deepEqual(decision.ruleIds, ['defaults']);
+  // The same with the example policy a user copies.
+  const example = loadPolicyFile(join(__dirname, '..', '..', 'examples', 'mcp-filesystem-policy.yaml'));
+  assert.equal(evaluatePolicy(example, attack).decision, 'review');
+});
+
+describe('the example filesystem policy denies changes to dotfiles however the path is written (issue 22 L11)', () => {
+  const example = loadPolicyFile(join(__dirname, '..', '..', 'examples', 'mcp-filesystem-policy.yaml'));
+  const change = (tool: string, args: Record<string, unknown>) =>
+    evaluatePolicy(example, parseActionRequest({ agentId: 'gw', taskId: 't', action: `mcp.filesystem.${tool}`, summary: 's', resource: { type: 'dataset', id: `fs:${String(args.path ?? args.destination)}`.slice(0, 256) }, payload: args, context: claims(tool) }));
+  const long = `${'deep/'.repeat(60)}.env`;
+  test('a relative .env, .env.local, .ENV, .ssh and .git, and a path longer than the resource id keeps', () => {
+    assert.ok(long.length > 256);
+    for (const path of ['.env', './.env', 'app/.env.local', 'app/.ENV', '.ssh/authorized_keys', 'repo/.git/hooks/pre-commit', 'a\\.env', long]) {
+      const d = change('write_file', { path, content: 'x' });
+      assert.equal(d.decision, 'deny', path);
+      assert.deepEqual(d.ruleIds.includes('fs-no-dotfiles'), true, path);
+    }
+    assert.equal(change('edit_file', { path: long, edits: [] }).decision, 'deny');
+    assert.equal(change('move_file', { source: '.env', destination: 'notes.txt' }).decision, 'deny', 'moving one away is a change too');
+    assert.equal(change('move_file', { source: 'notes.txt', destination: long }).decision, 'deny');
+  });
+  test('ordinary files, and names that only start like one, are reviewed as writes', () => {
+    for (const path of ['notes.txt', 'app/environment.md', 'app/.envelope-ideas.txt', 'docs/git.md']) assert.equal(change('write_file', { path, content: 'x' }).decision, 'review', path);
+  });
 });
 
 test('an untrusted or unlisted server’s claimed hints count as worst case', () => {

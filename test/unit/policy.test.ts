@@ -121,7 +121,8 @@ test('policy errors name the file, the field path and the line', () => {
   } catch (err) {
     assert.ok(err instanceof PolicyLoadError);
     assert.deepEqual(err.errors.map((e) => [e.file, e.path, e.line]), [['broken.yaml', 'rules[0].when', 8]]);
-    assert.match(err.message, /broken\.yaml:8: rules\[0\]\.when: is not valid CEL/);
+    assert.equal(err.errors[0]!.rule, 'bad');
+    assert.match(err.message, /broken\.yaml:8: rules\[0\] \(bad\)\.when: is not valid CEL/);
   }
 });
 
@@ -135,6 +136,8 @@ test('the example policy loads and decides its example actions as documented', (
   assert.equal(large.decision, 'review');
   assert.equal(large.route?.group.name, 'finance');
   assert.equal(large.route?.approvals, 2);
+  // The walkthrough consumes it by hand after the second approval mints it (issue 22 D7).
+  assert.equal(large.tokenTtlMs, 10 * 60_000);
   assert.equal(decide('data-export-pii.json').route?.group.name, 'data-governance');
   assert.equal(decide('deploy-prod.json').route?.approvals, 2);
 });

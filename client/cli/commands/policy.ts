@@ -1,12 +1,11 @@
 import { ExitCode, ReasonCode } from '../../../common/codes';
 import { checkCatalog } from '../../../activities/policy/catalog';
-import { evaluatePolicy } from '../../../activities/policy/evaluate';
+import { evaluatePolicy, policyWarnings } from '../../../activities/policy/evaluate';
 import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../activities/policy/load';
 import { parseActionRequest } from '../../sdk';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 import { policyHelp } from '../help';
-
 
 export async function policyCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -26,9 +25,11 @@ export async function policyCommand(args: string[]): Promise<number> {
   }
 
   if (sub === 'check') {
-    const summary = { ok: true, file, digest: policy.digest, rules: policy.rules.length, groups: Object.keys(policy.config.groups).length, actions: Object.keys(policy.config.actions).length };
+    const warnings = policyWarnings(policy);
+    const summary = { ok: true, file, digest: policy.digest, rules: policy.rules.length, groups: Object.keys(policy.config.groups).length, actions: Object.keys(policy.config.actions).length, warnings };
+    for (const w of warnings) process.stderr.write(`warning: ${formatPolicyError(w)}\n`);
     if (values.json) printJson(summary);
-    else out(`${file}: OK — ${summary.rules} rules, ${summary.groups} groups, ${summary.actions} catalogued actions, digest ${policy.digest.slice(0, 16)}`);
+    else out(`${file}: OK — ${summary.rules} rules, ${summary.groups} groups, ${summary.actions} catalogued actions, digest ${policy.digest.slice(0, 16)}${warnings.length ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''} (stderr)` : ''}`);
     return ExitCode.ok;
   }
   if (!values.action) throw usage('policy test needs --action action.json.');
