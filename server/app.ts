@@ -23,6 +23,7 @@ import { parseActionRequest, type Approvals } from './backend';
 import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
+import { TrustedProxies } from './forwarded';
 import { createRateLimiter } from './rate-limit';
 import { SessionError, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
@@ -41,8 +42,8 @@ export interface AppOptions {
   listRateLimit?: { perSecond: number; burst: number };
   /** How often the event stream looks for a change. */
   streamPollMs?: number;
-  /** Behind a proxy that sets X-Forwarded-For: the client is its first address (COUNTERSIGN_TRUST_PROXY=1). */
-  trustProxy?: boolean;
+  /** Proxies whose X-Forwarded-For is believed (COUNTERSIGN_TRUSTED_PROXIES); none by default. */
+  trustedProxies?: TrustedProxies;
   /** Reviewers' passkey enrolments (the web inbox). */
   enrollments: Enrollments;
   /** Served over TLS: the inbox cookie is Secure. */
@@ -68,6 +69,8 @@ export function createApp(options: AppOptions): Hono<Env> {
   // a budget of their own per credential, well under the general one. An open inbox uses 0.5 a second.
   const listLimiter = createRateLimiter(options.listRateLimit ?? { perSecond: 10, burst: 40 });
   const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+  // A login proof names the origin the reviewer's CLI connected to: one whose host this server answers for by name.
+  const loginAudiences = [...allowed].filter((h) => h !== '*').flatMap((h) => ['http', 'https'].map((scheme) => originOf(`${scheme}://${h}`))).filter((o): o is string => Boolean(o));
   // The inbox is https when this server terminates TLS or its public origins (behind a proxy) are https.
   const secure = Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://')));
   const app = new Hono<Env>();
@@ -119,12 +122,10 @@ export function createApp(options: AppOptions): Hono<Env> {
     const r = bucket.take(key);
     if (!r.ok) throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests; try again in ${r.retryAfterS} s.`, { 'retry-after': String(r.retryAfterS) });
   };
+  const proxies = options.trustedProxies ?? new TrustedProxies([]);
   const clientAddress = (c: Context) => {
-    if (options.trustProxy) {
-      const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-      if (forwarded) return forwarded.slice(0, 64);
-    }
-    return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+    const peer = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+    return proxies.clientAddress(peer, c.req.header('x-forwarded-for'));
   };
 
   /** A refused credential: counted against the caller's address (a bucket apart from logins), then 401. */
@@ -322,21 +323,25 @@ export function createApp(options: AppOptions): Hono<Env> {
   // --- reviewers --------------------------------------------------------------------------------
   app.post('/v1/session/challenge', small, async (c) => {
     // Logins have buckets of their own: failed API calls from the same address cannot lock reviewers out.
+    // A challenge costs only its caller's address: whoever it names, it proves nothing and spends no one else's budget.
     rateLimited(`login:${clientAddress(c)}`);
     const { reviewer } = parse(ChallengeBody, await jsonBody(c));
-    rateLimited(`login-as:${reviewer}`);
     return c.json(await sessions.challenge(reviewer));
   });
 
   app.post('/v1/session', small, async (c) => {
     rateLimited(`login:${clientAddress(c)}`);
     const { challenge, proof } = parse(LoginBody, await jsonBody(c));
+    let session: Awaited<ReturnType<Sessions['login']>>;
     try {
-      return c.json(await sessions.login(challenge, proof, (name) => policy.reviewerKeys.get(name)));
+      session = await sessions.login(challenge, proof, (name) => policy.reviewerKeys.get(name), loginAudiences);
     } catch (err) {
       if (err instanceof SessionError) throw unauthenticated(err.message);
       throw err;
     }
+    // The reviewer's own budget is charged only once their key has signed: no one else can spend it.
+    rateLimited(`login-as:${session.reviewer}`);
+    return c.json(session);
   });
 
   app.get('/v1/reviews', async (c) => {
@@ -482,6 +487,14 @@ export function visibleTo(view: ReviewView, reviewer: string, currentGroups: str
   const route = view.policy?.route;
   if (!route) return false;
   return [route.group, ...route.escalationChain].some((g) => view.eligibleGroups.includes(g.name) && g.members.includes(reviewer) && currentGroups.includes(g.name));
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 async function resolveId(backend: Approvals, id: string): Promise<string> {

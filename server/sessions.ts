@@ -15,7 +15,6 @@ export const DEFAULT_SESSION_TTL_S = 15 * 60;
 
 const ISSUER = 'countersign';
 const CHALLENGE_AUDIENCE = 'countersign/login-challenge';
-export const PROOF_AUDIENCE = 'countersign/login';
 const SESSION_AUDIENCE = 'countersign/reviewer-session';
 
 export class SessionError extends Error {
@@ -24,8 +23,12 @@ export class SessionError extends Error {
 
 export interface Sessions {
   challenge(reviewer: string): Promise<{ challenge: string; nonce: string; expiresAt: string }>;
-  /** Verifies a login proof; `publicKey` is the reviewer's registered key (base64, raw 32 bytes). */
-  login(challenge: string, proof: string, publicKeyOf: (reviewer: string) => string | undefined): Promise<{ session: string; reviewer: string; expiresAt: string }>;
+  /**
+   * Verifies a login proof; `publicKeyOf` gives the reviewer's registered key (base64, raw 32 bytes);
+   * `audiences` are this server's own origins, one of which the proof must name (a proof made for
+   * another server, which relayed our challenge, is refused).
+   */
+  login(challenge: string, proof: string, publicKeyOf: (reviewer: string) => string | undefined, audiences: readonly string[]): Promise<{ session: string; reviewer: string; expiresAt: string }>;
   /** The reviewer a session names; throws SessionError when it is forged, expired or for another audience. */
   verify(session: string): Promise<string>;
   /** A signed ticket carrying a WebAuthn challenge between the options call and the answer (any instance can check it). */
@@ -87,7 +90,7 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
       const { token, expiresAt } = await hs({ nonce }, CHALLENGE_AUDIENCE, CHALLENGE_TTL_S, reviewer);
       return { challenge: token, nonce, expiresAt };
     },
-    async login(challenge, proof, publicKeyOf) {
+    async login(challenge, proof, publicKeyOf, audiences) {
       const c = await verifyHs(challenge, CHALLENGE_AUDIENCE, 'login challenge');
       const reviewer = String(c.sub);
       const key = publicKeyOf(reviewer);
@@ -97,8 +100,12 @@ export function createSessions(secret: Uint8Array, options: { ttlSeconds?: numbe
       let claims: JWTPayload;
       try {
         const publicKey = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key, 'base64').toString('base64url') }, 'EdDSA');
-        claims = (await jwtVerify(proof, publicKey, { algorithms: ['EdDSA', 'Ed25519'], audience: PROOF_AUDIENCE, subject: reviewer, maxTokenAge: PROOF_MAX_AGE_S })).payload;
-      } catch {
+        claims = (await jwtVerify(proof, publicKey, { algorithms: ['EdDSA', 'Ed25519'], audience: [...audiences], subject: reviewer, maxTokenAge: PROOF_MAX_AGE_S })).payload;
+      } catch (err) {
+        // The claims are checked after the signature: only the key's holder learns this.
+        if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') {
+          throw new SessionError(`The login proof was made for another server (${String((err.payload as JWTPayload).aud).slice(0, 100)}): log in with COUNTERSIGN_URL set to this server's own address.`);
+        }
         throw refused;
       }
       if (claims.nonce !== c.nonce) throw new SessionError('The login proof answers another challenge.');
