@@ -83,6 +83,14 @@ export class Reviewer {
     return session.session;
   }
 
+  /** Ends this reviewer's session on the server (every instance); the next call logs in again. */
+  async logout(): Promise<void> {
+    if (!this.session) return;
+    const token = this.session.token;
+    this.session = undefined;
+    await new HttpClient({ url: this.http.base.href, bearer: () => token }).request('POST', '/v1/session/logout');
+  }
+
   /** The first page of open requests routed to this reviewer's groups, newest first (100 unless `limit` says otherwise). */
   async queue(options: QueueOptions = {}): Promise<RequestRow[]> {
     return (await this.queuePage(options)).requests;

@@ -25,7 +25,7 @@ import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
 import { TrustedProxies } from './forwarded';
 import { createRateLimiter } from './rate-limit';
-import { SessionError, type Sessions } from './sessions';
+import { keyFingerprint, SessionError, type SessionClaims, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
 import { groupsOf, inboxSession, passkeyOwner, registerInbox } from './inbox';
 
@@ -158,13 +158,16 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (API_KEY_PATTERN.test(credential)) principal = authenticateApiKey(policy.directory, credential);
     else if (credential.split('.').length !== 3) throw refused(c, 'The credential is not valid: an API key (cs_agent_…) or a reviewer session from POST /v1/session.');
     else {
+      let claims: SessionClaims;
       try {
-        const name = await sessions.verify(credential);
-        // The directory may have dropped the reviewer since: a session outlives no registration.
-        if (policy.reviewerKeys.has(name)) principal = { role: 'reviewer', name, groups: groupsOf(policy, name) };
+        claims = await sessions.verify(credential);
       } catch (err) {
         throw refused(c, err instanceof SessionError ? `${err.message} Log in again.` : 'The credential is not valid.');
       }
+      // A session outlives neither the reviewer's registration nor the key that logged it in (a rotated or revoked key ends it).
+      const key = policy.reviewerKeys.get(claims.reviewer);
+      if (key && keyFingerprint(key) !== claims.kid) throw refused(c, 'The key this session was logged in with is no longer in the directory. Log in again.');
+      if (key) principal = { role: 'reviewer', name: claims.reviewer, groups: groupsOf(policy, claims.reviewer) };
     }
     if (!principal) throw refused(c, 'The credential is not valid.');
     rateLimited(`${principal.role}:${principal.name}`);
@@ -342,6 +345,21 @@ export function createApp(options: AppOptions): Hono<Env> {
     // The reviewer's own budget is charged only once their key has signed: no one else can spend it.
     rateLimited(`login-as:${session.reviewer}`);
     return c.json(session);
+  });
+
+  /** Ends this session on every instance: the same bearer is refused from now on. */
+  app.post('/v1/session/logout', async (c) => {
+    const m = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(c.req.header('authorization') ?? '');
+    if (!m || m[1]!.split('.').length !== 3) throw refused(c, 'Send the session to end as "Authorization: Bearer <session>".');
+    let claims: SessionClaims;
+    try {
+      claims = await sessions.verify(m[1]!);
+    } catch (err) {
+      throw refused(c, err instanceof SessionError ? `${err.message} There is nothing to log out of.` : 'The credential is not valid.');
+    }
+    await sessions.end(claims);
+    logger.info({ reviewer: claims.reviewer }, 'reviewer logged out');
+    return c.body(null, 204);
   });
 
   app.get('/v1/reviews', async (c) => {

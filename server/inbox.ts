@@ -204,7 +204,7 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     if (!verified) throw loginRefused();
     deps.rateLimited(`login-as:${owner.reviewer}`);
     try {
-      sessions.spendTicket(ticket.challenge); // one session per sign-in ceremony
+      await sessions.spendTicket(ticket.challenge); // one session per sign-in ceremony
     } catch (err) {
       if (err instanceof SessionError) throw unauthenticated(`${err.message} Start again.`);
       throw err;
@@ -220,7 +220,16 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     return c.json({ reviewer: session.reviewer, groups: groupsOf(policy, session.reviewer), csrf: session.csrf, expiresAt: session.expiresAt });
   });
 
-  app.post('/v1/inbox/logout', (c) => {
+  app.post('/v1/inbox/logout', async (c) => {
+    // The cookie's session ends on the server too: a copy of it kept elsewhere is refused from now on.
+    const cookie = getCookie(c, cookieName(deps.secure));
+    if (cookie && cookie.length <= 4096) {
+      const session = await sessions.verifyInbox(cookie).catch(() => undefined);
+      if (session) {
+        await sessions.end(session);
+        logger.info({ reviewer: session.reviewer }, 'reviewer signed out of the inbox');
+      }
+    }
     deleteCookie(c, cookieName(deps.secure), { path: '/', secure: deps.secure, sameSite: 'Strict', httpOnly: true });
     return c.body(null, 204);
   });

@@ -16,6 +16,7 @@ import { Approvals } from './backend';
 import { createSessions } from './sessions';
 import { Enrollments } from './enrollments';
 import { TrustedProxies } from './forwarded';
+import { temporalLedger, type DoorLedger } from './ledger';
 import { capConnectionsPerAddress, DEFAULT_CONNECTION_LIMITS, limitsFromEnv, timeoutOptions, type ConnectionLimits } from './connections';
 
 export interface RunningServer {
@@ -39,6 +40,8 @@ export interface ServerSettings {
   listRateLimit?: { perSecond: number; burst: number };
   /** Proxies whose X-Forwarded-For is believed; the client is the right-most hop none of them is. */
   trustedProxies?: TrustedProxies;
+  /** Where answered challenges and ended sessions are recorded; by default in Temporal, shared by every instance on the task queue. */
+  ledger?: DoorLedger;
   /** Header and request timeouts and the per-address connection cap (DEFAULT_CONNECTION_LIMITS). */
   connections?: ConnectionLimits;
 }
@@ -74,7 +77,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     backend: s.backend,
     policy: s.policy,
     logger: s.logger,
-    sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds }),
+    sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds, ledger: s.ledger ?? temporalLedger(s.backend.client, s.backend.taskQueue) }),
     allowedHosts,
     rateLimit: s.rateLimit,
     listRateLimit: s.listRateLimit,

@@ -449,6 +449,54 @@ describe('sessions across instances, expiry and rate limits', () => {
     assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge: bobs.challenge, proof: wrong } }), 401);
   });
 
+  test('logout ends the session on the server, on every instance: the same bearer is refused from then on', async () => {
+    const s = await loginAt(b.url, 'alice');
+    assert.equal((await call('GET', '/v1/reviews', { base: a.url, bearer: s })).status, 200);
+    assert.equal((await call('POST', '/v1/session/logout', { base: b.url, bearer: s })).status, 204);
+    assertProblem(await call('GET', '/v1/reviews', { base: b.url, bearer: s }), 401, 'UNAUTHENTICATED', /ended \(logged out\)/);
+    assertProblem(await call('GET', '/v1/reviews', { base: a.url, bearer: s }), 401, 'UNAUTHENTICATED', /ended \(logged out\)/);
+    assertProblem(await call('POST', '/v1/session/logout', { base: a.url, bearer: s }), 401, 'UNAUTHENTICATED');
+    // Another session of the same reviewer is not touched.
+    assert.equal((await call('GET', '/v1/reviews', { base: b.url, bearer: await loginAt(b.url, 'alice') })).status, 200);
+  });
+
+  test('a session ends when the key that logged it in is replaced in the directory', async () => {
+    const s = await loginAt(b.url, 'bob');
+    const { parseDocument } = await import('yaml');
+    const doc = parseDocument(readFileSync(ctx.stack.policyFile, 'utf8'));
+    const { publicKey } = generateKeyPairSync('ed25519');
+    doc.setIn(['directory', 'reviewers', 'bob', 'key'], Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64'));
+    const { compilePolicy } = await import('../activities/policy/load');
+    const rotated = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(doc.toString()), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });
+    try {
+      assertProblem(await call('GET', '/v1/reviews', { base: rotated.url, bearer: s }), 401, 'UNAUTHENTICATED', /key this session was logged in with is no longer in the directory/);
+      assert.equal((await call('GET', '/v1/reviews', { base: b.url, bearer: s })).status, 200, 'where the directory still has the key, the session stands');
+    } finally {
+      await rotated.close();
+    }
+  });
+
+  test('a challenge answered at one instance cannot be answered again at another (the record is in Temporal)', async () => {
+    const { challenge, nonce } = (await call('POST', '/v1/session/challenge', { base: a.url, body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
+    const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get('alice')!));
+    const proofFor = (base: string) => new SignJWT({ nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience(new URL(base).origin).setIssuedAt().setExpirationTime('1m').sign(key);
+    assert.equal((await call('POST', '/v1/session', { base: b.url, body: { challenge, proof: await proofFor(b.url) } })).status, 200);
+    assertProblem(await call('POST', '/v1/session', { base: a.url, body: { challenge, proof: await proofFor(a.url) } }), 401, 'UNAUTHENTICATED', /answered already/);
+    assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge, proof: await proofFor(b.url) } }), 401, 'UNAUTHENTICATED', /answered already/);
+  });
+
+  test('rate limits are per instance (docs/deploy.md): behind two instances a credential gets twice its burst', async () => {
+    const common = { backend: ctx.stack.ops, policy: (await import('../activities/policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0', rateLimit: { perSecond: 0.001, burst: 3 } };
+    const [one, two] = [await startServer(common), await startServer(common)];
+    try {
+      const statuses: number[] = [];
+      for (const base of [one.url, two.url]) for (let i = 0; i < 4; i++) statuses.push((await call('GET', '/v1/whoami', { base, bearer: agentKey('bot') })).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 200, 200, 200, 429]);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
   test('a reviewer removed from a group loses its open requests at once, on a server running the new policy', async () => {
     const request = await submitted({ payload: { amount: 333, currency: 'USD' } });
     const s = await loginAt(b.url, 'alice');
