@@ -24,6 +24,8 @@ import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentia
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
 import { TrustedProxies } from './forwarded';
+import { memoryLedger, type DoorLedger } from './ledger';
+import { CLONED_PASSKEY, SignCounts } from './sign-counts';
 import { createRateLimiter } from './rate-limit';
 import { keyFingerprint, SessionError, type SessionClaims, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
@@ -44,6 +46,8 @@ export interface AppOptions {
   streamPollMs?: number;
   /** Proxies whose X-Forwarded-For is believed (COUNTERSIGN_TRUSTED_PROXIES); none by default. */
   trustedProxies?: TrustedProxies;
+  /** Where answered challenges, ended sessions and passkey counts are recorded across instances (the one the sessions use). */
+  ledger?: DoorLedger;
   /** Reviewers' passkey enrolments (the web inbox). */
   enrollments: Enrollments;
   /** Served over TLS: the inbox cookie is Secure. */
@@ -68,6 +72,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   // Listings are visibility queries, which PostgreSQL (or Temporal Cloud's namespace limit) pays for:
   // a budget of their own per credential, well under the general one. An open inbox uses 0.5 a second.
   const listLimiter = createRateLimiter(options.listRateLimit ?? { perSecond: 10, burst: 40 });
+  const signCounts = new SignCounts(options.ledger ?? memoryLedger());
   const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
   // A login proof names the origin the reviewer's CLI connected to: one whose host this server answers for by name.
   const loginAudiences = [...allowed].filter((h) => h !== '*').flatMap((h) => ['http', 'https'].map((scheme) => originOf(`${scheme}://${h}`))).filter((o): o is string => Boolean(o));
@@ -429,6 +434,10 @@ export function createApp(options: AppOptions): Hono<Env> {
         const rp = policy.webauthn!;
         const checked = verifyPasskeyAssertion(signature.passkey, { credentialId: signature.passkey.credentialId, publicKey: owner.publicKey }, { challenge: decisionChallenge(statement), origins: rp.origins, rpId: rp.rpId });
         if (!checked.ok) throw unauthenticated(`The passkey assertion is refused: ${checked.reason}.`);
+        if (!(await signCounts.advance(signature.passkey.credentialId, checked.signCount))) {
+          logger.warn({ reviewer: reviewer.name, credentialId: signature.passkey.credentialId.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
+          throw unauthenticated(CLONED_PASSKEY);
+        }
       } else {
         const key = policy.reviewerKeys.get(reviewer.name);
         if (!key || !verifyEd25519(key, decisionMessage(statement), signature.value)) {
@@ -488,6 +497,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     secure,
     rateLimited,
     clientAddress,
+    signCounts,
     jsonBody,
     parse: parse as never,
     limit: bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', 'The body is larger than 64 KiB.', { connection: 'close' }); } }),

@@ -73,11 +73,13 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
   (server as Server).keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;
   for (const name of [host, 'localhost', '127.0.0.1', '[::1]']) allowedHosts.push(`${name}:${port}`);
+  const ledger = s.ledger ?? temporalLedger(s.backend.client, s.backend.taskQueue);
   app = createApp({
     backend: s.backend,
     policy: s.policy,
     logger: s.logger,
-    sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds, ledger: s.ledger ?? temporalLedger(s.backend.client, s.backend.taskQueue) }),
+    sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds, ledger }),
+    ledger,
     allowedHosts,
     rateLimit: s.rateLimit,
     listRateLimit: s.listRateLimit,
