@@ -6,7 +6,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 
-/** Entries of X-Forwarded-For read at most: a longer chain is cut, never walked. */
+/** Entries of X-Forwarded-For read at most, from the right (the end proxies append to): a longer chain is cut, never walked. */
 const MAX_HOPS = 32;
 
 export class TrustedProxies {
@@ -51,7 +51,7 @@ export class TrustedProxies {
   clientAddress(peer: string, forwardedFor: string | undefined): string {
     let client = unmapped(peer);
     if (!forwardedFor || !this.has(client)) return client;
-    const hops = forwardedFor.slice(0, 64 * MAX_HOPS).split(',').slice(-MAX_HOPS).map((h) => unmapped(h.trim()));
+    const hops = forwardedFor.slice(-64 * MAX_HOPS).split(',').slice(-MAX_HOPS).map((h) => unmapped(h.trim()));
     for (let i = hops.length - 1; i >= 0; i--) {
       if (!isIP(hops[i]!)) return client; // not an address: nothing left of it is believed
       client = hops[i]!;
