@@ -40,7 +40,6 @@ export interface Shown {
   runId?: string;
 }
 
-const PROOF_AUDIENCE = 'countersign/login';
 /** Log in again this long before the session runs out. */
 const RENEW_MARGIN_MS = 30_000;
 
@@ -77,10 +76,19 @@ export class Reviewer {
     if (this.session && this.session.expiresAt - RENEW_MARGIN_MS > Date.now()) return this.session.token;
     const anonymous = new HttpClient({ url: this.http.base.href, bearer: () => '' });
     const { challenge, nonce } = await anonymous.request<{ challenge: string; nonce: string }>('POST', '/v1/session/challenge', { reviewer: this.name });
-    const proof = eddsaJwt(this.key, { nonce, sub: this.name, aud: PROOF_AUDIENCE });
+    // Bound to the origin this client connects to: a server that relays our login elsewhere gets a proof no other server takes.
+    const proof = eddsaJwt(this.key, { nonce, sub: this.name, aud: this.http.base.origin });
     const session = await anonymous.request<{ session: string; expiresAt: string }>('POST', '/v1/session', { challenge, proof });
     this.session = { token: session.session, expiresAt: Date.parse(session.expiresAt) };
     return session.session;
+  }
+
+  /** Ends this reviewer's session on the server (every instance); the next call logs in again. */
+  async logout(): Promise<void> {
+    if (!this.session) return;
+    const token = this.session.token;
+    this.session = undefined;
+    await new HttpClient({ url: this.http.base.href, bearer: () => token }).request('POST', '/v1/session/logout');
   }
 
   /** The first page of open requests routed to this reviewer's groups, newest first (100 unless `limit` says otherwise). */

@@ -17,7 +17,7 @@ const reviewerName = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:
 export const ChallengeBody = z.strictObject({ reviewer: reviewerName });
 export const LoginBody = z.strictObject({
   challenge: z.string().min(1).max(2048),
-  /** A compact JWS (EdDSA) by the reviewer's key: { sub: reviewer, aud: "countersign/login", nonce, iat, exp }. */
+  /** A compact JWS (EdDSA) by the reviewer's key: { sub: reviewer, aud: the server's origin as the client reached it, nonce, iat, exp }. */
   proof: z.string().min(1).max(2048),
 });
 

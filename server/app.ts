@@ -23,8 +23,11 @@ import { parseActionRequest, type Approvals } from './backend';
 import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
+import { TrustedProxies } from './forwarded';
+import { memoryLedger, type DoorLedger } from './ledger';
+import { CLONED_PASSKEY, SignCounts } from './sign-counts';
 import { createRateLimiter } from './rate-limit';
-import { SessionError, type Sessions } from './sessions';
+import { keyFingerprint, SessionError, type SessionClaims, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
 import { groupsOf, inboxSession, passkeyOwner, registerInbox } from './inbox';
 
@@ -41,8 +44,10 @@ export interface AppOptions {
   listRateLimit?: { perSecond: number; burst: number };
   /** How often the event stream looks for a change. */
   streamPollMs?: number;
-  /** Behind a proxy that sets X-Forwarded-For: the client is its first address (COUNTERSIGN_TRUST_PROXY=1). */
-  trustProxy?: boolean;
+  /** Proxies whose X-Forwarded-For is believed (COUNTERSIGN_TRUSTED_PROXIES); none by default. */
+  trustedProxies?: TrustedProxies;
+  /** Where answered challenges, ended sessions and passkey counts are recorded across instances (the one the sessions use). */
+  ledger?: DoorLedger;
   /** Reviewers' passkey enrolments (the web inbox). */
   enrollments: Enrollments;
   /** Served over TLS: the inbox cookie is Secure. */
@@ -67,7 +72,10 @@ export function createApp(options: AppOptions): Hono<Env> {
   // Listings are visibility queries, which PostgreSQL (or Temporal Cloud's namespace limit) pays for:
   // a budget of their own per credential, well under the general one. An open inbox uses 0.5 a second.
   const listLimiter = createRateLimiter(options.listRateLimit ?? { perSecond: 10, burst: 40 });
+  const signCounts = new SignCounts(options.ledger ?? memoryLedger());
   const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+  // A login proof names the origin the reviewer's CLI connected to: one whose host this server answers for by name.
+  const loginAudiences = [...allowed].filter((h) => h !== '*').flatMap((h) => ['http', 'https'].map((scheme) => originOf(`${scheme}://${h}`))).filter((o): o is string => Boolean(o));
   // The inbox is https when this server terminates TLS or its public origins (behind a proxy) are https.
   const secure = Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://')));
   const app = new Hono<Env>();
@@ -119,12 +127,10 @@ export function createApp(options: AppOptions): Hono<Env> {
     const r = bucket.take(key);
     if (!r.ok) throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests; try again in ${r.retryAfterS} s.`, { 'retry-after': String(r.retryAfterS) });
   };
+  const proxies = options.trustedProxies ?? new TrustedProxies([]);
   const clientAddress = (c: Context) => {
-    if (options.trustProxy) {
-      const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-      if (forwarded) return forwarded.slice(0, 64);
-    }
-    return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+    const peer = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
+    return proxies.clientAddress(peer, c.req.header('x-forwarded-for'));
   };
 
   /** A refused credential: counted against the caller's address (a bucket apart from logins), then 401. */
@@ -157,13 +163,16 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (API_KEY_PATTERN.test(credential)) principal = authenticateApiKey(policy.directory, credential);
     else if (credential.split('.').length !== 3) throw refused(c, 'The credential is not valid: an API key (cs_agent_…) or a reviewer session from POST /v1/session.');
     else {
+      let claims: SessionClaims;
       try {
-        const name = await sessions.verify(credential);
-        // The directory may have dropped the reviewer since: a session outlives no registration.
-        if (policy.reviewerKeys.has(name)) principal = { role: 'reviewer', name, groups: groupsOf(policy, name) };
+        claims = await sessions.verify(credential);
       } catch (err) {
         throw refused(c, err instanceof SessionError ? `${err.message} Log in again.` : 'The credential is not valid.');
       }
+      // A session outlives neither the reviewer's registration nor the key that logged it in (a rotated or revoked key ends it).
+      const key = policy.reviewerKeys.get(claims.reviewer);
+      if (key && keyFingerprint(key) !== claims.kid) throw refused(c, 'The key this session was logged in with is no longer in the directory. Log in again.');
+      if (key) principal = { role: 'reviewer', name: claims.reviewer, groups: groupsOf(policy, claims.reviewer) };
     }
     if (!principal) throw refused(c, 'The credential is not valid.');
     rateLimited(`${principal.role}:${principal.name}`);
@@ -322,21 +331,40 @@ export function createApp(options: AppOptions): Hono<Env> {
   // --- reviewers --------------------------------------------------------------------------------
   app.post('/v1/session/challenge', small, async (c) => {
     // Logins have buckets of their own: failed API calls from the same address cannot lock reviewers out.
+    // A challenge costs only its caller's address: whoever it names, it proves nothing and spends no one else's budget.
     rateLimited(`login:${clientAddress(c)}`);
     const { reviewer } = parse(ChallengeBody, await jsonBody(c));
-    rateLimited(`login-as:${reviewer}`);
     return c.json(await sessions.challenge(reviewer));
   });
 
   app.post('/v1/session', small, async (c) => {
     rateLimited(`login:${clientAddress(c)}`);
     const { challenge, proof } = parse(LoginBody, await jsonBody(c));
+    let session: Awaited<ReturnType<Sessions['login']>>;
     try {
-      return c.json(await sessions.login(challenge, proof, (name) => policy.reviewerKeys.get(name)));
+      session = await sessions.login(challenge, proof, (name) => policy.reviewerKeys.get(name), loginAudiences);
     } catch (err) {
       if (err instanceof SessionError) throw unauthenticated(err.message);
       throw err;
     }
+    // The reviewer's own budget is charged only once their key has signed: no one else can spend it.
+    rateLimited(`login-as:${session.reviewer}`);
+    return c.json(session);
+  });
+
+  /** Ends this session on every instance: the same bearer is refused from now on. */
+  app.post('/v1/session/logout', async (c) => {
+    const m = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(c.req.header('authorization') ?? '');
+    if (!m || m[1]!.split('.').length !== 3) throw refused(c, 'Send the session to end as "Authorization: Bearer <session>".');
+    let claims: SessionClaims;
+    try {
+      claims = await sessions.verify(m[1]!);
+    } catch (err) {
+      throw refused(c, err instanceof SessionError ? `${err.message} There is nothing to log out of.` : 'The credential is not valid.');
+    }
+    await sessions.end(claims);
+    logger.info({ reviewer: claims.reviewer }, 'reviewer logged out');
+    return c.body(null, 204);
   });
 
   app.get('/v1/reviews', async (c) => {
@@ -406,6 +434,10 @@ export function createApp(options: AppOptions): Hono<Env> {
         const rp = policy.webauthn!;
         const checked = verifyPasskeyAssertion(signature.passkey, { credentialId: signature.passkey.credentialId, publicKey: owner.publicKey }, { challenge: decisionChallenge(statement), origins: rp.origins, rpId: rp.rpId });
         if (!checked.ok) throw unauthenticated(`The passkey assertion is refused: ${checked.reason}.`);
+        if (!(await signCounts.advance(signature.passkey.credentialId, checked.signCount))) {
+          logger.warn({ reviewer: reviewer.name, credentialId: signature.passkey.credentialId.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
+          throw unauthenticated(CLONED_PASSKEY);
+        }
       } else {
         const key = policy.reviewerKeys.get(reviewer.name);
         if (!key || !verifyEd25519(key, decisionMessage(statement), signature.value)) {
@@ -465,6 +497,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     secure,
     rateLimited,
     clientAddress,
+    signCounts,
     jsonBody,
     parse: parse as never,
     limit: bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', 'The body is larger than 64 KiB.', { connection: 'close' }); } }),
@@ -482,6 +515,14 @@ export function visibleTo(view: ReviewView, reviewer: string, currentGroups: str
   const route = view.policy?.route;
   if (!route) return false;
   return [route.group, ...route.escalationChain].some((g) => view.eligibleGroups.includes(g.name) && g.members.includes(reviewer) && currentGroups.includes(g.name));
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 async function resolveId(backend: Approvals, id: string): Promise<string> {

@@ -17,6 +17,7 @@ import { base64UrlToBytes, bytesToBase64Url, coseKeyAlgorithm, passkeyFingerprin
 import { EnrollmentError, INVITE_PATTERN, type Enrollments } from './enrollments';
 import { HttpProblem, unauthenticated } from './problems';
 import { SessionError, type Sessions } from './sessions';
+import { CLONED_PASSKEY, type SignCounts } from './sign-counts';
 
 export const INBOX_COOKIE = 'cs_inbox';
 /**
@@ -60,6 +61,8 @@ export interface InboxDeps {
   secure: boolean;
   rateLimited(key: string): void;
   clientAddress(c: Context): string;
+  /** Each passkey's signature counter, which must move forward. */
+  signCounts: SignCounts;
   jsonBody(c: Context): Promise<unknown>;
   parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: unknown } }, value: unknown): T;
   limit: MiddlewareHandler;
@@ -186,25 +189,28 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     if (!owner) {
       throw unauthenticated('This passkey is not in the directory. If you have just created it, ask your operator to confirm it (countersign reviewers confirm); until then it grants nothing.');
     }
-    let verified = false;
+    let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
     try {
-      verified = (
-        await verifyAuthenticationResponse({
-          response: body.response as never,
-          expectedChallenge: ticket.challenge,
-          expectedOrigin: rp.origins,
-          expectedRPID: rp.rpId,
-          credential: { id: body.response.id, publicKey: base64UrlToBytes(owner.publicKey) as Uint8Array<ArrayBuffer>, counter: 0 },
-          requireUserVerification: true,
-        })
-      ).verified;
+      verified = await verifyAuthenticationResponse({
+        response: body.response as never,
+        expectedChallenge: ticket.challenge,
+        expectedOrigin: rp.origins,
+        expectedRPID: rp.rpId,
+        // The counter is checked below, against every instance's record, with a sentence of its own.
+        credential: { id: body.response.id, publicKey: base64UrlToBytes(owner.publicKey) as Uint8Array<ArrayBuffer>, counter: 0 },
+        requireUserVerification: true,
+      });
     } catch {
       throw loginRefused();
     }
-    if (!verified) throw loginRefused();
+    if (!verified.verified) throw loginRefused();
+    if (!(await deps.signCounts.advance(body.response.id, verified.authenticationInfo.newCounter))) {
+      logger.warn({ reviewer: owner.reviewer, credentialId: body.response.id.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
+      throw unauthenticated(CLONED_PASSKEY);
+    }
     deps.rateLimited(`login-as:${owner.reviewer}`);
     try {
-      sessions.spendTicket(ticket.challenge); // one session per sign-in ceremony
+      await sessions.spendTicket(ticket.challenge); // one session per sign-in ceremony
     } catch (err) {
       if (err instanceof SessionError) throw unauthenticated(`${err.message} Start again.`);
       throw err;
@@ -220,7 +226,16 @@ export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
     return c.json({ reviewer: session.reviewer, groups: groupsOf(policy, session.reviewer), csrf: session.csrf, expiresAt: session.expiresAt });
   });
 
-  app.post('/v1/inbox/logout', (c) => {
+  app.post('/v1/inbox/logout', async (c) => {
+    // The cookie's session ends on the server too: a copy of it kept elsewhere is refused from now on.
+    const cookie = getCookie(c, cookieName(deps.secure));
+    if (cookie && cookie.length <= 4096) {
+      const session = await sessions.verifyInbox(cookie).catch(() => undefined);
+      if (session) {
+        await sessions.end(session);
+        logger.info({ reviewer: session.reviewer }, 'reviewer signed out of the inbox');
+      }
+    }
     deleteCookie(c, cookieName(deps.secure), { path: '/', secure: deps.secure, sameSite: 'Strict', httpOnly: true });
     return c.body(null, 204);
   });

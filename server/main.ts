@@ -2,6 +2,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Connection } from '@temporalio/client';
@@ -15,6 +16,9 @@ import { createApp } from './app';
 import { Approvals } from './backend';
 import { createSessions } from './sessions';
 import { Enrollments } from './enrollments';
+import { TrustedProxies } from './forwarded';
+import { temporalLedger, type DoorLedger } from './ledger';
+import { capConnectionsPerAddress, DEFAULT_CONNECTION_LIMITS, limitsFromEnv, timeoutOptions, type ConnectionLimits } from './connections';
 
 export interface RunningServer {
   url: string;
@@ -35,8 +39,12 @@ export interface ServerSettings {
   rateLimit?: { perSecond: number; burst: number };
   /** Per credential, for the listings (visibility queries); default 10 a second, bursts of 40. */
   listRateLimit?: { perSecond: number; burst: number };
-  /** Take the client's address from X-Forwarded-For (behind a proxy that sets it). */
-  trustProxy?: boolean;
+  /** Proxies whose X-Forwarded-For is believed; the client is the right-most hop none of them is. */
+  trustedProxies?: TrustedProxies;
+  /** Where answered challenges and ended sessions are recorded; by default in Temporal, shared by every instance on the task queue. */
+  ledger?: DoorLedger;
+  /** Header and request timeouts and the per-address connection cap (DEFAULT_CONNECTION_LIMITS). */
+  connections?: ConnectionLimits;
 }
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
@@ -44,32 +52,39 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
   const [host, portText] = splitListen(s.listen ?? '127.0.0.1:8233');
   const allowedHosts = [...(s.publicHosts ?? [])];
   let app: ReturnType<typeof createApp> | undefined;
+  const limits = s.connections ?? DEFAULT_CONNECTION_LIMITS;
+  const proxies = s.trustedProxies ?? new TrustedProxies([]);
+  const serverOptions = { ...timeoutOptions(limits), ...(s.tls ? { cert: s.tls.cert, key: s.tls.key } : {}) };
   const server: ServerType = await new Promise((resolve) => {
     const srv = serve(
       {
         fetch: (req, env) => app!.fetch(req, env),
         hostname: host,
         port: Number(portText),
-        ...(s.tls ? { createServer: createHttpsServer, serverOptions: { cert: s.tls.cert, key: s.tls.key } } : {}),
+        serverOptions,
+        ...(s.tls ? { createServer: createHttpsServer } : {}),
       },
       () => resolve(srv),
     );
+    capConnectionsPerAddress(srv as Server, limits.maxPerAddress, proxies);
   });
   // Longer than any client's or load balancer's idle timeout, so the server is never the one that
-  // closes a kept-alive connection just as a request is sent on it.
-  (server as import('node:http').Server).keepAliveTimeout = 65_000;
-  (server as import('node:http').Server).headersTimeout = 66_000;
+  // closes a kept-alive connection just as a request is sent on it (an idle connection is not held
+  // to the headers timeout, which counts from a request's first byte).
+  (server as Server).keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;
   for (const name of [host, 'localhost', '127.0.0.1', '[::1]']) allowedHosts.push(`${name}:${port}`);
+  const ledger = s.ledger ?? temporalLedger(s.backend.client, s.backend.taskQueue);
   app = createApp({
     backend: s.backend,
     policy: s.policy,
     logger: s.logger,
-    sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds }),
+    sessions: createSessions(s.sessionSecret, { ttlSeconds: s.sessionTtlSeconds, ledger }),
+    ledger,
     allowedHosts,
     rateLimit: s.rateLimit,
     listRateLimit: s.listRateLimit,
-    trustProxy: s.trustProxy,
+    trustedProxies: proxies,
     enrollments: new Enrollments(s.backend.client, s.backend.taskQueue),
     secure: Boolean(s.tls),
   });
@@ -119,6 +134,18 @@ export function serverStartSigner(home: string, policy: CompiledPolicy, env: Nod
   return signer;
 }
 
+/** COUNTERSIGN_TRUSTED_PROXIES; the old COUNTERSIGN_TRUST_PROXY=1 believed any X-Forwarded-For and is refused. */
+function trustedProxiesSetting(): TrustedProxies {
+  if (process.env.COUNTERSIGN_TRUST_PROXY) {
+    throw new ConfigError('COUNTERSIGN_TRUST_PROXY is no longer read (it believed any X-Forwarded-For): name your proxies instead, e.g. COUNTERSIGN_TRUSTED_PROXIES=10.0.0.5,10.1.0.0/16.');
+  }
+  try {
+    return TrustedProxies.parse(process.env.COUNTERSIGN_TRUSTED_PROXIES);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 /** `countersign server`: the front door, with the operator's Temporal credentials. */
 export async function runServer(flags: { listen?: string; policyFile?: string; tlsCert?: string; tlsKey?: string }): Promise<void> {
   const config = loadConfig();
@@ -140,7 +167,8 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     logger,
     sessionSecret: sessionSecret(config.home),
     listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8233',
-    trustProxy: process.env.COUNTERSIGN_TRUST_PROXY === '1',
+    trustedProxies: trustedProxiesSetting(),
+    connections: limitsFromEnv(process.env, (message) => new ConfigError(message)),
     publicHosts: (process.env.COUNTERSIGN_PUBLIC_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     ...(flags.tlsCert && flags.tlsKey ? { tls: { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) } } : {}),
   });

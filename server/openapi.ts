@@ -103,6 +103,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/session': {
         post: { summary: 'Reviewer login, step 2: an EdDSA JWT by the reviewer\'s key naming the nonce; returns a short-lived session', requestBody: body('LoginBody'), responses: { 200: { description: '{ session, reviewer, expiresAt }' }, ...problems(401, 422, 429) } },
       },
+      '/v1/session/logout': {
+        post: { summary: 'Ends the reviewer session in the bearer on every server instance', security: [{ reviewerSession: [] }], responses: { 204: { description: 'Logged out' }, ...problems(401, 429) } },
+      },
       '/v1/reviews': {
         get: {
           summary: 'The reviewer\'s queue: open requests routed to their groups, newest first, a page at a time',
@@ -155,7 +158,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'The inbox session\'s reviewer, groups and CSRF token', security: [{ inboxSession: [] }], responses: { 200: { description: '{ reviewer, groups, csrf, expiresAt }' }, ...problems(401) } },
       },
       '/v1/inbox/logout': {
-        post: { summary: 'Clears the inbox session cookie', responses: { 204: { description: 'Signed out' } } },
+        post: { summary: 'Ends the inbox session on the server and clears its cookie', responses: { 204: { description: 'Signed out' } } },
       },
     },
   };

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { parseDocument } from 'yaml';
 import { DecisionRefusedError } from '../client/sdk';
 import { ReasonCode } from '../common/codes';
@@ -76,6 +76,9 @@ interface ReviewerBrowser {
   /** The credential id of the passkey it made, once enrolled, and the fingerprint its enrol page showed. */
   credentialId?: string;
   fingerprint?: string;
+  /** Its virtual authenticator, through the DevTools protocol (to copy a passkey out of it, as a cloner would). */
+  cdp: CDPSession;
+  authenticatorId: string;
   /** Signs `challenge` with the passkey, as a page script could (for attacks that go around the inbox). */
   sign(challenge: string, credentialId: string): Promise<{ credentialId: string; authenticatorData: string; clientDataJSON: string; signature: string }>;
 }
@@ -85,7 +88,7 @@ async function openBrowser(browser: Browser, name: string, viewport = { width: 1
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
     options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
   });
   const errors: string[] = [];
@@ -97,6 +100,8 @@ async function openBrowser(browser: Browser, name: string, viewport = { width: 1
     name,
     context,
     page,
+    cdp,
+    authenticatorId,
     async sign(challenge, credentialId) {
       // A page script's own navigator.credentials.get: what an attacker with the reviewer's device could sign.
       return page.evaluate(`(async ({ challenge, credentialId }) => {
@@ -513,6 +518,60 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     assert.match(((await noCsrf.json()) as { detail: string }).detail, /x-countersign-csrf/);
     const queue = await fetch(`${base}/v1/reviews`, { headers: origin });
     assert.equal(queue.status, 200, 'reading the queue needs no CSRF token');
+  });
+
+  test('a cloned passkey (the same key, its counter behind) is refused at sign-in and for a decision; the original goes on', async () => {
+    const base = url.replace(/\/inbox$/, '');
+    const { credentials } = await ctx.dave.cdp.send('WebAuthn.getCredentials', { authenticatorId: ctx.dave.authenticatorId });
+    const original = credentials[0]!;
+    assert.ok(original.signCount > 0, `the virtual authenticator counts its signatures (at ${original.signCount})`);
+    // The cloner copied the key some signatures ago: its counter is behind the original's.
+    const clone = await openBrowser(ctx.browser, 'dave-clone');
+    await clone.cdp.send('WebAuthn.addCredential', { authenticatorId: clone.authenticatorId, credential: { ...original, signCount: 0 } });
+    try {
+      await clone.page.goto(url);
+      await clone.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await assertText(alertOf(clone.page), /signature counter did not move forward/);
+      assert.deepEqual(await clone.context.cookies(), [], 'no session cookie');
+
+      // A decision signed by the clone, sent with dave's own session: refused, and the request is untouched.
+      const request = await (await stack.agent('support-bot')).submit(refund(275));
+      const cookie = (await ctx.dave.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+      const headers = { cookie, host: new URL(base).host, 'content-type': 'application/json' };
+      const { csrf } = (await (await fetch(`${base}/v1/inbox/me`, { headers })).json()) as { csrf: string };
+      const view = await stack.ops.view(request.requestId);
+      const decide = async (who: ReviewerBrowser) => {
+        const asked = (await (await fetch(`${base}/v1/reviews/${request.requestId}/statement`, { method: 'POST', headers: { ...headers, 'x-countersign-csrf': csrf }, body: JSON.stringify({ decision: 'approve', versionDigest: view.currentDigest }) })).json()) as { challenge: string; signedAt: string };
+        const passkey = await who.sign(asked.challenge, ctx.dave.credentialId!);
+        const res = await fetch(`${base}/v1/reviews/${request.requestId}/decisions`, { method: 'POST', headers: { ...headers, 'x-countersign-csrf': csrf }, body: JSON.stringify({ decision: 'approve', versionDigest: view.currentDigest, signature: { signedAt: asked.signedAt, passkey } }) });
+        return { status: res.status, body: (await res.json()) as { detail?: string; status?: string } };
+      };
+      const cloned = await decide(clone);
+      assert.equal(cloned.status, 401, JSON.stringify(cloned.body));
+      assert.match(cloned.body.detail ?? '', /signature counter did not move forward/);
+      assert.equal((await stack.ops.view(request.requestId)).approvals.length, 0, 'nothing was decided');
+      // The original authenticator's count moved on: it signs in and decides as before.
+      const real = await decide(ctx.dave);
+      assert.equal(real.status, 200, JSON.stringify(real.body));
+      await eventually(async () => assert.equal((await stack.ops.view(request.requestId)).status, 'approved'), 'approved', 50, 200);
+    } finally {
+      await clone.context.close();
+    }
+  });
+
+  test('signing out ends the inbox session on the server: a copy of the cookie is refused afterwards', async () => {
+    const base = url.replace(/\/inbox$/, '');
+    const cookie = (await ctx.dave.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const headers = { cookie, host: new URL(base).host };
+    assert.equal((await fetch(`${base}/v1/reviews`, { headers })).status, 200);
+    await ctx.dave.page.goto(url);
+    await ctx.dave.page.getByRole('button', { name: 'Sign out' }).click();
+    await ctx.dave.page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+    const copied = await fetch(`${base}/v1/reviews`, { headers });
+    assert.equal(copied.status, 401);
+    assert.match(((await copied.json()) as { detail: string }).detail, /ended \(logged out\)/);
+    // Signing in again makes a new session.
+    await signIn(ctx.dave, url);
   });
 
   test('a long queue shows its newest 100, says more may wait, and "Show 100 more" brings the rest', async () => {

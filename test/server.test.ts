@@ -7,12 +7,14 @@ import { execFile } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { openToken } from '../client/agent-keys';
 import { actionDigest } from '../common/digest';
 import type { ReviewerDecision, SubmitState } from '../common/schema';
+import { TrustedProxies } from '../server/forwarded';
 import { startServer, type RunningServer } from '../server/main';
 import { eventually } from './support/eventually';
 import { signedDecision } from './support/review';
@@ -107,7 +109,7 @@ describe('agents, holding only their own key', () => {
     // Nor can it log in as a reviewer: it holds no reviewer's key.
     const { challenge } = (await call('POST', '/v1/session/challenge', { body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
     const { privateKey } = generateKeyPairSync('ed25519');
-    const proof = await new SignJWT({ nonce: 'x' }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(privateKey);
+    const proof = await new SignJWT({ nonce: 'x' }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience(new URL(ctx.stack.url).origin).setIssuedAt().setExpirationTime('1m').sign(privateKey);
     assertProblem(await call('POST', '/v1/session', { body: { challenge, proof } }), 401, 'UNAUTHENTICATED');
     assert.equal((await ctx.stack.ops.view(state.workflowId)).approvals.length, 0);
   });
@@ -421,7 +423,7 @@ describe('sessions across instances, expiry and rate limits', () => {
   async function loginAt(base: string, name: string): Promise<string> {
     const { challenge, nonce } = (await call('POST', '/v1/session/challenge', { base, body: { reviewer: name } })).body as { challenge: string; nonce: string };
     const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get(name)!));
-    const proof = await new SignJWT({ nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject(name).setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(key);
+    const proof = await new SignJWT({ nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject(name).setAudience(new URL(base).origin).setIssuedAt().setExpirationTime('1m').sign(key);
     const res = await call('POST', '/v1/session', { base, body: { challenge, proof } });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body.session as string;
@@ -439,12 +441,60 @@ describe('sessions across instances, expiry and rate limits', () => {
     const one = (await call('POST', '/v1/session/challenge', { base: b.url, body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
     const two = (await call('POST', '/v1/session/challenge', { base: b.url, body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
     const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get('alice')!));
-    const proof = await new SignJWT({ nonce: one.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(key);
+    const proof = await new SignJWT({ nonce: one.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience(new URL(b.url).origin).setIssuedAt().setExpirationTime('1m').sign(key);
     assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge: two.challenge, proof } }), 401, 'UNAUTHENTICATED', /another challenge/);
     // bob's challenge answered with alice's key: refused.
     const bobs = (await call('POST', '/v1/session/challenge', { base: b.url, body: { reviewer: 'bob' } })).body as { challenge: string; nonce: string };
-    const wrong = await new SignJWT({ nonce: bobs.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('bob').setAudience('countersign/login').setIssuedAt().setExpirationTime('1m').sign(key);
+    const wrong = await new SignJWT({ nonce: bobs.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('bob').setAudience(new URL(b.url).origin).setIssuedAt().setExpirationTime('1m').sign(key);
     assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge: bobs.challenge, proof: wrong } }), 401);
+  });
+
+  test('logout ends the session on the server, on every instance: the same bearer is refused from then on', async () => {
+    const s = await loginAt(b.url, 'alice');
+    assert.equal((await call('GET', '/v1/reviews', { base: a.url, bearer: s })).status, 200);
+    assert.equal((await call('POST', '/v1/session/logout', { base: b.url, bearer: s })).status, 204);
+    assertProblem(await call('GET', '/v1/reviews', { base: b.url, bearer: s }), 401, 'UNAUTHENTICATED', /ended \(logged out\)/);
+    assertProblem(await call('GET', '/v1/reviews', { base: a.url, bearer: s }), 401, 'UNAUTHENTICATED', /ended \(logged out\)/);
+    assertProblem(await call('POST', '/v1/session/logout', { base: a.url, bearer: s }), 401, 'UNAUTHENTICATED');
+    // Another session of the same reviewer is not touched.
+    assert.equal((await call('GET', '/v1/reviews', { base: b.url, bearer: await loginAt(b.url, 'alice') })).status, 200);
+  });
+
+  test('a session ends when the key that logged it in is replaced in the directory', async () => {
+    const s = await loginAt(b.url, 'bob');
+    const { parseDocument } = await import('yaml');
+    const doc = parseDocument(readFileSync(ctx.stack.policyFile, 'utf8'));
+    const { publicKey } = generateKeyPairSync('ed25519');
+    doc.setIn(['directory', 'reviewers', 'bob', 'key'], Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64'));
+    const { compilePolicy } = await import('../activities/policy/load');
+    const rotated = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(doc.toString()), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });
+    try {
+      assertProblem(await call('GET', '/v1/reviews', { base: rotated.url, bearer: s }), 401, 'UNAUTHENTICATED', /key this session was logged in with is no longer in the directory/);
+      assert.equal((await call('GET', '/v1/reviews', { base: b.url, bearer: s })).status, 200, 'where the directory still has the key, the session stands');
+    } finally {
+      await rotated.close();
+    }
+  });
+
+  test('a challenge answered at one instance cannot be answered again at another (the record is in Temporal)', async () => {
+    const { challenge, nonce } = (await call('POST', '/v1/session/challenge', { base: a.url, body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
+    const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get('alice')!));
+    const proofFor = (base: string) => new SignJWT({ nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience(new URL(base).origin).setIssuedAt().setExpirationTime('1m').sign(key);
+    assert.equal((await call('POST', '/v1/session', { base: b.url, body: { challenge, proof: await proofFor(b.url) } })).status, 200);
+    assertProblem(await call('POST', '/v1/session', { base: a.url, body: { challenge, proof: await proofFor(a.url) } }), 401, 'UNAUTHENTICATED', /answered already/);
+    assertProblem(await call('POST', '/v1/session', { base: b.url, body: { challenge, proof: await proofFor(b.url) } }), 401, 'UNAUTHENTICATED', /answered already/);
+  });
+
+  test('rate limits are per instance (docs/deploy.md): behind two instances a credential gets twice its burst', async () => {
+    const common = { backend: ctx.stack.ops, policy: (await import('../activities/policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0', rateLimit: { perSecond: 0.001, burst: 3 } };
+    const [one, two] = [await startServer(common), await startServer(common)];
+    try {
+      const statuses: number[] = [];
+      for (const base of [one.url, two.url]) for (let i = 0; i < 4; i++) statuses.push((await call('GET', '/v1/whoami', { base, bearer: agentKey('bot') })).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429, 200, 200, 200, 429]);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
   });
 
   test('a reviewer removed from a group loses its open requests at once, on a server running the new policy', async () => {
@@ -491,6 +541,146 @@ describe('sessions across instances, expiry and rate limits', () => {
     assert.ok(Number(retryAfter) >= 1);
     // Another credential has its own bucket.
     assert.equal((await call('GET', '/v1/requests', { base: limited.url, bearer: agentKey('bot-1') })).status, 200);
+  });
+});
+
+describe('the front door: lockouts, proxies, slow connections and relayed logins', () => {
+  let direct: RunningServer;
+  let proxied: RunningServer;
+  let slow: RunningServer;
+  before(async () => {
+    const common = { backend: ctx.stack.ops, policy: (await import('../activities/policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: randomBytes(32), listen: '127.0.0.1:0' };
+    // Five logins' worth of budget, refilled too slowly to matter during a test.
+    const rateLimit = { perSecond: 0.001, burst: 5 };
+    direct = await startServer({ ...common, rateLimit });
+    proxied = await startServer({ ...common, rateLimit, trustedProxies: new TrustedProxies(['127.0.0.1']) });
+    slow = await startServer({ ...common, connections: { headersTimeoutMs: 300, requestTimeoutMs: 600, maxPerAddress: 3 } });
+  });
+  after(async () => {
+    await Promise.all([direct?.close(), proxied?.close(), slow?.close()]);
+  });
+
+  /** A raw HTTP call from a chosen loopback address (127.0.0.2 is another machine as far as the server can tell). */
+  function callFrom(localAddress: string, base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+    const url = new URL(path, base);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method, localAddress, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+      });
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+
+  /** dave's own login, as his CLI makes it: a challenge, then a proof signed for the origin it connected to. */
+  async function daveLogsIn(base: string, from = '127.0.0.1', headers: Record<string, string> = {}, audience = new URL(base).origin): Promise<{ status: number; body: Record<string, unknown> }> {
+    const c = await callFrom(from, base, 'POST', '/v1/session/challenge', { reviewer: 'dave' }, headers);
+    if (c.status !== 200) return c;
+    const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get('dave')!));
+    const proof = await new SignJWT({ nonce: c.body.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('dave').setAudience(audience).setIssuedAt().setExpirationTime('1m').sign(key);
+    return callFrom(from, base, 'POST', '/v1/session', { challenge: c.body.challenge, proof }, headers);
+  }
+
+  test('challenges naming dave from another address spend only that address\'s budget: dave still logs in', async () => {
+    const attacker: number[] = [];
+    // X-Forwarded-For from a peer that is no trusted proxy is not believed: a new forged address per call changes nothing.
+    for (let i = 0; i < 20; i++) attacker.push((await callFrom('127.0.0.2', direct.url, 'POST', '/v1/session/challenge', { reviewer: 'dave' }, { 'x-forwarded-for': `10.0.0.${i}` })).status);
+    assert.deepEqual(attacker, [...Array(5).fill(200), ...Array(15).fill(429)]);
+    for (let i = 0; i < 2; i++) {
+      const login = await daveLogsIn(direct.url);
+      assert.equal(login.status, 200, JSON.stringify(login.body));
+      assert.equal(login.body.reviewer, 'dave');
+    }
+  });
+
+  test('behind a trusted proxy the client is the right-most hop it did not write: a forged first entry dodges nothing', async () => {
+    const attacker: number[] = [];
+    // The proxy appends the address it saw (10.66.0.1); the attacker writes whatever it likes to the left.
+    for (let i = 0; i < 12; i++) attacker.push((await callFrom('127.0.0.1', proxied.url, 'POST', '/v1/session/challenge', { reviewer: 'dave' }, { 'x-forwarded-for': `192.0.2.${i}, 10.66.0.1` })).status);
+    assert.deepEqual(attacker, [...Array(5).fill(200), ...Array(7).fill(429)]);
+    const login = await daveLogsIn(proxied.url, '127.0.0.1', { 'x-forwarded-for': '10.77.0.1' });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    // The same peer without the proxy's header is the proxy itself: a budget apart from both clients.
+    assert.equal((await callFrom('127.0.0.1', proxied.url, 'POST', '/v1/session/challenge', { reviewer: 'dave' })).status, 200);
+  });
+
+  test('a login proof made for another origin (a relaying fake server) is refused, and the challenge stays answerable', async () => {
+    const c = await callFrom('127.0.0.1', slow.url, 'POST', '/v1/session/challenge', { reviewer: 'dave' });
+    const key = createPrivateKey(readFileSync(ctx.stack.reviewerKeys.get('dave')!));
+    const sign = (aud: string) => new SignJWT({ nonce: c.body.nonce }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('dave').setAudience(aud).setIssuedAt().setExpirationTime('1m').sign(key);
+    for (const aud of ['https://evil.example', 'countersign/login', `http://127.0.0.1:1${new URL(slow.url).port}`]) {
+      const relayed = await callFrom('127.0.0.1', slow.url, 'POST', '/v1/session', { challenge: c.body.challenge, proof: await sign(aud) });
+      assert.equal(relayed.status, 401, aud);
+      assert.match(String(relayed.body.detail), /made for another server/);
+    }
+    const own = await callFrom('127.0.0.1', slow.url, 'POST', '/v1/session', { challenge: c.body.challenge, proof: await sign(new URL(slow.url).origin) });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+  });
+
+  /** A raw socket that sends `head`, then one byte of `drip` every 50 ms until the server closes it (at most 20 s); returns what the server said. */
+  function trickle(base: string, head: string, drip: string, localAddress = '127.0.0.1'): Promise<{ answer: string; closed: boolean }> {
+    const url = new URL(base);
+    return new Promise((resolve) => {
+      const socket = connect({ host: url.hostname, port: Number(url.port), localAddress });
+      let answer = '';
+      let sent = 0;
+      socket.on('data', (d) => (answer += d));
+      socket.on('error', () => undefined);
+      socket.once('connect', () => socket.write(head));
+      const timer = setInterval(() => {
+        if (sent++ >= 400) {
+          clearInterval(timer);
+          socket.destroy();
+          resolve({ answer, closed: false });
+        } else if (socket.writable) socket.write(drip[sent % drip.length]!);
+      }, 50);
+      socket.once('close', () => {
+        clearInterval(timer);
+        resolve({ answer, closed: sent < 400 });
+      });
+    });
+  }
+
+  test('slow headers and a slow body are cut off with 408 and the connection closed', async () => {
+    const host = new URL(slow.url).host;
+    const headers = await trickle(slow.url, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n`, 'X-Slow: 1\r\n');
+    assert.equal(headers.closed, true, 'the server closed the socket');
+    assert.match(headers.answer, /^HTTP\/1\.1 408 /);
+    const body = await trickle(slow.url, `POST /v1/session HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"challenge":"`, 'a');
+    assert.equal(body.closed, true, 'the server closed the socket');
+    assert.match(body.answer, /^HTTP\/1\.1 408 /);
+  });
+
+  test('one address holds at most its cap of connections; another address is still served', async () => {
+    const url = new URL(slow.url);
+    const open = (localAddress: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect({ host: url.hostname, port: Number(url.port), localAddress }, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    const held = [await open('127.0.0.3'), await open('127.0.0.3'), await open('127.0.0.3')];
+    try {
+      const extra = await open('127.0.0.3');
+      const said = await new Promise<string>((resolve) => {
+        let text = '';
+        extra.on('data', (d) => (text += d));
+        extra.on('error', () => undefined);
+        extra.once('close', () => resolve(text));
+        extra.write(`GET /healthz HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+      });
+      assert.equal(said, '', 'the connection over the cap was closed unanswered');
+      // The ones within the cap are served, and so is everyone else.
+      const answer = await new Promise<string>((resolve) => {
+        held[0]!.once('data', (d) => resolve(String(d)));
+        held[0]!.write(`GET /healthz HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+      });
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.equal((await callFrom('127.0.0.1', slow.url, 'GET', '/healthz')).status, 200);
+    } finally {
+      for (const s of held) s.destroy();
+    }
   });
 });
 
