@@ -5,7 +5,7 @@ import { out, parseFlags, printJson } from '../io';
 
 
 export async function setupCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { json: { type: 'boolean' } });
+  const { values } = parseFlags(args, 'setup');
   const { connection, config, close } = await connectTemporal();
   try {
     const report = await registerSearchAttributes(connection, config.namespace);
@@ -23,7 +23,7 @@ export async function setupCommand(args: string[]): Promise<number> {
 }
 
 export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } });
+  const { values } = parseFlags(args, 'status');
   const { connection, config, close } = await connectTemporal();
   try {
     const status = await clusterStatus(connection, config.address, config.namespace, config.taskQueue);

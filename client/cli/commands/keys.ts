@@ -7,17 +7,20 @@ import { loadConfig } from '../../../worker/config';
 import { agentKeyPath } from '../connect';
 import { usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
-import { keysHelp } from '../help';
+import { groupHelp } from '../help';
 
 
 export async function keysCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, gateway: { type: 'boolean' }, save: { type: 'boolean' } });
-  const [sub, name] = positionals;
+  const [sub, ...rest] = args;
+  if (sub !== 'init' && sub !== 'reviewer' && sub !== 'agent' && sub !== 'auditor' && sub !== 'show') throw usage(groupHelp('keys'));
+  // Each subcommand takes its own flags: --gateway and --save only keys agent.
+  const parsed = sub === 'agent' ? parseFlags(rest, 'keys agent') : parseFlags(rest, `keys ${sub}`);
+  const values: { json?: boolean; gateway?: boolean; save?: boolean } = parsed.values;
+  const [name] = parsed.positionals;
   const { home } = loadConfig();
-  if (sub === 'agent' || sub === 'auditor') return apiKey(sub, checkName(name), home, { gateway: values.gateway === true, save: values.save === true, json: values.json === true });
-  if (values.gateway || values.save) throw usage('--gateway and --save apply to keys agent only.');
-  const path = sub === 'init' || (sub === 'show' && !name) ? layerKeyPath(home) : name ? reviewerKeyPath(home, checkName(name)) : undefined;
-  if (!path || !['init', 'reviewer', 'show'].includes(sub ?? '')) throw usage(keysHelp);
+  if (sub === 'agent' || sub === 'auditor') return apiKey(sub, checkName(name, sub), home, { gateway: values.gateway === true, save: values.save === true, json: values.json === true });
+  if (sub === 'reviewer' && !name) throw usage(`keys reviewer needs a NAME (see countersign keys reviewer --help).`);
+  const path = sub === 'init' || (sub === 'show' && !name) ? layerKeyPath(home) : reviewerKeyPath(home, checkName(name, sub));
   if (sub === 'show') {
     const signer = loadKeyFile(path);
     if (values.json) printJson({ keyId: signer.keyId, publicKey: signer.publicKey });
@@ -56,8 +59,8 @@ function apiKey(kind: 'agent' | 'auditor', name: string, home: string, o: { gate
   return ExitCode.ok;
 }
 
-function checkName(name: string | undefined): string {
-  if (!name) throw usage(keysHelp);
+function checkName(name: string | undefined, sub: string): string {
+  if (!name) throw usage(`keys ${sub} needs a NAME (see countersign keys ${sub} --help).`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(name)) throw usage(`"${name}" is not a name (letters, digits and . _ : @ -).`);
   return name;
 }
