@@ -1,5 +1,5 @@
 import { createServer as createHttpsServer } from 'node:https';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -97,6 +97,12 @@ export function sessionSecret(home: string, options: { createIfMissing?: boolean
     if (!options.createIfMissing) throw new ConfigError(`No session secret: set COUNTERSIGN_SESSION_SECRET (the same for every server instance) or create ${path}.`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  try {
+    // Owner-only, set outright: the umask or an older version may have left it readable by others.
+    if (statSync(path).mode & 0o077) chmodSync(path, 0o600);
+  } catch {
+    // not ours to change (a read-only mount): left as it is
   }
   return Buffer.from(readFileSync(path, 'utf8').trim(), 'utf8');
 }

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../client/version';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { layerSigner } from '../activities/keys';
+import { devDatabaseFiles, PRIVATE_FILE, securePrivateState, tighten, writePrivateFile } from '../activities/private-files';
 import { compilePolicy } from '../activities/policy/load';
 import { reloadOnChange } from '../activities/policy/watch';
 import { Approvals } from '../server/backend';
@@ -28,7 +29,8 @@ export async function runDev(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   installTemporalLogging(logger);
-  mkdirSync(config.home, { recursive: true });
+  const tightened = securePrivateState(config.home); // 0700 and 0600, also what an older version left looser
+  if (tightened.length) logger.warn({ paths: tightened }, 'made state in COUNTERSIGN_HOME private (0700 folders, 0600 files)');
   // Local credentials: a key per example agent (and the MCP gateway), a signing key per reviewer, in the policy's directory.
   const agents = readdirSync(join(PROJECT, 'examples', 'actions'))
     .filter((f) => f.endsWith('.json'))
@@ -44,7 +46,7 @@ export async function runDev(): Promise<void> {
     webauthn: { rpId: 'localhost', origins: [inboxOrigin] },
     passkeysFrom: devPolicyFile,
   });
-  writeFileSync(devPolicyFile, creds.policyText);
+  writePrivateFile(devPolicyFile, creds.policyText);
   const policy = compilePolicy(creds.policyText, devPolicyFile);
   const stopWatching = reloadOnChange(policy, logger);
   const signer = layerSigner(config.home, { createIfMissing: true });
@@ -73,6 +75,7 @@ export async function runDev(): Promise<void> {
   } catch (err) {
     throw new Error(`The Temporal dev server did not start on ${config.address} (is another one running on port ${port}?): ${(err as Error).message}`);
   }
+  for (const file of devDatabaseFiles(config.home)) tighten(file, PRIVATE_FILE); // SQLite made them by the umask; its journals copy this mode
   const worker = await createApprovalWorker({
     connection: env.nativeConnection,
     namespace: config.namespace,
