@@ -40,7 +40,7 @@ export interface ServerSettings {
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
 export async function startServer(s: ServerSettings): Promise<RunningServer> {
-  const [host, portText] = splitListen(s.listen ?? '127.0.0.1:8233');
+  const [host, portText] = splitListen(s.listen ?? '127.0.0.1:7280');
   const allowedHosts = [...(s.publicHosts ?? [])];
   let app: ReturnType<typeof createApp> | undefined;
   const server: ServerType = await new Promise((resolve) => {
@@ -81,7 +81,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
 
 function splitListen(listen: string): [string, string] {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listen);
-  if (!m) throw new ConfigError(`--listen must be host:port, such as 127.0.0.1:8233, got "${listen}".`);
+  if (!m) throw new ConfigError(`--listen must be host:port, such as 127.0.0.1:7280, got "${listen}".`);
   return [m[1]!, m[2]!];
 }
 
@@ -126,7 +126,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     policy,
     logger,
     sessionSecret: sessionSecret(config.home),
-    listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8233',
+    listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:7280',
     trustProxy: process.env.COUNTERSIGN_TRUST_PROXY === '1',
     publicHosts: (process.env.COUNTERSIGN_PUBLIC_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     ...(flags.tlsCert && flags.tlsKey ? { tls: { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) } } : {}),

@@ -58,7 +58,7 @@ COUNTERSIGN_LISTEN (127.0.0.1:7280).`,
     usage: 'server [--listen HOST:PORT] [--policy FILE] [--tls-cert FILE --tls-key FILE]',
     about: 'The front door for agents and reviewers: the HTTP API, the inbox, agent and reviewer authentication.',
     flags: {
-      listen: { type: 'string', value: 'HOST:PORT', help: 'where to listen (else COUNTERSIGN_LISTEN, default 127.0.0.1:8233)' },
+      listen: { type: 'string', value: 'HOST:PORT', help: 'where to listen (else COUNTERSIGN_LISTEN, default 127.0.0.1:7280)' },
       policy,
       'tls-cert': { type: 'string', value: 'FILE', help: 'serve HTTPS with this certificate (PEM), with --tls-key' },
       'tls-key': { type: 'string', value: 'FILE', help: "the certificate's private key (PEM)" },
