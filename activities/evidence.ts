@@ -1,7 +1,8 @@
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleDigest, type EvidenceBody, type EvidenceBundle } from '../common/bundle';
 import type { Signer } from './keys';
+import { privateDir, writePrivateFile } from './private-files';
 import { nativeSha256Hex } from './sha256';
 
 /**
@@ -29,10 +30,10 @@ export function writeEvidence(
   const { signature } = signer.sign('countersign/evidence-bundle/v1', full);
   const bundle: EvidenceBundle = { ...full, signature };
   const text = `${JSON.stringify(bundle, null, 2)}\n`;
-  mkdirSync(dir, { recursive: true });
+  privateDir(dir); // 0700 whichever writer (evidence or the spend ledger inside it) comes first
   const path = evidencePath(dir, body.workflowId, runId);
   const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(temp, text);
+  writePrivateFile(temp, text); // 0600, and so is the name it is linked to
   try {
     linkSync(temp, path);
   } catch (err) {

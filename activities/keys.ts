@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { keyId, signingMessage, type SignedDomain } from '../common/signing';
 import type { Signed } from '../common/schema';
+import { privateDir, writePrivateFile } from './private-files';
 
 /** Signs with the layer's Ed25519 key; the private key never leaves this object. */
 export interface Signer {
@@ -43,11 +44,10 @@ export function signerFromKey(privateKey: KeyObject): Signer {
 /** Writes a new Ed25519 key (PKCS#8 PEM, mode 0600) atomically; refuses to overwrite one. */
 export function createKeyFile(path: string): Signer {
   if (existsSync(path)) throw new Error(`A key already exists at ${path}; remove it first to replace it.`);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  privateDir(dirname(path));
   const { privateKey } = generateKeyPairSync('ed25519');
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  chmodSync(temp, 0o600);
+  writePrivateFile(temp, privateKey.export({ format: 'pem', type: 'pkcs8' }));
   renameSync(temp, path);
   const signer = signerFromKey(privateKey);
   writeFileSync(path.replace(/\.key$/, '.pub'), `${signer.publicKey}\n`);

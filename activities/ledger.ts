@@ -1,5 +1,6 @@
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRIVATE_FILE, privateDir, privateFd } from './private-files';
 import { nativeSha256Hex } from './sha256';
 
 /** One spend of a token, as the ledger keeps it. */
@@ -29,11 +30,11 @@ export interface SpendLedger {
 export function fileSpendLedger(dir: string): SpendLedger {
   return {
     recordSpend(entry) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      privateDir(dir);
       const path = join(dir, `${nativeSha256Hex(entry.workflowId).slice(0, 32)}.json`);
       let fd: number;
       try {
-        fd = openSync(path, 'wx', 0o600);
+        fd = openSync(path, 'wx', PRIVATE_FILE);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const first = readSpend(path);
@@ -41,6 +42,7 @@ export function fileSpendLedger(dir: string): SpendLedger {
         return { recorded: false, runId: first?.runId ?? 'unknown', spentAt: first?.spentAt ?? 'unknown' };
       }
       try {
+        privateFd(fd);
         writeSync(fd, `${JSON.stringify(entry)}\n`);
       } finally {
         closeSync(fd);

@@ -48,7 +48,7 @@ export class HttpClient {
     try {
       base = new URL(options.url);
     } catch {
-      throw new InvalidRequestError(`COUNTERSIGN_URL must be the server's URL, such as http://127.0.0.1:8233, got "${options.url}".`);
+      throw new InvalidRequestError(`COUNTERSIGN_URL must be the server's URL, such as http://127.0.0.1:7280, got "${options.url}".`);
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new InvalidRequestError(`COUNTERSIGN_URL must be http:// or https://, got "${options.url}".`);
     // A credential never crosses a network in the clear: plain http only to this machine.

@@ -62,7 +62,7 @@ export class Countersign {
   static async connect(options: ConnectOptions = {}): Promise<Countersign> {
     const url = options.url ?? process.env.COUNTERSIGN_URL;
     const apiKey = options.apiKey ?? process.env.COUNTERSIGN_API_KEY;
-    if (!url) throw new InvalidRequestError('Say where the server is: COUNTERSIGN_URL (or connect({ url })), such as http://127.0.0.1:8233.');
+    if (!url) throw new InvalidRequestError('Say where the server is: COUNTERSIGN_URL (or connect({ url })), such as http://127.0.0.1:7280.');
     if (!apiKey) throw new InvalidRequestError('Give the agent\'s API key: COUNTERSIGN_API_KEY (or connect({ apiKey })), from countersign keys agent NAME.');
     const http = new HttpClient({ url, bearer: () => apiKey, fetch: options.fetch });
     const me = await http.request<{ role: string; name: string }>('GET', '/v1/whoami');

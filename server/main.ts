@@ -1,5 +1,5 @@
 import { createServer as createHttpsServer } from 'node:https';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
@@ -49,7 +49,7 @@ export interface ServerSettings {
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
 export async function startServer(s: ServerSettings): Promise<RunningServer> {
-  const [host, portText] = splitListen(s.listen ?? '127.0.0.1:8233');
+  const [host, portText] = splitListen(s.listen ?? '127.0.0.1:7280');
   const allowedHosts = [...(s.publicHosts ?? [])];
   let app: ReturnType<typeof createApp> | undefined;
   const limits = s.connections ?? DEFAULT_CONNECTION_LIMITS;
@@ -97,7 +97,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
 
 function splitListen(listen: string): [string, string] {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listen);
-  if (!m) throw new ConfigError(`--listen must be host:port, such as 127.0.0.1:8233, got "${listen}".`);
+  if (!m) throw new ConfigError(`--listen must be host:port, such as 127.0.0.1:7280, got "${listen}".`);
   return [m[1]!, m[2]!];
 }
 
@@ -113,6 +113,12 @@ export function sessionSecret(home: string, options: { createIfMissing?: boolean
     if (!options.createIfMissing) throw new ConfigError(`No session secret: set COUNTERSIGN_SESSION_SECRET (the same for every server instance) or create ${path}.`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  try {
+    // Owner-only, set outright: the umask or an older version may have left it readable by others.
+    if (statSync(path).mode & 0o077) chmodSync(path, 0o600);
+  } catch {
+    // not ours to change (a read-only mount): left as it is
   }
   return Buffer.from(readFileSync(path, 'utf8').trim(), 'utf8');
 }
@@ -166,7 +172,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     policy,
     logger,
     sessionSecret: sessionSecret(config.home),
-    listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8233',
+    listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:7280',
     trustedProxies: trustedProxiesSetting(),
     connections: limitsFromEnv(process.env, (message) => new ConfigError(message)),
     publicHosts: (process.env.COUNTERSIGN_PUBLIC_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),

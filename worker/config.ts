@@ -95,9 +95,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** The Temporal frontend could not be reached: exit 4 in the CLI, with the address named. */
 export class TemporalUnreachable extends Error {
   override name = 'TemporalUnreachable';
-  constructor(address: string, cause: unknown) {
+  constructor(address: string, cause: unknown, env: NodeJS.ProcessEnv = process.env) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     const reason = /Connection refused|ECONNREFUSED/i.test(detail) ? 'connection refused' : detail.split('\n')[0];
-    super(`Cannot reach Temporal at ${address} (${reason}). Is the server running (npm run dev)?`);
+    // The usual first-hour miss: a stack on other ports, and a terminal without its exports.
+    const unset = !env.TEMPORAL_ADDRESS && !env.TEMPORAL_PROFILE && !env.TEMPORAL_CONFIG_FILE;
+    const hint = unset ? ` TEMPORAL_ADDRESS is not set, so the default was tried: export the one npm run dev printed.` : '';
+    super(`Cannot reach Temporal at ${address} (${reason}). Is the server running (npm run dev)?${hint}`);
   }
 }

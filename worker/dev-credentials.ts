@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { createKeyFile, loadKeyFile, reviewerKeyPath, serverStartKeyPath } from '../activities/keys';
+import { privateDir, writePrivateFile } from '../activities/private-files';
 import { agentKeyPath } from '../client/cli/connect';
 import { apiKeyHash, newApiKey } from '../server/credentials';
 
@@ -20,9 +21,8 @@ export interface DevCredentials {
 function readOrCreateApiKey(path: string, kind: 'agent' | 'gateway' | 'auditor'): string {
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
   const key = newApiKey(kind);
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${key}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  privateDir(dirname(path));
+  writePrivateFile(path, `${key}\n`);
   return key;
 }
 

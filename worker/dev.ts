@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../client/version';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { layerSigner } from '../activities/keys';
+import { devDatabaseFiles, PRIVATE_FILE, securePrivateState, tighten, writePrivateFile } from '../activities/private-files';
 import { compilePolicy } from '../activities/policy/load';
 import { reloadOnChange } from '../activities/policy/watch';
 import { Approvals } from '../server/backend';
@@ -28,7 +29,8 @@ export async function runDev(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   installTemporalLogging(logger);
-  mkdirSync(config.home, { recursive: true });
+  const tightened = securePrivateState(config.home); // 0700 and 0600, also what an older version left looser
+  if (tightened.length) logger.warn({ paths: tightened }, 'made state in COUNTERSIGN_HOME private (0700 folders, 0600 files)');
   // Local credentials: a key per example agent (and the MCP gateway), a signing key per reviewer, in the policy's directory.
   const agents = readdirSync(join(PROJECT, 'examples', 'actions'))
     .filter((f) => f.endsWith('.json'))
@@ -44,7 +46,7 @@ export async function runDev(): Promise<void> {
     webauthn: { rpId: 'localhost', origins: [inboxOrigin] },
     passkeysFrom: devPolicyFile,
   });
-  writeFileSync(devPolicyFile, creds.policyText);
+  writePrivateFile(devPolicyFile, creds.policyText);
   const policy = compilePolicy(creds.policyText, devPolicyFile);
   const stopWatching = reloadOnChange(policy, logger);
   const signer = layerSigner(config.home, { createIfMissing: true });
@@ -73,6 +75,7 @@ export async function runDev(): Promise<void> {
   } catch (err) {
     throw new Error(`The Temporal dev server did not start on ${config.address} (is another one running on port ${port}?): ${(err as Error).message}`);
   }
+  for (const file of devDatabaseFiles(config.home)) tighten(file, PRIVATE_FILE); // the Temporal CLI makes it 0644; SQLite's journals copy its mode
   const worker = await createApprovalWorker({
     connection: env.nativeConnection,
     namespace: config.namespace,
@@ -93,6 +96,14 @@ export async function runDev(): Promise<void> {
   });
 
   const ui = `http://${host === '0.0.0.0' ? 'localhost' : host}:${uiPort}`;
+  // Every variable another terminal needs to reach this stack, defaults or not: the CLI's own defaults name 127.0.0.1:7280 and :7233.
+  const exports = [
+    `export COUNTERSIGN_HOME=${config.home}`,
+    `export COUNTERSIGN_URL=${server.url}`,
+    `export TEMPORAL_ADDRESS=${config.address}      # operators only (reviewers invite, status, setup); agents and reviewers need none`,
+    ...(config.namespace !== 'default' ? [`export TEMPORAL_NAMESPACE=${config.namespace}`] : []),
+    ...(config.taskQueue !== 'countersign' ? [`export COUNTERSIGN_TASK_QUEUE=${config.taskQueue}`] : []),
+  ];
   process.stdout.write(`
 countersign dev stack is up
   Temporal server   ${config.address} (namespace ${config.namespace}, data in ${dbFilename})
@@ -104,7 +115,7 @@ countersign dev stack is up
                     reviewer keys in ${config.home}/keys/reviewers; the policy with their directory: ${devPolicyFile}
 
 Next, in another terminal (the CLI reaches the server at ${server.url}; agents need no Temporal access):
-  export COUNTERSIGN_HOME=${config.home}
+${exports.map((line) => `  ${line}`).join('\n')}
   npx countersign submit --file examples/actions/refund-small.json --wait 10s
   npx countersign consume <id> --token <token> --action examples/actions/refund-small.json
   npx countersign report <id> --agent support-bot --status succeeded
@@ -118,6 +129,8 @@ The reviewer inbox is ${inboxOrigin}/inbox (passkeys; open it as localhost, not 
   npx countersign reviewers invite alice           # a one-time link: alice opens it and creates a passkey
   npx countersign reviewers confirm alice --fingerprint <what alice's page shows> --policy ${devPolicyFile}
 The server and the worker reload the policy by themselves; alice then signs in at ${inboxOrigin}/inbox.
+Ports: TEMPORAL_ADDRESS (Temporal, 127.0.0.1:7233), COUNTERSIGN_UI_PORT (its UI, the Temporal port + 1000),
+COUNTERSIGN_LISTEN (this server, 127.0.0.1:7280), set before npm run dev.
 Ctrl-C stops everything; pending approvals are still pending next time.
 
 `);

@@ -1,6 +1,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
 import { layerSigner } from '../activities/keys';
+import { securePrivateState } from '../activities/private-files';
 import { loadPolicyFile } from '../activities/policy/load';
 import { reloadOnChange } from '../activities/policy/watch';
 import { loadConfig, TemporalUnreachable } from './config';
@@ -13,6 +14,8 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
   const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   const policy = loadPolicyFile(overrides.policyFile ?? config.policyFile);
   const stopWatching = reloadOnChange(policy, logger);
+  const tightened = securePrivateState(config.home);
+  if (tightened.length) logger.warn({ paths: tightened }, 'made state in COUNTERSIGN_HOME private (0700 folders, 0600 files); it was readable by others');
   const signer = layerSigner(config.home); // outside dev mode a missing key is an error, never a silent new one
   installTemporalLogging(logger, ({ trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[config.logLevel as 'info'] ?? 'ERROR');
   let connection: NativeConnection;

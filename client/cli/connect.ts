@@ -1,5 +1,6 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- what a command does not use is never loaded */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Connection } from '@temporalio/client';
@@ -75,9 +76,29 @@ export async function connectTemporal(): Promise<{ config: Config; connection: C
   const config = loadConfig();
   let connection: Connection;
   try {
+    // A port that refuses, or a host that does not answer in 2 s, is known at once; gRPC's own connect retries for 5 s.
+    if (!('proxy' in config.connection && config.connection.proxy)) await probeTcp(config.address, 2000);
     connection = await Connection.connect({ ...config.connection, connectTimeout: '5s' });
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
   return { config, connection, close: () => connection.close() };
+}
+
+/** Resolves once a TCP connection to host:port opens; rejects when it is refused or takes longer than `timeoutMs`. */
+function probeTcp(address: string, timeoutMs: number): Promise<void> {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[|\]$/g, '');
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host, port: Number(address.slice(at + 1)), timeout: timeoutMs });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs / 1000} s`));
+    });
+    socket.once('error', (err) => reject(err));
+  });
 }

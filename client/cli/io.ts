@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from '../../common/duration';
 import { parseStrictJson } from '../../common/strict-json';
 import { usage } from './errors';
+import { COMMANDS, type CommandName } from './help';
 
 export function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -14,12 +15,24 @@ export function printJson(value: unknown): void {
 
 type ParsedFlags<T extends NonNullable<ParseArgsConfig['options']>> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>>;
 
-/** node:util parseArgs, with unknown flags and missing values turned into usage errors (exit 2). */
-export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T): ParsedFlags<T> {
+/**
+ * Parses a command's flags by its entry in the command table (help.ts), so it accepts exactly the
+ * flags its --help lists. An unknown flag or a missing value is one sentence naming it (exit 2).
+ */
+export function parseFlags<N extends CommandName>(args: string[], command: N): ParsedFlags<(typeof COMMANDS)[N]['flags']> {
+  const options: NonNullable<ParseArgsConfig['options']> = COMMANDS[command].flags;
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    // The table's entry is the spec; its type is the one parseArgs infers for that command's flags.
+    return parseArgs({ args, options, allowPositionals: true, strict: true }) as unknown as ParsedFlags<(typeof COMMANDS)[N]['flags']>;
   } catch (err) {
-    throw usage((err as Error).message.split('\n')[0]!);
+    const { code, message } = err as { code?: string; message: string };
+    const see = `see countersign ${command} --help`;
+    // parseArgs quotes the flag: '--bogus', or '-f, --file <value>' for a flag with a short form.
+    const quoted = /'([^']*)'/.exec(message)?.[1] ?? '';
+    const flag = /--[^\s<]+/.exec(quoted)?.[0] ?? /-[^\s,<]+/.exec(quoted)?.[0];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) throw usage(`${command} has no flag ${flag} (${see}).`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) throw usage(`${flag} ${/does not take/.test(message) ? 'takes no value' : 'needs a value'} (${see}).`);
+    throw usage(`${message.split('\n')[0]!.replace(/\.$/, '')} (${see}).`);
   }
 }
 

@@ -34,7 +34,7 @@ export function rememberSeen(home: string, reviewer: string, seen: SeenVersion):
   const path = seenPath(home, reviewer, seen.workflowId);
   mkdirSync(join(home, 'seen', safe(reviewer)), { recursive: true, mode: 0o700 });
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(seen)}\n`);
+  writeFileSync(temp, `${JSON.stringify(seen)}\n`, { mode: 0o600 });
   renameSync(temp, path);
 }
 

@@ -5,7 +5,7 @@ import { out, parseFlags, printJson } from '../io';
 
 
 export async function setupCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { json: { type: 'boolean' } });
+  const { values } = parseFlags(args, 'setup');
   const { connection, config, close } = await connectTemporal();
   try {
     const report = await registerSearchAttributes(connection, config.namespace);
@@ -22,23 +22,39 @@ export async function setupCommand(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * The server first (what agents and reviewers reach), printed before Temporal is tried, so a
+ * terminal without TEMPORAL_ADDRESS still learns what answers; then Temporal, probed for at most a
+ * few seconds (a refused port at once), then its namespace, search attributes and workers.
+ */
 export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } });
-  const { connection, config, close } = await connectTemporal();
+  const { values } = parseFlags(args, 'status');
+  const server = await serverHealth();
+  const text = !values.json && !values.quiet;
+  if (text) out(`Server        ${server.url}: ${server.ok ? 'answering' : `not answering (${server.error})`}${process.env.COUNTERSIGN_URL ? '' : '; COUNTERSIGN_URL is not set, so this is the default'}`);
+  let temporal: Awaited<ReturnType<typeof connectTemporal>>;
+  try {
+    temporal = await connectTemporal();
+  } catch (err) {
+    if ((err as Error).name !== 'TemporalUnreachable') throw err;
+    const address = (err as Error).message.match(/^Cannot reach Temporal at (\S+) /)?.[1] ?? '';
+    if (values.json) printJson({ address, reachable: false, error: (err as Error).message, server, ready: false });
+    else if (text) out(`Temporal      ${address}: not reachable${process.env.TEMPORAL_ADDRESS ? '' : '; TEMPORAL_ADDRESS is not set, so this is the default'}`);
+    throw err;
+  }
+  const { connection, config, close } = temporal;
   try {
     const status = await clusterStatus(connection, config.address, config.namespace, config.taskQueue);
-    const server = await serverHealth();
     // The front door counts towards ready when COUNTERSIGN_URL names it; otherwise it is only reported.
     const ready = status.namespaceExists && status.searchAttributes.missing.length === 0 && status.workerPolling && (server.ok || !process.env.COUNTERSIGN_URL);
     if (values.json) printJson({ ...status, server, ready });
-    else if (!values.quiet) {
+    else if (text) {
       out(`Temporal      ${status.address}: reachable`);
       out(`Namespace     ${status.namespace}: ${status.namespaceExists ? 'exists' : `missing (${status.error})`}`);
       out(`Search attrs  ${status.searchAttributes.missing.length ? `missing ${status.searchAttributes.missing.join(', ')} (run countersign setup)` : `all ${status.searchAttributes.present.length} present`}`);
       out(`Task queue    ${status.taskQueue}: ${status.workerPolling ? `${status.pollers.length} worker poller(s): ${status.pollers.join(', ')}` : 'no worker polling'}`);
-      out(`Server        ${server.url}: ${server.ok ? 'answering' : `not answering (${server.error})`}`);
     }
-    // --quiet is the container healthcheck: the server answers and the namespace exists.
+    // --quiet is the container healthcheck: Temporal answers and the namespace exists.
     if (values.quiet) return status.namespaceExists ? ExitCode.ok : ExitCode.refused;
     return ready ? ExitCode.ok : ExitCode.refused;
   } finally {

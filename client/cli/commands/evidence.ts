@@ -8,7 +8,7 @@ import { out, parseFlags, printJson, readJsonFile } from '../io';
 
 
 export async function evidenceCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { out: { type: 'string', short: 'o' }, agent: { type: 'string' } });
+  const { values, positionals } = parseFlags(args, 'evidence');
   const id = positionals[0];
   if (!id) throw usage('evidence needs a request id.');
   const { cs, close } = await connectAgent({ agent: values.agent ?? /^cs-(.+)-[0-9a-f]{16}$/.exec(id)?.[1] });
@@ -36,7 +36,7 @@ function directoryOf(policyFile: string): TrustedDirectory {
 }
 
 export async function verifyCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { key: { type: 'string' }, policy: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseFlags(args, 'verify');
   const file = positionals[0];
   if (!file) throw usage('verify needs a bundle FILE.');
   let key = values.key;

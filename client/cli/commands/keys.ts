@@ -7,17 +7,20 @@ import { loadConfig } from '../../../worker/config';
 import { agentKeyPath } from '../connect';
 import { usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
-import { keysHelp } from '../help';
+import { groupHelp } from '../help';
 
 
 export async function keysCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, gateway: { type: 'boolean' }, save: { type: 'boolean' } });
-  const [sub, name] = positionals;
+  const [sub, ...rest] = args;
+  if (sub !== 'init' && sub !== 'reviewer' && sub !== 'agent' && sub !== 'auditor' && sub !== 'server' && sub !== 'show') throw usage(groupHelp('keys'));
+  // Each subcommand takes its own flags: --gateway and --save only keys agent.
+  const parsed = sub === 'agent' ? parseFlags(rest, 'keys agent') : parseFlags(rest, `keys ${sub}`);
+  const values: { json?: boolean; gateway?: boolean; save?: boolean } = parsed.values;
+  const [name] = parsed.positionals;
   const { home } = loadConfig();
-  if (sub === 'agent' || sub === 'auditor') return apiKey(sub, checkName(name), home, { gateway: values.gateway === true, save: values.save === true, json: values.json === true });
-  if (values.gateway || values.save) throw usage('--gateway and --save apply to keys agent only.');
+  if (sub === 'agent' || sub === 'auditor') return apiKey(sub, checkName(name, sub), home, { gateway: values.gateway === true, save: values.save === true, json: values.json === true });
   if (sub === 'server') {
-    if (name) throw usage(keysHelp);
+    if (name) throw usage('keys server takes no NAME (see countersign keys server --help).');
     const path = serverStartKeyPath(home);
     if (existsSync(path)) throw usage(`A key already exists at ${path} (public key ${loadKeyFile(path).publicKey}).`);
     const signer = createKeyFile(path);
@@ -25,8 +28,8 @@ export async function keysCommand(args: string[]): Promise<number> {
     else out(`Created the server's start key at ${path}: only the server reads it (the workers need only its public key).\nAdd to the policy's directory:\ndirectory:\n  server: { startKey: "${signer.publicKey}" }`);
     return ExitCode.ok;
   }
-  const path = sub === 'init' || (sub === 'show' && !name) ? layerKeyPath(home) : name ? reviewerKeyPath(home, checkName(name)) : undefined;
-  if (!path || !['init', 'reviewer', 'show'].includes(sub ?? '')) throw usage(keysHelp);
+  if (sub === 'reviewer' && !name) throw usage(`keys reviewer needs a NAME (see countersign keys reviewer --help).`);
+  const path = sub === 'init' || (sub === 'show' && !name) ? layerKeyPath(home) : reviewerKeyPath(home, checkName(name, sub));
   if (sub === 'show') {
     const signer = loadKeyFile(path);
     if (values.json) printJson({ keyId: signer.keyId, publicKey: signer.publicKey });
@@ -65,8 +68,8 @@ function apiKey(kind: 'agent' | 'auditor', name: string, home: string, o: { gate
   return ExitCode.ok;
 }
 
-function checkName(name: string | undefined): string {
-  if (!name) throw usage(keysHelp);
+function checkName(name: string | undefined, sub: string): string {
+  if (!name) throw usage(`keys ${sub} needs a NAME (see countersign keys ${sub} --help).`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(name)) throw usage(`"${name}" is not a name (letters, digits and . _ : @ -).`);
   return name;
 }

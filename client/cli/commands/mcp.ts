@@ -2,27 +2,17 @@ import { sanitizeMcpName } from '../../../activities/policy/mcp';
 import { serverNameFor, type UpstreamTarget } from '../../mcp/names';
 import { usage } from '../errors';
 import { durationFlag, parseFlags } from '../io';
-import { mcpHelp } from '../help';
+import { commandHelp } from '../help';
 
 
 const DEFAULT_HOLD_MS = 50_000;
 const MAX_HOLD_MS = 10 * 60_000;
 
 export async function mcpProxyCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    policy: { type: 'string' },
-    'agent-id': { type: 'string' },
-    'server-name': { type: 'string' },
-    'task-id': { type: 'string' },
-    'on-behalf-of': { type: 'string' },
-    hold: { type: 'string' },
-    'upstream-url': { type: 'string' },
-    listen: { type: 'string' },
-    'print-pins': { type: 'boolean' },
-  });
+  const { values, positionals } = parseFlags(args, 'mcp-proxy');
   const upstreamUrl = values['upstream-url'];
   if (positionals.length && upstreamUrl) throw usage('mcp-proxy takes an upstream command after -- or --upstream-url, not both.');
-  if (!positionals.length && !upstreamUrl) throw usage(`mcp-proxy needs the upstream MCP server: -- <command and args>, or --upstream-url URL.\n${mcpHelp}`);
+  if (!positionals.length && !upstreamUrl) throw usage(`mcp-proxy needs the upstream MCP server: -- <command and args>, or --upstream-url URL.\n${commandHelp('mcp-proxy')}`);
   if (upstreamUrl && !/^https?:\/\/[^/]/.test(upstreamUrl)) throw usage(`--upstream-url must be an http(s) URL, got "${upstreamUrl}".`);
   const target: UpstreamTarget = upstreamUrl ? { url: upstreamUrl } : { command: positionals[0]!, args: positionals.slice(1) };
   const holdMs = durationFlag(values.hold, '--hold') ?? DEFAULT_HOLD_MS;

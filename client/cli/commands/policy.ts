@@ -5,13 +5,15 @@ import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../act
 import { parseActionRequest } from '../../sdk';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
-import { policyHelp } from '../help';
+import { groupHelp } from '../help';
 
 export async function policyCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseFlags(rest, { json: { type: 'boolean' }, action: { type: 'string', short: 'a' } });
+  if (sub !== 'check' && sub !== 'test') throw usage(sub ? `Unknown policy command "${sub}".\n${groupHelp('policy')}` : groupHelp('policy'));
+  const parsed = sub === 'check' ? parseFlags(rest, 'policy check') : parseFlags(rest, 'policy test');
+  const { positionals } = parsed;
+  const values: { json?: boolean; action?: string } = parsed.values;
   const file = positionals[0];
-  if (sub !== 'check' && sub !== 'test') throw usage(sub ? `Unknown policy command "${sub}".\n${policyHelp}` : policyHelp);
   if (!file) throw usage(`policy ${sub} needs a policy FILE.`);
 
   let policy;

@@ -8,7 +8,7 @@ import { connectReviewer } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile, table } from '../io';
 import { lastSeen, rememberSeen, type SeenVersion } from '../seen';
-import { reviewHelp } from '../help';
+import { groupHelp } from '../help';
 
 
 export async function reviewCommand(args: string[]): Promise<number> {
@@ -23,19 +23,12 @@ export async function reviewCommand(args: string[]): Promise<number> {
     case 'request-changes':
       return decide(sub, rest);
     default:
-      throw usage(sub ? `Unknown review command "${sub}".\n${reviewHelp}` : reviewHelp);
+      throw usage(sub ? `Unknown review command "${sub}".\n${groupHelp('review')}` : groupHelp('review'));
   }
 }
 
 async function list(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, {
-    group: { type: 'string', short: 'g' },
-    limit: { type: 'string' },
-    cursor: { type: 'string' },
-    json: { type: 'boolean' },
-    as: { type: 'string' },
-    key: { type: 'string' },
-  });
+  const { values } = parseFlags(args, 'review list');
   let limit: number | undefined;
   if (values.limit !== undefined) {
     limit = Number(values.limit);
@@ -79,7 +72,7 @@ async function list(args: string[]): Promise<number> {
 }
 
 async function show(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { json: { type: 'boolean' }, as: { type: 'string' }, key: { type: 'string' } });
+  const { values, positionals } = parseFlags(args, 'review show');
   const id = positionals[0];
   if (!id) throw usage('review show needs a request id.');
   const { reviewer, home } = await connectReviewer(values.as, values.key);
@@ -123,18 +116,6 @@ export function renderView(v: ReviewView): string {
   return lines.join('\n');
 }
 
-const decisionFlags = {
-  as: { type: 'string' },
-  json: { type: 'boolean' },
-  edit: { type: 'string' },
-  comment: { type: 'string' },
-  reason: { type: 'string' },
-  message: { type: 'string' },
-  propose: { type: 'string' },
-  key: { type: 'string' },
-  digest: { type: 'string' },
-} as const;
-
 function seenOf(view: ReviewView): SeenVersion {
   return {
     workflowId: view.workflowId,
@@ -175,19 +156,14 @@ async function versionToDecide(view: ReviewView, reviewer: string, home: string,
 }
 
 async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, decisionFlags);
+  // Each decision takes its own flags (review deny has no --edit): the parser refuses the others.
+  const parsed = kind === 'approve' ? parseFlags(args, 'review approve') : kind === 'deny' ? parseFlags(args, 'review deny') : parseFlags(args, 'review request-changes');
+  const { positionals } = parsed;
+  const values: Partial<Record<'as' | 'key' | 'digest' | 'edit' | 'comment' | 'reason' | 'message' | 'propose', string>> & { json?: boolean } = parsed.values;
   const id = positionals[0];
   if (!id) throw usage(`review ${kind} needs a request id.`);
   const reviewer = values.as ?? process.env.COUNTERSIGN_REVIEWER;
   if (!reviewer) throw usage('Say who is deciding with --as NAME or the COUNTERSIGN_REVIEWER environment variable.');
-  const allowed: Record<typeof kind, (keyof typeof decisionFlags)[]> = {
-    approve: ['edit', 'comment'],
-    deny: ['reason', 'message'],
-    'request-changes': ['comment', 'propose'],
-  };
-  for (const flag of ['edit', 'comment', 'reason', 'message', 'propose'] as const) {
-    if (values[flag] !== undefined && !allowed[kind].includes(flag)) throw usage(`--${flag} does not apply to review ${kind}.`);
-  }
   let decision: ReviewerDecision;
   if (kind === 'approve') {
     decision = {

@@ -12,22 +12,18 @@ import type { EnrollmentState } from '../../../workflows/enrollment-messages';
 import { connectTemporal, serverUrl } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
-import { reviewersHelp } from '../help';
+import { groupHelp } from '../help';
 
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
 export async function reviewersCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    expires: { type: 'string' },
-    replace: { type: 'boolean' },
-    url: { type: 'string' },
-    policy: { type: 'string' },
-    fingerprint: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  const [sub, name] = positionals;
-  if (!sub || !['invite', 'confirm', 'status'].includes(sub)) throw usage(reviewersHelp);
+  const [sub, ...rest] = args;
+  if (sub !== 'invite' && sub !== 'confirm' && sub !== 'status') throw usage(groupHelp('reviewers'));
+  // Each subcommand takes its own flags (only invite has --expires).
+  const parsed = sub === 'invite' ? parseFlags(rest, 'reviewers invite') : sub === 'confirm' ? parseFlags(rest, 'reviewers confirm') : parseFlags(rest, 'reviewers status');
+  const values: { expires?: string; replace?: boolean; url?: string; policy?: string; fingerprint?: string; json?: boolean } = parsed.values;
+  const [name] = parsed.positionals;
   if (!name || !NAME.test(name)) throw usage(`reviewers ${sub} needs a reviewer NAME of letters, digits and . _ : @ - (at most 128).`);
   if (sub === 'confirm' && !values.policy) throw usage('reviewers confirm needs --policy FILE: the policy whose directory the passkey goes into.');
   if (sub === 'confirm' && !values.fingerprint) throw usage(`reviewers confirm needs --fingerprint: the one ${name}'s enrol page showed them (ask ${name} for it yourself, not by replying to the invite).`);

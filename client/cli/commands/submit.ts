@@ -9,7 +9,7 @@ import { durationFlag, out, parseFlags, printJson, readJsonFile } from '../io';
 
 
 export async function submitCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { file: { type: 'string', short: 'f' }, wait: { type: 'string' }, agent: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseFlags(args, 'submit');
   if (!values.file) throw usage('submit needs --file action.json.');
   const request = readJsonFile(values.file, '--file');
   const waitMs = durationFlag(values.wait, '--wait') ?? 0;

@@ -7,7 +7,7 @@ import { out, parseFlags, printJson, readJsonFile } from '../io';
 
 
 export async function consumeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, { token: { type: 'string' }, action: { type: 'string' }, agent: { type: 'string' }, json: { type: 'boolean' } });
+  const { values, positionals } = parseFlags(args, 'consume');
   const id = positionals[0];
   if (!id) throw usage('consume needs a request id.');
   if (!values.token) throw usage('consume needs --token T (printed once by submit).');
@@ -27,13 +27,7 @@ export async function consumeCommand(args: string[]): Promise<number> {
 }
 
 export async function reportCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    status: { type: 'string' },
-    message: { type: 'string' },
-    'result-digest': { type: 'string' },
-    agent: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { values, positionals } = parseFlags(args, 'report');
   const id = positionals[0];
   if (!id) throw usage('report needs a request id.');
   if (values.status !== 'succeeded' && values.status !== 'failed') throw usage('report needs --status succeeded or --status failed.');
