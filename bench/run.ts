@@ -205,7 +205,8 @@ async function main(): Promise<void> {
     const approvedForConsume: ApprovalRequest[] = [];
     for (let i = 0; i < REVIEW_N; i++) {
       const pending = await cs.submit(request({ amount: 500 }), { waitMs: 0 });
-      const view = await dave.view(pending.requestId); // the reviewer looks first, outside the timing
+      // The reviewer looks first, outside the timing, by the exact workflow id: a lookup that never waits for visibility.
+      const view = await dave.view(pending.workflowId);
       const waiting = pending.wait(60_000);
       const t0 = performance.now();
       await dave.decide(view, { decision: 'approve' });

@@ -24,6 +24,7 @@ import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentia
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
 import { createRateLimiter } from './rate-limit';
+import { isPrefix, lookUpRequest, NOT_LISTED_YET } from './lookup';
 import { SessionError, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
 import { groupsOf, inboxSession, passkeyOwner, registerInbox } from './inbox';
@@ -237,28 +238,23 @@ export function createApp(options: AppOptions): Hono<Env> {
     return c.json({ requests: rows });
   });
 
+  /** How the caller's id is looked up (server/lookup.ts): an agent only among its own; a retry spends its listing budget. */
+  const lookupFor = (p: { role: string; name: string }) => ({
+    ...(p.role === 'agent' ? { agent: p.name } : {}),
+    agents: () => policy.directory.agents.keys(),
+    mayAskAgain: () => listLimiter.take(`list:${p.role}:${p.name}`).ok,
+  });
+
   /** The workflow an agent's or an auditor's id names; another agent's request is simply not found. */
   const requestFor = async (c: Context<Env>, p: Principal): Promise<string> => {
     const id = c.req.param('id') ?? '';
-    if (p.role === 'auditor') return resolveId(backend, id);
-    if (p.role !== 'agent') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
-    let workflowId = /^[0-9a-f]{16}$/.test(id) ? `cs-${p.name}-${id}` : id;
-    if (/^[0-9a-f]{6,15}$/.test(id)) {
-      try {
-        workflowId = await backend.resolve(id, { agent: p.name });
-      } catch (err) {
-        if (err instanceof RequestNotFoundError) throw notFound(`No request ${id}.`);
-        throw err;
-      }
-    }
-    if (workflowId !== `cs-${p.name}-${workflowId.slice(-16)}` || !/^[0-9a-f]{16}$/.test(workflowId.slice(-16))) throw notFound(`No request ${id.slice(0, 200)}.`);
+    if (p.role !== 'agent' && p.role !== 'auditor') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
     try {
-      await backend.status(workflowId);
+      return await lookUpRequest(backend, id, lookupFor(p));
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw notFound(`No request ${id.slice(0, 200)}.`);
+      if (err instanceof RequestNotFoundError || err instanceof WorkflowNotFoundError) throw notFound(err instanceof RequestNotFoundError ? err.message : `No request ${id.slice(0, 200)}.`);
       throw err;
     }
-    return workflowId;
   };
 
   app.get('/v1/requests/:id', async (c) => {
@@ -365,11 +361,12 @@ export function createApp(options: AppOptions): Hono<Env> {
   /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
   const reviewFor = async (c: Context<Env>, reviewer: { name: string; groups: string[] }): Promise<ReviewView> => {
     const id = c.req.param('id') ?? '';
-    // Not there and not routed to you read the same: the answer says nothing about other groups' requests.
-    const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.`);
+    // Not there and not routed to you read the same (the sentence depends only on the id's shape):
+    // the answer says nothing about other groups' requests.
+    const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.${isPrefix(id) ? ` ${NOT_LISTED_YET}` : ''}`);
     let view: ReviewView;
     try {
-      view = await backend.view(await resolveId(backend, id));
+      view = await backend.view(await lookUpRequest(backend, id, lookupFor({ role: 'reviewer', name: reviewer.name })));
     } catch (err) {
       if (err instanceof RequestNotFoundError || err instanceof AmbiguousRequestIdError || err instanceof WorkflowNotFoundError || err instanceof HttpProblem) throw hidden();
       throw err;
@@ -482,12 +479,6 @@ export function visibleTo(view: ReviewView, reviewer: string, currentGroups: str
   const route = view.policy?.route;
   if (!route) return false;
   return [route.group, ...route.escalationChain].some((g) => view.eligibleGroups.includes(g.name) && g.members.includes(reviewer) && currentGroups.includes(g.name));
-}
-
-async function resolveId(backend: Approvals, id: string): Promise<string> {
-  // Only our own id shapes: never a workflow id of the caller's choosing.
-  if (!/^[0-9a-f]{6,16}$/.test(id) && !/^cs-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}-[0-9a-f]{16}$/.test(id)) throw notFound(`No request ${id.slice(0, 200)}.`);
-  return backend.resolve(id);
 }
 
 async function currentState(backend: Approvals, workflowId: string, waitMs: number): Promise<SubmitState> {
