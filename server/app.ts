@@ -224,6 +224,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     const mcpKeys = Object.keys(request.context ?? {}).filter((k) => k.toLowerCase().startsWith('mcp.'));
     if (mcpKeys.length && !agent.gateway) throw forbidden(`Field "context.${mcpKeys[0]}": MCP context is believed only from a gateway credential.`);
     if (request.action.toLowerCase().startsWith('mcp.') && !agent.gateway) throw forbidden(`Field "action": ${request.action} is an MCP tool call, which only a gateway credential may submit.`);
+    // The catalog is the policy's, and the server holds it: a payload it refuses starts nothing (the workflow checks again).
+    const catalogued = checkCatalog(policy.catalog, request, policy.environment);
+    if (!catalogued.ok) throw invalid(catalogued.message);
     const waitMs = waitParam(c);
     const { workflowId } = approvalWorkflowId(request, nativeSha256Hex);
     const submitted = waitMs > 0 ? await holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : await backend.submit(request, { waitMs: 0 });
