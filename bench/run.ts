@@ -411,7 +411,7 @@ async function scale(env: TestWorkflowEnvironment, progress: (partial: Record<st
 
 /** The front door as deployed, with a rate limit high enough not to be what is measured. */
 function benchServer(backend: Approvals, policy: ReturnType<typeof compilePolicy>): Promise<RunningServer> {
-  return startServer({ backend, policy, logger: createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) }), sessionSecret: Buffer.alloc(32, 7), listen: '127.0.0.1:0', rateLimit: { perSecond: 100_000, burst: 100_000 } });
+  return startServer({ backend, policy, logger: createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) }), sessionSecret: Buffer.alloc(32, 7), listen: '127.0.0.1:0', rateLimit: { perSecond: 100_000, burst: 100_000 }, maxOpenRequestsPerAgent: 1_000_000 });
 }
 
 function rssMb(pid: number): number {

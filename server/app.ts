@@ -24,6 +24,7 @@ import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentia
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
 import { createRateLimiter } from './rate-limit';
+import { DEFAULT_MAX_OPEN_REQUESTS, OpenRequestCap } from './open-requests';
 import { isPrefix, lookUpRequest, NOT_LISTED_YET } from './lookup';
 import { SessionError, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
@@ -48,6 +49,8 @@ export interface AppOptions {
   enrollments: Enrollments;
   /** Served over TLS: the inbox cookie is Secure. */
   secure?: boolean;
+  /** Requests one agent may have waiting for a reviewer at once (COUNTERSIGN_MAX_OPEN_REQUESTS); server/open-requests.ts. */
+  maxOpenRequestsPerAgent?: number;
 }
 
 /** Long-polls and event streams one credential may hold open at once (per instance). */
@@ -68,6 +71,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   // Listings are visibility queries, which PostgreSQL (or Temporal Cloud's namespace limit) pays for:
   // a budget of their own per credential, well under the general one. An open inbox uses 0.5 a second.
   const listLimiter = createRateLimiter(options.listRateLimit ?? { perSecond: 10, burst: 40 });
+  const openRequests = new OpenRequestCap(backend, options.maxOpenRequestsPerAgent ?? DEFAULT_MAX_OPEN_REQUESTS);
   const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
   // The inbox is https when this server terminates TLS or its public origins (behind a proxy) are https.
   const secure = Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://')));
@@ -229,8 +233,15 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (!catalogued.ok) throw invalid(catalogued.message);
     const waitMs = waitParam(c);
     const { workflowId } = approvalWorkflowId(request, nativeSha256Hex);
-    const submitted = waitMs > 0 ? await holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : await backend.submit(request, { waitMs: 0 });
-    return c.json(submitted.state);
+    const started = await openRequests.admit(agent.name, workflowId);
+    let status: string | undefined;
+    try {
+      const submitted = waitMs > 0 ? await holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : await backend.submit(request, { waitMs: 0 });
+      status = submitted.status;
+      return c.json(submitted.state);
+    } finally {
+      started(status);
+    }
   });
 
   app.get('/v1/requests', async (c) => {

@@ -229,6 +229,24 @@ describe('the front door refuses what it can judge before anything starts', () =
     assert.equal(valid.status, 200, JSON.stringify(valid.body));
     assert.equal(valid.body.status, 'pending');
   });
+
+  test('the cap on an agent\'s open requests counts what another instance started once visibility lists it: 409, the sentence, nothing started', async () => {
+    const { loadPolicyFile } = await import('../activities/policy/load');
+    const capped = await startServer({ backend: ctx.stack.ops, policy: loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: randomBytes(32), listen: '127.0.0.1:0', maxOpenRequestsPerAgent: 2 });
+    try {
+      const agent = 'release-bot';
+      // Two requests waiting for support, started through the stack's own server (another instance).
+      for (const amount of [200, 300]) assert.equal((await submitted({ payload: { amount, currency: 'USD' } }, agent)).status, 'pending');
+      await eventually(async () => assert.equal(await ctx.stack.ops.countOpen(agent), 2), 'both listed by visibility');
+      const body = { ...action({ agentId: agent, payload: { amount: 400, currency: 'USD' } }), agentKey: x25519().publicKey };
+      assertProblem(await call('POST', '/v1/requests?wait=1s', { base: capped.url, bearer: agentKey(agent), body }), 409, 'TOO_MANY_OPEN_REQUESTS', /^Agent release-bot already has 2 requests waiting for a reviewer, the most it may have open at once: nothing was started; submit again once one is decided\.$/);
+      await assertNothingStarted(body, agent);
+      // Another agent is not held back by release-bot's requests.
+      assert.equal((await call('POST', '/v1/requests', { base: capped.url, bearer: agentKey('sales-bot'), body: { ...action({ agentId: 'sales-bot', payload: { amount: 250, currency: 'USD' } }), agentKey: x25519().publicKey } })).status, 200);
+    } finally {
+      await capped.close();
+    }
+  });
 });
 
 describe('the whole agent path with curl-like calls and the published OpenAPI document', () => {

@@ -1,8 +1,8 @@
 /**
- * Issue 22 D1, on a dev server whose visibility never catches up
+ * Issue 22 D1 and the open-request cap, on a dev server whose visibility never catches up
  * (history.visibilityProcessorSchedulerWorkerCount=0: the visibility tasks queue and never run), the
  * far end of the lag a busy machine shows. What a reviewer and an agent see right after a start, by
- * raw HTTP and the CLI.
+ * raw HTTP and the CLI; and a burst of submissions that visibility cannot count.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -10,9 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { approvalWorkflowId } from '../common/digest';
 import type { SubmitState } from '../common/schema';
 import { findOrBuildTemporalCli } from '../worker/temporal-cli';
 import { cliFor } from './support/cli';
+import { eventually } from './support/eventually';
 import { action, startStack, type StackContext } from './support/stack';
 
 const POLICY = `
@@ -27,6 +29,8 @@ rules:
     decision: review
     reviewers: support
 `;
+/** The cap this file's server runs with. */
+const CAP = 3;
 
 const ctx = {} as StackContext;
 before(async () => {
@@ -39,7 +43,7 @@ before(async () => {
       extraArgs: ['--dynamic-config-value', 'history.visibilityProcessorSchedulerWorkerCount=0'],
     },
   });
-  ctx.stack = await startStack(ctx.env, POLICY);
+  ctx.stack = await startStack(ctx.env, POLICY, { maxOpenRequestsPerAgent: CAP });
 });
 after(async () => {
   await ctx.stack?.stop();
@@ -121,5 +125,43 @@ describe('D1. a request just submitted, while visibility lags', () => {
     await request.wait(10_000);
     assert.equal(request.status, 'approved');
     assert.ok(request.openToken(), 'the agent holds its token');
+  });
+});
+
+describe('the cap on an agent\'s open requests, while visibility counts none of them', () => {
+  test(`a burst of 8 opens ${CAP}: the rest get 409 TOO_MANY_OPEN_REQUESTS, the sentence, and start nothing; a resubmission joins; a decision frees a slot`, async () => {
+    const agent = 'bot-1';
+    const bodies = Array.from({ length: 8 }, () => refund(agent));
+    const answers = await Promise.all(bodies.map((body) => call('POST', '/v1/requests', agentKey(agent), body)));
+    const opened = answers.flatMap((a, i) => (a.status === 200 ? [{ body: bodies[i]!, state: a.body as unknown as SubmitState }] : []));
+    const refused = answers.flatMap((a, i) => (a.status === 200 ? [] : [{ body: bodies[i]!, answer: a }]));
+    assert.equal(opened.length, CAP, answers.map((a) => a.status).join(' '));
+    for (const { state } of opened) assert.equal(state.status, 'pending');
+    for (const { body, answer } of refused) {
+      assert.equal(answer.status, 409);
+      assert.equal(answer.body.code, 'TOO_MANY_OPEN_REQUESTS');
+      assert.equal(answer.body.detail, `Agent ${agent} already has ${CAP} requests waiting for a reviewer, the most it may have open at once: nothing was started; submit again once one is decided.`);
+      await assert.rejects(ctx.stack.ops.status(approvalWorkflowId(body as never).workflowId), /not found/i, 'nothing started');
+    }
+    for (const { state } of opened) await assertNotListed(state.workflowId);
+
+    // Submitting one of the open requests again joins it: that opens nothing, so it is answered.
+    const again = await call('POST', '/v1/requests', agentKey(agent), opened[0]!.body);
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal((again.body as unknown as SubmitState).workflowId, opened[0]!.state.workflowId);
+
+    // alice denies one: the next submission is admitted (the server asks the workflow, not visibility).
+    const alice = await ctx.stack.reviewer('alice');
+    await alice.decide(await alice.view(opened[1]!.state.workflowId), { decision: 'deny', reasonCode: 'NOT_NEEDED', message: 'No.' });
+    const next = refund(agent);
+    const admitted = await eventually(async () => {
+      const answer = await call('POST', '/v1/requests', agentKey(agent), next);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return answer.body as unknown as SubmitState;
+    }, 'a submission admitted once a slot is free');
+    assert.equal(admitted.status, 'pending');
+    // And the cap holds again.
+    const over = await call('POST', '/v1/requests', agentKey(agent), refund(agent));
+    assert.equal(over.status, 409);
   });
 });
