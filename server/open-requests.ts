@@ -23,7 +23,7 @@ const COUNT_TTL_MS = 1000;
 const CONCURRENCY = 8;
 
 interface AgentState {
-  /** Requests this instance is starting now. */
+  /** Submissions this instance admitted and is starting now. */
   starting: number;
   /** Requests this instance started that were open when the start answered, until visibility shows them. */
   unlisted: Set<string>;
@@ -44,38 +44,33 @@ export class OpenRequestCap {
 
   /**
    * Admits one submission of `workflowId` by `agent`, or refuses it 409 TOO_MANY_OPEN_REQUESTS.
-   * Returns what to call with the request's status once the start has answered (or failed: undefined).
+   * Returns what to call with the request's status once the start has answered (undefined: it failed).
    */
   async admit(agent: string, workflowId: string): Promise<(status?: string) => void> {
     const state = this.state(agent);
-    state.starting += 1; // held from here, so concurrent submissions see each other
-    const release = () => {
-      state.starting -= 1;
+    // Each check is synchronous after its last await, and takes its slot in the same turn: concurrent
+    // submissions see each other's slots, so a burst gets exactly the room left and no more.
+    const take = (listed: number) => {
+      if (listed + state.unlisted.size + state.starting >= this.limit) return undefined;
+      state.starting += 1;
+      return (status?: string) => {
+        // A start that failed may still have started: counted until a prune finds it not waiting.
+        if (status === undefined || (OPEN_STATUSES as readonly string[]).includes(status)) state.unlisted.add(workflowId);
+        state.starting -= 1;
+      };
     };
-    try {
-      if ((await this.listed(agent, state)) + state.unlisted.size + state.starting - 1 >= this.limit) {
-        // At the cap by the quick count: a submission that joins a running request opens nothing new.
-        if (await this.isOpen(workflowId, false)) {
-          release();
-          return () => {};
-        }
-        await this.prune(state);
-        if ((await this.listed(agent, state)) + state.unlisted.size + state.starting - 1 >= this.limit) {
-          throw new HttpProblem(
-            409,
-            ReasonCode.TOO_MANY_OPEN_REQUESTS,
-            `Agent ${agent} already has ${this.limit} requests waiting for a reviewer, the most it may have open at once: nothing was started; submit again once one is decided.`,
-          );
-        }
-      }
-    } catch (err) {
-      release();
-      throw err;
-    }
-    return (status) => {
-      if (status !== undefined && (OPEN_STATUSES as readonly string[]).includes(status)) state.unlisted.add(workflowId);
-      release();
-    };
+    const quick = take(await this.listed(agent, state));
+    if (quick) return quick;
+    // At the cap by the quick count: a submission that joins a running request opens nothing new.
+    if (await this.isOpen(workflowId, false)) return () => {};
+    await this.prune(state);
+    const closer = take(await this.listed(agent, state));
+    if (closer) return closer;
+    throw new HttpProblem(
+      409,
+      ReasonCode.TOO_MANY_OPEN_REQUESTS,
+      `Agent ${agent} already has ${this.limit} requests waiting for a reviewer, the most it may have open at once: nothing was started; submit again once one is decided.`,
+    );
   }
 
   /** One entry per agent that has submitted (agents are the directory's, so the map is bounded by it). */

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -160,8 +162,16 @@ describe('the cap on an agent\'s open requests, while visibility counts none of 
       return answer.body as unknown as SubmitState;
     }, 'a submission admitted once a slot is free');
     assert.equal(admitted.status, 'pending');
-    // And the cap holds again.
+    // And the cap holds again, for the CLI too: exit 1 (refused), the sentence on stderr, nothing started.
     const over = await call('POST', '/v1/requests', agentKey(agent), refund(agent));
     assert.equal(over.status, 409);
+    const file = join(ctx.stack.dir, 'over-the-cap.json');
+    const { agentKey: _k, ...fromCli } = refund(agent);
+    writeFileSync(file, JSON.stringify(fromCli));
+    const run = await cli(['submit', '--file', file]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, '');
+    assert.equal(run.stderr, `countersign: Agent ${agent} already has ${CAP} requests waiting for a reviewer, the most it may have open at once: nothing was started; submit again once one is decided.\n`);
+    await assert.rejects(ctx.stack.ops.status(approvalWorkflowId(fromCli as never).workflowId), /not found/i, 'nothing started');
   });
 });
