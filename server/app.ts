@@ -233,15 +233,8 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (!catalogued.ok) throw invalid(catalogued.message);
     const waitMs = waitParam(c);
     const { workflowId } = approvalWorkflowId(request, nativeSha256Hex);
-    const started = await openRequests.admit(agent.name, workflowId);
-    let status: string | undefined;
-    try {
-      const submitted = waitMs > 0 ? await holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : await backend.submit(request, { waitMs: 0 });
-      status = submitted.status;
-      return c.json(submitted.state);
-    } finally {
-      started(status);
-    }
+    const submitted = await openRequests.starting(agent.name, workflowId, () => (waitMs > 0 ? holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : backend.submit(request, { waitMs: 0 })));
+    return c.json(submitted.state);
   });
 
   app.get('/v1/requests', async (c) => {
@@ -375,8 +368,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
   const reviewFor = async (c: Context<Env>, reviewer: { name: string; groups: string[] }): Promise<ReviewView> => {
     const id = c.req.param('id') ?? '';
-    // Not there and not routed to you read the same (the sentence depends only on the id's shape):
-    // the answer says nothing about other groups' requests.
+    // Not there and not routed to you read the same (the sentence depends only on the id's shape).
     const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.${isPrefix(id) ? ` ${NOT_LISTED_YET}` : ''}`);
     let view: ReviewView;
     try {

@@ -73,6 +73,19 @@ export class OpenRequestCap {
     );
   }
 
+  /** Runs `start` (the submission) if the cap admits it, and counts the request by the status it answers. */
+  async starting<T extends { status: string }>(agent: string, workflowId: string, start: () => Promise<T>): Promise<T> {
+    const done = await this.admit(agent, workflowId);
+    let status: string | undefined;
+    try {
+      const started = await start();
+      status = started.status;
+      return started;
+    } finally {
+      done(status);
+    }
+  }
+
   /** One entry per agent that has submitted (agents are the directory's, so the map is bounded by it). */
   private state(agent: string): AgentState {
     let state = this.agents.get(agent);
