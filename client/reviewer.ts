@@ -107,7 +107,11 @@ export class Reviewer {
     return { requests: page.requests, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   }
 
-  /** Everything needed to decide; 404 (RequestNotFoundError) unless routed to one of this reviewer's groups. */
+  /**
+   * Everything needed to decide; 404 (RequestNotFoundError) unless routed to one of this reviewer's
+   * groups. A workflow id (cs-…) or a full request id is found the moment the request starts; a
+   * prefix only once Temporal's visibility lists it (docs/requests.md).
+   */
   async view(id: string): Promise<ReviewView> {
     const view = await this.http.request<ReviewView>('GET', `/v1/reviews/${encodeURIComponent(id)}`);
     // What the reviewer signs names currentDigest: it must be the digest of the payload shown, not a server's word.

@@ -27,6 +27,8 @@ import { TrustedProxies } from './forwarded';
 import { memoryLedger, type DoorLedger } from './ledger';
 import { CLONED_PASSKEY, SignCounts } from './sign-counts';
 import { createRateLimiter } from './rate-limit';
+import { DEFAULT_MAX_OPEN_REQUESTS, OpenRequestCap } from './open-requests';
+import { isPrefix, lookUpRequest, NOT_LISTED_YET } from './lookup';
 import { keyFingerprint, SessionError, type SessionClaims, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
 import { groupsOf, inboxSession, passkeyOwner, registerInbox } from './inbox';
@@ -52,6 +54,8 @@ export interface AppOptions {
   enrollments: Enrollments;
   /** Served over TLS: the inbox cookie is Secure. */
   secure?: boolean;
+  /** Requests one agent may have waiting for a reviewer at once (COUNTERSIGN_MAX_OPEN_REQUESTS); server/open-requests.ts. */
+  maxOpenRequestsPerAgent?: number;
 }
 
 /** Long-polls and event streams one credential may hold open at once (per instance). */
@@ -73,6 +77,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   // a budget of their own per credential, well under the general one. An open inbox uses 0.5 a second.
   const listLimiter = createRateLimiter(options.listRateLimit ?? { perSecond: 10, burst: 40 });
   const signCounts = new SignCounts(options.ledger ?? memoryLedger());
+  const openRequests = new OpenRequestCap(backend, options.maxOpenRequestsPerAgent ?? DEFAULT_MAX_OPEN_REQUESTS);
   const allowed = new Set(options.allowedHosts.map((h) => h.toLowerCase()));
   // A login proof names the origin the reviewer's CLI connected to: one whose host this server answers for by name.
   const loginAudiences = [...allowed].filter((h) => h !== '*').flatMap((h) => ['http', 'https'].map((scheme) => originOf(`${scheme}://${h}`))).filter((o): o is string => Boolean(o));
@@ -232,9 +237,12 @@ export function createApp(options: AppOptions): Hono<Env> {
     const mcpKeys = Object.keys(request.context ?? {}).filter((k) => k.toLowerCase().startsWith('mcp.'));
     if (mcpKeys.length && !agent.gateway) throw forbidden(`Field "context.${mcpKeys[0]}": MCP context is believed only from a gateway credential.`);
     if (request.action.toLowerCase().startsWith('mcp.') && !agent.gateway) throw forbidden(`Field "action": ${request.action} is an MCP tool call, which only a gateway credential may submit.`);
+    // The catalog is the policy's, and the server holds it: a payload it refuses starts nothing (the workflow checks again).
+    const catalogued = checkCatalog(policy.catalog, request, policy.environment);
+    if (!catalogued.ok) throw invalid(catalogued.message);
     const waitMs = waitParam(c);
     const { workflowId } = approvalWorkflowId(request, nativeSha256Hex);
-    const submitted = waitMs > 0 ? await holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : await backend.submit(request, { waitMs: 0 });
+    const submitted = await openRequests.starting(agent.name, workflowId, () => (waitMs > 0 ? holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : backend.submit(request, { waitMs: 0 })));
     return c.json(submitted.state);
   });
 
@@ -246,28 +254,23 @@ export function createApp(options: AppOptions): Hono<Env> {
     return c.json({ requests: rows });
   });
 
+  /** How the caller's id is looked up (server/lookup.ts): an agent only among its own; a retry spends its listing budget. */
+  const lookupFor = (p: { role: string; name: string }) => ({
+    ...(p.role === 'agent' ? { agent: p.name } : {}),
+    agents: () => policy.directory.agents.keys(),
+    mayAskAgain: () => listLimiter.take(`list:${p.role}:${p.name}`).ok,
+  });
+
   /** The workflow an agent's or an auditor's id names; another agent's request is simply not found. */
   const requestFor = async (c: Context<Env>, p: Principal): Promise<string> => {
     const id = c.req.param('id') ?? '';
-    if (p.role === 'auditor') return resolveId(backend, id);
-    if (p.role !== 'agent') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
-    let workflowId = /^[0-9a-f]{16}$/.test(id) ? `cs-${p.name}-${id}` : id;
-    if (/^[0-9a-f]{6,15}$/.test(id)) {
-      try {
-        workflowId = await backend.resolve(id, { agent: p.name });
-      } catch (err) {
-        if (err instanceof RequestNotFoundError) throw notFound(`No request ${id}.`);
-        throw err;
-      }
-    }
-    if (workflowId !== `cs-${p.name}-${workflowId.slice(-16)}` || !/^[0-9a-f]{16}$/.test(workflowId.slice(-16))) throw notFound(`No request ${id.slice(0, 200)}.`);
+    if (p.role !== 'agent' && p.role !== 'auditor') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
     try {
-      await backend.status(workflowId);
+      return await lookUpRequest(backend, id, lookupFor(p));
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw notFound(`No request ${id.slice(0, 200)}.`);
+      if (err instanceof RequestNotFoundError || err instanceof WorkflowNotFoundError) throw notFound(err instanceof RequestNotFoundError ? err.message : `No request ${id.slice(0, 200)}.`);
       throw err;
     }
-    return workflowId;
   };
 
   app.get('/v1/requests/:id', async (c) => {
@@ -393,11 +396,11 @@ export function createApp(options: AppOptions): Hono<Env> {
   /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
   const reviewFor = async (c: Context<Env>, reviewer: { name: string; groups: string[] }): Promise<ReviewView> => {
     const id = c.req.param('id') ?? '';
-    // Not there and not routed to you read the same: the answer says nothing about other groups' requests.
-    const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.`);
+    // Not there and not routed to you read the same (the sentence depends only on the id's shape).
+    const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.${isPrefix(id) ? ` ${NOT_LISTED_YET}` : ''}`);
     let view: ReviewView;
     try {
-      view = await backend.view(await resolveId(backend, id));
+      view = await backend.view(await lookUpRequest(backend, id, lookupFor({ role: 'reviewer', name: reviewer.name })));
     } catch (err) {
       if (err instanceof RequestNotFoundError || err instanceof AmbiguousRequestIdError || err instanceof WorkflowNotFoundError || err instanceof HttpProblem) throw hidden();
       throw err;
@@ -523,12 +526,6 @@ function originOf(url: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function resolveId(backend: Approvals, id: string): Promise<string> {
-  // Only our own id shapes: never a workflow id of the caller's choosing.
-  if (!/^[0-9a-f]{6,16}$/.test(id) && !/^cs-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}-[0-9a-f]{16}$/.test(id)) throw notFound(`No request ${id.slice(0, 200)}.`);
-  return backend.resolve(id);
 }
 
 async function currentState(backend: Approvals, workflowId: string, waitMs: number): Promise<SubmitState> {

@@ -335,6 +335,26 @@ export class Approvals {
     return { rows, ...(response.nextPageToken?.length && rows.length ? { nextPageToken: response.nextPageToken } : {}) };
   }
 
+  /**
+   * How many of an agent's requests visibility shows waiting for a reviewer (pending or escalated) on
+   * this task queue. Visibility trails the starts: the front door adds what it started itself
+   * (server/open-requests.ts).
+   */
+  async countOpen(agent: string): Promise<number> {
+    const query = `WorkflowType = "${approvalWorkflowType}" AND TaskQueue = ${JSON.stringify(this.taskQueue)} AND ExecutionStatus = "Running" AND CountersignAgent = ${JSON.stringify(agent)} AND CountersignStatus IN ("pending", "escalated")`;
+    return (await this.client.workflow.count(query)).count;
+  }
+
+  /** Which of these workflows visibility already shows past evaluation (waiting or ended): at most 100 ids a call. */
+  async listedPastEvaluation(workflowIds: string[]): Promise<Set<string>> {
+    if (!workflowIds.length) return new Set();
+    if (workflowIds.length > 100) throw new InvalidRequestError('At most 100 workflow ids a call.');
+    const query = `WorkflowId IN (${workflowIds.map((id) => JSON.stringify(id)).join(', ')}) AND CountersignStatus != "evaluating"`;
+    const found = new Set<string>();
+    for await (const wf of this.client.workflow.list({ query, pageSize: 100 })) found.add(wf.workflowId);
+    return found;
+  }
+
   /** Accepts a workflow id (cs-…), a full request id, or a unique prefix of at least 6 hex digits. */
   async resolve(id: string, options: { agent?: string } = {}): Promise<string> {
     if (id.startsWith('cs-')) {

@@ -45,11 +45,14 @@ export interface ServerSettings {
   ledger?: DoorLedger;
   /** Header and request timeouts and the per-address connection cap (DEFAULT_CONNECTION_LIMITS). */
   connections?: ConnectionLimits;
+  /** Requests one agent may have waiting for a reviewer at once; default COUNTERSIGN_MAX_OPEN_REQUESTS, else 100. */
+  maxOpenRequestsPerAgent?: number;
 }
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
 export async function startServer(s: ServerSettings): Promise<RunningServer> {
   const [host, portText] = splitListen(s.listen ?? '127.0.0.1:7280');
+  const maxOpenRequestsPerAgent = s.maxOpenRequestsPerAgent ?? maxOpenRequests(process.env.COUNTERSIGN_MAX_OPEN_REQUESTS);
   const allowedHosts = [...(s.publicHosts ?? [])];
   let app: ReturnType<typeof createApp> | undefined;
   const limits = s.connections ?? DEFAULT_CONNECTION_LIMITS;
@@ -85,6 +88,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     rateLimit: s.rateLimit,
     listRateLimit: s.listRateLimit,
     trustedProxies: proxies,
+    maxOpenRequestsPerAgent,
     enrollments: new Enrollments(s.backend.client, s.backend.taskQueue),
     secure: Boolean(s.tls),
   });
@@ -93,6 +97,13 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     url,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** COUNTERSIGN_MAX_OPEN_REQUESTS: a whole number from 1 to 1,000,000, or unset for the default. */
+export function maxOpenRequests(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d{1,7}$/.test(text) || Number(text) < 1 || Number(text) > 1_000_000) throw new ConfigError(`Environment variable COUNTERSIGN_MAX_OPEN_REQUESTS must be a whole number from 1 to 1000000, got "${text.slice(0, 50)}".`);
+  return Number(text);
 }
 
 function splitListen(listen: string): [string, string] {

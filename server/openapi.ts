@@ -15,14 +15,14 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'No credential, or not a valid one (code UNAUTHENTICATED)',
   403: 'The credential may not do this (another agent, another role, MCP context without a gateway key, NOT_ELIGIBLE)',
   404: 'No such request, or not one this credential may see',
-  409: 'The request\'s state refuses it (ALREADY_DECIDED, STALE_VERSION, TOKEN_CONSUMED, TOKEN_EXPIRED, BINDING_MISMATCH, NOT_CONSUMED)',
+  409: 'The request\'s state refuses it (ALREADY_DECIDED, STALE_VERSION, TOKEN_CONSUMED, TOKEN_EXPIRED, BINDING_MISMATCH, NOT_CONSUMED), or the agent already has as many requests waiting for a reviewer as it may (TOO_MANY_OPEN_REQUESTS)',
   413: 'The body is too large',
   422: 'The body is invalid (INVALID_REQUEST); the detail names the field',
   429: 'Too many requests from this credential; see Retry-After',
 };
 const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
 const body = (ref: string) => ({ required: true, ...json(ref) });
-const idParam = { name: 'id', in: 'path', required: true, description: 'The request id (16 hex digits) or its workflow id (cs-…)', schema: { type: 'string' } };
+const idParam = { name: 'id', in: 'path', required: true, description: 'The workflow id (cs-…) or the request id (16 hex digits), found at once; a prefix of 6 or more hex digits is looked up in visibility, which may not list a request for a few seconds after it starts', schema: { type: 'string' } };
 const waitParam = { name: 'wait', in: 'query', required: false, description: 'Hold the call open up to this long (at most 60s) for the decision, e.g. 30s', schema: { type: 'string' } };
 const agent = [{ agentKey: [] }];
 const reviewer = [{ reviewerSession: [] }, { inboxSession: [] }];
@@ -78,7 +78,7 @@ export function openApiDocument(): Record<string, unknown> {
           security: agent,
           parameters: [waitParam],
           requestBody: body('SubmitBody'),
-          responses: { 200: { description: 'The decision, or the pending state', ...json('State') }, ...problems(401, 403, 413, 422, 429) },
+          responses: { 200: { description: 'The decision, or the pending state', ...json('State') }, ...problems(401, 403, 409, 413, 422, 429) },
         },
         get: { summary: 'This agent\'s requests (an auditor: all)', security: agent, responses: { 200: { description: 'Requests' }, ...problems(401, 403, 429) } },
       },

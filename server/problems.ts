@@ -49,7 +49,7 @@ export function statusForCode(code: string): number {
     case ReasonCode.INVALID_REQUEST:
       return 422;
     default:
-      return 409; // ALREADY_DECIDED, STALE_VERSION, TOKEN_*, BINDING_MISMATCH, NOT_CONSUMED: the request's state says no
+      return 409; // TOO_MANY_OPEN_REQUESTS, ALREADY_DECIDED, STALE_VERSION, TOKEN_*, BINDING_MISMATCH, NOT_CONSUMED: the request's state says no
   }
 }
 

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { InvalidRequestError } from '../client/sdk';
+import { approvalWorkflowId } from '../common/digest';
 import { cliFor, lookThenDecide } from './support/cli';
 import { useStack } from './support/stack';
 
@@ -37,19 +38,23 @@ describe('strict JSON at the CLI', () => {
   });
 });
 
-describe('the catalog at the worker', () => {
-  test('the SDK: an export that names its own resource and owner is denied INVALID_REQUEST, naming the derived resource', async () => {
+describe('the catalog at the front door, and again at the worker', () => {
+  test('the SDK: an export that names its own resource and owner is refused 422 naming the derived resource, and nothing starts; straight to Temporal, the worker denies it INVALID_REQUEST', async () => {
     const request = fresh('data-export-pii', { resource: { type: 'foo', id: 'x', owner: 'support' } });
-    const state = await ctx.stack.cs.submit(request, { waitMs: 5000 });
+    const disagrees = /Field "resource" \(foo:x, owner support\) disagrees with the resource the payload names \(dataset:customers-eu\)/;
+    await assert.rejects(ctx.stack.cs.submit(request, { waitMs: 5000 }), (err: unknown) => err instanceof InvalidRequestError && disagrees.test(err.message));
+    await assert.rejects(ctx.stack.ops.status(approvalWorkflowId(request as never).workflowId), /not found/i, 'nothing started');
+    // Around the server (the operator's Temporal access): the workflow checks the catalog again.
+    const state = await ctx.stack.ops.submit(request, { waitMs: 5000 });
     assert.equal(state.status, 'denied');
     assert.equal(state.outcome?.code, 'INVALID_REQUEST');
-    assert.match(state.outcome!.message!, /Field "resource" \(foo:x, owner support\) disagrees with the resource the payload names \(dataset:customers-eu\)/);
+    assert.match(state.outcome!.message!, disagrees);
     const honest = await ctx.stack.cs.submit(fresh('data-export-pii'), { waitMs: 5000 });
     assert.equal(honest.status, 'pending');
     assert.deepEqual((await ctx.stack.cs.view(honest.workflowId)).eligibleGroups, ['data-governance']);
   });
 
-  test('the CLI: DB.DropTable on PROD is denied like db.dropTable on prod; a string "true" for includesPii and a negative refund are refused', async () => {
+  test('the CLI: DB.DropTable on PROD is denied like db.dropTable on prod; a string "true" for includesPii and a negative refund are refused (exit 2, the sentence, nothing started)', async () => {
     const drop = await cli(['submit', '--file', file(JSON.stringify(fresh('drop-prod-table', { action: 'DB.DropTable', resource: { type: 'system', id: 'orders-db', environment: 'PROD' } })))]);
     assert.equal(drop.code, 1);
     assert.match(drop.stdout, /denied: POLICY_DENIED: Dropping production data is never automated\./);
@@ -58,12 +63,15 @@ describe('the catalog at the worker', () => {
     const pii = fresh('data-export-pii');
     (pii.payload as Record<string, unknown>).includesPii = 'true';
     const loose = await cli(['submit', '--file', file(JSON.stringify(pii)), '--wait', '5s']);
-    assert.equal(loose.code, 1);
-    assert.match(loose.stdout, /denied: INVALID_REQUEST: Field "payload\.includesPii" must be boolean/);
+    assert.equal(loose.code, 2);
+    assert.match(loose.stderr, /Field "payload\.includesPii" must be boolean/);
+    assert.equal(loose.stdout, '');
     const negative = fresh('refund-small');
     (negative.payload as Record<string, unknown>).amount = -5000;
     const refund = await cli(['submit', '--file', file(JSON.stringify(negative)), '--wait', '5s']);
-    assert.match(refund.stdout, /denied: INVALID_REQUEST: Field "payload\.amount" must be > 0/);
+    assert.equal(refund.code, 2);
+    assert.match(refund.stderr, /Field "payload\.amount" must be > 0/);
+    for (const request of [pii, negative]) await assert.rejects(ctx.stack.ops.status(approvalWorkflowId(request as never).workflowId), /not found/i, 'nothing started');
   });
 
   test('an action outside the catalog cannot choose its environment or owner: the example policy refuses it (issue 22 M4)', async () => {

@@ -10,9 +10,10 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { SignJWT } from 'jose';
 import { openToken } from '../client/agent-keys';
-import { actionDigest } from '../common/digest';
+import { actionDigest, approvalWorkflowId } from '../common/digest';
 import type { ReviewerDecision, SubmitState } from '../common/schema';
 import { TrustedProxies } from '../server/forwarded';
 import { startServer, type RunningServer } from '../server/main';
@@ -42,6 +43,15 @@ rules:
     decision: review
     reviewers: finance
     approvals: 2
+actions:
+  crm.updateEmail:
+    payload:
+      type: object
+      required: [customer, email]
+      additionalProperties: false
+      properties:
+        customer: { type: string, pattern: "^C-[0-9]+$" }
+        email: { type: string, maxLength: 254 }
 `;
 
 const ctx = useStack(POLICY);
@@ -199,6 +209,45 @@ describe('agents, holding only their own key', () => {
     assert.equal(rebinding.status, 421);
     assert.equal(JSON.parse(rebinding.body).code, 'HOST_NOT_ALLOWED');
     assertProblem(await call('GET', '/v1/requests', { bearer: agentKey(), headers: { origin: 'https://evil.example' } }), 403);
+  });
+});
+
+describe('the front door refuses what it can judge before anything starts', () => {
+  /** The workflow id the server would have derived for `body`, and that no workflow has it. */
+  async function assertNothingStarted(body: Record<string, unknown>, agent = 'support-bot') {
+    const { workflowId } = approvalWorkflowId({ ...body, agentId: agent } as never);
+    await assert.rejects(ctx.env.client.workflow.getHandle(workflowId).describe(), (err: unknown) => err instanceof WorkflowNotFoundError, `${workflowId} was started`);
+  }
+
+  test('D3: a payload its catalog schema refuses is a 422 naming the field, and no workflow is started; the same request made valid is reviewed', async () => {
+    const update = (payload: Record<string, unknown>) => ({ ...action({ action: 'crm.updateEmail', resource: { type: 'customer', id: 'C-42' }, payload }), agentKey: x25519().publicKey });
+    const wrongType = update({ customer: 'C-42', email: 42 });
+    assertProblem(await call('POST', '/v1/requests?wait=1s', { bearer: agentKey(), body: wrongType }), 422, 'INVALID_REQUEST', /^Field "payload\.email" must be string \(type, crm\.updateEmail catalog schema\)\.$/);
+    await assertNothingStarted(wrongType);
+    const extra = update({ customer: 'C-42', email: 'a@example.com', cluster: 'prod' });
+    assertProblem(await call('POST', '/v1/requests', { bearer: agentKey(), body: extra }), 422, 'INVALID_REQUEST', /^Field "payload\.cluster"/);
+    await assertNothingStarted(extra);
+    const valid = await call('POST', '/v1/requests?wait=1s', { bearer: agentKey(), body: update({ customer: 'C-42', email: 'a@example.com' }) });
+    assert.equal(valid.status, 200, JSON.stringify(valid.body));
+    assert.equal(valid.body.status, 'pending');
+  });
+
+  test('the cap on an agent\'s open requests counts what another instance started once visibility lists it: 409, the sentence, nothing started', async () => {
+    const { loadPolicyFile } = await import('../activities/policy/load');
+    const capped = await startServer({ backend: ctx.stack.ops, policy: loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: randomBytes(32), listen: '127.0.0.1:0', maxOpenRequestsPerAgent: 2 });
+    try {
+      const agent = 'release-bot';
+      // Two requests waiting for support, started through the stack's own server (another instance).
+      for (const amount of [200, 300]) assert.equal((await submitted({ payload: { amount, currency: 'USD' } }, agent)).status, 'pending');
+      await eventually(async () => assert.equal(await ctx.stack.ops.countOpen(agent), 2), 'both listed by visibility');
+      const body = { ...action({ agentId: agent, payload: { amount: 400, currency: 'USD' } }), agentKey: x25519().publicKey };
+      assertProblem(await call('POST', '/v1/requests?wait=1s', { base: capped.url, bearer: agentKey(agent), body }), 409, 'TOO_MANY_OPEN_REQUESTS', /^Agent release-bot already has 2 requests waiting for a reviewer, the most it may have open at once: nothing was started; submit again once one is decided\.$/);
+      await assertNothingStarted(body, agent);
+      // Another agent is not held back by release-bot's requests.
+      assert.equal((await call('POST', '/v1/requests', { base: capped.url, bearer: agentKey('sales-bot'), body: { ...action({ agentId: 'sales-bot', payload: { amount: 250, currency: 'USD' } }), agentKey: x25519().publicKey } })).status, 200);
+    } finally {
+      await capped.close();
+    }
   });
 });
 

@@ -65,7 +65,7 @@ export interface Stack {
 export async function startStack(
   env: TestWorkflowEnvironment,
   policyText: string,
-  options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string; worker?: boolean; /** Serve the web inbox for passkeys at http://localhost:PORT. */ inbox?: boolean } = {},
+  options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string; worker?: boolean; /** Serve the web inbox for passkeys at http://localhost:PORT. */ inbox?: boolean; /** The server's cap on each agent's open requests (default 10,000: tests that are not about it never meet it). */ maxOpenRequestsPerAgent?: number } = {},
 ): Promise<Stack> {
   // Another stack's dir: the same credentials and layer key, as a restarted deployment keeps them.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'countersign-test-'));
@@ -110,7 +110,7 @@ export async function startStack(
   let running = worker?.run();
   const startSigner = loadKeyFile(creds.startKeyPath);
   const ops = await Approvals.connect({ connection: env.connection, taskQueue, startSigner });
-  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 } });
+  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 }, maxOpenRequestsPerAgent: options.maxOpenRequestsPerAgent ?? 10_000 });
   const agents = new Map<string, Promise<Countersign>>();
   const keyStore = memoryKeyStore();
   const reviewers = new Map<string, Promise<Reviewer>>();
