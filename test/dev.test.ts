@@ -36,7 +36,10 @@ function modes(dir: string): Map<string, number> {
   const walk = (d: string) => {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const path = join(d, entry.name);
-      found.set(relative(dir, path), statSync(path).mode & 0o777);
+      // SQLite's journal comes and goes while the dev server runs: a file gone since readdir is no finding.
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (!stat) continue;
+      found.set(relative(dir, path), stat.mode & 0o777);
       if (entry.isDirectory()) walk(path);
     }
   };
@@ -123,7 +126,10 @@ describe('countersign dev on other ports', () => {
       assert.ok(left.has(expected), `the run left ${expected}: ${[...left.keys()].join(', ')}`);
     }
     assert.ok([...left.keys()].some((p) => p.startsWith(join('evidence', 'spent') + '/')), 'a spend was recorded');
-    const loose = [...left].filter(([path, mode]) => !path.endsWith('.pub') && mode !== (statSync(join(home, path)).isDirectory() ? 0o700 : 0o600));
+    const loose = [...left].filter(([path, mode]) => {
+      const stat = statSync(join(home, path), { throwIfNoEntry: false }); // a journal gone since the walk
+      return stat !== undefined && !path.endsWith('.pub') && mode !== (stat.isDirectory() ? 0o700 : 0o600);
+    });
     assert.deepEqual(loose.map(([path, mode]) => `${path} ${mode.toString(8)}`), [], 'every folder 0700 and every file 0600 (public keys aside)');
   });
 });
