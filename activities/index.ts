@@ -15,7 +15,7 @@ import { evaluatePolicy } from './policy/evaluate';
 import type { CompiledPolicy } from './policy/load';
 import { generateToken, sealAad, sealToAgent } from './tokens';
 import { mintRequest } from '../workflows/release';
-import { startVoucherRefusal } from '../common/start-voucher';
+import { startsNeedVoucher, startVoucherRefusal } from '../common/start-voucher';
 
 export type { GroupNotification };
 
@@ -139,7 +139,7 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
       const { request, release } = input;
       const { evaluation, request: parsed } = evaluate(request, 'evaluate');
       if (!evaluation.ok || !parsed) return evaluation;
-      if ('voucher' in input && (policy.directory.agents.size > 0 || policy.directory.startKey)) {
+      if ('voucher' in input && startsNeedVoucher(policy.directory)) {
         // Runs under 'vouched-start', with a directory of who may come through the front door: only a start it signed is evaluated at all.
         const refusal = startVoucherRefusal(input.voucher, { request: parsed, workflowId: release.workflowId, requestId: release.requestId, actionDigest: release.actionDigest }, policy.directory.startKey);
         if (refusal) {

@@ -37,6 +37,9 @@ export interface StartKey {
   sign(domain: typeof START_VOUCHER_DOMAIN, body: StartVoucherBody): StartVoucher;
 }
 
+/** Once the directory names who may come through the front door (or a start key), every start needs a voucher: one rule for the server and the worker. */
+export const startsNeedVoucher = (directory: { agents: { size: number }; startKey?: string }): boolean => directory.agents.size > 0 || Boolean(directory.startKey);
+
 export const fullRequestDigest = (request: ActionRequest) => sha256Hex(canonicalJson(request));
 
 export function startVoucherBody(request: ActionRequest, ids: { workflowId: string; requestId: string; actionDigest: string }, issuedAt: number): StartVoucherBody {

@@ -14,6 +14,7 @@ import { createLogger } from '../worker/logger';
 import { loadKeyFile, serverStartKeyPath, type Signer } from '../activities/keys';
 import { createApp } from './app';
 import { Approvals } from './backend';
+import { startsNeedVoucher } from '../common/start-voucher';
 import { createSessions } from './sessions';
 import { Enrollments } from './enrollments';
 import { TrustedProxies } from './forwarded';
@@ -141,7 +142,7 @@ export function sessionSecret(home: string, options: { createIfMissing?: boolean
 export function serverStartSigner(home: string, policy: CompiledPolicy, env: NodeJS.ProcessEnv = process.env): Signer | undefined {
   const path = serverStartKeyPath(home, env);
   if (!existsSync(path)) {
-    if (policy.directory.agents.size === 0 && !policy.directory.startKey) return undefined;
+    if (!startsNeedVoucher(policy.directory)) return undefined;
     throw new ConfigError(`No server start key at ${path}: create it with countersign keys server (or set COUNTERSIGN_START_KEY_FILE), and register its public key as directory.server.startKey.`);
   }
   const signer = loadKeyFile(path);
