@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CompiledDirectory } from '../activities/policy/load';
+import type { CompiledDirectory } from '../policy/load';
 
 /** Who a credential or a session names: identity is derived from it, never from a request body. */
 export type Principal =

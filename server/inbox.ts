@@ -10,7 +10,7 @@ import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthe
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Logger } from 'pino';
-import type { CompiledPolicy } from '../activities/policy/load';
+import type { CompiledPolicy } from '../policy/load';
 import { constantTimeEqual } from '../common/signing';
 import { EnrollBody, EnrollOptionsBody, PasskeyLoginBody, PasskeyLoginOptionsBody } from '../common/api';
 import { base64UrlToBytes, bytesToBase64Url, coseKeyAlgorithm, passkeyFingerprint } from '../common/webauthn';

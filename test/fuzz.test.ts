@@ -8,7 +8,7 @@ import { before, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
-import { compilePolicy, formatPolicyError, PolicyLoadError, type PolicyError } from '../activities/policy/load';
+import { compilePolicy, formatPolicyError, PolicyLoadError, type PolicyError } from '../policy/load';
 import { ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, type ApprovalRequest } from '../client/sdk';
 import { canonicalJson } from '../common/canonical';
 import { describeIssues, escapeName } from '../common/errors';

@@ -21,9 +21,9 @@ import { cliFor, lookThenDecide } from './support/cli';
 import { eventually } from './support/eventually';
 import { useStack } from './support/stack';
 import { decideSeen } from './support/review';
-import { checkCatalog } from '../activities/policy/catalog';
-import { compilePolicy } from '../activities/policy/load';
-import { mcpActionName } from '../activities/policy/mcp';
+import { checkCatalog } from '../policy/catalog';
+import { compilePolicy } from '../policy/load';
+import { mcpActionName } from '../policy/mcp';
 import { ActionRequest } from '../common/schema';
 
 const ROOT = join(__dirname, '..');

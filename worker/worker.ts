@@ -2,7 +2,7 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { Signer } from '../activities/keys';
-import type { CompiledPolicy } from '../activities/policy/load';
+import type { CompiledPolicy } from '../policy/load';
 import { preloadedModules, workflowsPath } from './bundle';
 
 export interface ApprovalWorkerOptions {

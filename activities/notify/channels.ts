@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { WebhookConfig } from '../policy/schema';
+import type { WebhookConfig } from '../../policy/schema';
 import type { GroupNotification } from './types';
 
 /** A way to tell a reviewer group that something needs them. */

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ReasonCode } from '../../common/codes';
 import { approvalWorkflowId } from '../../common/digest';
-import type { McpConfig } from '../../activities/policy/schema';
+import type { McpConfig } from '../../policy/schema';
 import { ConsumeRefusedError, InvalidRequestError, parseActionRequest, type ApprovalRequest, type Countersign } from '../sdk';
 import {
   changesRequestedResult,

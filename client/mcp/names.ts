@@ -1,5 +1,5 @@
 import { basename, dirname, extname } from 'node:path';
-import { sanitizeMcpName } from '../../activities/policy/mcp';
+import { sanitizeMcpName } from '../../policy/mcp';
 
 export type UpstreamTarget = { command: string; args: string[] } | { url: string };
 

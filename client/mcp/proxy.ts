@@ -4,9 +4,9 @@ import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { ExitCode } from '../../common/codes';
-import { loadPolicyFile } from '../../activities/policy/load';
-import { mcpActionName, mcpServerConfig } from '../../activities/policy/mcp';
-import type { McpConfig } from '../../activities/policy/schema';
+import { loadPolicyFile } from '../../policy/load';
+import { mcpActionName, mcpServerConfig } from '../../policy/mcp';
+import type { McpConfig } from '../../policy/schema';
 import { loadConfig } from '../../worker/config';
 import { packageVersion } from '../version';
 import { fileKeyStore } from '../agent-keys';

@@ -1,8 +1,8 @@
 import { canonicalJson } from '../../common/canonical';
 import { MAX_SUMMARY_CHARS, type Resource } from '../../common/schema';
 import { nativeSha256Hex } from '../../activities/sha256';
-import { MCP_HINTS, mcpActionName, McpContext, pinnedDigest, resourceMapping, sanitizeMcpName, TOOL_CHANGED } from '../../activities/policy/mcp';
-import type { McpConfig, McpResourceMapping } from '../../activities/policy/schema';
+import { MCP_HINTS, mcpActionName, McpContext, pinnedDigest, resourceMapping, sanitizeMcpName, TOOL_CHANGED } from '../../policy/mcp';
+import type { McpConfig, McpResourceMapping } from '../../policy/schema';
 import { fillTemplate } from '../../common/resource-template';
 
 /** A tool as the upstream lists it; passed on to the agent unchanged, so only what we read is typed. */

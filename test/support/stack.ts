@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createKeyFile, layerKeyPath, loadKeyFile, type Signer } from '../../activities/keys';
-import { compilePolicy } from '../../activities/policy/load';
+import { compilePolicy } from '../../policy/load';
 import { START_VOUCHER_DOMAIN, startVoucherBody } from '../../common/start-voucher';
 import { memoryKeyStore, type AgentKeyStore } from '../../client/agent-keys';
 import { Reviewer } from '../../client/reviewer';
@@ -17,7 +17,7 @@ import { startServer, type RunningServer } from '../../server/main';
 import { withDevCredentials } from '../../worker/dev-credentials';
 import { createLogger } from '../../worker/logger';
 import { createApprovalWorker } from '../../worker/worker';
-import { reloadPolicy } from '../../activities/policy/watch';
+import { reloadPolicy } from '../../policy/watch';
 import { freePort } from './ports';
 import { testEnvironment, testWorkflowBundle } from './server';
 

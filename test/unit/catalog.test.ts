@@ -9,9 +9,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { checkCatalog } from '../../activities/policy/catalog';
-import { evaluatePolicy } from '../../activities/policy/evaluate';
-import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../activities/policy/load';
+import { checkCatalog } from '../../policy/catalog';
+import { evaluatePolicy } from '../../policy/evaluate';
+import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../policy/load';
 import { ActionRequest } from '../../common/schema';
 
 const policy = loadPolicyFile(join(__dirname, '..', '..', 'examples', 'policy.yaml'));

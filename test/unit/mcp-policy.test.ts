@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { celContext, evaluatePolicy } from '../../activities/policy/evaluate';
-import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../activities/policy/load';
-import { mcpActionName, McpContext, resourceMapping } from '../../activities/policy/mcp';
+import { celContext, evaluatePolicy } from '../../policy/evaluate';
+import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../policy/load';
+import { mcpActionName, McpContext, resourceMapping } from '../../policy/mcp';
 import { parseActionRequest } from '../../client/sdk';
 
 const PINNED = 'a'.repeat(64);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { evaluatePolicy } from '../../activities/policy/evaluate';
-import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../activities/policy/load';
+import { evaluatePolicy } from '../../policy/evaluate';
+import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../policy/load';
 import { parseActionRequest } from '../../client/sdk';
 
 const POLICY = `

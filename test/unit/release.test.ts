@@ -15,7 +15,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { createActivities, type EvaluationAndRelease, type MintResult } from '../../activities';
 import { signerFromKey } from '../../activities/keys';
-import { compilePolicy } from '../../activities/policy/load';
+import { compilePolicy } from '../../policy/load';
 import { hashToken } from '../../activities/tokens';
 import { generateAgentKey, openToken } from '../../client/agent-keys';
 import { requestDigest } from '../../common/bundle';

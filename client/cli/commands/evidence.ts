@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadPolicyFile } from '../../../activities/policy/load';
+import { loadPolicyFile } from '../../../policy/load';
 import { verifyBundle, type EvidenceBundle, type TrustedDirectory } from '../../../common/bundle';
 import { ExitCode } from '../../../common/codes';
 import { connectAgent } from '../connect';

@@ -1,4 +1,4 @@
-import { sanitizeMcpName } from '../../../activities/policy/mcp';
+import { sanitizeMcpName } from '../../../policy/mcp';
 import { serverNameFor, type UpstreamTarget } from '../../mcp/names';
 import { usage } from '../errors';
 import { durationFlag, parseFlags } from '../io';

@@ -1,7 +1,7 @@
 import { ExitCode, ReasonCode } from '../../../common/codes';
-import { checkCatalog } from '../../../activities/policy/catalog';
-import { evaluatePolicy, policyWarnings } from '../../../activities/policy/evaluate';
-import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../activities/policy/load';
+import { checkCatalog } from '../../../policy/catalog';
+import { evaluatePolicy, policyWarnings } from '../../../policy/evaluate';
+import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../policy/load';
 import { parseActionRequest } from '../../sdk';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';

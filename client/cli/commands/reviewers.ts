@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { passkeyFingerprint } from '../../../common/webauthn';
 import { Client } from '@temporalio/client';
 import { isMap, parseDocument } from 'yaml';
-import { compilePolicy } from '../../../activities/policy/load';
+import { compilePolicy } from '../../../policy/load';
 import { ExitCode } from '../../../common/codes';
 import { parseDuration } from '../../../common/duration';
 import { EnrollmentError, Enrollments, MAX_INVITE_TTL_MS } from '../../../server/enrollments';

@@ -1,9 +1,9 @@
-import { actionDigest } from '../../common/digest';
-import { nativeSha256Hex } from '../sha256';
-import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../../common/schema';
+import { actionDigest } from '../common/digest';
+import { nativeSha256Hex } from '../activities/sha256';
+import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../common/schema';
 import type { CompiledPolicy, CompiledRule, PolicyError } from './load';
 import { catalogEntries } from './catalog';
-import { escapeName } from '../../common/errors';
+import { escapeName } from '../common/errors';
 import { actionPatternToRegExp, foldAction, isGlob } from './glob';
 import { mcpToolVariable } from './mcp';
 
@@ -45,7 +45,7 @@ export function matchingRules(policy: CompiledPolicy, request: ActionRequest): R
 
 /**
  * Variables visible to CEL; optional request fields are present as "" / {} so conditions read naturally.
- * `tool` describes the MCP tool behind an `mcp.<server>.<tool>` action (activities/policy/mcp.ts), {} otherwise.
+ * `tool` describes the MCP tool behind an `mcp.<server>.<tool>` action (policy/mcp.ts), {} otherwise.
  */
 export function celContext(request: ActionRequest, policy?: CompiledPolicy): Record<string, unknown> {
   return {

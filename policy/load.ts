@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { canonicalJson } from '../../common/canonical';
-import { parseDuration } from '../../common/duration';
-import { escapeName, isMissing } from '../../common/errors';
-import { coseKeyAlgorithm } from '../../common/webauthn';
-import { nativeSha256Hex } from '../sha256';
+import { canonicalJson } from '../common/canonical';
+import { parseDuration } from '../common/duration';
+import { escapeName, isMissing } from '../common/errors';
+import { coseKeyAlgorithm } from '../common/webauthn';
+import { nativeSha256Hex } from '../activities/sha256';
 import { actionPatternToRegExp, foldAction, globToRegExp, isGlob } from './glob';
 import { compileCatalog, type CompiledCatalog } from './catalog';
 import { PolicyFile, type RuleConfig } from './schema';
