@@ -1,9 +1,9 @@
 import { existsSync, linkSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleDigest, type EvidenceBody, type EvidenceBundle } from '../common/bundle';
-import type { Signer } from './keys';
-import { privateDir, writePrivateFile } from './private-files';
-import { nativeSha256Hex } from './sha256';
+import type { Signer } from '../crypto/keys';
+import { privateDir, writePrivateFile } from '../config/private-files';
+import { nativeSha256Hex } from '../crypto/sha256';
 
 /**
  * One file per run, named by a hash of workflow id and run id: ids that differ only in characters a

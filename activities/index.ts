@@ -7,13 +7,13 @@ import { ActionRequest, type ApprovalRecord, type Evaluation, type ExecutionRece
 import { join } from 'node:path';
 import { EvidenceConflictError, writeEvidence } from './evidence';
 import { fileSpendLedger, type SpendLedger, type SpendResult } from './ledger';
-import type { Signer } from './keys';
+import type { Signer } from '../crypto/keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
 import type { GroupNotification } from './notify/types';
 import { checkCatalog } from '../policy/catalog';
 import { evaluatePolicy } from '../policy/evaluate';
 import type { CompiledPolicy } from '../policy/load';
-import { generateToken, sealAad, sealToAgent } from './tokens';
+import { generateToken, sealAad, sealToAgent } from '../crypto/tokens';
 import { mintRequest } from '../workflows/release';
 import { startsNeedVoucher, startVoucherRefusal } from '../common/start-voucher';
 

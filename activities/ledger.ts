@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRIVATE_FILE, privateDir, privateFd } from './private-files';
-import { nativeSha256Hex } from './sha256';
+import { PRIVATE_FILE, privateDir, privateFd } from '../config/private-files';
+import { nativeSha256Hex } from '../crypto/sha256';
 
 /** One spend of a token, as the ledger keeps it. */
 export interface SpendEntry {

@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { signerFromKey, type Signer } from '../activities/keys';
+import { signerFromKey, type Signer } from '../crypto/keys';
 import { ReasonCode } from '../common/codes';
 import { actionDigest } from '../common/digest';
 import { DecisionRefusedError, InvalidRequestError } from '../common/refusals';

@@ -1,5 +1,5 @@
 import { actionDigest } from '../common/digest';
-import { nativeSha256Hex } from '../activities/sha256';
+import { nativeSha256Hex } from '../crypto/sha256';
 import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../common/schema';
 import type { CompiledPolicy, CompiledRule, PolicyError } from './load';
 import { catalogEntries } from './catalog';

@@ -5,7 +5,7 @@ import { canonicalJson } from '../common/canonical';
 import { parseDuration } from '../common/duration';
 import { escapeName, isMissing } from '../common/errors';
 import { coseKeyAlgorithm } from '../common/webauthn';
-import { nativeSha256Hex } from '../activities/sha256';
+import { nativeSha256Hex } from '../crypto/sha256';
 import { actionPatternToRegExp, foldAction, globToRegExp, isGlob } from './glob';
 import { compileCatalog, type CompiledCatalog } from './catalog';
 import { PolicyFile, type RuleConfig } from './schema';

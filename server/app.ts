@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { CompiledPolicy } from '../policy/load';
 import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, MAX_HTTP_WAIT_MS, ReportBody, SubmitBody, ValidateBody } from '../common/api';
 import { checkCatalog } from '../policy/catalog';
-import { nativeSha256Hex } from '../activities/sha256';
+import { nativeSha256Hex } from '../crypto/sha256';
 import { bytesToBase64Url, decisionChallenge, verifyPasskeyAssertion } from '../common/webauthn';
 import { ReasonCode } from '../common/codes';
 import { parseDuration } from '../common/duration';

@@ -16,7 +16,7 @@ import { ReasonCode } from '../common/codes';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError };
-import { nativeSha256Hex } from '../activities/sha256';
+import { nativeSha256Hex } from '../crypto/sha256';
 import { approvalWorkflowId } from '../common/digest';
 import {
   type ApprovalOutcome,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Long from 'long';
-import { loadConfig, ConfigError } from '../worker/config';
+import { loadConfig, ConfigError } from '../config/env';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
 import { action, startStack, useStack } from './support/stack';

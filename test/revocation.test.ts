@@ -7,7 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createKeyFile, loadKeyFile } from '../activities/keys';
+import { createKeyFile, loadKeyFile } from '../crypto/keys';
 import { decideSignal, decideUpdate } from '../workflows/messages';
 import { eventually } from './support/eventually';
 import { signedDecision } from './support/review';

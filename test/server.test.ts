@@ -234,7 +234,7 @@ describe('the front door refuses what it can judge before anything starts', () =
 
   test('the cap on an agent\'s open requests counts what another instance started once visibility lists it: 409, the sentence, nothing started', async () => {
     const { loadPolicyFile } = await import('../policy/load');
-    const capped = await startServer({ backend: ctx.stack.ops, policy: loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: randomBytes(32), listen: '127.0.0.1:0', maxOpenRequestsPerAgent: 2 });
+    const capped = await startServer({ backend: ctx.stack.ops, policy: loadPolicyFile(ctx.stack.policyFile), logger: (await import('../config/logger')).createLogger({ level: 'silent' }), sessionSecret: randomBytes(32), listen: '127.0.0.1:0', maxOpenRequestsPerAgent: 2 });
     try {
       const agent = 'release-bot';
       // Two requests waiting for support, started through the stack's own server (another instance).
@@ -448,7 +448,7 @@ describe('sessions across instances, expiry and rate limits', () => {
   let limited: RunningServer;
   let listLimited: RunningServer;
   before(async () => {
-    const common = { backend: ctx.stack.ops, policy: (await import('../policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' };
+    const common = { backend: ctx.stack.ops, policy: (await import('../policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../config/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' };
     a = await startServer({ ...common, sessionTtlSeconds: 2 });
     b = await startServer(common);
     limited = await startServer({ ...common, sessionSecret: randomBytes(32), rateLimit: { perSecond: 0.2, burst: 3 } });
@@ -516,7 +516,7 @@ describe('sessions across instances, expiry and rate limits', () => {
     const { publicKey } = generateKeyPairSync('ed25519');
     doc.setIn(['directory', 'reviewers', 'bob', 'key'], Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64'));
     const { compilePolicy } = await import('../policy/load');
-    const rotated = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(doc.toString()), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });
+    const rotated = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(doc.toString()), logger: (await import('../config/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });
     try {
       assertProblem(await call('GET', '/v1/reviews', { base: rotated.url, bearer: s }), 401, 'UNAUTHENTICATED', /key this session was logged in with is no longer in the directory/);
       assert.equal((await call('GET', '/v1/reviews', { base: b.url, bearer: s })).status, 200, 'where the directory still has the key, the session stands');
@@ -535,7 +535,7 @@ describe('sessions across instances, expiry and rate limits', () => {
   });
 
   test('rate limits are per instance (docs/deploy.md): behind two instances a credential gets twice its burst', async () => {
-    const common = { backend: ctx.stack.ops, policy: (await import('../policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0', rateLimit: { perSecond: 0.001, burst: 3 } };
+    const common = { backend: ctx.stack.ops, policy: (await import('../policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../config/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0', rateLimit: { perSecond: 0.001, burst: 3 } };
     const [one, two] = [await startServer(common), await startServer(common)];
     try {
       const statuses: number[] = [];
@@ -553,7 +553,7 @@ describe('sessions across instances, expiry and rate limits', () => {
     const text = readFileSync(ctx.stack.policyFile, 'utf8').replace(/support: \{ members: \[ ?alice, bob ?\] \}/, 'support: { members: [bob] }\n  former: { members: [alice] }');
     assert.notEqual(text, readFileSync(ctx.stack.policyFile, 'utf8'));
     const { compilePolicy } = await import('../policy/load');
-    const moved = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(text), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });
+    const moved = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(text), logger: (await import('../config/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });
     try {
       assertProblem(await call('GET', `/v1/reviews/${request.requestId}`, { base: moved.url, bearer: s }), 404);
       const queue = (await call('GET', '/v1/reviews', { base: moved.url, bearer: s })).body as { groups: string[]; requests: unknown[] };
@@ -598,7 +598,7 @@ describe('the front door: lockouts, proxies, slow connections and relayed logins
   let proxied: RunningServer;
   let slow: RunningServer;
   before(async () => {
-    const common = { backend: ctx.stack.ops, policy: (await import('../policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../worker/logger')).createLogger({ level: 'silent' }), sessionSecret: randomBytes(32), listen: '127.0.0.1:0' };
+    const common = { backend: ctx.stack.ops, policy: (await import('../policy/load')).loadPolicyFile(ctx.stack.policyFile), logger: (await import('../config/logger')).createLogger({ level: 'silent' }), sessionSecret: randomBytes(32), listen: '127.0.0.1:0' };
     // Five logins' worth of budget, refilled too slowly to matter during a test.
     const rateLimit = { perSecond: 0.001, burst: 5 };
     direct = await startServer({ ...common, rateLimit });

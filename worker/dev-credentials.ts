@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
-import { createKeyFile, loadKeyFile, reviewerKeyPath, serverStartKeyPath } from '../activities/keys';
-import { privateDir, writePrivateFile } from '../activities/private-files';
-import { agentKeyPath } from '../client/cli/connect';
+import { agentKeyPath, reviewerKeyPath, serverStartKeyPath } from '../config/home';
+import { createKeyFile, loadKeyFile } from '../crypto/keys';
+import { privateDir, writePrivateFile } from '../config/private-files';
 import { apiKeyHash, newApiKey } from '../server/credentials';
 
 export interface DevCredentials {

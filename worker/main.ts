@@ -1,11 +1,11 @@
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
-import { layerSigner } from '../activities/keys';
-import { securePrivateState } from '../activities/private-files';
+import { layerSigner } from '../crypto/keys';
+import { securePrivateState } from '../config/private-files';
 import { loadPolicyFile } from '../policy/load';
 import { reloadOnChange } from '../policy/watch';
-import { loadConfig, TemporalUnreachable } from './config';
-import { createLogger, installTemporalLogging } from './logger';
+import { loadConfig, TemporalUnreachable } from '../config/env';
+import { createLogger, installTemporalLogging } from '../config/logger';
 import { createApprovalWorker } from './worker';
 
 /** `countersign worker`: connect, load the policy, poll the task queue until SIGINT/SIGTERM. */

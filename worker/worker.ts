@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
-import type { Signer } from '../activities/keys';
+import type { Signer } from '../crypto/keys';
 import type { CompiledPolicy } from '../policy/load';
 import { preloadedModules, workflowsPath } from './bundle';
 

@@ -1,37 +1,18 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- what a command does not use is never loaded */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Connection } from '@temporalio/client';
-import { reviewerKeyPath } from '../../activities/keys';
-import type { Config } from '../../worker/config';
+import { agentKeyPath, cliHome, reviewerKeyPath } from '../../config/home';
+import type { Config } from '../../config/env';
 import type { AgentKeyStore } from '../agent-keys';
 import type { Reviewer } from '../reviewer';
 import type { Countersign } from '../sdk';
 import { usage } from './errors';
 
-/**
- * What agent and reviewer commands need of the configuration: where COUNTERSIGN_HOME is, and who
- * is reviewing. Read straight from the environment, without the Temporal settings the worker needs.
- */
-export function cliHome(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.COUNTERSIGN_HOME || defaultHome());
-}
-
-/**
- * Without COUNTERSIGN_HOME: `~/.countersign`. Never a folder found in the current directory: whoever
- * controls that (an agent's workspace, a cloned repository) would then supply the keys the CLI signs
- * with and the versions a reviewer is bound to. `npm run dev` prints the export for its own.
- */
-export function defaultHome(): string {
-  return join(homedir(), '.countersign');
-}
-
 /** Where the CLI finds the server: COUNTERSIGN_URL, by default the dev stack's. */
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7280';
 export const serverUrl = () => process.env.COUNTERSIGN_URL || DEFAULT_SERVER_URL;
-export const agentKeyPath = (home: string, name: string) => join(home, 'agents', `${name}.key`);
 
 /**
  * An agent's (or an auditor's) connection through the server. The key is COUNTERSIGN_API_KEY, else
@@ -71,7 +52,7 @@ export async function connectReviewer(name: string | undefined, keyFile?: string
 
 /** Operator commands only (setup, status): a direct Temporal connection from the environment; unreachable is exit 4. */
 export async function connectTemporal(): Promise<{ config: Config; connection: Connection; close: () => Promise<void> }> {
-  const { loadConfig, TemporalUnreachable } = require('../../worker/config') as typeof import('../../worker/config');
+  const { loadConfig, TemporalUnreachable } = require('../../config/env') as typeof import('../../config/env');
   const { Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
   const config = loadConfig();
   let connection: Connection;

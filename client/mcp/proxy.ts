@@ -7,7 +7,7 @@ import { ExitCode } from '../../common/codes';
 import { loadPolicyFile } from '../../policy/load';
 import { mcpActionName, mcpServerConfig } from '../../policy/mcp';
 import type { McpConfig } from '../../policy/schema';
-import { loadConfig } from '../../worker/config';
+import { loadConfig } from '../../config/env';
 import { packageVersion } from '../version';
 import { fileKeyStore } from '../agent-keys';
 import { connectAgent } from '../cli/connect';

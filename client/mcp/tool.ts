@@ -1,6 +1,6 @@
 import { canonicalJson } from '../../common/canonical';
 import { MAX_SUMMARY_CHARS, type Resource } from '../../common/schema';
-import { nativeSha256Hex } from '../../activities/sha256';
+import { nativeSha256Hex } from '../../crypto/sha256';
 import { MCP_HINTS, mcpActionName, McpContext, pinnedDigest, resourceMapping, sanitizeMcpName, TOOL_CHANGED } from '../../policy/mcp';
 import type { McpConfig, McpResourceMapping } from '../../policy/schema';
 import { fillTemplate } from '../../common/resource-template';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { signerFromKey } from '../../activities/keys';
+import { signerFromKey } from '../../crypto/keys';
 import { RequestNotFoundError } from '../../common/refusals';
 import type { DecisionReceipt, ReviewerDecision } from '../../common/schema';
 import { decisionStatement, statementTarget } from '../../common/signing';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createKeyFile, layerKeyPath, loadKeyFile, type Signer } from '../../activities/keys';
+import { layerKeyPath } from '../../config/home';
+import { createKeyFile, loadKeyFile, type Signer } from '../../crypto/keys';
 import { compilePolicy } from '../../policy/load';
 import { START_VOUCHER_DOMAIN, startVoucherBody } from '../../common/start-voucher';
 import { memoryKeyStore, type AgentKeyStore } from '../../client/agent-keys';
@@ -15,7 +16,7 @@ import type { ConsumeRequest, DecisionReceipt, ExecutionReport, Payload, Reviewe
 import { Approvals, type PendingRow } from '../../server/backend';
 import { startServer, type RunningServer } from '../../server/main';
 import { withDevCredentials } from '../../worker/dev-credentials';
-import { createLogger } from '../../worker/logger';
+import { createLogger } from '../../config/logger';
 import { createApprovalWorker } from '../../worker/worker';
 import { reloadPolicy } from '../../policy/watch';
 import { freePort } from './ports';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidRequestError, parseActionRequest } from '../../client/sdk';
-import { nativeSha256Hex } from '../../activities/sha256';
+import { nativeSha256Hex } from '../../crypto/sha256';
 import { approvalWorkflowId } from '../../common/digest';
 import type { Json } from '../../common/schema';
 

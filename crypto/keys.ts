@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { keyId, signingMessage, type SignedDomain } from '../common/signing';
 import type { Signed } from '../common/schema';
-import { privateDir, writePrivateFile } from './private-files';
+import { layerKeyPath } from '../config/home';
+import { privateDir, writePrivateFile } from '../config/private-files';
 
 /** Signs with the layer's Ed25519 key; the private key never leaves this object. */
 export interface Signer {
@@ -16,12 +17,6 @@ export interface Signer {
 export class MissingKeyError extends Error {
   override name = 'MissingKeyError';
 }
-
-export const layerKeyPath = (home: string) => join(home, 'keys', 'layer.key');
-export const reviewerKeyPath = (home: string, name: string) => join(home, 'keys', 'reviewers', `${name}.key`);
-
-/** The front door's own key: it signs a voucher for each start; the workers never hold it. */
-export const serverStartKeyPath = (home: string, env: NodeJS.ProcessEnv = process.env) => env.COUNTERSIGN_START_KEY_FILE || join(home, 'keys', 'server-start.key');
 
 export function rawPublicKey(key: KeyObject): string {
   const jwk = createPublicKey(key).export({ format: 'jwk' });

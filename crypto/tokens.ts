@@ -1,4 +1,4 @@
-import { createCipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { SealedToken } from '../common/schema';
 import { nativeSha256Hex } from './sha256';
 
@@ -42,4 +42,26 @@ export function sealToAgent(agentKey: string, plaintext: string, aad: string): S
 
 export function sealAad(workflowId: string, tokenId: string): string {
   return `${workflowId}|${tokenId}`;
+}
+
+/** An agent's X25519 key pair for one request: the private half never leaves the agent. */
+export interface AgentKey {
+  privateKey: KeyObject;
+  /** Raw 32-byte public key, base64: the request's agentKey. */
+  publicKey: string;
+}
+
+export function generateAgentKey(): AgentKey {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64') };
+}
+
+/** Opens a token sealed to this key; throws when the box was not sealed to it or was altered. */
+export function openToken(key: AgentKey, sealed: SealedToken, workflowId: string, tokenId: string): string {
+  const epk = Buffer.from(sealed.epk, 'base64');
+  const shared = diffieHellman({ privateKey: key.privateKey, publicKey: x25519PublicKey(sealed.epk) });
+  const decipher = createDecipheriv('aes-256-gcm', sealKey(shared, epk, Buffer.from(key.publicKey, 'base64')), Buffer.from(sealed.iv, 'base64'));
+  decipher.setAAD(Buffer.from(sealAad(workflowId, tokenId), 'utf8'));
+  decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+  return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, 'base64')), decipher.final()]).toString('utf8');
 }

@@ -4,7 +4,7 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
-import { defaultHome } from '../client/cli/connect';
+import { defaultHome } from './home';
 
 /** The environment variables of DESIGN §7; a bad value is named in one sentence. */
 const Env = z.object({

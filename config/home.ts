@@ -1,0 +1,27 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * COUNTERSIGN_HOME and every key path under it: the one place that says where a file lives.
+ * Read straight from the environment, without the Temporal settings the worker needs.
+ */
+export function cliHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.COUNTERSIGN_HOME || defaultHome());
+}
+
+/**
+ * Without COUNTERSIGN_HOME: `~/.countersign`. Never a folder found in the current directory: whoever
+ * controls that (an agent's workspace, a cloned repository) would then supply the keys the CLI signs
+ * with and the versions a reviewer is bound to. `npm run dev` prints the export for its own.
+ */
+export function defaultHome(): string {
+  return join(homedir(), '.countersign');
+}
+
+/** The layer's signing key (workers): it signs approval records, receipts and evidence. */
+export const layerKeyPath = (home: string) => join(home, 'keys', 'layer.key');
+export const reviewerKeyPath = (home: string, name: string) => join(home, 'keys', 'reviewers', `${name}.key`);
+export const agentKeyPath = (home: string, name: string) => join(home, 'agents', `${name}.key`);
+
+/** The front door's own key: it signs a voucher for each start; the workers never hold it. */
+export const serverStartKeyPath = (home: string, env: NodeJS.ProcessEnv = process.env) => env.COUNTERSIGN_START_KEY_FILE || join(home, 'keys', 'server-start.key');
