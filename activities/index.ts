@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { ReasonCode } from '../common/codes';
 import { describeIssues } from '../common/errors';
 import type { EvidenceBody } from '../common/bundle';
-import { ActionRequest, type ApprovalRecord, type Evaluation, type ExecutionReceipt, type Signed, type TokenBinding, type TokenGrant } from '../common/schema';
+import { ActionRequest, type Evaluation } from '../common/inputs';
+import { type ApprovalRecord, type ExecutionReceipt, type Signed } from '../common/views';
 import { join } from 'node:path';
 import { EvidenceConflictError, writeEvidence } from './evidence';
 import { fileSpendLedger, type SpendLedger, type SpendResult } from './ledger';
@@ -14,7 +15,7 @@ import { checkCatalog } from '../policy/catalog';
 import { evaluatePolicy } from '../policy/evaluate';
 import type { CompiledPolicy } from '../policy/load';
 import { generateToken, sealAad, sealToAgent } from '../crypto/tokens';
-import { mintRequest } from '../workflows/release';
+import { mintRequest, type MintInput, type MintResult } from '../common/release';
 import { startsNeedVoucher, startVoucherRefusal } from '../common/start-voucher';
 
 export type { GroupNotification };
@@ -31,18 +32,7 @@ export interface ActivityDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface MintInput {
-  binding: TokenBinding;
-  expiresAt: string;
-  agentKey?: string;
-  record: Omit<ApprovalRecord, 'tokenId' | 'tokenHash' | 'issuedAt'>;
-}
-
-export interface MintResult {
-  grant: TokenGrant;
-  tokenHash: string;
-  approvalRecord: Signed<ApprovalRecord>;
-}
+export type { MintInput, MintResult };
 
 /** What the workflow knows of its request when it asks for policy's verdict and, on allow, the token in the same round. */
 export interface ReleaseIfAllowed {

@@ -24,12 +24,13 @@ import { evaluatePolicy } from '../policy/evaluate';
 import { compilePolicy } from '../policy/load';
 import { Reviewer } from '../client/reviewer';
 import { Countersign, parseActionRequest, type ApprovalRequest } from '../client/sdk';
-import { Approvals } from '../server/backend';
+import { generateAgentKey, openToken } from '../crypto/tokens';
+import { Approvals } from '../server/approvals';
 import { startServer, type RunningServer } from '../server/main';
-import { withDevCredentials } from '../worker/dev-credentials';
+import { withDevCredentials } from '../cli/dev-credentials';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { createLogger } from '../config/logger';
-import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { findOrBuildTemporalCli } from '../cli/temporal-cli';
 import { bundleApprovalWorkflows } from '../worker/bundle';
 import { createApprovalWorker } from '../worker/worker';
 import type { pingUpdateWorkflow, pingWorkflow } from './baseline-workflows';
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
     // Warm both paths so the first samples do not pay for connection set-up and JIT.
     await sequential(20, () => client.workflow.execute<typeof pingWorkflow>('pingWorkflow', { taskQueue: baselineQueue, workflowId: randomUUID(), args: ['warm'] }));
     await sequential(20, () => cs.submit(request({ amount: 10 }), { waitMs: 5000 }));
-    await sequential(20, () => direct.submit(request({ amount: 10 }), { waitMs: 5000 }));
+    await sequential(20, () => direct.submit({ ...parseActionRequest(request({ amount: 10 })), agentKey: generateAgentKey().publicKey }, { waitMs: 5000 }));
 
     log(`1/6 baseline (${N} each)`);
     const startResult = summarize(
@@ -176,8 +177,17 @@ async function main(): Promise<void> {
     save(true);
 
     log(`2/6 auto-allow: ${N} sequential, ${CONCURRENT_N} over ${AGENTS} concurrent agents; direct and through the server, interleaved`);
-    const allowVia = (via: Pick<Countersign, 'submit'> | Approvals) => async () => {
-      const r = await via.submit(request({ amount: 10 }), { waitMs: 5000 });
+    // Direct: what the SDK's former path did on its own — a key per request, the parse, the start, the opening.
+    const directSubmit = async (input: unknown, options: { waitMs: number }) => {
+      const key = generateAgentKey();
+      const state = await direct.submit({ ...parseActionRequest(input), agentKey: key.publicKey }, options);
+      const grant = state.outcome?.token;
+      return { status: state.status, openToken: () => (grant?.sealed ? openToken(key, grant.sealed, state.workflowId, grant.tokenId) : undefined) };
+    };
+    type Submit = (input: unknown, options: { waitMs: number }) => Promise<{ status: string; openToken(): string | undefined }>;
+    const viaServer: Submit = (input, options) => cs.submit(input, options);
+    const allowVia = (submit: Submit) => async () => {
+      const r = await submit(request({ amount: 10 }), { waitMs: 5000 });
       if (r.status !== 'approved' || !r.openToken()) throw new Error(`auto-allow returned ${r.status}`);
       return r;
     };
@@ -185,11 +195,11 @@ async function main(): Promise<void> {
     const seqDirect: number[] = [];
     const seqServer: number[] = [];
     for (let round = 0; round < 4; round++) {
-      seqDirect.push(...(await sequential(N / 4, allowVia(direct))));
-      seqServer.push(...(await sequential(N / 4, allowVia(cs))));
+      seqDirect.push(...(await sequential(N / 4, allowVia(directSubmit))));
+      seqServer.push(...(await sequential(N / 4, allowVia(viaServer))));
     }
-    const { result: concDirect, cpuMsPerOperation: directCpu } = await cpuPerOperation(cpuGroups(), CONCURRENT_N, () => concurrent(CONCURRENT_N, AGENTS, allowVia(direct)));
-    const { result: concServer, cpuMsPerOperation: serverCpu } = await cpuPerOperation(cpuGroups(), CONCURRENT_N, () => concurrent(CONCURRENT_N, AGENTS, allowVia(cs)));
+    const { result: concDirect, cpuMsPerOperation: directCpu } = await cpuPerOperation(cpuGroups(), CONCURRENT_N, () => concurrent(CONCURRENT_N, AGENTS, allowVia(directSubmit)));
+    const { result: concServer, cpuMsPerOperation: serverCpu } = await cpuPerOperation(cpuGroups(), CONCURRENT_N, () => concurrent(CONCURRENT_N, AGENTS, allowVia(viaServer)));
     cpu.autoAllowDirect = directCpu;
     cpu.autoAllow = serverCpu;
     // CPU milliseconds per operation while 32 agents ran: what each concurrent scenario cost, and where.

@@ -6,13 +6,13 @@
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 
-const source = join(__dirname, '..', 'client', 'cli', 'main.ts');
+const source = join(__dirname, '..', 'cli', 'main.ts');
 let cli;
 if (existsSync(source) && process.env.COUNTERSIGN_FROM_DIST !== '1') {
   require('tsx/cjs');
   cli = require(source);
 } else {
-  cli = require(join(__dirname, '..', 'dist', 'client', 'cli', 'main.js'));
+  cli = require(join(__dirname, '..', 'dist', 'cli', 'main.js'));
 }
 // Once the command is done, and what it wrote has been handed to the OS (a pipe takes output
 // asynchronously once its buffer is full), so is the process: nothing left idle holds it open.

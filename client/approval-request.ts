@@ -1,7 +1,9 @@
 import { ReasonCode } from '../common/codes';
 import { actionDigest } from '../common/digest';
 import { ConsumeRefusedError } from '../common/refusals';
-import type { ActionRequest, ApprovalOutcome, ConsumeRequest, ExecutionReceipt, ExecutionReport, Payload, Signed, SubmitState } from '../common/schema';
+import type { Payload } from '../common/json';
+import type { ActionRequest, ConsumeRequest, ExecutionReport } from '../common/inputs';
+import type { ApprovalOutcome, ExecutionReceipt, Signed, SubmitState } from '../common/views';
 import { openToken, type AgentKeyStore } from './agent-keys';
 
 /** What an ApprovalRequest needs of its connection: the SDK over HTTP, or the server's direct Temporal backend. */

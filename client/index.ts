@@ -4,4 +4,6 @@
  */
 export * from './sdk';
 export { Reviewer } from './reviewer';
-export type { ActionRequest, ApprovalOutcome, ExecutionReport, Payload, ReviewerDecision, SubmitState } from '../common/schema';
+export type { ActionRequest, ExecutionReport, ReviewerDecision } from '../common/inputs';
+export type { Payload } from '../common/json';
+export type { ApprovalOutcome, SubmitState } from '../common/views';

@@ -3,7 +3,7 @@
  * requests and the OpenAPI document (server/openapi.ts). Pure: bundled nowhere near Node.
  */
 import { z } from 'zod';
-import { ActionRequest, ConsumeRequest, ExecutionReport, ReviewerDecision } from './schema';
+import { ActionRequest, ConsumeRequest, ExecutionReport, ReviewerDecision } from './inputs';
 
 /** What an agent submits: an action request whose agentId, if given, must be the credential's own. */
 export const SubmitBody = ActionRequest.extend({ agentId: ActionRequest.shape.agentId.optional() }).required({ agentKey: true });

@@ -1,7 +1,8 @@
 import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
 import { verifyChain, type EvidenceEvent } from './evidence';
-import type { ActionRequest, ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './schema';
+import type { ActionRequest } from './inputs';
+import type { ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './views';
 import { base64UrlToBytes, decisionChallenge, verifyPasskeyAssertion } from './webauthn';
 import { DECISION_DOMAIN, decisionMessageV1, keyId, signingMessage, type DecisionStatement, type DecisionStatementV1 } from './signing';
 import { verifyEd25519 } from './ed25519';
@@ -170,4 +171,10 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
     return fail('signer', `the bundle is signed by key ${bundle.signer.keyId}, which you did not name as trusted: pass --key with the layer's public key`);
   }
   return { ok: true, checks };
+}
+
+/** The evidence so far; once sealed, the complete signed bundle. */
+export interface EvidenceView {
+  sealed: boolean;
+  bundle: Omit<EvidenceBody, 'signer'> & { signer?: EvidenceBody['signer']; signature?: string };
 }

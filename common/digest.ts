@@ -1,7 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from './canonical';
-import type { ActionRequest } from './schema';
+import type { ActionRequest } from './inputs';
 
 /** SHA-256 of UTF-8 text, hex. Pure JS, so workflows can use it; Node code may pass its native hash instead. */
 export function sha256Hex(text: string): string {

@@ -1,6 +1,6 @@
 import { canonicalJson } from './canonical';
 import { sha256Hex } from './digest';
-import type { Json } from './schema';
+import type { Json } from './json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 

@@ -1,6 +1,6 @@
 import { describeIssues } from './errors';
 import { InvalidRequestError } from './refusals';
-import { ActionRequest } from './schema';
+import { ActionRequest } from './inputs';
 
 /** Parses an action request or throws InvalidRequestError naming the field (SDK, server, CLI alike). */
 export function parseActionRequest(input: unknown): ActionRequest {

@@ -1,6 +1,6 @@
 import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
-import type { Resource } from './schema';
+import type { Resource } from './inputs';
 
 /**
  * What is signed, as canonical JSON with a domain tag, so a signature for one kind of message can

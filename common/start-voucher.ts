@@ -8,7 +8,7 @@ import { canonicalJson } from './canonical';
 import { sha256Hex } from './digest';
 import { verifyEd25519 } from './ed25519';
 import { signingMessage } from './signing';
-import type { ActionRequest } from './schema';
+import type { ActionRequest } from './inputs';
 
 export const START_VOUCHER_DOMAIN = 'countersign/start-voucher/v1';
 

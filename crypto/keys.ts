@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyO
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { keyId, signingMessage, type SignedDomain } from '../common/signing';
-import type { Signed } from '../common/schema';
+import type { Signed } from '../common/views';
 import { layerKeyPath } from '../config/home';
 import { privateDir, writePrivateFile } from '../config/private-files';
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import type { SealedToken } from '../common/schema';
+import type { SealedToken } from '../common/inputs';
 import { nativeSha256Hex } from './sha256';
 
 export const SEAL_ALG = 'X25519-HKDF-SHA256-A256GCM' as const;

@@ -1,7 +1,7 @@
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import { escapeName } from '../common/errors';
 import { fillTemplate } from '../common/resource-template';
-import type { ActionRequest, Resource } from '../common/schema';
+import type { ActionRequest, Resource } from '../common/inputs';
 import { actionPatternToRegExp, foldAction, isGlob } from './glob';
 import type { CatalogResource, PolicyFile } from './schema';
 

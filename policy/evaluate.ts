@@ -1,6 +1,6 @@
 import { actionDigest } from '../common/digest';
 import { nativeSha256Hex } from '../crypto/sha256';
-import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../common/schema';
+import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../common/inputs';
 import type { CompiledPolicy, CompiledRule, PolicyError } from './load';
 import { catalogEntries } from './catalog';
 import { escapeName } from '../common/errors';

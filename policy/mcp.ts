@@ -1,4 +1,4 @@
-import type { ActionRequest } from '../common/schema';
+import type { ActionRequest } from '../common/inputs';
 import type { McpConfig, McpResourceMapping, McpServerConfig } from './schema';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../common/duration';
 import { TEMPLATE_PATTERN } from '../common/resource-template';
-import { ActionName, Risk } from '../common/schema';
+import { ActionName, Risk } from '../common/inputs';
 
 const duration = z.string().refine((s) => parseDuration(s) !== undefined && parseDuration(s)! > 0, {
   message: 'must be a duration such as 90s, 30m, 4h or 1h30m',

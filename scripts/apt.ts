@@ -1,6 +1,6 @@
 /** Debian packages the test and cluster tooling needs (Chromium, PostgreSQL), installed on demand on a Debian CI machine. */
 import { spawnSync } from 'node:child_process';
-import { onPath } from '../worker/temporal-cli';
+import { onPath } from '../cli/temporal-cli';
 
 /** apt-get update + install can take minutes on a cold CI machine. */
 const APT_TIMEOUT_MS = 15 * 60_000;

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withDevCredentials } from '../worker/dev-credentials';
+import { withDevCredentials } from '../cli/dev-credentials';
 
 export interface CountersignLayout {
   /** The workers' COUNTERSIGN_HOME: layer key, evidence, spend ledger, and the dev principals' keys. */

@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { SA } from '../common/search-attributes';
-import { findOrBuildTemporalCli, onPath } from '../worker/temporal-cli';
+import { findOrBuildTemporalCli, onPath } from '../cli/temporal-cli';
 import { registerSearchAttributes } from '../worker/cluster';
 import { aptInstall } from './apt';
 import { countersignLayout } from './cluster-countersign';

@@ -13,13 +13,15 @@ import { ReasonCode } from '../common/codes';
 import { parseDuration } from '../common/duration';
 import { describeIssues } from '../common/errors';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
-import { Payload, type ActionRequest, type ReviewView, type SubmitState } from '../common/schema';
+import { Payload } from '../common/json';
+import { type ActionRequest } from '../common/inputs';
+import { type ReviewView, type SubmitState } from '../common/views';
 import { decisionMessage, decisionStatement, statementTarget } from '../common/signing';
 import { verifyEd25519 } from '../common/ed25519';
 import { parseStrictJson } from '../common/strict-json';
 import { approvalWorkflowId } from '../common/digest';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
-import { parseActionRequest, type Approvals } from './backend';
+import type { Approvals } from './approvals';
 import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
 import { openApiDocument } from './openapi';
 import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
@@ -233,7 +235,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       throw forbidden(`Field "agentId" names ${JSON.stringify(String(asserted).slice(0, 128))}, but this credential is agent ${agent.name}: an agent submits only as itself.`);
     }
     const body = parse(SubmitBody, { ...(raw as object), agentId: agent.name });
-    const request = parseActionRequest(body);
+    const request = { ...body, agentId: agent.name }; // parsed once, here; the workflow checks it again
     const mcpKeys = Object.keys(request.context ?? {}).filter((k) => k.toLowerCase().startsWith('mcp.'));
     if (mcpKeys.length && !agent.gateway) throw forbidden(`Field "context.${mcpKeys[0]}": MCP context is believed only from a gateway credential.`);
     if (request.action.toLowerCase().startsWith('mcp.') && !agent.gateway) throw forbidden(`Field "action": ${request.action} is an MCP tool call, which only a gateway credential may submit.`);
@@ -243,7 +245,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     const waitMs = waitParam(c);
     const { workflowId } = approvalWorkflowId(request, nativeSha256Hex);
     const submitted = await openRequests.starting(agent.name, workflowId, () => (waitMs > 0 ? holdSlot(agent, workflowId, () => backend.submit(request, { waitMs })) : backend.submit(request, { waitMs: 0 })));
-    return c.json(submitted.state);
+    return c.json(submitted);
   });
 
   app.get('/v1/requests', async (c) => {

@@ -8,7 +8,7 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { AmbiguousRequestIdError, RequestNotFoundError } from '../common/refusals';
-import type { Approvals } from './backend';
+import type { Approvals } from './approvals';
 
 /** What a miss on a prefix adds: the lookup that does not lag is one exact id away. */
 export const NOT_LISTED_YET = 'A request submitted in the last few seconds may not be listed yet: give its full request id (16 hex digits) or its workflow id (cs-…).';

@@ -14,7 +14,7 @@ import { createLogger } from '../config/logger';
 import { serverStartKeyPath } from '../config/home';
 import { loadKeyFile, type Signer } from '../crypto/keys';
 import { createApp } from './app';
-import { Approvals } from './backend';
+import { Approvals } from './approvals';
 import { startsNeedVoucher } from '../common/start-voucher';
 import { createSessions } from './sessions';
 import { Enrollments } from './enrollments';

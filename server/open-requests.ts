@@ -12,7 +12,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { OPEN_STATUSES, ReasonCode } from '../common/codes';
 import { RequestNotFoundError } from '../common/refusals';
-import type { Approvals } from './backend';
+import type { Approvals } from './approvals';
 import { HttpProblem } from './problems';
 
 /** The default cap per agent (COUNTERSIGN_MAX_OPEN_REQUESTS). */

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { actionDigest, approvalWorkflowId } from '../common/digest';
 import { DecisionRefusedError, InvalidRequestError } from '../client/sdk';
-import type { SubmitState } from '../common/schema';
+import type { SubmitState } from '../common/views';
 import { eventually } from './support/eventually';
 import { action, useStack } from './support/stack';
 import { decideSeen, notFoundFor, signedDecision } from './support/review';

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { InvalidRequestError } from '../client/sdk';
+import { InvalidRequestError, parseActionRequest } from '../client/sdk';
+import { generateAgentKey } from '../crypto/tokens';
 import { approvalWorkflowId } from '../common/digest';
 import { cliFor, lookThenDecide } from './support/cli';
 import { useStack } from './support/stack';
@@ -45,7 +46,7 @@ describe('the catalog at the front door, and again at the worker', () => {
     await assert.rejects(ctx.stack.cs.submit(request, { waitMs: 5000 }), (err: unknown) => err instanceof InvalidRequestError && disagrees.test(err.message));
     await assert.rejects(ctx.stack.ops.status(approvalWorkflowId(request as never).workflowId), /not found/i, 'nothing started');
     // Around the server (the operator's Temporal access): the workflow checks the catalog again.
-    const state = await ctx.stack.ops.submit(request, { waitMs: 5000 });
+    const state = await ctx.stack.ops.submit({ ...parseActionRequest(request), agentKey: generateAgentKey().publicKey }, { waitMs: 5000 });
     assert.equal(state.status, 'denied');
     assert.equal(state.outcome?.code, 'INVALID_REQUEST');
     assert.match(state.outcome!.message!, disagrees);

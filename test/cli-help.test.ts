@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { COMMANDS, type CommandName } from '../client/cli/help';
+import { COMMANDS, type CommandName } from '../cli/help';
 
 const BIN = join(__dirname, '..', 'bin', 'countersign.js');
 const home = mkdtempSync(join(tmpdir(), 'countersign-help-'));

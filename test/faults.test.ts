@@ -8,7 +8,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConsumeRefusedError, DecisionRefusedError } from '../client/sdk';
 import { actionDigest } from '../common/digest';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
-import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { findOrBuildTemporalCli } from '../cli/temporal-cli';
 import { startStack, action, useStack } from './support/stack';
 import { freePort } from './support/ports';
 import { startWorkerProcess } from './support/worker-process';

@@ -13,7 +13,9 @@ import { ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseAc
 import { canonicalJson } from '../common/canonical';
 import { describeIssues, escapeName } from '../common/errors';
 import { actionDigest, approvalWorkflowId } from '../common/digest';
-import { ActionRequest, ConsumeRequest, MAX_PAYLOAD_BYTES, ReviewerDecision, type ReviewView } from '../common/schema';
+import { MAX_PAYLOAD_BYTES } from '../common/json';
+import { ActionRequest, ConsumeRequest, ReviewerDecision } from '../common/inputs';
+import { type ReviewView } from '../common/views';
 import { eventually } from './support/eventually';
 import { action, useStack } from './support/stack';
 

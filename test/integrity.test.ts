@@ -20,7 +20,7 @@ import { generateAgentKey, openToken } from '../client/agent-keys';
 import { ConsumeRefusedError, DecisionRefusedError } from '../client/sdk';
 import { bundleDigest, verifyBundle, type EvidenceBundle } from '../common/bundle';
 import { actionDigest, approvalWorkflowId, requestIdFor } from '../common/digest';
-import type { ApprovalOutcome, ReviewView } from '../common/schema';
+import type { ApprovalOutcome, ReviewView } from '../common/views';
 import { decisionStatement, statementTarget } from '../common/signing';
 import { cliFor, lookThenDecide } from './support/cli';
 import { sealedBundle } from './support/evidence';

@@ -24,7 +24,7 @@ import { decideSeen } from './support/review';
 import { checkCatalog } from '../policy/catalog';
 import { compilePolicy } from '../policy/load';
 import { mcpActionName } from '../policy/mcp';
-import { ActionRequest } from '../common/schema';
+import { ActionRequest } from '../common/inputs';
 
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'countersign.js');

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Countersign } from '../client/sdk';
-import { withDevCredentials } from '../worker/dev-credentials';
+import { withDevCredentials } from '../cli/dev-credentials';
 import { eventually } from './support/eventually';
 import { freePort } from './support/ports';
 import { testEnvironment } from './support/server';

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
-import type { ApprovalOutcome } from '../common/schema';
+import type { ApprovalOutcome } from '../common/views';
 import { ENROLLMENT_SCENARIOS, historyFromFixture, SCENARIOS } from './histories/record';
 import { enrollmentWorkflowId, type EnrollmentState } from '../workflows/enrollment-messages';
 import { testWorkflowBundle } from './support/server';

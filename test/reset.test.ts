@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { temporal } from '@temporalio/proto';
-import type { ApprovalOutcome } from '../common/schema';
+import type { ApprovalOutcome } from '../common/views';
 import { openToken } from '../client/agent-keys';
 import { awaitDecisionUpdate, consumeUpdate, reviewViewQuery } from '../workflows/messages';
 import { eventually } from './support/eventually';

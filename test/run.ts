@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
-import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { findOrBuildTemporalCli } from '../cli/temporal-cli';
 import { bundleApprovalWorkflows } from '../worker/bundle';
 
 const root = join(__dirname, '..');

@@ -19,7 +19,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
-import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { findOrBuildTemporalCli } from '../cli/temporal-cli';
 import { ensureChromium } from './support/chromium';
 import { eventually } from './support/eventually';
 import { freePort } from './support/ports';

@@ -8,7 +8,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
-import { findOrBuildTemporalCli } from '../worker/temporal-cli';
+import { findOrBuildTemporalCli } from '../cli/temporal-cli';
 import { MAX_AGENT_WAITS } from '../workflows/approval';
 import { awaitDecisionUpdate, WAIT_BUDGET_SPENT } from '../workflows/messages';
 import { decideSeen } from './support/review';

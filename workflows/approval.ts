@@ -26,32 +26,15 @@ import { actionDigest, requestIdFor, sha256Hex } from '../common/digest';
 import { formatDuration } from '../common/duration';
 import { describeIssues, escapeName } from '../common/errors';
 import { appendEvent, type EvidenceEvent, type EvidenceType } from '../common/evidence';
-import {
-  ActionRequest,
-  ConsumeRequest,
-  ExecutionReport,
-  ReviewerDecision,
-  SubmitWait,
-  type ApprovalInput,
-  type ApprovalOutcome,
-  type ApprovalRecord,
-  type DecisionReceipt,
-  type ExecutionReceipt,
-  type ExecutionResult,
-  type GroupSnapshot,
-  type Json,
-  type Payload,
-  type PolicyDecision,
-  type ReviewView,
-  type Signed,
-  type SubmitState,
-  type TokenBinding,
-} from '../common/schema';
+import { type Json, type Payload } from '../common/json';
+import { ActionRequest, ConsumeRequest, ExecutionReport, ReviewerDecision, SubmitWait, type ApprovalInput, type GroupSnapshot, type PolicyDecision } from '../common/inputs';
+import { type ApprovalOutcome, type ApprovalRecord, type DecisionReceipt, type ExecutionReceipt, type ExecutionResult, type ReviewView, type Signed, type SubmitState, type TokenBinding } from '../common/views';
 import { SA } from '../common/search-attributes';
 import { constantTimeEqual } from '../common/signing';
 import { approvalWorkflowV1 } from './legacy/approval-v1';
-import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, submitStateQuery, WAIT_BUDGET_SPENT, type EvidenceView } from './messages';
-import { mintRequest, preMintedMismatch } from './release';
+import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, submitStateQuery, WAIT_BUDGET_SPENT } from './messages';
+import type { EvidenceView } from '../common/bundle';
+import { mintRequest, preMintedMismatch } from '../common/release';
 import { checkDecision, countedApprovers, decide, escalate, expire, isNewVersion, nextWake, openReview, registeredKey, registeredPasskeys, withCurrentCredentials, type ReviewState, type Transition } from './review';
 
 const { evaluateRequest, evaluateRequestAndRelease, evaluateEdit, mintToken, spendToken, reviewerCredentials } = proxyLocalActivities<Activities>({

@@ -1,16 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { EvidenceBody } from '../common/bundle';
-import type {
-  ConsumeRequest,
-  DecisionReceipt,
-  ExecutionReceipt,
-  ExecutionReport,
-  ReviewerDecision,
-  ReviewView,
-  Signed,
-  SubmitState,
-  SubmitWait,
-} from '../common/schema';
+import type { ConsumeRequest, ExecutionReport, ReviewerDecision, SubmitWait } from '../common/inputs';
+import type { EvidenceView } from '../common/bundle';
+import type { DecisionReceipt, ExecutionReceipt, ReviewView, Signed, SubmitState } from '../common/views';
 
 /** Defined once here; the workflow, the SDK and the CLI all import these. */
 export const approvalWorkflowType = 'approvalWorkflow';
@@ -38,9 +29,4 @@ export const submitStateQuery = defineQuery<SubmitState>('submitState');
 /** The failure type of an awaitDecision refused because the request's budget of agent waits is spent. */
 export const WAIT_BUDGET_SPENT = 'WAIT_BUDGET_SPENT';
 
-/** The evidence so far; once sealed, the complete signed bundle. */
-export interface EvidenceView {
-  sealed: boolean;
-  bundle: Omit<EvidenceBody, 'signer'> & { signer?: EvidenceBody['signer']; signature?: string };
-}
 export const evidenceQuery = defineQuery<EvidenceView>('evidence');

@@ -11,7 +11,7 @@
  * lock ("Cannot add property localeError, object is not extensible" in every workflow when nothing
  * was built here). Building one object schema below does that before the freeze. zod runs without
  * JIT here (below), so it never probes or uses `new Function` in a workflow. After that zod writes to the schemas
- * themselves, which each workflow builds for itself (common/schema.ts is evaluated per workflow
+ * themselves, which each workflow builds for itself (common/inputs.ts is evaluated per workflow
  * and is never shared), and to its classes' prototypes, which the freeze leaves open (it freezes a
  * function, not its prototype): the members it installs there once are the same for every
  * workflow. A parse keeps no state between calls that it reads back.

@@ -1,4 +1,4 @@
-import type { Resource, Risk } from '../../common/schema';
+import type { Resource, Risk } from '../../common/inputs';
 
 /** What a reviewer group is told when a request needs it. Carries no payload: reviewers open it with the CLI. */
 export interface GroupNotification {

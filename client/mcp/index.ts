@@ -1,9 +1,10 @@
 /**
  * `import { … } from 'countersign/mcp'`: the MCP gateway that puts countersign in front of an MCP
- * server's tools (what `countersign mcp-proxy` runs), for hosts that embed it.
+ * server's tools (what `countersign mcp-proxy` runs), for hosts that embed it: a gateway over an
+ * upstream, served on stdio or HTTP. The command itself (environment, key files, output) lives in cli/.
  */
 export { McpGateway, listAllTools, type GatewayOptions } from './gateway';
-export { runMcpProxy, pinsYaml, type ProxyOptions } from './proxy';
+export { pinsYaml } from './pins';
 export { serveHttp, serveStdio, type Serving } from './serve';
 export { connectUpstream } from './upstream';
 export { serverNameFor, type UpstreamTarget } from './names';

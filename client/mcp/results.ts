@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ReasonCode } from '../../common/codes';
-import type { ApprovalOutcome } from '../../common/schema';
+import type { ApprovalOutcome } from '../../common/views';
 
 /**
  * What the agent's model reads back from a gated tools/call. Every result that did not come from

@@ -1,5 +1,5 @@
 import { canonicalJson } from '../../common/canonical';
-import { MAX_SUMMARY_CHARS, type Resource } from '../../common/schema';
+import { MAX_SUMMARY_CHARS, type Resource } from '../../common/inputs';
 import { nativeSha256Hex } from '../../crypto/sha256';
 import { MCP_HINTS, mcpActionName, McpContext, pinnedDigest, resourceMapping, sanitizeMcpName, TOOL_CHANGED } from '../../policy/mcp';
 import type { McpConfig, McpResourceMapping } from '../../policy/schema';

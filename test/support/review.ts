@@ -3,7 +3,8 @@ import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { signerFromKey } from '../../crypto/keys';
 import { RequestNotFoundError } from '../../common/refusals';
-import type { DecisionReceipt, ReviewerDecision } from '../../common/schema';
+import type { ReviewerDecision } from '../../common/inputs';
+import type { DecisionReceipt } from '../../common/views';
 import { decisionStatement, statementTarget } from '../../common/signing';
 import type { Stack, TestClient as Countersign } from './stack';
 

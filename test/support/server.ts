@@ -1,7 +1,7 @@
 import { DefaultLogger, Runtime, type WorkflowBundleOption } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../common/search-attributes';
-import { findOrBuildTemporalCli } from '../../worker/temporal-cli';
+import { findOrBuildTemporalCli } from '../../cli/temporal-cli';
 import { bundleApprovalWorkflows } from '../../worker/bundle';
 
 /**

@@ -12,10 +12,12 @@ import { START_VOUCHER_DOMAIN, startVoucherBody } from '../../common/start-vouch
 import { memoryKeyStore, type AgentKeyStore } from '../../client/agent-keys';
 import { Reviewer } from '../../client/reviewer';
 import { Countersign, type GuardResult, type ApprovalRequest } from '../../client/sdk';
-import type { ConsumeRequest, DecisionReceipt, ExecutionReport, Payload, ReviewerDecision, SubmitState } from '../../common/schema';
-import { Approvals, type PendingRow } from '../../server/backend';
+import type { Payload } from '../../common/json';
+import type { ConsumeRequest, ExecutionReport, ReviewerDecision } from '../../common/inputs';
+import type { DecisionReceipt, SubmitState } from '../../common/views';
+import { Approvals, type PendingRow } from '../../server/approvals';
 import { startServer, type RunningServer } from '../../server/main';
-import { withDevCredentials } from '../../worker/dev-credentials';
+import { withDevCredentials } from '../../cli/dev-credentials';
 import { createLogger } from '../../config/logger';
 import { createApprovalWorker } from '../../worker/worker';
 import { reloadPolicy } from '../../policy/watch';

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { checkCatalog } from '../../policy/catalog';
 import { evaluatePolicy } from '../../policy/evaluate';
 import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../policy/load';
-import { ActionRequest } from '../../common/schema';
+import { ActionRequest } from '../../common/inputs';
 
 const policy = loadPolicyFile(join(__dirname, '..', '..', 'examples', 'policy.yaml'));
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { Approvals } from '../../server/backend';
+import type { Approvals } from '../../server/approvals';
 import { maxOpenRequests } from '../../server/main';
 import { OpenRequestCap } from '../../server/open-requests';
 import { HttpProblem } from '../../server/problems';

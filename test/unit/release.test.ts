@@ -20,9 +20,9 @@ import { hashToken } from '../../crypto/tokens';
 import { generateAgentKey, openToken } from '../../client/agent-keys';
 import { requestDigest } from '../../common/bundle';
 import { actionDigest, requestIdFor } from '../../common/digest';
-import type { ActionRequest } from '../../common/schema';
+import type { ActionRequest } from '../../common/inputs';
 import { generateKeyPairSync } from 'node:crypto';
-import { mintRequest, preMintedMismatch } from '../../workflows/release';
+import { mintRequest, preMintedMismatch } from '../../common/release';
 
 const policy = compilePolicy(
   `

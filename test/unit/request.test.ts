@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { InvalidRequestError, parseActionRequest } from '../../client/sdk';
 import { nativeSha256Hex } from '../../crypto/sha256';
 import { approvalWorkflowId } from '../../common/digest';
-import type { Json } from '../../common/schema';
+import type { Json } from '../../common/json';
 
 const valid = {
   agentId: 'support-bot',

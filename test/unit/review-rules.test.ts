@@ -12,7 +12,8 @@ import { evaluatePolicy } from '../../policy/evaluate';
 import { compilePolicy } from '../../policy/load';
 const bytesToBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 import { actionDigest, requestIdFor } from '../../common/digest';
-import type { Payload, PolicyDecision, ReviewerDecision } from '../../common/schema';
+import type { Payload } from '../../common/json';
+import type { PolicyDecision, ReviewerDecision } from '../../common/inputs';
 import { checkDecision, countedApprovers, decide, escalate, expire, isOpen, nextWake, openReview, SIGNATURE_MAX_AGE_MS, type ReviewState, type Transition } from '../../workflows/review';
 
 const kimSecret = ed25519.utils.randomSecretKey();

@@ -59,7 +59,7 @@ test('zod is loaded and frozen as the worker shares it', () => {
 });
 
 test('with zod frozen as the worker freezes it, every parse a workflow makes works, accepted and refused', async () => {
-  const { ActionRequest, ReviewerDecision, ConsumeRequest, ExecutionReport, SubmitWait } = await import('../../common/schema');
+  const { ActionRequest, ReviewerDecision, ConsumeRequest, ExecutionReport, SubmitWait } = await import('../../common/inputs');
   const { describeIssues } = await import('../../common/errors');
   const refused = (result: { success: boolean; error?: unknown }) => {
     assert.equal(result.success, false);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { readJsonFile } from '../../client/cli/io';
+import { readJsonFile } from '../../cli/io';
 import { escapeName } from '../../common/errors';
 import { parseStrictJson, StrictJsonError } from '../../common/strict-json';
 

@@ -23,30 +23,14 @@ import { sha256Hex } from '../../common/digest';
 import { formatDuration } from '../../common/duration';
 import { describeIssues } from '../../common/errors';
 import { appendEvent, type EvidenceEvent, type EvidenceType } from '../../common/evidence';
-import {
-  ConsumeRequest,
-  ExecutionReport,
-  ReviewerDecision,
-  SubmitWait,
-  type ApprovalInput,
-  type ApprovalOutcome,
-  type ApprovalRecord,
-  type DecisionReceipt,
-  type ExecutionReceipt,
-  type ExecutionResult,
-  type GroupSnapshot,
-  type Json,
-  type Payload,
-  type PolicyDecision,
-  type ReviewView,
-  type Signed,
-  type SubmitState,
-  type TokenBinding,
-} from '../../common/schema';
+import { type Json, type Payload } from '../../common/json';
+import { ConsumeRequest, ExecutionReport, ReviewerDecision, SubmitWait, type ApprovalInput, type GroupSnapshot, type PolicyDecision } from '../../common/inputs';
+import { type ApprovalOutcome, type ApprovalRecord, type DecisionReceipt, type ExecutionReceipt, type ExecutionResult, type ReviewView, type Signed, type SubmitState, type TokenBinding } from '../../common/views';
 import { SA } from '../../common/search-attributes';
 import { constantTimeEqual, decisionMessageV1 as decisionMessage, decisionStatementV1 as statementFor } from '../../common/signing';
 import { verifyEd25519 } from '../../common/ed25519';
-import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, type EvidenceView } from '../messages';
+import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery } from '../messages';
+import type { EvidenceView } from '../../common/bundle';
 
 const { evaluateRequest, evaluateEdit, mintToken, signReceipt } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10s',

@@ -1,5 +1,5 @@
-import { sanitizeMcpName } from '../../../policy/mcp';
-import { serverNameFor, type UpstreamTarget } from '../../mcp/names';
+import { sanitizeMcpName } from '../../policy/mcp';
+import { serverNameFor, type UpstreamTarget } from '../../client/mcp/names';
 import { usage } from '../errors';
 import { durationFlag, parseFlags } from '../io';
 import { commandHelp } from '../help';
@@ -25,7 +25,7 @@ export async function mcpProxyCommand(args: string[]): Promise<number> {
     if (value !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,100}$/.test(value)) throw usage(`${flag} may use letters, digits and . _ : @ - (at most 101), starting with a letter or digit, got "${value}".`);
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the MCP SDK loads only for this command (import() would bypass tsx's CommonJS hook)
-  const { runMcpProxy } = require('../../mcp/proxy') as typeof import('../../mcp/proxy');
+  const { runMcpProxy } = require('../mcp-proxy') as typeof import('../mcp-proxy');
   return runMcpProxy({
     target,
     server: sanitizeMcpName(server),

@@ -3,11 +3,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import type { Connection } from '@temporalio/client';
-import { agentKeyPath, cliHome, reviewerKeyPath } from '../../config/home';
-import type { Config } from '../../config/env';
-import type { AgentKeyStore } from '../agent-keys';
-import type { Reviewer } from '../reviewer';
-import type { Countersign } from '../sdk';
+import { agentKeyPath, cliHome, reviewerKeyPath } from '../config/home';
+import type { Config } from '../config/env';
+import type { AgentKeyStore } from '../client/agent-keys';
+import type { Reviewer } from '../client/reviewer';
+import type { Countersign } from '../client/sdk';
 import { usage } from './errors';
 
 /** Where the CLI finds the server: COUNTERSIGN_URL, by default the dev stack's. */
@@ -33,7 +33,7 @@ export async function connectAgent(options: { agent?: string; keyStore?: (home: 
     if (!existsSync(path)) throw usage(`There is no API key for agent ${name}: set COUNTERSIGN_API_KEY, or create one with countersign keys agent ${name}.`);
     apiKey = readFileSync(path, 'utf8').trim();
   }
-  const { Countersign } = require('../sdk') as typeof import('../sdk');
+  const { Countersign } = require('../client/sdk') as typeof import('../client/sdk');
   const cs = await Countersign.connect({ url: serverUrl(), apiKey, keyStore: options.keyStore?.(config.home) });
   if (options.agent && cs.agentId !== options.agent && cs.role !== 'auditor') throw usage(`This API key is agent ${cs.agentId}'s, not ${options.agent}'s.`);
   return { cs, home: config.home, close: () => cs.close() };
@@ -46,13 +46,13 @@ export async function connectReviewer(name: string | undefined, keyFile?: string
   if (!who) throw usage('Say who is reviewing with --as NAME or the COUNTERSIGN_REVIEWER environment variable.');
   const path = keyFile ?? reviewerKeyPath(config.home, who);
   if (!existsSync(path)) throw usage(`There is no signing key for reviewer ${who} at ${path}: create one with countersign keys reviewer ${who} and register it in the policy's directory.`);
-  const { Reviewer } = require('../reviewer') as typeof import('../reviewer');
+  const { Reviewer } = require('../client/reviewer') as typeof import('../client/reviewer');
   return { reviewer: await Reviewer.login({ url: serverUrl(), name: who, key: path }), home: config.home };
 }
 
 /** Operator commands only (setup, status): a direct Temporal connection from the environment; unreachable is exit 4. */
 export async function connectTemporal(): Promise<{ config: Config; connection: Connection; close: () => Promise<void> }> {
-  const { loadConfig, TemporalUnreachable } = require('../../config/env') as typeof import('../../config/env');
+  const { loadConfig, TemporalUnreachable } = require('../config/env') as typeof import('../config/env');
   const { Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
   const config = loadConfig();
   let connection: Connection;

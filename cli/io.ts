@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseDuration } from '../../common/duration';
-import { parseStrictJson } from '../../common/strict-json';
+import { parseDuration } from '../common/duration';
+import { parseStrictJson } from '../common/strict-json';
 import { usage } from './errors';
 import { COMMANDS, type CommandName } from './help';
 

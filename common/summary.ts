@@ -1,5 +1,5 @@
-import { canonicalJson } from '../common/canonical';
-import type { ActionRequest } from '../common/schema';
+import { canonicalJson } from './canonical';
+import type { ActionRequest } from './inputs';
 
 const MAX_SUMMARY = 200;
 const MAX_PAYLOAD_SHOWN = 4000;

@@ -1,9 +1,9 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- each command is loaded when it runs (see RUN) */
-import { ExitCode } from '../../common/codes';
+import { ExitCode } from '../common/codes';
 import { CliError, usage } from './errors';
 import { helpFor, overview, type TopCommand } from './help';
 import { out } from './io';
-import { packageVersion } from '../version';
+import { packageVersion } from '../client/version';
 
 type Runner = (args: string[]) => Promise<number>;
 
@@ -30,21 +30,21 @@ const RUN: Record<TopCommand, Runner> = {
     const { parseFlags } = require('./io') as typeof import('./io');
     const { values, positionals } = parseFlags(args, 'worker');
     if (positionals.length) throw usage(`worker takes only --policy FILE, got "${positionals[0]}" (see countersign worker --help).`);
-    const { runWorker } = require('../../worker/main') as typeof import('../../worker/main');
+    const { runWorker } = require('../worker/main') as typeof import('../worker/main');
     await runWorker({ policyFile: values.policy });
     return ExitCode.ok;
   },
   server: async (args) => {
     const { parseFlags } = require('./io') as typeof import('./io');
     const { values } = parseFlags(args, 'server');
-    const { runServer } = require('../../server/main') as typeof import('../../server/main');
+    const { runServer } = require('../server/main') as typeof import('../server/main');
     await runServer({ listen: values.listen, policyFile: values.policy, tlsCert: values['tls-cert'], tlsKey: values['tls-key'] });
     return ExitCode.ok;
   },
   dev: async (args) => {
     const { parseFlags } = require('./io') as typeof import('./io');
     parseFlags(args, 'dev');
-    const { runDev } = require('../../worker/dev') as typeof import('../../worker/dev');
+    const { runDev } = require('./dev') as typeof import('./dev');
     await runDev();
     return ExitCode.ok;
   },

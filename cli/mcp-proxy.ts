@@ -3,21 +3,21 @@ import { join } from 'node:path';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { ExitCode } from '../../common/codes';
-import { loadPolicyFile } from '../../policy/load';
-import { mcpActionName, mcpServerConfig } from '../../policy/mcp';
-import type { McpConfig } from '../../policy/schema';
-import { loadConfig } from '../../config/env';
-import { packageVersion } from '../version';
-import { fileKeyStore } from '../agent-keys';
-import { connectAgent } from '../cli/connect';
-import { CliError } from '../cli/errors';
-import { out } from '../cli/io';
-import { listAllTools, McpGateway } from './gateway';
-import type { UpstreamTarget } from './names';
-import { serveHttp, serveStdio, type Serving } from './serve';
-import { mcpToolDigest, toolTitle, type ListedTool } from './tool';
-import { connectUpstream } from './upstream';
+import { ExitCode } from '../common/codes';
+import { loadPolicyFile } from '../policy/load';
+import { mcpServerConfig } from '../policy/mcp';
+import type { McpConfig } from '../policy/schema';
+import { loadConfig } from '../config/env';
+import { packageVersion } from '../client/version';
+import { fileKeyStore } from '../client/agent-keys';
+import { connectAgent } from './connect';
+import { CliError } from './errors';
+import { out } from './io';
+import { listAllTools, McpGateway } from '../client/mcp/gateway';
+import type { UpstreamTarget } from '../client/mcp/names';
+import { serveHttp, serveStdio, type Serving } from '../client/mcp/serve';
+import { pinsYaml } from '../client/mcp/pins';
+import { connectUpstream } from '../client/mcp/upstream';
 
 export interface ProxyOptions {
   target: UpstreamTarget;
@@ -94,29 +94,6 @@ function stderrLogger(format: 'json' | 'pretty', level: string): Logger {
   const base = { level, base: { service: 'countersign' } };
   if (format === 'pretty') return pino(base, pretty({ sync: true, singleLine: true, colorize: Boolean(process.stderr.isTTY), ignore: 'pid,hostname,service', destination: 2 }));
   return pino(base, pino.destination({ dest: 2, sync: true }));
-}
-
-/** The policy's mcp section for this upstream as it is now: paste it after reviewing the tools. */
-export function pinsYaml(tools: ListedTool[], server: string): string {
-  const hints = (t: ListedTool) => ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'].filter((h) => t.annotations?.[h] === true).join(', ');
-  return [
-    `# countersign mcp-proxy --print-pins: ${tools.length} tools of ${server}, ${new Date().toISOString()}`,
-    'mcp:',
-    '  servers:',
-    `    ${server}:`,
-    "      trusted: false            # true once you trust this server's annotations",
-    '      tools:',
-    ...tools.map((t) => `        ${/^[A-Za-z0-9_-]+$/.test(t.name) ? t.name : JSON.stringify(t.name)}: { digest: "${mcpToolDigest(t)}" }   # ${[toolTitle(t) ?? t.name, hints(t)].filter(Boolean).join(' — ')}`),
-    '# The action catalog: each tool\'s own input schema, as pinned above, checks every call\'s arguments.',
-    'actions:',
-    ...tools.map((t) => `  ${JSON.stringify(mcpActionName(server, t.name))}: { payload: ${JSON.stringify(catalogSchema(t.inputSchema))} }`),
-  ].join('\n');
-}
-
-/** A tool's input schema as a catalog payload schema: the catalog speaks draft 2020-12, so a $schema naming another draft goes. */
-function catalogSchema(inputSchema: ListedTool['inputSchema']): Record<string, unknown> {
-  const { $schema: _draft, ...schema } = (inputSchema ?? { type: 'object' }) as Record<string, unknown>;
-  return schema;
 }
 
 /** Readable and unique per process start: 20260901T101500-3fa2. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadPolicyFile } from '../../../policy/load';
-import { verifyBundle, type EvidenceBundle, type TrustedDirectory } from '../../../common/bundle';
-import { ExitCode } from '../../../common/codes';
+import { loadPolicyFile } from '../../policy/load';
+import { verifyBundle, type EvidenceBundle, type TrustedDirectory } from '../../common/bundle';
+import { ExitCode } from '../../common/codes';
 import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';

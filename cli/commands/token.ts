@@ -1,6 +1,6 @@
-import { ExitCode } from '../../../common/codes';
-import { actionDigest } from '../../../common/digest';
-import { ConsumeRefusedError, parseActionRequest } from '../../sdk';
+import { ExitCode } from '../../common/codes';
+import { actionDigest } from '../../common/digest';
+import { ConsumeRefusedError, parseActionRequest } from '../../client/sdk';
 import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';

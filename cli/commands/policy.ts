@@ -1,8 +1,8 @@
-import { ExitCode, ReasonCode } from '../../../common/codes';
-import { checkCatalog } from '../../../policy/catalog';
-import { evaluatePolicy, policyWarnings } from '../../../policy/evaluate';
-import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../../policy/load';
-import { parseActionRequest } from '../../sdk';
+import { ExitCode, ReasonCode } from '../../common/codes';
+import { checkCatalog } from '../../policy/catalog';
+import { evaluatePolicy, policyWarnings } from '../../policy/evaluate';
+import { formatPolicyError, loadPolicyFile, PolicyLoadError } from '../../policy/load';
+import { parseActionRequest } from '../../client/sdk';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 import { groupHelp } from '../help';

@@ -1,3 +1,4 @@
+import type { EvidenceView } from '../common/bundle';
 import { START_VOUCHER_DOMAIN, startVoucherBody, type StartKey } from '../common/start-voucher';
 import {
   Client,
@@ -18,19 +19,8 @@ import { parseActionRequest } from '../common/request';
 export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError };
 import { nativeSha256Hex } from '../crypto/sha256';
 import { approvalWorkflowId } from '../common/digest';
-import {
-  type ApprovalOutcome,
-  type DecisionReceipt,
-  type ExecutionReceipt,
-  type ExecutionReport,
-  type ReviewerDecision,
-  type ReviewView,
-  type Signed,
-  type SubmitState,
-} from '../common/schema';
-import { generateAgentKey, memoryKeyStore, type AgentKeyStore } from '../client/agent-keys';
-import { ApprovalRequest } from '../client/approval-request';
-export { ApprovalRequest };
+import { type ActionRequest, type ExecutionReport, type ReviewerDecision } from '../common/inputs';
+import { type ApprovalOutcome, type DecisionReceipt, type ExecutionReceipt, type ReviewView, type Signed, type SubmitState } from '../common/views';
 import { SA } from '../common/search-attributes';
 import type { approvalWorkflow } from '../workflows/approval';
 import {
@@ -43,17 +33,14 @@ import {
   reviewViewQuery,
   submitStateQuery,
   WAIT_BUDGET_SPENT,
-  type EvidenceView,
 } from '../workflows/messages';
-import { staticDetails, staticSummary } from '../client/summary';
+import { staticDetails, staticSummary } from '../common/summary';
 
 export interface ConnectOptions {
   address?: string;
   namespace?: string;
   taskQueue?: string;
   connection?: Connection;
-  /** Where per-request agent keys live: in memory (default) or files, so a restarted agent can open its token. */
-  keyStore?: AgentKeyStore;
   /** The front door's start key (keys/server-start.key): signs a voucher for every start it makes. */
   startSigner?: StartKey;
 }
@@ -99,14 +86,13 @@ export class Approvals {
     readonly client: Client,
     readonly taskQueue: string,
     private readonly ownsConnection: boolean,
-    readonly keys: AgentKeyStore,
     private readonly startSigner?: StartKey,
   ) {}
 
   static async connect(options: ConnectOptions = {}): Promise<Approvals> {
     const connection = options.connection ?? (await Connection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }));
     const client = new Client({ connection, namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default' });
-    return new Approvals(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection, options.keyStore ?? memoryKeyStore(), options.startSigner);
+    return new Approvals(client, options.taskQueue ?? process.env.COUNTERSIGN_TASK_QUEUE ?? 'countersign', !options.connection, options.startSigner);
   }
 
   async close(): Promise<void> {
@@ -114,22 +100,12 @@ export class Approvals {
   }
 
   /**
-   * Submits an action and waits up to `waitMs` for the decision. The same agent, task and action
-   * join one workflow; once it has ended, its final decision comes back without a new review.
-   * Without an agentKey in the request, a fresh X25519 key pair is made for it and kept in the key store.
+   * Starts (or joins) the workflow of an action request the caller has parsed, and waits up to
+   * `waitMs` for the decision. The same agent, task and action join one workflow; once it has ended,
+   * its final decision comes back without a new review. The token is sealed to `request.agentKey`.
    */
-  async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
-    const parsed = parseActionRequest(input);
-    const { workflowId, requestId, actionDigest: digest } = approvalWorkflowId(parsed, nativeSha256Hex);
-    let request = parsed;
-    if (!request.agentKey) {
-      let key = this.keys.get(workflowId);
-      if (!key) {
-        key = generateAgentKey();
-        this.keys.put(workflowId, key);
-      }
-      request = { ...request, agentKey: key.publicKey };
-    }
+  async submit(request: ActionRequest & { agentKey: string }, options: { waitMs?: number } = {}): Promise<SubmitState> {
+    const { workflowId, requestId, actionDigest: digest } = approvalWorkflowId(request, nativeSha256Hex);
     const waitMs = options.waitMs ?? 0;
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof approvalWorkflow>(approvalWorkflowType, {
       workflowId,
@@ -159,7 +135,7 @@ export class Approvals {
       else if (isWaitBudgetSpent(err)) state = await this.client.workflow.getHandle<typeof approvalWorkflow>(workflowId).query(submitStateQuery);
       else throw err;
     }
-    return new ApprovalRequest(this, parsed, state);
+    return state;
   }
 
   /** Spends the token on `payload` (which must be the approved one); returns the signed receipt. */

@@ -3,7 +3,7 @@
  * parser reads, so --help cannot drift from what is accepted) and an example. main.ts dispatches by
  * this table, so a command without an entry here does not run. Loads nothing but common/paging.ts.
  */
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../common/paging';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
 
 /** A flag as node:util parseArgs takes it, with the placeholder and the line --help shows for it. */
 export interface Flag {

@@ -2,9 +2,24 @@
  * What a release asks a mint to sign, and the check that a token minted with the policy verdict
  * (patch 'one-round-allow') is exactly that token. Pure: no Temporal, no I/O.
  */
-import type { MintInput, MintResult } from '../activities';
-import { canonicalJson } from '../common/canonical';
-import type { ActionRequest, ApprovalRecord, PolicyDecision, TokenBinding } from '../common/schema';
+import { canonicalJson } from './canonical';
+import type { ActionRequest, PolicyDecision } from './inputs';
+import type { ApprovalRecord, Signed, TokenBinding, TokenGrant } from './views';
+
+/** What the mint activity is asked for: the binding, the expiry, the sealing key and the record to sign. */
+export interface MintInput {
+  binding: TokenBinding;
+  expiresAt: string;
+  agentKey?: string;
+  record: Omit<ApprovalRecord, 'tokenId' | 'tokenHash' | 'issuedAt'>;
+}
+
+/** What it answers: the sealed grant, the token's hash, the signed approval record. */
+export interface MintResult {
+  grant: TokenGrant;
+  tokenHash: string;
+  approvalRecord: Signed<ApprovalRecord>;
+}
 
 export interface ReleaseFacts {
   request: Pick<ActionRequest, 'agentId' | 'taskId' | 'agentKey'>;

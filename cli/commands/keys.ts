@@ -1,10 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { agentKeyPath, layerKeyPath, reviewerKeyPath, serverStartKeyPath } from '../../../config/home';
-import { createKeyFile, loadKeyFile } from '../../../crypto/keys';
-import { ExitCode } from '../../../common/codes';
-import { apiKeyHash, newApiKey } from '../../../server/credentials';
-import { loadConfig } from '../../../config/env';
+import { agentKeyPath, layerKeyPath, reviewerKeyPath, serverStartKeyPath } from '../../config/home';
+import { createKeyFile, loadKeyFile } from '../../crypto/keys';
+import { ExitCode } from '../../common/codes';
+import { apiKeyHash, newApiKey } from '../../server/credentials';
+import { loadConfig } from '../../config/env';
 import { usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
 import { groupHelp } from '../help';

@@ -1,5 +1,6 @@
 /**
- * The messages every boundary validates (DESIGN §2), as zod schemas with their types inferred.
+ * The inputs every boundary validates (DESIGN §2), as zod schemas with their types inferred; what
+ * the workflow answers is in views.ts, the JSON primitive in json.ts.
  *
  * The worker evaluates this module again for every workflow it starts (each workflow has its own
  * module state; only zod itself is shared, workflows/shared-modules.ts), and building a zod schema
@@ -11,12 +12,10 @@
  */
 import { z } from 'zod';
 import { canonicalJson, utf8Length } from './canonical';
-import { ApprovalStatus, ReasonCode } from './codes';
-import type { EvidenceEvent } from './evidence';
+import { ReasonCode } from './codes';
+import { Payload, refusingOwnProto } from './json';
 
-export const MAX_PAYLOAD_BYTES = 256 * 1024;
 export const MAX_SUMMARY_CHARS = 500;
-const MAX_DEPTH = 32;
 export const MAX_CONTEXT_ENTRIES = 32;
 export const MAX_CONTEXT_BYTES = 16 * 1024;
 export const MAX_TEXT_CHARS = 2000;
@@ -26,91 +25,6 @@ const identifier = z
   .min(1)
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]*$/, 'letters, digits and . _ : @ - only, starting with a letter or digit');
-
-/** Any JSON value: no functions, no undefined, no non-finite numbers. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-const jsonValue: z.ZodType<Json> = z.lazy(() =>
-  z.union([z.null(), z.boolean(), z.number().refine(Number.isFinite), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-);
-
-function depthOf(value: unknown, depth = 0): number {
-  if (value === null || typeof value !== 'object') return depth;
-  // Already past the limit: stop here, or a value nested thousands deep overflows the stack.
-  if (depth >= MAX_DEPTH) return depth + 1;
-  let max = depth + 1;
-  for (const v of Object.values(value)) {
-    max = Math.max(max, depthOf(v, depth + 1));
-    if (max > MAX_DEPTH) break;
-  }
-  return max;
-}
-
-/** The path of the first integer no JSON reader can be trusted to keep exactly, if any. */
-function unsafeIntegerAt(value: unknown, path = 'payload'): string | undefined {
-  if (typeof value === 'number') return Number.isInteger(value) && !Number.isSafeInteger(value) ? path : undefined;
-  if (value === null || typeof value !== 'object') return undefined;
-  for (const [key, inner] of Object.entries(value)) {
-    const found = unsafeIntegerAt(inner, `${path}.${key}`);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-function forbiddenKey(value: unknown): string | undefined {
-  if (value === null || typeof value !== 'object') return undefined;
-  for (const key of Object.keys(value)) {
-    if (!Array.isArray(value) && FORBIDDEN_KEYS.has(key)) return key;
-    const inner = forbiddenKey((value as Record<string, unknown>)[key]);
-    if (inner) return inner;
-  }
-  return undefined;
-}
-
-/**
- * zod's records leave an own "__proto__" key (JSON.parse makes one) out of their output without a
- * word, so nothing after them could see it: refuse it on the raw input instead.
- */
-function refusingOwnProto<T extends z.ZodType>(record: T) {
-  return z
-    .unknown()
-    .superRefine((value, ctx) => {
-      if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, '__proto__')) {
-        ctx.addIssue({ code: 'custom', message: 'must not contain the key "__proto__"' });
-      }
-    })
-    .pipe(record);
-}
-
-/** The exact JSON that executes if approved: an object, at most 256 KiB canonical. */
-export const Payload = refusingOwnProto(z.record(z.string(), z.unknown()))
-  .superRefine((value, ctx) => {
-    const depth = depthOf(value);
-    if (depth > MAX_DEPTH) {
-      ctx.addIssue({ code: 'custom', message: `must be nested at most ${MAX_DEPTH} levels deep` });
-      return;
-    }
-    const bad = forbiddenKey(value);
-    if (bad) {
-      ctx.addIssue({ code: 'custom', message: `must not contain the key "${bad}"` });
-      return;
-    }
-    const parsed = jsonValue.safeParse(value);
-    if (!parsed.success) {
-      ctx.addIssue({ code: 'custom', message: 'must be plain JSON (no functions, undefined or non-finite numbers)' });
-      return;
-    }
-    const unsafe = unsafeIntegerAt(value);
-    if (unsafe !== undefined) {
-      ctx.addIssue({ code: 'custom', message: `has an integer outside ±(2^53 − 1) at ${unsafe}, which JSON readers round differently: send it as a string` });
-      return;
-    }
-    if (utf8Length(canonicalJson(value)) > MAX_PAYLOAD_BYTES) {
-      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PAYLOAD_BYTES / 1024} KiB as canonical JSON` });
-    }
-  })
-  .transform((v) => v as Record<string, Json>);
-export type Payload = z.infer<typeof Payload>;
 
 export const Resource = z.strictObject({
   type: z.string().min(1).max(64).regex(/^[a-z][a-z0-9_-]*$/, 'a lower-case word such as customer, account, dataset, system'),
@@ -265,14 +179,6 @@ export const ReviewerDecision = z.lazy(() => {
 });
 export type ReviewerDecision = z.infer<typeof ReviewerDecision>;
 
-/** What the workflow answers a reviewer whose decision it accepted. */
-export interface DecisionReceipt {
-  requestId: string;
-  status: ApprovalStatus;
-  approvals: string[];
-  approvalsNeeded: number;
-}
-
 /** The plaintext token sealed to the agent's X25519 key: X25519 → HKDF-SHA256 → AES-256-GCM. */
 export const SealedToken = z.lazy(() => z.object({
   alg: z.literal('X25519-HKDF-SHA256-A256GCM'),
@@ -283,22 +189,6 @@ export const SealedToken = z.lazy(() => z.object({
   tag: z.string(),
 }));
 export type SealedToken = z.infer<typeof SealedToken>;
-
-/** What the agent receives with an approval: never the plaintext, only the sealed box. */
-export interface TokenGrant {
-  tokenId: string;
-  expiresAt: string;
-  sealed?: SealedToken;
-}
-
-/** The binding a token is valid for, and nothing else. */
-export interface TokenBinding {
-  agentId: string;
-  taskId: string;
-  actionDigest: string;
-  workflowId: string;
-}
-
 export const ConsumeRequest = z.lazy(() => z.strictObject({
   token: z.string().min(1).max(200),
   agentId: z.string().min(1).max(128),
@@ -314,118 +204,6 @@ export const ExecutionReport = z.lazy(() => z.strictObject({
   message: z.string().max(2000).optional(),
 }));
 export type ExecutionReport = z.infer<typeof ExecutionReport>;
-
-export interface Signed<T> {
-  body: T;
-  keyId: string;
-  /** Ed25519 over signingMessage(domain, body), base64. */
-  signature: string;
-}
-
-/** Signed by the layer at mint: who asked, which policy, who decided, which token. */
-export interface ApprovalRecord {
-  workflowId: string;
-  requestId: string;
-  /** SHA-256 of the canonical request (without agentKey). */
-  requestDigest: string;
-  actionDigest: string;
-  policyDigest: string;
-  ruleIds: string[];
-  decidedBy: 'policy' | 'reviewers';
-  decisions: { reviewer: string; decision: string; actionDigest: string; at: string; signed: boolean }[];
-  tokenId: string;
-  tokenHash: string;
-  binding: TokenBinding;
-  expiresAt: string;
-  issuedAt: string;
-}
-
-/** Signed at consumption: names the approval record it consumes. */
-export interface ExecutionReceipt {
-  receiptId: string;
-  workflowId: string;
-  requestId: string;
-  tokenId: string;
-  approvalRecordDigest: string;
-  actionDigest: string;
-  agentId: string;
-  taskId: string;
-  consumedAt: string;
-}
-
-export interface ExecutionResult {
-  status: 'succeeded' | 'failed' | 'unknown' | 'not_executed';
-  resultDigest?: string;
-  message?: string;
-  receiptId?: string;
-}
-
-/** The final decision handed to the agent. */
-export interface ApprovalOutcome {
-  requestId: string;
-  workflowId: string;
-  status: Extract<ApprovalStatus, 'approved' | 'denied' | 'changes_requested' | 'expired' | 'executed' | 'failed' | 'not_executed' | 'outcome_unknown' | 'cancelled'>;
-  /** Set on every outcome but approval. */
-  code?: ReasonCode;
-  message?: string;
-  /** Set when a reviewer denied: the reviewer's own reason code. */
-  reviewerReason?: string;
-  decidedBy: 'policy' | 'reviewers' | 'timer' | 'cancellation';
-  reviewers: string[];
-  /** The payload to execute (approved) — the reviewer's edit when there was one. */
-  payload?: Payload;
-  edited: boolean;
-  /** Digest of {action, resource, payload} for the payload above. */
-  actionDigest: string;
-  comment?: string;
-  proposedPayload?: Payload;
-  ruleIds: string[];
-  risk: Risk;
-  policyDigest?: string;
-  decidedAt: string;
-  /** Present once approved: the single-use token, sealed to the agent's key. */
-  token?: TokenGrant;
-  /** Present once the execution phase has ended. */
-  execution?: ExecutionResult;
-  /** Where the signed evidence bundle was written, and its digest. */
-  evidence?: { path: string; digest: string };
-}
-
-/** What `submit` returns: the decision, or the pending state with the request id. */
-export interface SubmitState {
-  requestId: string;
-  workflowId: string;
-  status: ApprovalStatus;
-  outcome?: ApprovalOutcome;
-  deadline?: string;
-  /** Set by the server once the request has ended: its outcome will not change again. */
-  final?: boolean;
-}
-
-/** Everything a reviewer needs to decide, from the reviewView query. */
-export interface ReviewView {
-  requestId: string;
-  workflowId: string;
-  /** The run a signed decision must name; absent for runs started before the 'integrity-v2' patch. */
-  runId?: string;
-  status: ApprovalStatus;
-  request: Omit<ActionRequest, 'agentKey'>;
-  actionDigest: string;
-  /** Digest of the version now proposed: what a reviewer's signature must name. */
-  currentDigest: string;
-  /** The payload now proposed for execution: the request's, or the latest reviewer edit. */
-  currentPayload: Payload;
-  policy?: PolicyDecision;
-  eligibleGroups: string[];
-  approvals: string[];
-  approvalsNeeded: number;
-  deadline?: string;
-  nextEscalation?: string;
-  outcome?: ApprovalOutcome;
-  /** The hash-chained evidence events so far. */
-  history: EvidenceEvent[];
-}
-
 export const ApprovalInput = z.lazy(() => z.object({ request: ActionRequest, requestId: z.string(), actionDigest: z.string(), voucher: z.unknown().optional() }));
 export type ApprovalInput = z.infer<typeof ApprovalInput>;
 

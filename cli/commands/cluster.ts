@@ -1,5 +1,5 @@
-import { ExitCode } from '../../../common/codes';
-import { clusterStatus, registerSearchAttributes } from '../../../worker/cluster';
+import { ExitCode } from '../../common/codes';
+import { clusterStatus, registerSearchAttributes } from '../../worker/cluster';
 import { connectTemporal, serverUrl } from '../connect';
 import { out, parseFlags, printJson } from '../io';
 

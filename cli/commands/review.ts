@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline/promises';
-import { ExitCode, ReasonCode } from '../../../common/codes';
-import { formatDuration } from '../../../common/duration';
-import { MAX_PAGE_SIZE } from '../../../common/paging';
-import type { ReviewerDecision, ReviewView } from '../../../common/schema';
-import { DecisionRefusedError } from '../../../common/refusals';
+import { ExitCode, ReasonCode } from '../../common/codes';
+import { formatDuration } from '../../common/duration';
+import { MAX_PAGE_SIZE } from '../../common/paging';
+import type { ReviewerDecision } from '../../common/inputs';
+import type { ReviewView } from '../../common/views';
+import { DecisionRefusedError } from '../../common/refusals';
 import { connectReviewer } from '../connect';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile, table } from '../io';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { ExitCode } from '../../../common/codes';
-import { formatDuration } from '../../../common/duration';
-import type { SubmitState } from '../../../common/schema';
-import { fileKeyStore } from '../../agent-keys';
+import { ExitCode } from '../../common/codes';
+import { formatDuration } from '../../common/duration';
+import type { SubmitState } from '../../common/views';
+import { fileKeyStore } from '../../client/agent-keys';
 import { connectAgent } from '../connect';
 import { usage } from '../errors';
 import { durationFlag, out, parseFlags, printJson, readJsonFile } from '../io';

@@ -1,4 +1,4 @@
-import { ExitCode } from '../../common/codes';
+import { ExitCode } from '../common/codes';
 
 /** A CLI failure with the exit code DESIGN §7 gives it; the message goes to stderr. */
 export class CliError extends Error {

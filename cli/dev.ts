@@ -6,14 +6,14 @@ import { layerSigner } from '../crypto/keys';
 import { devDatabaseFiles, PRIVATE_FILE, securePrivateState, tighten, writePrivateFile } from '../config/private-files';
 import { compilePolicy } from '../policy/load';
 import { reloadOnChange } from '../policy/watch';
-import { Approvals } from '../server/backend';
+import { Approvals } from '../server/approvals';
 import { serverStartSigner, sessionSecret, startServer } from '../server/main';
 import { withDevCredentials } from './dev-credentials';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { loadConfig } from '../config/env';
 import { createLogger, installTemporalLogging } from '../config/logger';
 import { findOrBuildTemporalCli } from './temporal-cli';
-import { createApprovalWorker } from './worker';
+import { createApprovalWorker } from '../worker/worker';
 
 const PROJECT = packageRoot();
 
