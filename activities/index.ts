@@ -15,6 +15,7 @@ import { checkCatalog } from '../policy/catalog';
 import { evaluatePolicy } from '../policy/evaluate';
 import type { CompiledPolicy } from '../policy/load';
 import { generateToken, sealAad, sealToAgent } from '../crypto/tokens';
+import { gatewayOnlyField } from '../policy/access';
 import { mintRequest, type MintInput, type MintResult } from '../common/release';
 import { startsNeedVoucher, startVoucherRefusal } from '../common/start-voucher';
 
@@ -251,8 +252,8 @@ function directoryRefusal(policy: CompiledPolicy, request: ActionRequest): strin
   if (agents.size === 0) return undefined;
   const agent = agents.get(request.agentId);
   if (!agent) return `Field "agentId": ${JSON.stringify(request.agentId)} is not an agent in the policy's directory.`;
-  const mcpKey = Object.keys(request.context ?? {}).find((k) => k.toLowerCase().startsWith('mcp.'));
-  if (mcpKey && agent.kind !== 'gateway') return `Field "context.${mcpKey}": MCP context is believed only from a gateway, and ${request.agentId} is not one.`;
-  if (request.action.toLowerCase().startsWith('mcp.') && agent.kind !== 'gateway') return `Field "action": ${request.action} is an MCP tool call, which only a gateway submits, and ${request.agentId} is not one.`;
+  const gatewayOnly = agent.kind === 'gateway' ? undefined : gatewayOnlyField(request);
+  if (gatewayOnly === 'action') return `Field "action": ${request.action} is an MCP tool call, which only a gateway submits, and ${request.agentId} is not one.`;
+  if (gatewayOnly) return `Field "${gatewayOnly}": MCP context is believed only from a gateway, and ${request.agentId} is not one.`;
   return undefined;
 }

@@ -9,7 +9,7 @@ import { ConsumeRefusedError, InvalidRequestError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 import { type Payload } from '../common/json';
 import { type ConsumeRequest, type ExecutionReport } from '../common/inputs';
-import { type ApprovalOutcome, type ExecutionReceipt, type Signed, type SubmitState } from '../common/views';
+import { type ApprovalOutcome, type RequestRow, type ExecutionReceipt, type Signed, type SubmitState } from '../common/views';
 import type { EvidenceView } from '../common/bundle';
 import { ApprovalRequest } from './approval-request';
 import { generateAgentKey, memoryKeyStore, type AgentKeyStore } from './agent-keys';
@@ -35,19 +35,7 @@ export type GuardResult<T> =
   | { executed: true; status: 'approved'; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
   | { executed: false; status: string; code?: string; message?: string; outcome?: ApprovalOutcome };
 
-export interface RequestRow {
-  requestId: string;
-  workflowId: string;
-  action: string;
-  resource: string;
-  summary: string;
-  risk?: string;
-  groups: string[];
-  agent: string;
-  status: string;
-  startedAt: string;
-  deadline?: string;
-}
+export type { RequestRow };
 
 const FINAL_POLL_MS = 250;
 

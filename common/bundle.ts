@@ -3,8 +3,8 @@ import { actionDigest, sha256Hex } from './digest';
 import { verifyChain, type EvidenceEvent } from './evidence';
 import type { ActionRequest } from './inputs';
 import type { ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './views';
-import { base64UrlToBytes, decisionChallenge, verifyPasskeyAssertion } from './webauthn';
-import { DECISION_DOMAIN, decisionMessageV1, keyId, signingMessage, type DecisionStatement, type DecisionStatementV1 } from './signing';
+import { base64UrlToBytes, verifyPasskeyAssertion } from './webauthn';
+import { DECISION_DOMAIN, decisionChallenge, decisionMessageV1, keyId, signingMessage, type DecisionStatement, type DecisionStatementV1 } from './signing';
 import { verifyEd25519 } from './ed25519';
 
 export const BUNDLE_FORMAT = 'countersign/evidence/v1';

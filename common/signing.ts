@@ -1,6 +1,10 @@
+import { sha256 } from '@noble/hashes/sha2.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
-import type { Resource } from './inputs';
+import { verifyEd25519 } from './ed25519';
+import type { DecisionSignature, Resource } from './inputs';
+import { verifyPasskeyAssertion, type PasskeyCredential } from './webauthn';
 
 /**
  * What is signed, as canonical JSON with a domain tag, so a signature for one kind of message can
@@ -126,4 +130,41 @@ export function constantTimeEqual(a: string, b: string): boolean {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
+}
+
+/** The challenge a decision's assertion answers: SHA-256 of the statement's signing message. */
+export function decisionChallenge(statement: DecisionStatement): Uint8Array {
+  return sha256(utf8ToBytes(decisionMessage(statement)));
+}
+
+/** What a reviewer may sign a decision with: their registered Ed25519 key, their passkeys, and the relying party those answer to. */
+export interface DecisionCredentials {
+  key?: string;
+  passkeys: readonly PasskeyCredential[];
+  webauthn?: { rpId: string; origins: string[] };
+}
+
+/** Why a decision's signature is refused; each caller words it for its reader. */
+export type DecisionCheck =
+  | { ok: true; signCount?: number }
+  | { ok: false; why: 'unknown-passkey' | 'no-relying-party' | 'no-key' | 'bad-signature' }
+  | { ok: false; why: 'assertion-refused'; reason: string };
+
+/**
+ * Whether `signature` signs `statement` with one of the reviewer's own credentials: the one rule the
+ * front door (for a quick, clear answer) and the workflow (against its own directory snapshot) both run.
+ * A passkey signs the SHA-256 of the statement (WebAuthn); a key signs the statement's message (Ed25519).
+ */
+export function verifyDecision(statement: DecisionStatement, signature: DecisionSignature, credentials: DecisionCredentials): DecisionCheck {
+  if ('passkey' in signature) {
+    const assertion = signature.passkey;
+    const credential = credentials.passkeys.find((p) => p.credentialId === assertion.credentialId);
+    if (!credential) return { ok: false, why: 'unknown-passkey' };
+    const rp = credentials.webauthn;
+    if (!rp) return { ok: false, why: 'no-relying-party' };
+    const checked = verifyPasskeyAssertion(assertion, credential, { challenge: decisionChallenge(statement), origins: rp.origins, rpId: rp.rpId });
+    return checked.ok ? { ok: true, signCount: checked.signCount } : { ok: false, why: 'assertion-refused', reason: checked.reason };
+  }
+  if (!credentials.key) return { ok: false, why: 'no-key' };
+  return verifyEd25519(credentials.key, decisionMessage(statement), signature.value) ? { ok: true } : { ok: false, why: 'bad-signature' };
 }

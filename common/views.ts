@@ -138,3 +138,18 @@ export interface ReviewView {
   /** The hash-chained evidence events so far. */
   history: EvidenceEvent[];
 }
+
+/** One request in a listing: an agent's own requests, or a reviewer's queue. */
+export interface RequestRow {
+  requestId: string;
+  workflowId: string;
+  action: string;
+  resource: string;
+  summary: string;
+  risk?: string;
+  groups: string[];
+  agent: string;
+  status: string;
+  startedAt: string;
+  deadline?: string;
+}

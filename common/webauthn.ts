@@ -11,7 +11,6 @@ import { p256 } from '@noble/curves/nist.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { base64ToBytes, bytesToBase64 } from './base64';
-import { decisionMessage, type DecisionStatement } from './signing';
 
 /** Inputs are bounded before anything is parsed. */
 export const MAX_CLIENT_DATA_BYTES = 4096;
@@ -54,10 +53,6 @@ export function passkeyFingerprint(credentialId: string, publicKey: string): str
   return hex.match(/.{4}/g)!.join('-');
 }
 
-/** The challenge a decision's assertion answers: SHA-256 of the statement's signing message. */
-export function decisionChallenge(statement: DecisionStatement): Uint8Array {
-  return sha256(utf8ToBytes(decisionMessage(statement)));
-}
 
 export function base64UrlToBytes(text: string): Uint8Array {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new TypeError('not base64url');

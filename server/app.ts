@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { CompiledPolicy } from '../policy/load';
 import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, MAX_HTTP_WAIT_MS, ReportBody, SubmitBody, ValidateBody } from '../common/api';
+import { gatewayOnlyField, maySee } from '../policy/access';
 import { checkCatalog } from '../policy/catalog';
 import { nativeSha256Hex } from '../crypto/sha256';
-import { bytesToBase64Url, decisionChallenge, verifyPasskeyAssertion } from '../common/webauthn';
+import { bytesToBase64Url } from '../common/webauthn';
 import { ReasonCode } from '../common/codes';
 import { parseDuration } from '../common/duration';
 import { describeIssues } from '../common/errors';
@@ -16,8 +17,7 @@ import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, Inv
 import { Payload } from '../common/json';
 import { type ActionRequest } from '../common/inputs';
 import { type ReviewView, type SubmitState } from '../common/views';
-import { decisionMessage, decisionStatement, statementTarget } from '../common/signing';
-import { verifyEd25519 } from '../common/ed25519';
+import { decisionChallenge, decisionStatement, statementTarget, verifyDecision, type DecisionCheck } from '../common/signing';
 import { parseStrictJson } from '../common/strict-json';
 import { approvalWorkflowId } from '../common/digest';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
@@ -33,7 +33,7 @@ import { DEFAULT_MAX_OPEN_REQUESTS, OpenRequestCap } from './open-requests';
 import { isPrefix, lookUpRequest, NOT_LISTED_YET } from './lookup';
 import { keyFingerprint, SessionError, type SessionClaims, type Sessions } from './sessions';
 import type { Enrollments } from './enrollments';
-import { groupsOf, inboxSession, passkeyOwner, registerInbox } from './inbox';
+import { groupsOf, inboxSession, registerInbox } from './inbox';
 
 export interface AppOptions {
   backend: Approvals;
@@ -236,9 +236,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     }
     const body = parse(SubmitBody, { ...(raw as object), agentId: agent.name });
     const request = { ...body, agentId: agent.name }; // parsed once, here; the workflow checks it again
-    const mcpKeys = Object.keys(request.context ?? {}).filter((k) => k.toLowerCase().startsWith('mcp.'));
-    if (mcpKeys.length && !agent.gateway) throw forbidden(`Field "context.${mcpKeys[0]}": MCP context is believed only from a gateway credential.`);
-    if (request.action.toLowerCase().startsWith('mcp.') && !agent.gateway) throw forbidden(`Field "action": ${request.action} is an MCP tool call, which only a gateway credential may submit.`);
+    const gatewayOnly = agent.gateway ? undefined : gatewayOnlyField(request);
+    if (gatewayOnly === 'action') throw forbidden(`Field "action": ${request.action} is an MCP tool call, which only a gateway credential may submit.`);
+    if (gatewayOnly) throw forbidden(`Field "${gatewayOnly}": MCP context is believed only from a gateway credential.`);
     // The catalog is the policy's, and the server holds it: a payload it refuses starts nothing (the workflow checks again).
     const catalogued = checkCatalog(policy.catalog, request, policy.environment);
     if (!catalogued.ok) throw invalid(catalogued.message);
@@ -407,7 +407,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       if (err instanceof RequestNotFoundError || err instanceof AmbiguousRequestIdError || err instanceof WorkflowNotFoundError || err instanceof HttpProblem) throw hidden();
       throw err;
     }
-    if (!visibleTo(view, reviewer.name, reviewer.groups)) throw hidden();
+    if (!maySee(view, reviewer.name, reviewer.groups)) throw hidden();
     return view;
   };
 
@@ -433,21 +433,12 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (view.runId && view.policy) {
       const statement = decisionStatement(statementTarget(view, { versionDigest: decision.versionDigest, policyDigest: view.policy.policyDigest }), decision, decision.signature.signedAt);
       const signature = decision.signature;
-      if ('passkey' in signature) {
-        const owner = passkeyOwner(policy, signature.passkey.credentialId);
-        if (owner?.reviewer !== reviewer.name) throw unauthenticated(`The passkey that signed this decision is not one the directory registers for ${reviewer.name}.`);
-        const rp = policy.webauthn!;
-        const checked = verifyPasskeyAssertion(signature.passkey, { credentialId: signature.passkey.credentialId, publicKey: owner.publicKey }, { challenge: decisionChallenge(statement), origins: rp.origins, rpId: rp.rpId });
-        if (!checked.ok) throw unauthenticated(`The passkey assertion is refused: ${checked.reason}.`);
-        if (!(await signCounts.advance(signature.passkey.credentialId, checked.signCount))) {
-          logger.warn({ reviewer: reviewer.name, credentialId: signature.passkey.credentialId.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
-          throw unauthenticated(CLONED_PASSKEY);
-        }
-      } else {
-        const key = policy.reviewerKeys.get(reviewer.name);
-        if (!key || !verifyEd25519(key, decisionMessage(statement), signature.value)) {
-          throw unauthenticated(`The signature does not verify against ${reviewer.name}'s registered key for this request and version.`);
-        }
+      const credentials = { key: policy.reviewerKeys.get(reviewer.name), passkeys: policy.reviewerPasskeys.get(reviewer.name) ?? [], webauthn: policy.webauthn };
+      const checked = verifyDecision(statement, signature, credentials);
+      if (!checked.ok) throw unauthenticated(signatureRefused(checked, reviewer.name));
+      if ('passkey' in signature && !(await signCounts.advance(signature.passkey.credentialId, checked.signCount!))) {
+        logger.warn({ reviewer: reviewer.name, credentialId: signature.passkey.credentialId.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
+        throw unauthenticated(CLONED_PASSKEY);
       }
     }
     return c.json(await backend.decide(view.workflowId, decision));
@@ -511,15 +502,19 @@ export function createApp(options: AppOptions): Hono<Env> {
   return app;
 }
 
-/**
- * Whether the request is routed to a group this reviewer is in — in the workflow's own snapshot of
- * the group and in the policy the server runs now, so someone removed from a group loses its open
- * requests at once (the workflow, which judges by its snapshot, still refuses non-members).
- */
-export function visibleTo(view: ReviewView, reviewer: string, currentGroups: string[]): boolean {
-  const route = view.policy?.route;
-  if (!route) return false;
-  return [route.group, ...route.escalationChain].some((g) => view.eligibleGroups.includes(g.name) && g.members.includes(reviewer) && currentGroups.includes(g.name));
+/** The front door's sentence for a decision whose signature is refused. */
+function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, reviewer: string): string {
+  switch (checked.why) {
+    case 'unknown-passkey':
+      return `The passkey that signed this decision is not one the directory registers for ${reviewer}.`;
+    case 'no-relying-party':
+      return 'The directory names no webauthn relying party, so no passkey assertion can be checked.';
+    case 'assertion-refused':
+      return `The passkey assertion is refused: ${checked.reason}.`;
+    case 'no-key':
+    case 'bad-signature':
+      return `The signature does not verify against ${reviewer}'s registered key for this request and version.`;
+  }
 }
 
 function originOf(url: string): string | undefined {

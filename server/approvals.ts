@@ -20,7 +20,7 @@ export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, Inv
 import { nativeSha256Hex } from '../crypto/sha256';
 import { approvalWorkflowId } from '../common/digest';
 import { type ActionRequest, type ExecutionReport, type ReviewerDecision } from '../common/inputs';
-import { type ApprovalOutcome, type DecisionReceipt, type ExecutionReceipt, type ReviewView, type Signed, type SubmitState } from '../common/views';
+import { type ApprovalOutcome, type DecisionReceipt, type ExecutionReceipt, type RequestRow, type ReviewView, type Signed, type SubmitState } from '../common/views';
 import { SA } from '../common/search-attributes';
 import type { approvalWorkflow } from '../workflows/approval';
 import {
@@ -45,19 +45,6 @@ export interface ConnectOptions {
   startSigner?: StartKey;
 }
 
-export interface PendingRow {
-  requestId: string;
-  workflowId: string;
-  action: string;
-  resource: string;
-  summary: string;
-  risk?: string;
-  groups: string[];
-  agent: string;
-  status: string;
-  startedAt: string;
-  deadline?: string;
-}
 
 /** Which requests a listing returns; the queue, the groups and the agent always come from the caller's credentials. */
 export interface ListOptions {
@@ -70,7 +57,7 @@ export interface ListOptions {
 
 /** A page of a listing and, when more match, Temporal's token for the next. */
 export interface PendingPage {
-  rows: PendingRow[];
+  rows: RequestRow[];
   nextPageToken?: Uint8Array;
 }
 
@@ -237,9 +224,9 @@ export class Approvals {
    * order SQL visibility offers — up to `limit` (at most MAX_LISTED) across pages: what operators
    * and tests read. The front door serves one page at a time with listPage.
    */
-  async listPending(options: ListOptions & { limit?: number } = {}): Promise<PendingRow[]> {
+  async listPending(options: ListOptions & { limit?: number } = {}): Promise<RequestRow[]> {
     const limit = Math.min(options.limit ?? MAX_LISTED, MAX_LISTED);
-    const rows: PendingRow[] = [];
+    const rows: RequestRow[] = [];
     let pageToken: Uint8Array | undefined;
     do {
       const page = await this.listPage({ ...options, limit: Math.min(MAX_PAGE_SIZE, limit - rows.length), pageToken });
@@ -281,7 +268,7 @@ export class Approvals {
       throw err;
     }
     const payloads = this.client.options.loadedDataConverter.payloadConverter;
-    const rows = response.executions.map((wf): PendingRow => {
+    const rows = response.executions.map((wf): RequestRow => {
       const sa = decodeTypedSearchAttributes(wf.searchAttributes?.indexedFields);
       const memo: { summary?: unknown; resource?: unknown; action?: unknown } = {};
       for (const [key, payload] of Object.entries(wf.memo?.fields ?? {})) {

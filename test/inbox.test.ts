@@ -215,7 +215,8 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     const request = await agent.submit(refund(300));
     const view = await stack.ops.view(request.requestId);
     const { decisionStatement, statementTarget } = await import('../common/signing');
-    const { decisionChallenge, bytesToBase64Url } = await import('../common/webauthn');
+    const { decisionChallenge } = await import('../common/signing');
+    const { bytesToBase64Url } = await import('../common/webauthn');
     const signedAt = new Date().toISOString();
     const decision = { decision: 'approve' as const, reviewer: 'dave', versionDigest: view.currentDigest };
     const statement = decisionStatement(statementTarget(view, { versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest }), decision, signedAt);
@@ -484,7 +485,8 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     // Signed by the removed passkey and sent straight to Temporal: the workflow looks the passkey up now.
     const view = await stack.ops.view(request.requestId);
     const { decisionStatement, statementTarget } = await import('../common/signing');
-    const { decisionChallenge, bytesToBase64Url } = await import('../common/webauthn');
+    const { decisionChallenge } = await import('../common/signing');
+    const { bytesToBase64Url } = await import('../common/webauthn');
     const signedAt = new Date().toISOString();
     const decision = { decision: 'approve' as const, reviewer: 'erin', versionDigest: view.currentDigest };
     const statement = decisionStatement(statementTarget(view, { versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest }), decision, signedAt);

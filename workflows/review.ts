@@ -19,9 +19,8 @@ import type { EvidenceType } from '../common/evidence';
 import { actionDigest } from '../common/digest';
 import type { Json, Payload } from '../common/json';
 import type { GroupSnapshot, PolicyDecision, Resource, ReviewerDecision } from '../common/inputs';
-import { decisionMessage, decisionStatement, type DecisionStatement } from '../common/signing';
-import { verifyEd25519 } from '../common/ed25519';
-import { decisionChallenge, verifyPasskeyAssertion } from '../common/webauthn';
+import { isExcluded, mayDecide, memberOf } from '../policy/access';
+import { decisionStatement, verifyDecision, type DecisionCheck, type DecisionStatement } from '../common/signing';
 
 /** How old a signed statement may be when it arrives, on the workflow's clock. */
 export const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
@@ -148,7 +147,7 @@ export function countedApprovers(state: ReviewState): string[] {
 }
 
 function isEligible(state: ReviewState, reviewer: string): boolean {
-  return !state.excluded.includes(reviewer.toLowerCase()) && state.eligible.some((g) => g.members.includes(reviewer));
+  return mayDecide(state.eligible, state.excluded, reviewer);
 }
 
 /** The reviewer's registered key in any eligible group: with one, the decision must be signed by it. */
@@ -185,8 +184,8 @@ export function statementOf(state: ReviewState, d: ReviewerDecision, signedAt: s
 export function checkDecision(state: ReviewState, d: ReviewerDecision, now: number, options: { passkeyLater?: boolean } = {}): Refusal | { ok: true } {
   if (!isOpen(state)) return refuse(ReasonCode.ALREADY_DECIDED, `Request ${state.requestId} is already closed (${state.status}).`);
   const who = escapeName(d.reviewer);
-  if (state.excluded.includes(d.reviewer.toLowerCase())) return refuse(ReasonCode.NOT_ELIGIBLE, `${who} cannot decide on a request made by or on behalf of themselves.`);
-  if (!state.eligible.some((g) => g.members.includes(d.reviewer))) {
+  if (isExcluded(state.excluded, d.reviewer)) return refuse(ReasonCode.NOT_ELIGIBLE, `${who} cannot decide on a request made by or on behalf of themselves.`);
+  if (!memberOf(state.eligible, d.reviewer)) {
     return refuse(ReasonCode.NOT_ELIGIBLE, `${who} is not in an eligible group (${state.eligible.map((g) => g.name).join(', ')}).`);
   }
   if (!d.versionDigest) {
@@ -220,22 +219,26 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
     }
     const statement = statementOf(state, d, d.signature.signedAt);
     if (later) return { ok: true };
-    if ('passkey' in d.signature) {
-      const assertion = d.signature.passkey;
-      const credential = passkeys.find((p) => p.credentialId === assertion.credentialId);
-      if (!credential) return refuse(unsigned, `The passkey that signed ${who}'s decision is not one the directory registers for them.`);
-      const webauthn = state.version.policy.webauthn;
-      if (!webauthn) return refuse(unsigned, 'The directory names no webauthn relying party, so no passkey assertion can be checked.');
-      const checked = verifyPasskeyAssertion(assertion, credential, { challenge: decisionChallenge(statement), origins: webauthn.origins, rpId: webauthn.rpId });
-      if (!checked.ok) return refuse(unsigned, `${who}'s passkey assertion is refused: ${checked.reason}.`);
-    } else {
-      if (!key) return refuse(unsigned, `${who} signs with a passkey: the directory registers no key for them.`);
-      if (!verifyEd25519(key, decisionMessage(statement), d.signature.value)) {
-        return refuse(unsigned, `The signature on ${who}'s decision does not verify against their registered key for this request and version.`);
-      }
-    }
+    const checked = verifyDecision(statement, d.signature, { key, passkeys, webauthn: state.version.policy.webauthn });
+    if (!checked.ok) return refuse(unsigned, signatureRefused(checked, who));
   }
   return { ok: true };
+}
+
+/** The workflow's sentence for a decision whose signature is refused. */
+function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, who: string): string {
+  switch (checked.why) {
+    case 'unknown-passkey':
+      return `The passkey that signed ${who}'s decision is not one the directory registers for them.`;
+    case 'no-relying-party':
+      return 'The directory names no webauthn relying party, so no passkey assertion can be checked.';
+    case 'assertion-refused':
+      return `${who}'s passkey assertion is refused: ${checked.reason}.`;
+    case 'no-key':
+      return `${who} signs with a passkey: the directory registers no key for them.`;
+    case 'bad-signature':
+      return `The signature on ${who}'s decision does not verify against their registered key for this request and version.`;
+  }
 }
 
 /**

@@ -29,7 +29,8 @@ import { action, startStack, type Stack, type TestClient } from '../support/stac
 import { decideSeen, signedDecision } from '../support/review';
 import { simulatedAuthenticator } from '../support/authenticator';
 import { decisionStatement, statementTarget } from '../../common/signing';
-import { decisionChallenge, passkeyFingerprint } from '../../common/webauthn';
+import { decisionChallenge } from '../../common/signing';
+import { passkeyFingerprint } from '../../common/webauthn';
 import { Enrollments } from '../../server/enrollments';
 import { enrollmentWorkflowId, type EnrollmentState, type EnrollmentStatus, type RegisteredPasskey } from '../../workflows/enrollment-messages';
 

@@ -15,7 +15,8 @@ import { Countersign, type GuardResult, type ApprovalRequest } from '../../clien
 import type { Payload } from '../../common/json';
 import type { ConsumeRequest, ExecutionReport, ReviewerDecision } from '../../common/inputs';
 import type { DecisionReceipt, SubmitState } from '../../common/views';
-import { Approvals, type PendingRow } from '../../server/approvals';
+import { Approvals } from '../../server/approvals';
+import type { RequestRow } from '../../common/views';
 import { startServer, type RunningServer } from '../../server/main';
 import { withDevCredentials } from '../../cli/dev-credentials';
 import { createLogger } from '../../config/logger';
@@ -220,7 +221,7 @@ export class TestClient {
   view(id: string) {
     return this.stack.ops.view(id);
   }
-  listPending(options: { group?: string; limit?: number } = {}): Promise<PendingRow[]> {
+  listPending(options: { group?: string; limit?: number } = {}): Promise<RequestRow[]> {
     return this.stack.ops.listPending(options);
   }
   resolve(id: string) {

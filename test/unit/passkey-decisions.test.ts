@@ -17,7 +17,7 @@ import { reloadPolicy } from '../../policy/watch';
 import { actionDigest } from '../../common/digest';
 import type { Payload } from '../../common/json';
 import type { PolicyDecision, ReviewerDecision } from '../../common/inputs';
-import { decisionChallenge } from '../../common/webauthn';
+import { decisionChallenge } from '../../common/signing';
 import { checkDecision, decide, openReview, statementOf, withCurrentCredentials } from '../../workflows/review';
 import { simulatedAuthenticator } from '../support/authenticator';
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { cbor } from '../support/authenticator';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { bytesToBase64Url, decisionChallenge, decodeCbor, verifyPasskeyAssertion, type PasskeyAssertion } from '../../common/webauthn';
+import { decisionChallenge } from '../../common/signing';
+import { bytesToBase64Url, decodeCbor, verifyPasskeyAssertion, type PasskeyAssertion } from '../../common/webauthn';
 import { simulatedAuthenticator } from '../support/authenticator';
 import { decisionStatement } from '../../common/signing';
 
