@@ -1,9 +1,8 @@
 /* eslint-disable @typescript-eslint/no-require-imports -- what a command does not use is never loaded */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
 import type { Connection } from '@temporalio/client';
-import { agentKeyPath, cliHome, reviewerKeyPath } from '../config/home';
+import { agentKeyPath, agentsDir, cliHome, reviewerKeyPath } from '../config/home';
 import type { Config } from '../config/env';
 import type { AgentKeyStore } from '../client/agent-keys';
 import type { Reviewer } from '../client/reviewer';
@@ -22,7 +21,7 @@ export async function connectAgent(options: { agent?: string; keyStore?: (home: 
   const config = { home: cliHome() };
   let apiKey = process.env.COUNTERSIGN_API_KEY;
   if (!apiKey) {
-    const dir = join(config.home, 'agents');
+    const dir = agentsDir(config.home);
     let name = options.agent;
     if (!name) {
       const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.key')) : [];

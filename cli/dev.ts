@@ -14,6 +14,7 @@ import { loadConfig } from '../config/env';
 import { createLogger, installTemporalLogging } from '../config/logger';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { createApprovalWorker } from '../worker/worker';
+import { evidenceDir as evidenceDirOf } from '../config/home';
 
 const PROJECT = packageRoot();
 
@@ -50,7 +51,7 @@ export async function runDev(): Promise<void> {
   const policy = compilePolicy(creds.policyText, devPolicyFile);
   const stopWatching = reloadOnChange(policy, logger);
   const signer = layerSigner(config.home, { createIfMissing: true });
-  const evidenceDir = join(config.home, 'evidence');
+  const evidenceDir = evidenceDirOf(config.home);
 
   const [host = '127.0.0.1', portText = '7233'] = config.address.split(':');
   const port = Number(portText);

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -18,6 +17,7 @@ import type { UpstreamTarget } from '../client/mcp/names';
 import { serveHttp, serveStdio, type Serving } from '../client/mcp/serve';
 import { pinsYaml } from '../client/mcp/pins';
 import { connectUpstream } from '../client/mcp/upstream';
+import { agentKeysDir } from '../config/home';
 
 export interface ProxyOptions {
   target: UpstreamTarget;
@@ -55,7 +55,7 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
       out(await pinsYaml(await listAllTools(upstream), o.server));
       return ExitCode.ok;
     }
-    const { cs, close } = await connectAgent({ agent: o.agentId, ...(o.explicitTaskId ? { keyStore: (home: string) => fileKeyStore(join(home, 'agent-keys')) } : {}) });
+    const { cs, close } = await connectAgent({ agent: o.agentId, ...(o.explicitTaskId ? { keyStore: (home: string) => fileKeyStore(agentKeysDir(home)) } : {}) });
     try {
       // MCP context (tool hints, digests) is believed only from a gateway credential: refuse to run on another.
       if (cs.role !== 'gateway') throw new CliError(`The API key is ${cs.role} ${cs.agentId}'s; mcp-proxy needs a gateway key (countersign keys agent NAME --gateway).`, ExitCode.usage);

@@ -21,7 +21,15 @@ export function defaultHome(): string {
 /** The layer's signing key (workers): it signs approval records, receipts and evidence. */
 export const layerKeyPath = (home: string) => join(home, 'keys', 'layer.key');
 export const reviewerKeyPath = (home: string, name: string) => join(home, 'keys', 'reviewers', `${name}.key`);
-export const agentKeyPath = (home: string, name: string) => join(home, 'agents', `${name}.key`);
+/** Agents' API keys, one `NAME.key` each (what `npm run dev` and `countersign keys agent` write). */
+export const agentsDir = (home: string) => join(home, 'agents');
+export const agentKeyPath = (home: string, name: string) => join(agentsDir(home), `${name}.key`);
+/** Per-request X25519 keys of a CLI agent or gateway, so a restarted one can still open its token. */
+export const agentKeysDir = (home: string) => join(home, 'agent-keys');
+/** The server's session secret when COUNTERSIGN_SESSION_SECRET is not set. */
+export const sessionSecretPath = (home: string) => join(home, 'session.secret');
+/** Signed evidence bundles, and the ledger of spent tokens under it. */
+export const evidenceDir = (home: string) => join(home, 'evidence');
 
 /** The front door's own key: it signs a voucher for each start; the workers never hold it. */
 export const serverStartKeyPath = (home: string, env: NodeJS.ProcessEnv = process.env) => env.COUNTERSIGN_START_KEY_FILE || join(home, 'keys', 'server-start.key');

@@ -1,5 +1,6 @@
 import { chmodSync, fchmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { agentKeysDir, agentsDir, layerKeyPath, reviewerKeyPath, sessionSecretPath } from './home';
 
 /**
  * What countersign keeps in COUNTERSIGN_HOME — keys, the session secret, evidence, the spend ledger,
@@ -71,9 +72,9 @@ export function securePrivateState(home: string): string[] {
   const changed: string[] = [];
   const dirs = ['keys', join('keys', 'reviewers'), 'evidence', join('evidence', 'spent'), 'agents', 'agent-keys', 'seen'].map((d) => join(home, d));
   for (const dir of [home, ...dirs]) if (tighten(dir, PRIVATE_DIR)) changed.push(dir);
-  const files = [join(home, 'session.secret'), join(home, 'dev-policy.yaml'), ...devDatabaseFiles(home)];
+  const files = [sessionSecretPath(home), join(home, 'dev-policy.yaml'), ...devDatabaseFiles(home)];
   // Private keys and API keys; the .pub files beside them are public.
-  for (const dir of [join(home, 'keys'), join(home, 'keys', 'reviewers'), join(home, 'agents'), join(home, 'agent-keys')]) {
+  for (const dir of [dirname(layerKeyPath(home)), dirname(reviewerKeyPath(home, 'x')), agentsDir(home), agentKeysDir(home)]) {
     let names: string[] = [];
     try {
       names = readdirSync(dir);

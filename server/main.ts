@@ -1,7 +1,7 @@
 import { createServer as createHttpsServer } from 'node:https';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -11,7 +11,7 @@ import { loadPolicyFile, type CompiledPolicy } from '../policy/load';
 import { reloadOnChange } from '../policy/watch';
 import { ConfigError, loadConfig, TemporalUnreachable } from '../config/env';
 import { createLogger } from '../config/logger';
-import { serverStartKeyPath } from '../config/home';
+import { serverStartKeyPath, sessionSecretPath } from '../config/home';
 import { loadKeyFile, type Signer } from '../crypto/keys';
 import { createApp } from './app';
 import { Approvals } from './approvals';
@@ -121,7 +121,7 @@ export function sessionSecret(home: string, options: { createIfMissing?: boolean
     if (fromEnv.length < 32) throw new ConfigError('Environment variable COUNTERSIGN_SESSION_SECRET must be at least 32 characters (use: openssl rand -base64 32).');
     return Buffer.from(fromEnv, 'utf8');
   }
-  const path = join(home, 'session.secret');
+  const path = sessionSecretPath(home);
   if (!existsSync(path)) {
     if (!options.createIfMissing) throw new ConfigError(`No session secret: set COUNTERSIGN_SESSION_SECRET (the same for every server instance) or create ${path}.`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

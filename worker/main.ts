@@ -1,5 +1,4 @@
 import { NativeConnection } from '@temporalio/worker';
-import { join } from 'node:path';
 import { layerSigner } from '../crypto/keys';
 import { securePrivateState } from '../config/private-files';
 import { loadPolicyFile } from '../policy/load';
@@ -7,6 +6,7 @@ import { reloadOnChange } from '../policy/watch';
 import { loadConfig, TemporalUnreachable } from '../config/env';
 import { createLogger, installTemporalLogging } from '../config/logger';
 import { createApprovalWorker } from './worker';
+import { evidenceDir as evidenceDirOf } from '../config/home';
 
 /** `countersign worker`: connect, load the policy, poll the task queue until SIGINT/SIGTERM. */
 export async function runWorker(overrides: { policyFile?: string } = {}): Promise<void> {
@@ -24,7 +24,7 @@ export async function runWorker(overrides: { policyFile?: string } = {}): Promis
   } catch (err) {
     throw new TemporalUnreachable(config.address, err);
   }
-  const evidenceDir = join(config.home, 'evidence');
+  const evidenceDir = evidenceDirOf(config.home);
   const worker = await createApprovalWorker({
     connection,
     namespace: config.namespace,

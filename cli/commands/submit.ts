@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ExitCode } from '../../common/codes';
 import { formatDuration } from '../../common/duration';
 import type { SubmitState } from '../../common/views';
@@ -6,6 +5,7 @@ import { fileKeyStore } from '../../client/agent-keys';
 import { connectAgent } from '../connect';
 import { usage } from '../errors';
 import { durationFlag, out, parseFlags, printJson, readJsonFile } from '../io';
+import { agentKeysDir } from '../../config/home';
 
 
 export async function submitCommand(args: string[]): Promise<number> {
@@ -14,7 +14,7 @@ export async function submitCommand(args: string[]): Promise<number> {
   const request = readJsonFile(values.file, '--file');
   const waitMs = durationFlag(values.wait, '--wait') ?? 0;
   const named = (request as { agentId?: unknown } | null)?.agentId;
-  const { cs, close } = await connectAgent({ agent: values.agent ?? (typeof named === 'string' ? named : undefined), keyStore: (home) => fileKeyStore(join(home, 'agent-keys')) });
+  const { cs, close } = await connectAgent({ agent: values.agent ?? (typeof named === 'string' ? named : undefined), keyStore: (home) => fileKeyStore(agentKeysDir(home)) });
   try {
     const submitted = await cs.submit(request, { waitMs });
     // The token is shown once: its key is deleted as soon as it has been opened.
