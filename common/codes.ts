@@ -40,8 +40,26 @@ export const ApprovalStatus = {
 } as const;
 export type ApprovalStatus = (typeof ApprovalStatus)[keyof typeof ApprovalStatus];
 
-/** Statuses in which a reviewer can still decide. */
-export const OPEN_STATUSES: readonly ApprovalStatus[] = ['evaluating', 'pending', 'escalated'];
+/**
+ * The two meanings of "open", from this one place (issue 23):
+ *
+ * WAITING_STATUSES: waiting for a reviewer now. What a reviewer's queue lists, what the visibility
+ * queries match (CountersignStatus IN ("pending", "escalated"), server/approvals.ts), the review
+ * state machine's OPEN_REVIEW (workflows/review.ts), and where the web inbox offers a decision.
+ */
+export const WAITING_STATUSES: readonly ApprovalStatus[] = ['pending', 'escalated'];
+/**
+ * OPEN_STATUSES: not decided yet. Waiting for a reviewer, or still evaluating (routed in a moment;
+ * a decision until then is refused NOT_ELIGIBLE). The workflow's isOpen and the cap on an agent's
+ * open requests (server/open-requests.ts) use this one.
+ */
+export const OPEN_STATUSES: readonly ApprovalStatus[] = ['evaluating', ...WAITING_STATUSES];
+
+/**
+ * Deny reasons the web inbox suggests (a datalist). A reviewer may give any UPPER_SNAKE_CASE code
+ * (DenyReason, inputs.ts); these are the common ones.
+ */
+export const SUGGESTED_DENY_REASONS: readonly string[] = ['NOT_JUSTIFIED', 'AMOUNT_TOO_HIGH', 'WRONG_RESOURCE', 'NEEDS_MORE_CONTEXT', 'SUSPECTED_PROMPT_INJECTION'];
 
 /** CLI exit codes (DESIGN §7). */
 export const ExitCode = { ok: 0, refused: 1, usage: 2, notFound: 3, unreachable: 4 } as const;

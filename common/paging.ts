@@ -1,4 +1,4 @@
-/** Page sizes of the listings, shared by the server, its OpenAPI document and the CLI. Imports nothing: the CLI's help loads it. */
+/** Page sizes of the listings, shared by the server, its OpenAPI document, the CLI and the web inbox (constants.js, server/inbox-assets.ts). Imports nothing: the CLI's help loads it. */
 
 /** The most rows one page of a listing returns (?limit=, `review list --limit`). */
 export const MAX_PAGE_SIZE = 500;

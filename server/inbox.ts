@@ -4,8 +4,6 @@
  * in app.ts, each signed by a passkey assertion over the decision statement.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
@@ -15,6 +13,7 @@ import { constantTimeEqual } from '../common/signing';
 import { EnrollBody, EnrollOptionsBody, PasskeyLoginBody, PasskeyLoginOptionsBody } from '../common/api';
 import { base64UrlToBytes, bytesToBase64Url, coseKeyAlgorithm, passkeyFingerprint } from '../common/webauthn';
 import { EnrollmentError, INVITE_PATTERN, type Enrollments } from './enrollments';
+import { INBOX_CSP, inboxConstants, loadInboxAssets } from './inbox-assets';
 import { HttpProblem, unauthenticated } from './problems';
 import { SessionError, type Sessions } from './sessions';
 import { CLONED_PASSKEY, type SignCounts } from './sign-counts';
@@ -28,29 +27,6 @@ export const cookieName = (secure: boolean) => (secure ? `__Host-${INBOX_COOKIE}
 export const CSRF_HEADER = 'x-countersign-csrf';
 /** COSE algorithms a passkey may use: the ones the workflow verifies in pure JS. */
 const ALGORITHMS = [-7, -8];
-
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-].join('; ');
-
-/** The inbox's files, read once: they are part of the package and need no network. */
-function loadAssets(): Record<string, { body: string; type: string }> {
-  const dir = join(__dirname, 'inbox');
-  const webauthn = join(dirname(require.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js');
-  return {
-    html: { body: readFileSync(join(dir, 'index.html'), 'utf8'), type: 'text/html; charset=utf-8' },
-    'inbox.js': { body: readFileSync(join(dir, 'inbox.js'), 'utf8'), type: 'text/javascript; charset=utf-8' },
-    'inbox.css': { body: readFileSync(join(dir, 'inbox.css'), 'utf8'), type: 'text/css; charset=utf-8' },
-    'webauthn.js': { body: readFileSync(webauthn, 'utf8'), type: 'text/javascript; charset=utf-8' },
-  };
-}
 
 export interface InboxDeps {
   policy: CompiledPolicy;
@@ -80,19 +56,19 @@ export function passkeyOwner(policy: CompiledPolicy, credentialId: string): { re
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the app's Env belongs to app.ts
 export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
   const { policy, sessions, enrollments, logger } = deps;
-  const assets = loadAssets();
+  const assets = loadInboxAssets(inboxConstants(CSRF_HEADER));
   const page = (c: Context) => {
-    c.header('content-security-policy', CSP);
+    c.header('content-security-policy', INBOX_CSP);
     c.header('x-frame-options', 'DENY');
     c.header('referrer-policy', 'no-referrer');
-    return c.body(assets.html!.body, 200, { 'content-type': assets.html!.type });
+    return c.body(assets.html.body, 200, { 'content-type': assets.html.type });
   };
   for (const path of ['/inbox', '/inbox/', '/inbox/enroll', '/inbox/requests/:id']) app.get(path, page);
+  // The modules, the stylesheet, the passkey library and constants.js: looked up by name, never by path.
   app.get('/inbox/assets/:file', (c) => {
-    const file = c.req.param('file');
-    const asset = file !== 'html' && Object.hasOwn(assets, file) ? assets[file] : undefined;
+    const asset = assets.files.get(c.req.param('file'));
     if (!asset) throw new HttpProblem(404, 'NOT_FOUND', 'No such asset.');
-    c.header('content-security-policy', CSP);
+    c.header('content-security-policy', INBOX_CSP);
     return c.body(asset.body, 200, { 'content-type': asset.type });
   });
 

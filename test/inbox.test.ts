@@ -7,14 +7,19 @@
  * Screenshots go to test/artifacts/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { parseDocument } from 'yaml';
 import { DecisionRefusedError } from '../client/sdk';
-import { ReasonCode } from '../common/codes';
+import { OPEN_STATUSES, ReasonCode, SUGGESTED_DENY_REASONS, WAITING_STATUSES } from '../common/codes';
+import { RISK_ORDER } from '../common/inputs';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
+import { INBOX_MODULES } from '../server/inbox-assets';
+import { OPEN_REVIEW } from '../workflows/review';
 import type { EvidenceBundle } from '../common/bundle';
 import { eventHash } from '../common/evidence';
 import { ensureChromium } from './support/chromium';
@@ -605,7 +610,91 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     await eventually(async () => assert.equal(await rows.count(), 100), 'a fresh first page for the group', 100, 200);
     await page.locator('#filter-group').selectOption('');
   });
+
+  test('the browser modules and constants.js: the server\'s own values, its headers, and nothing outside server/inbox/', async () => {
+    const base = url.replace(/\/inbox$/, '');
+    const page = await rawGet(base, '/inbox');
+    const csp = page.headers['content-security-policy'];
+    assert.match(String(csp), /script-src 'self'/);
+    const served = async (path: string) => {
+      const res = await rawGet(base, path);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers['content-type'], 'text/javascript; charset=utf-8', path);
+      assert.equal(res.headers['content-security-policy'], csp, path);
+      assert.equal(res.headers['cache-control'], 'no-store', path);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', path);
+      return res.body;
+    };
+    // Every module in server/inbox/ is served as it is (a module left off the allow-list would fail here).
+    const dir = join(__dirname, '..', 'server', 'inbox');
+    const modules = readdirSync(dir).filter((f) => f.endsWith('.js'));
+    assert.deepEqual([...modules].sort(), [...INBOX_MODULES].sort());
+    for (const file of modules) assert.equal(await served(`/inbox/assets/${file}`), readFileSync(join(dir, file), 'utf8'), file);
+    // constants.js is the server's values, as the modules import them.
+    const constants = (await import(`data:text/javascript;base64,${Buffer.from(await served('/inbox/assets/constants.js')).toString('base64')}`)) as Record<string, unknown>;
+    assert.deepEqual({ ...constants }, {
+      OPEN_STATUSES: ['evaluating', 'pending', 'escalated'],
+      WAITING_STATUSES: ['pending', 'escalated'],
+      RISK_ORDER: ['low', 'medium', 'high', 'critical'],
+      DEFAULT_PAGE_SIZE: 100,
+      MAX_PAGE_SIZE: 500,
+      SUGGESTED_DENY_REASONS: [...SUGGESTED_DENY_REASONS],
+      REASON_CODES: { ...ReasonCode },
+      CSRF_HEADER: 'x-countersign-csrf',
+    });
+    assert.deepEqual(constants.OPEN_STATUSES, [...OPEN_STATUSES]);
+    assert.deepEqual(constants.WAITING_STATUSES, [...WAITING_STATUSES]);
+    assert.deepEqual(constants.RISK_ORDER, [...RISK_ORDER]);
+    assert.deepEqual([constants.DEFAULT_PAGE_SIZE, constants.MAX_PAGE_SIZE], [DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE]);
+    // The review state machine's "open" is the same as the inbox's (workflows/review.ts keeps its own list).
+    assert.deepEqual([...OPEN_REVIEW], [...WAITING_STATUSES]);
+    assert.ok(Object.isFrozen(constants.OPEN_STATUSES) && Object.isFrozen(constants.REASON_CODES));
+    // Only names on the list: no path reaches past server/inbox/, and an unknown module is a 404.
+    for (const path of [
+      '/inbox/../server/app.ts', '/inbox/assets/../../server/app.ts', '/inbox/assets/..%2F..%2Fserver%2Fapp.ts', '/inbox/assets/%2e%2e%2finbox.ts',
+      '/inbox/assets/..%5C..%5Cpackage.json', '/inbox/assets/nope.js', '/inbox/assets/index.html', '/inbox/assets/html', '/inbox/assets/__proto__',
+      '/inbox/assets/constructor', '/inbox/assets/inbox.ts', '/inbox/assets/inbox-assets.ts', '/inbox/constants.js', '/inbox/assets/dom.js/x',
+    ]) {
+      const res = await rawGet(base, path);
+      assert.equal(res.status, 404, `${path}: ${res.status}`);
+      assert.doesNotMatch(res.body, /registerInbox|"name": "countersign"|export function/, path);
+    }
+    // In Chromium, under the page's CSP: the modules load and run, with no violation and no error.
+    const context = await ctx.browser.newContext();
+    try {
+      const tab = await context.newPage();
+      const errors: string[] = [];
+      tab.on('pageerror', (err) => errors.push(err.message));
+      tab.on('console', (msg) => { if (msg.type() === 'error') errors.push(msg.text()); });
+      const loaded: string[] = [];
+      tab.on('response', (r) => { if (r.url().includes('/inbox/assets/')) loaded.push(`${new URL(r.url()).pathname} ${r.status()}`); });
+      await tab.goto(url);
+      await tab.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+      // A string, not a function: the test's own compiler would turn a function's import() into a require().
+      const inPage = await tab.evaluate(`import('/inbox/assets/constants.js').then((m) => ({ open: m.WAITING_STATUSES, risks: m.RISK_ORDER, page: m.DEFAULT_PAGE_SIZE }))`);
+      assert.deepEqual(inPage, { open: [...WAITING_STATUSES], risks: [...RISK_ORDER], page: DEFAULT_PAGE_SIZE });
+      for (const file of ['constants.js', ...INBOX_MODULES]) assert.ok(loaded.includes(`/inbox/assets/${file} 200`), `${file}: ${loaded.join(', ')}`);
+      // The sign-in check's 401 (not signed in) is the only error the console shows.
+      assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
+    } finally {
+      await context.close();
+    }
+  });
 });
+
+/** A GET with the path exactly as given (fetch would resolve ../ before sending). */
+function rawGet(base: string, path: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(base, { path, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** Presses Tab until the focused element matches `selector` (at most 80 times). */
 async function tabTo(page: Page, selector: string): Promise<void> {
