@@ -27,6 +27,57 @@ const noNodeBuiltins = {
   ],
 };
 
+// The walls between the top-level rooms: what each room must not import (relative imports from any
+// depth: ../server/app, ../../server, ...). test/walls.test.ts holds the same table, so the walls
+// stand even if this file is edited; `import()` and `require()` are caught there only.
+const WALLS = {
+  client: {
+    why: 'client/ is the package face over HTTP only',
+    forbid: ['activities', 'worker', 'workflows', 'server', 'cli', 'scripts'],
+  },
+  common: {
+    why: 'common/ is pure and bundled into workflows',
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'crypto', 'config'],
+  },
+  policy: {
+    why: 'policy/ is the pure policy engine, loaded by the worker, the server and the CLI alike',
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'],
+    packages: ['@temporalio'],
+  },
+  crypto: {
+    why: 'crypto/ is keys and signatures, beneath every service',
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'],
+  },
+  config: {
+    why: 'config/ is settings, paths and logging, beneath every service',
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'],
+  },
+  workflows: {
+    why: 'workflows/ is deterministic code in the sandbox',
+    forbid: ['worker', 'server', 'client', 'cli', 'policy', 'crypto', 'config'],
+  },
+  activities: {
+    why: 'activities/ is the worker\'s side effects, called through Temporal',
+    forbid: ['worker', 'server', 'client', 'cli'],
+  },
+  server: {
+    why: 'server/ is the front door and reaches the worker through Temporal only',
+    forbid: ['worker', 'client', 'cli', 'activities'],
+  },
+  worker: {
+    why: 'worker/ hosts workflows and activities and is no front door',
+    forbid: ['server', 'client', 'cli'],
+  },
+};
+/** `@typescript-eslint/no-restricted-imports` patterns for one room: each names the rule it enforces. */
+function wallPatterns(room) {
+  const { why, forbid, packages = [] } = WALLS[room];
+  return [
+    ...forbid.map((target) => ({ regex: `^(\\.\\./)+${target}(/|$)`, message: `${why}: it must not import ${target}/.` })),
+    ...packages.map((scope) => ({ regex: `^${scope}/`, message: `${why}: it must not import ${scope}/* packages.` })),
+  ];
+}
+
 export default defineConfig(
   globalIgnores(['node_modules/', '.countersign/', 'dist/', 'test/artifacts/', 'bench/results/']),
 
@@ -123,6 +174,14 @@ export default defineConfig(
     },
   },
 
+  // The walls between the rooms (see WALLS above): one block per room.
+  ...Object.keys(WALLS)
+    .filter((room) => room !== 'workflows')
+    .map((room) => ({
+      files: [`${room}/**/*.{ts,js,mjs}`],
+      rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: wallPatterns(room) }] },
+    })),
+
   // Bundled into workflows: nothing from Node.
   {
     files: ['common/**/*.ts'],
@@ -131,9 +190,10 @@ export default defineConfig(
     },
   },
 
-  // Workflows: nothing from Node, and activities only as types (proxyActivities<typeof ...>).
+  // Workflows: nothing from Node, activities only as types (proxyActivities<typeof ...>), and the walls.
+  // One rule object: a later block naming the same rule for these files would replace these options.
   {
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.{ts,js,mjs}'],
     rules: {
       'no-restricted-imports': ['error', noNodeBuiltins],
       '@typescript-eslint/no-restricted-imports': [
@@ -158,6 +218,7 @@ export default defineConfig(
               allowTypeImports: true,
               message: 'Workflows may import activities only with `import type` (use proxyActivities).',
             },
+            ...wallPatterns('workflows'),
           ],
         },
       ],

@@ -21,6 +21,10 @@ import { startServer, type RunningServer } from '../server/main';
 import { eventually } from './support/eventually';
 import { signedDecision } from './support/review';
 import { action, useStack } from './support/stack';
+import fc from 'fast-check';
+import { InvalidRequestError } from '../client/sdk';
+import { LONE_SURROGATE, runs, SERVER_TIMEOUT_MS } from './support/arbitraries';
+import { mutatedRequest, parseOutcome } from './support/request-mutations';
 
 const POLICY = `
 version: 1
@@ -754,5 +758,54 @@ describe('an agent process with no Temporal settings at all', () => {
     for (const key of [...ctx.stack.agentKeys.values(), ...ctx.stack.auditorKeys.values()]) assert.ok(!logs.includes(key), 'an API key in the logs');
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./.test(logs), 'a JWT in the logs');
     assert.ok(ctx.stack.logs.some((l) => l.msg === 'http' && typeof l.principal === 'string'), 'the access log names principals');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Invalid requests (fast-check mutations) against the real server: refused, and no workflow started
+// ---------------------------------------------------------------------------------------------
+
+async function assertNoWorkflow(workflowId: string): Promise<void> {
+  const repaired = workflowId.replace(LONE_SURROGATE, '\ufffd');
+  if (repaired !== workflowId) {
+    // Not valid UTF-8: the server refuses the id itself, so nothing can run under it. Look under the repaired id too.
+    await assert.rejects(ctx.env.client.workflow.getHandle(workflowId).describe(), /invalid UTF-8/);
+    workflowId = repaired;
+  }
+  await assert.rejects(ctx.env.client.workflow.getHandle(workflowId).describe(), (err: unknown) => {
+    assert.ok(err instanceof WorkflowNotFoundError, `describe(${JSON.stringify(workflowId.slice(0, 80))}) failed with ${(err as Error)?.name}: ${(err as Error)?.message}`);
+    return true;
+  });
+}
+
+function wouldBeWorkflowId(request: unknown): string | undefined {
+  try {
+    return approvalWorkflowId(request as never).workflowId;
+  } catch {
+    return undefined; // garbage the digest cannot even be computed for: nothing to look up
+  }
+}
+
+describe('invalid requests against the server', () => {
+  test('an invalid request is refused with InvalidRequestError and starts no workflow', { timeout: SERVER_TIMEOUT_MS }, async () => {
+    // Through the server the agent is the key's: a request with no agentId is the key's agent's (support-bot here).
+    const asSent = (request: unknown) =>
+      request !== null && typeof request === 'object' && !Array.isArray(request) && !Object.hasOwn(request, 'agentId') ? { ...request, agentId: 'support-bot' } : request;
+    const invalid = mutatedRequest.filter(({ request }) => !parseOutcome(asSent(request)).ok);
+    await fc.assert(
+      fc.asyncProperty(invalid, async ({ base, request }) => {
+        const local = parseOutcome(asSent(request));
+        assert.ok(!local.ok);
+        await assert.rejects(ctx.stack.cs.submit(request, { waitMs: 0 }), (err: unknown) => {
+          assert.ok(err instanceof InvalidRequestError, `submit threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+          assert.equal(err.message, local.error.message);
+          assert.equal(err.code, 'INVALID_REQUEST');
+          return true;
+        });
+        const ids = new Set([wouldBeWorkflowId(request), wouldBeWorkflowId(base)].filter((id): id is string => id !== undefined));
+        for (const id of ids) await assertNoWorkflow(id);
+      }),
+      runs(30),
+    );
   });
 });

@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
-import { ConsumeRefusedError, ForbiddenError, type ApprovalRequest } from '../client/sdk';
+import { before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { ConsumeRefusedError, DecisionRefusedError, ForbiddenError, type ApprovalRequest } from '../client/sdk';
 import { verifyBundle } from '../common/bundle';
 import { actionDigest } from '../common/digest';
 import { sealedBundle } from './support/evidence';
 import { action, useStack } from './support/stack';
 import { decideSeen } from './support/review';
+import { ConsumeRequest, ReviewerDecision } from '../common/inputs';
+import type { ReviewView } from '../common/views';
+import { answered, assertOneSentence, serverRuns, SERVER_TIMEOUT_MS, wire } from './support/arbitraries';
+import { eventually } from './support/eventually';
+import { consumeJunk, DECISION_FIELDS, junkDecision, MEMBERS, type Tagged } from './support/junk-inputs';
 
 const POLICY = `
 version: 1
@@ -221,5 +227,90 @@ describe('guard', () => {
     const again = await ctx.stack.cs.guard(request, execute);
     assert.equal(again.executed, false);
     assert.equal(calls, 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Junk reviewer decisions and consume calls (fast-check) against a pending and an approved request
+// ---------------------------------------------------------------------------------------------
+
+function expectedDecisionCode(junk: Tagged<unknown>, target: 'pending' | 'approved'): string | undefined {
+  const parsed = ReviewerDecision.safeParse(wire(junk.value));
+  if (junk.mustBeInvalid) assert.ok(!parsed.success, `the schema accepts a decision that must be invalid: ${JSON.stringify(junk.value)?.slice(0, 300)}`);
+  if (!parsed.success) return 'INVALID_REQUEST';
+  if (target === 'approved') return 'ALREADY_DECIDED';
+  return MEMBERS.includes(parsed.data.reviewer) ? undefined : 'NOT_ELIGIBLE';
+}
+
+function snapshot(view: ReviewView) {
+  return { status: view.status, approvals: view.approvals, currentPayload: view.currentPayload, currentDigest: view.currentDigest, history: view.history.length };
+}
+
+// Sent straight to Temporal, around countersign server: the workflow's own validators are the last line.
+describe('junk reviewer decisions and consume calls against the server', () => {
+  let pending: ApprovalRequest;
+  let approved: ApprovalRequest;
+  before(async () => {
+    pending = await ctx.stack.cs.submit(action({ payload: { amount: 250, currency: 'USD' } }), { waitMs: 2000 });
+    assert.equal(pending.status, 'pending');
+    approved = await ctx.stack.cs.submit(action({ payload: { amount: 40, currency: 'USD' } }), { waitMs: 5000 });
+    assert.equal(approved.status, 'approved');
+    // Notifications are recorded beside the review: wait for them, so the evidence is at rest before the junk starts.
+    await eventually(async () => {
+      const view = await ctx.stack.cs.view(pending.workflowId);
+      assert.ok(view.history.some((e) => e.type === 'notified' || e.type === 'notification_failed'), 'reviewers notified');
+    }, 'pending request settled');
+  });
+
+  test('junk decisions are refused (INVALID_REQUEST, NOT_ELIGIBLE, ALREADY_DECIDED) and change nothing', { timeout: SERVER_TIMEOUT_MS }, async () => {
+    const before = { pending: snapshot(await ctx.stack.cs.view(pending.workflowId)), approved: snapshot(await ctx.stack.cs.view(approved.workflowId)) };
+    await fc.assert(
+      fc.asyncProperty(junkDecision, fc.constantFrom('pending' as const, 'pending' as const, 'approved' as const), async (junk, target) => {
+        const code = expectedDecisionCode(junk, target);
+        fc.pre(code !== undefined);
+        const request = target === 'pending' ? pending : approved;
+        await assert.rejects(answered(ctx.stack.ops.decide(request.workflowId, junk.value as never), 'decide'), (err: unknown) => {
+          assert.ok(err instanceof DecisionRefusedError, `decide threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+          assert.equal(err.code, code, err.message);
+          if (code === 'INVALID_REQUEST') assertOneSentence(err.message, 'decision', DECISION_FIELDS);
+          return true;
+        });
+        assert.deepEqual(snapshot(await answered(ctx.stack.cs.view(request.workflowId), 'view')), before[target]);
+      }),
+      serverRuns(40),
+    );
+  });
+
+  test('junk consume calls are refused (INVALID_REQUEST, TOKEN_INVALID, BINDING_MISMATCH) and the real token still works', { timeout: SERVER_TIMEOUT_MS }, async () => {
+    const token = approved.openToken();
+    assert.ok(token, 'the approved request has a token');
+    const real = { token, agentId: approved.request.agentId, taskId: approved.request.taskId, actionDigest: actionDigest(approved.request) };
+    const historyBefore = (await ctx.stack.cs.view(approved.workflowId)).history.length;
+    const junkConsume = consumeJunk(real);
+    await fc.assert(
+      fc.asyncProperty(junkConsume, fc.constantFrom('approved' as const, 'approved' as const, 'pending' as const), async (junk, target) => {
+        const parsed = ConsumeRequest.safeParse(wire(junk.value));
+        if (junk.mustBeInvalid) assert.ok(!parsed.success, `the schema accepts a consume call that must be invalid: ${JSON.stringify(junk.value)}`);
+        let code: string | undefined;
+        if (!parsed.success) code = 'INVALID_REQUEST';
+        else if (target === 'pending' || parsed.data.token !== real.token) code = 'TOKEN_INVALID';
+        else if (parsed.data.agentId !== real.agentId || parsed.data.taskId !== real.taskId || parsed.data.actionDigest !== real.actionDigest) code = 'BINDING_MISMATCH';
+        fc.pre(code !== undefined);
+        const request = target === 'pending' ? pending : approved;
+        await assert.rejects(answered(ctx.stack.ops.consume(request.workflowId, junk.value as never), 'consume'), (err: unknown) => {
+          assert.ok(err instanceof ConsumeRefusedError, `consume threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+          assert.equal(err.code, code, err.message);
+          if (code === 'INVALID_REQUEST') assertOneSentence(err.message, 'consume request', Object.keys(real));
+          return true;
+        });
+      }),
+      serverRuns(40),
+    );
+    const view = await ctx.stack.cs.view(approved.workflowId);
+    assert.equal(view.history.length, historyBefore, 'no refused call left a trace in the evidence');
+    const receipt = await approved.consume();
+    assert.equal(receipt.body.requestId, approved.requestId);
+    await approved.report({ status: 'succeeded' });
+    assert.equal((await ctx.stack.cs.outcome(approved.workflowId)).status, 'executed');
   });
 });

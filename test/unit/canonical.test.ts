@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { canonicalJson } from '../../common/canonical';
 import { actionDigest, approvalWorkflowId, sha256Hex } from '../../common/digest';
+import { define, hasOwn, json, rng, runs, shuffle, unicode } from '../support/arbitraries';
 
 test('canonical JSON sorts keys at every depth and drops whitespace', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}');
@@ -44,4 +46,113 @@ test('sha256 is the standard one and the workflow id follows cs-<agent>-<16 hex>
   assert.match(id.workflowId, /^cs-bot-1-[0-9a-f]{16}$/);
   assert.equal(id.workflowId, `cs-bot-1-${id.requestId}`);
   assert.notEqual(approvalWorkflowId({ ...request, taskId: 't2' }).requestId, id.requestId);
+});
+
+// Property tests (fast-check) over arbitrary JSON with unicode strings.
+
+type Path = (string | number)[];
+function containers(value: unknown, path: Path = [], out: { path: Path; value: object }[] = []): { path: Path; value: object }[] {
+  if (value !== null && typeof value === 'object') {
+    out.push({ path, value });
+    for (const [k, v] of Object.entries(value)) containers(v, [...path, Array.isArray(value) ? Number(k) : k], out);
+  }
+  return out;
+}
+
+/** Paths to every scalar and every empty object or array. */
+function leaves(value: unknown, path: Path = [], out: Path[] = []): Path[] {
+  if (value !== null && typeof value === 'object' && Object.keys(value).length > 0) {
+    for (const [k, v] of Object.entries(value)) leaves(v, [...path, Array.isArray(value) ? Number(k) : k], out);
+  } else out.push(path);
+  return out;
+}
+
+/** A copy of `root` with `edit` applied to the node at `path` (JSON round trip keeps own __proto__ keys). */
+function editAt(root: unknown, path: Path, edit: (node: unknown) => unknown): unknown {
+  const copy = JSON.parse(JSON.stringify(root)) as unknown;
+  if (path.length === 0) return edit(copy);
+  let parent = copy as Record<string | number, unknown>;
+  for (const p of path.slice(0, -1)) parent = parent[p] as Record<string | number, unknown>;
+  const last = path.at(-1)!;
+  const next = edit(parent[last]);
+  define(parent, last, next);
+  return copy;
+}
+
+function hasNegativeZero(value: unknown): boolean {
+  if (Object.is(value, -0)) return true;
+  return value !== null && typeof value === 'object' && Object.values(value).some(hasNegativeZero);
+}
+
+const digestOf = (payload: unknown) => actionDigest({ action: 'x.y', resource: { type: 'customer', id: '1' }, payload: payload as never });
+
+function pathGet(root: unknown, path: Path): unknown {
+  let node = root;
+  for (const p of path) node = (node as Record<string | number, unknown>)[p];
+  return node;
+}
+
+describe('canonical JSON (pure)', () => {
+  test('key order never matters: same canonical text, same action digest', () => {
+    fc.assert(
+      fc.property(json(5), fc.integer(), (value, seed) => {
+        const copy = shuffle(value, rng(seed));
+        assert.equal(canonicalJson(copy), canonicalJson(value));
+        assert.equal(digestOf(copy), digestOf(value));
+      }),
+      runs(1000),
+    );
+  });
+
+  test('canonical JSON parses back to the same value', () => {
+    fc.assert(
+      fc.property(json(5), (value) => {
+        fc.pre(!hasNegativeZero(value));
+        const text = canonicalJson(value);
+        assert.deepStrictEqual(JSON.parse(text), value);
+        assert.ok(!/^\s|\s$/.test(text));
+      }),
+      runs(1000),
+    );
+  });
+
+  test('any single change — a changed leaf, an added key or element, a removed one — changes the digest', () => {
+    fc.assert(
+      fc.property(json(5), fc.nat(), fc.constantFrom('leaf', 'add', 'remove'), json(2), unicode({ maxLength: 8 }), (value, pick, kind, replacement, key) => {
+        let changed: unknown;
+        if (kind === 'leaf') {
+          const all = leaves(value);
+          const path = all[pick % all.length]!;
+          changed = editAt(value, path, () => replacement);
+          fc.pre(canonicalJson(replacement) !== canonicalJson(path.length ? pathGet(value, path) : value));
+        } else if (kind === 'add') {
+          const all = containers(value);
+          fc.pre(all.length > 0);
+          const target = all[pick % all.length]!;
+          if (!Array.isArray(target.value)) fc.pre(!hasOwn(target.value, key));
+          changed = editAt(value, target.path, (node) => {
+            if (Array.isArray(node)) return [...node, replacement];
+            const copy = JSON.parse(JSON.stringify(node)) as Record<string, unknown>;
+            define(copy, key, replacement);
+            return copy;
+          });
+        } else {
+          const all = containers(value).filter((c) => Object.keys(c.value).length > 0);
+          fc.pre(all.length > 0);
+          const target = all[pick % all.length]!;
+          const keys = Object.keys(target.value);
+          const victim = keys[Math.floor(pick / all.length) % keys.length]!;
+          changed = editAt(value, target.path, (node) => {
+            if (Array.isArray(node)) return node.filter((_, i) => i !== Number(victim));
+            const copy = JSON.parse(JSON.stringify(node)) as Record<string, unknown>;
+            delete copy[victim];
+            return copy;
+          });
+        }
+        assert.notEqual(canonicalJson(changed), canonicalJson(value));
+        assert.notEqual(digestOf(changed), digestOf(value));
+      }),
+      runs(1000),
+    );
+  });
 });

@@ -13,8 +13,11 @@ import { compilePolicy } from '../../policy/load';
 const bytesToBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 import { actionDigest, requestIdFor } from '../../common/digest';
 import type { Payload } from '../../common/json';
-import type { PolicyDecision, ReviewerDecision } from '../../common/inputs';
+import { ReviewerDecision, type PolicyDecision } from '../../common/inputs';
 import { checkDecision, countedApprovers, decide, escalate, expire, isOpen, nextWake, openReview, SIGNATURE_MAX_AGE_MS, type ReviewState, type Transition } from '../../workflows/review';
+import { describeIssues } from '../../common/errors';
+import { assertOneSentence, runs, wire } from '../support/arbitraries';
+import { DECISION_FIELDS, junkDecision } from '../support/junk-inputs';
 
 const kimSecret = ed25519.utils.randomSecretKey();
 const kimKey = bytesToBase64(ed25519.getPublicKey(kimSecret));
@@ -349,5 +352,18 @@ describe('review rules (model-based)', () => {
     assert.equal(v3.state.version.digest, v1);
     assert.deepEqual(countedApprovers(v3.state), ['erin']);
     assert.equal(v3.state.status, 'pending');
+  });
+});
+
+describe('reviewer decisions refused by the schema (pure)', () => {
+  test('junk decisions that must be invalid are refused by the schema, in one sentence naming the field', () => {
+    fc.assert(
+      fc.property(junkDecision, (junk) => {
+        const parsed = ReviewerDecision.safeParse(wire(junk.value));
+        if (junk.mustBeInvalid) assert.ok(!parsed.success, `the schema accepts a decision that must be invalid: ${JSON.stringify(junk.value)?.slice(0, 300)}`);
+        if (!parsed.success) assertOneSentence(describeIssues(parsed.error, 'decision'), 'decision', DECISION_FIELDS);
+      }),
+      runs(1000),
+    );
   });
 });
