@@ -55,6 +55,8 @@ const WALLS = {
   workflows: {
     why: 'workflows/ is deterministic code in the sandbox',
     forbid: ['worker', 'server', 'client', 'cli', 'policy', 'crypto', 'config'],
+    // policy/access.ts (who may see, who may decide) is pure and bundled: the workflow runs the server's rule.
+    allow: { policy: ['access'] },
   },
   activities: {
     why: 'activities/ is the worker\'s side effects, called through Temporal',
@@ -71,9 +73,10 @@ const WALLS = {
 };
 /** `@typescript-eslint/no-restricted-imports` patterns for one room: each names the rule it enforces. */
 function wallPatterns(room) {
-  const { why, forbid, packages = [] } = WALLS[room];
+  const { why, forbid, packages = [], allow = {} } = WALLS[room];
+  const except = (target) => (allow[target] ? `(?!/(${allow[target].join('|')})$)` : '');
   return [
-    ...forbid.map((target) => ({ regex: `^(\\.\\./)+${target}(/|$)`, message: `${why}: it must not import ${target}/.` })),
+    ...forbid.map((target) => ({ regex: `^(\\.\\./)+${target}${except(target)}(/|$)`, message: `${why}: it must not import ${target}/${allow[target] ? ` (other than ${allow[target].map((f) => `${target}/${f}`).join(', ')})` : ''}.` })),
     ...packages.map((scope) => ({ regex: `^${scope}/`, message: `${why}: it must not import ${scope}/* packages.` })),
   ];
 }
@@ -184,7 +187,7 @@ export default defineConfig(
 
   // Bundled into workflows: nothing from Node.
   {
-    files: ['common/**/*.ts'],
+    files: ['common/**/*.ts', 'policy/access.ts'],
     rules: {
       'no-restricted-imports': ['error', noNodeBuiltins],
     },
