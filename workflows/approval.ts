@@ -32,6 +32,7 @@ import { type ApprovalOutcome, type ApprovalRecord, type DecisionReceipt, type E
 import { SA } from '../common/search-attributes';
 import { constantTimeEqual } from '../common/signing';
 import { approvalWorkflowV1 } from './legacy/approval-v1';
+import { AGENT_WAIT_BUDGET_PATCH, CURRENT_CREDENTIALS_PATCH, CURRENT_KEYS_PATCH, INTEGRITY_PATCH, ONE_ROUND_ALLOW_PATCH, SIGNED_DECISIONS_PATCH, VOUCHED_START_PATCH } from './patches';
 import { awaitDecisionUpdate, consumeUpdate, decideSignal, decideUpdate, evidenceQuery, reportUpdate, reviewViewQuery, submitStateQuery, WAIT_BUDGET_SPENT } from './messages';
 import type { EvidenceView } from '../common/bundle';
 import { mintRequest, preMintedMismatch } from '../common/release';
@@ -50,40 +51,8 @@ const { sealEvidence } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
-/** Runs started before this patch finish on the frozen v1 code; new runs take this file's rules. */
-export const INTEGRITY_PATCH = 'integrity-v2';
-/** Runs started after this patch refuse any decision not signed by a key the directory registers. */
-export const SIGNED_DECISIONS_PATCH = 'signed-decisions';
-
-/** Runs that take a passkey decision look up the reviewer's passkeys in the directory as it is at that moment. */
-export const CURRENT_CREDENTIALS_PATCH = 'current-credentials';
-
-/**
- * Runs whose review opens after this patch check every signed decision (Ed25519 key or passkey)
- * against the directory as it is at decision time: a replaced or removed key stops deciding at once.
- */
-export const CURRENT_KEYS_PATCH = 'current-keys';
-
-/**
- * Runs started after this patch ask policy and, when it allows, mint the token in one local
- * activity: an auto-allow is one round of the workflow instead of two. Its evidence is the same.
- */
-export const ONE_ROUND_ALLOW_PATCH = 'one-round-allow';
-
-/**
- * Runs started after this patch cap the agent's waits and joins (awaitDecision Updates) at
- * MAX_AGENT_WAITS: refused in the validator, they never reach history, so the agent cannot spend
- * Temporal's Update limit per workflow that reviewers' decisions and consumes need.
- */
-export const AGENT_WAIT_BUDGET_PATCH = 'agent-wait-budget';
+/** The agent's waits and joins a request answers (AGENT_WAIT_BUDGET_PATCH); then its state is read by query. */
 export const MAX_AGENT_WAITS = 100;
-
-/**
- * Runs started after this patch are evaluated only with the front door's voucher for their start
- * (issue 22, M3): a raw Temporal start of an agent's request, with a delivery key of the starter's
- * choosing, is refused before anything is minted.
- */
-export const VOUCHED_START_PATCH = 'vouched-start';
 
 /** Refused signals recorded in the evidence per request; later ones are only counted. */
 export const MAX_RECORDED_REFUSALS = 20;
