@@ -1,0 +1,93 @@
+/**
+ * What an approval run shows the world: search attributes and the UI's current details after every
+ * transition, the review view and submit state its queries answer, and the evidence body it seals.
+ */
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { BUNDLE_FORMAT, type EvidenceBody, type EvidenceView } from '../common/bundle';
+import { SA } from '../common/search-attributes';
+import type { ApprovalOutcome, ReviewView, SubmitState } from '../common/views';
+import { approvalsNeeded, approvers, current, eligibleNames, isOpen, type ApprovalRun } from './state';
+
+/** Search attributes and the UI's current details follow every transition; identity attributes are the recomputed ones. */
+export function publish(r: ApprovalRun): void {
+  const { request, review, status, token, outcome } = r;
+  const p = current(r).policy;
+  upsertSearchAttributes([
+    { key: SA.status, value: status },
+    { key: SA.group, value: eligibleNames(r) },
+    { key: SA.requestId, value: r.requestId },
+    { key: SA.agent, value: request.agentId },
+    { key: SA.action, value: request.action },
+    ...(p ? [{ key: SA.risk, value: p.risk }] : []),
+    ...(review && isOpen(r) ? [{ key: SA.deadline, value: new Date(review.deadline) }] : []),
+    ...(token && status === 'approved' ? [{ key: SA.deadline, value: new Date(token.expiresAt) }] : []),
+  ]);
+  const needed = approvalsNeeded(r);
+  const headline =
+    isOpen(r) && review
+      ? `**${request.action}** — needs ${eligibleNames(r).join(' or ')} (${needed} approval${needed > 1 ? 's' : ''})${status === 'escalated' ? ', escalated' : ''}`
+      : `**${request.action}** — ${status}`;
+  const lines = [
+    headline,
+    `**Status:** ${status}`,
+    review ? `**Reviewers:** ${eligibleNames(r).join(', ')} (${approvers(r).length}/${needed} approvals)` : '',
+    approvers(r).length ? `**Approved by:** ${approvers(r).join(', ')}` : '',
+    review && review.versions > 1 ? `**Version:** ${review.versions} (edited by ${review.version.editedBy}), digest ${review.version.digest.slice(0, 16)}` : '',
+    isOpen(r) && review?.nextEscalation ? `**Escalates:** ${new Date(review.nextEscalation).toISOString()}` : '',
+    isOpen(r) && review ? `**Expires (SLA):** ${new Date(review.deadline).toISOString()}` : '',
+    token && status === 'approved' ? `**Token:** ${token.tokenId}, ${token.consumed ? 'consumed; awaiting the outcome report' : `unused, expires ${new Date(token.expiresAt).toISOString()}`}` : '',
+    outcome ? `**Outcome:** ${outcome.status}${outcome.code ? ` (${outcome.code})` : ''}${outcome.message ? ` — ${outcome.message}` : ''}` : '',
+  ];
+  setCurrentDetails(lines.filter(Boolean).join('\n\n'));
+}
+
+/** The reviewViewQuery's answer: what a reviewer is shown. */
+export const view = (r: ApprovalRun): ReviewView => ({
+  requestId: r.requestId,
+  workflowId: r.workflowId,
+  runId: r.runId,
+  status: r.status,
+  request: r.shownRequest,
+  actionDigest: r.digest,
+  currentDigest: current(r).digest,
+  currentPayload: current(r).payload,
+  policy: current(r).policy,
+  eligibleGroups: eligibleNames(r),
+  approvals: approvers(r),
+  approvalsNeeded: approvalsNeeded(r),
+  deadline: r.review && isOpen(r) ? new Date(r.review.deadline).toISOString() : undefined,
+  nextEscalation: r.review?.nextEscalation && isOpen(r) ? new Date(r.review.nextEscalation).toISOString() : undefined,
+  outcome: r.outcome && { ...r.outcome, token: r.outcome.token && { tokenId: r.outcome.token.tokenId, expiresAt: r.outcome.token.expiresAt } },
+  history: r.events,
+});
+
+/** What the agent's awaitDecision Update (and the submitStateQuery) answers. */
+export const submitState = (r: ApprovalRun): SubmitState => ({
+  requestId: r.requestId,
+  workflowId: r.workflowId,
+  status: r.status,
+  outcome: r.outcome,
+  deadline: r.review && isOpen(r) ? new Date(r.review.deadline).toISOString() : undefined,
+});
+
+/** The evidence as sealed at the end of the run, signature aside. */
+export const evidenceBody = (r: ApprovalRun): Omit<EvidenceBody, 'signer'> => ({
+  format: BUNDLE_FORMAT,
+  workflowId: r.workflowId,
+  requestId: r.requestId,
+  request: r.shownRequest,
+  requestDigest: r.shownRequestDigest,
+  outcome: stripForEvidence(r.outcome),
+  events: r.events,
+  ...(r.approvalRecord ? { approvalRecord: r.approvalRecord } : {}),
+  ...(r.receipt ? { receipt: r.receipt } : {}),
+});
+
+/** The evidenceQuery's answer: the bundle so far, and whether it is sealed. */
+export const evidenceView = (r: ApprovalRun): EvidenceView => ({ sealed: Boolean(r.sealed), bundle: { ...evidenceBody(r), ...(r.sealed ?? {}) } });
+
+/** The evidence keeps what was decided and executed, not the sealed token box. */
+function stripForEvidence(outcome: ApprovalOutcome | undefined): EvidenceBody['outcome'] {
+  const { evidence: _evidence, token, ...rest } = outcome!;
+  return { ...rest, ...(token ? { token: { tokenId: token.tokenId, expiresAt: token.expiresAt } } : {}) };
+}
