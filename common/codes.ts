@@ -45,7 +45,7 @@ export type ApprovalStatus = (typeof ApprovalStatus)[keyof typeof ApprovalStatus
  *
  * WAITING_STATUSES: waiting for a reviewer now. What a reviewer's queue lists, what the visibility
  * queries match (CountersignStatus IN ("pending", "escalated"), server/approvals.ts), the review
- * state machine's OPEN_REVIEW (workflows/review.ts), and where the web inbox offers a decision.
+ * state machine's open states (isOpen in workflows/review.ts), and where the web inbox offers a decision.
  */
 export const WAITING_STATUSES: readonly ApprovalStatus[] = ['pending', 'escalated'];
 /**

@@ -13,7 +13,7 @@
  * 5. The agent and its onBehalfOf human never count; a closed request never changes.
  */
 import { canonicalJson, utf8Length } from '../common/canonical';
-import { ReasonCode } from '../common/codes';
+import { ReasonCode, WAITING_STATUSES } from '../common/codes';
 import { escapeName } from '../common/errors';
 import type { EvidenceType } from '../common/evidence';
 import { actionDigest } from '../common/digest';
@@ -32,7 +32,6 @@ export const MAX_VERSIONS = 10;
 export const MAX_EDIT_EVIDENCE_BYTES = 8 * 1024;
 
 export type ReviewStatus = 'pending' | 'escalated' | 'approved' | 'denied' | 'changes_requested' | 'expired';
-export const OPEN_REVIEW: readonly ReviewStatus[] = ['pending', 'escalated'];
 
 /** One version of the payload and what policy decided for it: its route is the one that counts. */
 export interface ReviewVersion {
@@ -95,7 +94,7 @@ const refuse = (code: ReasonCode, message: string): Refusal => ({ ok: false, cod
 const short = (digest: string) => digest.slice(0, 12);
 
 export function isOpen(state: ReviewState): boolean {
-  return OPEN_REVIEW.includes(state.status);
+  return WAITING_STATUSES.includes(state.status);
 }
 
 /** The groups a route makes eligible at an escalation level. */
