@@ -32,7 +32,7 @@ export interface StartVoucher {
   signature: string;
 }
 
-/** What signs a voucher: the server's start key, held by the server alone (activities/keys' Signer is one). */
+/** What signs a voucher: the server's start key, held by the server alone (crypto/keys' Signer is one). */
 export interface StartKey {
   sign(domain: typeof START_VOUCHER_DOMAIN, body: StartVoucherBody): StartVoucher;
 }

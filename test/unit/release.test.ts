@@ -1,7 +1,7 @@
 /**
  * The one-round auto-allow (patch 'one-round-allow'): the local activity that evaluates policy mints
  * the token only on allow, and the workflow releases it only when the signed record is exactly what
- * its own release would have asked a mint to sign (workflows/release.ts). Runs the real activity in
+ * its own release would have asked a mint to sign (common/release.ts). Runs the real activity in
  * the SDK's mock activity context with a real signer; tampers with what it returns as a compromised
  * activity or a corrupted history would.
  */
