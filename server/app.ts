@@ -1,30 +1,26 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import type { CompiledPolicy } from '../policy/load';
-import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, MAX_HTTP_WAIT_MS, ReportBody, SubmitBody, ValidateBody } from '../common/api';
+import { ChallengeBody, ConsumeBody, DecisionBody, LoginBody, ReportBody, SubmitBody, ValidateBody } from '../common/api';
 import { gatewayOnlyField, maySee } from '../policy/access';
 import { checkCatalog } from '../policy/catalog';
 import { nativeSha256Hex } from '../crypto/sha256';
 import { bytesToBase64Url } from '../common/webauthn';
-import { ReasonCode } from '../common/codes';
-import { parseDuration } from '../common/duration';
 import { describeIssues } from '../common/errors';
-import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
+import { AmbiguousRequestIdError, RequestNotFoundError } from '../common/refusals';
 import { Payload } from '../common/json';
 import { type ActionRequest } from '../common/inputs';
 import { type ReviewView, type SubmitState } from '../common/views';
 import { decisionChallenge, decisionStatement, statementTarget, verifyDecision, type DecisionCheck } from '../common/signing';
-import { parseStrictJson } from '../common/strict-json';
 import { approvalWorkflowId } from '../common/digest';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
 import type { Approvals } from './approvals';
 import { API_KEY_PATTERN, authenticateApiKey, type Principal } from './credentials';
 import { openApiDocument } from './openapi';
-import { forbidden, HttpProblem, invalid, notFound, problemBody, statusForCode, unauthenticated } from './problems';
+import { Holds } from './holds';
+import { bodyUpTo, jsonBody, largeBody, limitParam, parse, rateLimited as takeOrRefuse, smallBody, toProblem, waitParam, type Env } from './http';
+import { forbidden, HttpProblem, invalid, notFound, problemBody, unauthenticated } from './problems';
 import { TrustedProxies } from './forwarded';
 import { memoryLedger, type DoorLedger } from './ledger';
 import { CLONED_PASSKEY, SignCounts } from './sign-counts';
@@ -60,17 +56,11 @@ export interface AppOptions {
   maxOpenRequestsPerAgent?: number;
 }
 
-/** Long-polls and event streams one credential may hold open at once (per instance). */
-export const MAX_OPEN_WAITS_PER_CREDENTIAL = 64;
-/** Waits in flight on one request (per instance): below Temporal's 10 Updates in flight per workflow, so decisions and consumes always have room. */
-export const MAX_WAITS_PER_REQUEST = 4;
 
-type Env = { Variables: { principal: Principal } };
-
-/** Bodies: a submission or a decision carries a payload of up to 256 KiB canonical; the rest is small. */
-export const MAX_LARGE_BODY_BYTES = 1024 * 1024;
-export const MAX_SMALL_BODY_BYTES = 16 * 1024;
 const SSE_MAX_MS = 10 * 60_000;
+
+export { MAX_OPEN_WAITS_PER_CREDENTIAL, MAX_WAITS_PER_REQUEST } from './holds';
+export { MAX_LARGE_BODY_BYTES, MAX_SMALL_BODY_BYTES } from './http';
 
 export function createApp(options: AppOptions): Hono<Env> {
   const { backend, policy, sessions, logger } = options;
@@ -130,10 +120,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   // --- authentication ---------------------------------------------------------------------------
-  const rateLimited = (key: string, bucket = limiter) => {
-    const r = bucket.take(key);
-    if (!r.ok) throw new HttpProblem(429, 'RATE_LIMITED', `Too many requests; try again in ${r.retryAfterS} s.`, { 'retry-after': String(r.retryAfterS) });
-  };
+  const rateLimited = (key: string, bucket = limiter) => takeOrRefuse(bucket, key);
   const proxies = options.trustedProxies ?? new TrustedProxies([]);
   const clientAddress = (c: Context) => {
     const peer = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'unknown';
@@ -197,34 +184,11 @@ export function createApp(options: AppOptions): Hono<Env> {
     return p;
   };
 
-  // Open waits and streams, per credential and per request (this instance's own count).
-  const open = new Map<string, number>();
-  /** Takes a slot under each [key, limit], or refuses 429; returns the release. */
-  const acquire = (slots: [string, number][]): (() => void) => {
-    if (slots.some(([k, limit]) => (open.get(k) ?? 0) >= limit)) {
-      throw new HttpProblem(429, 'RATE_LIMITED', 'Too many waits or streams open at once for this credential or request; close one, or try again shortly.', { 'retry-after': '1' });
-    }
-    for (const [k] of slots) open.set(k, (open.get(k) ?? 0) + 1);
-    return () => {
-      for (const [k] of slots) {
-        const n = (open.get(k) ?? 1) - 1;
-        if (n <= 0) open.delete(k);
-        else open.set(k, n);
-      }
-    };
-  };
-  const credentialSlot = (p: Principal): [string, number] => [`p:${p.role}:${p.name}`, MAX_OPEN_WAITS_PER_CREDENTIAL];
-  const holdSlot = async <T>(p: Principal, workflowId: string, fn: () => Promise<T>): Promise<T> => {
-    const release = acquire([credentialSlot(p), [`w:${workflowId}`, MAX_WAITS_PER_REQUEST]]);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  };
 
-  const large = bodyLimit({ maxSize: MAX_LARGE_BODY_BYTES, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', `The body is larger than ${MAX_LARGE_BODY_BYTES / 1024} KiB.`, { connection: 'close' }); } });
-  const small = bodyLimit({ maxSize: MAX_SMALL_BODY_BYTES, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', `The body is larger than ${MAX_SMALL_BODY_BYTES / 1024} KiB.`, { connection: 'close' }); } });
+  const holds = new Holds();
+  const holdSlot = <T>(p: Principal, workflowId: string, fn: () => Promise<T>) => holds.hold(p, workflowId, fn);
+  const large = largeBody;
+  const small = smallBody;
 
   // --- agents -----------------------------------------------------------------------------------
   app.post('/v1/requests', large, async (c) => {
@@ -288,7 +252,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     const p = await authenticate(c);
     const workflowId = await requestFor(c, p);
     const pollMs = options.streamPollMs ?? 1000;
-    const release = acquire([credentialSlot(p)]);
+    const release = holds.stream(p);
     return streamSSE(c, async (stream) => {
       try {
         await eventsLoop(stream);
@@ -496,7 +460,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     signCounts,
     jsonBody,
     parse: parse as never,
-    limit: bodyLimit({ maxSize: 64 * 1024, onError: () => { throw new HttpProblem(413, 'BODY_TOO_LARGE', 'The body is larger than 64 KiB.', { connection: 'close' }); } }),
+    limit: bodyUpTo(64 * 1024),
   });
 
   return app;
@@ -546,54 +510,4 @@ async function currentState(backend: Approvals, workflowId: string, waitMs: numb
   return { requestId: workflowId.slice(-16), workflowId, status: status as SubmitState['status'] };
 }
 
-/** A page's size: ?limit=1..MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE when absent. */
-function limitParam(c: Context): number {
-  const text = c.req.query('limit');
-  if (text === undefined || text === '') return DEFAULT_PAGE_SIZE;
-  if (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > MAX_PAGE_SIZE) throw invalid(`Query parameter "limit" must be a whole number from 1 to ${MAX_PAGE_SIZE}, got "${text.slice(0, 50)}".`);
-  return Number(text);
-}
 
-function waitParam(c: Context): number {
-  const text = c.req.query('wait');
-  if (text === undefined || text === '') return 0;
-  const ms = parseDuration(text);
-  if (ms === undefined) throw invalid(`Query parameter "wait" must be a duration such as 30s, got "${text.slice(0, 50)}".`);
-  if (ms > MAX_HTTP_WAIT_MS) throw invalid(`Query parameter "wait" must be at most ${MAX_HTTP_WAIT_MS / 1000}s; wait again for longer.`);
-  return ms;
-}
-
-/** The body as strict JSON: duplicate keys and integers beyond ±2^53 are refused, not guessed at. */
-async function jsonBody(c: Context): Promise<unknown> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new HttpProblem(415, ReasonCode.INVALID_REQUEST, 'Send the body as application/json.');
-  const text = await c.req.text();
-  let value: unknown;
-  try {
-    value = parseStrictJson(text);
-  } catch (err) {
-    throw new HttpProblem(400, ReasonCode.INVALID_REQUEST, `The body is not valid JSON: ${(err as Error).message}`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid('The body must be a JSON object.');
-  return value;
-}
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw invalid(describeIssues(r.error));
-  return r.data;
-}
-
-function toProblem(err: unknown): HttpProblem {
-  if (err instanceof HttpProblem) return err;
-  if (err instanceof InvalidRequestError) return invalid(err.message);
-  if (err instanceof DecisionRefusedError || err instanceof ConsumeRefusedError) return new HttpProblem(statusForCode(err.code), err.code, err.message);
-  if (err instanceof RequestNotFoundError) return notFound(err.message);
-  if (err instanceof WorkflowNotFoundError) return notFound('No such request.');
-  if (err instanceof AmbiguousRequestIdError) return new HttpProblem(409, 'AMBIGUOUS_ID', err.message);
-  const { name, code } = (err ?? {}) as { name?: string; code?: number };
-  if (name === 'TransportError' || code === 14) return new HttpProblem(502, 'TEMPORAL_UNREACHABLE', 'The server cannot reach Temporal right now; try again.');
-  // RESOURCE_EXHAUSTED: Temporal's own rate limit (visibility, namespace) held this call back past the client's retries.
-  if (code === 8) return new HttpProblem(503, 'TEMPORAL_BUSY', 'Temporal is rate-limiting this deployment right now; try again shortly.', { 'retry-after': '2' });
-  return new HttpProblem(500, 'INTERNAL', 'The server failed to answer; the error is in its log.');
-}
