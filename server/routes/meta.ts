@@ -1,0 +1,11 @@
+/** What needs no credential: the health check and the OpenAPI document (server/openapi.ts). */
+import { Hono } from 'hono';
+import type { Env } from '../http';
+import { openApiDocument } from '../openapi';
+
+export function metaRoutes(): Hono<Env> {
+  const routes = new Hono<Env>();
+  routes.get('/healthz', (c) => c.json({ ok: true }));
+  routes.get('/openapi.json', (c) => c.json(openApiDocument()));
+  return routes;
+}
