@@ -13,7 +13,7 @@ import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { MAX_PAGE_SIZE } from '../common/paging';
-import { ReasonCode } from '../common/codes';
+import { ReasonCode, WAITING_STATUSES } from '../common/codes';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError };
@@ -35,6 +35,9 @@ import {
   WAIT_BUDGET_SPENT,
 } from '../workflows/messages';
 import { staticDetails, staticSummary } from '../common/summary';
+
+/** Visibility's side of WAITING_STATUSES: requests that wait for a reviewer now. */
+const WAITING_CLAUSE = `CountersignStatus IN (${WAITING_STATUSES.map((s) => JSON.stringify(s)).join(', ')})`;
 
 export interface ConnectOptions {
   address?: string;
@@ -247,7 +250,7 @@ export class Approvals {
   async listPage(options: ListOptions & { limit: number; pageToken?: Uint8Array }): Promise<PendingPage> {
     if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_PAGE_SIZE) throw new InvalidRequestError(`Field "limit" must be a whole number from 1 to ${MAX_PAGE_SIZE}.`);
     const clauses = [`WorkflowType = "${approvalWorkflowType}"`, `TaskQueue = ${JSON.stringify(this.taskQueue)}`];
-    if (options.open !== false) clauses.push(`CountersignStatus IN ("pending", "escalated")`);
+    if (options.open !== false) clauses.push(WAITING_CLAUSE);
     if (options.group) clauses.push(`CountersignGroup = ${JSON.stringify(options.group)}`);
     if (options.groups) {
       if (!options.groups.length) return { rows: [] };
@@ -304,7 +307,7 @@ export class Approvals {
    * (server/open-requests.ts).
    */
   async countOpen(agent: string): Promise<number> {
-    const query = `WorkflowType = "${approvalWorkflowType}" AND TaskQueue = ${JSON.stringify(this.taskQueue)} AND ExecutionStatus = "Running" AND CountersignAgent = ${JSON.stringify(agent)} AND CountersignStatus IN ("pending", "escalated")`;
+    const query = `WorkflowType = "${approvalWorkflowType}" AND TaskQueue = ${JSON.stringify(this.taskQueue)} AND ExecutionStatus = "Running" AND CountersignAgent = ${JSON.stringify(agent)} AND ${WAITING_CLAUSE}`;
     return (await this.client.workflow.count(query)).count;
   }
 

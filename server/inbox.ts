@@ -1,7 +1,7 @@
 /**
  * The web inbox (docs/inbox.md, issue 12): its pages and assets, passkey enrolment from an invite,
  * and passkey sign-in to a cookie session. Decisions themselves go through the reviewer endpoints
- * in app.ts, each signed by a passkey assertion over the decision statement.
+ * in server/routes/reviews.ts, each signed by a passkey assertion over the decision statement.
  */
 import { createHash } from 'node:crypto';
 import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
@@ -17,6 +17,7 @@ import { INBOX_CSP, inboxConstants, loadInboxAssets } from './inbox-assets';
 import { HttpProblem, unauthenticated } from './problems';
 import { SessionError, type Sessions } from './sessions';
 import { CLONED_PASSKEY, type SignCounts } from './sign-counts';
+import type { Env } from './http';
 
 export const INBOX_COOKIE = 'cs_inbox';
 /**
@@ -53,8 +54,7 @@ export function passkeyOwner(policy: CompiledPolicy, credentialId: string): { re
   return undefined;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the app's Env belongs to app.ts
-export function registerInbox(app: Hono<any>, deps: InboxDeps): void {
+export function registerInbox(app: Hono<Env>, deps: InboxDeps): void {
   const { policy, sessions, enrollments, logger } = deps;
   const assets = loadInboxAssets(inboxConstants(CSRF_HEADER));
   const page = (c: Context) => {

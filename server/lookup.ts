@@ -4,7 +4,7 @@
  * full request id that visibility does not list yet, under each agent the directory knows (the
  * workflow id is cs-<agent>-<request id>). Only a prefix needs visibility: it is asked again for
  * about two seconds, and a miss says that a request just submitted may not be listed yet.
- * Who may see the request is the caller's business (server/app.ts), exactly as before.
+ * Who may see the request is the caller's business (server/routes/), exactly as before.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { AmbiguousRequestIdError, RequestNotFoundError } from '../common/refusals';
