@@ -10,7 +10,7 @@ import { EvidenceConflictError, writeEvidence } from './evidence';
 import { fileSpendLedger, type SpendLedger, type SpendResult } from './ledger';
 import type { Signer } from '../crypto/keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
-import type { GroupNotification } from './notify/types';
+import type { GroupNotification, MessageUpdate, RequestMessage } from './notify/types';
 import { checkCatalog } from '../policy/catalog';
 import { evaluatePolicy } from '../policy/evaluate';
 import type { CompiledPolicy } from '../policy/load';
@@ -221,7 +221,8 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
       return written;
     },
 
-    async notifyGroup(notification: GroupNotification): Promise<{ channels: string[] }> {
+    /** Tells a group a request needs it: the log, its webhook, and its Slack channel (whose message reference comes back, `posted`). */
+    async notifyGroup(notification: GroupNotification, _message?: RequestMessage): Promise<{ channels: string[]; posted?: { channel: string; ts: string } }> {
       const group = policy.config.groups[notification.group];
       const log = requestLogger().child({ ruleIds: notification.ruleIds, group: notification.group, event: notification.event });
       const channels: NotificationChannel[] = [logChannel(log)];
@@ -236,6 +237,11 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
         }
       }
       return { channels: channels.map((c) => c.name) };
+    },
+
+    /** Re-renders a request's chat messages after a transition. Without Slack no message was ever posted, so there is none to update. */
+    async updateGroupMessages(update: MessageUpdate): Promise<void> {
+      if (!update.refs.length) return;
     },
   };
 }

@@ -4,7 +4,7 @@ import { verifyChain, type EvidenceEvent } from './evidence';
 import type { ActionRequest } from './inputs';
 import type { ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './views';
 import { base64UrlToBytes, verifyPasskeyAssertion } from './webauthn';
-import { DECISION_DOMAIN, decisionChallenge, decisionMessageV1, keyId, signingMessage, type DecisionStatement, type DecisionStatementV1 } from './signing';
+import { chatAttestationMessage, DECISION_DOMAIN, decisionChallenge, decisionMessageV1, keyId, signingMessage, type DecisionStatement, type DecisionStatementV1 } from './signing';
 import { verifyEd25519 } from './ed25519';
 
 export const BUNDLE_FORMAT = 'countersign/evidence/v1';
@@ -53,6 +53,18 @@ export interface TrustedDirectory {
   passkeys: Map<string, { credentialId: string; publicKey: string }[]>;
   /** The inbox's relying party and origins. */
   webauthn?: { rpId: string; origins: string[] };
+  /** The front door's key (directory.server.startKey): it attests chat decisions. */
+  attestationKey?: string;
+}
+
+/** A chat decision as the evidence keeps it: what Slack proved, and the front door's attestation of it. */
+interface ChatEvidence {
+  teamId: string;
+  userId: string;
+  channelId: string;
+  actionTs: string;
+  attestation: string;
+  attestationKey: string;
 }
 
 /** A passkey decision as the evidence keeps it (workflows/review.ts). */
@@ -103,19 +115,27 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
   checks.push('request digest');
 
   for (const event of bundle.events) {
-    const data = event.data as { decision?: string; signature?: string; publicKey?: string; passkey?: PasskeyEvidence; statement?: DecisionStatement | DecisionStatementV1 } | undefined;
+    const data = event.data as { decision?: string; signature?: string; publicKey?: string; passkey?: PasskeyEvidence; chat?: ChatEvidence; statement?: DecisionStatement | DecisionStatementV1 } | undefined;
     if (!data?.decision || event.actor === undefined) continue;
     const who = event.actor ?? 'a reviewer';
     const registeredKeys = options.directory?.keys.get(who) ?? [];
     const registeredPasskeys = options.directory?.passkeys.get(who) ?? [];
     const at = `events[${event.seq}]`;
-    if (!data.signature && !data.passkey) {
+    if (!data.signature && !data.passkey && !data.chat) {
       if (registeredKeys.length || registeredPasskeys.length) return fail(at, `${who} has a key in the policy's directory, but this ${event.type} decision is unsigned`);
       continue;
     }
     const s = data.statement;
     if (!s) return fail(at, `${who}'s ${event.type} decision keeps no signed statement`);
-    if (data.passkey) {
+    if (data.chat) {
+      // A chat decision: the front door attests that Slack signed the click and that the Slack user is linked to this reviewer.
+      const c = data.chat;
+      if (!('versionDigest' in s)) return fail(at, `${who}'s chat decision attests a statement of an old format`);
+      const trusted = options.directory ? options.directory.attestationKey : c.attestationKey;
+      if (!trusted) return fail(at, `${who}'s decision was made in chat, and the policy's directory names no front-door key (directory.server.startKey) to check its attestation`);
+      const slack = { teamId: c.teamId, userId: c.userId, channelId: c.channelId, actionTs: c.actionTs };
+      if (!verifyEd25519(trusted, chatAttestationMessage(s, slack), c.attestation)) return fail(at, `the front door's attestation of ${who}'s chat decision does not verify`);
+    } else if (data.passkey) {
       // The assertion's challenge is SHA-256 of the statement: checking it checks what the reviewer decided.
       const p = data.passkey;
       if (!('versionDigest' in s)) return fail(at, `${who}'s passkey decision signs a statement of an old format`);
@@ -133,12 +153,16 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
     if (!named || s.reviewer !== event.actor || s.decision !== data.decision) {
       return fail(at, `${who}'s signed statement is for another request, reviewer or decision`);
     }
-    const how = data.passkey ? 'passkey' : 'signature';
+    const how = data.passkey ? 'passkey' : data.chat ? 'chat decision' : 'signature';
+    if (data.chat) {
+      checks.push(`${how} of ${who} (${at}, assurance chat: Slack user ${data.chat.userId} in ${data.chat.channelId}) attested by ${options.directory ? 'the front-door key the policy registers' : 'the front-door key in the bundle'}`);
+      continue;
+    }
     if (options.directory) {
       if (!data.passkey && !registeredKeys.includes(data.publicKey!)) return fail(at, `${who}'s decision is signed by key ${keyId(data.publicKey!)}, which the policy's directory does not register for them`);
-      checks.push(`reviewer ${how} of ${who} (${at}) ${data.passkey ? 'registered in the policy, on its relying party' : 'by a key the policy registers'}`);
+      checks.push(`reviewer ${how} of ${who} (${at}) ${data.passkey ? 'registered in the policy, on its relying party' : 'by a key the policy registers'}: assurance ${data.passkey ? 'passkey' : 'key'}`);
     } else {
-      checks.push(`reviewer ${how} of ${who} (${at}) against the key in the bundle`);
+      checks.push(`reviewer ${how} of ${who} (${at}) against the key in the bundle: assurance ${data.passkey ? 'passkey' : 'key'}`);
     }
   }
 

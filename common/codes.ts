@@ -16,6 +16,8 @@ export const ReasonCode = {
   /** A decision on a version of the payload other than the current one: the reviewer must look again. */
   STALE_VERSION: 'STALE_VERSION',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The rule wants a stronger proof than this decision gives: a passkey, not a chat click. */
+  ASSURANCE_REQUIRED: 'ASSURANCE_REQUIRED',
   /** The agent already has as many requests waiting for a reviewer as it may: refused at the front door, nothing started. */
   TOO_MANY_OPEN_REQUESTS: 'TOO_MANY_OPEN_REQUESTS',
 } as const;

@@ -98,6 +98,16 @@ export const PolicyDecision = z.lazy(() => z.object({
   /** Where passkeys are used (the directory's webauthn): the relying party and the inbox's origins an assertion must come from. */
   webauthn: z.object({ rpId: z.string(), origins: z.array(z.string()) }).optional(),
   actionDigest: z.string(),
+  /**
+   * What a decision on this route must prove (the rule's `assurance`): `passkey` — signed by the
+   * reviewer's own credential (passkey, or the Ed25519 key the directory registers) — or `chat`,
+   * which also takes a chat click the front door attests (Slack). Absent means `passkey`.
+   */
+  assurance: z.enum(['chat', 'passkey']).optional(),
+  /** The front door's public key (directory.server.startKey), which signs chat attestations. */
+  attestationKey: z.string().optional(),
+  /** The catalog's display fields for this payload, in the catalog's order: what a reviewer sees first. */
+  display: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
 }));
 export type PolicyDecision = z.infer<typeof PolicyDecision>;
 
@@ -134,8 +144,27 @@ export const PasskeySignature = z.lazy(() =>
   }),
 );
 
-/** How a decision is signed: by the reviewer's Ed25519 key (CLI) or by their passkey (web inbox). */
-export const DecisionSignature = z.lazy(() => z.union([KeySignature, PasskeySignature]));
+const slackId = z.string().regex(/^[A-Z0-9]{2,32}$/, 'a Slack id such as U0123ABCD');
+
+/**
+ * A decision made in chat: the front door checked the Slack request's signature and that the Slack
+ * user is linked to the reviewer, and signs that attestation with its own key (the start key):
+ * signingMessage('countersign/chat-attestation/v1', { statement, slack }). Counts only on a route
+ * whose assurance is `chat`; the workflow checks both.
+ */
+export const ChatSignature = z.lazy(() =>
+  z.strictObject({
+    signedAt: z.iso.datetime(),
+    chat: z.strictObject({
+      slack: z.strictObject({ teamId: slackId, userId: slackId, channelId: slackId, actionTs: z.string().regex(/^[0-9]{1,12}\.[0-9]{1,9}$/, 'a Slack action timestamp') }),
+      value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'a base64 Ed25519 signature (88 characters)'),
+    }),
+  }),
+);
+export type ChatSignature = z.infer<typeof ChatSignature>;
+
+/** How a decision is signed: by the reviewer's Ed25519 key (CLI), their passkey (web inbox), or attested in chat (Slack). */
+export const DecisionSignature = z.lazy(() => z.union([KeySignature, PasskeySignature, ChatSignature]));
 export type DecisionSignature = z.infer<typeof DecisionSignature>;
 export type PasskeySignature = z.infer<typeof PasskeySignature>;
 

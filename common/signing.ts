@@ -3,7 +3,7 @@ import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { canonicalJson } from './canonical';
 import { actionDigest, sha256Hex } from './digest';
 import { verifyEd25519 } from './ed25519';
-import type { DecisionSignature, Resource } from './inputs';
+import type { ChatSignature, DecisionSignature, Resource } from './inputs';
 import { verifyPasskeyAssertion, type PasskeyCredential } from './webauthn';
 
 /**
@@ -20,7 +20,8 @@ export type SignedDomain =
   | 'countersign/approval-record/v1'
   | 'countersign/execution-receipt/v1'
   | 'countersign/evidence-bundle/v1'
-  | 'countersign/start-voucher/v1';
+  | 'countersign/start-voucher/v1'
+  | 'countersign/chat-attestation/v1';
 
 /**
  * What a reviewer's key signs for one decision (DESIGN §4): which workflow and request, which
@@ -142,12 +143,28 @@ export interface DecisionCredentials {
   key?: string;
   passkeys: readonly PasskeyCredential[];
   webauthn?: { rpId: string; origins: string[] };
+  /** The front door's public key: it attests chat decisions. */
+  attestationKey?: string;
+}
+
+/** How strongly a decision proves its reviewer: their own key, their passkey, or a chat click the front door attests. */
+export type Assurance = 'key' | 'passkey' | 'chat';
+
+export const CHAT_ATTESTATION_DOMAIN = 'countersign/chat-attestation/v1';
+
+/** What the front door signs for a chat decision: the statement the reviewer would have signed, and what Slack proved. */
+export function chatAttestationMessage(statement: DecisionStatement, slack: ChatSignature['chat']['slack']): string {
+  return signingMessage(CHAT_ATTESTATION_DOMAIN, { statement, slack });
+}
+
+export function assuranceOf(signature: DecisionSignature): Assurance {
+  return 'passkey' in signature ? 'passkey' : 'chat' in signature ? 'chat' : 'key';
 }
 
 /** Why a decision's signature is refused; each caller words it for its reader. */
 export type DecisionCheck =
   | { ok: true; signCount?: number }
-  | { ok: false; why: 'unknown-passkey' | 'no-relying-party' | 'no-key' | 'bad-signature' }
+  | { ok: false; why: 'unknown-passkey' | 'no-relying-party' | 'no-key' | 'bad-signature' | 'no-attestation-key' | 'bad-attestation' }
   | { ok: false; why: 'assertion-refused'; reason: string };
 
 /**
@@ -164,6 +181,10 @@ export function verifyDecision(statement: DecisionStatement, signature: Decision
     if (!rp) return { ok: false, why: 'no-relying-party' };
     const checked = verifyPasskeyAssertion(assertion, credential, { challenge: decisionChallenge(statement), origins: rp.origins, rpId: rp.rpId });
     return checked.ok ? { ok: true, signCount: checked.signCount } : { ok: false, why: 'assertion-refused', reason: checked.reason };
+  }
+  if ('chat' in signature) {
+    if (!credentials.attestationKey) return { ok: false, why: 'no-attestation-key' };
+    return verifyEd25519(credentials.attestationKey, chatAttestationMessage(statement, signature.chat.slack), signature.chat.value) ? { ok: true } : { ok: false, why: 'bad-attestation' };
   }
   if (!credentials.key) return { ok: false, why: 'no-key' };
   return verifyEd25519(credentials.key, decisionMessage(statement), signature.value) ? { ok: true } : { ok: false, why: 'bad-signature' };

@@ -45,7 +45,8 @@ export interface ApprovalRecord {
   policyDigest: string;
   ruleIds: string[];
   decidedBy: 'policy' | 'reviewers';
-  decisions: { reviewer: string; decision: string; actionDigest: string; at: string; signed: boolean }[];
+  /** `assurance`: how the decision proved its reviewer (absent on runs before chat decisions, and when unsigned). */
+  decisions: { reviewer: string; decision: string; actionDigest: string; at: string; signed: boolean; assurance?: 'key' | 'passkey' | 'chat' }[];
   tokenId: string;
   tokenHash: string;
   binding: TokenBinding;

@@ -82,6 +82,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
       directoryDigest: policy.directory.digest,
       ...webauthnOf(policy),
       actionDigest: digest,
+      ...(decision === 'review' ? assuranceOf(policy, []) : {}),
     };
   }
 
@@ -117,7 +118,19 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     directoryDigest: policy.directory.digest,
     ...webauthnOf(policy),
     actionDigest: digest,
+    ...(decision === 'review' ? assuranceOf(policy, deciding.map((m) => m.rule)) : {}),
   };
+}
+
+/**
+ * What a decision on this review must prove: chat only when every deciding rule allows chat (the
+ * default applies to a rule that names none); with chat, the front door's key that attests it.
+ */
+function assuranceOf(policy: CompiledPolicy, deciding: readonly { assurance?: 'chat' | 'passkey' }[]): Pick<PolicyDecision, 'assurance' | 'attestationKey'> {
+  const levels = deciding.length ? deciding.map((r) => r.assurance ?? policy.defaults.assurance) : [policy.defaults.assurance];
+  const assurance = levels.every((l) => l === 'chat') ? 'chat' : 'passkey';
+  const startKey = policy.config.directory.server?.startKey;
+  return { assurance, ...(assurance === 'chat' && startKey ? { attestationKey: startKey } : {}) };
 }
 
 /** The default review an uncatalogued action meets under catalog: { required: review }, as a rule last in the file. */

@@ -21,11 +21,22 @@ export const WebhookConfig = z.strictObject({
 });
 export type WebhookConfig = z.infer<typeof WebhookConfig>;
 
+/** What a decision under a rule must prove: `passkey` (the reviewer's own passkey or key; the default) or `chat` (a Slack click the front door attests also counts). */
+export const Assurance = z.enum(['chat', 'passkey'], { error: 'must be chat or passkey' });
+export type Assurance = z.infer<typeof Assurance>;
+
+/** Where a group is asked in Slack: its channel's id (not its name, which can change). */
+export const SlackGroupConfig = z.strictObject({
+  channel: z.string().regex(/^[CG][A-Z0-9]{2,31}$/, 'must be a Slack channel id such as C0123ABCD (channel details → the id at the bottom)'),
+});
+export type SlackGroupConfig = z.infer<typeof SlackGroupConfig>;
+
 export const GroupConfig = z.strictObject({
   description: z.string().optional(),
   members: z.array(z.string().min(1)).min(1),
   escalatesTo: groupName.optional(),
   webhook: WebhookConfig.optional(),
+  slack: SlackGroupConfig.optional(),
   /** Reviewer name → Ed25519 public key (base64, from `countersign keys reviewer NAME`): their decisions must be signed. */
   reviewerKeys: z.record(z.string(), z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be a base64 Ed25519 public key (44 characters)')).optional(),
 });
@@ -50,6 +61,8 @@ export const RuleConfig = z.strictObject({
   escalate: z.strictObject({ after: duration }).optional(),
   tokenTtl: duration.optional(),
   reportWithin: duration.optional(),
+  /** What a decision must prove under this rule; the policy's default (passkey) when absent. */
+  assurance: Assurance.optional(),
 });
 export type RuleConfig = z.infer<typeof RuleConfig>;
 
@@ -167,6 +180,7 @@ export const PolicyFile = z.strictObject({
     reportWithin: duration.default('1h'),
     approvals: z.number().int().min(1).max(10).default(1),
     risk: Risk.default('medium'),
+    assurance: Assurance.default('passkey'),
   }),
   groups: z.record(groupName, GroupConfig),
   owners: z.array(z.strictObject({ match: z.string().min(1), group: groupName })).default([]),

@@ -18,6 +18,7 @@ import { evidenceView, publish, submitState, view } from './publish';
 import { checkDecision, decide, isNewVersion, registeredKey, registeredPasskeys, withCurrentCredentials } from './review';
 import { approvalsNeeded, approvers, clip, fail, isOpen, now, record, type ApprovalRun } from './state';
 import { apply } from './transitions';
+import { assuranceOf } from '../common/signing';
 
 /** The agent's waits and joins a request answers (AGENT_WAIT_BUDGET_PATCH); then its state is read by query. */
 export const MAX_AGENT_WAITS = 100;
@@ -76,7 +77,7 @@ export function registerHandlers(r: ApprovalRun, waitBudget: boolean): void {
     const shown = r.review!.version.digest;
     const t = decide(r.review!, d, Date.now(), revised); // checks again: the world may have moved while policy ran
     if (!t.ok) throw fail(t.code, t.message);
-    r.decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: shown, at: now(), signed: Boolean(d.signature && (registeredKey(r.review!, d.reviewer) || registeredPasskeys(r.review!, d.reviewer).length)) });
+    r.decisions.push({ reviewer: d.reviewer, decision: d.decision, actionDigest: shown, at: now(), signed: Boolean(d.signature && !('chat' in d.signature) && (registeredKey(r.review!, d.reviewer) || registeredPasskeys(r.review!, d.reviewer).length)), ...(d.signature ? { assurance: assuranceOf(d.signature) } : {}) });
     apply(r, t);
     return { requestId, status: r.status, approvals: approvers(r), approvalsNeeded: approvalsNeeded(r) };
   };

@@ -74,3 +74,11 @@ export const AGENT_WAIT_BUDGET_PATCH = 'agent-wait-budget';
  * Deprecate once the runs started before f7a81c4 have drained.
  */
 export const VOUCHED_START_PATCH = 'vouched-start';
+
+/**
+ * Guards updating a request's chat messages in place (issue 24, Slack): once a group's message is
+ * posted, every later transition (an approval, an escalation, the decision, the execution) re-renders
+ * it through the updateGroupMessages activity. Asked only by runs that posted a message, so runs
+ * from before never meet it. Deprecate once the runs started before it have drained.
+ */
+export const CHAT_MESSAGES_PATCH = 'chat-messages';

@@ -7,7 +7,7 @@ export const { evaluateRequest, evaluateRequestAndRelease, evaluateEdit, mintTok
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3 },
 });
-export const { notifyGroup } = proxyActivities<Activities>({
+export const { notifyGroup, updateGroupMessages } = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });

@@ -6,6 +6,7 @@ import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow'
 import { BUNDLE_FORMAT, type EvidenceBody, type EvidenceView } from '../common/bundle';
 import { SA } from '../common/search-attributes';
 import type { ApprovalOutcome, ReviewView, SubmitState } from '../common/views';
+import { refreshChatMessages } from './chat';
 import { approvalsNeeded, approvers, current, eligibleNames, isOpen, type ApprovalRun } from './state';
 
 /** Search attributes and the UI's current details follow every transition; identity attributes are the recomputed ones. */
@@ -39,6 +40,7 @@ export function publish(r: ApprovalRun): void {
     outcome ? `**Outcome:** ${outcome.status}${outcome.code ? ` (${outcome.code})` : ''}${outcome.message ? ` — ${outcome.message}` : ''}` : '',
   ];
   setCurrentDetails(lines.filter(Boolean).join('\n\n'));
+  refreshChatMessages(r);
 }
 
 /** The reviewViewQuery's answer: what a reviewer is shown. */

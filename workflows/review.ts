@@ -20,7 +20,7 @@ import { actionDigest } from '../common/digest';
 import type { Json, Payload } from '../common/json';
 import type { GroupSnapshot, PolicyDecision, Resource, ReviewerDecision } from '../common/inputs';
 import { isExcluded, mayDecide, memberOf } from '../policy/access';
-import { decisionStatement, verifyDecision, type DecisionCheck, type DecisionStatement } from '../common/signing';
+import { assuranceOf, decisionStatement, verifyDecision, type DecisionCheck, type DecisionStatement } from '../common/signing';
 
 /** How old a signed statement may be when it arrives, on the workflow's clock. */
 export const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
@@ -207,10 +207,17 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
   const unsigned = state.signaturesRequired ? ReasonCode.UNAUTHENTICATED : ReasonCode.NOT_ELIGIBLE;
   // The Update validator leaves to the handler what it checks against the directory as it is now.
   const later = Boolean(options.passkeyLater && d.signature && ('passkey' in d.signature || state.currentKeys));
+  // The rule's assurance, checked here whatever the front door did: a chat click counts only where the rule says chat.
+  if (d.signature && 'chat' in d.signature && state.version.policy.assurance !== 'chat') {
+    return refuse(
+      ReasonCode.ASSURANCE_REQUIRED,
+      `Rule ${state.version.policy.ruleIds.join(', ') || '(default)'} needs ${who}'s own signature: a chat decision does not count here. Open the request in the inbox and decide with your passkey.`,
+    );
+  }
   if (!key && !passkeys.length && state.signaturesRequired && !later) {
     return refuse(ReasonCode.UNAUTHENTICATED, `${who} has no key or passkey registered in the directory, and every decision must be signed by one (countersign keys reviewer, or countersign reviewers invite).`);
   }
-  if (key || passkeys.length || (d.signature && 'passkey' in d.signature) || later) {
+  if (key || passkeys.length || (d.signature && ('passkey' in d.signature || 'chat' in d.signature)) || later) {
     if (!d.signature) return refuse(unsigned, `${who} has a registered key, so the decision must be signed with it.`);
     const signedAt = Date.parse(d.signature.signedAt);
     if (!(now - signedAt <= SIGNATURE_MAX_AGE_MS && signedAt - now <= SIGNATURE_MAX_SKEW_MS)) {
@@ -218,7 +225,7 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
     }
     const statement = statementOf(state, d, d.signature.signedAt);
     if (later) return { ok: true };
-    const checked = verifyDecision(statement, d.signature, { key, passkeys, webauthn: state.version.policy.webauthn });
+    const checked = verifyDecision(statement, d.signature, { key, passkeys, webauthn: state.version.policy.webauthn, attestationKey: state.version.policy.attestationKey });
     if (!checked.ok) return refuse(unsigned, signatureRefused(checked, who));
   }
   return { ok: true };
@@ -237,6 +244,10 @@ function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, who: s
       return `${who} signs with a passkey: the directory registers no key for them.`;
     case 'bad-signature':
       return `The signature on ${who}'s decision does not verify against their registered key for this request and version.`;
+    case 'no-attestation-key':
+      return `${who}'s decision was made in chat, but the directory names no front-door key (directory.server.startKey) to check its attestation.`;
+    case 'bad-attestation':
+      return `The front door's attestation of ${who}'s chat decision does not verify for this request and version.`;
   }
 }
 
@@ -296,7 +307,8 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
     decision: d.decision,
     versionDigest: state.version.digest,
     shown: { payloadDigest: state.version.digest, ruleIds: p.ruleIds, risk: p.risk, reason: p.reason, group: p.route.group.name, approvals: p.route.approvals },
-    signed: Boolean((key || passkey) && d.signature),
+    signed: Boolean((key || passkey) && d.signature && !('chat' in d.signature)),
+    ...(signature ? { assurance: assuranceOf(signature) } : {}),
     ...(p.directoryDigest ? { directoryDigest: p.directoryDigest } : {}),
     ...((passkey || (key && state.currentKeys)) && state.credentials ? { credentialsDirectoryDigest: state.credentials.directoryDigest } : {}),
     ...(key && d.signature && 'value' in d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
@@ -306,6 +318,10 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
           passkey: { ...d.signature.passkey, publicKey: passkey.publicKey, ...(p.webauthn ? { rpId: p.webauthn.rpId } : {}) },
           statement: statementOf(state, d, d.signature.signedAt) as unknown as Json,
         }
+      : {}),
+    // A chat decision keeps what Slack proved and the front door's attestation of it: verify checks it offline.
+    ...(signature && 'chat' in signature && p.attestationKey
+      ? { chat: { ...signature.chat.slack, attestation: signature.chat.value, attestationKey: p.attestationKey }, statement: statementOf(state, d, signature.signedAt) as unknown as Json }
       : {}),
     ...extra,
   };

@@ -10,6 +10,8 @@ import { appendEvent, type EvidenceEvent, type EvidenceType } from '../common/ev
 import type { Json } from '../common/json';
 import type { ActionRequest, ExecutionReport, PolicyDecision } from '../common/inputs';
 import type { ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from '../common/views';
+import type { ChatMessageRef } from '../activities/notify/types';
+import type { Payload } from '../common/json';
 import type { TokenState } from './consume';
 import { countedApprovers, type ReviewState } from './review';
 
@@ -40,6 +42,8 @@ export interface ApprovalRun {
   decisions: ApprovalRecord['decisions'];
   events: EvidenceEvent[];
   notifications: Promise<void>[];
+  /** The request's chat messages and the payload they last showed (chat.ts). */
+  chat: { refs: (ChatMessageRef & { shown: string })[]; shown?: { digest: string; payload: Payload }; previous?: Payload };
   token?: TokenState;
   approvalRecord?: Signed<ApprovalRecord>;
   receipt?: Signed<ExecutionReceipt>;
@@ -52,7 +56,7 @@ export function startRun(request: ActionRequest, workflowId: string, runId: stri
   const requestId = requestIdFor(request.agentId, request.taskId, digest);
   const { agentKey: _sealedDeliveryKey, ...shownRequest } = request;
   const shownRequestDigest = requestDigest(shownRequest);
-  return { request, shownRequest, shownRequestDigest, digest, requestId, workflowId, runId, status: 'evaluating', decisions: [], events: [], notifications: [] };
+  return { request, shownRequest, shownRequestDigest, digest, requestId, workflowId, runId, status: 'evaluating', decisions: [], events: [], notifications: [], chat: { refs: [] } };
 }
 
 /** The workflow's clock (deterministic in the workflow sandbox), as evidence writes it. */

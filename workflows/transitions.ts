@@ -8,6 +8,7 @@ import { formatDuration } from '../common/duration';
 import type { GroupSnapshot } from '../common/inputs';
 import type { ApprovalOutcome } from '../common/views';
 import type { Final } from './consume';
+import { messagePosted, requestMessage } from './chat';
 import { notifyGroup } from './proxies';
 import { publish } from './publish';
 import type { Transition } from './review';
@@ -87,9 +88,13 @@ function notify(r: ApprovalRun, group: GroupSnapshot, event: GroupNotification['
     reason: p?.reason ?? '',
     deadline: r.review ? new Date(r.review.deadline).toISOString() : undefined,
   };
+  const message = requestMessage(r);
   r.notifications.push(
-    notifyGroup.executeWithOptions({ summary: `${event === 'escalated' ? 'escalate to' : 'notify'} ${group.name}` }, [notification]).then(
-      (res) => void record(r, 'notified', `${event} sent to ${group.name} via ${res.channels.join(', ')}`, undefined, { group: group.name, event, channels: res.channels }),
+    notifyGroup.executeWithOptions({ summary: `${event === 'escalated' ? 'escalate to' : 'notify'} ${group.name}` }, [notification, message]).then(
+      (res) => {
+        record(r, 'notified', `${event} sent to ${group.name} via ${res.channels.join(', ')}`, undefined, { group: group.name, event, channels: res.channels });
+        if (res.posted) messagePosted(r, { group: group.name, ...res.posted }, message);
+      },
       (err: Error) =>
         void record(r, 'notification_failed', `${event} to ${group.name}: ${err.cause instanceof Error ? err.cause.message : err.message}`, undefined, { group: group.name, event }),
     ),

@@ -32,6 +32,7 @@ function directoryOf(policyFile: string): TrustedDirectory {
     keys: new Map([...policy.reviewerKeys].map(([reviewer, key]) => [reviewer, [key]])),
     passkeys: policy.reviewerPasskeys,
     ...(policy.webauthn ? { webauthn: { rpId: policy.webauthn.rpId, origins: policy.webauthn.origins } } : {}),
+    ...(policy.config.directory.server ? { attestationKey: policy.config.directory.server.startKey } : {}),
   };
 }
 

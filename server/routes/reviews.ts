@@ -63,6 +63,7 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
     }
     const decision = parse(DecisionBody, { ...raw, reviewer: reviewer.name });
     if (!decision.signature) throw unauthenticated('Field "signature" is required: every decision is signed by the reviewer\'s registered key.');
+    if ('chat' in decision.signature) throw unauthenticated('Field "signature": a chat attestation is made by the front door for a Slack click, never sent by a reviewer.');
     if (!decision.versionDigest) throw invalid('Field "versionDigest" is required: name the version you were shown.');
     const view = await reviewFor(c, deps, reviewer);
     if (!('passkey' in decision.signature) && !policy.reviewerKeys.has(reviewer.name)) throw unauthenticated(`${reviewer.name} has no key in the directory: sign the decision with your passkey.`);
@@ -155,5 +156,8 @@ function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, review
     case 'no-key':
     case 'bad-signature':
       return `The signature does not verify against ${reviewer}'s registered key for this request and version.`;
+    case 'no-attestation-key':
+    case 'bad-attestation':
+      return 'A chat attestation is made by the front door for a Slack click, never sent by a reviewer.';
   }
 }
