@@ -21,6 +21,7 @@ import { Enrollments } from './enrollments';
 import { TrustedProxies } from './forwarded';
 import { temporalLedger, type DoorLedger } from './ledger';
 import { capConnectionsPerAddress, DEFAULT_CONNECTION_LIMITS, limitsFromEnv, timeoutOptions, type ConnectionLimits } from './connections';
+import type { SlackSettings } from '../config/slack';
 
 export interface RunningServer {
   url: string;
@@ -49,6 +50,8 @@ export interface ServerSettings {
   connections?: ConnectionLimits;
   /** Requests one agent may have waiting for a reviewer at once; default COUNTERSIGN_MAX_OPEN_REQUESTS, else 100. */
   maxOpenRequestsPerAgent?: number;
+  /** The Slack app (config/slack.ts): its interactivity and slash-command endpoints answer only when it is set. */
+  slack?: SlackSettings;
 }
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */

@@ -20,6 +20,7 @@ import type { RequestRow } from '../../common/views';
 import { startServer, type RunningServer } from '../../server/main';
 import { withDevCredentials } from '../../cli/dev-credentials';
 import { createLogger } from '../../config/logger';
+import { loadSlackSettings } from '../../config/slack';
 import { createApprovalWorker } from '../../worker/worker';
 import { reloadPolicy } from '../../policy/watch';
 import { freePort } from './ports';
@@ -69,7 +70,7 @@ export interface Stack {
 export async function startStack(
   env: TestWorkflowEnvironment,
   policyText: string,
-  options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string; worker?: boolean; /** Serve the web inbox for passkeys at http://localhost:PORT. */ inbox?: boolean; /** The server's cap on each agent's open requests (default 10,000: tests that are not about it never meet it). */ maxOpenRequestsPerAgent?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; taskQueue?: string; agents?: string[]; dir?: string; worker?: boolean; /** Serve the web inbox for passkeys at http://localhost:PORT. */ inbox?: boolean; /** The server's cap on each agent's open requests (default 10,000: tests that are not about it never meet it). */ maxOpenRequestsPerAgent?: number; /** A Slack stand-in (test/support/slack.ts): the worker posts to it and the server takes its requests. */ slack?: { env: Record<string, string> } } = {},
 ): Promise<Stack> {
   // Another stack's dir: the same credentials and layer key, as a restarted deployment keeps them.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'countersign-test-'));
@@ -106,7 +107,7 @@ export async function startStack(
       signer,
       evidenceDir,
       workflowBundle: bundle,
-      env: options.env,
+      env: options.slack ? { ...process.env, ...options.env, ...options.slack.env } : options.env,
     });
   // worker: false — the server alone, in front of `countersign worker` processes the test starts (COUNTERSIGN_HOME = dir).
   const inProcess = options.worker !== false;
@@ -114,7 +115,7 @@ export async function startStack(
   let running = worker?.run();
   const startSigner = loadKeyFile(creds.startKeyPath);
   const ops = await Approvals.connect({ connection: env.connection, taskQueue, startSigner });
-  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 }, maxOpenRequestsPerAgent: options.maxOpenRequestsPerAgent ?? 10_000 });
+  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 }, maxOpenRequestsPerAgent: options.maxOpenRequestsPerAgent ?? 10_000, ...(options.slack ? { slack: loadSlackSettings(options.slack.env) } : {}) });
   const agents = new Map<string, Promise<Countersign>>();
   const keyStore = memoryKeyStore();
   const reviewers = new Map<string, Promise<Reviewer>>();
