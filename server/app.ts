@@ -23,8 +23,10 @@ import { authRoutes } from './routes/auth';
 import { metaRoutes } from './routes/meta';
 import { requestRoutes } from './routes/requests';
 import { reviewRoutes } from './routes/reviews';
+import { slackRoutes } from './routes/slack';
 import type { Sessions } from './sessions';
 import { SignCounts } from './sign-counts';
+import type { SlackApp } from './slack';
 
 export { MAX_OPEN_WAITS_PER_CREDENTIAL, MAX_WAITS_PER_REQUEST } from './holds';
 export { MAX_LARGE_BODY_BYTES, MAX_SMALL_BODY_BYTES } from './http';
@@ -52,6 +54,8 @@ export interface AppOptions {
   secure?: boolean;
   /** Requests one agent may have waiting for a reviewer at once (COUNTERSIGN_MAX_OPEN_REQUESTS); server/open-requests.ts. */
   maxOpenRequestsPerAgent?: number;
+  /** The Slack app (server/slack/): its endpoints under /v1/slack are mounted only with it; 404 otherwise. */
+  slack?: SlackApp;
 }
 
 export function createApp(options: AppOptions): Hono<Env> {
@@ -67,7 +71,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     // Listings are visibility queries, which PostgreSQL (or Temporal Cloud's namespace limit) pays for:
     // a budget of their own per credential, well under the general one. An open inbox uses 0.5 a second.
     listLimiter: createRateLimiter(options.listRateLimit ?? { perSecond: 10, burst: 40 }),
-    signCounts: new SignCounts(options.ledger ?? memoryLedger()),
+    signCounts: new SignCounts(options.slack?.ledger ?? options.ledger ?? memoryLedger()),
     openRequests: new OpenRequestCap(backend, options.maxOpenRequestsPerAgent ?? DEFAULT_MAX_OPEN_REQUESTS),
     holds: new Holds(),
     proxies: options.trustedProxies ?? new TrustedProxies([]),
@@ -76,6 +80,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     // The inbox is https when this server terminates TLS or its public origins (behind a proxy) are https.
     secure: Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://'))),
     streamPollMs: options.streamPollMs ?? 1000,
+    ...(options.slack ? { slack: options.slack } : {}),
   };
   const app = new Hono<Env>();
 
@@ -120,6 +125,8 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.route('/v1', authRoutes(deps));
   app.route('/v1/requests', requestRoutes(deps));
   app.route('/v1/reviews', reviewRoutes(deps));
+  // Slack's requests carry Slack's signature, not a credential of ours: only when the app has a signing secret.
+  if (deps.slack) app.route('/v1/slack', slackRoutes(deps));
   registerInbox(app, {
     policy,
     sessions: deps.sessions,

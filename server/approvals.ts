@@ -76,7 +76,8 @@ export class Approvals {
     readonly client: Client,
     readonly taskQueue: string,
     private readonly ownsConnection: boolean,
-    private readonly startSigner?: StartKey,
+    /** The front door's start key: it vouches for starts and, on the front door, attests chat decisions (server/slack/). */
+    readonly startSigner?: StartKey,
   ) {}
 
   static async connect(options: ConnectOptions = {}): Promise<Approvals> {

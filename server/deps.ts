@@ -13,6 +13,7 @@ import type { OpenRequestCap } from './open-requests';
 import type { RateLimiter } from './rate-limit';
 import type { Sessions } from './sessions';
 import type { SignCounts } from './sign-counts';
+import type { SlackApp } from './slack';
 
 export interface Deps {
   backend: Approvals;
@@ -38,6 +39,8 @@ export interface Deps {
   secure: boolean;
   /** How often the event stream looks for a change. */
   streamPollMs: number;
+  /** The Slack app, when it has a signing secret: /v1/slack answers only then (server/routes/slack.ts). */
+  slack?: SlackApp;
 }
 
 /** How the caller's id is looked up (server/lookup.ts): an agent only among its own; a retry spends its listing budget. */

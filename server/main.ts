@@ -21,7 +21,9 @@ import { Enrollments } from './enrollments';
 import { TrustedProxies } from './forwarded';
 import { temporalLedger, type DoorLedger } from './ledger';
 import { capConnectionsPerAddress, DEFAULT_CONNECTION_LIMITS, limitsFromEnv, timeoutOptions, type ConnectionLimits } from './connections';
-import type { SlackSettings } from '../config/slack';
+import { loadSlackSettings, SlackConfigError, type SlackSettings } from '../config/slack';
+import { createSlackApp, type SlackApp } from './slack';
+import { temporalLinks, type SlackLinks } from './slack/links';
 
 export interface RunningServer {
   url: string;
@@ -52,6 +54,10 @@ export interface ServerSettings {
   maxOpenRequestsPerAgent?: number;
   /** The Slack app (config/slack.ts): its interactivity and slash-command endpoints answer only when it is set. */
   slack?: SlackSettings;
+  /** Signs the front door's chat attestations: the server start key (by default the backend's, which vouches for its starts). */
+  attester?: Signer;
+  /** Where Slack links are kept; by default in Temporal, shared by every instance on the task queue. */
+  slackLinks?: SlackLinks;
 }
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
@@ -83,6 +89,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
   const port = (server.address() as AddressInfo).port;
   for (const name of [host, 'localhost', '127.0.0.1', '[::1]']) allowedHosts.push(`${name}:${port}`);
   const ledger = s.ledger ?? temporalLedger(s.backend.client, s.backend.taskQueue);
+  const slack = slackApp(s, ledger);
   app = createApp({
     backend: s.backend,
     policy: s.policy,
@@ -96,12 +103,35 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     maxOpenRequestsPerAgent,
     enrollments: new Enrollments(s.backend.client, s.backend.taskQueue),
     secure: Boolean(s.tls),
+    ...(slack ? { slack } : {}),
   });
   const url = `${s.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   return {
     url,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // Slack's clicks were answered before they were decided: their decisions finish before the server is gone.
+    close: async () => {
+      await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), slack?.desk.settle()]);
+    },
   };
+}
+
+/** The Slack app, when its settings have a signing secret (nothing else lets Slack's requests in); fails closed without a key to attest with. */
+function slackApp(s: ServerSettings, ledger: DoorLedger): SlackApp | undefined {
+  const settings = s.slack;
+  if (!settings?.signingSecret) return undefined;
+  // The backend's start key is a full Signer whenever the server loaded one (serverStartSigner): the same key the directory registers.
+  const attester = s.attester ?? (s.backend.startSigner as Signer | undefined);
+  if (!attester) throw new ConfigError('Slack decisions are attested with the server start key, and there is none: create it with countersign keys server and register it as directory.server.startKey.');
+  return createSlackApp({
+    settings: { ...settings, signingSecret: settings.signingSecret },
+    backend: s.backend,
+    policy: s.policy,
+    logger: s.logger,
+    ledger,
+    links: s.slackLinks ?? temporalLinks(s.backend.client, s.backend.taskQueue),
+    sessionSecret: s.sessionSecret,
+    attester,
+  });
 }
 
 /** COUNTERSIGN_MAX_OPEN_REQUESTS: a whole number from 1 to 1,000,000, or unset for the default. */
@@ -183,7 +213,16 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     throw new TemporalUnreachable(config.address, err);
   }
   const backend = await Approvals.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue, startSigner });
+  let slack: SlackSettings | undefined;
+  try {
+    slack = loadSlackSettings();
+  } catch (err) {
+    if (err instanceof SlackConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   const running = await startServer({
+    ...(slack ? { slack } : {}),
+    ...(startSigner ? { attester: startSigner } : {}),
     backend,
     policy,
     logger,

@@ -3,6 +3,7 @@
 // queue.js and request.js (with decision.js); the server calls in api.js; the DOM helpers in dom.js;
 // the values shared with the server in constants.js, which the server writes (server/inbox-assets.ts).
 import { onUnauthenticated, state } from './api.js';
+import { showLink } from './link.js';
 import { showQueue } from './queue.js';
 import { showRequest } from './request.js';
 import { loadSession, onSignedIn, showEnroll, showSignIn } from './session.js';
@@ -13,6 +14,7 @@ let renderedPath = null;
 function currentRoute() {
   const path = location.pathname.replace(/\/+$/, '');
   if (path === '/inbox/enroll') return { name: 'enroll' };
+  if (path === '/inbox/link') return { name: 'link' };
   const match = /^\/inbox\/requests\/([^/]+)$/.exec(path);
   if (match) {
     try { return { name: 'request', id: decodeURIComponent(match[1]) }; } catch { return { name: 'request', id: match[1] }; }
@@ -30,7 +32,8 @@ async function render({ focus = false } = {}) {
     if (seq !== renderSeq || signedIn === null) return;
     if (!signedIn) return showSignIn();
   }
-  if (route.name === 'request') showRequest(route.id, focus);
+  if (route.name === 'link') showLink();
+  else if (route.name === 'request') showRequest(route.id, focus);
   else showQueue(focus);
 }
 
@@ -52,5 +55,5 @@ onUnauthenticated(showSignIn);
 onSignedIn(() => render({ focus: true }));
 document.addEventListener('click', onLinkClick);
 window.addEventListener('popstate', () => { if (location.pathname !== renderedPath) render({ focus: true }); });
-window.addEventListener('hashchange', () => { if (location.hash && currentRoute().name === 'enroll') render(); });
+window.addEventListener('hashchange', () => { if (location.hash && ['enroll', 'link'].includes(currentRoute().name)) render(); });
 render();
