@@ -151,6 +151,16 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/inbox/login/options': {
         post: { summary: 'Passkey sign-in, step 1: WebAuthn request options (user verification required)', responses: { 200: { description: '{ options, ticket }' }, ...problems(422, 429) } },
       },
+      '/v1/slack/interactions': {
+        post: { summary: 'Slack interactivity (block_actions, view_submission), form-encoded as Slack sends it; the credential is Slack\'s v0 request signature. Answered at once; the decision follows. Served only when the Slack app is configured', responses: { 200: { description: 'Acknowledged (or a modal\'s response_action)' }, ...problems(401, 413, 429) } },
+      },
+      '/v1/slack/commands': {
+        post: { summary: '/countersign link | unlink | whoami, form-encoded as Slack sends it; the credential is Slack\'s v0 request signature', responses: { 200: { description: 'An ephemeral reply' }, ...problems(401, 413, 429) } },
+      },
+      '/v1/slack/link': {
+        get: { summary: 'Inbox: what the signed-in reviewer confirms to link a Slack user (the statement and its passkey challenge), for a link code', responses: { 200: { description: '{ slack, statement, challenge, passkey }' }, ...problems(401, 422, 429) } },
+        post: { summary: 'Inbox: links the Slack user to the signed-in reviewer, with a passkey assertion over the statement (the code is single use)', responses: { 200: { description: '{ reviewer, slack }' }, ...problems(401, 403, 422, 429) } },
+      },
       '/v1/inbox/login': {
         post: { summary: 'Passkey sign-in, step 2: sets the inbox session cookie', requestBody: body('PasskeyLoginBody'), responses: { 200: { description: '{ reviewer, groups, csrf, expiresAt }' }, ...problems(401, 422, 429) } },
       },

@@ -170,7 +170,7 @@ export function blockActions(o: { user: SlackUser; channel: string; messageTs: s
     channel: { id: o.channel, name: 'reviews' },
     message: { type: 'message', ts: o.messageTs },
     response_url: 'https://hooks.slack.invalid/actions/T0/1/x',
-    actions: [{ action_id: o.actionId, block_id: 'decide', value: o.value, type: 'button', action_ts: o.actionTs ?? actionTs(), text: { type: 'plain_text', text: o.actionId } }],
+    actions: [{ action_id: o.actionId, block_id: 'cs_decide', value: o.value, type: 'button', action_ts: o.actionTs ?? actionTs(), text: { type: 'plain_text', text: o.actionId } }],
   };
 }
 
