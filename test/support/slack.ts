@@ -22,6 +22,8 @@ export interface SlackCall {
   args: Record<string, unknown>;
   /** The Authorization header's token. */
   token?: string;
+  /** What the stand-in answered (e.g. the posted message's ts). */
+  reply?: Record<string, unknown>;
 }
 
 export interface SlackStandIn {
@@ -72,8 +74,10 @@ export async function startSlackStandIn(options: { botToken?: string; signingSec
       const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const args = parseArgs(req, body);
-      calls.push({ method, args, token });
-      const reply = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+      const call: SlackCall = { method, args, token };
+      calls.push(call);
+      const reply = (status: number, json: Record<string, unknown>, headers: Record<string, string> = {}) => {
+        call.reply = json;
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
         res.end(JSON.stringify(json));
       };
