@@ -395,6 +395,8 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     // The page shows the version now current, with its diff against the agent's original.
     await page.reload();
     await assertText(page.locator('pre.diff'), /-\s+"amount": 480[\s\S]*\+\s+"amount": 400/);
+    // The display fields are the edited version's, rendered when policy evaluated the edit.
+    await assertText(page.locator('section.glance dd[data-display="amount"]'), /^400 USD$/);
   });
 
   test('two approvals: the same reviewer twice does not count, a second reviewer completes it', async () => {
@@ -444,6 +446,9 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     assert.equal(await tr.locator('td[data-display="amount"]').textContent(), '7300 USD');
     assert.equal(await tr.locator('td[data-display="order"]').textContent(), '7781');
     await assertText(tr.locator('td.approvals-cell'), /^0\/2$/);
+    // The request view (GET /v1/reviews/<id>) carries them in its policy verdict.
+    const viewed = (await (await fetch(`${base}/v1/reviews/${request.requestId}`, { headers: { cookie, host: new URL(base).host } })).json()) as { policy?: { display?: unknown } };
+    assert.deepEqual(viewed.policy?.display, [{ name: 'amount', value: '7300 USD' }, { name: 'order', value: '7781' }]);
 
     // The request page: the catalog's lines first, marked as countersign's; the agent's summary marked as its words; then the raw JSON.
     await decideInPage(ctx.dave, url, request.requestId, async (p) => {
