@@ -153,4 +153,9 @@ export interface RequestRow {
   status: string;
   startedAt: string;
   deadline?: string;
+  /** The catalog's display fields for the version under review, as its run last published them (runs from before 'queue-memo' have none). */
+  display?: { name: string; value: string }[];
+  /** How many approvals count so far, and how many the route needs. */
+  approvals?: number;
+  approvalsNeeded?: number;
 }

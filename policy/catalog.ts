@@ -15,6 +15,8 @@ export interface CatalogEntryCompiled {
   pattern?: RegExp;
   validate?: ValidateFunction;
   resource?: CatalogResource;
+  /** Display field name → template, in the catalog's order. */
+  display?: [string, string][];
 }
 
 export interface CompiledCatalog {
@@ -38,7 +40,8 @@ export function compileCatalog(config: PolicyFile, err: (path: (string | number)
         err(['actions', key, 'payload'], `is not a valid JSON Schema (draft 2020-12): ${(e as Error).message.split('\n')[0]}`);
       }
     }
-    const compiled: CatalogEntryCompiled = { key, validate, resource: entry.resource };
+    if (entry.display) checkDisplay(entry.display, entry.payload, (field, message) => err(['actions', key, 'display', field], message));
+    const compiled: CatalogEntryCompiled = { key, validate, resource: entry.resource, ...(entry.display ? { display: Object.entries(entry.display) } : {}) };
     if (isGlob(key)) catalog.patterns.push({ ...compiled, pattern: actionPatternToRegExp(key) });
     else if (catalog.exact.has(foldAction(key))) err(['actions', key], `names the same action as "${escapeName(catalog.exact.get(foldAction(key))!.key)}" (action names ignore case)`);
     else catalog.exact.set(foldAction(key), compiled);
@@ -99,6 +102,62 @@ export function deriveResource(mapping: CatalogResource, payload: Record<string,
     resource[key] = value.text;
   }
   return resource;
+}
+
+/** The longest a display value is shown, in characters. */
+export const MAX_DISPLAY_VALUE = 200;
+/** What a display placeholder shows when the payload has no scalar there. */
+export const DISPLAY_MISSING = '—';
+
+/**
+ * A display field's placeholders may name only what the payload schema declares (when it declares
+ * properties): at each dotted step, the schema of that level must list the name, unless it lists none.
+ */
+function checkDisplay(display: Record<string, string>, schema: Record<string, unknown> | undefined, err: (field: string, message: string) => void): void {
+  for (const [field, template] of Object.entries(display)) {
+    for (const [, path] of template.matchAll(/\{([^{}]+)\}/g)) {
+      let level: unknown = schema;
+      for (const [i, name] of path!.split('.').entries()) {
+        const declared = level !== null && typeof level === 'object' ? (level as { properties?: unknown }).properties : undefined;
+        if (declared === null || typeof declared !== 'object') break;
+        if (!Object.hasOwn(declared, name)) {
+          const at = path!.split('.').slice(0, i + 1).join('.');
+          err(field, `names the payload field "${escapeName(at)}", which the payload schema does not declare: display field "${escapeName(field)}" could never show it`);
+          break;
+        }
+        level = (declared as Record<string, unknown>)[name];
+      }
+    }
+  }
+}
+
+/** The display templates of an action's first covering entry that declares some, or none. */
+export function displayTemplates(catalog: CompiledCatalog, action: string): [string, string][] | undefined {
+  return catalogEntries(catalog, action).find((e) => e.display)?.display;
+}
+
+/**
+ * The display fields for a payload, in the catalog's order: every value a string, control and
+ * bidirectional-override characters removed, clipped to MAX_DISPLAY_VALUE; a placeholder whose value
+ * is missing or not a scalar shows as DISPLAY_MISSING. Pure: the same payload always shows the same.
+ */
+export function renderDisplay(templates: readonly (readonly [string, string])[], payload: Record<string, unknown>): { name: string; value: string }[] {
+  return templates.map(([name, template]) => {
+    const filled = template.replace(/\{([^{}]+)\}/g, (_, path: string) => {
+      // fillTemplate reads the one placeholder exactly as resource mappings do; only a scalar is shown.
+      const value = path.split('.').reduce<unknown>((v, key) => (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined), payload);
+      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return DISPLAY_MISSING;
+      return fillTemplate(`{${path}}`, payload).text ?? DISPLAY_MISSING;
+    });
+    // eslint-disable-next-line no-control-regex
+    return { name, value: clipDisplay(filled.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')) };
+  });
+}
+
+/** Clipped by code points (never half a surrogate pair), with an ellipsis when cut. */
+function clipDisplay(text: string): string {
+  const chars = Array.from(text);
+  return chars.length > MAX_DISPLAY_VALUE ? `${chars.slice(0, MAX_DISPLAY_VALUE - 1).join('')}…` : text;
 }
 
 function describe(r: Resource): string {

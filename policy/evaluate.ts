@@ -2,7 +2,7 @@ import { actionDigest } from '../common/digest';
 import { nativeSha256Hex } from '../crypto/sha256';
 import { RISK_ORDER, type ActionRequest, type GroupSnapshot, type PolicyDecision, type Risk } from '../common/inputs';
 import type { CompiledPolicy, CompiledRule, PolicyError } from './load';
-import { catalogEntries } from './catalog';
+import { catalogEntries, displayTemplates, renderDisplay } from './catalog';
 import { escapeName } from '../common/errors';
 import { actionPatternToRegExp, foldAction, isGlob } from './glob';
 import { mcpToolVariable } from './mcp';
@@ -83,6 +83,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
       ...webauthnOf(policy),
       actionDigest: digest,
       ...(decision === 'review' ? assuranceOf(policy, []) : {}),
+      ...displayOf(policy, request),
     };
   }
 
@@ -119,7 +120,14 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     ...webauthnOf(policy),
     actionDigest: digest,
     ...(decision === 'review' ? assuranceOf(policy, deciding.map((m) => m.rule)) : {}),
+    ...displayOf(policy, request),
   };
+}
+
+/** The catalog's display fields for this payload, when the action's entry declares any (absent otherwise). */
+function displayOf(policy: CompiledPolicy, request: ActionRequest): Pick<PolicyDecision, 'display'> {
+  const templates = displayTemplates(policy.catalog, request.action);
+  return templates ? { display: renderDisplay(templates, request.payload) } : {};
 }
 
 /**

@@ -110,12 +110,40 @@ export type McpConfig = z.infer<typeof McpConfig>;
 export const CatalogResource = McpResourceMapping;
 export type CatalogResource = McpResourceMapping;
 
-/** One entry of the action catalog (DESIGN §3): what a valid payload is, and what resource it affects. */
+/** The most display fields one catalog entry declares: a reviewer reads them at a glance. */
+export const MAX_DISPLAY_FIELDS = 8;
+
+/**
+ * What a reviewer sees first about a catalogued action, in every channel (queue column, request page,
+ * chat message): field name → "{payload.path}" template, e.g. `amount: "{amount} {currency}"`.
+ */
+export const CatalogDisplay = z
+  .record(
+    z.string(),
+    z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((s) => TEMPLATE_PATTERN.test(s), { message: 'must be text with {payload field} placeholders only, such as "{amount} {currency}"' }),
+  )
+  .superRefine((d, ctx) => {
+    const names = Object.keys(d);
+    if (names.length < 1 || names.length > MAX_DISPLAY_FIELDS) ctx.addIssue({ code: 'custom', message: `must name from 1 to ${MAX_DISPLAY_FIELDS} fields` });
+    for (const name of names) {
+      // Checked here, not as the record's key schema: zod would report a bad key without its rule.
+      if (!/^[a-z][A-Za-z0-9_]{0,31}$/.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'must be a field name such as amount or order_id (lower-camel or snake case, at most 32 characters)' });
+    }
+  });
+export type CatalogDisplay = z.infer<typeof CatalogDisplay>;
+
+/** One entry of the action catalog (DESIGN §3): what a valid payload is, what resource it affects, and what a reviewer sees first. */
 export const CatalogEntry = z.strictObject({
   description: z.string().optional(),
   /** A JSON Schema (draft 2020-12) the payload must satisfy; compiled once per policy load. */
   payload: z.record(z.string(), z.unknown()).optional(),
   resource: CatalogResource.optional(),
+  /** Display fields, in this order: the reviewer's at-a-glance lines, derived by countersign from the payload. */
+  display: CatalogDisplay.optional(),
 });
 export type CatalogEntry = z.infer<typeof CatalogEntry>;
 

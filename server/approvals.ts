@@ -36,6 +36,16 @@ import {
 } from '../workflows/messages';
 import { staticDetails, staticSummary } from '../common/summary';
 
+/** The memo keys a queue row reads: the start's (summary, resource, action) and the run's own (workflows/publish.ts publishQueueMemo). */
+const MEMO_KEYS = ['summary', 'resource', 'action', 'display', 'approvals', 'approvalsNeeded'] as const;
+
+/** A memo's display fields as a row shows them: a list of { name, value } strings, or nothing (anything else a raw client wrote is dropped). */
+function displayFields(v: unknown): RequestRow['display'] {
+  if (!Array.isArray(v) || v.length > 16) return undefined;
+  const fields = v.filter((f): f is { name: string; value: string } => f !== null && typeof f === 'object' && typeof f.name === 'string' && typeof f.value === 'string');
+  return fields.length ? fields.map((f) => ({ name: f.name.slice(0, 32), value: f.value.slice(0, 256) })) : undefined;
+}
+
 /** Visibility's side of WAITING_STATUSES: requests that wait for a reviewer now. */
 const WAITING_CLAUSE = `CountersignStatus IN (${WAITING_STATUSES.map((s) => JSON.stringify(s)).join(', ')})`;
 
@@ -274,17 +284,20 @@ export class Approvals {
     const payloads = this.client.options.loadedDataConverter.payloadConverter;
     const rows = response.executions.map((wf): RequestRow => {
       const sa = decodeTypedSearchAttributes(wf.searchAttributes?.indexedFields);
-      const memo: { summary?: unknown; resource?: unknown; action?: unknown } = {};
+      const memo: { [K in (typeof MEMO_KEYS)[number]]?: unknown } = {};
       for (const [key, payload] of Object.entries(wf.memo?.fields ?? {})) {
-        if (key !== 'summary' && key !== 'resource' && key !== 'action') continue;
+        if (!(MEMO_KEYS as readonly string[]).includes(key)) continue;
         try {
-          memo[key] = payloads.fromPayload(payload);
+          memo[key as (typeof MEMO_KEYS)[number]] = payloads.fromPayload(payload);
         } catch {
           // A memo a raw Temporal client wrote in some other encoding: shown blank, not a failed listing.
         }
       }
       const workflowId = wf.execution?.workflowId ?? '';
       const text = (v: unknown) => (typeof v === 'string' ? v : '');
+      const count = (v: unknown) => (Number.isInteger(v) && (v as number) >= 0 ? (v as number) : undefined);
+      const display = displayFields(memo.display);
+      const [approvals, approvalsNeeded] = [count(memo.approvals), count(memo.approvalsNeeded)];
       return {
         requestId: sa.get(SA.requestId) ?? workflowId.slice(-16),
         workflowId,
@@ -297,6 +310,8 @@ export class Approvals {
         status: sa.get(SA.status) ?? '',
         startedAt: (optionalTsToDate(wf.startTime) ?? new Date(0)).toISOString(),
         deadline: sa.get(SA.deadline)?.toISOString(),
+        ...(display ? { display } : {}),
+        ...(approvals !== undefined && approvalsNeeded !== undefined ? { approvals, approvalsNeeded } : {}),
       };
     });
     return { rows, ...(response.nextPageToken?.length && rows.length ? { nextPageToken: response.nextPageToken } : {}) };

@@ -46,6 +46,7 @@ actions:
         amount: { type: number, exclusiveMinimum: 0, maximum: 100000 }
         currency: { enum: [USD, EUR] }
         order: { type: string, minLength: 1, maxLength: 64 }
+    display: { amount: "{amount} {currency}", order: "{order}" }
 rules:
   - id: refund-review
     match: { action: payments.refund }
@@ -394,6 +395,8 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     // The page shows the version now current, with its diff against the agent's original.
     await page.reload();
     await assertText(page.locator('pre.diff'), /-\s+"amount": 480[\s\S]*\+\s+"amount": 400/);
+    // The display fields are the edited version's, rendered when policy evaluated the edit.
+    await assertText(page.locator('section.glance dd[data-display="amount"]'), /^400 USD$/);
   });
 
   test('two approvals: the same reviewer twice does not count, a second reviewer completes it', async () => {
@@ -413,6 +416,83 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     await request.wait(20_000);
     assert.equal(request.status, 'approved');
     assert.deepEqual([...(request.outcome?.reviewers ?? [])].sort(), ['dave', 'erin']);
+  });
+
+  test('the catalog\'s display fields and the approvals so far (0/2, then 1/2) in GET /v1/reviews, the queue and the request page; the summary is marked as the agent\'s', async () => {
+    const base = url.replace(/\/inbox$/, '');
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(7300));
+    const cookie = (await ctx.dave.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const rowOf = async () => {
+      const res = await fetch(`${base}/v1/reviews?group=finance`, { headers: { cookie, host: new URL(base).host } });
+      assert.equal(res.status, 200);
+      const { requests } = (await res.json()) as { requests: { requestId: string; display?: unknown; approvals?: number; approvalsNeeded?: number }[] };
+      const row = requests.find((r) => r.requestId === request.requestId);
+      assert.ok(row, 'listed');
+      return row;
+    };
+    // Visibility lags the run's memo: eventually.
+    await eventually(async () => {
+      const row = await rowOf();
+      assert.deepEqual(row.display, [{ name: 'amount', value: '7300 USD' }, { name: 'order', value: '7781' }]);
+      assert.deepEqual([row.approvals, row.approvalsNeeded], [0, 2]);
+    }, 'listed 0/2 with its display fields', 100, 200);
+    const page = ctx.dave.page;
+    await page.goto(url);
+    const tr = page.locator(`tr[data-request-id="${request.requestId}"]`);
+    await tr.waitFor({ timeout: 20_000 });
+    assert.deepEqual((await page.locator('table.queue thead th').allTextContents()).map((t) => t.replace(/[▲▼↕]/g, '').trim()),
+      ['Action', 'Resource', 'Amount', 'Order', 'Approvals', 'Risk', 'Group', 'Agent', 'Age', 'Time left']);
+    assert.equal(await tr.locator('td[data-display="amount"]').textContent(), '7300 USD');
+    assert.equal(await tr.locator('td[data-display="order"]').textContent(), '7781');
+    await assertText(tr.locator('td.approvals-cell'), /^0\/2$/);
+    // The request view (GET /v1/reviews/<id>) carries them in its policy verdict.
+    const viewed = (await (await fetch(`${base}/v1/reviews/${request.requestId}`, { headers: { cookie, host: new URL(base).host } })).json()) as { policy?: { display?: unknown } };
+    assert.deepEqual(viewed.policy?.display, [{ name: 'amount', value: '7300 USD' }, { name: 'order', value: '7781' }]);
+
+    // The request page: the catalog's lines first, marked as countersign's; the agent's summary marked as its words; then the raw JSON.
+    await decideInPage(ctx.dave, url, request.requestId, async (p) => {
+      await assertText(p.locator('h1'), /^payments\.refund on customer:C-42$/);
+      const glance = p.locator('section.glance');
+      await assertText(glance, /From the catalog/);
+      assert.equal(await glance.locator('dd[data-display="amount"]').textContent(), '7300 USD');
+      assert.equal(await glance.locator('dd[data-display="order"]').textContent(), '7781');
+      await assertText(glance.locator('.agent-says'), /^The agent says:Refund 7300 USD on order 7781: the parcel never arrived\.$/);
+      const order = await p.evaluate<string[]>(`[...document.querySelectorAll('.request-main > section h2')].map((h) => h.textContent)`);
+      assert.deepEqual(order.slice(0, 3), ['At a glance', 'Request', 'Payload']);
+      assert.doesNotMatch((await p.locator('main .request').textContent()) ?? '', /^null|\bundefined\b|\[object Object\]/);
+      await p.getByLabel('Approve', { exact: true }).check();
+    });
+    await assertText(page.locator('main p.status-msg'), /Decision recorded: pending \(1 of 2 approvals\)/);
+    await eventually(async () => assert.deepEqual([(await rowOf()).approvals, (await rowOf()).approvalsNeeded], [1, 2]), 'listed 1/2', 100, 200);
+    await page.goto(url);
+    await assertText(page.locator(`tr[data-request-id="${request.requestId}"] td.approvals-cell`), /^1\/2$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'inbox-queue-display.png'), fullPage: true });
+  });
+
+  test('the step-up link (/inbox/requests/<id>?version=<digest>) opens that version; a passkey approval on a passkey-level rule records assurance passkey', async () => {
+    const agent = await stack.agent('support-bot');
+    const request = await agent.submit(refund(315));
+    const view = await stack.ops.view(request.requestId);
+    assert.equal(view.policy?.assurance, 'passkey', 'refund-review names no assurance: passkey, the default');
+    const page = ctx.dave.page;
+    // A link to a version that is no longer the one under review says so before anything is signed.
+    await page.goto(`${url}/requests/${request.requestId}?version=${'0'.repeat(64)}`);
+    await assertText(page.locator('#version-notice'), /This request changed since your link was made\. The link named version 000000000000…; the version now under review is/);
+    // The link as the Slack message makes it: this exact version.
+    await page.goto(`${url}/requests/${request.requestId}?version=${view.currentDigest}`);
+    await assertText(page.locator('#version-notice'), new RegExp(`^This is the version your link named \\(${view.currentDigest.slice(0, 12)}…\\)\\.$`));
+    await page.getByRole('group', { name: 'Your decision' }).waitFor();
+    await page.getByLabel('Approve', { exact: true }).check();
+    await page.getByRole('button', { name: 'Sign and submit' }).click();
+    await assertText(page.locator('main p.status-msg'), /Decision recorded: approved/);
+    await request.wait(20_000);
+    assert.equal(request.status, 'approved');
+    assert.deepEqual(request.outcome?.reviewers, ['dave']);
+    const approved = (await stack.ops.view(request.requestId)).history.find((e) => e.type === 'approved')!;
+    assert.equal(approved.actor, 'dave');
+    assert.equal(approved.data!.assurance, 'passkey');
+    assert.equal((approved.data!.passkey as { credentialId: string }).credentialId, ctx.dave.credentialId);
   });
 
   test('a stale page is refused with STALE_VERSION, and the page shows the new version', async () => {

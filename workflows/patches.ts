@@ -82,3 +82,12 @@ export const VOUCHED_START_PATCH = 'vouched-start';
  * from before never meet it. Deprecate once the runs started before it have drained.
  */
 export const CHAT_MESSAGES_PATCH = 'chat-messages';
+
+/**
+ * Guards publishing what the inbox queue shows of an open review in the run's memo (issue 24 point 6,
+ * publish.ts `publishQueueMemo`): the catalog's display fields and the approvals so far and needed,
+ * upserted only when they change. Runs started before it never upsert their memo: their queue rows
+ * show no display fields or approvals column. Asked only once a run has a review.
+ * Deprecate once the runs started before it have drained.
+ */
+export const QUEUE_MEMO_PATCH = 'queue-memo';

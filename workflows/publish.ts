@@ -2,11 +2,13 @@
  * What an approval run shows the world: search attributes and the UI's current details after every
  * transition, the review view and submit state its queries answer, and the evidence body it seals.
  */
-import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { canonicalJson } from '../common/canonical';
 import { BUNDLE_FORMAT, type EvidenceBody, type EvidenceView } from '../common/bundle';
 import { SA } from '../common/search-attributes';
 import type { ApprovalOutcome, ReviewView, SubmitState } from '../common/views';
 import { refreshChatMessages } from './chat';
+import { QUEUE_MEMO_PATCH } from './patches';
 import { approvalsNeeded, approvers, current, eligibleNames, isOpen, type ApprovalRun } from './state';
 
 /** Search attributes and the UI's current details follow every transition; identity attributes are the recomputed ones. */
@@ -40,7 +42,23 @@ export function publish(r: ApprovalRun): void {
     outcome ? `**Outcome:** ${outcome.status}${outcome.code ? ` (${outcome.code})` : ''}${outcome.message ? ` — ${outcome.message}` : ''}` : '',
   ];
   setCurrentDetails(lines.filter(Boolean).join('\n\n'));
+  publishQueueMemo(r);
   refreshChatMessages(r);
+}
+
+/**
+ * What a queue row shows of a review beyond its search attributes: the catalog's display fields and
+ * the approvals so far and needed (visibility lists memos, not payloads). Upserted only when it
+ * changed, and only by runs that took QUEUE_MEMO_PATCH.
+ */
+function publishQueueMemo(r: ApprovalRun): void {
+  if (!r.review) return;
+  const display = current(r).policy?.display;
+  const memo = { display: display ?? null, approvals: approvers(r).length, approvalsNeeded: approvalsNeeded(r) };
+  const stamp = canonicalJson(memo);
+  if (stamp === r.queueMemo || !patched(QUEUE_MEMO_PATCH)) return;
+  r.queueMemo = stamp;
+  upsertMemo(memo);
 }
 
 /** The reviewViewQuery's answer: what a reviewer is shown. */

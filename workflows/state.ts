@@ -45,6 +45,8 @@ export interface ApprovalRun {
   /** The request's chat messages and the payload they last showed (chat.ts). */
   chat: { refs: (ChatMessageRef & { shown: string })[]; shown?: { digest: string; payload: Payload }; previous?: Payload };
   token?: TokenState;
+  /** What the run's memo last showed the queue (publish.ts publishQueueMemo), as canonical JSON. */
+  queueMemo?: string;
   approvalRecord?: Signed<ApprovalRecord>;
   receipt?: Signed<ExecutionReceipt>;
   report?: ExecutionReport;

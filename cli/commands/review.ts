@@ -93,6 +93,8 @@ export function renderView(v: ReviewView): string {
     `Request ${v.requestId}  (${v.workflowId})`,
     `Status:      ${v.status}${v.outcome?.code ? ` — ${v.outcome.code}` : ''}${v.outcome?.message ? `: ${v.outcome.message}` : ''}`,
     '',
+    // The catalog's display fields (countersign's, from the payload) first; the summary is the agent's own words.
+    ...(p?.display?.length ? ['From the catalog:', ...p.display.map((f) => `  ${`${f.name}:`.padEnd(12)} ${f.value}`), ''] : []),
     `Summary:     ${r.summary}`,
     `Action:      ${r.action}`,
     `Resource:    ${r.resource.type} ${r.resource.id}${r.resource.owner ? `, owner ${r.resource.owner}` : ''}${r.resource.environment ? `, environment ${r.resource.environment}` : ''}`,

@@ -79,6 +79,12 @@ export function dateTime(iso) {
   return Number.isNaN(date.getTime()) ? String(iso ?? '') : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
+/** A catalog display field's name as a label: "amount" → "Amount", "orderId" and "order_id" → "Order id". */
+export function displayLabel(name) {
+  const words = String(name).replace(/([a-z0-9])([A-Z])/g, '$1 $2').replaceAll('_', ' ').toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 export const humanize = (code) => String(code ?? '').replaceAll('_', ' ');
 export const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 export const pretty = (value) => JSON.stringify(value ?? null, null, 2);

@@ -1,7 +1,7 @@
 // The queue: the requests waiting for this reviewer, a page at a time, live, sorted and filtered.
 import { api, describe, state } from './api.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RISK_ORDER } from './constants.js';
-import { age, alertBox, el, every, main, msUntil, newPage, plural, requestHref, resourceText, riskBadge, setText, timeLeft } from './dom.js';
+import { age, alertBox, displayLabel, el, every, main, msUntil, newPage, plural, requestHref, resourceText, riskBadge, setText, timeLeft } from './dom.js';
 
 const POLL_MS = 2000;
 /** Rows per queue page, and the longest page "Show more" asks for (common/paging.ts). */
@@ -11,9 +11,12 @@ const QUEUE_MAX_LIMIT = MAX_PAGE_SIZE;
 /** Sort and filters: kept in memory while the reviewer moves between pages. */
 const queuePrefs = { sort: 'left', dir: 1, group: '', risk: '' };
 
-const COLUMNS = [
+const LEADING = [
   { key: 'action', label: 'Action', value: (r) => String(r.action ?? '').toLowerCase() },
   { key: 'resource', label: 'Resource', value: (r) => resourceText(r.resource).toLowerCase() },
+];
+const TRAILING = [
+  { key: 'approvals', label: 'Approvals', value: (r) => (approvalsKnown(r) ? r.approvals / Math.max(1, r.approvalsNeeded) : -1) },
   { key: 'risk', label: 'Risk', value: (r) => RISK_ORDER.indexOf(r.risk) },
   { key: 'group', label: 'Group', value: (r) => groupsText(r).toLowerCase() },
   { key: 'agent', label: 'Agent', value: (r) => String(r.agent ?? '').toLowerCase() },
@@ -21,10 +24,36 @@ const COLUMNS = [
   { key: 'left', label: 'Time left', value: (r) => (Number.isFinite(msUntil(r.deadline)) ? Date.parse(r.deadline) : Infinity) },
 ];
 
+/**
+ * The catalog's display fields are columns too (derived by countersign from each payload, published by
+ * its run): the union of the fields the rows on this page name, in the order first seen.
+ */
+let COLUMNS = [...LEADING, ...TRAILING];
+const displayKey = (name) => `display:${name}`;
+const displayValue = (r, name) => {
+  const field = Array.isArray(r.display) ? r.display.find((f) => f && f.name === name) : undefined;
+  return typeof field?.value === 'string' ? field.value : '';
+};
+const approvalsKnown = (r) => Number.isInteger(r.approvals) && Number.isInteger(r.approvalsNeeded);
+/** "1/2": approvals so far of those the route needs (blank for a run from before queue-memo). */
+const approvalsText = (r) => (approvalsKnown(r) ? `${r.approvals}/${r.approvalsNeeded}` : '');
+
+function displayNames(requests) {
+  const names = [];
+  for (const r of requests) {
+    for (const f of Array.isArray(r?.display) ? r.display : []) if (f && typeof f.name === 'string' && !names.includes(f.name)) names.push(f.name);
+  }
+  return names;
+}
+
+function columnsFor(names) {
+  return [...LEADING, ...names.map((name) => ({ key: displayKey(name), label: displayLabel(name), display: name, value: (r) => displayValue(r, name).toLowerCase() })), ...TRAILING];
+}
+
 const groupsText = (r) => (Array.isArray(r.groups) ? r.groups.join(', ') : String(r.groups ?? ''));
 
 function compareRows(a, b) {
-  const column = COLUMNS.find((c) => c.key === queuePrefs.sort) ?? COLUMNS[6];
+  const column = COLUMNS.find((c) => c.key === queuePrefs.sort) ?? COLUMNS.find((c) => c.key === 'left');
   const x = column.value(a.data);
   const y = column.value(b.data);
   const order = typeof x === 'string' ? x.localeCompare(y) : x === y ? 0 : x < y ? -1 : 1;
@@ -42,7 +71,8 @@ export function showQueue(focus) {
   const p = newPage('Requests waiting');
   p.alert = alertBox();
   // The server answers a page at a time (newest first); "Show more" asks for a longer page, up to QUEUE_MAX_LIMIT.
-  const q = { p, rows: new Map(), groups: null, loaded: false, limit: QUEUE_PAGE, more: false };
+  const q = { p, rows: new Map(), groups: null, loaded: false, limit: QUEUE_PAGE, more: false, names: [] };
+  COLUMNS = columnsFor(q.names);
   q.heading = el('h1', { tabindex: -1 }, 'Your queue');
   q.count = el('p', { role: 'status', class: 'count' });
   q.note = el('p', { class: 'empty' }, 'Loading requests…');
@@ -54,8 +84,9 @@ export function showQueue(focus) {
   } }, `Show ${QUEUE_PAGE} more`);
   q.tbody = el('tbody');
   q.headers = COLUMNS.map((column) => sortHeader(q, column));
+  q.headRow = el('tr', {}, q.headers.map((h) => h.th));
   q.wrap = el('div', { class: 'table-wrap', hidden: true }, el('table', { class: 'queue' },
-    el('caption', {}, 'Requests waiting for you'), el('thead', {}, el('tr', {}, q.headers.map((h) => h.th))), q.tbody));
+    el('caption', {}, 'Requests waiting for you'), el('thead', {}, q.headRow), q.tbody));
 
   // The group is filtered by the server: with a long queue, another group's requests may not be on the page at all.
   const group = filterSelect('filter-group', 'Group', (value) => { queuePrefs.group = value; q.limit = QUEUE_PAGE; layoutQueue(q); refreshQueue(q, { force: true }); });
@@ -143,12 +174,14 @@ function syncQueue(q, data) {
   // With a group chosen, the server's answer names only that group: the choices stay all of ours.
   if (!queuePrefs.group) fillGroupOptions(q, Array.isArray(data?.groups) ? data.groups : []);
   const requests = Array.isArray(data?.requests) ? data.requests : [];
+  const names = displayNames(requests);
+  if (names.join('\n') !== q.names.join('\n')) setDisplayColumns(q, names);
   const seen = new Set();
   for (const r of requests) {
     if (!r || typeof r.requestId !== 'string' || seen.has(r.requestId)) continue;
     seen.add(r.requestId);
     let row = q.rows.get(r.requestId);
-    if (!row) q.rows.set(r.requestId, (row = queueRow(r.requestId)));
+    if (!row) q.rows.set(r.requestId, (row = queueRow(r.requestId, q.names)));
     fillRow(row, r);
   }
   for (const id of q.rows.keys()) if (!seen.has(id)) q.rows.delete(id);
@@ -157,19 +190,43 @@ function syncQueue(q, data) {
   tickQueue(q);
 }
 
-function queueRow(id) {
-  const cell = (label, ...children) => el('td', { 'data-label': label }, ...children);
+const cell = (label, ...children) => el('td', { 'data-label': label }, ...children);
+
+function queueRow(id, names) {
   const row = {
     link: el('a', { href: requestHref(id), class: 'action-link' }),
     escalated: el('span', { class: 'badge status-escalated' }, 'escalated'),
-    summary: el('span', { class: 'summary' }),
+    summary: el('span', { class: 'summary', title: 'The agent’s own words' }),
     risk: el('td', { 'data-label': 'Risk' }),
-    resource: cell('Resource'), group: cell('Group'), agent: cell('Agent'), age: cell('Age'), left: cell('Time left'),
+    resource: cell('Resource'), approvals: cell('Approvals'), group: cell('Group'), agent: cell('Agent'), age: cell('Age'), left: cell('Time left'),
   };
-  row.tr = el('tr', { 'data-request-id': id },
-    el('td', { class: 'action-cell' }, el('span', { class: 'action-line' }, row.link, ' ', row.escalated), row.summary),
-    row.resource, row.risk, row.group, row.agent, row.age, row.left);
+  row.actionCell = el('td', { class: 'action-cell' }, el('span', { class: 'action-line' }, row.link, ' ', row.escalated), row.summary);
+  row.tr = el('tr', { 'data-request-id': id });
+  layoutRow(row, names);
   return row;
+}
+
+/** A row's cells for these display columns: the fixed cells are kept, the display cells made anew. */
+function layoutRow(row, names) {
+  row.displayCells = new Map(names.map((name) => [name, el('td', { class: 'display-cell', 'data-label': displayLabel(name), 'data-display': name })]));
+  row.approvals.classList.add('approvals-cell');
+  row.tr.replaceChildren(row.actionCell, row.resource, ...row.displayCells.values(), row.approvals, row.risk, row.group, row.agent, row.age, row.left);
+  if (row.data) fillDisplay(row, row.data);
+}
+
+/** The page names other display fields: new headers, and every row's cells for them. */
+function setDisplayColumns(q, names) {
+  q.names = names;
+  COLUMNS = columnsFor(names);
+  if (!COLUMNS.some((c) => c.key === queuePrefs.sort)) Object.assign(queuePrefs, { sort: 'left', dir: 1 });
+  q.headers = COLUMNS.map((column) => sortHeader(q, column));
+  q.headRow.replaceChildren(...q.headers.map((h) => h.th));
+  updateSortHeaders(q);
+  for (const row of q.rows.values()) layoutRow(row, names);
+}
+
+function fillDisplay(row, r) {
+  for (const [name, td] of row.displayCells) setText(td, displayValue(r, name));
 }
 
 function fillRow(row, r) {
@@ -180,6 +237,10 @@ function fillRow(row, r) {
   setText(row.summary, String(r.summary ?? ''));
   row.summary.hidden = !r.summary;
   setText(row.resource, resourceText(r.resource));
+  fillDisplay(row, r);
+  setText(row.approvals, approvalsText(r));
+  if (approvalsKnown(r)) row.approvals.setAttribute('aria-label', `${r.approvals} of ${r.approvalsNeeded} approvals`);
+  else row.approvals.removeAttribute('aria-label');
   setText(row.group, groupsText(r));
   setText(row.agent, String(r.agent ?? ''));
   if (before?.risk !== r.risk || !row.risk.firstChild) row.risk.replaceChildren(riskBadge(r.risk));

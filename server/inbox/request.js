@@ -1,6 +1,6 @@
-// One request: its details, payload (with the changes against the agent's original), history, and the decision panel.
+// One request: at a glance (the catalog's display fields, marked as countersign's, and the agent's own words, marked as its), its details, payload (with the changes against the agent's original), history, and the decision panel.
 import { api, describe } from './api.js';
-import { alertBox, dateTime, deepEqual, el, every, humanize, isWaiting, lineDiff, main, newPage, pretty, riskBadge, setText, statusBadge, timeLeft } from './dom.js';
+import { alertBox, dateTime, deepEqual, displayLabel, el, every, humanize, isWaiting, lineDiff, main, newPage, pretty, riskBadge, setText, statusBadge, timeLeft } from './dom.js';
 import { decisionForm } from './decision.js';
 
 export function showRequest(id, focus) {
@@ -41,17 +41,61 @@ async function loadView(ctx) {
 function renderView(ctx) {
   const v = ctx.view;
   const r = v.request ?? {};
-  const title = String(r.summary || r.action || 'Request');
+  // The headline is what the request does, not the agent's summary (which is shown below, as the agent's words).
+  const resource = r.resource && typeof r.resource === 'object' ? [r.resource.type, r.resource.id].filter(Boolean).join(':') : '';
+  const title = String(r.action || 'Request') + (resource ? ` on ${resource}` : '');
   setText(ctx.heading, title);
   document.title = `${title} · countersign inbox`;
   const open = isWaiting(v.status);
   const side = el('section', { class: 'panel decision', 'aria-labelledby': 'decision-title' }, el('h2', { id: 'decision-title' }, 'Decision'));
   if (open) side.append(decisionForm(ctx));
   else side.append(el('p', { class: 'closed' }, `This request is ${humanize(v.status)}.`));
+  const notice = versionNotice(v);
   ctx.body.replaceChildren(
-    el('div', { class: 'request-grid' }, el('div', { class: 'request-main' }, detailsSection(ctx), payloadSection(v)), side),
+    ...(notice ? [notice] : []),
+    el('div', { class: 'request-grid' }, el('div', { class: 'request-main' }, glanceSection(v), detailsSection(ctx), payloadSection(v)), side),
     historySection(v));
 }
+
+/**
+ * A link that names a version (`?version=<digest>`, the Slack message's step-up link): whether the
+ * version on the page is that one. When the request changed since, it says so plainly, before the
+ * reviewer signs (a signature is always over the version shown here).
+ */
+function versionNotice(v) {
+  const wanted = new URLSearchParams(location.search).get('version');
+  if (!wanted) return null;
+  const short = (digest) => `${String(digest ?? '').slice(0, 12)}…`;
+  if (wanted === v.currentDigest) {
+    return el('p', { class: 'version-notice same', id: 'version-notice' }, `This is the version your link named (${short(wanted)}).`);
+  }
+  const editedBy = Array.isArray(v.history) ? [...v.history].reverse().find((e) => e?.type === 'edited' && e.actor)?.actor : undefined;
+  return el('p', { class: 'version-notice changed', id: 'version-notice', role: 'note' },
+    el('strong', {}, 'This request changed since your link was made. '),
+    `The link named version ${short(wanted)}; the version now under review is ${short(v.currentDigest)}${editedBy ? ` (edited by ${editedBy})` : ''}. `,
+    'Read it again below: what you sign is the version shown on this page, not the one in the link.');
+}
+
+/** What a reviewer reads first: the catalog's display fields (countersign's), then the agent's summary (the agent's words). */
+function glanceSection(v) {
+  const r = v.request ?? {};
+  const fields = Array.isArray(v.policy?.display) ? v.policy.display.filter((f) => f && typeof f.name === 'string') : [];
+  const parts = [];
+  if (fields.length) {
+    parts.push(
+      el('p', { class: 'source', id: 'display-source' }, 'From the catalog — countersign derived these from the payload:'),
+      el('dl', { class: 'details display-fields', 'aria-describedby': 'display-source' },
+        fields.flatMap((f) => [el('dt', {}, displayLabel(f.name)), el('dd', { 'data-display': f.name }, String(f.value ?? ''))])));
+  }
+  if (r.summary) {
+    parts.push(el('div', { class: 'agent-says' },
+      el('p', { class: 'source', id: 'agent-says-label' }, 'The agent says:'),
+      el('blockquote', { class: 'agent-summary', 'aria-labelledby': 'agent-says-label' }, String(r.summary))));
+  }
+  if (!parts.length) return null;
+  return el('section', { class: 'panel glance', 'aria-labelledby': 'glance-title' }, el('h2', { id: 'glance-title' }, 'At a glance'), parts);
+}
+
 
 function detailsSection(ctx) {
   const v = ctx.view;

@@ -90,6 +90,9 @@ rules:
     match: { action: account.unlock }
     decision: review
     reviewers: inbox
+actions:
+  payments.refund:
+    display: { amount: "{amount} {currency}", order: "{order}" }
 directory:
   webauthn: { rpId: ${INBOX.rpId}, origins: ["${INBOX.origin}"] }
   reviewers:
@@ -247,6 +250,16 @@ export const SCENARIOS: Record<string, Scenario> = {
       await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'dave' });
       await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'erin' });
       return execute(r, 'succeeded', edited);
+    },
+  },
+  /** The 'queue-memo' patch: the run publishes its display fields and approvals (0/2, then 1/2, 2/2) in its memo for the queue. */
+  'queue-memo': {
+    outcome: 'executed',
+    run: async (cs, name) => {
+      const r = await submitted(cs, name, refund(900), 'pending');
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'dave' });
+      await decideSeen(cs, r.workflowId, { decision: 'approve', reviewer: 'erin' });
+      return execute(r, 'succeeded');
     },
   },
   'signal-refused': {

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { checkCatalog } from '../../policy/catalog';
+import { checkCatalog, renderDisplay } from '../../policy/catalog';
 import { evaluatePolicy } from '../../policy/evaluate';
 import { compilePolicy, loadPolicyFile, PolicyLoadError } from '../../policy/load';
 import { ActionRequest } from '../../common/inputs';
@@ -243,5 +243,83 @@ actions:
         return true;
       },
     );
+  });
+});
+
+describe('display fields (issue 24): what a reviewer sees first, derived by countersign from the payload', () => {
+  const withDisplay = (display: string, payload = '{ type: object, properties: { amount: { type: number }, currency: { type: string }, customer: { type: object, properties: { id: { type: string } } } } }') => `version: 1
+defaults: { reviewers: ops, decision: review }
+groups: { ops: { members: [oscar] } }
+actions:
+  payments.refund:
+    payload: ${payload}
+    display: ${display}
+`;
+  const request = (payload: Record<string, unknown>) => ActionRequest.parse({ ...base, action: 'payments.refund', resource: { type: 'customer', id: 'C-42' }, payload });
+
+  test('the example refund shows its fields in the catalog order, for allow and review alike', () => {
+    const small = evaluatePolicy(policy, ActionRequest.parse(refund({ amount: 40 })));
+    assert.equal(small.decision, 'allow');
+    assert.deepEqual(small.display, [
+      { name: 'amount', value: '40 USD' },
+      { name: 'customer', value: 'C-42' },
+      { name: 'order', value: 'A-1' },
+      { name: 'reason', value: '—' },
+    ]);
+    const large = evaluatePolicy(policy, ActionRequest.parse(refund({ amount: 1250, currency: 'EUR', reason: 'Damaged\u0007 in\ttransit' })));
+    assert.equal(large.decision, 'review');
+    assert.deepEqual(large.display?.map((f) => f.value), ['1250 EUR', 'C-42', 'A-1', 'Damaged intransit']);
+  });
+
+  test('an action whose entry declares no display has none (the decision is unchanged)', () => {
+    const d = evaluatePolicy(policy, ActionRequest.parse({ ...base, action: 'sales.discount', resource: { type: 'deal', id: 'D-1' }, payload: { deal: 'D-1', percent: 20, term: 'annual' } }));
+    assert.equal('display' in d, false);
+  });
+
+  test('a missing or non-scalar value shows as —, never undefined or [object Object]; dotted paths reach nested objects', () => {
+    const p = compilePolicy(withDisplay('{ amount: "{amount} {currency}", customer: "{customer.id}", whole: "{customer}" }'), 'p.yaml');
+    const shown = evaluatePolicy(p, request({ amount: 12.5, customer: { id: 'C-7' } })).display;
+    assert.deepEqual(shown, [
+      { name: 'amount', value: '12.5 —' },
+      { name: 'customer', value: 'C-7' },
+      { name: 'whole', value: '—' },
+    ]);
+    const odd = evaluatePolicy(p, request({ amount: [1, 2], currency: null, customer: 'C-7' })).display!;
+    assert.deepEqual(odd.map((f) => f.value), ['— —', '—', 'C-7']);
+    for (const f of odd) assert.doesNotMatch(f.value, /undefined|object Object|null/);
+  });
+
+  test('values are clipped to 200 characters and stripped of control and direction-override characters', () => {
+    const p = compilePolicy(withDisplay('{ currency: "{currency}" }'), 'p.yaml');
+    const [long] = renderDisplay([['currency', '{currency}']], { currency: 'x'.repeat(500) });
+    assert.equal(Array.from(long!.value).length, 200);
+    assert.ok(long!.value.endsWith('…'));
+    const [spoof] = evaluatePolicy(p, request({ currency: 'US\u202eD\r\n\u0000' })).display!;
+    assert.equal(spoof!.value, 'USD');
+    // A pair of surrogates is never cut in half.
+    const [emoji] = renderDisplay([['e', '{e}']], { e: '💶'.repeat(300) });
+    assert.doesNotMatch(emoji!.value, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+
+  test('a placeholder the payload schema does not declare, a bad field name, a stray brace and too many fields are refused, naming the field', () => {
+    const refused = (display: string, payload?: string): string[] => {
+      try {
+        compilePolicy(withDisplay(display, payload), 'p.yaml');
+      } catch (err) {
+        assert.ok(err instanceof PolicyLoadError);
+        return err.errors.map((e) => `${e.path}: ${e.message}`);
+      }
+      return [];
+    };
+    assert.deepEqual(refused('{ total: "{amount} {currencyy}" }'), [
+      'actions.payments.refund.display.total: names the payload field "currencyy", which the payload schema does not declare: display field "total" could never show it',
+    ]);
+    assert.match(refused('{ who: "{customer.name}" }').join('\n'), /display\.who: names the payload field "customer\.name", which the payload schema does not declare/);
+    assert.match(refused('{ Amount: "{amount}" }').join('\n'), /display.*must be a field name such as amount/);
+    assert.match(refused('{ amount: "{amount" }').join('\n'), /display\.amount: must be text with \{payload field\} placeholders only/);
+    const nine = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`f${i}`, '{amount}']));
+    assert.match(refused(JSON.stringify(nine)).join('\n'), /display: must name from 1 to 8 fields/);
+    // A schema that declares no properties lets the display name any path.
+    assert.deepEqual(refused('{ anything: "{deep.path}" }', '{ type: object }'), []);
   });
 });
