@@ -281,7 +281,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       // Slack last: nothing after the post can fail, so a retry never posts a second message.
       const posted = await slack.post(slackId, renderRequestMessage(message, { live: true, inboxBase: inboxBase(env, policy) }));
-      log.info({ channel: 'slack', slackChannel: posted.channel, ts: posted.ts }, `posted to Slack for ${notification.group}`);
+      log.info({ channel: 'slack', slackChannel: posted.channel, messageTs: posted.ts }, `posted to Slack for ${notification.group}`);
       return { channels: [...names, 'slack'], posted };
     },
 
@@ -296,7 +296,7 @@ export function createActivities(deps: ActivityDeps) {
       const base = inboxBase(env, policy);
       for (const ref of update.refs) {
         await slack.update(ref, renderRequestMessage(update.message, { live: ref.live, inboxBase: base }));
-        log.info({ channel: 'slack', group: ref.group, slackChannel: ref.channel, ts: ref.ts, live: ref.live }, `Slack message for ${ref.group} updated`);
+        log.info({ channel: 'slack', group: ref.group, slackChannel: ref.channel, messageTs: ref.ts, live: ref.live }, `Slack message for ${ref.group} updated`);
       }
     },
   };

@@ -65,7 +65,8 @@ const code = (text: string) => `\`${escapeMrkdwn(text.replace(/`/g, 'ˋ'))}\``;
 const codeBlockSafe = (text: string) => escapeMrkdwn(text).replace(/``/g, '`\u200b`');
 
 const STATUS: Record<RequestMessage['status'], { icon: string; label: string }> = {
-  evaluating: { icon: ':hourglass:', label: 'Evaluating' },
+  // A message exists only once a group must review, so a request still marked evaluating is awaiting its review.
+  evaluating: { icon: ':hourglass_flowing_sand:', label: 'Pending review' },
   pending: { icon: ':hourglass_flowing_sand:', label: 'Pending review' },
   escalated: { icon: ':rotating_light:', label: 'Escalated' },
   approved: { icon: ':white_check_mark:', label: 'Approved' },
