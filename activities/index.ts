@@ -294,15 +294,28 @@ export function createActivities(deps: ActivityDeps) {
         return;
       }
       const base = inboxBase(env, policy);
+      // Every message gets its update even when another's fails; then the failure to retry (the longest wait Slack asked for) comes first.
+      const failures: ApplicationFailure[] = [];
       for (const ref of update.refs) {
-        await slack.update(ref, renderRequestMessage(update.message, { live: ref.live, inboxBase: base }));
-        log.info({ channel: 'slack', group: ref.group, slackChannel: ref.channel, messageTs: ref.ts, live: ref.live }, `Slack message for ${ref.group} updated`);
+        try {
+          await slack.update(ref, renderRequestMessage(update.message, { live: ref.live, inboxBase: base }));
+          log.info({ channel: 'slack', group: ref.group, slackChannel: ref.channel, messageTs: ref.ts, live: ref.live }, `Slack message for ${ref.group} updated`);
+        } catch (err) {
+          const failure = err instanceof ApplicationFailure ? err : ApplicationFailure.retryable(`Slack update for ${ref.group} failed: ${(err as Error).message}`, 'SLACK_ERROR');
+          log.warn({ channel: 'slack', group: ref.group, slackChannel: ref.channel, messageTs: ref.ts, type: failure.type, attempt: Context.current().info.attempt }, failure.message);
+          failures.push(failure);
+        }
       }
+      const retryable = failures.filter((f) => !f.nonRetryable).sort((a, b) => delaySeconds(b) - delaySeconds(a));
+      if (failures.length) throw retryable[0] ?? failures[0]!;
     },
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** The wait a failure asks Temporal for ("7s"), in seconds; 0 when none. */
+const delaySeconds = (f: ApplicationFailure) => Number(/^(\d+)s$/.exec(String(f.nextRetryDelay ?? ''))?.[1] ?? 0);
 
 /**
  * The server's identity checks, made again here (defence in depth): with a directory, a request is

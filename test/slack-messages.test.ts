@@ -4,11 +4,23 @@
  * stand-in (the real WebClient talks to it) with a real Temporal server and worker.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import pino from 'pino';
+import { createActivities, type GroupNotification } from '../activities';
+import type { RequestMessage } from '../activities/notify/types';
+import { loadSlackSettings } from '../config/slack';
+import { signerFromKey } from '../crypto/keys';
+import { compilePolicy } from '../policy/load';
 import { eventually } from './support/eventually';
 import { decideSeen } from './support/review';
-import { startSlackStandIn, type SlackCall, type SlackStandIn } from './support/slack';
+import { BOT_TOKEN, startSlackStandIn, type SlackCall, type SlackStandIn } from './support/slack';
 import { action, startStack, type Stack } from './support/stack';
 import { testEnvironment } from './support/server';
 
@@ -182,4 +194,120 @@ test("a 429 on chat.update is retried after Slack's Retry-After, and the update 
   }, 'no failure recorded');
   assert.ok(stack.logs.some((l) => l.messageTs === ts && l.live === true && String(l.msg).includes('updated')), 'the worker logged the update');
   assert.ok(!JSON.stringify(stack.logs).includes(slack.env.COUNTERSIGN_SLACK_BOT_TOKEN!), 'the token is in no log line');
+});
+
+/**
+ * The activities alone (the SDK's mock activity context, the stand-in as Slack): what Temporal is
+ * told when Slack refuses, limits or is off.
+ */
+const unitPolicy = compilePolicy(
+  `
+version: 1
+defaults: { decision: review, reviewers: finance }
+groups:
+  finance: { members: [dave], slack: { channel: ${FINANCE} } }
+  ops: { members: [oscar], slack: { channel: ${OPS} } }
+`,
+  'policy.yaml',
+);
+const notification: GroupNotification = {
+  event: 'review_requested',
+  group: 'finance',
+  requestId: '0123456789abcdef',
+  workflowId: 'cs-support-bot-0123456789abcdef',
+  action: 'payments.refund',
+  summary: 'Refund twice-charged order',
+  resource: { type: 'customer', id: 'C-42' },
+  agentId: 'support-bot',
+  risk: 'high',
+  ruleIds: ['refunds'],
+  reason: 'Refunds move money out.',
+};
+const unitMessage: RequestMessage = {
+  requestId: notification.requestId,
+  workflowId: notification.workflowId,
+  status: 'pending',
+  action: notification.action,
+  summary: notification.summary,
+  resource: notification.resource,
+  agentId: notification.agentId,
+  risk: 'high',
+  ruleIds: ['refunds'],
+  reason: notification.reason,
+  payload: { amount: 900 },
+  versionDigest: 'b'.repeat(64),
+  version: 1,
+  approvals: [],
+  approvalsNeeded: 1,
+  eligibleGroups: ['finance'],
+  assurance: 'chat',
+};
+
+function activitiesWith(env: NodeJS.ProcessEnv, options: { noSlackOption?: boolean } = {}) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) });
+  const slackSettings = loadSlackSettings(env);
+  const activities = createActivities({
+    policy: unitPolicy,
+    logger: pino({ level: 'debug' }, sink),
+    signer: signerFromKey(generateKeyPairSync('ed25519').privateKey),
+    evidenceDir: mkdtempSync(join(tmpdir(), 'slack-activities-')),
+    env,
+    ...(options.noSlackOption ? {} : { slack: slackSettings }),
+  });
+  return { activities, lines };
+}
+const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => new MockActivityEnvironment().run(fn as (...a: unknown[]) => Promise<R>, ...args) as Promise<R>;
+const failure = async (promise: Promise<unknown>): Promise<ApplicationFailure> => {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof ApplicationFailure, `an ApplicationFailure, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
+    return err;
+  }
+  throw new Error('expected the activity to fail');
+};
+
+test('activities: Slack from the environment posts and returns the message; COUNTERSIGN_PUBLIC_URL is the inbox base', async () => {
+  const { activities } = activitiesWith({ ...slack.env, COUNTERSIGN_PUBLIC_URL: 'https://cs.example.com' }, { noSlackOption: true });
+  const res = await run(activities.notifyGroup, notification, unitMessage);
+  assert.deepEqual(res.channels, ['log', 'slack']);
+  assert.equal(res.posted?.channel, FINANCE);
+  const post = slack.callsTo('chat.postMessage').at(-1)!;
+  assert.equal(buttonsOf(post).find((b) => b.action_id === 'cs_open')?.url, 'https://cs.example.com/inbox/requests/0123456789abcdef');
+  assert.throws(() => activitiesWith({ COUNTERSIGN_PUBLIC_URL: 'https://cs.example.com/inbox?x=1' }), /COUNTERSIGN_PUBLIC_URL must be an http\(s\) origin/);
+  assert.throws(() => activitiesWith({ COUNTERSIGN_PUBLIC_URL: 'javascript:alert(1)' }), /COUNTERSIGN_PUBLIC_URL must be an http\(s\) origin/);
+});
+
+test('activities: without Slack a group with a channel is warned about once, and notified otherwise', async () => {
+  const { activities, lines } = activitiesWith({});
+  for (let i = 0; i < 3; i++) assert.deepEqual(await run(activities.notifyGroup, notification, unitMessage), { channels: ['log'] });
+  assert.equal(lines.filter((l) => String(l.msg).includes('Slack is not configured')).length, 1);
+});
+
+test("activities: Slack's refusals are final and name the channel; a 429 asks Temporal to wait Retry-After; an unreachable Slack is retried", async () => {
+  const wrongToken = `xoxb-9999-9999-${'b'.repeat(24)}`;
+  const refused = await failure(run(activitiesWith({ ...slack.env, COUNTERSIGN_SLACK_BOT_TOKEN: wrongToken }).activities.notifyGroup, notification, unitMessage));
+  assert.equal(refused.nonRetryable, true);
+  assert.match(refused.message, new RegExp(`${FINANCE}.*invalid_auth.*COUNTERSIGN_SLACK_BOT_TOKEN`));
+  assert.ok(!refused.message.includes(wrongToken) && !refused.message.includes(BOT_TOKEN));
+
+  const { activities, lines } = activitiesWith(slack.env);
+  slack.rateLimit('chat.postMessage', 3, 1);
+  const limited = await failure(run(activities.notifyGroup, notification, unitMessage));
+  assert.equal(limited.type, 'SLACK_RATE_LIMITED');
+  assert.equal(limited.nonRetryable, false);
+  assert.equal(limited.nextRetryDelay, '3s');
+
+  // Two messages: one update limited, the other still made; the retryable failure is what Temporal sees.
+  slack.rateLimit('chat.update', 2, 1);
+  const before = slack.callsTo('chat.update').length;
+  const both = await failure(run(activities.updateGroupMessages, { message: unitMessage, refs: [{ group: 'finance', channel: FINANCE, ts: '1.000001', live: false }, { group: 'ops', channel: OPS, ts: '1.000002', live: false }] }));
+  assert.equal(both.nextRetryDelay, '2s');
+  assert.deepEqual(slack.callsTo('chat.update').slice(before).map((c) => c.args.channel), [FINANCE, OPS]);
+
+  const down = await failure(run(activitiesWith({ ...slack.env, COUNTERSIGN_SLACK_API_URL: 'http://127.0.0.1:9/api/' }).activities.notifyGroup, notification, unitMessage));
+  assert.equal(down.nonRetryable, false);
+  assert.equal(down.type, 'SLACK_UNREACHABLE');
+  assert.ok(!JSON.stringify(lines).includes(BOT_TOKEN), 'the token is in no log line');
 });
