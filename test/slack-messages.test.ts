@@ -133,6 +133,21 @@ test("a request entering review posts one message to its group's channel: the re
   await noFailures(state.requestId);
 });
 
+test("a reviewer's edit updates the message with the new version and what changed", async () => {
+  const state = await stack.cs.submit(action({ payload: { amount: 900, currency: 'USD', order: 'A-78' } }), { waitMs: 1000 });
+  await postFor(state.requestId, FINANCE);
+  await decideSeen(stack.cs, state.requestId, { decision: 'approve', reviewer: 'dave', editedPayload: { amount: 450, currency: 'USD', order: 'A-78', note: 'half' } });
+  const edited = await updateOf(state.requestId, FINANCE, (t) => t.includes('Changed in version 2'), 'the edit shown');
+  const text = textOf(edited);
+  assert.ok(text.includes('• `amount`: `900` → `450`'), text);
+  assert.ok(text.includes('• added `note`: `"half"`'), text);
+  assert.ok(text.includes('"amount": 450'), 'the payload shown is the new version');
+  const view = await stack.cs.view(state.requestId);
+  const approve = buttonsOf(edited).find((b) => b.action_id === 'cs_approve');
+  assert.equal(JSON.parse(approve!.value!).v, view.currentDigest, 'the buttons decide the version shown');
+  await noFailures(state.requestId);
+});
+
 test('escalation updates the first group message and posts a live one to the next group', async () => {
   const state = await stack.cs.submit(action({ action: 'payments.payout', payload: { amount: 50, currency: 'EUR' } }), { waitMs: 1000 });
   const first = await postFor(state.requestId, FINANCE);
