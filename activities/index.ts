@@ -10,6 +10,9 @@ import { EvidenceConflictError, writeEvidence } from './evidence';
 import { fileSpendLedger, type SpendLedger, type SpendResult } from './ledger';
 import type { Signer } from '../crypto/keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
+import { renderRequestMessage } from './notify/blocks';
+import { slackChannel, type SlackChannel } from './notify/slack';
+import { loadSlackSettings, SlackConfigError, type SlackSettings } from '../config/slack';
 import type { GroupNotification, MessageUpdate, RequestMessage } from './notify/types';
 import { checkCatalog } from '../policy/catalog';
 import { evaluatePolicy } from '../policy/evaluate';
@@ -31,9 +34,32 @@ export interface ActivityDeps {
   /** Spent tokens, outside workflow state (default: files in <evidenceDir>/spent). */
   ledger?: SpendLedger;
   env?: NodeJS.ProcessEnv;
+  /** The Slack app (bot token, API URL): default from env (config/slack.ts); undefined turns Slack off. */
+  slack?: SlackSettings;
 }
 
 export type { MintInput, MintResult };
+
+/**
+ * Where reviewers open a request: COUNTERSIGN_PUBLIC_URL (an http(s) origin) when set, else the
+ * directory's first WebAuthn origin (the inbox passkeys are bound to), else none (no url buttons).
+ */
+export function inboxBase(env: NodeJS.ProcessEnv, policy: Pick<CompiledPolicy, 'webauthn'>): string | undefined {
+  const configured = env.COUNTERSIGN_PUBLIC_URL;
+  if (configured) {
+    let url: URL;
+    try {
+      url = new URL(configured);
+    } catch {
+      throw new SlackConfigError(`COUNTERSIGN_PUBLIC_URL must be an http(s) origin such as https://countersign.example.com, got "${configured.slice(0, 100)}".`);
+    }
+    if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash || !/^\/?$/.test(url.pathname)) {
+      throw new SlackConfigError(`COUNTERSIGN_PUBLIC_URL must be an http(s) origin (no path, query or credentials) such as https://countersign.example.com, got "${configured.slice(0, 100)}".`);
+    }
+    return url.origin;
+  }
+  return policy.webauthn?.origins[0];
+}
 
 /** What the workflow knows of its request when it asks for policy's verdict and, on allow, the token in the same round. */
 export interface ReleaseIfAllowed {
@@ -57,7 +83,14 @@ export interface ReviewerCredentials {
 }
 
 /** Activities close over the worker's loaded policy and logger. */
-export function createActivities({ policy, logger, signer, evidenceDir, ledger = fileSpendLedger(join(evidenceDir, 'spent')), env = process.env }: ActivityDeps) {
+export function createActivities(deps: ActivityDeps) {
+  const { policy, logger, signer, evidenceDir, ledger = fileSpendLedger(join(evidenceDir, 'spent')), env = process.env } = deps;
+  // Read once, at start: a misconfigured Slack app or public URL stops the worker with a sentence, before any request.
+  const slackSettings = 'slack' in deps ? deps.slack : loadSlackSettings(env);
+  const slack: SlackChannel | undefined = slackSettings ? slackChannel(slackSettings, logger) : undefined;
+  inboxBase(env, policy);
+  /** Groups that name a Slack channel while Slack is off: warned about once each. */
+  const warnedNoSlack = new Set<string>();
   /** Every line names the workflow and request it belongs to. */
   function requestLogger(): Logger {
     const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
@@ -222,7 +255,7 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
     },
 
     /** Tells a group a request needs it: the log, its webhook, and its Slack channel (whose message reference comes back, `posted`). */
-    async notifyGroup(notification: GroupNotification, _message?: RequestMessage): Promise<{ channels: string[]; posted?: { channel: string; ts: string } }> {
+    async notifyGroup(notification: GroupNotification, message?: RequestMessage): Promise<{ channels: string[]; posted?: { channel: string; ts: string } }> {
       const group = policy.config.groups[notification.group];
       const log = requestLogger().child({ ruleIds: notification.ruleIds, group: notification.group, event: notification.event });
       const channels: NotificationChannel[] = [logChannel(log)];
@@ -236,17 +269,53 @@ export function createActivities({ policy, logger, signer, evidenceDir, ledger =
           throw err;
         }
       }
-      return { channels: channels.map((c) => c.name) };
+      const names = channels.map((c) => c.name);
+      const slackId = group?.slack?.channel;
+      if (!slackId || !message) return { channels: names };
+      if (!slack) {
+        if (!warnedNoSlack.has(notification.group)) {
+          warnedNoSlack.add(notification.group);
+          log.warn({ channel: 'slack', slackChannel: slackId }, `group ${notification.group} names Slack channel ${slackId}, but Slack is not configured (COUNTERSIGN_SLACK_BOT_TOKEN): its reviewers find the request in the inbox`);
+        }
+        return { channels: names };
+      }
+      // Slack last: nothing after the post can fail, so a retry never posts a second message.
+      const posted = await slack.post(slackId, renderRequestMessage(message, { live: true, inboxBase: inboxBase(env, policy) }));
+      log.info({ channel: 'slack', slackChannel: posted.channel, messageTs: posted.ts }, `posted to Slack for ${notification.group}`);
+      return { channels: [...names, 'slack'], posted };
     },
 
-    /** Re-renders a request's chat messages after a transition. Without Slack no message was ever posted, so there is none to update. */
+    /** Re-renders a request's chat messages after a transition, each with its own `live` (buttons only while its group may decide). */
     async updateGroupMessages(update: MessageUpdate): Promise<void> {
       if (!update.refs.length) return;
+      const log = requestLogger().child({ ruleIds: update.message.ruleIds, status: update.message.status });
+      if (!slack) {
+        log.warn({ channel: 'slack', groups: update.refs.map((r) => r.group) }, 'chat messages not updated: Slack is not configured');
+        return;
+      }
+      const base = inboxBase(env, policy);
+      // Every message gets its update even when another's fails; then the failure to retry (the longest wait Slack asked for) comes first.
+      const failures: ApplicationFailure[] = [];
+      for (const ref of update.refs) {
+        try {
+          await slack.update(ref, renderRequestMessage(update.message, { live: ref.live, inboxBase: base }));
+          log.info({ channel: 'slack', group: ref.group, slackChannel: ref.channel, messageTs: ref.ts, live: ref.live }, `Slack message for ${ref.group} updated`);
+        } catch (err) {
+          const failure = err instanceof ApplicationFailure ? err : ApplicationFailure.retryable(`Slack update for ${ref.group} failed: ${(err as Error).message}`, 'SLACK_ERROR');
+          log.warn({ channel: 'slack', group: ref.group, slackChannel: ref.channel, messageTs: ref.ts, type: failure.type, attempt: Context.current().info.attempt }, failure.message);
+          failures.push(failure);
+        }
+      }
+      const retryable = failures.filter((f) => !f.nonRetryable).sort((a, b) => delaySeconds(b) - delaySeconds(a));
+      if (failures.length) throw retryable[0] ?? failures[0]!;
     },
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** The wait a failure asks Temporal for ("7s"), in seconds; 0 when none. */
+const delaySeconds = (f: ApplicationFailure) => Number(/^(\d+)s$/.exec(String(f.nextRetryDelay ?? ''))?.[1] ?? 0);
 
 /**
  * The server's identity checks, made again here (defence in depth): with a directory, a request is
