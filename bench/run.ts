@@ -38,6 +38,7 @@ import { pingUpdate } from './baseline-workflows';
 import { startWorkerProcess } from '../test/support/worker-process';
 import { HISTORY_SHARDS, startClusterStack, TEMPORAL_PROCESSES, TEMPORAL_SERVER_VERSION, type ClusterStack } from '../scripts/cluster-stack';
 import { cpuPerOperation, pidsNamed, type CpuGroups } from './cpu';
+import { benchSlack } from './slack';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 200);
@@ -242,6 +243,10 @@ async function main(): Promise<void> {
     }
     results.consume = summarize(consumeSamples);
     results.report = summarize(reportSamples);
+    save(true);
+
+    log(`4b/6 Slack (${REVIEW_N}): submit → message posted, click → token in hand, against the local Slack stand-in`);
+    results.slack = await benchSlack(env, home, REVIEW_N);
     save(true);
 
     if (PENDING > 0) {
@@ -482,6 +487,7 @@ function markdown(r: Record<string, unknown>): string {
     row('review round trip (approve → token in hand)', r.reviewRoundTrip as Summary, 'p50 ≤ 30, p99 ≤ 100'),
     row('consume', r.consume as Summary),
     row('report', r.report as Summary),
+    ...(r.slack ? [row('Slack: submit → review message posted (local stand-in)', (r.slack as { submitToPosted: Summary }).submitToPosted), row('Slack: Approve click → token in hand', (r.slack as { clickToToken: Summary }).clickToToken)] : []),
   ];
   const ratios = r.ratios as Record<string, number>;
   lines.push(

@@ -66,7 +66,11 @@ export function refreshChatMessages(r: ApprovalRun): void {
   r.notifications.push(
     updateGroupMessages.executeWithOptions({ summary: `update ${refs.map((x) => x.group).join(', ')} in chat` }, [{ message, refs }]).then(
       () => undefined,
-      (err: Error) => void record(r, 'notification_failed', `chat update for ${refs.map((x) => x.group).join(', ')}: ${err.cause instanceof Error ? err.cause.message : err.message}`, undefined, { groups: refs.map((x) => x.group) }),
+      (err: Error) => {
+        // Shown nothing new after all: the next transition sends these again.
+        for (const s of stale) if (s.ref.shown === s.shown) s.ref.shown = '';
+        record(r, 'notification_failed', `chat update for ${refs.map((x) => x.group).join(', ')}: ${err.cause instanceof Error ? err.cause.message : err.message}`, undefined, { groups: refs.map((x) => x.group) });
+      },
     ),
   );
 }

@@ -7,9 +7,18 @@ export const { evaluateRequest, evaluateRequestAndRelease, evaluateEdit, mintTok
   startToCloseTimeout: '10s',
   retry: { maximumAttempts: 3 },
 });
-export const { notifyGroup, updateGroupMessages } = proxyActivities<Activities>({
+export const { notifyGroup } = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
+});
+/**
+ * A chat message kept current: retried for up to ten minutes (Slack's 429s ask for waits of their
+ * own, which count as attempts), so a closed request does not keep live buttons for want of a retry.
+ */
+export const { updateGroupMessages } = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 export const { sealEvidence } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',

@@ -88,7 +88,9 @@ function notify(r: ApprovalRun, group: GroupSnapshot, event: GroupNotification['
     reason: p?.reason ?? '',
     deadline: r.review ? new Date(r.review.deadline).toISOString() : undefined,
   };
-  const message = requestMessage(r);
+  // Sent before apply() moves the run's status: the message shows the review's own, pending or escalated.
+  const status = r.review?.status === 'pending' || r.review?.status === 'escalated' ? r.review.status : undefined;
+  const message = { ...requestMessage(r), ...(status ? { status } : {}) };
   r.notifications.push(
     notifyGroup.executeWithOptions({ summary: `${event === 'escalated' ? 'escalate to' : 'notify'} ${group.name}` }, [notification, message]).then(
       (res) => {
