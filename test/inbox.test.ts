@@ -492,6 +492,7 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     const approved = (await stack.ops.view(request.requestId)).history.find((e) => e.type === 'approved')!;
     assert.equal(approved.actor, 'dave');
     assert.equal(approved.data!.assurance, 'passkey');
+    assert.equal(approved.data!.channel, 'inbox');
     assert.equal((approved.data!.passkey as { credentialId: string }).credentialId, ctx.dave.credentialId);
   });
 

@@ -267,6 +267,7 @@ describe('Slack approvals with identity binding', () => {
       assert.equal(chat.userId, user.id);
       assert.equal(chat.channelId, CHANNEL);
       assert.equal(e.data!.assurance, 'chat');
+      assert.equal(e.data!.channel, 'slack');
     }
     const file = join(stack.dir, 'slack-evidence.json');
     writeFileSync(file, JSON.stringify(bundle));

@@ -297,6 +297,9 @@ function sameVersion(state: ReviewState, payload: Payload): boolean {
   return state.version.digest === actionDigest({ action: state.action, resource: state.resource, payload });
 }
 
+/** Where a decision came in, by how it was signed: a key through the reviewer API (CLI, SDK), a passkey through the inbox, a chat click through Slack. */
+const CHANNEL_OF = { key: 'api', passkey: 'inbox', chat: 'slack' } as const;
+
 /** What the reviewer saw and signed, kept in the evidence with their decision. */
 function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key: string]: Json } = {}): { [key: string]: Json } {
   const key = registeredKey(state, d.reviewer);
@@ -308,7 +311,7 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
     versionDigest: state.version.digest,
     shown: { payloadDigest: state.version.digest, ruleIds: p.ruleIds, risk: p.risk, reason: p.reason, group: p.route.group.name, approvals: p.route.approvals },
     signed: Boolean((key || passkey) && d.signature && !('chat' in d.signature)),
-    ...(signature ? { assurance: assuranceOf(signature) } : {}),
+    ...(signature ? { assurance: assuranceOf(signature), channel: CHANNEL_OF[assuranceOf(signature)] } : {}),
     ...(p.directoryDigest ? { directoryDigest: p.directoryDigest } : {}),
     ...((passkey || (key && state.currentKeys)) && state.credentials ? { credentialsDirectoryDigest: state.credentials.directoryDigest } : {}),
     ...(key && d.signature && 'value' in d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
