@@ -28,11 +28,15 @@ import { testEnvironment, testWorkflowBundle } from '../support/server';
 import { action, startStack, type Stack, type TestClient } from '../support/stack';
 import { decideSeen, signedDecision } from '../support/review';
 import { simulatedAuthenticator } from '../support/authenticator';
-import { decisionStatement, statementTarget } from '../../common/signing';
+import { CHAT_ATTESTATION_DOMAIN, decisionStatement, statementTarget } from '../../common/signing';
+import { startSlackStandIn, type SlackStandIn } from '../support/slack';
 import { decisionChallenge } from '../../common/signing';
 import { passkeyFingerprint } from '../../common/webauthn';
 import { Enrollments } from '../../server/enrollments';
 import { enrollmentWorkflowId, type EnrollmentState, type EnrollmentStatus, type RegisteredPasskey } from '../../workflows/enrollment-messages';
+
+/** The Slack stand-in the recording stack posts to (the chat scenarios wait on it). */
+let recordingSlack: SlackStandIn | undefined;
 
 /** Pat decides from the web inbox: a passkey, simulated here (the fixture needs only the history it leaves). */
 const INBOX = { rpId: 'localhost', origin: 'http://localhost:7280' };
@@ -47,6 +51,7 @@ groups:
   support-leads: { members: [carol] }
   finance: { members: [dave, erin] }
   inbox: { members: [pat] }
+  chat: { members: [dave], slack: { channel: C0RECORD1 } }
 rules:
   - id: refund-small
     match: { action: payments.refund }
@@ -90,6 +95,11 @@ rules:
     match: { action: account.unlock }
     decision: review
     reviewers: inbox
+  - id: refund-chat
+    match: { action: payments.chatRefund }
+    decision: review
+    reviewers: chat
+    assurance: chat
 actions:
   payments.refund:
     display: { amount: "{amount} {currency}", order: "{order}" }
@@ -252,6 +262,28 @@ export const SCENARIOS: Record<string, Scenario> = {
       return execute(r, 'succeeded', edited);
     },
   },
+  /**
+   * Slack (issue 24): the review message is posted to the group's channel and kept current (the
+   * 'chat-messages' patch), and dave approves in chat — the front door's attestation of his click,
+   * signed with the start key, as the Slack endpoint sends it.
+   */
+  'chat-approve': {
+    outcome: 'executed',
+    run: async (cs, name, stack) => {
+      const r = await submitted(cs, name, { action: 'payments.chatRefund', ...refund(300) }, 'pending');
+      await recordingSlack!.waitFor('chat.postMessage', (a) => JSON.stringify(a.blocks ?? '').includes(r.requestId), 'the review message');
+      const view = await cs.view(r.workflowId);
+      const signedAt = new Date().toISOString();
+      const slack = { teamId: 'T0RECORD', userId: 'U0DAVE001', channelId: 'C0RECORD1', actionTs: `${Math.floor(Date.now() / 1000)}.000001` };
+      const decision = { decision: 'approve' as const, reviewer: 'dave', versionDigest: view.currentDigest };
+      const statement = decisionStatement(statementTarget(view, { versionDigest: view.currentDigest, policyDigest: view.policy!.policyDigest }), decision, signedAt);
+      const value = stack.startSigner.sign(CHAT_ATTESTATION_DOMAIN, { statement, slack }).signature;
+      await stack.ops.decide(r.workflowId, { ...decision, signature: { signedAt, chat: { slack, value } } });
+      const id = await execute(r, 'succeeded');
+      await recordingSlack!.waitFor('chat.update', (a) => JSON.stringify(a.blocks ?? '').includes(r.requestId) && /xecuted/.test(JSON.stringify(a.blocks)), 'the message updated to executed');
+      return id;
+    },
+  },
   /** The 'queue-memo' patch: the run publishes its display fields and approvals (0/2, then 1/2, 2/2) in its memo for the queue. */
   'queue-memo': {
     outcome: 'executed',
@@ -390,7 +422,8 @@ async function main(names: string[]): Promise<void> {
   const chosen = names.length ? names.filter((n) => SCENARIOS[n]) : Object.keys(SCENARIOS);
   const enrolments = names.length ? names.filter((n) => ENROLLMENT_SCENARIOS[n]) : Object.keys(ENROLLMENT_SCENARIOS);
   const env = await testEnvironment();
-  const stack = await startStack(env, RECORDING_POLICY);
+  recordingSlack = await startSlackStandIn();
+  const stack = await startStack(env, RECORDING_POLICY, { slack: recordingSlack });
   try {
     const workflowBundle = await testWorkflowBundle();
     /** What is written must read back to the same history and replay, before it becomes a fixture. */
@@ -424,6 +457,7 @@ async function main(names: string[]): Promise<void> {
     );
   } finally {
     await stack.stop();
+    await recordingSlack.close();
     await env.teardown();
     rmSync(stack.dir, { recursive: true, force: true });
   }
