@@ -27,6 +27,7 @@ import { eventually } from './support/eventually';
 import { sealedBundle } from './support/evidence';
 import { signedDecision } from './support/review';
 import { testEnvironment } from './support/server';
+import { signedHeaders, slashCommand, startSlackStandIn, type SlackStandIn } from './support/slack';
 import { action, startStack, type Stack, type StackContext } from './support/stack';
 
 const POLICY = `
@@ -181,10 +182,12 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
   let stack: Stack;
   let env: TestWorkflowEnvironment;
   let url: string;
+  let slack: SlackStandIn;
 
   before(async () => {
     env = await testEnvironment();
-    stack = await startStack(env, POLICY, { inbox: true });
+    slack = await startSlackStandIn();
+    stack = await startStack(env, POLICY, { inbox: true, slack });
     Object.assign(ctx, { env, stack });
     url = stack.inboxUrl;
     ctx.browser = await chromium.launch({ executablePath: (chromiumAt as { path: string }).path, args: ['--no-sandbox'] });
@@ -196,6 +199,7 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     await ctx.browser?.close();
     await stack?.stop();
     await env?.teardown();
+    await slack?.close();
   });
 
   const refund = (amount: number, extra: Record<string, unknown> = {}) =>
@@ -757,6 +761,34 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     } finally {
       await context.close();
     }
+  });
+
+  test('linking Slack in the browser: /inbox/link names the Slack user who will act as the reviewer, a passkey confirms it, and only once', async () => {
+    const base = url.replace(/\/inbox$/, '');
+    const user = { id: 'U0DAVEWEB', name: 'dave.web' };
+    const toSlack = (text: string) => {
+      const body = slashCommand({ user, text });
+      return fetch(`${base}/v1/slack/commands`, { method: 'POST', headers: signedHeaders(body), body });
+    };
+    const res = await toSlack('link');
+    assert.equal(res.status, 200);
+    const reply = (await res.json()) as { response_type: string; text: string };
+    assert.equal(reply.response_type, 'ephemeral');
+    const link = new RegExp(`${url}/link#code=[A-Za-z0-9_.-]+`).exec(reply.text)?.[0];
+    assert.ok(link, reply.text);
+    const page = ctx.dave.page;
+    await page.goto(link);
+    await assertText(page.locator('main'), /Slack user @dave\.web \(U0DAVEWEB, team T0COUNTER\) will act as you, dave, in Slack/);
+    assert.ok(!page.url().includes('code='), 'the code leaves the address bar once read');
+    await page.getByRole('button', { name: 'Confirm with your passkey' }).click();
+    await assertText(page.locator('main p[role=status]'), /Slack user @dave\.web now acts as dave in Slack/);
+    // The same link again: the page offers it, the server refuses its second use.
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Confirm with your passkey' }).click();
+    await assertText(page.locator('main p[role=alert]'), /used already/);
+    // In Slack, the user is now dave.
+    assert.equal((await toSlack('whoami')).status, 200);
+    await slack.waitFor('chat.postEphemeral', (a) => a.user === user.id && /linked to countersign reviewer dave/.test(String(a.text)), 'whoami answered');
   });
 });
 
