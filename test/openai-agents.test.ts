@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Agent, run, RunState, setTracingDisabled, Usage, type AgentInputItem, type Model, type ModelRequest, type ModelResponse } from '@openai/agents';
+import ts from 'typescript';
 import { z } from 'zod';
 import { countersignTool, fileRunStateStore, memoryRunStateStore, persistInterrupted, resumeWhenDecided, type RunStateStore } from '../client/adapters/openai-agents';
 import type { Countersign } from '../client/sdk';
@@ -261,5 +262,17 @@ describe('OpenAI Agents adapter', () => {
     assert.equal(result.interruptions.length, 0, 'an ended request is no interruption');
     assert.equal(first.ran.length + rerun.ran.length, 1);
     assert.match(String(result.finalOutput), /not executed \(TOKEN_CONSUMED\)/);
+  });
+});
+
+describe('examples/frameworks/openai-agents.ts', () => {
+  test('type-checks as a user writes it (countersign and countersign/openai-agents as the package exports them)', () => {
+    const root = join(__dirname, '..');
+    const config = ts.parseJsonConfigFileContent(ts.readConfigFile(join(root, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, root);
+    const file = join(root, 'examples', 'frameworks', 'openai-agents.ts');
+    // The package's subpath exports point at dist/; here they point at the sources they are built from.
+    const program = ts.createProgram([file], { ...config.options, paths: { countersign: ['./client/index.ts'], 'countersign/*': ['./client/adapters/*.ts'] }, pathsBasePath: root } as ts.CompilerOptions);
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => `${d.file ? relative(root, d.file.fileName) : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    assert.deepEqual(diagnostics, []);
   });
 });

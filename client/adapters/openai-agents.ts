@@ -17,6 +17,8 @@ import type { HeldCall, HeldRun, RunStateStore } from './openai-agents-store';
 
 export { fileRunStateStore, memoryRunStateStore, type HeldCall, type HeldRun, type RunStateStore } from './openai-agents-store';
 export { refusalText, type GatedAction, type GateResult } from './gate';
+/** Per-request token keys in files: a run resumed by another process can still open its token. */
+export { fileKeyStore, memoryKeyStore } from '../agent-keys';
 
 export interface CountersignToolSettings<Context = UnknownContext> {
   /** The agent's task (a conversation, a job): the same call in the same task is one countersign request. Keep it stable across a resume. */
