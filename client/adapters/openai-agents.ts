@@ -58,7 +58,9 @@ export function countersignTool<TParameters extends ToolInputParameters = undefi
     return settings.taskId(context);
   };
   const gate = (context: RunContext<Context> | undefined) => ({ taskId: taskOf(context), waitMs: 0, ...(settings.onBehalfOf ? { onBehalfOf: settings.onBehalfOf } : {}) });
-  const name = options.name ?? (execute as { name?: string }).name ?? 'tool';
+  // The name the model calls (tool() would otherwise take it from the wrapper's function name).
+  const name = options.name || execute.name;
+  if (!name) throw new Error('countersignTool: give the tool a name (options.name).');
 
   const needsApproval = async (context: RunContext, input: Input, callId?: string): Promise<boolean> => {
     const request = await cs.submit(submission(gated, input, gate(context as RunContext<Context>)), { waitMs: 0 });
