@@ -111,8 +111,9 @@ export default defineConfig(
       globals: globals.node,
       parserOptions: {
         projectService: {
-          // Root-level scratch scripts sit outside tsconfig.json's `include`.
-          allowDefaultProject: ['*.ts'],
+          // Root-level scratch scripts and the framework examples (written as a user imports the
+          // package; each type-checked by its adapter's test) sit outside tsconfig.json's `include`.
+          allowDefaultProject: ['*.ts', 'examples/frameworks/*.ts'],
           defaultProject: 'tsconfig.json',
         },
         tsconfigRootDir: import.meta.dirname,
