@@ -212,3 +212,6 @@ export async function countersignApprovalResponses<TOOLS extends ToolSet>(
   );
   return { responses, pending };
 }
+
+/** Per-request agent keys: a resume in another process (after a restart, in a worker) needs a fileKeyStore. */
+export { fileKeyStore, memoryKeyStore, type AgentKeyStore } from '../agent-keys';
