@@ -241,6 +241,16 @@ describe('countersign/ai-sdk', () => {
     assert.match(replay.text, /TOKEN_CONSUMED/);
   });
 
+  test('a call the catalog refuses (a malformed customer id) never runs; the model sees INVALID_REQUEST', async () => {
+    const g = await gated();
+    const { result } = await turn(g, { ...refundInput(40), customer: 'nobody' });
+    assert.equal(g.runs.length, 0);
+    const [output] = result.steps.flatMap((s) => toolResults(s.content));
+    assert.ok(isCountersignRefusal(output), JSON.stringify(output));
+    assert.equal(output.code, 'INVALID_REQUEST');
+    assert.match(result.text, /INVALID_REQUEST/);
+  });
+
   test('a second run of the same call (same task, same input) does not run the side effect twice', async () => {
     const g = await gated();
     const input = refundInput(40);

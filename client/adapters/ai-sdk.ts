@@ -21,6 +21,7 @@ import type {
   ToolExecutionOptions,
   ToolSet,
 } from 'ai';
+import { InvalidRequestError } from '../../common/refusals';
 import type { SubmitState } from '../../common/views';
 import type { Countersign } from '../sdk';
 import { gatedCall, type GatedAction, type GateOptions } from './gate';
@@ -30,7 +31,7 @@ export type { GatedAction } from './gate';
 /** What the model gets as the tool result when the tool did not run. */
 export interface CountersignRefusal {
   executed: false;
-  /** The countersign request this call is. */
+  /** The countersign request this call is ('' for a call refused before any request started: INVALID_REQUEST). */
   requestId: string;
   /** The request's status: denied, expired, changes_requested, pending, executed… */
   status: string;
@@ -94,7 +95,14 @@ export function withCountersign<TOOLS extends ToolSet, const ACTIONS extends Cou
     gatedTools[name] = {
       ...original,
       execute: async (input: unknown, executionOptions: ToolExecutionOptions<unknown>): Promise<unknown> => {
-        const result = await gatedCall(cs, mapping, input, (approved) => settle(execute(approved, executionOptions)), gateOptions);
+        let result;
+        try {
+          result = await gatedCall(cs, mapping, input, (approved) => settle(execute(approved, executionOptions)), gateOptions);
+        } catch (err) {
+          // Refused at the front door (the catalog's schema or resource): nothing started, nothing ran.
+          if (err instanceof InvalidRequestError) return refusal({ requestId: '', status: 'invalid', code: err.code, message: err.message });
+          throw err;
+        }
         if (result.kind === 'executed') return result.result;
         if (result.kind === 'pending') {
           return refusal({ requestId: result.requestId, status: result.status, code: 'PENDING', message: `Request ${result.requestId} awaits a reviewer in countersign: the tool has not run.` });
@@ -103,7 +111,13 @@ export function withCountersign<TOOLS extends ToolSet, const ACTIONS extends Cou
       },
     } as ToolSet[string];
     approvals[name] = async (input: unknown): Promise<ToolApprovalStatus> => {
-      const state = await cs.submit(actionRequest(mapping, input, gateOptions), { waitMs: gateOptions.waitMs ?? 0 });
+      let state;
+      try {
+        state = await cs.submit(actionRequest(mapping, input, gateOptions), { waitMs: gateOptions.waitMs ?? 0 });
+      } catch {
+        // execute decides (and fails closed): it submits again, and runs nothing without a consumed token.
+        return 'not-applicable';
+      }
       if (OPEN.has(state.status) && !state.outcome) {
         return { type: 'user-approval', reason: `${REASON_PREFIX}${state.requestId} awaits a reviewer (${state.status}); it runs only on countersign's approval.` };
       }
