@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { generateText, isStepCount, tool, type ModelMessage, type ToolApprovalResponse } from 'ai';
+import { generateText, isStepCount, simulateReadableStream, streamText, tool, type ModelMessage, type ToolApprovalResponse } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
 import { countersignApprovalResponses, countersignRequestId, isCountersignRefusal, withCountersign, awaitDecision } from '../client/adapters/ai-sdk';
@@ -74,21 +74,31 @@ function refundTools() {
   return { tools, runs };
 }
 
-/** The AI SDK's mock model, scripted: it calls `refund` with `input`; once it has a tool result it says what it saw. */
+/** The provider spec's prompt and stream parts, as the mock model takes them (ai re-exports neither). */
+type LanguageModelV4Prompt = Parameters<MockLanguageModelV4['doGenerate']>[0]['prompt'];
+type LanguageModelV4StreamPart = Awaited<ReturnType<MockLanguageModelV4['doStream']>>['stream'] extends ReadableStream<infer P> ? P : never;
+
+/** The AI SDK's mock model, scripted: it calls `refund` with `input`; once it has a tool result it says what it saw. Streams too. */
 function scriptedModel(input: Refund) {
+  const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 }, outputTokens: { total: 1, text: 1, reasoning: 0 } };
+  const next = (prompt: LanguageModelV4Prompt) => {
+    const last = prompt.at(-1);
+    return last?.role === 'tool'
+      ? { text: `saw ${JSON.stringify(last.content)}`, finishReason: { unified: 'stop' as const, raw: 'stop' } }
+      : { call: { type: 'tool-call' as const, toolCallId: `call-${randomUUID().slice(0, 8)}`, toolName: 'refund', input: JSON.stringify(input) }, finishReason: { unified: 'tool-calls' as const, raw: 'tool_calls' } };
+  };
   return new MockLanguageModelV4({
     doGenerate: async (options) => {
-      const last = options.prompt.at(-1);
-      const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 }, outputTokens: { total: 1, text: 1, reasoning: 0 } };
-      if (last?.role === 'tool') {
-        return { content: [{ type: 'text', text: `saw ${JSON.stringify(last.content)}` }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
-      }
-      return {
-        content: [{ type: 'tool-call', toolCallId: `call-${randomUUID().slice(0, 8)}`, toolName: 'refund', input: JSON.stringify(input) }],
-        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
-        usage,
-        warnings: [],
-      };
+      const step = next(options.prompt);
+      return { content: step.call ? [step.call] : [{ type: 'text', text: step.text ?? '' }], finishReason: step.finishReason, usage, warnings: [] };
+    },
+    doStream: async (options) => {
+      const step = next(options.prompt);
+      const chunks: LanguageModelV4StreamPart[] = [{ type: 'stream-start', warnings: [] }];
+      if (step.call) chunks.push(step.call);
+      else chunks.push({ type: 'text-start', id: 't' }, { type: 'text-delta', id: 't', delta: step.text ?? '' }, { type: 'text-end', id: 't' });
+      chunks.push({ type: 'finish', finishReason: step.finishReason, usage });
+      return { stream: simulateReadableStream({ chunks }) };
     },
   });
 }
@@ -239,6 +249,21 @@ describe('countersign/ai-sdk', () => {
     assert.ok(isCountersignRefusal(replayed), JSON.stringify(replayed));
     assert.equal(replayed.code, 'TOKEN_CONSUMED');
     assert.match(replay.text, /TOKEN_CONSUMED/);
+  });
+
+  test('streamText: the reviewed call streams its approval request, and after countersign\'s approval the resumed stream runs the tool once', async () => {
+    const g = await gated();
+    const input = refundInput(450);
+    const messages: ModelMessage[] = [{ role: 'user', content: 'Refund the duplicate charge.' }];
+    const first = streamText({ model: scriptedModel(input), ...g.countersign, messages, stopWhen: isStepCount(3) });
+    const content = await first.content;
+    assert.equal(g.runs.length, 0);
+    const { requestId } = approvalRequest(content);
+    await decideSeen(ctx.stack.cs, requestId, { decision: 'approve', reviewer: 'erin' });
+    const { responses } = await countersignApprovalResponses(g.cs, content, 5000);
+    const resumed = streamText({ model: scriptedModel(input), ...g.countersign, messages: [...messages, ...(await first.response).messages, { role: 'tool', content: responses }], stopWhen: isStepCount(3) });
+    assert.match(await resumed.text, /"refunded":450/);
+    assert.deepEqual(g.runs, [input]);
   });
 
   test('a call the catalog refuses (a malformed customer id) never runs; the model sees INVALID_REQUEST', async () => {
