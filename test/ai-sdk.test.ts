@@ -216,6 +216,7 @@ describe('countersign/ai-sdk', () => {
     await decideSeen(ctx.stack.cs, requestId, { decision: 'deny', reviewer: 'erin', reasonCode: 'DUPLICATE_REFUND', message: 'Already refunded last week.' });
     const { responses } = await countersignApprovalResponses(g.cs, first.result.content, 5000);
     assert.equal(responses[0]?.approved, false);
+    assert.match(responses[0]?.reason ?? '', /^countersign: REVIEWER_DENIED: /);
     const resumed = await generateText({ model: scriptedModel(refundInput(450)), ...g.countersign, messages: [...first.messages, { role: 'tool', content: responses }], stopWhen: isStepCount(3) });
     assert.equal(g.runs.length, 0);
     assert.match(resumed.text, /execution-denied/);
@@ -264,6 +265,22 @@ describe('countersign/ai-sdk', () => {
     const resumed = streamText({ model: scriptedModel(input), ...g.countersign, messages: [...messages, ...(await first.response).messages, { role: 'tool', content: responses }], stopWhen: isStepCount(3) });
     assert.match(await resumed.text, /"refunded":450/);
     assert.deepEqual(g.runs, [input]);
+  });
+
+  test('without toolApproval the tools are as safe: a reviewed call answers PENDING, and a later run of the same call picks up the approval', async () => {
+    const g = await gated();
+    const input = refundInput(450);
+    const bare = () => generateText({ model: scriptedModel(input), tools: g.countersign.tools, messages: [{ role: 'user', content: 'Refund it.' }], stopWhen: isStepCount(3) });
+    const first = await bare();
+    const [pending] = first.steps.flatMap((s) => toolResults(s.content));
+    assert.ok(isCountersignRefusal(pending), JSON.stringify(pending));
+    assert.equal(pending.code, 'PENDING');
+    assert.equal(g.runs.length, 0);
+    await decideSeen(ctx.stack.cs, pending.requestId, { decision: 'approve', reviewer: 'dave' });
+    assert.equal((await awaitDecision(g.cs, pending.requestId, 5000)).approved, true);
+    const second = await bare();
+    assert.deepEqual(g.runs, [input]);
+    assert.match(second.text, /"refunded":450/);
   });
 
   test('a call the catalog refuses (a malformed customer id) never runs; the model sees INVALID_REQUEST', async () => {
