@@ -24,7 +24,7 @@ import type {
 import { InvalidRequestError } from '../../common/refusals';
 import type { SubmitState } from '../../common/views';
 import type { Countersign } from '../sdk';
-import { gatedCall, type GatedAction, type GateOptions } from './gate';
+import { gatedCall, gatedRequest, type GatedAction, type GateOptions } from './gate';
 
 export type { GatedAction } from './gate';
 
@@ -113,7 +113,7 @@ export function withCountersign<TOOLS extends ToolSet, const ACTIONS extends Cou
     approvals[name] = async (input: unknown): Promise<ToolApprovalStatus> => {
       let state;
       try {
-        state = await cs.submit(actionRequest(mapping, input, gateOptions), { waitMs: gateOptions.waitMs ?? 0 });
+        state = await cs.submit(gatedRequest(mapping, input, gateOptions), { waitMs: gateOptions.waitMs ?? 0 });
       } catch {
         // execute decides (and fails closed): it submits again, and runs nothing without a consumed token.
         return 'not-applicable';
@@ -129,17 +129,6 @@ export function withCountersign<TOOLS extends ToolSet, const ACTIONS extends Cou
 }
 
 /** The action request gatedCall submits for this input (the same fields, so the two join one request). */
-function actionRequest<I>(gated: GatedAction<I>, input: I, options: GateOptions): Record<string, unknown> {
-  return {
-    taskId: options.taskId,
-    action: gated.action,
-    summary: gated.summary(input),
-    resource: gated.resource(input),
-    payload: gated.toPayload ? gated.toPayload(input) : input,
-    ...(options.onBehalfOf ? { onBehalfOf: options.onBehalfOf } : {}),
-  };
-}
-
 function refusal(r: { requestId: string; status: string; code: string; message: string }): CountersignRefusal {
   return { executed: false, requestId: r.requestId, status: r.status, code: r.code, message: r.message };
 }

@@ -46,20 +46,24 @@ export interface GateOptions {
 
 const OPEN = new Set(['evaluating', 'pending', 'escalated']);
 
+/**
+ * The action request for one call: what gatedCall submits, and what an adapter that asks countersign
+ * earlier (an approval hook) must submit too, so both join the same request.
+ */
+export function gatedRequest<I>(gated: GatedAction<I>, input: I, options: Pick<GateOptions, 'taskId' | 'onBehalfOf'>) {
+  return {
+    taskId: options.taskId,
+    action: gated.action,
+    summary: gated.summary(input),
+    resource: gated.resource(input),
+    payload: gated.toPayload ? gated.toPayload(input) : (input as unknown as Payload),
+    ...(options.onBehalfOf ? { onBehalfOf: options.onBehalfOf } : {}),
+  };
+}
+
 /** One tool call through countersign; `execute` runs only with a consumed token, for exactly the input it is given. */
 export async function gatedCall<I, T>(cs: Countersign, gated: GatedAction<I>, input: I, execute: (input: I) => Promise<T> | T, options: GateOptions): Promise<GateResult<T>> {
-  const payload = gated.toPayload ? gated.toPayload(input) : (input as unknown as Payload);
-  const request = await cs.submit(
-    {
-      taskId: options.taskId,
-      action: gated.action,
-      summary: gated.summary(input),
-      resource: gated.resource(input),
-      payload,
-      ...(options.onBehalfOf ? { onBehalfOf: options.onBehalfOf } : {}),
-    },
-    { waitMs: options.waitMs ?? 0 },
-  );
+  const request = await cs.submit(gatedRequest(gated, input, options), { waitMs: options.waitMs ?? 0 });
   const outcome = request.outcome;
   if (OPEN.has(request.status) && !outcome) {
     return { kind: 'pending', requestId: request.requestId, workflowId: request.workflowId, status: request.status, ...(request.deadline ? { deadline: request.deadline } : {}) };

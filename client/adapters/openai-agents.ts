@@ -10,9 +10,8 @@
  */
 import { run, RunState, tool, type Agent, type FunctionTool, type RunContext, type RunResult, type Runner, type RunToolApprovalItem, type ToolExecuteArgument, type ToolInputParameters, type ToolOptions, type UnknownContext } from '@openai/agents';
 import { ReasonCode } from '../../common/codes';
-import type { Payload } from '../../common/json';
 import type { Countersign } from '../sdk';
-import { gatedCall, refusalText, type GatedAction, type GateResult } from './gate';
+import { gatedCall, gatedRequest, refusalText, type GatedAction, type GateResult } from './gate';
 import type { HeldCall, HeldRun, RunStateStore } from './openai-agents-store';
 
 export { fileRunStateStore, memoryRunStateStore, type HeldCall, type HeldRun, type RunStateStore } from './openai-agents-store';
@@ -63,7 +62,7 @@ export function countersignTool<TParameters extends ToolInputParameters = undefi
   if (!name) throw new Error('countersignTool: give the tool a name (options.name).');
 
   const needsApproval = async (context: RunContext, input: Input, callId?: string): Promise<boolean> => {
-    const request = await cs.submit(submission(gated, input, gate(context as RunContext<Context>)), { waitMs: 0 });
+    const request = await cs.submit(gatedRequest(gated, input, gate(context as RunContext<Context>)), { waitMs: 0 });
     if (!OPEN.has(request.status) || request.outcome) return false; // allowed (runs) or ended (gatedCall refuses it)
     if (callId) {
       const calls = held.get(context) ?? new Map<string, HeldCall>();
@@ -84,17 +83,6 @@ export function countersignTool<TParameters extends ToolInputParameters = undefi
 }
 
 /** The request gatedCall submits for this input (the same fields, so both join one request). */
-function submission<I>(gated: GatedAction<I>, input: I, options: { taskId: string; onBehalfOf?: string }) {
-  return {
-    taskId: options.taskId,
-    action: gated.action,
-    summary: gated.summary(input),
-    resource: gated.resource(input),
-    payload: gated.toPayload ? gated.toPayload(input) : (input as unknown as Payload),
-    ...(options.onBehalfOf ? { onBehalfOf: options.onBehalfOf } : {}),
-  };
-}
-
 const callIdOf = (item: RunToolApprovalItem): string | undefined => {
   const raw = item.rawItem as { callId?: unknown };
   return typeof raw.callId === 'string' ? raw.callId : undefined;
