@@ -38,6 +38,7 @@ import { pingUpdate } from './baseline-workflows';
 import { startWorkerProcess } from '../test/support/worker-process';
 import { HISTORY_SHARDS, startClusterStack, TEMPORAL_PROCESSES, TEMPORAL_SERVER_VERSION, type ClusterStack } from '../scripts/cluster-stack';
 import { cpuPerOperation, pidsNamed, type CpuGroups } from './cpu';
+import { benchAdapters, type AdapterBench } from './adapters';
 import { benchSlack } from './slack';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
@@ -247,6 +248,10 @@ async function main(): Promise<void> {
 
     log(`4b/6 Slack (${REVIEW_N}): submit → message posted, click → token in hand, against the local Slack stand-in`);
     results.slack = await benchSlack(env, home, REVIEW_N);
+    save(true);
+
+    log(`4c/6 agent frameworks (${N} each): an auto-allowed tool call through AI SDK, OpenAI Agents and LangChain, with and without their countersign adapters, next to the direct SDK`);
+    results.adapters = await benchAdapters(env, home, N);
     save(true);
 
     if (PENDING > 0) {
@@ -467,6 +472,22 @@ function cliMarkdown(c: Record<string, number> | undefined): string {
   ].join('\n');
 }
 
+/** The agent-framework phase's rows: the direct SDK, then each framework on its own and with its adapter. */
+function adapterRows(a: AdapterBench | undefined, row: (name: string, s: Summary) => string): string[] {
+  if (!a) return [];
+  return [
+    row('auto-allowed tool call, direct SDK (cs.guard: submit → consume → run → report)', a.direct),
+    ...a.frameworks.flatMap((f) => [row(`${f.framework}, scripted model, plain tool (no countersign)`, f.plain), row(`${f.framework} + ${f.adapter}, same turn`, f.withCountersign)]),
+  ];
+}
+
+/** What each adapter adds to an auto-allowed call: p50(with) − p50(plain), against p50(direct SDK). */
+function adapterMarkdown(a: AdapterBench | undefined): string {
+  if (!a) return '';
+  const each = a.frameworks.map((f) => `${f.adapter} ${f.adapterMs} ms (${f.ratioToDirect}× direct, ${f.overDirectMs >= 0 ? '+' : ''}${f.overDirectMs} ms)`);
+  return `\nAdapters, auto-allowed call (p50 with the adapter − p50 of the same framework turn without it; against the direct SDK's p50 ${a.direct.p50} ms): ${each.join('; ')}.`;
+}
+
 function markdown(r: Record<string, unknown>): string {
   const b = r.baseline as { startResult: Summary; updateWithStart: Summary; concurrent: Summary; chosen: string };
   const a = r.autoAllow as { sequential: Summary; concurrent: Summary };
@@ -488,8 +509,10 @@ function markdown(r: Record<string, unknown>): string {
     row('consume', r.consume as Summary),
     row('report', r.report as Summary),
     ...(r.slack ? [row('Slack: submit → review message posted (local stand-in)', (r.slack as { submitToPosted: Summary }).submitToPosted), row('Slack: Approve click → token in hand', (r.slack as { clickToToken: Summary }).clickToToken)] : []),
+    ...adapterRows(r.adapters as AdapterBench | undefined, row),
   ];
   const ratios = r.ratios as Record<string, number>;
+  if (r.adapters) lines.push(adapterMarkdown(r.adapters as AdapterBench));
   lines.push(
     '',
     `Through the server vs direct: auto-allow p50 ${ratios.serverVsDirectP50}× (target ≤ 1.1), concurrent throughput ${ratios.serverVsDirectThroughput}× (target ≥ 0.9).`,
