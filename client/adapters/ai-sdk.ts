@@ -128,7 +128,7 @@ export function withCountersign<TOOLS extends ToolSet, const ACTIONS extends Cou
   return { tools: gatedTools as GatedToolSet<TOOLS, ACTIONS>, toolApproval: approvals as CountersignToolApproval<TOOLS, ACTIONS> };
 }
 
-/** The action request gatedCall submits for this input (the same fields, so the two join one request). */
+/** What the model is told when the tool did not run: the reason code, and the request it belongs to. */
 function refusal(r: { requestId: string; status: string; code: string; message: string }): CountersignRefusal {
   return { executed: false, requestId: r.requestId, status: r.status, code: r.code, message: r.message };
 }
