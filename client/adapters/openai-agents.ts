@@ -82,7 +82,7 @@ export function countersignTool<TParameters extends ToolInputParameters = undefi
   return tool({ ...options, name, needsApproval, execute: gatedExecute } as ToolOptions<TParameters, Context>) as unknown as FunctionTool<Context, TParameters, Result | string>;
 }
 
-/** The request gatedCall submits for this input (the same fields, so both join one request). */
+/** The model's id for one tool call in a run. */
 const callIdOf = (item: RunToolApprovalItem): string | undefined => {
   const raw = item.rawItem as { callId?: unknown };
   return typeof raw.callId === 'string' ? raw.callId : undefined;
