@@ -37,36 +37,8 @@ import { startServer } from '../server/main';
 import { bundleApprovalWorkflows } from '../worker/bundle';
 import { createApprovalWorker } from '../worker/worker';
 import { sequential, summarize, type Summary } from './stats';
+import { REFUND_POLICY } from '../test/support/refund-policy';
 
-const POLICY = `
-version: 1
-defaults: { decision: review, reviewers: finance, sla: 1h, tokenTtl: 5m }
-groups:
-  finance: { members: [dave] }
-rules:
-  - id: refund-small
-    match: { action: payments.refund }
-    when: "payload.amount <= 100"
-    decision: allow
-  - id: refund-review
-    match: { action: payments.refund }
-    when: "payload.amount > 100"
-    decision: review
-    reviewers: finance
-catalog: { required: true }
-actions:
-  payments.refund:
-    payload:
-      type: object
-      required: [customer, amount, currency, order]
-      additionalProperties: false
-      properties:
-        customer: { type: string, pattern: "^C-[0-9]+$" }
-        amount: { type: number, exclusiveMinimum: 0, maximum: 1000000 }
-        currency: { enum: [USD, EUR, GBP] }
-        order: { type: string, minLength: 1, maxLength: 64 }
-    resource: { type: customer, id: "{customer}" }
-`;
 
 type Refund = { customer: string; amount: number; currency: 'USD' | 'EUR' | 'GBP'; order: string };
 const refundSchema = z.object({ customer: z.string(), amount: z.number(), currency: z.enum(['USD', 'EUR', 'GBP']), order: z.string() });
@@ -201,7 +173,7 @@ function langchain(cs: Countersign): Framework {
 
 export async function benchAdapters(env: TestWorkflowEnvironment, home: string, n: number): Promise<AdapterBench> {
   const runHome = join(home, randomUUID());
-  const creds = withDevCredentials(POLICY, runHome, { agents: ['bench-agent'] });
+  const creds = withDevCredentials(REFUND_POLICY, runHome, { agents: ['bench-agent'] });
   const policy = compilePolicy(creds.policyText, 'bench-adapters-policy.yaml');
   const taskQueue = `bench-adapters-${randomUUID()}`;
   const worker = await createApprovalWorker({

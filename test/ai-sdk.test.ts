@@ -13,43 +13,10 @@ import { countersignApprovalResponses, countersignRequestId, isCountersignRefusa
 import { decideSeen } from './support/review';
 import { eventually } from './support/eventually';
 import { useStack } from './support/stack';
+import { REFUND_POLICY } from './support/refund-policy';
 
-const POLICY = `
-version: 1
-defaults: { decision: review, reviewers: support, sla: 1h, tokenTtl: 5m }
-groups:
-  support: { members: [dave, erin] }
-rules:
-  - id: refund-small
-    match: { action: payments.refund }
-    when: "payload.amount <= 100"
-    decision: allow
-  - id: refund-review
-    match: { action: payments.refund }
-    when: "payload.amount > 100"
-    decision: review
-    reviewers: support
-  - id: refund-huge
-    match: { action: payments.refund }
-    when: "payload.amount > 10000"
-    decision: deny
-    reason: Refunds over 10,000 are never automated.
-catalog: { required: true }
-actions:
-  payments.refund:
-    payload:
-      type: object
-      required: [customer, amount, currency, order]
-      additionalProperties: false
-      properties:
-        customer: { type: string, pattern: "^C-[0-9]+$" }
-        amount: { type: number, exclusiveMinimum: 0, maximum: 1000000 }
-        currency: { enum: [USD, EUR, GBP] }
-        order: { type: string, minLength: 1, maxLength: 64 }
-    resource: { type: customer, id: "{customer}" }
-`;
 
-const ctx = useStack(POLICY);
+const ctx = useStack(REFUND_POLICY);
 
 interface Refund {
   customer: string;
