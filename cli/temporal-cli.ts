@@ -7,10 +7,14 @@ import { delimiter, join } from 'node:path';
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
-/** Outside the repo, shared by every clone on the machine: ~/.cache/countersign/temporal-v1.5.1/temporal. */
+/** What tooling builds once per machine, outside the repo and shared by every clone: ~/.cache/countersign. */
+export function countersignCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.COUNTERSIGN_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'countersign');
+}
+
+/** ~/.cache/countersign/temporal-v1.5.1/temporal. */
 export function temporalCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.COUNTERSIGN_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'countersign');
-  return join(base, `temporal-${TEMPORAL_CLI_VERSION}`);
+  return join(countersignCacheDir(env), `temporal-${TEMPORAL_CLI_VERSION}`);
 }
 
 export class TemporalCliMissing extends Error {
