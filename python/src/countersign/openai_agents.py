@@ -25,7 +25,6 @@ try:
 except ImportError as err:  # pragma: no cover - exercised by the clean-venv wheel test
     raise ImportError("countersign.openai_agents needs the OpenAI Agents SDK: pip install 'countersign[openai-agents]'") from err
 
-from ._canonical import approval_workflow_id, request_id_for
 from ._run_store import FileRunStateStore, HeldCall, HeldRun, MemoryRunStateStore, RunStateStore
 from .async_client import AsyncCountersign, gated_call
 from .gate import Executed, GatedAction, Pending, Refused
@@ -109,17 +108,18 @@ def _gate_of(item: ToolApprovalItem) -> _Gate | None:
 
 
 async def held_calls(result: RunResult) -> list[HeldCall]:
-    """The calls of an interrupted run that wait for countersign (other tools' interruptions are not countersign's)."""
+    """The calls of an interrupted run that wait for countersign (other tools' interruptions are not countersign's).
+    Each is asked of countersign again — the same call joins its request — so a call the SDK held without
+    asking needs_approval (arguments its validation changes) has its request too."""
     calls: list[HeldCall] = []
     for item in result.interruptions:
         gate, call_id = _gate_of(item), _call_id(item)
         if gate is None or call_id is None:
             continue
         raw = item.raw_item
-        request = gate.request(_arguments(raw.get("arguments") if isinstance(raw, Mapping) else getattr(raw, "arguments", None)), result.context_wrapper)
-        agent_id = await gate.cs.agent_id()
-        workflow_id = approval_workflow_id(agent_id, request["taskId"], request["action"], request["resource"], request["payload"])
-        calls.append(HeldCall(call_id=call_id, tool_name=item.tool_name or "", request_id=workflow_id[-16:], workflow_id=workflow_id))
+        arguments = _arguments(raw.get("arguments") if isinstance(raw, Mapping) else getattr(raw, "arguments", None))
+        request = await gate.cs.submit(gate.request(arguments, result.context_wrapper))
+        calls.append(HeldCall(call_id=call_id, tool_name=item.tool_name or "", request_id=request.request_id, workflow_id=request.workflow_id))
     return calls
 
 
