@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, Union
 
 from ._core import RequestCore
 from .errors import InvalidRequest, NotApproved
-from .models import OPEN_STATUSES, Resource, SignedReceipt
+from .models import OPEN_STATUSES, ApprovalOutcome, Resource, SignedReceipt
 
 T = TypeVar("T")
 Payload = dict[str, Any]
@@ -100,16 +100,21 @@ class Pending:
 GateResult = Union[Executed[T], Refused, Pending]
 
 
+def refusal(request_id: str, status: str, outcome: ApprovalOutcome | None) -> Refused:
+    """Why a request that is not approved (or whose token is spent) does not run: its outcome's code, else TOKEN_CONSUMED or NOT_CONSUMED."""
+    spent = status in ("executed", "failed")
+    code = (outcome.code if outcome else None) or ("TOKEN_CONSUMED" if spent else "NOT_CONSUMED")
+    message = (outcome.message if outcome else None) or f"Request {request_id} is {status}: the tool does not run."
+    return Refused(request_id, status, code, message)
+
+
 def undecided(request: RequestCore) -> Refused | Pending | None:
     """Why this request may not run now (pending, or refused with its reason code); None when it is approved with a payload."""
     outcome = request.outcome
     if request.status in OPEN_STATUSES and outcome is None:
         return Pending(request.request_id, request.workflow_id, request.status, request.deadline)
     if request.status != "approved" or outcome is None or outcome.payload is None:
-        spent = request.status in ("executed", "failed")
-        code = (outcome.code if outcome else None) or ("TOKEN_CONSUMED" if spent else "NOT_CONSUMED")
-        message = (outcome.message if outcome else None) or f"Request {request.request_id} is {request.status}: the tool does not run."
-        return Refused(request.request_id, request.status, code, message)
+        return refusal(request.request_id, request.status, outcome)
     return None
 
 

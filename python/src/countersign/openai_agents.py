@@ -27,8 +27,8 @@ except ImportError as err:  # pragma: no cover - exercised by the clean-venv whe
 
 from ._run_store import FileRunStateStore, HeldCall, HeldRun, MemoryRunStateStore, RunStateStore
 from .async_client import AsyncCountersign, gated_call
-from .gate import Executed, GatedAction, Pending, Refused
-from .models import OPEN_STATUSES, SubmitState
+from .gate import Executed, GatedAction, refusal
+from .models import OPEN_STATUSES
 
 __all__ = [
     "FileRunStateStore",
@@ -156,13 +156,6 @@ class Resumed:
     request_ids: list[str]
 
 
-def _refusal(state: SubmitState) -> str:
-    outcome = state.outcome
-    code = (outcome.code if outcome else None) or ("TOKEN_CONSUMED" if state.status in ("executed", "failed") else "NOT_CONSUMED")
-    message = (outcome.message if outcome else None) or f"Request {state.request_id} is {state.status}: the tool does not run."
-    return Refused(state.request_id, state.status, code, message).text()
-
-
 async def resume_when_decided(
     cs: AsyncCountersign,
     store: RunStateStore,
@@ -197,7 +190,7 @@ async def resume_when_decided(
             if decided.status == "approved" and decided.outcome is not None and decided.outcome.payload is not None:
                 state.approve(item)
             else:
-                state.reject(item, rejection_message=_refusal(decided))
+                state.reject(item, rejection_message=refusal(decided.request_id, decided.status, decided.outcome).text())
         result = await (run or Runner.run)(agent, state)
     except BaseException:
         for call in claimed.calls:  # put the run back so it can be tried again: the token still guards the tool

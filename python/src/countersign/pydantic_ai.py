@@ -28,7 +28,7 @@ except ImportError as err:  # pragma: no cover - exercised by the clean-venv whe
     raise ImportError("countersign.pydantic_ai needs Pydantic AI: pip install 'countersign[pydantic-ai]'") from err
 
 from .async_client import AsyncCountersign, gated_call
-from .gate import Executed, GatedAction, Pending, Refused
+from .gate import Executed, GatedAction, Pending, refusal
 from .models import OPEN_STATUSES
 
 __all__ = ["CountersignToolset", "countersign_results", "countersign_toolset"]
@@ -87,11 +87,7 @@ async def countersign_results(cs: AsyncCountersign, requests: DeferredToolReques
         if state.status == "approved" and state.outcome is not None and state.outcome.payload is not None:
             results.approvals[call.tool_call_id] = ToolApproved()
         else:
-            outcome = state.outcome
-            spent = state.status in ("executed", "failed")
-            code = (outcome.code if outcome else None) or ("TOKEN_CONSUMED" if spent else "NOT_CONSUMED")
-            message = (outcome.message if outcome else None) or f"Request {state.request_id} is {state.status}: the tool does not run."
-            results.approvals[call.tool_call_id] = ToolDenied(Refused(state.request_id, state.status, code, message).text())
+            results.approvals[call.tool_call_id] = ToolDenied(refusal(state.request_id, state.status, state.outcome).text())
     return results
 
 
