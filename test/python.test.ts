@@ -5,7 +5,7 @@
  * pyproject.toml into ~/.cache/countersign (test/support/python-env.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +23,8 @@ const ctx = useStack(REFUND_POLICY);
 const BIN = join(__dirname, '..', 'bin', 'countersign.js');
 /** At least this many pytest cases must have run, none skipped: the suite below cannot pass by running nothing. */
 const MIN_PYTEST_CASES = 85;
+/** The sealing vector both languages check (docs/sealing.md): when it is there, its Python cases must have run. */
+const SEALING_VECTOR = join(__dirname, '..', 'docs', 'vectors', 'sealed-token.json');
 
 const scratch = mkdtempSync(join(tmpdir(), 'countersign-python-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -55,9 +57,11 @@ describe('the Python package', () => {
     });
     process.stderr.write(result.output.split('\n').slice(-40).join('\n'));
     assert.equal(result.code, 0, `pytest failed:\n${result.output.slice(-12000)}`);
-    const counts = junitCounts(readFileSync(junit, 'utf8'));
+    const xml = readFileSync(junit, 'utf8');
+    const counts = junitCounts(xml);
     assert.deepEqual({ failures: counts.failures, errors: counts.errors, skipped: counts.skipped }, { failures: 0, errors: 0, skipped: 0 }, result.output.slice(-4000));
     assert.ok(counts.tests >= MIN_PYTEST_CASES, `pytest ran ${counts.tests} cases, expected at least ${MIN_PYTEST_CASES}`);
+    if (existsSync(SEALING_VECTOR)) assert.equal([...xml.matchAll(/classname="tests\.test_vectors"/g)].length, 3, 'the sealing vector was checked');
   });
 
   test('mypy --strict passes on the package', async () => {
