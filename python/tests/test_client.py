@@ -202,8 +202,12 @@ def test_evidence_is_the_chain_while_open_and_the_signed_bundle_once_sealed(cs: 
     cs.outcome(request.workflow_id)
     evidence = cs.evidence(request.workflow_id)
     assert evidence.sealed is True
-    assert evidence.bundle["workflowId"] == request.workflow_id
-    assert [e["type"] for e in evidence.bundle["events"]][:2] == ["requested", "evaluated"]
+    bundle = evidence.bundle
+    assert bundle.workflow_id == request.workflow_id and bundle.request.payload == request.request.payload
+    assert [e.type for e in bundle.events][:2] == ["requested", "evaluated"]
+    assert bundle.signature and bundle.signer and bundle.approval_record and bundle.receipt
+    assert bundle.approval_record.body.binding.action_digest == bundle.receipt.body.action_digest
+    assert bundle.outcome.status == "executed" and bundle.outcome.token is not None
 
 
 def test_list_shows_this_agent_s_requests(cs: Countersign) -> None:

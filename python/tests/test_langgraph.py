@@ -142,9 +142,9 @@ def test_run_approved_in_a_plain_node_keeps_the_thread_id_with_the_request(cs: C
     assert compiled.invoke(Command(resume="go"), config)["outcome"] == "paid 450"
     assert runs == [args]
     cs.outcome(held["workflowId"])
-    requested = cs.evidence(held["workflowId"]).bundle["request"]
-    assert requested["taskId"] == config["configurable"]["thread_id"]
-    assert requested["context"] == {THREAD_CONTEXT_KEY: config["configurable"]["thread_id"]}
+    requested = cs.evidence(held["workflowId"]).bundle.request
+    assert requested.task_id == config["configurable"]["thread_id"]
+    assert requested.context == {THREAD_CONTEXT_KEY: config["configurable"]["thread_id"]}
     denied = compiled.invoke({"refund": refund_args(20_000)}, thread())
     assert denied["outcome"] == "refused POLICY_DENIED"
 

@@ -29,6 +29,8 @@ from .keys import FileKeyStore, KeyStore, MemoryKeyStore
 from .models import (
     ApprovalOutcome,
     ConsumeBody,
+    EvidenceBundle,
+    EvidenceEvent,
     EvidenceView,
     Problem,
     ReasonCode,
@@ -59,6 +61,8 @@ __all__ = [
     "ConsumeRefused",
     "Countersign",
     "CountersignError",
+    "EvidenceBundle",
+    "EvidenceEvent",
     "EvidenceView",
     "Executed",
     "FileKeyStore",

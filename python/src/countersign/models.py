@@ -159,9 +159,7 @@ class EvidenceRef(_View):
     digest: str
 
 
-class ApprovalOutcome(_View):
-    """The final decision: approved (with the payload to run and the sealed token), or why not."""
-
+class _OutcomeFields(_View):
     request_id: str
     workflow_id: str
     status: OutcomeStatus
@@ -179,8 +177,13 @@ class ApprovalOutcome(_View):
     risk: Literal["low", "medium", "high", "critical"]
     policy_digest: str | None = None
     decided_at: str
-    token: TokenGrant | None = None
     execution: ExecutionResult | None = None
+
+
+class ApprovalOutcome(_OutcomeFields):
+    """The final decision: approved (with the payload to run and the sealed token), or why not."""
+
+    token: TokenGrant | None = None
     evidence: EvidenceRef | None = None
 
 
@@ -241,8 +244,112 @@ class RequestList(_View):
     requests: list[RequestRow]
 
 
+EVIDENCE_TYPES = (
+    "requested", "evaluated", "notified", "notification_failed", "approved", "edited", "denied", "changes_requested", "escalated",
+    "expired", "refused", "token_minted", "consumed", "consume_refused", "reported", "token_expired", "report_missing", "cancelled", "closed",
+)  # fmt: skip
+
+
+class EvidenceEvent(_View):
+    """One step of an approval, chained to the one before by its hash."""
+
+    seq: int
+    at: str
+    type: str = Field(json_schema_extra={"enum": list(EVIDENCE_TYPES)})
+    actor: str | None = None
+    detail: str
+    data: dict[str, Any] | None = None
+    prev_hash: str
+    hash: str
+
+
+class TokenBinding(_View):
+    agent_id: str
+    task_id: str
+    action_digest: str
+    workflow_id: str
+
+
+class RecordedDecision(_View):
+    reviewer: str
+    decision: str
+    action_digest: str
+    at: str
+    signed: bool
+    assurance: Literal["key", "passkey", "chat"] | None = None
+
+
+class ApprovalRecord(_View):
+    """Signed by the layer when the token is minted: who asked, which policy, who decided, which token."""
+
+    workflow_id: str
+    request_id: str
+    request_digest: str
+    action_digest: str
+    policy_digest: str
+    rule_ids: list[str]
+    decided_by: Literal["policy", "reviewers"]
+    decisions: list[RecordedDecision]
+    token_id: str
+    token_hash: str
+    binding: TokenBinding
+    expires_at: str
+    issued_at: str
+
+
+class SignedApprovalRecord(_View):
+    body: ApprovalRecord
+    key_id: str
+    signature: str
+
+
+class ShownRequest(_View):
+    """The action request as evidence keeps it (without its agentKey)."""
+
+    agent_id: str
+    task_id: str
+    action: str
+    summary: str
+    resource: Resource
+    on_behalf_of: str | None = None
+    context: dict[str, str] | None = None
+    payload: dict[str, Any]
+
+
+class TokenRef(_View):
+    token_id: str
+    expires_at: str
+
+
+class BundleOutcome(_OutcomeFields):
+    """The outcome as evidence keeps it: the token by id only."""
+
+    token: TokenRef | None = None
+
+
+class BundleSigner(_View):
+    key_id: str
+    public_key: str
+
+
+class EvidenceBundle(_View):
+    """The hash-chained events and what they prove; `signer` and `signature` once sealed (`countersign verify` checks it offline)."""
+
+    format: Literal["countersign/evidence/v1"]
+    workflow_id: str
+    request_id: str
+    request: ShownRequest
+    request_digest: str
+    outcome: BundleOutcome
+    events: list[EvidenceEvent]
+    approval_record: SignedApprovalRecord | None = None
+    receipt: SignedReceipt | None = None
+    signer: BundleSigner | None = None
+    signature: str | None = None
+
+
 class EvidenceView(_View):
     """A request's evidence: the signed bundle once sealed, the hash chain so far while open."""
 
     sealed: bool
-    bundle: dict[str, Any]
+    bundle: EvidenceBundle
