@@ -11,15 +11,22 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PYTHON_DIR, pythonEnv, runAsync, type PythonEnv } from './support/python-env';
 import { REFUND_POLICY } from './support/refund-policy';
-import { useStack } from './support/stack';
+import { testEnvironment } from './support/server';
+import { startStack, type StackContext } from './support/stack';
 
 let env: PythonEnv;
-// First, before the stack's worker runs: a first build holds this process for minutes.
-before(() => {
-  env = pythonEnv();
+const ctx = {} as StackContext;
+// The venv first: when it cannot be had, nothing else is started.
+before(async () => {
+  env = await pythonEnv();
   process.stderr.write(`python test environment: ${env.venv} (${env.built ? 'built' : 'cached'}, ${env.seconds.toFixed(1)} s)\n`);
+  ctx.env = await testEnvironment();
+  ctx.stack = await startStack(ctx.env, REFUND_POLICY);
 });
-const ctx = useStack(REFUND_POLICY);
+after(async () => {
+  await ctx.stack?.stop();
+  await ctx.env?.teardown();
+});
 const BIN = join(__dirname, '..', 'bin', 'countersign.js');
 /** At least this many pytest cases must have run, none skipped: the suite below cannot pass by running nothing. */
 const MIN_PYTEST_CASES = 85;

@@ -28,12 +28,11 @@ export interface PythonEnv {
   built: boolean;
 }
 
-/** Runs a command to completion, its output on stderr (stdout may belong to a test runner); throws with its tail on failure. */
-function run(command: string, args: string[], what: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
-  const result = spawnSync(command, args, { cwd: options.cwd, env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', ...options.env }, encoding: 'utf8', timeout: PIP_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-  if (result.status !== 0) throw new Error(`${what} failed (${command} ${args.join(' ')} exited ${result.status ?? result.signal ?? result.error?.message}):\n${output.slice(-4000)}`);
-  return output;
+/** Runs a command to completion without holding the event loop; throws with the tail of its output on failure. */
+async function run(command: string, args: string[], what: string): Promise<string> {
+  const result = await runAsync(command, args, { env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' }, timeoutMs: PIP_TIMEOUT_MS });
+  if (result.code !== 0) throw new Error(`${what} failed (${command} ${args.join(' ')} exited ${result.code}):\n${result.output.slice(-4000)}`);
+  return result.output;
 }
 
 /** The machine's python3, able to make a venv: Debian splits venv and ensurepip into python3-venv, installed here when we are root (as CI is). */
@@ -47,17 +46,17 @@ export function systemPython(): string {
   return python;
 }
 
-function cacheKey(python: string): string {
-  const version = run(python, ['-c', 'import sys; print(sys.version)'], 'python3 --version').trim();
+async function cacheKey(python: string): Promise<string> {
+  const version = (await run(python, ['-c', 'import sys; print(sys.version)'], 'python3 --version')).trim();
   return createHash('sha256').update(readFileSync(join(PYTHON_DIR, 'pyproject.toml'))).update(`\n${version}`).digest('hex').slice(0, 12);
 }
 
 /** The cached venv, built when missing (a few minutes once), then this clone's package installed into it. */
-export function pythonEnv(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): PythonEnv {
+export async function pythonEnv(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<PythonEnv> {
   const started = Date.now();
   const system = systemPython();
   const root = countersignCacheDir();
-  const venv = join(root, `python-${cacheKey(system)}`);
+  const venv = join(root, `python-${await cacheKey(system)}`);
   const python = join(venv, 'bin', 'python');
   let built = false;
   if (!existsSync(join(venv, '.complete'))) {
@@ -66,12 +65,12 @@ export function pythonEnv(log: (line: string) => void = (line) => process.stderr
     const staging = mkdtempSync(join(root, '.python-build-'));
     log(`Building the Python test environment into ${venv} (once per pyproject.toml; a few minutes)...`);
     try {
-      run(system, ['-m', 'venv', staging], 'python3 -m venv');
+      await run(system, ['-m', 'venv', staging], 'python3 -m venv');
       const pip = [join(staging, 'bin', 'python'), '-m', 'pip'];
-      run(pip[0]!, [...pip.slice(1), 'install', '--upgrade', 'pip'], 'pip install --upgrade pip');
-      run(pip[0]!, [...pip.slice(1), 'install', '--editable', `${PYTHON_DIR}[test,all]`], 'pip install -e python[test,all]');
+      await run(pip[0]!, [...pip.slice(1), 'install', '--upgrade', 'pip'], 'pip install --upgrade pip');
+      await run(pip[0]!, [...pip.slice(1), 'install', '--editable', `${PYTHON_DIR}[test,all]`], 'pip install -e python[test,all]');
       const wheelhouse = join(staging, 'wheelhouse');
-      run(pip[0]!, [...pip.slice(1), 'wheel', '--wheel-dir', wheelhouse, PYTHON_DIR], 'pip wheel python (the core dependencies)');
+      await run(pip[0]!, [...pip.slice(1), 'wheel', '--wheel-dir', wheelhouse, PYTHON_DIR], 'pip wheel python (the core dependencies)');
       for (const file of readdirSync(wheelhouse)) if (file.startsWith('countersign-')) rmSync(join(wheelhouse, file));
       writeFileSync(join(staging, '.complete'), `${new Date().toISOString()}\n`);
       if (existsSync(venv)) rmSync(venv, { recursive: true, force: true }); // a half-built one from a killed run
@@ -82,7 +81,7 @@ export function pythonEnv(log: (line: string) => void = (line) => process.stderr
     }
   }
   // This clone's source, whichever clone built the venv: editable, no dependencies, no network.
-  run(python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', '--editable', PYTHON_DIR], 'pip install -e python');
+  await run(python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', '--editable', PYTHON_DIR], 'pip install -e python');
   return { python, venv, wheelhouse: join(venv, 'wheelhouse'), seconds: (Date.now() - started) / 1000, built };
 }
 
