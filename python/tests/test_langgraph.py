@@ -28,13 +28,15 @@ class Messages(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
 
 
-def refund_graph(cs: Countersign | AsyncCountersign, args: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+def refund_graph(cs: Countersign | AsyncCountersign, args: dict[str, Any], **tool_node_options: Any) -> tuple[Any, list[dict[str, Any]]]:
     runs: list[dict[str, Any]] = []
 
     @tool
     def refund(customer: str, amount: float, currency: str, order: str) -> str:
         """Refund an order to the customer."""
         runs.append({"customer": customer, "amount": amount, "currency": currency, "order": order})
+        if order.startswith("FAIL"):
+            raise RuntimeError("the payment provider is down")
         return f"refunded {amount:g} {currency} on {order}"
 
     def model(state: Messages) -> dict[str, list[AnyMessage]]:
@@ -46,7 +48,7 @@ def refund_graph(cs: Countersign | AsyncCountersign, args: dict[str, Any]) -> tu
 
     graph = StateGraph(Messages)
     graph.add_node("model", model)
-    graph.add_node("tools", countersign_tool_node(cs, [refund], interrupt_on={"refund": GATED}))
+    graph.add_node("tools", countersign_tool_node(cs, [refund], interrupt_on={"refund": GATED}, **tool_node_options))
     graph.add_edge(START, "model")
     graph.add_conditional_edges("model", tools_condition, {"tools": "tools", END: END})
     graph.add_edge("tools", "model")
@@ -107,6 +109,27 @@ def test_a_reviewed_tool_interrupts_and_a_resume_decides_nothing_until_countersi
     assert runs == [args]
     refusal = [m for m in replay["messages"] if isinstance(m, ToolMessage)][-1]
     assert refusal.artifact["code"] == "TOKEN_CONSUMED"
+
+
+def test_a_tool_that_fails_after_consuming_is_reported_failed(cs: Countersign) -> None:
+    def failed_outcome(order: str) -> str:
+        [row] = [r for r in cs.list() if order in r.summary]
+        outcome = cs.outcome(row.workflow_id)
+        assert outcome.execution is not None
+        return f"{outcome.status}: {outcome.execution.message}"
+
+    raising = {**refund_args(40), "order": unique("FAIL")}
+    graph, runs = refund_graph(cs, raising)
+    with pytest.raises(RuntimeError, match="payment provider is down"):
+        graph.invoke(ASK, thread())  # ToolNode's default: the tool's exception ends the run
+    assert runs == [raising]
+    assert failed_outcome(raising["order"]) == "failed: RuntimeError: the payment provider is down"
+    handled = {**refund_args(40), "order": unique("FAIL")}
+    graph, runs = refund_graph(cs, handled, handle_tool_errors=True)
+    result = graph.invoke(ASK, thread())  # the error goes to the model as a ToolMessage
+    message = next(m for m in result["messages"] if isinstance(m, ToolMessage))
+    assert runs == [handled] and message.status == "error"
+    assert failed_outcome(handled["order"]).startswith("failed: ToolFailed: ")
 
 
 def test_the_same_call_in_a_restarted_process_never_runs_twice(cs: Countersign) -> None:

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from . import _core
 from ._http import MAX_HTTP_WAIT_SECONDS, SyncHttp, wait_params
-from .errors import CountersignError
+from .errors import ConsumeRefused, CountersignError
 from .gate import Executed, GatedAction, GateResult, Pending, Refused, call_template, failure_message, not_approved, undecided
 from .keys import KeyStore, MemoryKeyStore
 from .models import ApprovalOutcome, ConsumeBody, EvidenceView, RequestList, RequestRow, SignedReceipt, SubmitBody, SubmitState, Whoami
@@ -161,9 +161,7 @@ def begin(cs: Countersign, request: Mapping[str, Any], wait: float) -> Refused |
     payload = dict(submitted.outcome.payload or {}) if submitted.outcome else {}
     try:
         receipt = submitted.consume(payload)
-    except CountersignError as err:
-        if err.code == "UNREACHABLE":
-            raise
+    except ConsumeRefused as err:  # spent, expired, bound elsewhere: nothing runs (anything else is raised)
         return Refused(submitted.request_id, submitted.status, err.code, err.message)
     return Approval(submitted, payload, receipt)
 

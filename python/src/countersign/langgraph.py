@@ -107,6 +107,20 @@ def refusal_message(call: Mapping[str, Any], refused: Refused) -> ToolMessage:
 ToolResult = Union[ToolMessage, Command[Any]]
 
 
+class ToolFailed(Exception):
+    """The tool ran and answered an error (ToolNode turns its exceptions into one): reported failed, then handed to the model as it is."""
+
+    def __init__(self, message: ToolMessage) -> None:
+        super().__init__(str(message.content)[:2000])
+        self.tool_message = message
+
+
+def _checked(result: ToolResult) -> ToolResult:
+    if isinstance(result, ToolMessage) and result.status == "error":
+        raise ToolFailed(result)
+    return result
+
+
 def countersign_tool_node(
     cs: Countersign | AsyncCountersign,
     tools: Sequence[BaseTool | Callable[..., Any]],
@@ -133,7 +147,10 @@ def countersign_tool_node(
         call, gated = call_of(request)
         if gated is None or not isinstance(cs, Countersign):
             return execute(request)
-        result = run_approved(cs, gated, dict(call.get("args") or {}), lambda approved: execute(rerun(request, call, approved)), **options)  # type: ignore[arg-type]
+        try:
+            result = run_approved(cs, gated, dict(call.get("args") or {}), lambda approved: _checked(execute(rerun(request, call, approved))), **options)  # type: ignore[arg-type]
+        except ToolFailed as failed:
+            return failed.tool_message
         return result.result if isinstance(result, Executed) else refusal_message(call, result)
 
     async def awrap(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Awaitable[ToolResult]]) -> ToolResult:
@@ -142,7 +159,14 @@ def countersign_tool_node(
             return await execute(request)
         if not isinstance(cs, AsyncCountersign):
             raise TypeError("countersign_tool_node: graph.ainvoke needs an AsyncCountersign client.")
-        result = await arun_approved(cs, gated, dict(call.get("args") or {}), lambda approved: execute(rerun(request, call, approved)), **options)  # type: ignore[arg-type]
+
+        async def run(approved: dict[str, Any]) -> ToolResult:
+            return _checked(await execute(rerun(request, call, approved)))
+
+        try:
+            result = await arun_approved(cs, gated, dict(call.get("args") or {}), run, **options)  # type: ignore[arg-type]
+        except ToolFailed as failed:
+            return failed.tool_message
         return result.result if isinstance(result, Executed) else refusal_message(call, result)
 
     if isinstance(cs, AsyncCountersign):
