@@ -7,6 +7,8 @@ import { openApiDocument } from '../openapi';
 export function metaRoutes(): Hono<Env> {
   const routes = new Hono<Env>();
   routes.get('/healthz', (c) => c.json({ ok: true } satisfies Ok));
-  routes.get('/openapi.json', (c) => c.json(openApiDocument()));
+  // Built on first use and kept: it depends on the code alone, and building it takes milliseconds.
+  let document: Record<string, unknown> | undefined;
+  routes.get('/openapi.json', (c) => c.json((document ??= openApiDocument())));
   return routes;
 }

@@ -38,7 +38,8 @@ export interface SlackLinkStatement {
 export const slackLinkMessage = (statement: SlackLinkStatement) => canonicalJson({ domain: SLACK_LINK_DOMAIN, content: statement });
 export const slackLinkChallenge = (statement: SlackLinkStatement) => new Uint8Array(createHash('sha256').update(slackLinkMessage(statement), 'utf8').digest());
 
-const LinkBody = z.strictObject({ code: z.string().min(1).max(MAX_CODE_CHARS), passkey: z.lazy(() => PasskeySignature.unwrap().shape.passkey) });
+/** What the inbox posts to link a Slack user: the code, and the passkey's assertion over the link statement. */
+export const LinkBody = z.strictObject({ code: z.string().min(1).max(MAX_CODE_CHARS), passkey: z.lazy(() => PasskeySignature.unwrap().shape.passkey) });
 
 export function slackRoutes(deps: Deps): Hono<Env> {
   const slack = deps.slack;
