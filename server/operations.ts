@@ -23,12 +23,25 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
 import * as answers from '../common/responses';
 import { LinkBody } from './routes/slack';
 
+/**
+ * A decision as a reviewer sends it: `reviewer` may be left out (the server names the session's own,
+ * and refuses another), `versionDigest` may not; signed for /decisions, unsigned for /statement.
+ */
+const decisionSent = (signed: boolean) => {
+  const branches = (DecisionBody.unwrap().options as readonly z.ZodObject[]).map((b) => {
+    const named = b.partial({ reviewer: true }).required({ versionDigest: true });
+    return signed ? named.required({ signature: true }) : named.omit({ signature: true });
+  });
+  return z.discriminatedUnion('decision', branches as [z.ZodObject, ...z.ZodObject[]]);
+};
+
 /** Request bodies, as their senders write them. */
 export const BODIES = {
   SubmitBody,
   ConsumeBody,
   ReportBody,
-  DecisionBody,
+  DecisionBody: decisionSent(true),
+  StatementBody: decisionSent(false),
   ValidateBody,
   ChallengeBody,
   LoginBody,
@@ -316,7 +329,7 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       summary: 'The decision statement a passkey signs, and its challenge (base64url SHA-256 of the statement); the body is the decision without reviewer or signature',
       security: REVIEWER,
       parameters: [idParam],
-      body: 'DecisionBody',
+      body: 'StatementBody',
       ok: { description: 'What to sign', schema: 'StatementToSign' },
       refuses: [400, 401, 404, 413, 415, 422, 429],
       why: { 403: 'Not a reviewer, a body naming another reviewer, or no x-countersign-csrf header with the inbox cookie (code FORBIDDEN, CSRF)' },

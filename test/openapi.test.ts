@@ -1,8 +1,9 @@
 /**
  * The OpenAPI document a real server serves at /openapi.json, against that server's real answers:
  * each call below is checked for a status its operation declares, the content type it names, and
- * (with ajv) a body its schema accepts, refusals included. So the documented types and what the
- * server sends cannot drift apart; test/unit/openapi.test.ts lints the document and checks its routes.
+ * (with ajv) a body its schema accepts, refusals included; a request body the server took must be
+ * one the document accepts too. So the documented types and the real traffic cannot drift apart;
+ * test/unit/openapi.test.ts lints the document and checks its routes.
  */
 import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
@@ -35,7 +36,7 @@ rules:
 const ctx = useStack(POLICY);
 
 type Response = { $ref?: string; content?: Record<string, { schema?: { $ref?: string } }> };
-type Document = { paths: Record<string, Record<string, { responses: Record<string, Response> }>>; components: { responses: Record<string, Response>; schemas: Record<string, unknown> } };
+type Document = { paths: Record<string, Record<string, { requestBody?: Response; responses: Record<string, Response> }>>; components: { responses: Record<string, Response>; schemas: Record<string, unknown> } };
 let document: Document;
 const validators = new Map<string, ValidateFunction>();
 const SCHEMAS = 'https://countersign.test/openapi.json';
@@ -84,6 +85,9 @@ async function documented(method: string, template: string, options: { path?: st
   const schema = declared.content[type]!.schema?.$ref?.split('/').pop();
   const body = text && type.endsWith('json') ? (JSON.parse(text) as Record<string, unknown>) : {};
   if (schema) conforms(schema, body, where);
+  // A body the server took is one the document accepts.
+  const sent = operation.requestBody?.content?.['application/json']?.schema?.$ref?.split('/').pop();
+  if (res.ok && sent && options.body !== undefined) conforms(sent, options.body, `${where}: the request body`);
   return { status: res.status, body, text };
 }
 
