@@ -14,26 +14,12 @@ import { SignJWT } from 'jose';
 import { openToken } from '../client/agent-keys';
 import { actionDigest } from '../common/digest';
 import type { SubmitState } from '../common/views';
+import { REFUND_POLICY } from './support/refund-policy';
 import { signedDecision } from './support/review';
 import { action, useStack } from './support/stack';
 
-const POLICY = `
-version: 1
-defaults: { decision: review, reviewers: support, sla: 1h, tokenTtl: 5m }
-groups:
-  support: { members: [alice, bob] }
-rules:
-  - id: refund-small
-    match: { action: payments.refund }
-    when: "payload.amount <= 100"
-    decision: allow
-  - id: no-drops
-    match: { action: db.dropTable }
-    decision: deny
-    reason: Dropping data is never automated.
-`;
 
-const ctx = useStack(POLICY);
+const ctx = useStack(REFUND_POLICY);
 
 type Response = { $ref?: string; content?: Record<string, { schema?: { $ref?: string } }> };
 type Document = { paths: Record<string, Record<string, { requestBody?: Response; responses: Record<string, Response> }>>; components: { responses: Record<string, Response>; schemas: Record<string, unknown> } };
@@ -122,14 +108,14 @@ describe('real answers, as the served OpenAPI document says', () => {
   test('whoami, for an agent, an auditor and a reviewer', async () => {
     assert.deepEqual((await documented('GET', '/v1/whoami', { bearer: agentKey(), expect: 200 })).body, { role: 'agent', name: 'support-bot' });
     assert.deepEqual((await documented('GET', '/v1/whoami', { bearer: ctx.stack.auditorKeys.get('audrey')!, expect: 200 })).body, { role: 'auditor', name: 'audrey' });
-    const whoami = await documented('GET', '/v1/whoami', { bearer: await login('alice'), expect: 200 });
-    assert.deepEqual(whoami.body, { role: 'reviewer', name: 'alice', groups: ['support'] });
+    const whoami = await documented('GET', '/v1/whoami', { bearer: await login('dave'), expect: 200 });
+    assert.deepEqual(whoami.body, { role: 'reviewer', name: 'dave', groups: ['finance'] });
     await documented('GET', '/v1/whoami', { expect: 401 });
   });
 
   test('an auto-allowed submission: the outcome with its sealed token, consume, a second consume refused, report, evidence', async () => {
     const mine = x25519();
-    const request = action({ payload: { amount: 40, currency: 'USD', order: 'A-1' } });
+    const request = action({ payload: { customer: 'C-42', amount: 40, currency: 'USD', order: 'A-1' } });
     const submitted = await documented('POST', '/v1/requests', { path: '/v1/requests?wait=10s', bearer: agentKey(), body: { ...request, agentKey: mine.publicKey }, expect: 200 });
     const state = submitted.body as unknown as SubmitState;
     assert.equal(state.status, 'approved');
@@ -150,32 +136,32 @@ describe('real answers, as the served OpenAPI document says', () => {
   });
 
   test('a policy deny, and its outcome as an event stream', async () => {
-    const request = action({ agentId: 'ops-bot', action: 'db.dropTable', resource: { type: 'system', id: 'orders-db', environment: 'prod' }, payload: { table: 'orders_tmp' } });
-    const denied = await documented('POST', '/v1/requests', { path: '/v1/requests?wait=10s', bearer: agentKey('ops-bot'), body: { ...request, agentKey: x25519().publicKey }, expect: 200 });
+    const request = action({ payload: { customer: 'C-42', amount: 20_000, currency: 'USD', order: 'A-2' } });
+    const denied = await documented('POST', '/v1/requests', { path: '/v1/requests?wait=10s', bearer: agentKey(), body: { ...request, agentKey: x25519().publicKey }, expect: 200 });
     const state = denied.body as unknown as SubmitState;
     assert.equal(state.status, 'denied');
     assert.equal(state.outcome?.code, 'POLICY_DENIED');
     // The run has ended: the stream is its one outcome event, whose data is a SubmitState.
-    const stream = await documented('GET', '/v1/requests/{id}/events', { path: `/v1/requests/${state.requestId}/events`, bearer: agentKey('ops-bot'), expect: 200 });
+    const stream = await documented('GET', '/v1/requests/{id}/events', { path: `/v1/requests/${state.requestId}/events`, bearer: agentKey(), expect: 200 });
     const data = /event: outcome\ndata: (.*)\n/.exec(stream.text)?.[1];
     assert.ok(data, stream.text);
     conforms('SubmitState', JSON.parse(data), 'the outcome event');
   });
 
   test('a review: the queue, the view, a catalog check, a signed decision, the statement a passkey would sign', async () => {
-    const submitted = await documented('POST', '/v1/requests', { bearer: agentKey(), body: { ...action({ payload: { amount: 500, currency: 'USD' } }), agentKey: x25519().publicKey }, expect: 200 });
+    const submitted = await documented('POST', '/v1/requests', { bearer: agentKey(), body: { ...action({ payload: { customer: 'C-42', amount: 500, currency: 'USD', order: 'A-3' } }), agentKey: x25519().publicKey }, expect: 200 });
     const { requestId, workflowId } = submitted.body as unknown as SubmitState;
-    const alice = await login('alice');
-    await documented('GET', '/v1/reviews', { bearer: alice, expect: 200 });
-    const view = await documented('GET', '/v1/reviews/{id}', { path: `/v1/reviews/${workflowId}`, bearer: alice, expect: 200 });
+    const dave = await login('dave');
+    await documented('GET', '/v1/reviews', { bearer: dave, expect: 200 });
+    const view = await documented('GET', '/v1/reviews/{id}', { path: `/v1/reviews/${workflowId}`, bearer: dave, expect: 200 });
     assert.equal(view.body.status, 'pending');
-    await documented('POST', '/v1/reviews/{id}/validate', { path: `/v1/reviews/${requestId}/validate`, bearer: alice, body: { payload: { amount: 450, currency: 'USD' } }, expect: 200 });
-    // alice has a key and no passkey: the statement for a passkey is refused, as documented.
-    await documented('POST', '/v1/reviews/{id}/statement', { path: `/v1/reviews/${requestId}/statement`, bearer: alice, body: { decision: 'approve', reviewer: 'alice', versionDigest: view.body.currentDigest }, expect: 401 });
-    const decision = await signedDecision(ctx.stack, workflowId, { decision: 'approve', reviewer: 'alice' });
-    const receipt = await documented('POST', '/v1/reviews/{id}/decisions', { path: `/v1/reviews/${requestId}/decisions`, bearer: alice, body: decision, expect: 200 });
+    await documented('POST', '/v1/reviews/{id}/validate', { path: `/v1/reviews/${requestId}/validate`, bearer: dave, body: { payload: { customer: 'C-42', amount: 450, currency: 'USD', order: 'A-3' } }, expect: 200 });
+    // dave has a key and no passkey: the statement for a passkey is refused, as documented.
+    await documented('POST', '/v1/reviews/{id}/statement', { path: `/v1/reviews/${requestId}/statement`, bearer: dave, body: { decision: 'approve', reviewer: 'dave', versionDigest: view.body.currentDigest }, expect: 401 });
+    const decision = await signedDecision(ctx.stack, workflowId, { decision: 'approve', reviewer: 'dave' });
+    const receipt = await documented('POST', '/v1/reviews/{id}/decisions', { path: `/v1/reviews/${requestId}/decisions`, bearer: dave, body: decision, expect: 200 });
     assert.equal(receipt.body.status, 'approved');
-    await documented('POST', '/v1/session/logout', { bearer: alice, expect: 204 });
+    await documented('POST', '/v1/session/logout', { bearer: dave, expect: 204 });
   });
 
   test('refusals are the problems the document declares: 400, 401, 403, 404, 415, 422', async () => {
