@@ -73,7 +73,7 @@ const options: Partial<GatewayOptions> = { server: 'fs' };
 async function main(): Promise<void> {
   const cs = await Countersign.connect({ url: process.env.COUNTERSIGN_URL!, apiKey: process.env.COUNTERSIGN_API_KEY! });
   try {
-    await cs.submit({ action: 'payments.refund' });
+    await cs.submit(JSON.parse('{"action":"payments.refund"}')); // as JavaScript could: judged at run time
   } catch (err) {
     if (!(err instanceof InvalidRequestError)) throw err;
   }
