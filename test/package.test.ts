@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -215,6 +215,7 @@ describe('the npm packages, installed from their tarballs', () => {
     for (const child of processes) child.kill('SIGTERM');
     await Promise.all(processes.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await env?.teardown();
+    if (work) rmSync(work, { recursive: true, force: true }); // two installed projects: a few hundred MB
   });
 
   test('ships compiled JavaScript and declarations only: no TypeScript sources, no tsx', () => {
