@@ -38,7 +38,6 @@ export const ExecutionResult = z.object({
 const outcomeFields = {
   requestId: z.string(),
   workflowId: z.string(),
-  status: z.enum(['approved', 'denied', 'changes_requested', 'expired', 'executed', 'failed', 'not_executed', 'outcome_unknown', 'cancelled']),
   code: z.enum(ReasonCode).optional().describe('Set on every outcome but approval'),
   message: z.string().optional(),
   reviewerReason: z.string().optional().describe('When a reviewer denied: their own reason code'),
@@ -55,12 +54,19 @@ const outcomeFields = {
   decidedAt: Timestamp,
 };
 
-export const ApprovalOutcome = z.object({
-  ...outcomeFields,
+const CLOSED_STATUSES = ['denied', 'changes_requested', 'expired', 'executed', 'failed', 'not_executed', 'outcome_unknown', 'cancelled'] as const;
+
+const outcomeTail = {
   token: TokenGrant.optional().describe('Once approved: the single-use token, sealed to the agent\'s key'),
   execution: ExecutionResult.optional().describe('Once the execution phase has ended'),
   evidence: z.object({ path: z.string(), digest: z.string() }).optional().describe('Where the signed evidence bundle was written, and its digest'),
-});
+};
+
+/** Approved always carries the payload to execute; every other status may not. */
+export const ApprovalOutcome = z.discriminatedUnion('status', [
+  z.object({ ...outcomeFields, status: z.literal('approved'), payload: JsonObject.describe('The payload to execute: the reviewer\'s edit when there was one'), ...outcomeTail }),
+  z.object({ ...outcomeFields, status: z.enum(CLOSED_STATUSES), ...outcomeTail }),
+]);
 
 export const SubmitState = z.object({
   requestId: z.string(),
@@ -173,7 +179,7 @@ export const EvidenceView = z.object({
     requestId: z.string(),
     request: RequestShown,
     requestDigest: digest(),
-    outcome: z.object({ ...outcomeFields, execution: ExecutionResult.optional(), token: z.object({ tokenId: z.string(), expiresAt: Timestamp }).optional() }),
+    outcome: z.object({ ...outcomeFields, status: z.enum(['approved', ...CLOSED_STATUSES]), execution: ExecutionResult.optional(), token: z.object({ tokenId: z.string(), expiresAt: Timestamp }).optional() }),
     events: z.array(EvidenceEvent),
     approvalRecord: SignedApprovalRecord.optional(),
     receipt: SignedExecutionReceipt.optional(),
