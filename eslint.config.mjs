@@ -82,7 +82,7 @@ function wallPatterns(room) {
 }
 
 export default defineConfig(
-  globalIgnores(['node_modules/', '.countersign/', 'dist/', 'test/artifacts/', 'bench/results/']),
+  globalIgnores(['node_modules/', '.countersign/', 'dist/', 'packages/*/dist/', 'test/artifacts/', 'bench/results/']),
 
   js.configs.recommended,
   tseslint.configs.recommended,

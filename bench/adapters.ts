@@ -193,7 +193,7 @@ export async function benchAdapters(env: TestWorkflowEnvironment, home: string, 
     const cs = await Countersign.connect({ url: server.url, apiKey: creds.agentKeys.get('bench-agent')! });
     const direct = async () => {
       const input = allowedRefund();
-      const r = await cs.guard({ agentId: 'bench-agent', taskId: `bench-direct-${randomUUID()}`, action: 'payments.refund', summary: mapping.summary(input), resource: mapping.resource(input), payload: input }, (payload) => refundWork(payload as unknown as Refund), { waitMs: 5000 });
+      const r = await cs.guard({ taskId: `bench-direct-${randomUUID()}`, action: 'payments.refund', summary: mapping.summary(input), resource: mapping.resource(input), payload: input }, (payload) => refundWork(payload as unknown as Refund), { waitMs: 5000 });
       if (!r.executed) throw new Error(`direct guard did not execute: ${r.status} ${r.code ?? ''}`);
     };
     const frameworks = [aiSdk(cs), openaiAgents(cs), langchain(cs)];

@@ -180,13 +180,13 @@ async function main(): Promise<void> {
 
     log(`2/6 auto-allow: ${N} sequential, ${CONCURRENT_N} over ${AGENTS} concurrent agents; direct and through the server, interleaved`);
     // Direct: what the SDK's former path did on its own — a key per request, the parse, the start, the opening.
-    const directSubmit = async (input: unknown, options: { waitMs: number }) => {
+    const directSubmit = async (input: ReturnType<typeof request>, options: { waitMs: number }) => {
       const key = generateAgentKey();
       const state = await direct.submit({ ...parseActionRequest(input), agentKey: key.publicKey }, options);
       const grant = state.outcome?.token;
       return { status: state.status, openToken: () => (grant?.sealed ? openToken(key, grant.sealed, state.workflowId, grant.tokenId) : undefined) };
     };
-    type Submit = (input: unknown, options: { waitMs: number }) => Promise<{ status: string; openToken(): string | undefined }>;
+    type Submit = (input: ReturnType<typeof request>, options: { waitMs: number }) => Promise<{ status: string; openToken(): string | undefined }>;
     const viaServer: Submit = (input, options) => cs.submit(input, options);
     const allowVia = (submit: Submit) => async () => {
       const r = await submit(request({ amount: 10 }), { waitMs: 5000 });

@@ -75,7 +75,7 @@ export async function benchSlack(env: TestWorkflowEnvironment, home: string, n: 
     const clicked: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      const pending = await cs.submit({ agentId: 'bench-agent', taskId: `t-${randomUUID()}`, action: 'payments.refund', summary: 'Benchmark refund', resource: { type: 'customer', id: 'C-1' }, payload: { amount: 500 } }, { waitMs: 0 });
+      const pending = await cs.submit({ taskId: `t-${randomUUID()}`, action: 'payments.refund', summary: 'Benchmark refund', resource: { type: 'customer', id: 'C-1' }, payload: { amount: 500 } }, { waitMs: 0 });
       let button: { value: string; ts: string } | undefined;
       while (!(button = approveValue(slack.calls, pending.requestId))) await new Promise((resolve) => setTimeout(resolve, 2));
       posted.push(performance.now() - t0);

@@ -5,6 +5,6 @@
 export * from './sdk';
 export { Reviewer } from './reviewer';
 export { fileKeyStore, memoryKeyStore, type AgentKeyStore } from './agent-keys';
-export type { ActionRequest, ExecutionReport, ReviewerDecision } from '../common/inputs';
+export type { ActionRequest, ActionRequestInput, ExecutionReport, ReviewerDecision } from '../common/inputs';
 export type { Payload } from '../common/json';
-export type { ApprovalOutcome, SubmitState } from '../common/views';
+export type { ApprovalOutcome, ApprovedOutcome, ClosedOutcome, SubmitState } from '../common/views';

@@ -8,8 +8,8 @@ import { approvalWorkflowId } from '../common/digest';
 import { ConsumeRefusedError, InvalidRequestError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 import { type Payload } from '../common/json';
-import { type ConsumeRequest, type ExecutionReport } from '../common/inputs';
-import { type ApprovalOutcome, type RequestRow, type ExecutionReceipt, type Signed, type SubmitState } from '../common/views';
+import { type ActionRequestInput, type ConsumeRequest, type ExecutionReport } from '../common/inputs';
+import { type ApprovalOutcome, type ApprovedOutcome, type RequestRow, type ExecutionReceipt, type Signed, type SubmitState } from '../common/views';
 import type { EvidenceView } from '../common/bundle';
 import { ApprovalRequest } from './approval-request';
 import { generateAgentKey, memoryKeyStore, type AgentKeyStore } from './agent-keys';
@@ -32,7 +32,7 @@ export interface ConnectOptions {
 
 /** What guard() did: executed with the approved payload, or why it did not. */
 export type GuardResult<T> =
-  | { executed: true; status: 'approved'; result: T; outcome: ApprovalOutcome; receipt: Signed<ExecutionReceipt> }
+  | { executed: true; status: 'approved'; result: T; outcome: ApprovedOutcome; receipt: Signed<ExecutionReceipt> }
   | { executed: false; status: string; code?: string; message?: string; outcome?: ApprovalOutcome };
 
 export type { RequestRow };
@@ -64,9 +64,10 @@ export class Countersign {
   /**
    * Submits an action and waits up to `waitMs` for the decision. The same agent, task and action
    * join one request; once it has ended, its final decision comes back without a new review.
-   * The agent id is this key's own; a fresh X25519 key is made for the token's delivery.
+   * The agent id is this key's own; a fresh X25519 key is made for the token's delivery. The
+   * request is typed, and parsed again here: a field that is wrong throws InvalidRequestError naming it.
    */
-  async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
+  async submit(input: ActionRequestInput, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
     // The agent is this key's; a request that names one (even wrongly), or is no object at all, is judged as it is.
     const fill = input !== null && typeof input === 'object' && !Array.isArray(input) && !Object.hasOwn(input, 'agentId');
     const parsed = parseActionRequest(fill ? { ...(input as object), agentId: this.agentId } : input);
@@ -91,10 +92,10 @@ export class Countersign {
    * payload, then reports the outcome. Never calls `execute` on a deny, an expiry, a pending
    * request or a refused consumption.
    */
-  async guard<T>(input: unknown, execute: (payload: Payload) => Promise<T>, options: { waitMs?: number } = {}): Promise<GuardResult<T>> {
+  async guard<T>(input: ActionRequestInput, execute: (payload: Payload) => Promise<T>, options: { waitMs?: number } = {}): Promise<GuardResult<T>> {
     const request = await this.submit(input, options);
     const outcome = request.outcome;
-    if (request.status !== 'approved' || !outcome?.payload) {
+    if (request.status !== 'approved' || outcome?.status !== 'approved') {
       return { executed: false, status: request.status, code: outcome?.code, message: outcome?.message ?? (outcome ? undefined : 'still pending'), outcome };
     }
     let receipt: Signed<ExecutionReceipt>;

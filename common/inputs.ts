@@ -56,6 +56,8 @@ export const ActionRequest = z.strictObject({
   agentKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'a base64 X25519 public key (44 characters)').optional(),
 });
 export type ActionRequest = z.infer<typeof ActionRequest>;
+/** An action request as an agent writes it for the SDK: its agentId comes from the agent's key. */
+export type ActionRequestInput = Omit<z.input<typeof ActionRequest>, 'agentId'>;
 
 export const Risk = z.enum(['low', 'medium', 'high', 'critical']);
 export type Risk = z.infer<typeof Risk>;

@@ -50,10 +50,11 @@ function forbiddenKey(value: unknown): string | undefined {
 
 /**
  * zod's records leave an own "__proto__" key (JSON.parse makes one) out of their output without a
- * word, so nothing after them could see it: refuse it on the raw input instead.
+ * word, so nothing after them could see it: refuse it on the raw input instead. Typed by the
+ * record's input, so a TypeScript caller is told what to send; at run time any value is judged.
  */
-export function refusingOwnProto<T extends z.ZodType>(record: T) {
-  return z
+export function refusingOwnProto<T extends z.ZodType>(record: T): z.ZodType<z.output<T>, z.input<T>> {
+  const judged = z
     .unknown()
     .superRefine((value, ctx) => {
       if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, '__proto__')) {
@@ -61,6 +62,7 @@ export function refusingOwnProto<T extends z.ZodType>(record: T) {
       }
     })
     .pipe(record);
+  return judged as unknown as z.ZodType<z.output<T>, z.input<T>>;
 }
 
 /** The exact JSON that executes if approved: an object, at most 256 KiB canonical. */

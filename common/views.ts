@@ -74,11 +74,10 @@ export interface ExecutionResult {
   receiptId?: string;
 }
 
-/** The final decision handed to the agent. */
-export interface ApprovalOutcome {
+/** What every outcome says, whatever its status. */
+interface OutcomeFields {
   requestId: string;
   workflowId: string;
-  status: Extract<ApprovalStatus, 'approved' | 'denied' | 'changes_requested' | 'expired' | 'executed' | 'failed' | 'not_executed' | 'outcome_unknown' | 'cancelled'>;
   /** Set on every outcome but approval. */
   code?: ReasonCode;
   message?: string;
@@ -104,6 +103,23 @@ export interface ApprovalOutcome {
   /** Where the signed evidence bundle was written, and its digest. */
   evidence?: { path: string; digest: string };
 }
+
+/** Approved: always with the payload to execute, so `outcome.status === 'approved'` is enough to reach it. */
+export interface ApprovedOutcome extends OutcomeFields {
+  status: 'approved';
+  payload: Payload;
+}
+
+/** Every other outcome: refused, expired or cancelled, or how an approved action's execution ended. */
+export interface ClosedOutcome extends OutcomeFields {
+  status: Extract<ApprovalStatus, 'denied' | 'changes_requested' | 'expired' | 'executed' | 'failed' | 'not_executed' | 'outcome_unknown' | 'cancelled'>;
+}
+
+/** The final decision handed to the agent. */
+export type ApprovalOutcome = ApprovedOutcome | ClosedOutcome;
+
+/** An outcome without the fields `K`, still one type per status (what fills them in takes the rest). */
+export type OutcomeWithout<K extends keyof OutcomeFields> = Omit<ApprovedOutcome, K> | Omit<ClosedOutcome, K>;
 
 /** What `submit` returns: the decision, or the pending state with the request id. */
 export interface SubmitState {

@@ -3,7 +3,7 @@ import type { SealedToken } from '../common/inputs';
 import { nativeSha256Hex } from './sha256';
 
 export const SEAL_ALG = 'X25519-HKDF-SHA256-A256GCM' as const;
-const HKDF_INFO = 'countersign token v1';
+export const HKDF_INFO = 'countersign token v1';
 
 /** A fresh token: 256 bits from the CSPRNG. Only its hash ever leaves this process unsealed. */
 export function generateToken(): { token: string; tokenId: string; tokenHash: string } {
@@ -26,14 +26,20 @@ export function sealKey(shared: Buffer, epk: Buffer, recipient: Buffer): Buffer 
   return Buffer.from(hkdfSync('sha256', shared, Buffer.concat([epk, recipient]), HKDF_INFO, 32));
 }
 
-/** Seals `plaintext` to the agent's X25519 key; `aad` binds the box to its workflow and token id. */
+/** Seals `plaintext` to the agent's X25519 key; `aad` binds the box to its workflow and token id (docs/sealing.md). */
 export function sealToAgent(agentKey: string, plaintext: string, aad: string): SealedToken {
+  return sealWith(agentKey, plaintext, aad, generateKeyPairSync('x25519'), randomBytes(12));
+}
+
+/**
+ * The seal with its randomness given: a fresh ephemeral key and IV for every box (sealToAgent), or
+ * fixed ones for the published test vector (scripts/sealing-vector.ts) and nothing else.
+ */
+export function sealWith(agentKey: string, plaintext: string, aad: string, ephemeral: { privateKey: KeyObject; publicKey: KeyObject }, iv: Buffer): SealedToken {
   const recipient = x25519PublicKey(agentKey);
-  const ephemeral = generateKeyPairSync('x25519');
   const epk = Buffer.from(ephemeral.publicKey.export({ format: 'jwk' }).x!, 'base64url');
   const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient });
   const key = sealKey(shared, epk, Buffer.from(agentKey, 'base64'));
-  const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { CompiledPolicy } from '../policy/load';
 import { constantTimeEqual } from '../common/signing';
 import { EnrollBody, EnrollOptionsBody, PasskeyLoginBody, PasskeyLoginOptionsBody } from '../common/api';
+import type { Enrolment, InboxSession } from '../common/responses';
 import { base64UrlToBytes, bytesToBase64Url, coseKeyAlgorithm, passkeyFingerprint } from '../common/webauthn';
 import { EnrollmentError, INVITE_PATTERN, type Enrollments } from './enrollments';
 import { INBOX_CSP, inboxConstants, loadInboxAssets } from './inbox-assets';
@@ -144,7 +145,7 @@ export function registerInbox(app: Hono<Env>, deps: InboxDeps): void {
       credentialId: credential.id,
       fingerprint,
       message: `Your passkey is registered with the fingerprint ${fingerprint}, but it grants nothing yet. Tell your operator this fingerprint yourself (not by replying to the invite); they confirm it with "countersign reviewers confirm ${body.reviewer} --fingerprint ${fingerprint}". Then sign in at /inbox.`,
-    });
+    } satisfies Enrolment);
   });
 
   // --- sign-in: a discoverable passkey, then an HttpOnly cookie and a CSRF token ------------------
@@ -194,12 +195,12 @@ export function registerInbox(app: Hono<Env>, deps: InboxDeps): void {
     const session = await sessions.inboxSession(owner.reviewer, body.response.id);
     setCookie(c, cookieName(deps.secure), session.session, { httpOnly: true, sameSite: 'Strict', path: '/', secure: deps.secure, expires: new Date(session.expiresAt) });
     logger.info({ reviewer: owner.reviewer }, 'reviewer signed in to the inbox with a passkey');
-    return c.json({ reviewer: owner.reviewer, groups: groupsOf(policy, owner.reviewer), csrf: session.csrf, expiresAt: session.expiresAt });
+    return c.json({ reviewer: owner.reviewer, groups: groupsOf(policy, owner.reviewer), csrf: session.csrf, expiresAt: session.expiresAt } satisfies InboxSession);
   });
 
   app.get('/v1/inbox/me', async (c) => {
     const session = await inboxSession(c, deps);
-    return c.json({ reviewer: session.reviewer, groups: groupsOf(policy, session.reviewer), csrf: session.csrf, expiresAt: session.expiresAt });
+    return c.json({ reviewer: session.reviewer, groups: groupsOf(policy, session.reviewer), csrf: session.csrf, expiresAt: session.expiresAt } satisfies InboxSession);
   });
 
   app.post('/v1/inbox/logout', async (c) => {

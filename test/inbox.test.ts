@@ -28,7 +28,7 @@ import { sealedBundle } from './support/evidence';
 import { signedDecision } from './support/review';
 import { testEnvironment } from './support/server';
 import { signedHeaders, slashCommand, startSlackStandIn, type SlackStandIn } from './support/slack';
-import { action, startStack, type Stack, type StackContext } from './support/stack';
+import { agentAction, startStack, type Stack, type StackContext } from './support/stack';
 
 const POLICY = `
 version: 1
@@ -202,8 +202,8 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     await slack?.close();
   });
 
-  const refund = (amount: number, extra: Record<string, unknown> = {}) =>
-    action({ summary: `Refund ${amount} USD on order 7781: the parcel never arrived.`, resource: { type: 'customer', id: 'C-42' }, payload: { amount, currency: 'USD', order: '7781' }, ...extra });
+  const refund = (amount: number) =>
+    agentAction({ summary: `Refund ${amount} USD on order 7781: the parcel never arrived.`, resource: { type: 'customer', id: 'C-42' }, payload: { amount, currency: 'USD', order: '7781' } });
 
   test('an invite enrols a passkey that grants nothing until the operator confirms it', async () => {
     const link = await enrol(ctx, ctx.dave);
@@ -270,7 +270,7 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     await confirm(ctx, ctx.dave);
     const agent = await stack.agent('support-bot');
     const finance = await agent.submit(refund(250));
-    const support = await agent.submit(action({ action: 'email.send', summary: 'Email the customer about the delay.', resource: { type: 'customer', id: 'C-9' }, payload: { to: 'c9@example.com', body: 'Sorry!' } }));
+    const support = await agent.submit(agentAction({ action: 'email.send', summary: 'Email the customer about the delay.', resource: { type: 'customer', id: 'C-9' }, payload: { to: 'c9@example.com', body: 'Sorry!' } }));
     await signIn(ctx.dave, url);
     const page = ctx.dave.page;
     await page.locator(`tr[data-request-id="${finance.requestId}"]`).waitFor({ timeout: 20_000 });
@@ -596,7 +596,7 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     const origin = { cookie, host: new URL(base).host };
     const list = await fetch(`${base}/v1/requests`, { headers: origin });
     assert.equal(list.status, 403);
-    const submit = await fetch(`${base}/v1/requests`, { method: 'POST', headers: { ...origin, 'content-type': 'application/json' }, body: JSON.stringify(refund(200)) });
+    const submit = await fetch(`${base}/v1/requests`, { method: 'POST', headers: { ...origin, 'content-type': 'application/json' }, body: JSON.stringify({ agentId: 'support-bot', ...refund(200) }) });
     assert.equal(submit.status, 403);
     const agent = await stack.agent('support-bot');
     const request = await agent.submit(refund(260));

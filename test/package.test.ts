@@ -1,17 +1,21 @@
 /**
- * countersign as users get it from npm (issue 13): `npm pack` (which runs `npm run build`), the
- * tarball installed with `npm install` into an empty project, and then only what the package ships —
- * no tsx, no TypeScript sources, nothing from the clone:
- *  - a TypeScript consumer of `countersign` and `countersign/mcp` type-checks (CommonJS and ESM);
+ * countersign as users get it from npm (issues 13 and 25): both packages built from this clone —
+ * `countersign` by `npm pack` (which runs `npm run build`), `@countersign/agent` by `npm run
+ * build:agent` and `npm pack packages/agent/dist` — each tarball installed with `npm install` into
+ * an empty project, and then only what the packages ship: no tsx, no TypeScript sources, nothing
+ * from the clone:
+ *  - a TypeScript consumer of each package and its `/mcp` subpath type-checks with
+ *    `skipLibCheck: false` (CommonJS and ESM); a misspelt field in `submit` does not compile;
  *  - the installed `countersign worker` and `countersign server` (with the prebuilt workflow bundle)
  *    run against the Temporal dev server;
- *  - the compiled consumer, as CommonJS and as ESM, submits through that server and is approved;
+ *  - each compiled consumer, as CommonJS and as ESM, submits through that server and is approved;
+ *  - the agent package installs no Temporal and no SWC, and few packages;
  *  - the installed CLI answers `--version`, `--help`, `review list` and `mcp-proxy --print-pins`.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -62,9 +66,45 @@ function start(cwd: string, args: string[], env: NodeJS.ProcessEnv): { child: Ch
   return { child, lines };
 }
 
-const CONSUMER_CJS = `
-import { Countersign, InvalidRequestError, type ApprovalOutcome } from 'countersign';
-import { McpGateway, type GatewayOptions } from 'countersign/mcp';
+/** The packed tarball of `dir` (npm pack runs its prepack), written into `work`. */
+async function pack(dir: string, work: string): Promise<string> {
+  const packed = await run(npm, ['pack', dir, '--pack-destination', work, '--json'], { cwd: ROOT, timeoutMs: 600_000 });
+  assert.equal(packed.code, 0, packed.stderr);
+  return join(work, (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string }[])[0]!.filename);
+}
+
+/** An empty project with the tarball installed, and TypeScript to type-check a consumer of it. */
+async function install(tarball: string, project: string): Promise<void> {
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
+  const installed = await run(npm, ['install', tarball, 'typescript@~5.9', '@types/node@^20', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, timeoutMs: 600_000 });
+  assert.equal(installed.code, 0, installed.stderr);
+}
+
+/** The packages under node_modules (nested ones too) by name, and their bytes on disk. */
+function installedPackages(project: string): { names: string[]; bytes: number } {
+  const names: string[] = [];
+  let bytes = 0;
+  const walk = (dir: string, inModules: boolean, scope = ''): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isFile()) bytes += statSync(path).size;
+      if (!entry.isDirectory()) continue;
+      if (inModules && entry.name.startsWith('@') && !scope) walk(path, true, entry.name);
+      else if (inModules && !entry.name.startsWith('.')) {
+        names.push(scope ? `${scope}/${entry.name}` : entry.name);
+        walk(path, false);
+      } else walk(path, entry.name === 'node_modules');
+    }
+  };
+  walk(join(project, 'node_modules'), true);
+  return { names, bytes };
+}
+
+/** A consumer of `pkg` and `pkg/mcp`: the declarations decide whether it compiles, the server whether it is approved. */
+const consumer = (pkg: string) => `
+import { Countersign, InvalidRequestError, type ActionRequestInput, type ApprovalOutcome } from '${pkg}';
+import { McpGateway, type GatewayOptions } from '${pkg}/mcp';
 
 // Types from the package's declarations: a wrong shape here fails the type-check.
 const gatewayType: typeof McpGateway | undefined = McpGateway;
@@ -72,17 +112,18 @@ const options: Partial<GatewayOptions> = { server: 'fs' };
 
 async function main(): Promise<void> {
   const cs = await Countersign.connect({ url: process.env.COUNTERSIGN_URL!, apiKey: process.env.COUNTERSIGN_API_KEY! });
+  const refund: ActionRequestInput = { taskId: process.argv[2]!, action: 'payments.refund', summary: 'Refund 40', resource: { type: 'customer', id: 'C-1' }, payload: { amount: 40, currency: 'USD' } };
+  let refused = '';
   try {
-    await cs.submit({ action: 'payments.refund' });
+    await cs.submit(JSON.parse(JSON.stringify({ ...refund, amout: 40 }))); // as JavaScript could send it: judged at run time
   } catch (err) {
     if (!(err instanceof InvalidRequestError)) throw err;
+    refused = err.message;
   }
-  const request = await cs.submit(
-    { taskId: process.argv[2]!, action: 'payments.refund', summary: 'Refund 40', resource: { type: 'customer', id: 'C-1' }, payload: { amount: 40, currency: 'USD' } },
-    { waitMs: 10_000 },
-  );
+  const request = await cs.submit(refund, { waitMs: 10_000 });
   const outcome: ApprovalOutcome | undefined = request.outcome;
-  console.log(JSON.stringify({ status: request.status, rules: outcome?.ruleIds, gateway: typeof gatewayType, options }));
+  const amount = outcome?.status === 'approved' ? outcome.payload.amount : undefined; // approved: the payload is there, no \`!\`
+  console.log(JSON.stringify({ status: request.status, rules: outcome?.ruleIds, amount, refused, gateway: typeof gatewayType, options }));
   await cs.close();
 }
 main().catch((err) => {
@@ -91,25 +132,56 @@ main().catch((err) => {
 });
 `;
 
-describe('the npm package, installed from its tarball', () => {
+/** Type-checks the consumer with skipLibCheck off (CommonJS and ESM), runs both against the server, and shows a misspelt field is a compile error. */
+async function typeCheckAndRun(project: string, pkg: string, server: { url: string; apiKey: string }): Promise<void> {
+  const tsc = (args: string[]) => run(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ...args], { cwd: project });
+  writeFileSync(join(project, 'consumer.ts'), consumer(pkg));
+  writeFileSync(join(project, 'consumer.mts'), consumer(pkg));
+  const compilerOptions = { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, outDir: 'out', skipLibCheck: false, types: ['node'] };
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts', 'consumer.mts'] }));
+  const compiled = await tsc(['-p', '.']);
+  assert.equal(compiled.code, 0, `${compiled.stdout}${compiled.stderr}`);
+  for (const file of ['consumer.js', 'consumer.mjs']) {
+    const ran = await run(process.execPath, [join('out', file), `task-${file}-${randomUUID().slice(0, 8)}`], { cwd: project, env: { COUNTERSIGN_URL: server.url, COUNTERSIGN_API_KEY: server.apiKey } });
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.deepEqual(
+      JSON.parse(ran.stdout.trim()),
+      { status: 'approved', rules: ['refund-small'], amount: 40, refused: 'The request has unknown field "amout".', gateway: 'function', options: { server: 'fs' } },
+      `${pkg}: ${file}`,
+    );
+  }
+  // A misspelt field of the request, or a wrong type, is caught by the shipped declarations.
+  const submit = (fields: string) => `import { Countersign } from '${pkg}';\nexport const go = (cs: Countersign) =>\n  cs.submit({ taskId: 't-1', action: 'payments.refund', resource: { type: 'customer', id: 'C-1' }, payload: { amount: 40 }, ${fields} });\n`;
+  writeFileSync(join(project, 'wrong.ts'), submit(`sumary: 'Refund 40'`));
+  writeFileSync(join(project, 'right.ts'), submit(`summary: 'Refund 40'`));
+  const check = (file: string) => tsc(['--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--types', 'node', file]);
+  const wrong = await check('wrong.ts');
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stdout, /wrong\.ts\(3,\d+\): error TS\d+: .*'sumary' does not exist in type 'ActionRequestInput'/);
+  const right = await check('right.ts');
+  assert.equal(right.code, 0, right.stdout);
+}
+
+describe('the npm packages, installed from their tarballs', () => {
   let env: TestWorkflowEnvironment;
+  let work: string;
   let project: string;
+  let agentProject: string;
   let home: string;
   let url: string;
   const processes: ChildProcess[] = [];
   let apiKey: string;
 
   before(async () => {
-    const work = mkdtempSync(join(tmpdir(), 'countersign-package-'));
+    work = mkdtempSync(join(tmpdir(), 'countersign-package-'));
     // npm pack runs prepack, which is npm run build: tsc, the inbox files and the workflow bundle.
-    const packed = await run(npm, ['pack', '--pack-destination', work, '--json'], { cwd: ROOT, timeoutMs: 600_000 });
-    assert.equal(packed.code, 0, packed.stderr);
-    const tarball = join(work, (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string }[])[0]!.filename);
     project = join(work, 'consumer');
-    mkdirSync(project);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
-    const installed = await run(npm, ['install', tarball, 'typescript@~5.9', '@types/node@^20', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, timeoutMs: 600_000 });
-    assert.equal(installed.code, 0, installed.stderr);
+    await install(await pack(ROOT, work), project);
+    // The agent package: compiled from the agent's entry points, its manifest derived from what was emitted.
+    const built = await run(npm, ['run', 'build:agent'], { cwd: ROOT, timeoutMs: 600_000 });
+    assert.equal(built.code, 0, `${built.stdout}${built.stderr}`);
+    agentProject = join(work, 'agent');
+    await install(await pack(join(ROOT, 'packages', 'agent', 'dist'), work), agentProject);
 
     env = await testEnvironment();
     home = join(work, 'home');
@@ -143,39 +215,45 @@ describe('the npm package, installed from its tarball', () => {
     for (const child of processes) child.kill('SIGTERM');
     await Promise.all(processes.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await env?.teardown();
+    if (work) rmSync(work, { recursive: true, force: true }); // two installed projects: a few hundred MB
   });
 
   test('ships compiled JavaScript and declarations only: no TypeScript sources, no tsx', () => {
+    const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []));
     const pkg = join(project, 'node_modules', 'countersign');
     assert.ok(existsSync(join(pkg, 'dist', 'client', 'index.js')));
     assert.ok(existsSync(join(pkg, 'dist', 'client', 'index.d.ts')));
     assert.ok(existsSync(join(pkg, 'dist', 'workflow-bundle.js')));
     assert.ok(existsSync(join(pkg, 'dist', 'server', 'inbox', 'inbox.js')), 'the web inbox ships with the server');
     assert.ok(!existsSync(join(pkg, 'client')), 'no TypeScript sources');
+    assert.ok(!existsSync(join(pkg, 'packages')), 'not the agent package inside the full one');
     assert.ok(!existsSync(join(project, 'node_modules', 'tsx')), 'tsx is not installed for users');
-    const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : []));
     assert.deepEqual(sources(pkg), []);
+    const agent = join(agentProject, 'node_modules', '@countersign', 'agent');
+    assert.ok(existsSync(join(agent, 'client', 'index.js')));
+    assert.ok(existsSync(join(agent, 'client', 'mcp', 'index.d.ts')));
+    assert.ok(!existsSync(join(agent, 'server')) && !existsSync(join(agent, 'worker')) && !existsSync(join(agent, 'workflows')), 'none of the operator side');
+    assert.deepEqual(sources(agent), []);
+    const manifest = JSON.parse(readFileSync(join(agent, 'package.json'), 'utf8')) as { version: string; bin?: unknown; peerDependenciesMeta: Record<string, { optional: boolean }> };
+    assert.equal(manifest.version, VERSION);
+    assert.equal(manifest.bin, undefined, 'the CLI is the full package\'s');
+    assert.deepEqual(Object.keys(manifest.peerDependenciesMeta).sort(), ['@langchain/core', '@langchain/langgraph', '@openai/agents', 'ai', 'langchain']);
   });
 
-  test('a TypeScript consumer type-checks against the declarations, as CommonJS and as ESM, and runs against the installed server', async () => {
-    writeFileSync(join(project, 'consumer.ts'), CONSUMER_CJS);
-    writeFileSync(join(project, 'consumer.mts'), CONSUMER_CJS);
-    writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, outDir: 'out', skipLibCheck: true, types: ['node'] }, files: ['consumer.ts', 'consumer.mts'] }),
-    );
-    const tsc = await run(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], { cwd: project });
-    assert.equal(tsc.code, 0, `${tsc.stdout}${tsc.stderr}`);
-    for (const compiled of ['consumer.js', 'consumer.mjs']) {
-      const ran = await run(process.execPath, [join('out', compiled), `task-${compiled}-${randomUUID().slice(0, 8)}`], { cwd: project, env: { COUNTERSIGN_URL: url, COUNTERSIGN_API_KEY: apiKey } });
-      assert.equal(ran.code, 0, ran.stderr);
-      assert.deepEqual(JSON.parse(ran.stdout.trim()), { status: 'approved', rules: ['refund-small'], gateway: 'function', options: { server: 'fs' } }, compiled);
-    }
-    // A type error in a consumer is caught by the shipped declarations.
-    writeFileSync(join(project, 'wrong.ts'), `import { Countersign } from 'countersign';\nconst n: number = Countersign.connect;\nexport { n };\n`);
-    const wrong = await run(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--module', 'nodenext', '--types', 'node', 'wrong.ts'], { cwd: project });
-    assert.notEqual(wrong.code, 0);
-    assert.match(wrong.stdout, /wrong\.ts\(2,7\): error TS2322/);
+  test('the agent package installs no Temporal, no native bridge, no SWC, and few packages', (t) => {
+    const agent = installedPackages(agentProject);
+    const full = installedPackages(project);
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+    t.diagnostic(`@countersign/agent: ${agent.names.length} packages, ${mb(agent.bytes)}; countersign: ${full.names.length} packages, ${mb(full.bytes)} (each with typescript and @types/node)`);
+    assert.deepEqual(agent.names.filter((n) => /^@temporalio\/|^@swc\//.test(n)), []);
+    assert.ok(full.names.includes('@temporalio/worker'), 'the full package still brings the worker');
+    // Measured: 104 (43.9 MB), typescript and @types/node included; about 90 are @modelcontextprotocol/sdk v1 and its HTTP server stack. The full package: 312 (283 MB).
+    assert.ok(agent.names.length < 110, `${agent.names.length} packages: ${agent.names.join(', ')}`);
+  });
+
+  test('a TypeScript consumer of each package type-checks with skipLibCheck off, as CommonJS and as ESM, and runs against the installed server', async () => {
+    await typeCheckAndRun(project, 'countersign', { url, apiKey });
+    await typeCheckAndRun(agentProject, '@countersign/agent', { url, apiKey });
   });
 
   test('the installed CLI answers --version, --help, review list and mcp-proxy', async () => {

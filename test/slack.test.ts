@@ -23,7 +23,7 @@ import { eventually } from './support/eventually';
 import { sealedBundle } from './support/evidence';
 import { testEnvironment } from './support/server';
 import { actionTs, blockActions, interactionBody, signedHeaders, SIGNING_SECRET, SLACK_TEAM, slashCommand, startSlackStandIn, viewSubmission, type SlackStandIn, type SlackUser } from './support/slack';
-import { action, startStack, type Stack } from './support/stack';
+import { agentAction, startStack, type Stack } from './support/stack';
 
 const POLICY = `
 version: 1
@@ -80,7 +80,7 @@ describe('Slack approvals with identity binding', () => {
   let base: string;
   const reviewers = new Map<string, Reviewer>();
 
-  const refund = (amount: number) => action({ summary: `Refund ${amount} USD on order 7781.`, payload: { amount, currency: 'USD', order: '7781' } });
+  const refund = (amount: number) => agentAction({ summary: `Refund ${amount} USD on order 7781.`, payload: { amount, currency: 'USD', order: '7781' } });
   const assertion = (r: Reviewer, challenge: string) => r.auth.assert(base64UrlToBytes(challenge), { counter: ++r.counter });
 
   /** Posts a signed (or deliberately mis-signed) Slack request to the front door. */

@@ -17,7 +17,7 @@ import type { SubmitState } from '../common/views';
 import { findOrBuildTemporalCli } from '../cli/temporal-cli';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
-import { action, startStack, type StackContext } from './support/stack';
+import { action, agentAction, startStack, type StackContext } from './support/stack';
 
 const POLICY = `
 version: 1
@@ -115,7 +115,7 @@ describe('D1. a request just submitted, while visibility lags', () => {
   });
 
   test('the CLI shows it by the id a notification names, and the review round trip by workflow id lands its decision', async () => {
-    const request = await (await ctx.stack.agent('sales-bot')).submit(action({ agentId: 'sales-bot', payload: { amount: 300, currency: 'USD' } }));
+    const request = await (await ctx.stack.agent('sales-bot')).submit(agentAction({ payload: { amount: 300, currency: 'USD' } }));
     assert.equal(request.status, 'pending');
     await assertNotListed(request.workflowId);
     const shown = await cli(['review', 'show', request.requestId, '--as', 'bob']);

@@ -6,7 +6,7 @@ import type { GroupNotification } from '../activities';
 import { ReasonCode } from '../common/codes';
 import { formatDuration } from '../common/duration';
 import type { GroupSnapshot } from '../common/inputs';
-import type { ApprovalOutcome } from '../common/views';
+import type { OutcomeWithout } from '../common/views';
 import type { Final } from './consume';
 import { messagePosted, requestMessage } from './chat';
 import { notifyGroup } from './proxies';
@@ -14,7 +14,7 @@ import { publish } from './publish';
 import type { Transition } from './review';
 import { approvers, current, now, record, type ApprovalRun } from './state';
 
-export type CloseFields = Omit<ApprovalOutcome, 'requestId' | 'workflowId' | 'edited' | 'ruleIds' | 'risk' | 'policyDigest' | 'decidedAt' | 'actionDigest'>;
+export type CloseFields = OutcomeWithout<'requestId' | 'workflowId' | 'edited' | 'ruleIds' | 'risk' | 'policyDigest' | 'decidedAt' | 'actionDigest'>;
 
 /** The decision the agent hears: approved (with its token), denied, changes requested, expired, cancelled. */
 export function close(r: ApprovalRun, fields: CloseFields): void {

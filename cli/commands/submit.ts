@@ -1,5 +1,6 @@
 import { ExitCode } from '../../common/codes';
 import { formatDuration } from '../../common/duration';
+import type { ActionRequestInput } from '../../common/inputs';
 import type { SubmitState } from '../../common/views';
 import { fileKeyStore } from '../../client/agent-keys';
 import { connectAgent } from '../connect';
@@ -16,7 +17,8 @@ export async function submitCommand(args: string[]): Promise<number> {
   const named = (request as { agentId?: unknown } | null)?.agentId;
   const { cs, close } = await connectAgent({ agent: values.agent ?? (typeof named === 'string' ? named : undefined), keyStore: (home) => fileKeyStore(agentKeysDir(home)) });
   try {
-    const submitted = await cs.submit(request, { waitMs });
+    // Whatever the file holds is judged by submit's own parse: a wrong field is named there (exit 2).
+    const submitted = await cs.submit(request as ActionRequestInput, { waitMs });
     // The token is shown once: its key is deleted as soon as it has been opened.
     const token = submitted.status === 'approved' ? submitted.openToken() : undefined;
     if (token || submitted.outcome) cs.keys.delete(submitted.workflowId); // decided: the key has nothing left to open

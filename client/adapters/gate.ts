@@ -68,7 +68,7 @@ export async function gatedCall<I, T>(cs: Countersign, gated: GatedAction<I>, in
   if (OPEN.has(request.status) && !outcome) {
     return { kind: 'pending', requestId: request.requestId, workflowId: request.workflowId, status: request.status, ...(request.deadline ? { deadline: request.deadline } : {}) };
   }
-  if (request.status !== 'approved' || !outcome?.payload) {
+  if (request.status !== 'approved' || outcome?.status !== 'approved') {
     const code = outcome?.code ?? (request.status === 'executed' || request.status === 'failed' ? ReasonCode.TOKEN_CONSUMED : ReasonCode.NOT_CONSUMED);
     const message = outcome?.message ?? `Request ${request.requestId} is ${request.status}: the tool does not run.`;
     return { kind: 'refused', requestId: request.requestId, status: request.status, code, message };

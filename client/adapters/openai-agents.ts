@@ -148,7 +148,7 @@ export async function resumeWhenDecided<TAgent extends AnyAgent>(cs: Countersign
       const decided = byCall.get(callIdOf(item) ?? '');
       if (!decided) continue; // another tool's approval: left to its owner
       const { state: s } = decided;
-      if (s.status === 'approved' && s.outcome?.payload) state.approve(item);
+      if (s.status === 'approved' && s.outcome?.status === 'approved') state.approve(item);
       else {
         const code = s.outcome?.code ?? (s.status === 'executed' || s.status === 'failed' ? ReasonCode.TOKEN_CONSUMED : ReasonCode.NOT_CONSUMED);
         const message = s.outcome?.message ?? `Request ${s.requestId} is ${s.status}: the tool does not run.`;

@@ -9,7 +9,6 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ReasonCode } from '../../common/codes';
 import { approvalWorkflowId } from '../../common/digest';
@@ -30,6 +29,7 @@ import {
   upstreamFailedResult,
   withNote,
 } from './results';
+import type { GatewayLogger } from './logger';
 import { actionRequestFor, mcpToolDigest, type ListedTool } from './tool';
 
 /** tools/list as the upstream sent it: nothing stripped, so the agent sees every field (annotations, schemas, _meta). */
@@ -67,7 +67,7 @@ export interface GatewayOptions {
   onBehalfOf?: string;
   holdMs: number;
   mcp?: McpConfig;
-  logger: Logger;
+  logger: GatewayLogger;
   version: string;
 }
 
@@ -247,7 +247,7 @@ export class McpGateway {
   }
 
   /** Spends the token, runs the (possibly edited) call on the upstream once, reports, keeps the result. */
-  private execute(approved: ApprovalRequest, name: string, lapsed: () => void, log: Logger): Promise<CallToolResult> {
+  private execute(approved: ApprovalRequest, name: string, lapsed: () => void, log: GatewayLogger): Promise<CallToolResult> {
     const outcome = approved.outcome!;
     const execution: Execution = { requestId: approved.requestId, running: Promise.resolve({ content: [] }) };
     execution.running = (async (): Promise<CallToolResult> => {

@@ -4,6 +4,7 @@
  * upstream, served on stdio or HTTP. The command itself (environment, key files, output) lives in cli/.
  */
 export { McpGateway, listAllTools, type GatewayOptions } from './gateway';
+export type { GatewayLogger } from './logger';
 export { pinsYaml } from './pins';
 export { serveHttp, serveStdio, type Serving } from './serve';
 export { connectUpstream } from './upstream';

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { Logger } from 'pino';
+import type { GatewayLogger } from './logger';
 import type { McpGateway } from './gateway';
 
 export interface Serving {
@@ -30,7 +30,7 @@ export async function serveStdio(gateway: McpGateway): Promise<Serving> {
 }
 
 /** Streamable HTTP on http://HOST:PORT/mcp, one MCP session per agent connection. */
-export async function serveHttp(gateway: McpGateway, listen: { host: string; port: number }, logger: Logger): Promise<Serving & { url: string }> {
+export async function serveHttp(gateway: McpGateway, listen: { host: string; port: number }, logger: GatewayLogger): Promise<Serving & { url: string }> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(listen.host);
   let allowedHosts: string[] = [];

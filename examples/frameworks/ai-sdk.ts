@@ -1,8 +1,8 @@
 // A refund agent on the Vercel AI SDK, gated by countersign: see docs/frameworks/ai-sdk.md.
 import { generateText, isStepCount, tool, type ModelMessage } from 'ai';
 import { z } from 'zod';
-import { Countersign } from 'countersign';
-import { countersignApprovalResponses, fileKeyStore, withCountersign } from 'countersign/ai-sdk';
+import { Countersign } from '@countersign/agent';
+import { countersignApprovalResponses, fileKeyStore, withCountersign } from '@countersign/agent/ai-sdk';
 import { issueRefund } from './ai-sdk-payments';
 
 const refund = tool({

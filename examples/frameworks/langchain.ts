@@ -3,8 +3,8 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent, tool } from 'langchain';
 import { z } from 'zod';
-import { Countersign } from 'countersign';
-import { countersignMiddleware, type CountersignInterrupt } from 'countersign/langchain';
+import { Countersign } from '@countersign/agent';
+import { countersignMiddleware, type CountersignInterrupt } from '@countersign/agent/langchain';
 
 const Refund = z.object({ customer: z.string(), amount: z.number(), currency: z.enum(['USD', 'EUR', 'GBP']), order: z.string() });
 const refund = tool(async (r: z.infer<typeof Refund>) => `refunded ${r.amount} ${r.currency} on ${r.order}`, { name: 'refund', description: 'Refund an order', schema: Refund });

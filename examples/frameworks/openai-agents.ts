@@ -2,8 +2,8 @@
 // Run: COUNTERSIGN_URL=… COUNTERSIGN_API_KEY=… OPENAI_API_KEY=… npx tsx examples/frameworks/openai-agents.ts
 import { Agent, run } from '@openai/agents';
 import { z } from 'zod';
-import { Countersign } from 'countersign';
-import { countersignTool, fileKeyStore, fileRunStateStore, persistInterrupted, resumeWhenDecided } from 'countersign/openai-agents';
+import { Countersign } from '@countersign/agent';
+import { countersignTool, fileKeyStore, fileRunStateStore, persistInterrupted, resumeWhenDecided } from '@countersign/agent/openai-agents';
 
 async function main() {
   const cs = await Countersign.connect({ keyStore: fileKeyStore('.countersign/agent-keys') });

@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { ChallengeBody, LoginBody } from '../../common/api';
+import type { LoginChallenge, ReviewerSession, Whoami } from '../../common/responses';
 import { BEARER, clientAddress, refused, signedIn } from '../auth';
 import type { Deps } from '../deps';
 import { jsonBody, parse, rateLimited, smallBody, type Env } from '../http';
@@ -16,7 +17,7 @@ export function authRoutes(deps: Deps): Hono<Env> {
 
   routes.get('/whoami', signedIn(deps), (c) => {
     const p = c.get('principal');
-    return c.json(p.role === 'agent' ? { role: p.gateway ? 'gateway' : 'agent', name: p.name } : p);
+    return c.json((p.role === 'agent' ? { role: p.gateway ? 'gateway' : 'agent', name: p.name } : p) satisfies Whoami);
   });
 
   routes.post('/session/challenge', smallBody, async (c) => {
@@ -24,7 +25,7 @@ export function authRoutes(deps: Deps): Hono<Env> {
     // A challenge costs only its caller's address: whoever it names, it proves nothing and spends no one else's budget.
     rateLimited(deps.limiter, `login:${clientAddress(c, deps)}`);
     const { reviewer } = parse(ChallengeBody, await jsonBody(c));
-    return c.json(await sessions.challenge(reviewer));
+    return c.json((await sessions.challenge(reviewer)) satisfies LoginChallenge);
   });
 
   routes.post('/session', smallBody, async (c) => {
@@ -39,7 +40,7 @@ export function authRoutes(deps: Deps): Hono<Env> {
     }
     // The reviewer's own budget is charged only once their key has signed: no one else can spend it.
     rateLimited(deps.limiter, `login-as:${session.reviewer}`);
-    return c.json(session);
+    return c.json(session satisfies ReviewerSession);
   });
 
   /** Ends this session on every instance: the same bearer is refused from now on. */

@@ -8,6 +8,7 @@ import { streamSSE } from 'hono/streaming';
 import { ConsumeBody, ReportBody, SubmitBody } from '../../common/api';
 import { approvalWorkflowId } from '../../common/digest';
 import { RequestNotFoundError } from '../../common/refusals';
+import type { RequestList } from '../../common/responses';
 import type { SubmitState } from '../../common/views';
 import { nativeSha256Hex } from '../../crypto/sha256';
 import { gatewayOnlyField } from '../../policy/access';
@@ -53,7 +54,7 @@ export function requestRoutes(deps: Deps): Hono<Env> {
     if (p.role === 'reviewer') throw forbidden('Reviewers list their queue at /v1/reviews.');
     rateLimited(deps.listLimiter, `list:${p.role}:${p.name}`);
     const rows = await backend.listPending({ open: c.req.query('open') === 'true', ...(p.role === 'agent' ? { agent: p.name } : {}), limit: 200 });
-    return c.json({ requests: rows });
+    return c.json({ requests: rows } satisfies RequestList);
   });
 
   routes.get('/:id', signedIn(deps), async (c) => {

@@ -9,6 +9,7 @@ import { describeIssues } from '../../common/errors';
 import type { ActionRequest } from '../../common/inputs';
 import { Payload } from '../../common/json';
 import { AmbiguousRequestIdError, RequestNotFoundError } from '../../common/refusals';
+import type { Ok, ReviewQueue, StatementToSign } from '../../common/responses';
 import { decisionChallenge, decisionStatement, statementTarget, verifyDecision, type DecisionCheck } from '../../common/signing';
 import type { ReviewView } from '../../common/views';
 import { bytesToBase64Url } from '../../common/webauthn';
@@ -48,7 +49,7 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
     }
     const page = await backend.listPage({ groups, limit: limitParam(c), ...(pageToken ? { pageToken } : {}) });
     const nextCursor = page.nextPageToken ? await sessions.cursor(scope, page.nextPageToken) : undefined;
-    return c.json({ reviewer: reviewer.name, groups, requests: page.rows, ...(nextCursor ? { nextCursor } : {}) });
+    return c.json({ reviewer: reviewer.name, groups, requests: page.rows, ...(nextCursor ? { nextCursor } : {}) } satisfies ReviewQueue);
   });
 
   routes.get('/:id', signedIn(deps, 'reviewer'), async (c) => {
@@ -104,8 +105,8 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
       statement,
       challenge: bytesToBase64Url(decisionChallenge(statement)),
       signedAt,
-      passkey: { rpId: policy.webauthn.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' })) },
-    });
+      passkey: { rpId: policy.webauthn.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' as const })) },
+    } satisfies StatementToSign);
   });
 
   /** An edited or proposed payload checked against the action's catalog schema, before anything is signed. */
@@ -114,7 +115,7 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
     const { payload } = parse(ValidateBody, await jsonBody(c));
     const view = await reviewFor(c, deps, reviewer);
     catalogCheck(deps, view, payload);
-    return c.json({ ok: true });
+    return c.json({ ok: true } satisfies Ok);
   });
 
   return routes;

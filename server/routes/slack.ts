@@ -12,6 +12,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { canonicalJson } from '../../common/canonical';
 import { PasskeySignature } from '../../common/inputs';
+import type { SlackLinked, SlackLinkOffer } from '../../common/responses';
 import { bytesToBase64Url, verifyPasskeyAssertion } from '../../common/webauthn';
 import { clientAddress } from '../auth';
 import type { Deps } from '../deps';
@@ -37,7 +38,8 @@ export interface SlackLinkStatement {
 export const slackLinkMessage = (statement: SlackLinkStatement) => canonicalJson({ domain: SLACK_LINK_DOMAIN, content: statement });
 export const slackLinkChallenge = (statement: SlackLinkStatement) => new Uint8Array(createHash('sha256').update(slackLinkMessage(statement), 'utf8').digest());
 
-const LinkBody = z.strictObject({ code: z.string().min(1).max(MAX_CODE_CHARS), passkey: z.lazy(() => PasskeySignature.unwrap().shape.passkey) });
+/** What the inbox posts to link a Slack user: the code, and the passkey's assertion over the link statement. */
+export const LinkBody = z.strictObject({ code: z.string().min(1).max(MAX_CODE_CHARS), passkey: z.lazy(() => PasskeySignature.unwrap().shape.passkey) });
 
 export function slackRoutes(deps: Deps): Hono<Env> {
   const slack = deps.slack;
@@ -133,8 +135,8 @@ export function slackRoutes(deps: Deps): Hono<Env> {
       statement,
       challenge: bytesToBase64Url(slackLinkChallenge(statement)),
       expiresAt: new Date(code.expiresAt).toISOString(),
-      passkey: { rpId: deps.policy.webauthn.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' })) },
-    });
+      passkey: { rpId: deps.policy.webauthn.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' as const })) },
+    } satisfies SlackLinkOffer);
   });
 
   routes.post('/link', smallBody, async (c) => {
@@ -165,7 +167,7 @@ export function slackRoutes(deps: Deps): Hono<Env> {
       reviewer,
       slack: { teamId: code.teamId, userId: code.userId, userName: code.userName },
       message: `Slack user @${code.userName || code.userId} now acts as ${reviewer} in Slack. Run /countersign unlink in Slack to undo it.`,
-    });
+    } satisfies SlackLinked);
   });
 
   return routes;

@@ -1,7 +1,8 @@
 /**
- * The refund policy the agent-framework adapters are tested and benchmarked against: small refunds
- * allowed, larger ones reviewed by finance (dave, erin), huge ones denied; the refund catalogued, so
- * an edit is checked against its payload schema.
+ * The refund policy the agent-framework adapters are tested and benchmarked against, and the OpenAPI
+ * document's real calls are made under (test/openapi.test.ts): small refunds allowed, larger ones
+ * reviewed by finance (dave, erin), huge ones denied; the refund catalogued, so an edit is checked
+ * against its payload schema.
  */
 export const REFUND_POLICY = `
 version: 1

@@ -13,7 +13,7 @@ import { memoryKeyStore, type AgentKeyStore } from '../../client/agent-keys';
 import { Reviewer } from '../../client/reviewer';
 import { Countersign, type GuardResult, type ApprovalRequest } from '../../client/sdk';
 import type { Payload } from '../../common/json';
-import type { ConsumeRequest, ExecutionReport, ReviewerDecision } from '../../common/inputs';
+import type { ActionRequestInput, ConsumeRequest, ExecutionReport, ReviewerDecision } from '../../common/inputs';
 import type { DecisionReceipt, SubmitState } from '../../common/views';
 import { Approvals } from '../../server/approvals';
 import type { RequestRow } from '../../common/views';
@@ -193,11 +193,12 @@ export class TestClient {
     return this.stack.keyStore;
   }
 
+  // The suites send whatever an agent could, valid or not: the SDK's own parse judges it.
   async submit(input: unknown, options: { waitMs?: number } = {}): Promise<ApprovalRequest> {
-    return (await this.agentFor(input)).submit(input, options);
+    return (await this.agentFor(input)).submit(input as ActionRequestInput, options);
   }
   async guard<T>(input: unknown, execute: (payload: Payload) => Promise<T>, options: { waitMs?: number } = {}): Promise<GuardResult<T>> {
-    return (await this.agentFor(input)).guard(input, execute, options);
+    return (await this.agentFor(input)).guard(input as ActionRequestInput, execute, options);
   }
   async wait(id: string, waitMs: number): Promise<SubmitState> {
     const { workflowId, agent } = await this.owner(id);
@@ -241,11 +242,10 @@ export class TestClient {
 }
 
 let counter = 0;
-/** A valid action request with a unique task id; override any field. */
-export function action(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+/** A valid action request as an agent writes it for the SDK (its agent is the key's), with a unique task id. */
+export function agentAction(overrides: Partial<ActionRequestInput> = {}): ActionRequestInput {
   counter += 1;
   return {
-    agentId: 'support-bot',
     taskId: `task-${process.pid}-${counter}-${randomUUID().slice(0, 8)}`,
     action: 'payments.refund',
     summary: 'Refund order #1234: the customer was charged twice.',
@@ -254,6 +254,11 @@ export function action(overrides: Record<string, unknown> = {}): Record<string, 
     onBehalfOf: 'mallory',
     ...overrides,
   };
+}
+
+/** The same from support-bot, with any field overridden, valid or not: what the suites send through TestClient. */
+export function action(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { agentId: 'support-bot', ...agentAction(), ...overrides };
 }
 
 export interface StackContext {

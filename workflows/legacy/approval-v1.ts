@@ -25,7 +25,7 @@ import { describeIssues } from '../../common/errors';
 import { appendEvent, type EvidenceEvent, type EvidenceType } from '../../common/evidence';
 import { type Json, type Payload } from '../../common/json';
 import { ConsumeRequest, ExecutionReport, ReviewerDecision, SubmitWait, type ApprovalInput, type GroupSnapshot, type PolicyDecision } from '../../common/inputs';
-import { type ApprovalOutcome, type ApprovalRecord, type DecisionReceipt, type ExecutionReceipt, type ExecutionResult, type ReviewView, type Signed, type SubmitState, type TokenBinding } from '../../common/views';
+import { type ApprovalOutcome, type ApprovalRecord, type DecisionReceipt, type ExecutionReceipt, type ExecutionResult, type OutcomeWithout, type ReviewView, type Signed, type SubmitState, type TokenBinding } from '../../common/views';
 import { SA } from '../../common/search-attributes';
 import { constantTimeEqual, decisionMessageV1 as decisionMessage, decisionStatementV1 as statementFor } from '../../common/signing';
 import { verifyEd25519 } from '../../common/ed25519';
@@ -141,7 +141,7 @@ export async function approvalWorkflowV1(input: ApprovalInput): Promise<Approval
     setCurrentDetails(lines.filter(Boolean).join('\n\n'));
   };
 
-  type CloseFields = Omit<ApprovalOutcome, 'requestId' | 'workflowId' | 'edited' | 'ruleIds' | 'risk' | 'policyDigest' | 'decidedAt' | 'actionDigest'>;
+  type CloseFields = OutcomeWithout<'requestId' | 'workflowId' | 'edited' | 'ruleIds' | 'risk' | 'policyDigest' | 'decidedAt' | 'actionDigest'>;
   const close = (fields: CloseFields) => {
     outcome = {
       requestId,

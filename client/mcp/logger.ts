@@ -1,0 +1,13 @@
+/**
+ * What the gateway logs through. A pino Logger fits (the CLI passes one); so does any logger with
+ * these methods: the library brings no logger of its own, and an agent installs none for it.
+ */
+export interface GatewayLogger {
+  info(obj: object, msg?: string): void;
+  info(msg: string): void;
+  warn(obj: object, msg?: string): void;
+  warn(msg: string): void;
+  error(obj: object, msg?: string): void;
+  error(msg: string): void;
+  child(bindings: Record<string, unknown>): GatewayLogger;
+}
