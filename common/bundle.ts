@@ -200,5 +200,6 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
 /** The evidence so far; once sealed, the complete signed bundle. */
 export interface EvidenceView {
   sealed: boolean;
-  bundle: Omit<EvidenceBody, 'signer'> & { signer?: EvidenceBody['signer']; signature?: string };
+  /** While the request is open there is no outcome yet: the bundle is the chain so far. */
+  bundle: Omit<EvidenceBody, 'signer' | 'outcome'> & { outcome?: EvidenceBody['outcome']; signer?: EvidenceBody['signer']; signature?: string };
 }

@@ -179,7 +179,7 @@ export const EvidenceView = z.object({
     requestId: z.string(),
     request: RequestShown,
     requestDigest: digest(),
-    outcome: z.object({ ...outcomeFields, status: z.enum(['approved', ...CLOSED_STATUSES]), execution: ExecutionResult.optional(), token: z.object({ tokenId: z.string(), expiresAt: Timestamp }).optional() }),
+    outcome: z.object({ ...outcomeFields, status: z.enum(['approved', ...CLOSED_STATUSES]), execution: ExecutionResult.optional(), token: z.object({ tokenId: z.string(), expiresAt: Timestamp }).optional() }).optional().describe('Absent while the request is open'),
     events: z.array(EvidenceEvent),
     approvalRecord: SignedApprovalRecord.optional(),
     receipt: SignedExecutionReceipt.optional(),

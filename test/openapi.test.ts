@@ -14,6 +14,7 @@ import { SignJWT } from 'jose';
 import { openToken } from '../client/agent-keys';
 import { actionDigest } from '../common/digest';
 import type { SubmitState } from '../common/views';
+import type { EvidenceView } from '../common/bundle';
 import { REFUND_POLICY } from './support/refund-policy';
 import { signedDecision } from './support/review';
 import { action, useStack } from './support/stack';
@@ -155,6 +156,12 @@ describe('real answers, as the served OpenAPI document says', () => {
     await documented('GET', '/v1/reviews', { bearer: dave, expect: 200 });
     const view = await documented('GET', '/v1/reviews/{id}', { path: `/v1/reviews/${workflowId}`, bearer: dave, expect: 200 });
     assert.equal(view.body.status, 'pending');
+    // While open, the agent's evidence is the chain so far: no outcome, nothing sealed (it used to be a 500).
+    const chain = await documented('GET', '/v1/requests/{id}/evidence', { path: `/v1/requests/${requestId}/evidence`, bearer: agentKey(), expect: 200 });
+    const open = chain.body as unknown as EvidenceView;
+    assert.equal(open.sealed, false);
+    assert.equal(open.bundle.outcome, undefined);
+    assert.deepEqual(open.bundle.events.map((e) => e.type).slice(0, 2), ['requested', 'evaluated']);
     await documented('POST', '/v1/reviews/{id}/validate', { path: `/v1/reviews/${requestId}/validate`, bearer: dave, body: { payload: { customer: 'C-42', amount: 450, currency: 'USD', order: 'A-3' } }, expect: 200 });
     // dave has a key and no passkey: the statement for a passkey is refused, as documented.
     await documented('POST', '/v1/reviews/{id}/statement', { path: `/v1/reviews/${requestId}/statement`, bearer: dave, body: { decision: 'approve', reviewer: 'dave', versionDigest: view.body.currentDigest }, expect: 401 });

@@ -91,23 +91,28 @@ export const submitState = (r: ApprovalRun): SubmitState => ({
 });
 
 /** The evidence as sealed at the end of the run, signature aside. */
-export const evidenceBody = (r: ApprovalRun): Omit<EvidenceBody, 'signer'> => ({
+export const evidenceBody = (r: ApprovalRun): Omit<EvidenceBody, 'signer'> => ({ ...evidenceSoFar(r), outcome: stripForEvidence(r.outcome!) });
+
+/** What the bundle holds before the outcome: while a request is open, its evidence is this chain. */
+const evidenceSoFar = (r: ApprovalRun): Omit<EvidenceBody, 'signer' | 'outcome'> => ({
   format: BUNDLE_FORMAT,
   workflowId: r.workflowId,
   requestId: r.requestId,
   request: r.shownRequest,
   requestDigest: r.shownRequestDigest,
-  outcome: stripForEvidence(r.outcome),
   events: r.events,
   ...(r.approvalRecord ? { approvalRecord: r.approvalRecord } : {}),
   ...(r.receipt ? { receipt: r.receipt } : {}),
 });
 
-/** The evidenceQuery's answer: the bundle so far, and whether it is sealed. */
-export const evidenceView = (r: ApprovalRun): EvidenceView => ({ sealed: Boolean(r.sealed), bundle: { ...evidenceBody(r), ...(r.sealed ?? {}) } });
+/** The evidenceQuery's answer: the bundle so far (no outcome while the request is open), and whether it is sealed. */
+export const evidenceView = (r: ApprovalRun): EvidenceView => ({
+  sealed: Boolean(r.sealed),
+  bundle: { ...evidenceSoFar(r), ...(r.outcome ? { outcome: stripForEvidence(r.outcome) } : {}), ...(r.sealed ?? {}) },
+});
 
 /** The evidence keeps what was decided and executed, not the sealed token box. */
-function stripForEvidence(outcome: ApprovalOutcome | undefined): EvidenceBody['outcome'] {
-  const { evidence: _evidence, token, ...rest } = outcome!;
+function stripForEvidence(outcome: ApprovalOutcome): EvidenceBody['outcome'] {
+  const { evidence: _evidence, token, ...rest } = outcome;
   return { ...rest, ...(token ? { token: { tokenId: token.tokenId, expiresAt: token.expiresAt } } : {}) };
 }

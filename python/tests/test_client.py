@@ -207,7 +207,13 @@ def test_evidence_is_the_chain_while_open_and_the_signed_bundle_once_sealed(cs: 
     assert [e.type for e in bundle.events][:2] == ["requested", "evaluated"]
     assert bundle.signature and bundle.signer and bundle.approval_record and bundle.receipt
     assert bundle.approval_record.body.binding.action_digest == bundle.receipt.body.action_digest
-    assert bundle.outcome.status == "executed" and bundle.outcome.token is not None
+    assert bundle.outcome is not None and bundle.outcome.status == "executed" and bundle.outcome.token is not None
+
+    held = cs.submit(refund_request(450))
+    assert held.status == "pending"
+    chain = cs.evidence(held.workflow_id)
+    assert chain.sealed is False and chain.bundle.outcome is None and chain.bundle.signature is None
+    assert [e.type for e in chain.bundle.events][:2] == ["requested", "evaluated"]
 
 
 def test_list_shows_this_agent_s_requests(cs: Countersign) -> None:

@@ -340,7 +340,8 @@ class EvidenceBundle(_View):
     request_id: str
     request: ShownRequest
     request_digest: str
-    outcome: BundleOutcome
+    outcome: BundleOutcome | None = None
+    """Absent while the request is open: the bundle is then the chain so far."""
     events: list[EvidenceEvent]
     approval_record: SignedApprovalRecord | None = None
     receipt: SignedReceipt | None = None
