@@ -13,7 +13,7 @@ import { type ApprovalOutcome, type ApprovedOutcome, type RequestRow, type Execu
 import type { EvidenceView } from '../common/bundle';
 import { ApprovalRequest } from './approval-request';
 import { generateAgentKey, memoryKeyStore, type AgentKeyStore } from './agent-keys';
-import { HttpClient, ServerProblem } from './http';
+import { ForbiddenError, HttpClient, ServerProblem, UnauthenticatedError } from './http';
 
 export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 export { parseActionRequest } from '../common/request';
@@ -174,6 +174,8 @@ const enc = encodeURIComponent;
 const waitQuery = (ms: number) => (ms > 0 ? `?wait=${Math.ceil(ms / 1000)}s` : '');
 
 function asRefusal(err: unknown): unknown {
+  // A credential the server does not take is no verdict on the token: it stays what it is.
+  if (err instanceof UnauthenticatedError || err instanceof ForbiddenError) return err;
   if (err instanceof InvalidRequestError) return new ConsumeRefusedError(ReasonCode.INVALID_REQUEST, err.message);
   if (err instanceof ServerProblem && (Object.values(ReasonCode) as string[]).includes(err.code)) return new ConsumeRefusedError(err.code, err.message);
   return err;

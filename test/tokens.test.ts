@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ConsumeRefusedError, DecisionRefusedError, ForbiddenError, type ApprovalRequest } from '../client/sdk';
+import { ConsumeRefusedError, Countersign, DecisionRefusedError, ForbiddenError, UnauthenticatedError, type ApprovalRequest } from '../client/sdk';
+import { nodeFetch, type SimpleFetch } from '../client/node-http';
 import { verifyBundle } from '../common/bundle';
 import { actionDigest } from '../common/digest';
 import { sealedBundle } from './support/evidence';
@@ -126,6 +127,11 @@ describe('token lifecycle', () => {
     await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, token: other.openToken()! }), 'TOKEN_INVALID');
     await refusedWith(ctx.stack.cs.consume(request.workflowId, { ...base, token: `cst_${randomBytes(32).toString('base64url')}` }), 'TOKEN_INVALID');
     await refusedWith(ctx.stack.cs.report(request.workflowId, { status: 'succeeded' }), 'NOT_CONSUMED');
+    // A key the server does not know (revoked, mistyped) is no verdict on the token: UnauthenticatedError, not ConsumeRefusedError.
+    const wrongKey: SimpleFetch = (url, init) => nodeFetch()(url, /\/(consume|report)$/.test(url.pathname) ? { ...init, headers: { ...init.headers, authorization: 'Bearer cs_agent_not-a-key' } } : init);
+    const unknown = await Countersign.connect({ url: ctx.stack.url, apiKey: ctx.stack.agentKeys.get('support-bot')!, fetch: wrongKey as unknown as typeof fetch });
+    await assert.rejects(unknown.consume(request.workflowId, base), (err: unknown) => err instanceof UnauthenticatedError);
+    await assert.rejects(unknown.report(request.workflowId, { status: 'succeeded' }), (err: unknown) => err instanceof UnauthenticatedError);
     const receipt = await ctx.stack.cs.consume(request.workflowId, base);
     assert.equal(receipt.body.actionDigest, base.actionDigest);
     await request.report({ status: 'failed', message: 'payment provider down' });
