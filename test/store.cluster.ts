@@ -25,6 +25,7 @@ import { postgresStore } from '../store/postgres';
 import type { Store } from '../store/types';
 import { POSTGRES_SUPERUSER, provisionStore, startPostgres, STORE_READER, STORE_WRITER, type RunningPostgres, type StoreProvision } from '../scripts/postgres';
 import { eventually } from './support/eventually';
+import { FINANCE_TWICE_POLICY } from './support/refund-policy';
 import { freePort } from './support/ports';
 import { decideSeen } from './support/review';
 import { testEnvironment } from './support/server';
@@ -32,19 +33,6 @@ import { action, startStack, type Stack } from './support/stack';
 import { storeContract } from './support/store-contract';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process';
 
-const POLICY = `
-version: 1
-defaults: { decision: review, reviewers: finance, sla: 1h, tokenTtl: 5m, reportWithin: 5s }
-groups:
-  finance: { members: [dave, erin] }
-rules:
-  - id: refund
-    match: { action: payments.refund }
-    decision: review
-    reviewers: finance
-    approvals: 2
-    reason: Refunds need finance twice.
-`;
 const BIN = join(__dirname, '..', 'bin', 'countersign.js');
 const EventType = temporal.api.enums.v1.EventType;
 
@@ -240,7 +228,7 @@ describe('two workers with different homes, one database: single use across host
   let front: Stack;
   const workers: WorkerProcess[] = [];
   before(async () => {
-    front = await startStack(env, POLICY, { worker: false });
+    front = await startStack(env, FINANCE_TWICE_POLICY, { worker: false });
   });
   const stopWorkers = async () => {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
@@ -329,7 +317,7 @@ describe('two workers with different homes, one database: single use across host
 describe('evidence outlives Temporal', () => {
   let front: Stack;
   before(async () => {
-    front = await startStack(env, POLICY.replace('decision: review\n    reviewers: finance\n    approvals: 2', 'decision: allow'));
+    front = await startStack(env, FINANCE_TWICE_POLICY.replace('decision: review\n    reviewers: finance\n    approvals: 2', 'decision: allow'));
   });
   after(() => front?.stop());
 
