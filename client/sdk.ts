@@ -5,7 +5,7 @@
 import { MAX_HTTP_WAIT_MS } from '../common/api';
 import { ReasonCode } from '../common/codes';
 import { approvalWorkflowId } from '../common/digest';
-import { ConsumeRefusedError, InvalidRequestError } from '../common/refusals';
+import { ConsumeRefusedError, DecisionRefusedError, InvalidRequestError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 import { type Payload } from '../common/json';
 import { type ConsumeRequest, type ExecutionReport } from '../common/inputs';
@@ -130,6 +130,20 @@ export class Countersign {
       await this.http.request('POST', `/v1/requests/${enc(id)}/report`, report);
     } catch (err) {
       throw asRefusal(err);
+    }
+  }
+
+  /**
+   * Withdraws one of this agent's requests that is not decided yet: countersign cancels it and seals its
+   * evidence as `cancelled`. Returns the final state (or, if the run is slow to close, the state now).
+   * A request already decided is refused with DecisionRefusedError ALREADY_DECIDED.
+   */
+  async withdraw(id: string): Promise<SubmitState> {
+    try {
+      return await this.http.request('POST', `/v1/requests/${enc(id)}/withdraw`);
+    } catch (err) {
+      if (err instanceof ServerProblem && err.code === ReasonCode.ALREADY_DECIDED) throw new DecisionRefusedError(err.code, err.message);
+      throw err;
     }
   }
 

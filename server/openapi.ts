@@ -94,6 +94,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/requests/{id}/report': {
         post: { summary: 'Report how execution went', security: agent, parameters: [idParam], requestBody: body('ReportBody'), responses: { 204: { description: 'Recorded' }, ...problems(401, 403, 404, 409, 422, 429) } },
       },
+      '/v1/requests/{id}/withdraw': {
+        post: { summary: 'Withdraw one of this agent\'s requests while it is not decided yet: its run is cancelled and its evidence sealed as cancelled', security: agent, parameters: [idParam], responses: { 200: { description: 'The final state, status cancelled (or the state now, if the run has not closed within 10 s)', ...json('State') }, ...problems(401, 403, 404, 409, 429) } },
+      },
       '/v1/requests/{id}/evidence': {
         get: { summary: 'The evidence: the signed bundle once sealed (agent: its own; auditor: any)', security: agent, parameters: [idParam], responses: { 200: { description: 'Evidence' }, ...problems(401, 403, 404, 429) } },
       },
