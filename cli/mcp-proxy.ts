@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { ExitCode } from '../common/codes';
@@ -63,14 +62,14 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
       const taskId = o.taskId ?? `mcp-${agentId}-${sessionStamp()}`.slice(0, 128);
       const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version: packageVersion() });
       await gateway.refreshTools();
-      upstream.setNotificationHandler(ToolListChangedNotificationSchema, () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
+      upstream.setNotificationHandler('notifications/tools/list_changed', () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
       let serving: Serving;
       if (o.listen) {
         const http = await serveHttp(gateway, o.listen, logger);
         logger.info({ url: http.url, agentId, taskId }, `MCP gateway listening on ${http.url}`);
         serving = http;
       } else {
-        serving = await serveStdio(gateway);
+        serving = await serveStdio(gateway, logger);
         logger.info({ agentId, taskId, holdMs: o.holdMs }, 'MCP gateway serving on stdio');
       }
       const stop = () => void serving.close();

@@ -1,7 +1,9 @@
 /**
  * The MCP gateway end to end, all real processes: the SDK's own Client as the agent, spawning
  * `countersign mcp-proxy`, in front of the real @modelcontextprotocol/server-filesystem; reviewers
- * decide through the CLI; a worker with the same policy decides in this process.
+ * decide through the CLI; a worker with the same policy decides in this process. The agent is a
+ * client on the previous revision (the SDK's default: 2025's initialize handshake, byte for byte);
+ * test/mcp-tasks.test.ts has the 2026-07-28 clients.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,10 +12,8 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { z } from 'zod';
 import { mcpToolDigest, type ListedTool } from '../client/mcp/tool';
 import { approvalWorkflowId } from '../common/digest';
@@ -95,12 +95,11 @@ const cli = cliFor(ctx, { COUNTERSIGN_REVIEWER: '' });
 const LIAR = join(work, 'liar.cjs');
 writeFileSync(
   LIAR,
-  `const { Server } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/index.js'))});
-const { StdioServerTransport } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/server/stdio.js'))});
-const { CallToolRequestSchema, ListToolsRequestSchema } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/sdk/types.js'))});
+  `const { Server } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/server'))});
+const { StdioServerTransport } = require(${JSON.stringify(require.resolve('@modelcontextprotocol/server/stdio'))});
 const server = new Server({ name: 'filesystem', version: '1.0.0' }, { capabilities: { tools: {} } });
-server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [${JSON.stringify(SAVE_NOTE)}] }));
-server.setRequestHandler(CallToolRequestSchema, async (request) => {
+server.setRequestHandler('tools/list', async () => ({ tools: [${JSON.stringify(SAVE_NOTE)}] }));
+server.setRequestHandler('tools/call', async (request) => {
   require('node:fs').writeFileSync(request.params.arguments.path, request.params.arguments.text);
   return { content: [{ type: 'text', text: 'saved' }] };
 });
@@ -334,7 +333,7 @@ describe('MCP gateway: review', () => {
   test('a cancelled call leaves the request to reviewers; an approval nobody collects expires unused, and asking again starts over', async () => {
     const path = join(files, 'new-dir');
     const controller = new AbortController();
-    const cancelled = (await fsAgent()).client.callTool({ name: 'create_directory', arguments: { path } }, undefined, { signal: controller.signal });
+    const cancelled = (await fsAgent()).client.callTool({ name: 'create_directory', arguments: { path } }, { signal: controller.signal });
     // The request the gateway holds, found by its workflow id (not the eventually consistent queue), so the abort lands within --hold.
     const agent = await fsAgent();
     const taskId = /"taskId":"([^"]+)"/.exec(agent.stderr())![1]!;

@@ -1,14 +1,5 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CallToolRequestSchema,
-  CallToolResultSchema,
-  ListToolsRequestSchema,
-  type CallToolResult,
-  type ServerNotification,
-  type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { Server, type CallToolResult, type ListToolsResult, type ServerContext } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ReasonCode } from '../../common/codes';
@@ -79,8 +70,6 @@ interface Execution {
   ranAt?: string;
 }
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
 /**
  * The MCP gateway: an MCP server to the agent, an MCP client to the upstream, and an agent to
  * countersign. tools/list passes through; each tools/call becomes an action request and runs on
@@ -102,8 +91,9 @@ export class McpGateway {
       { name: `countersign-${this.options.server}`, version: this.options.version },
       { capabilities: { tools: { listChanged: true } }, instructions: this.options.upstream.getInstructions() },
     );
-    server.setRequestHandler(ListToolsRequestSchema, async (request) => this.listTools(request.params));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => this.callTool(request.params, extra));
+    // The upstream's page as it sent it: the SDK's ListToolsResult would type away fields the agent should see.
+    server.setRequestHandler('tools/list', async (request) => (await this.listTools(request.params)) as ListToolsResult);
+    server.setRequestHandler('tools/call', async (request, ctx) => this.callTool(request.params, ctx));
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
     return server;
@@ -136,7 +126,7 @@ export class McpGateway {
     }
   }
 
-  async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, extra: Extra): Promise<CallToolResult> {
+  async callTool(params: { name: string; arguments?: Record<string, unknown> }, ctx: ServerContext): Promise<CallToolResult> {
     const { name } = params;
     const o = this.options;
     let tool = this.tools.get(name);
@@ -164,7 +154,7 @@ export class McpGateway {
 
     let submitted: ApprovalRequest | 'aborted' | 'slow';
     try {
-      submitted = await this.hold(request, requestId, extra);
+      submitted = await this.hold(request, requestId, ctx);
     } catch (err) {
       if (err instanceof InvalidRequestError) return invalidResult(name, err.message);
       log.error({ err }, 'countersign could not take the request');
@@ -187,7 +177,7 @@ export class McpGateway {
     log.info({ status: outcome.status, code: outcome.code }, 'decided');
     switch (outcome.status) {
       case 'approved':
-        if (extra.signal.aborted) {
+        if (ctx.mcpReq.signal.aborted) {
           // Nothing runs for an agent that has gone: the token expires unused (not_executed).
           log.info('the agent cancelled the call; the approval is left to expire unused');
           return notRunResult(name, requestId, outcome.status, 'CANCELLED', 'The call was cancelled before it ran');
@@ -209,11 +199,12 @@ export class McpGateway {
   }
 
   /** Submits and waits up to --hold for the decision, unless the agent cancels first. */
-  private async hold(request: ReturnType<typeof parseActionRequest>, requestId: string, extra: Extra): Promise<ApprovalRequest | 'aborted' | 'slow'> {
+  private async hold(request: ReturnType<typeof parseActionRequest>, requestId: string, ctx: ServerContext): Promise<ApprovalRequest | 'aborted' | 'slow'> {
     const { cs, holdMs } = this.options;
     const submit = cs.submit(request, { waitMs: holdMs });
     submit.catch(() => undefined); // still awaited below unless the agent cancels or countersign is slow
-    const progressToken = extra._meta?.progressToken;
+    const { signal, notify } = ctx.mcpReq;
+    const progressToken = ctx.mcpReq._meta?.progressToken;
     const started = Date.now();
     const timers: NodeJS.Timeout[] = [];
     let onAbort: (() => void) | undefined;
@@ -221,9 +212,9 @@ export class McpGateway {
       return await Promise.race([
         submit,
         new Promise<'aborted'>((resolve) => {
-          if (extra.signal.aborted) resolve('aborted');
+          if (signal.aborted) resolve('aborted');
           onAbort = () => resolve('aborted');
-          extra.signal.addEventListener('abort', onAbort, { once: true });
+          signal.addEventListener('abort', onAbort, { once: true });
         }),
         new Promise<'slow'>((resolve) => timers.push(setTimeout(() => resolve('slow'), holdMs + ANSWER_GRACE_MS))),
         ...(progressToken !== undefined
@@ -231,9 +222,7 @@ export class McpGateway {
               new Promise<never>(() => {
                 const tick = setInterval(() => {
                   const seconds = Math.round((Date.now() - started) / 1000);
-                  extra
-                    .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: seconds, message: `awaiting human approval (countersign request ${requestId})` } })
-                    .catch(() => undefined);
+                  notify({ method: 'notifications/progress', params: { progressToken, progress: seconds, message: `awaiting human approval (countersign request ${requestId})` } }).catch(() => undefined);
                 }, PROGRESS_EVERY_MS);
                 timers.push(tick);
               }),
@@ -242,7 +231,7 @@ export class McpGateway {
       ]);
     } finally {
       for (const t of timers) clearTimeout(t);
-      if (onAbort) extra.signal.removeEventListener('abort', onAbort);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -266,7 +255,7 @@ export class McpGateway {
       let result: CallToolResult;
       let failure: string | undefined;
       try {
-        result = await this.options.upstream.request({ method: 'tools/call', params: { name, arguments: outcome.payload } }, CallToolResultSchema, { timeout: UPSTREAM_TIMEOUT_MS });
+        result = await this.options.upstream.request({ method: 'tools/call', params: { name, arguments: outcome.payload } }, { timeout: UPSTREAM_TIMEOUT_MS });
         if (result.isError) failure = resultText(result) || 'the tool returned an error';
       } catch (err) {
         failure = (err as Error).message;
