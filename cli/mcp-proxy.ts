@@ -7,7 +7,7 @@ import { mcpServerConfig } from '../policy/mcp';
 import type { McpConfig } from '../policy/schema';
 import { loadConfig } from '../config/env';
 import { packageVersion } from '../client/version';
-import { fileKeyStore } from '../client/agent-keys';
+import { derivedKeyStore, fileKeyStore } from '../client/agent-keys';
 import { connectAgent } from './connect';
 import { CliError } from './errors';
 import { out } from './io';
@@ -16,7 +16,8 @@ import type { UpstreamTarget } from '../client/mcp/names';
 import { serveHttp, serveStdio, type Serving } from '../client/mcp/serve';
 import { pinsYaml } from '../client/mcp/pins';
 import { connectUpstream } from '../client/mcp/upstream';
-import { agentKeysDir } from '../config/home';
+import { agentKeysDir, gatewaySecretPath } from '../config/home';
+import { privateSecret } from '../config/private-files';
 
 export interface ProxyOptions {
   target: UpstreamTarget;
@@ -24,8 +25,6 @@ export interface ProxyOptions {
   /** Must be the gateway credential's own name when given; by default it is. */
   agentId?: string;
   taskId?: string;
-  /** Set when --task-id named the task: per-request keys then go to files, so a restarted gateway can still open its tokens. */
-  explicitTaskId: boolean;
   onBehalfOf?: string;
   holdMs: number;
   policyFile?: string;
@@ -54,7 +53,9 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
       out(await pinsYaml(await listAllTools(upstream), o.server));
       return ExitCode.ok;
     }
-    const { cs, close } = await connectAgent({ agent: o.agentId, ...(o.explicitTaskId ? { keyStore: (home: string) => fileKeyStore(agentKeysDir(home)) } : {}) });
+    // Per-request keys derived from the gateway's secret, so a restarted gateway still opens the tokens
+    // it was granted (keys an earlier version kept in agent-keys/ are still read).
+    const { cs, close } = await connectAgent({ agent: o.agentId, keyStore: (home: string) => derivedKeyStore(privateSecret(gatewaySecretPath(home)), fileKeyStore(agentKeysDir(home))) });
     try {
       // MCP context (tool hints, digests) is believed only from a gateway credential: refuse to run on another.
       if (cs.role !== 'gateway') throw new CliError(`The API key is ${cs.role} ${cs.agentId}'s; mcp-proxy needs a gateway key (countersign keys agent NAME --gateway).`, ExitCode.usage);
