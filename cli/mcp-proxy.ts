@@ -55,13 +55,15 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
     }
     // Per-request keys derived from the gateway's secret, so a restarted gateway still opens the tokens
     // it was granted (keys an earlier version kept in agent-keys/ are still read).
-    const { cs, close } = await connectAgent({ agent: o.agentId, keyStore: (home: string) => derivedKeyStore(privateSecret(gatewaySecretPath(home)), fileKeyStore(agentKeysDir(home))) });
+    const { cs, home, close } = await connectAgent({ agent: o.agentId, keyStore: (home: string) => derivedKeyStore(privateSecret(gatewaySecretPath(home)), fileKeyStore(agentKeysDir(home))) });
     try {
       // MCP context (tool hints, digests) is believed only from a gateway credential: refuse to run on another.
       if (cs.role !== 'gateway') throw new CliError(`The API key is ${cs.role} ${cs.agentId}'s; mcp-proxy needs a gateway key (countersign keys agent NAME --gateway).`, ExitCode.usage);
       const agentId = cs.agentId;
       const taskId = o.taskId ?? `mcp-${agentId}-${sessionStamp()}`.slice(0, 128);
-      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version: packageVersion() });
+      // The same secret makes the MCP task ids: a restarted gateway answers tasks/get for the ones it handed out.
+      const secret = privateSecret(gatewaySecretPath(home));
+      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version: packageVersion(), secret });
       await gateway.refreshTools();
       upstream.setNotificationHandler('notifications/tools/list_changed', () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
       let serving: Serving;

@@ -38,6 +38,7 @@ export type GuardResult<T> =
 export type { RequestRow };
 
 const FINAL_POLL_MS = 250;
+const RESUME_WAIT_MS = 1000;
 
 /** An agent's connection to countersign: submit, wait, consume, report, guard. */
 export class Countersign {
@@ -131,6 +132,18 @@ export class Countersign {
     } catch (err) {
       throw asRefusal(err);
     }
+  }
+
+  /**
+   * One of this agent's requests once decided, submitted earlier by this process or another (one
+   * before a restart): its decision, and the request as countersign recorded it, so an approval's
+   * token can be opened (with the same key store) and consumed.
+   */
+  async resume(id: string): Promise<ApprovalRequest> {
+    // A short wait: a decided request answers at once, with its outcome (the plain state of an open run has none).
+    const state = await this.state(id, RESUME_WAIT_MS);
+    const { bundle } = await this.evidence(state.workflowId);
+    return new ApprovalRequest(this, bundle.request, state);
   }
 
   /**

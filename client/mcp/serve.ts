@@ -6,6 +6,7 @@ import { createMcpHandler, isLegacyRequest, WebStandardStreamableHTTPServerTrans
 import { serveStdio as serveMcpStdio } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from 'pino';
 import type { McpGateway } from './gateway';
+import { loadTaskWire } from './tasks';
 
 export interface Serving {
   /** Resolves when the agent side is done: stdin closed, or close() was called. */
@@ -18,11 +19,12 @@ export interface Serving {
  * picks the era from the agent's opening: 2025's initialize, or 2026-07-28's server/discover.
  */
 export async function serveStdio(gateway: McpGateway, logger?: Logger): Promise<Serving> {
+  await loadTaskWire();
   let done!: () => void;
   const closed = new Promise<void>((resolve) => (done = resolve));
   process.stdin.once('end', done);
   process.stdin.once('close', done);
-  const handle = serveMcpStdio(() => gateway.createServer(), { onerror: (err) => logger?.debug({ err }, 'MCP stdio error') });
+  const handle = serveMcpStdio(({ era }) => gateway.createServer(era), { onerror: (err) => logger?.debug({ err }, 'MCP stdio error') });
   return { closed, close: async () => { await handle.close(); done(); } };
 }
 
@@ -31,8 +33,10 @@ export async function serveStdio(gateway: McpGateway, logger?: Logger): Promise<
  * before; a 2026-07-28 request is served on its own (that revision keeps no session).
  */
 export async function serveHttp(gateway: McpGateway, listen: { host: string; port: number }, logger: Logger): Promise<Serving & { url: string }> {
+  await loadTaskWire();
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
-  const modern = createMcpHandler(() => gateway.createServer(), { legacy: 'reject', onerror: (err) => logger.debug({ err }, 'MCP request refused') });
+  const modern = createMcpHandler(({ era }) => gateway.createServer(era), { legacy: 'reject', onerror: (err) => logger.debug({ err }, 'MCP request refused') });
+  gateway.onToolsChanged(() => modern.notify.toolsChanged()); // to 2026-07-28 agents listening (subscriptions/listen)
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(listen.host);
   let allowedHosts: string[] = [];
 
@@ -55,7 +59,7 @@ export async function serveHttp(gateway: McpGateway, listen: { host: string; por
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
-    const server = gateway.createServer();
+    const server = gateway.createServer('legacy');
     await server.connect(transport);
     const response = await transport.handleRequest(request);
     if (!transport.sessionId) await server.close(); // not an initialize request: no session to keep
