@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Client, type CallToolResult } from '@modelcontextprotocol/client';
@@ -15,38 +14,15 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { TaskEnabledSession, TaskFailedError, TaskOutcome } from '@modelcontextprotocol/ext-tasks/client' with { 'resolution-mode': 'import' };
 import { CALL_REFUSED } from '../client/mcp/tasks';
 import { eventually } from './support/eventually';
+import { BIN, FILESYSTEM, FILESYSTEM_POLICY_HEAD, gatewayEnv as gatewayEnvFor, READ_ONLY_RULE, workFolders } from './support/mcp-gateway';
 import { killHard, modernHttpAgent, modernStdioAgent, REVISION, type ModernAgent } from './support/mcp-modern';
 import { decideSeen } from './support/review';
 import { useStack } from './support/stack';
 
-const ROOT = join(__dirname, '..');
-const BIN = join(ROOT, 'bin', 'countersign.js');
-const FILESYSTEM = join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-filesystem', 'dist', 'index.js');
-const work = mkdtempSync(join(tmpdir(), 'countersign-mcp-tasks-'));
-const files = join(work, 'files');
-mkdirSync(files);
+const { files } = workFolders('mcp-tasks');
 
-const examplePins = readFileSync(join(ROOT, 'examples', 'mcp-filesystem-policy.yaml'), 'utf8');
-const pin = (tool: string) => new RegExp(`${tool}: \\{ digest: "([0-9a-f]{64})"`).exec(examplePins)![1]!;
-
-const POLICY = `
-version: 1
-defaults: { decision: review, reviewers: ops, sla: 1h }
-groups:
-  ops: { members: [olivia, oscar] }
-mcp:
-  servers:
-    filesystem:
-      trusted: true
-      resource: { type: dataset, id: "fs:{path}" }
-      tools:
-        move_file: { resource: { type: dataset, id: "fs:{destination}" } }
-        read_text_file: { digest: "${pin('read_text_file')}" }
-rules:
-  - id: mcp-read-only
-    match: { action: "mcp.**" }
-    when: "tool.readOnlyHint"
-    decision: allow
+const POLICY = `${FILESYSTEM_POLICY_HEAD}
+rules:${READ_ONLY_RULE}
   - id: fs-writes
     match: { action: [mcp.filesystem.write_file, mcp.filesystem.move_file, mcp.filesystem.create_directory] }
     decision: review
@@ -71,11 +47,7 @@ after(async () => {
   for (const agent of agents) assert.deepEqual(agent.errors.map(String), [], `the agent saw protocol errors; gateway stderr:\n${agent.stderr()}`);
 });
 
-/** The gateway's environment: the server's URL and the stack's home (its gateway keys and secret); no Temporal setting. */
-function gatewayEnv(): Record<string, string> {
-  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].startsWith('TEMPORAL_')));
-  return { ...env, COUNTERSIGN_URL: ctx.stack.url, COUNTERSIGN_HOME: ctx.stack.dir, COUNTERSIGN_POLICY: '' };
-}
+const gatewayEnv = () => gatewayEnvFor(ctx.stack);
 const gatewayArgs = (agentId = 'mcp-gateway') => [BIN, 'mcp-proxy', '--policy', ctx.stack.policyFile, '--agent-id', agentId, '--hold', '3s', '--', process.execPath, FILESYSTEM, files];
 
 /** A 2026-07-28 agent spawning its gateway (the gateway credential `agentId`, no --task-id). */

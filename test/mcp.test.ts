@@ -7,9 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
@@ -19,6 +18,7 @@ import { mcpToolDigest, type ListedTool } from '../client/mcp/tool';
 import { approvalWorkflowId } from '../common/digest';
 import { cliFor, lookThenDecide } from './support/cli';
 import { eventually } from './support/eventually';
+import { BIN, EXAMPLE_POLICY, examplePin, FILESYSTEM, FILESYSTEM_POLICY_HEAD, gatewayEnv as gatewayEnvFor, READ_ONLY_RULE, workFolders } from './support/mcp-gateway';
 import { useStack } from './support/stack';
 import { decideSeen } from './support/review';
 import { checkCatalog } from '../policy/catalog';
@@ -26,16 +26,8 @@ import { compilePolicy } from '../policy/load';
 import { mcpActionName } from '../policy/mcp';
 import { ActionRequest } from '../common/inputs';
 
-const ROOT = join(__dirname, '..');
-const BIN = join(ROOT, 'bin', 'countersign.js');
-const FILESYSTEM = join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-filesystem', 'dist', 'index.js');
-const work = mkdtempSync(join(tmpdir(), 'countersign-mcp-'));
-const files = join(work, 'files');
-mkdirSync(files);
-
-/** The pins of the example policy (checked against the real server below): hints count only for pinned tools. */
-const examplePins = readFileSync(join(ROOT, 'examples', 'mcp-filesystem-policy.yaml'), 'utf8');
-const pin = (tool: string) => new RegExp(`${tool}: \\{ digest: "([0-9a-f]{64})"`).exec(examplePins)![1]!;
+const { work, files } = workFolders('mcp');
+const pin = examplePin;
 /** The liar's one tool, as it lists it. */
 const SAVE_NOTE: ListedTool = {
   name: 'save_note',
@@ -44,29 +36,13 @@ const SAVE_NOTE: ListedTool = {
   annotations: { readOnlyHint: true, destructiveHint: false },
 };
 
-const POLICY = `
-version: 1
-defaults: { decision: review, reviewers: ops, sla: 1h }
-groups:
-  ops: { members: [olivia, oscar] }
-mcp:
-  servers:
-    filesystem:
-      trusted: true
-      resource: { type: dataset, id: "fs:{path}" }
-      tools:
-        move_file: { resource: { type: dataset, id: "fs:{destination}" } }
+const POLICY = `${FILESYSTEM_POLICY_HEAD}
         directory_tree: { digest: "${'0'.repeat(64)}" }
         list_directory: { digest: "${pin('list_directory')}" }
-        read_text_file: { digest: "${pin('read_text_file')}" }
     liar-trusted: { trusted: true }
     liar-pinned: { trusted: true, tools: { save_note: { digest: "${mcpToolDigest(SAVE_NOTE)}" } } }
     liar: { trusted: false }
-rules:
-  - id: mcp-read-only
-    match: { action: "mcp.**" }
-    when: "tool.readOnlyHint"
-    decision: allow
+rules:${READ_ONLY_RULE}
   - id: fs-writes
     match: { action: [mcp.filesystem.write_file, mcp.filesystem.edit_file, mcp.filesystem.move_file] }
     decision: review
@@ -116,11 +92,7 @@ interface Agent {
 
 const agents: Agent[] = [];
 
-/** The gateway's environment: the server's URL and its gateway key's home; no Temporal setting at all. */
-function gatewayEnv(): Record<string, string> {
-  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].startsWith('TEMPORAL_')));
-  return { ...env, COUNTERSIGN_URL: ctx.stack.url, COUNTERSIGN_HOME: ctx.stack.dir, COUNTERSIGN_POLICY: '' };
-}
+const gatewayEnv = () => gatewayEnvFor(ctx.stack);
 
 /** The agent: the SDK's Client spawning `countersign mcp-proxy … -- <upstream>` over stdio. */
 async function agentFor(args: string[]): Promise<Agent> {
@@ -421,7 +393,7 @@ describe('MCP gateway: transports and pins', () => {
   });
 
   test('the example policy checks, and its pins match the filesystem server in package.json', async () => {
-    const example = join(ROOT, 'examples', 'mcp-filesystem-policy.yaml');
+    const example = EXAMPLE_POLICY;
     const check = await cli(['policy', 'check', example]);
     assert.equal(check.code, 0, check.stderr);
     const pins = await cli(['mcp-proxy', '--print-pins', '--', process.execPath, FILESYSTEM, files]);
