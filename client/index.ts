@@ -4,7 +4,7 @@
  */
 export * from './sdk';
 export { Reviewer } from './reviewer';
-export { fileKeyStore, memoryKeyStore, type AgentKeyStore } from './agent-keys';
+export { derivedKeyStore, fileKeyStore, memoryKeyStore, type AgentKeyStore } from './agent-keys';
 export type { ActionRequest, ExecutionReport, ReviewerDecision } from '../common/inputs';
 export type { Payload } from '../common/json';
 export type { ApprovalOutcome, SubmitState } from '../common/views';
