@@ -290,6 +290,17 @@ describe('MCP tasks: other clients', () => {
         await decideSeen(ctx.stack.cs, requestId, { decision: 'approve', reviewer: 'olivia' });
         assert.equal((await execution.settle()).outcome.status, 'completed');
         assert.equal(readFileSync(path, 'utf8'), 'over http\n');
+
+        // tasks/get from a request that does not declare the extension: -32021, naming what is missing.
+        const envelope = { 'io.modelcontextprotocol/protocolVersion': REVISION, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': REVISION, 'mcp-method': 'tasks/get', 'mcp-name': 'x' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tasks/get', params: { taskId: 'x', _meta: envelope } }),
+        });
+        const answer = (await res.json()) as { error?: { code: number; data?: unknown } };
+        assert.equal(answer.error?.code, -32021, JSON.stringify(answer));
+        assert.deepEqual(answer.error?.data, { requiredCapabilities: { extensions: { 'io.modelcontextprotocol/tasks': {} } } });
       } finally {
         await agent.close();
       }
