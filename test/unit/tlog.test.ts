@@ -1,8 +1,10 @@
 /**
  * The log's Merkle tree (common/tlog/merkle.ts) against published vectors, an RFC-literal reference,
- * and random trees.
+ * random trees, and Go's golang.org/x/mod/sumdb/tlog and sumdb/note run on what this code produced.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -10,6 +12,7 @@ import fc from 'fast-check';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { base64ToBytes, bytesToBase64 } from '../../common/base64';
+import { logVerifierKey, signCheckpoint } from '../../common/tlog/checkpoint';
 import {
   appendLeaf,
   consistencyProof,
@@ -29,6 +32,7 @@ import {
   verifyInclusion,
   type Hash,
 } from '../../common/tlog/merkle';
+import { signerFromKey } from '../../crypto/keys';
 import { runs } from '../support/arbitraries';
 
 const hx = (hex: string) => hexToBytes(hex);
@@ -272,5 +276,38 @@ describe('random trees (fast-check)', () => {
     assert.equal(verifyConsistency(0, 5, [all[0]!], EMPTY_ROOT, rootHash(5, all)), false);
     assert.equal(verifyConsistency(5, 5, [], rootHash(5, all), rootHash(5, all)), true);
     assert.equal(verifyConsistency(5, 5, [], rootHash(5, all), rootHash(5, leavesOf(6).reverse())), false, 'same size, other root: a fork');
+  });
+});
+
+const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+
+describe("Go's golang.org/x/mod/sumdb (test/go/tlogcheck)", () => {
+  test('Go opens our signed checkpoint and agrees on every tree hash and proof', { skip: go.status === 0 ? false : 'go is not installed' }, () => {
+    const SIZE = 48;
+    const data = Array.from({ length: SIZE }, (_, i) => utf8ToBytes(`leaf ${i}`));
+    const leaves = data.map(leafHash);
+    const signer = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+    const checkpoint = signCheckpoint({ size: SIZE, root: rootHash(SIZE, leaves) }, signer);
+    const b64 = (proof: Hash[]) => proof.map(bytesToBase64);
+    const inclusion = [];
+    const consistency = [];
+    for (let size = 1; size <= SIZE; size++) {
+      for (let index = 0; index < size; index++) inclusion.push({ index, size, proof: b64(inclusionProof(index, size, leaves)) });
+      for (let from = 1; from <= size; from++) consistency.push({ from, to: size, proof: b64(consistencyProof(from, size, leaves)) });
+    }
+    const input = {
+      vkey: logVerifierKey(signer.publicKey),
+      checkpoint,
+      leaves: data.map(bytesToBase64),
+      roots: Array.from({ length: SIZE + 1 }, (_, n) => bytesToBase64(rootHash(n, leaves))),
+      inclusion,
+      consistency,
+    };
+    const run = spawnSync('go', ['run', '-buildvcs=false', '.'], { cwd: join(__dirname, '..', 'go', 'tlogcheck'), input: JSON.stringify(input), encoding: 'utf8', timeout: 300_000 });
+    assert.equal(run.status, 0, `go run exited ${run.status}: ${run.stderr}`);
+    assert.match(run.stdout, new RegExp(`note.Open: checkpoint signed by countersign/[0-9a-f]{16}\\+[0-9a-f]{8}: origin countersign/[0-9a-f]{16}, size ${SIZE}`));
+    assert.match(run.stdout, new RegExp(`tlog.TreeHash: ${SIZE + 1} tree sizes`));
+    assert.match(run.stdout, new RegExp(`tlog.CheckRecord: ${inclusion.length} inclusion proofs verify`));
+    assert.match(run.stdout, new RegExp(`tlog.CheckTree: ${consistency.length} consistency proofs verify`));
   });
 });
