@@ -48,8 +48,8 @@ export function formatCheckpoint(checkpoint: Checkpoint): string {
   const { origin, size, root, extensions } = checkpoint;
   if (!Number.isSafeInteger(size) || size < 0) throw new NoteError('a tree size is a non-negative safe integer');
   if (!isHash(root)) throw new NoteError('a root hash is 32 bytes');
-  const text = [origin, String(size), bytesToBase64(root), ...extensions].map((line) => `${line}\n`).join('');
   if ([origin, ...extensions].some((line) => line === '' || line.includes('\n'))) throw new NoteError('checkpoint lines are non-empty single lines');
+  const text = [origin, String(size), bytesToBase64(root), ...extensions].map((line) => `${line}\n`).join('');
   assertNoteText(text, 'the checkpoint');
   return text;
 }

@@ -112,11 +112,16 @@ export function frontierRoot(frontier: Frontier): Hash {
   return root;
 }
 
-/** MTH of a list of leaf hashes (RFC 9162 §2.1.1), in O(n) hashes and O(log n) memory. */
-export function treeHash(leaves: readonly Hash[]): Hash {
+/** The frontier of a list of leaf hashes (to rebuild a store's from its leaves): O(n) hashes, O(log n) memory. */
+export function frontierOf(leaves: readonly Hash[]): Frontier {
   let frontier = EMPTY_FRONTIER;
   for (const leaf of leaves) frontier = appendLeaf(frontier, leaf);
-  return frontierRoot(frontier);
+  return frontier;
+}
+
+/** MTH of a list of leaf hashes (RFC 9162 §2.1.1). */
+export function treeHash(leaves: readonly Hash[]): Hash {
+  return frontierRoot(frontierOf(leaves));
 }
 
 /** Leaf hashes by index: an array, or a reader of the range [start, end) (the store's). */

@@ -19,6 +19,7 @@ import {
   consistencyRanges,
   EMPTY_FRONTIER,
   EMPTY_ROOT,
+  frontierOf,
   frontierRoot,
   inclusionProof,
   inclusionRanges,
@@ -223,6 +224,7 @@ describe('random trees (fast-check)', () => {
       const want = reference.mth(all.slice(0, n));
       assert.equal(toHex(frontierRoot(frontier)), toHex(want), `frontier of ${n}`);
       assert.equal(toHex(treeHash(all.slice(0, n))), toHex(want), `tree hash of ${n}`);
+      assert.deepEqual(frontierOf(all.slice(0, n)), frontier, `frontier rebuilt from ${n} leaves`);
       if (n < MAX) frontier = appendLeaf(frontier, all[n]!);
     }
   });
