@@ -204,8 +204,9 @@ requests', an auditor's key any request's.`,
   verify: {
     usage: 'verify FILE --key PUB [--policy FILE] [--json]',
     about: `Checks a bundle's chain, signatures and digests offline against the layer key you trust (and, with
---policy, every reviewer signature against its directory). Exit 1 names the first broken link, or an
-untrusted signer.`,
+--policy, every reviewer signature against its directory). A bundle that carries a log proof is also
+proven to be in the evidence log (its checkpoint signed by the same key); one without says it is not.
+Exit 1 names the first broken link, or an untrusted signer.`,
     flags: {
       key: { type: 'string', value: 'PUB', help: "the layer's public key you trust, or a file holding it (keys show prints it)" },
       policy: { type: 'string', value: 'FILE', help: 'check every reviewer signature against this policy\'s directory' },
