@@ -5,7 +5,7 @@ import { describeIssues } from '../common/errors';
 import type { EvidenceBody } from '../common/bundle';
 import { ActionRequest, type Evaluation } from '../common/inputs';
 import { type ApprovalRecord, type ExecutionReceipt, type Signed } from '../common/views';
-import { logLeafData } from '../common/log-leaf';
+import { logLeafData } from '../common/tlog/leaf';
 import { signEvidence } from './evidence';
 import { fileStore } from '../store/files';
 import { EvidenceConflictError, StoreInputError, type LogReader, type LogWriter, type SpendResult, type Store } from '../store/types';
@@ -272,11 +272,18 @@ export function createActivities(deps: ActivityDeps) {
       const runId = currentRunId();
       const sealed = signEvidence(signer, body);
       const { workflowId, requestId } = body;
+      let leafData: Uint8Array;
+      try {
+        // The leaf first: ids it cannot hold (common/tlog/leaf.ts) are refused before anything is written.
+        leafData = logLeafData({ workflowId, runId, requestId, bundleDigest: sealed.digest });
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`The log cannot hold this bundle's leaf: ${(err as Error).message}.`, 'EVIDENCE_REFUSED');
+      }
       let path: string;
       let leaf: { index: number; hash: Uint8Array };
       try {
         ({ location: path } = await store.putEvidence({ workflowId, runId, requestId, bundleDigest: sealed.digest, text: sealed.text }));
-        leaf = await store.appendLeaf(logLeafData({ workflowId, runId, requestId, bundleDigest: sealed.digest }));
+        leaf = await store.appendLeaf(leafData);
       } catch (err) {
         if (err instanceof EvidenceConflictError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_CONFLICT');
         if (err instanceof StoreInputError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_REFUSED');

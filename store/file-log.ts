@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { privateDir } from '../config/private-files';
 import { checkCheckpoint, checkLeafData, checkRange } from './bounds';
 import { ignore, linkOnce } from './link-once';
-import { CheckpointConflictError, leafHash, type LogCheckpoint, type LogReader, type LogWriter } from './types';
+import { leafHash } from '../common/tlog/merkle';
+import { CheckpointConflictError, type LogCheckpoint, type LogReader, type LogWriter } from './types';
 
 /** Leaves an append looks back through when the hashes/ entry is missing (a sealer that died between the two links). */
 const RETRY_WINDOW = 16;

@@ -137,7 +137,7 @@ async function readBundle(path: string, workflowId: string, runId: string): Prom
   }
   const bundle = parseBundle(text);
   if (!bundle || bundle.workflowId !== workflowId) return undefined;
-  const { signature: _signature, ...body } = bundle;
+  const { signature: _signature, log: _log, ...body } = bundle; // the signed body, as common/bundle.ts signs it
   return {
     workflowId,
     runId,

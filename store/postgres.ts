@@ -10,7 +10,8 @@ import { connectionConfig } from './connection';
 import { checkCheckpoint, checkEvidence, checkId, checkLeafData, checkRange, checkSpend } from './bounds';
 import { StoreNotReady, StoreUnavailable } from './connection';
 import { expectedVersion } from './migrate';
-import { CheckpointConflictError, EvidenceConflictError, leafHash, type LogCheckpoint, type Store, type StoredEvidence } from './types';
+import { leafHash } from '../common/tlog/merkle';
+import { CheckpointConflictError, EvidenceConflictError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
 
 const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
 const READ_TABLES = ['countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
