@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { canonicalJson } from '../../common/canonical';
 import { logLeafData } from '../../common/tlog/leaf';
+import { inclusionProof, leafHash, rootHash, verifyInclusion } from '../../common/tlog/merkle';
 import { MAX_BUNDLE_BYTES, MAX_LEAVES_PAGE } from '../../store/bounds';
 import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type SealedEvidence, type SpendEntry, type Store } from '../../store/types';
 
@@ -110,5 +111,9 @@ export function storeContract(open: () => Promise<Store>, concurrent?: (store: S
     const read = await store.readLeaves(0, 32);
     assert.deepEqual(new Set(read.map((l) => Buffer.from(l.data).toString())), new Set(leaves.map((l) => Buffer.from(l).toString())), 'every leaf once, none lost');
     for (const leaf of read) assert.equal(await store.leafIndex(leaf.hash), leaf.index);
+    // The stored hashes are the log's: the tree's root and every inclusion proof come from them alone.
+    const hashes = read.map((l) => l.hash);
+    const root = rootHash(32, hashes);
+    for (const leaf of read) assert.ok(verifyInclusion(leafHash(leaf.data), leaf.index, 32, inclusionProof(leaf.index, 32, hashes), root), `leaf ${leaf.index} is proven in the tree`);
   });
 }
