@@ -33,28 +33,28 @@ const noNodeBuiltins = {
 const WALLS = {
   client: {
     why: 'client/ is the package face over HTTP only',
-    forbid: ['activities', 'worker', 'workflows', 'server', 'cli', 'scripts'],
+    forbid: ['activities', 'worker', 'workflows', 'server', 'cli', 'scripts', 'store'],
   },
   common: {
     why: 'common/ is pure and bundled into workflows',
-    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'crypto', 'config'],
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'crypto', 'config', 'store'],
   },
   policy: {
     why: 'policy/ is the pure policy engine, loaded by the worker, the server and the CLI alike',
-    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'],
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'store'],
     packages: ['@temporalio'],
   },
   crypto: {
     why: 'crypto/ is keys and signatures, beneath every service',
-    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'],
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'store'],
   },
   config: {
     why: 'config/ is settings, paths and logging, beneath every service',
-    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'],
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'store'],
   },
   workflows: {
     why: 'workflows/ is deterministic code in the sandbox',
-    forbid: ['worker', 'server', 'client', 'cli', 'policy', 'crypto', 'config'],
+    forbid: ['worker', 'server', 'client', 'cli', 'policy', 'crypto', 'config', 'store'],
     // policy/access.ts (who may see, who may decide) is pure and bundled: the workflow runs the server's rule.
     allow: { policy: ['access'] },
   },
@@ -69,6 +69,10 @@ const WALLS = {
   worker: {
     why: 'worker/ hosts workflows and activities and is no front door',
     forbid: ['server', 'client', 'cli'],
+  },
+  store: {
+    why: 'store/ keeps spends, evidence and the log for the worker and the server alike, beneath both',
+    forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'scripts'],
   },
 };
 /** `@typescript-eslint/no-restricted-imports` patterns for one room: each names the rule it enforces. */

@@ -5,9 +5,10 @@ import { describeIssues } from '../common/errors';
 import type { EvidenceBody } from '../common/bundle';
 import { ActionRequest, type Evaluation } from '../common/inputs';
 import { type ApprovalRecord, type ExecutionReceipt, type Signed } from '../common/views';
-import { join } from 'node:path';
-import { EvidenceConflictError, writeEvidence } from './evidence';
-import { fileSpendLedger, type SpendLedger, type SpendResult } from './ledger';
+import { logLeafData } from '../common/tlog/leaf';
+import { signEvidence } from './evidence';
+import { fileStore } from '../store/files';
+import { EvidenceConflictError, StoreInputError, type LogReader, type LogWriter, type SpendResult, type Store } from '../store/types';
 import type { Signer } from '../crypto/keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
 import { renderRequestMessage } from './notify/blocks';
@@ -29,16 +30,37 @@ export interface ActivityDeps {
   logger: Logger;
   /** The layer's Ed25519 key: signs approval records, receipts and evidence bundles. */
   signer: Signer;
-  /** The evidence sink: one signed JSON bundle per workflow. */
+  /** The files store's folder (COUNTERSIGN_HOME/evidence): the store when none is given. */
   evidenceDir: string;
-  /** Spent tokens, outside workflow state (default: files in <evidenceDir>/spent). */
-  ledger?: SpendLedger;
+  /** Spends, sealed evidence and the transparency log, outside workflow state (store/): files in evidenceDir by default, PostgreSQL when configured. */
+  store?: Store;
+  /** Signs a checkpoint of the log after each append (the transparency log's signed notes, issue 27). None yet: no checkpoint is written. */
+  checkpoints?: CheckpointSigner;
   env?: NodeJS.ProcessEnv;
   /** The Slack app (bot token, API URL): default from env (config/slack.ts); undefined turns Slack off. */
   slack?: SlackSettings;
 }
 
 export type { MintInput, MintResult };
+
+/**
+ * The seam for checkpoints (issue 27): after a sealed bundle's leaf is appended, sign a checkpoint
+ * of the log (C2SP signed note, by the layer key) and store it with `log.putCheckpoint`. The
+ * transparency log's work supplies it; until then none is given and the log has leaves only.
+ */
+export interface CheckpointSigner {
+  checkpoint(log: LogReader & LogWriter, appended: { index: number; hash: Uint8Array }): Promise<void>;
+}
+
+/** What sealing returns to the workflow: where the bundle is, its digest and signature, and its leaf in the log. */
+export interface SealedResult {
+  /** The bundle's file, or its row (postgresql://user@host:port/db#countersign.evidence/<workflow>/<run>). */
+  path: string;
+  digest: string;
+  signature: string;
+  signer: EvidenceBody['signer'];
+  logIndex: number;
+}
 
 /**
  * Where reviewers open a request: COUNTERSIGN_PUBLIC_URL (an http(s) origin) when set, else the
@@ -84,7 +106,7 @@ export interface ReviewerCredentials {
 
 /** Activities close over the worker's loaded policy and logger. */
 export function createActivities(deps: ActivityDeps) {
-  const { policy, logger, signer, evidenceDir, ledger = fileSpendLedger(join(evidenceDir, 'spent')), env = process.env } = deps;
+  const { policy, logger, signer, evidenceDir, store = fileStore(evidenceDir), checkpoints, env = process.env } = deps;
   // Read once, at start: a misconfigured Slack app or public URL stops the worker with a sentence, before any request.
   const slackSettings = 'slack' in deps ? deps.slack : loadSlackSettings(env);
   const slack: SlackChannel | undefined = slackSettings ? slackChannel(slackSettings, logger) : undefined;
@@ -233,7 +255,7 @@ export function createActivities(deps: ActivityDeps) {
     async spendToken(receipt: ExecutionReceipt): Promise<{ recorded: true; receipt: Signed<ExecutionReceipt> } | Extract<SpendResult, { recorded: false }>> {
       const log = requestLogger();
       const { tokenId, workflowId, requestId, actionDigest } = receipt;
-      const result = ledger.recordSpend({ tokenId, workflowId, requestId, actionDigest, runId: currentRunId(), spentAt: new Date().toISOString() });
+      const result = await store.recordSpend({ tokenId, workflowId, requestId, actionDigest, runId: currentRunId(), spentAt: new Date().toISOString() });
       if (!result.recorded) {
         log.warn({ tokenId, spentInRun: result.runId, ruleIds: [] }, 'already spent by another run of this workflow (a reset or a new run): refused');
         return result;
@@ -242,16 +264,34 @@ export function createActivities(deps: ActivityDeps) {
       return { recorded: true, receipt: signer.sign('countersign/execution-receipt/v1', receipt) };
     },
 
-    async sealEvidence(body: Omit<EvidenceBody, 'signer'>): Promise<ReturnType<typeof writeEvidence>> {
-      let written: ReturnType<typeof writeEvidence>;
+    /**
+     * Signs the bundle, writes it once into the store, then appends its leaf to the log. A retry is
+     * safe at every step: the same bundle again is no new write, the same leaf again no new leaf.
+     */
+    async sealEvidence(body: Omit<EvidenceBody, 'signer'>): Promise<SealedResult> {
+      const runId = currentRunId();
+      const sealed = signEvidence(signer, body);
+      const { workflowId, requestId } = body;
+      let leafData: Uint8Array;
       try {
-        written = writeEvidence(evidenceDir, signer, body, currentRunId());
+        // The leaf first: ids it cannot hold (common/tlog/leaf.ts) are refused before anything is written.
+        leafData = logLeafData({ workflowId, runId, requestId, bundleDigest: sealed.digest });
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`The log cannot hold this bundle's leaf: ${(err as Error).message}.`, 'EVIDENCE_REFUSED');
+      }
+      let path: string;
+      let leaf: { index: number; hash: Uint8Array };
+      try {
+        ({ location: path } = await store.putEvidence({ workflowId, runId, requestId, bundleDigest: sealed.digest, text: sealed.text }));
+        leaf = await store.appendLeaf(leafData);
       } catch (err) {
         if (err instanceof EvidenceConflictError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_CONFLICT');
+        if (err instanceof StoreInputError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_REFUSED');
         throw err;
       }
-      requestLogger().info({ ruleIds: body.outcome.ruleIds, status: body.outcome.status, path: written.path, digest: written.digest }, 'evidence sealed');
-      return written;
+      if (checkpoints) await checkpoints.checkpoint(store, leaf);
+      requestLogger().info({ ruleIds: body.outcome.ruleIds, status: body.outcome.status, path, digest: sealed.digest, logIndex: leaf.index }, 'evidence sealed');
+      return { path, digest: sealed.digest, signature: sealed.signature, signer: sealed.signer, logIndex: leaf.index };
     },
 
     /** Tells a group a request needs it: the log, its webhook, and its Slack channel (whose message reference comes back, `posted`). */

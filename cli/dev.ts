@@ -15,6 +15,7 @@ import { createLogger, installTemporalLogging } from '../config/logger';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { createApprovalWorker } from '../worker/worker';
 import { evidenceDir as evidenceDirOf } from '../config/home';
+import { openStore } from '../store/open';
 
 const PROJECT = packageRoot();
 
@@ -52,6 +53,8 @@ export async function runDev(): Promise<void> {
   const stopWatching = reloadOnChange(policy, logger);
   const signer = layerSigner(config.home, { createIfMissing: true });
   const evidenceDir = evidenceDirOf(config.home);
+  // The files under COUNTERSIGN_HOME/evidence, as always; PostgreSQL if COUNTERSIGN_DATABASE_URL is set. The server reads the same.
+  const store = await openStore({ home: config.home, onError: (message) => logger.warn({ store: 'postgresql' }, message) });
 
   const [host = '127.0.0.1', portText = '7233'] = config.address.split(':');
   const port = Number(portText);
@@ -85,6 +88,7 @@ export async function runDev(): Promise<void> {
     logger,
     signer,
     evidenceDir,
+    store,
     ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : {}),
   });
   const backend = await Approvals.connect({ connection: env.connection, namespace: config.namespace, taskQueue: config.taskQueue, startSigner: serverStartSigner(config.home, policy) });
@@ -94,6 +98,7 @@ export async function runDev(): Promise<void> {
     logger,
     sessionSecret: sessionSecret(config.home, { createIfMissing: true }),
     listen,
+    store,
   });
 
   const ui = `http://${host === '0.0.0.0' ? 'localhost' : host}:${uiPort}`;
@@ -111,7 +116,7 @@ countersign dev stack is up
   Temporal UI       ${ui}/namespaces/${config.namespace}/workflows
   Worker            task queue ${config.taskQueue}, policy ${config.policyFile}
   countersign server ${server.url}  (OpenAPI: ${server.url}/openapi.json)
-  Signing key       ${signer.keyId} (${config.home}/keys/layer.pub); evidence in ${evidenceDir}
+  Signing key       ${signer.keyId} (${config.home}/keys/layer.pub); evidence in ${store.description.replace(/^files in /, '')}
   Dev credentials   agent keys in ${config.home}/agents (${[...creds.agentKeys.keys()].join(', ')}),
                     reviewer keys in ${config.home}/keys/reviewers; the policy with their directory: ${devPolicyFile}
 
@@ -150,6 +155,7 @@ Ctrl-C stops everything; pending approvals are still pending next time.
     await worker.run();
   } finally {
     await env.teardown();
+    await store.close();
     process.stdout.write('Stopped.\n');
   }
 }

@@ -67,10 +67,18 @@ COUNTERSIGN_LISTEN (127.0.0.1:7280).`,
     operator: true,
   },
   setup: {
-    usage: 'setup [--json]',
-    about: 'Registers the countersign search attributes in the namespace (idempotent).',
-    flags: { json },
-    examples: ['TEMPORAL_ADDRESS=127.0.0.1:7233 countersign setup'],
+    usage: 'setup [--writer ROLE] [--reader ROLE] [--json]',
+    about: `With a database configured (COUNTERSIGN_DATABASE_URL or _HOST): applies the store's migrations as
+its owner (COUNTERSIGN_DATABASE_ADMIN_URL, or _ADMIN_USER and _ADMIN_PASSWORD_FILE), each in one
+transaction, and grants the workers' role countersign_writer (insert and read) and the server's
+countersign_reader (read). Then registers the countersign search attributes in the namespace.
+Running it again changes nothing.`,
+    flags: {
+      writer: { type: 'string', value: 'ROLE', help: "login role(s) the workers use, comma-separated (default: the user of COUNTERSIGN_DATABASE_URL or _USER)" },
+      reader: { type: 'string', value: 'ROLE', help: 'login role(s) the server uses to read evidence and the log, comma-separated' },
+      json,
+    },
+    examples: ['TEMPORAL_ADDRESS=127.0.0.1:7233 countersign setup', 'COUNTERSIGN_DATABASE_ADMIN_URL=postgresql://owner@db/countersign countersign setup --writer countersign --reader countersign_server'],
     operator: true,
   },
   status: {

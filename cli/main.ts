@@ -105,6 +105,8 @@ const EXIT_CODES: Record<string, number> = {
   SearchAttributeConflict: ExitCode.usage,
   InvalidRequestError: ExitCode.usage,
   ConfigError: ExitCode.usage,
+  StoreNotReady: ExitCode.usage,
+  StoreUnavailable: ExitCode.unreachable,
   PolicyLoadError: ExitCode.usage,
   AmbiguousRequestIdError: ExitCode.usage,
   RequestNotFoundError: ExitCode.notFound,

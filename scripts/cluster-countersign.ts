@@ -1,9 +1,11 @@
 /**
  * The countersign processes of the cluster, laid out as a deployment should be (issue 22, M6): the
- * workers' home holds the layer key, the evidence and the spend ledger; the server, which faces the
- * agents, gets a home of its own with only its session secret and its start key, and — when we are
- * root — runs as an unprivileged user that cannot enter the workers' home at all. A compromised
- * server can then neither sign evidence or receipts nor delete spends.
+ * workers' home holds the layer key (and their database password); the server, which faces the
+ * agents, gets a home of its own with only its session secret, its start key and its own database
+ * password, and — when we are root — runs as an unprivileged user that cannot enter the workers'
+ * home at all. Spends and evidence are in countersign's database (scripts/postgres.ts), where the
+ * server's role may only read. A compromised server can then neither sign evidence or receipts nor
+ * write or delete a spend.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import { withDevCredentials } from '../cli/dev-credentials';
 
 export interface CountersignLayout {
-  /** The workers' COUNTERSIGN_HOME: layer key, evidence, spend ledger, and the dev principals' keys. */
+  /** The workers' COUNTERSIGN_HOME: layer key, database password, and the dev principals' keys. */
   home: string;
   /** The server's COUNTERSIGN_HOME: session.secret and keys/server-start.key, nothing else. */
   serverHome: string;

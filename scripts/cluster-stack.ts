@@ -1,22 +1,25 @@
 /**
  * The production-shaped stack on one machine, without Docker (issue 14, DESIGN §8): a private
  * PostgreSQL, the Temporal server as separate frontend, matching, worker and two history processes
- * (PostgreSQL persistence and visibility), the countersign search attributes, then the countersign
- * server and two countersign workers. `npm run cluster` runs it in the foreground; tests start it
+ * (PostgreSQL persistence and visibility), the countersign search attributes, countersign's own
+ * database in the same PostgreSQL (the store, scripts/postgres.ts), then the countersign server and
+ * two countersign workers. `npm run cluster` runs it in the foreground; tests start it
  * with startClusterStack().
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { SA } from '../common/search-attributes';
 import { findOrBuildTemporalCli, onPath } from '../cli/temporal-cli';
 import { registerSearchAttributes } from '../worker/cluster';
-import { aptInstall } from './apt';
 import { countersignLayout } from './cluster-countersign';
+import { initPostgres, postgresCommand, postgresReady, provisionStore, stopPostgresServer, type StoreProvision } from './postgres';
+import { listening, run, waitFor } from './processes';
+
+export { postgresBin } from './postgres';
 
 export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
@@ -107,13 +110,6 @@ export const TEMPORAL_PROCESSES: readonly (readonly [string, 'history' | 'matchi
   ['worker', 'worker', CLUSTER_PORTS.history[0]],
 ];
 
-function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; user?: string } = {}): string {
-  const [cmd, argv] = options.user ? ['runuser', ['-u', options.user, '--', command, ...args]] : [command, args];
-  const r = spawnSync(cmd, argv, { env: { ...process.env, ...options.env }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || '').slice(-2000)}`);
-  return r.stdout;
-}
-
 /** The Temporal server and its SQL tool, built once from their Go module into ~/.cache/countersign (a few minutes). */
 export function findOrBuildTemporalServer(log: (line: string) => void): { server: string; sql: string; module: string; schema: string } {
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'countersign', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
@@ -145,28 +141,12 @@ export function temporalServerModule(): string {
   return module;
 }
 
-/** PostgreSQL's server programs: on PATH, else Debian's /usr/lib/postgresql/<version>/bin. */
-export function postgresBin(installing = false): string {
-  const initdb = onPath('initdb');
-  if (initdb && onPath('postgres')) return dirname(realpathSync(initdb)); // Debian links them from /usr/lib/postgresql/<v>/bin
-  const base = '/usr/lib/postgresql';
-  const versions = existsSync(base) ? readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
-  for (const v of versions) if (existsSync(join(base, v, 'bin', 'initdb'))) return join(base, v, 'bin');
-  if (!installing) {
-    // A fresh Debian CI machine: install Debian's postgresql (only its programs are used; its own cluster stays unused).
-    const failure = aptInstall('postgresql', 'cluster');
-    if (!failure) return postgresBin(true);
-    throw new Error(`PostgreSQL is not installed and ${failure}: apt-get install postgresql (its server programs, initdb and postgres, are what the cluster runs).`);
-  }
-  throw new Error('PostgreSQL is not installed: apt-get install postgresql (its server programs, initdb and postgres, are what the cluster runs).');
-}
-
 export interface ClusterStack {
   /** Temporal's frontend (host:port). */
   temporalAddress: string;
   /** The countersign server's URL. */
   url: string;
-  /** The workers' COUNTERSIGN_HOME (layer key, evidence, ledger, the dev principals' keys). */
+  /** The workers' COUNTERSIGN_HOME (layer key, database password, the dev principals' keys). */
   home: string;
   /** The server's own COUNTERSIGN_HOME (session secret, start key). */
   serverHome: string;
@@ -179,6 +159,8 @@ export interface ClusterStack {
   restart(name: string): ChildProcess;
   /** Stops PostgreSQL (fast shutdown) and waits for it; restart('postgres') starts it again. */
   stopPostgres(): Promise<void>;
+  /** countersign's database in the cluster's PostgreSQL: the COUNTERSIGN_DATABASE_* settings of the workers, the server and setup. */
+  store: StoreProvision;
 }
 
 interface ProcessOptions {
@@ -243,44 +225,19 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
     const taken = (await Promise.all(clusterPorts().map(async (port) => ((await listening(port)) ? port : undefined)))).filter((port) => port !== undefined);
     if (taken.length) throw new Error(`Ports ${taken.join(', ')} on 127.0.0.1 are in use: is another npm run cluster, test:cluster or bench -- --cluster running? They use the same ports, one at a time.`);
     // PostgreSQL refuses to run as root: as root, it runs as the postgres user (Debian's package creates it).
-    const pg = postgresBin();
-    const user = process.getuid?.() === 0 ? 'postgres' : undefined;
-    if (user && spawnSync('id', ['-u', user]).status !== 0) throw new Error('Running as root, the cluster runs PostgreSQL as the postgres user, which does not exist: apt-get install postgresql creates it.');
-    const data = join(dir, 'postgres');
-    const socket = join(dir, 'socket');
-    mkdirSync(socket, { recursive: true });
-    if (user) chmodSync(dir, 0o711); // the database's user must reach its folders inside
-    // TCP connections need the temporal role's password (random, kept 0600 beside the data); the
-    // Unix socket, in a folder only the database's user can enter, is for pg_ctl.
-    const passwordFile = join(dir, 'postgres.password');
-    if (!existsSync(join(data, 'PG_VERSION'))) {
-      mkdirSync(data, { recursive: true, mode: 0o700 });
-      chmodSync(socket, 0o700);
-      const owner = user ? ([Number(run('id', ['-u', user]).trim()), Number(run('id', ['-g', user]).trim())] as const) : undefined;
-      if (owner) for (const d of [data, socket]) chownSync(d, ...owner);
-      writeFileSync(passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
-      const pwfile = join(socket, 'initdb.pw'); // initdb reads it as the database's user (and wants an empty data folder)
-      writeFileSync(pwfile, readFileSync(passwordFile), { mode: 0o600 });
-      if (owner) chownSync(pwfile, ...owner);
-      log(`Initialising PostgreSQL in ${data}...`);
-      try {
-        run(join(pg, 'initdb'), ['-D', data, '-U', 'temporal', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '--encoding=UTF8'], { user });
-      } finally {
-        rmSync(pwfile, { force: true });
-      }
-    }
-    if (!existsSync(passwordFile)) throw new Error(`${data} was initialised by an earlier countersign without a database password (any local user could connect): remove ${dir} and start again.`);
-    const password = readFileSync(passwordFile, 'utf8').trim();
-    startProcess('postgres', join(pg, 'postgres'), ['-D', data, '-p', String(CLUSTER_PORTS.postgres), '-k', socket, '-c', 'listen_addresses=127.0.0.1', '-c', `max_connections=${POSTGRES_MAX_CONNECTIONS}`], {}, { user });
+    const pgd = initPostgres(dir, log);
+    const { password } = pgd;
+    const [postgresProgram, postgresArgs] = postgresCommand(pgd, CLUSTER_PORTS.postgres, POSTGRES_MAX_CONNECTIONS);
+    startProcess('postgres', postgresProgram, postgresArgs, {}, { user: pgd.user });
     /** PostgreSQL's fast shutdown, until it has exited. */
     stopPostgres = async () => {
       const child = processes.get('postgres')!;
       const exited = child.exitCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
-      run(join(pg, 'pg_ctl'), ['-D', data, 'stop', '-m', 'fast'], { user });
+      stopPostgresServer(pgd);
       await exited;
     };
     const sql = (db: string, ...args: string[]) => run(bins.sql, ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres), '-u', 'temporal', '--db', db, ...args], { env: { SQL_PASSWORD: password } });
-    await waitFor('PostgreSQL', () => spawnSync(join(pg, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(CLUSTER_PORTS.postgres)]).status === 0, 60, processes.get('postgres'));
+    await waitFor('PostgreSQL', () => postgresReady(pgd, CLUSTER_PORTS.postgres), 60, processes.get('postgres'));
     const marker = join(dir, 'schema.done');
     if (!existsSync(marker)) {
       log('Creating the temporal and temporal_visibility databases and their schemas...');
@@ -326,12 +283,22 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
     const url = `http://127.0.0.1:${CLUSTER_PORTS.server}`;
     const layout = countersignLayout(dir, join(ROOT, 'examples'), temporalAddress, `127.0.0.1:${CLUSTER_PORTS.server}`);
     const { home, policyFile } = layout;
+    // countersign's own database in the same PostgreSQL (issue 27): its roles' passwords live in each home, the server's owned by its user.
+    log('Setting up countersign\'s database (the store: spends, evidence, the transparency log)...');
+    const store = await provisionStore({
+      port: CLUSTER_PORTS.postgres,
+      superuserPasswordFile: pgd.passwordFile,
+      workerPasswordFile: join(home, 'database.password'),
+      serverPasswordFile: join(layout.serverHome, 'database.password'),
+      ...(layout.serverUser ? { serverOwner: layout.serverUser } : {}),
+    });
     if (options.countersign !== false) {
       const bin = join(ROOT, 'bin', 'countersign.js');
       if (!existsSync(join(home, 'keys', 'layer.key'))) run(process.execPath, [bin, 'keys', 'init'], { env: layout.workerEnv });
-      startProcess('countersign-server', process.execPath, [bin, 'server'], layout.serverEnv, { inheritEnv: true, ...(layout.serverUser ? { ids: layout.serverUser } : {}) });
-      startProcess('countersign-worker-1', process.execPath, [bin, 'worker'], layout.workerEnv, { inheritEnv: true });
-      startProcess('countersign-worker-2', process.execPath, [bin, 'worker'], layout.workerEnv, { inheritEnv: true });
+      const [workerEnv, serverEnv] = [{ ...layout.workerEnv, ...store.workerEnv }, { ...layout.serverEnv, ...store.serverEnv }];
+      startProcess('countersign-server', process.execPath, [bin, 'server'], serverEnv, { inheritEnv: true, ...(layout.serverUser ? { ids: layout.serverUser } : {}) });
+      startProcess('countersign-worker-1', process.execPath, [bin, 'worker'], workerEnv, { inheritEnv: true });
+      startProcess('countersign-worker-2', process.execPath, [bin, 'worker'], workerEnv, { inheritEnv: true });
       await waitFor('the countersign server', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, 120);
       await waitFor('the countersign workers', () => ['countersign-worker-1', 'countersign-worker-2'].every((n) => readLog(logs, n).includes('countersign worker started')), 180);
     }
@@ -340,7 +307,7 @@ export async function startClusterStack(options: ClusterOptions = {}): Promise<C
       if (!spec) throw new Error(`No cluster process is called ${name}.`);
       return startProcess(name, ...spec);
     };
-    return { temporalAddress, url, home, serverHome: layout.serverHome, policyFile, dir, processes, stop, restart, stopPostgres };
+    return { temporalAddress, url, home, serverHome: layout.serverHome, policyFile, dir, processes, stop, restart, stopPostgres, store };
   } catch (err) {
     await stop();
     throw err;
@@ -355,33 +322,7 @@ async function searchAttributesAccepted(connection: Connection): Promise<boolean
   return true;
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
 function readLog(logs: string, name: string): string {
   const path = join(logs, `${name}.log`);
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
-}
-
-/** Polls `ready` until it holds; fails at once, with the reason, when the process it waits for has exited. */
-async function waitFor(what: string, ready: () => boolean | Promise<boolean>, seconds = 60, child?: ChildProcess): Promise<void> {
-  const until = Date.now() + seconds * 1000;
-  let last: unknown;
-  while (Date.now() < until) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${what}: its process exited (${child.exitCode ?? child.signalCode}) before it was ready; its log is in the cluster folder's logs/.`);
-    try {
-      if (await ready()) return;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what} did not come up within ${seconds} s${last ? `: ${(last as Error).message}` : ''}.`);
 }

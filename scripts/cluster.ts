@@ -6,7 +6,7 @@ async function main(): Promise<void> {
   const p = CLUSTER_PORTS;
   process.stdout.write(`
 countersign on a Temporal cluster is up (data, configuration and logs in ${stack.dir})
-  PostgreSQL         127.0.0.1:${p.postgres} (databases temporal, temporal_visibility)
+  PostgreSQL         127.0.0.1:${p.postgres} (databases temporal, temporal_visibility, and countersign: spends, evidence, the log)
   Temporal frontend  ${stack.temporalAddress} (HTTP ${p.frontend.http})
   Temporal history   127.0.0.1:${p.history[0].grpc} and 127.0.0.1:${p.history[1].grpc} (${HISTORY_SHARDS} shards between them)
   Temporal matching  127.0.0.1:${p.matching.grpc}; worker service 127.0.0.1:${p.worker.grpc}

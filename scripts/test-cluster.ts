@@ -2,7 +2,8 @@
  * `npm run test:cluster`: brings the cluster up in a fresh folder (scripts/cluster-stack.ts) and runs
  * the end-to-end suites that matter for a deployment against it — approval outcomes, tokens and the
  * front door — with their own workers and servers on fresh task queues, as test/run.ts does with the
- * dev server.
+ * dev server, and every one on the PostgreSQL store in the cluster's database (COUNTERSIGN_TEST_STORE);
+ * then the store's own suite (test/store.cluster.ts) against the same database.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { bundleApprovalWorkflows } from '../worker/bundle';
 import { startClusterStack } from './cluster-stack';
 
-const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts', 'test/faults.test.ts'];
+const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts', 'test/faults.test.ts', 'test/store.cluster.ts'];
 /** Faults on the cluster itself: this file starts a cluster of its own, after the one above has stopped. */
 const CLUSTER_FAULTS = 'test/cluster-faults.cluster.ts';
 
@@ -29,8 +30,8 @@ async function main(): Promise<number> {
   try {
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, (await bundleApprovalWorkflows(new DefaultLogger('WARN'))).code);
-    process.stdout.write(`Temporal cluster ${stack.temporalAddress} (PostgreSQL, separate frontend, matching, worker and two history processes); ${SUITES.length} suites\n`);
-    const suites = await test(SUITES, { COUNTERSIGN_TEST_ADDRESS: stack.temporalAddress, COUNTERSIGN_TEST_BUNDLE: bundlePath });
+    process.stdout.write(`Temporal cluster ${stack.temporalAddress} (PostgreSQL, separate frontend, matching, worker and two history processes); countersign's store in its database ${stack.store.workerEnv.COUNTERSIGN_DATABASE_NAME}; ${SUITES.length} suites\n`);
+    const suites = await test(SUITES, { COUNTERSIGN_TEST_ADDRESS: stack.temporalAddress, COUNTERSIGN_TEST_BUNDLE: bundlePath, COUNTERSIGN_TEST_STORE: JSON.stringify(stack.store) });
     await stack.stop();
     const faults = await test([CLUSTER_FAULTS], { COUNTERSIGN_TEST_BUNDLE: bundlePath });
     return suites || faults;

@@ -27,6 +27,7 @@ import { slackRoutes } from './routes/slack';
 import type { Sessions } from './sessions';
 import { SignCounts } from './sign-counts';
 import type { SlackApp } from './slack';
+import type { StoreReader } from '../store/types';
 
 export { MAX_OPEN_WAITS_PER_CREDENTIAL, MAX_WAITS_PER_REQUEST } from './holds';
 export { MAX_LARGE_BODY_BYTES, MAX_SMALL_BODY_BYTES } from './http';
@@ -56,6 +57,8 @@ export interface AppOptions {
   maxOpenRequestsPerAgent?: number;
   /** The Slack app (server/slack/): its endpoints under /v1/slack are mounted only with it; 404 otherwise. */
   slack?: SlackApp;
+  /** Sealed evidence and the log, read only: closed requests' evidence is served from it (server/evidence.ts). */
+  store?: StoreReader;
 }
 
 export function createApp(options: AppOptions): Hono<Env> {
@@ -81,6 +84,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     secure: Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://'))),
     streamPollMs: options.streamPollMs ?? 1000,
     ...(options.slack ? { slack: options.slack } : {}),
+    ...(options.store ? { store: options.store } : {}),
   };
   const app = new Hono<Env>();
 

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { CompiledPolicy } from '../policy/load';
+import type { StoreReader } from '../store/types';
 import type { Approvals } from './approvals';
 import type { Enrollments } from './enrollments';
 import type { TrustedProxies } from './forwarded';
@@ -41,6 +42,8 @@ export interface Deps {
   streamPollMs: number;
   /** The Slack app, when it has a signing secret: /v1/slack answers only then (server/routes/slack.ts). */
   slack?: SlackApp;
+  /** Sealed evidence and the log, read only (store/open.ts): a closed request's evidence is served from it. */
+  store?: StoreReader;
 }
 
 /** How the caller's id is looked up (server/lookup.ts): an agent only among its own; a retry spends its listing budget. */

@@ -24,6 +24,8 @@ import { capConnectionsPerAddress, DEFAULT_CONNECTION_LIMITS, limitsFromEnv, tim
 import { loadSlackSettings, SlackConfigError, type SlackSettings } from '../config/slack';
 import { createSlackApp, type SlackApp } from './slack';
 import { temporalLinks, type SlackLinks } from './slack/links';
+import { openStoreReader } from '../store/open';
+import type { StoreReader } from '../store/types';
 
 export interface RunningServer {
   url: string;
@@ -58,6 +60,8 @@ export interface ServerSettings {
   attester?: Signer;
   /** Where Slack links are kept; by default in Temporal, shared by every instance on the task queue. */
   slackLinks?: SlackLinks;
+  /** Sealed evidence and the log, read only (store/open.ts): a closed request's evidence is served from it, after Temporal has forgotten the run. */
+  store?: StoreReader;
 }
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
@@ -104,6 +108,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     enrollments: new Enrollments(s.backend.client, s.backend.taskQueue),
     secure: Boolean(s.tls),
     ...(slack ? { slack } : {}),
+    ...(s.store ? { store: s.store } : {}),
   });
   const url = `${s.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   return {
@@ -205,11 +210,14 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
   const policy = loadPolicyFile(flags.policyFile ?? config.policyFile);
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together.');
   const startSigner = serverStartSigner(config.home, policy);
+  // Evidence is read from the database when one is configured (a role that may only read), else from the files of this server's own home.
+  const store = await openStoreReader({ home: config.home, onError: (message) => logger.warn({ store: 'postgresql' }, message) });
   const stopWatching = reloadOnChange(policy, logger);
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...config.connection, connectTimeout: '10s' });
   } catch (err) {
+    await store.close();
     throw new TemporalUnreachable(config.address, err);
   }
   const backend = await Approvals.connect({ connection, namespace: config.namespace, taskQueue: config.taskQueue, startSigner });
@@ -226,6 +234,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     backend,
     policy,
     logger,
+    store,
     sessionSecret: sessionSecret(config.home),
     listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:7280',
     trustedProxies: trustedProxiesSetting(),
@@ -233,7 +242,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     publicHosts: (process.env.COUNTERSIGN_PUBLIC_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     ...(flags.tlsCert && flags.tlsKey ? { tls: { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) } } : {}),
   });
-  logger.info({ url: running.url, policy: policy.file, policyDigest: policy.digest, directoryDigest: policy.directory.digest, temporal: config.address }, 'countersign server listening');
+  logger.info({ url: running.url, policy: policy.file, policyDigest: policy.digest, directoryDigest: policy.directory.digest, temporal: config.address, store: store.description }, 'countersign server listening');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -241,5 +250,6 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
   stopWatching();
   await running.close();
   await connection.close();
+  await store.close();
   logger.info('countersign server stopped');
 }

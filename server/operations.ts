@@ -284,7 +284,7 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
   '/v1/requests/{id}/evidence': {
     get: {
       operationId: 'getEvidence',
-      summary: 'The evidence: the chain so far, and the signed bundle once the request has ended (agent: its own; auditor: any)',
+      summary: 'The evidence: the chain so far, and the signed bundle once the request has ended, read from the store, so also after Temporal has deleted the run (agent: its own; auditor: any)',
       security: AGENT,
       parameters: [idParam],
       ok: { description: 'The evidence', schema: 'EvidenceView' },

@@ -1,9 +1,10 @@
 /**
  * Faults on the production-shaped cluster (issue 14), run by `npm run test:cluster` only (this file
  * starts its own cluster, so it is not a *.test.ts that npm test would run): kill -9 of a history
- * process with approvals pending and decisions in flight, a PostgreSQL restart, and a rolling restart of
- * the two workers under load. Nothing is lost, nothing is applied twice. And the database lets no one
- * but the cluster in, and the cluster's own front door cannot reach the workers' keys and evidence.
+ * process with approvals pending and decisions in flight, a PostgreSQL restart (Temporal's database and
+ * countersign's store alike), and a rolling restart of the two workers under load. Nothing is lost,
+ * nothing is applied twice. And the database lets no one but the cluster in, and the cluster's own
+ * front door cannot reach the workers' keys, nor write a spend or evidence in the store.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import pg from 'pg';
 import { Countersign, DecisionRefusedError } from '../client/sdk';
 import { CLUSTER_PORTS, postgresBin, startClusterStack, type ClusterStack } from '../scripts/cluster-stack';
 import { eventually } from './support/eventually';
@@ -43,8 +45,9 @@ describe('faults on the cluster', () => {
   before(async () => {
     cluster = await startClusterStack({ dir, log: () => undefined });
     env = await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: 'default' });
+    process.env.COUNTERSIGN_TEST_STORE = JSON.stringify(cluster.store); // the front door here reads evidence from the cluster's store too
     front = await startStack(env, POLICY, { worker: false });
-    workerEnv = { TEMPORAL_ADDRESS: cluster.temporalAddress, COUNTERSIGN_TASK_QUEUE: front.taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile };
+    workerEnv = { TEMPORAL_ADDRESS: cluster.temporalAddress, COUNTERSIGN_TASK_QUEUE: front.taskQueue, COUNTERSIGN_HOME: front.dir, COUNTERSIGN_POLICY: front.policyFile, ...cluster.store.workerEnv };
     workers.push(...(await Promise.all([startWorkerProcess(workerEnv), startWorkerProcess(workerEnv)])));
   });
   after(async () => {
@@ -53,6 +56,7 @@ describe('faults on the cluster', () => {
     await front?.stop();
     await env?.teardown();
     await cluster?.stop();
+    delete process.env.COUNTERSIGN_TEST_STORE;
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -93,13 +97,13 @@ describe('faults on the cluster', () => {
     assert.equal(right.status, 0, right.stderr);
   });
 
-  test('the cluster\'s front door runs apart from the workers\' keys: it cannot read the layer key, the evidence or the spend ledger, and the workers run what it vouches for', async () => {
+  test('the cluster\'s front door runs apart from the workers\' keys: it cannot read the layer key, nor write a spend or evidence, and the workers run what it vouches for', async () => {
     const server = cluster.processes.get('countersign-server')!;
     const environ = readFileSync(`/proc/${server.pid}/environ`, 'utf8').split('\0');
     const serverHome = environ.find((e) => e.startsWith('COUNTERSIGN_HOME='))!.slice('COUNTERSIGN_HOME='.length);
     assert.equal(serverHome, cluster.serverHome);
     assert.notEqual(serverHome, cluster.home);
-    assert.deepEqual(readdirSync(serverHome).sort(), ['keys', 'session.secret'], 'the server\'s home holds its session secret and its start key');
+    assert.deepEqual(readdirSync(serverHome).sort(), ['database.password', 'keys', 'session.secret'], 'the server\'s home holds its session secret, its start key and its own database password');
     assert.deepEqual(readdirSync(join(serverHome, 'keys')).sort(), ['server-start.key', 'server-start.pub']);
     const layerKey = join(cluster.home, 'keys', 'layer.key');
     assert.ok(existsSync(layerKey), 'the workers\' layer key exists');
@@ -110,6 +114,19 @@ describe('faults on the cluster', () => {
     const submitted = await agent.submit({ ...body, taskId: `layout-${Date.now()}` } as never, { waitMs: 30_000 });
     assert.notEqual(submitted.outcome?.code, 'INVALID_REQUEST', submitted.outcome?.message);
     assert.ok(['approved', 'pending'].includes(submitted.status), `${submitted.status} ${submitted.outcome?.code ?? ''}`);
+
+    // In the store it connects as a role of its own, which reads evidence and the log and may write nothing.
+    const started = readFileSync(join(cluster.dir, 'logs', 'countersign-server.log'), 'utf8').split('\n').find((l) => l.includes('countersign server listening'));
+    assert.match(started ?? '', /"store":"postgresql:\/\/countersign_server@127\.0\.0\.1:\d+\/countersign"/);
+    const serverRole = new pg.Client({ host: '127.0.0.1', port: CLUSTER_PORTS.postgres, database: 'countersign', user: 'countersign_server', password: readFileSync(join(serverHome, 'database.password'), 'utf8').trim() });
+    await serverRole.connect();
+    try {
+      for (const sql of ["INSERT INTO countersign.spends (workflow_id, token_id, run_id, request_id, action_digest, spent_at) VALUES ('cs-forged-0000000000000000', 't', 'r', 'q', 'd', now())", "INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ('cs-x', 'r', 'q', repeat('0', 64), '{}')", 'DELETE FROM countersign.evidence', 'SELECT * FROM countersign.spends']) {
+        await assert.rejects(serverRole.query(sql), (err: { code?: string }) => err.code === '42501', sql);
+      }
+    } finally {
+      await serverRole.end();
+    }
 
     if (process.getuid?.() !== 0) return; // one user runs everything: the separate home is all a non-root run can show
     const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]);

@@ -225,6 +225,7 @@ describe('the npm packages, installed from their tarballs', () => {
     assert.ok(existsSync(join(pkg, 'dist', 'client', 'index.d.ts')));
     assert.ok(existsSync(join(pkg, 'dist', 'workflow-bundle.js')));
     assert.ok(existsSync(join(pkg, 'dist', 'server', 'inbox', 'inbox.js')), 'the web inbox ships with the server');
+    assert.ok(existsSync(join(pkg, 'dist', 'store', 'migrations', '0001_store.sql')), 'the store\'s migrations ship with countersign setup');
     assert.ok(!existsSync(join(pkg, 'client')), 'no TypeScript sources');
     assert.ok(!existsSync(join(pkg, 'packages')), 'not the agent package inside the full one');
     assert.ok(!existsSync(join(project, 'node_modules', 'tsx')), 'tsx is not installed for users');

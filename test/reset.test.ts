@@ -10,24 +10,11 @@ import type { ApprovalOutcome } from '../common/views';
 import { openToken } from '../client/agent-keys';
 import { awaitDecisionUpdate, consumeUpdate, reviewViewQuery } from '../workflows/messages';
 import { eventually } from './support/eventually';
+import { FINANCE_TWICE_POLICY } from './support/refund-policy';
 import { decideSeen } from './support/review';
 import { action, useStack } from './support/stack';
 
-const POLICY = `
-version: 1
-defaults: { decision: review, reviewers: finance, sla: 1h, tokenTtl: 5m, reportWithin: 5s }
-groups:
-  finance: { members: [dave, erin] }
-rules:
-  - id: refund
-    match: { action: payments.refund }
-    decision: review
-    reviewers: finance
-    approvals: 2
-    reason: Refunds need finance twice.
-`;
-
-const ctx = useStack(POLICY);
+const ctx = useStack(FINANCE_TWICE_POLICY);
 const EventType = temporal.api.enums.v1.EventType;
 type Event = temporal.api.history.v1.IHistoryEvent;
 

@@ -294,6 +294,8 @@ describe('the whole agent path with curl-like calls and the published OpenAPI do
     assert.equal((await call('POST', `/v1/requests/${state.requestId}/report`, { bearer: agentKey(), body: { status: 'succeeded' } })).status, 204);
     const final = (await call('GET', `/v1/requests/${state.requestId}?wait=20s`, { bearer: agentKey() })).body as unknown as SubmitState;
     assert.equal(final.status, 'executed');
+    // The outcome is known before the run has sealed its evidence and ended: the sealed bundle is there once the state says final.
+    await eventually(async () => assert.equal(((await call('GET', `/v1/requests/${state.requestId}`, { bearer: agentKey() })).body as unknown as SubmitState).final, true), 'the request has ended');
     const evidence = (await call('GET', `/v1/requests/${state.requestId}/evidence`, { bearer: agentKey() })).body as { sealed: boolean; bundle: { events: { type: string; data?: { directoryDigest?: string } }[] } };
     assert.equal(evidence.sealed, true);
     const decisionEvent = evidence.bundle.events.find((e) => e.type === 'approved');

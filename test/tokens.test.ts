@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ConsumeRefusedError, Countersign, DecisionRefusedError, ForbiddenError, UnauthenticatedError, type ApprovalRequest } from '../client/sdk';
@@ -187,7 +186,8 @@ describe('token lifecycle', () => {
     await refusedWith(ctx.stack.cs.consume(request.workflowId, { token, agentId: request.request.agentId, taskId: request.request.taskId, actionDigest: actionDigest(request.request) }), 'TOKEN_CONSUMED');
     assert.ok(!JSON.stringify(ctx.stack.logs).includes(token.slice(4)), 'token in the worker log');
     assert.ok(ctx.stack.logs.some((l) => l.msg === 'token minted' && l.workflowId === request.workflowId), 'the log searched is the real one');
-    const evidence = readFileSync((await ctx.stack.cs.outcome(request.workflowId)).evidence!.path, 'utf8');
+    assert.ok((await ctx.stack.cs.outcome(request.workflowId)).evidence, 'evidence sealed');
+    const evidence = await ctx.stack.cs.sealedText(request.workflowId);
     assert.ok(evidence.includes(request.outcome!.token!.tokenId));
     assert.ok(!evidence.includes(token.slice(4)), 'token in the evidence');
   });

@@ -12,21 +12,22 @@ import { test } from 'node:test';
 const ROOT = join(__dirname, '..');
 
 /** The folders whose files are checked: the rooms, plus the entry points in bin/ and scripts/. */
-const SOURCE_FOLDERS = ['common', 'policy', 'crypto', 'config', 'workflows', 'activities', 'worker', 'server', 'client', 'cli', 'bin', 'scripts'];
+const SOURCE_FOLDERS = ['common', 'policy', 'crypto', 'config', 'store', 'workflows', 'activities', 'worker', 'server', 'client', 'cli', 'bin', 'scripts'];
 const SKIP = new Set(['test', 'node_modules', 'dist', '.countersign']);
 
 /** What each room must not import, and why (the same table as eslint.config.mjs). */
 const WALLS: Record<string, { why: string; forbid: string[]; typesOnly?: string[]; packages?: string[]; allow?: string[] }> = {
-  client: { why: 'client/ is the package face over HTTP only', forbid: ['activities', 'worker', 'workflows', 'server', 'cli', 'scripts'] },
-  common: { why: 'common/ is pure and bundled into workflows', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'crypto', 'config'] },
-  policy: { why: 'policy/ is the pure policy engine', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'], packages: ['@temporalio/'] },
-  crypto: { why: 'crypto/ is keys and signatures, beneath every service', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'] },
-  config: { why: 'config/ is settings, paths and logging, beneath every service', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli'] },
+  client: { why: 'client/ is the package face over HTTP only', forbid: ['activities', 'worker', 'workflows', 'server', 'cli', 'scripts', 'store'] },
+  common: { why: 'common/ is pure and bundled into workflows', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'crypto', 'config', 'store'] },
+  policy: { why: 'policy/ is the pure policy engine', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'store'], packages: ['@temporalio/'] },
+  crypto: { why: 'crypto/ is keys and signatures, beneath every service', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'store'] },
+  config: { why: 'config/ is settings, paths and logging, beneath every service', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'store'] },
   // policy/access.ts (who may see, who may decide) is pure and bundled: the workflow runs the server's rule.
-  workflows: { why: 'workflows/ is deterministic code in the sandbox', forbid: ['worker', 'server', 'client', 'cli', 'policy', 'crypto', 'config'], typesOnly: ['activities'], allow: ['policy/access.ts'] },
+  workflows: { why: 'workflows/ is deterministic code in the sandbox', forbid: ['worker', 'server', 'client', 'cli', 'policy', 'crypto', 'config', 'store'], typesOnly: ['activities'], allow: ['policy/access.ts'] },
   activities: { why: "activities/ is the worker's side effects", forbid: ['worker', 'server', 'client', 'cli'] },
   server: { why: 'server/ is the front door and reaches the worker through Temporal only', forbid: ['worker', 'client', 'cli', 'activities'] },
   worker: { why: 'worker/ hosts workflows and activities and is no front door', forbid: ['server', 'client', 'cli'] },
+  store: { why: 'store/ keeps spends, evidence and the log for the worker and the server alike, beneath both', forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'scripts'] },
 };
 
 interface Import {
@@ -153,13 +154,17 @@ test('the checker finds circles and wall breaks in a tree built to have them', (
     write('activities/act.ts', "export const run = (x: unknown) => x;\nexport type Act = unknown;\n");
     write('policy/p.ts', "import { Client } from '@temporalio/client';\nexport const p = Client;\n");
     write('policy/ok.ts', "import { a } from '../common/a';\nexport const ok = a;\n");
+    write('store/st.ts', "import { s } from '../server/s';\nimport { a } from '../common/a';\nexport const st = [s, a];\n");
+    write('config/c.ts', "export { st } from '../store/st';\n");
 
     const { walls, circles } = checkLayout(root);
     assert.deepEqual(circles.sort(), ['cli/x.ts -> cli/y.js -> cli/x.ts', 'common/a.ts -> common/b.ts -> common/a.ts', 'config/index.ts -> config/paths.ts -> config/index.ts']);
     assert.deepEqual(walls.sort(), [
       'client/c.ts imports server/s.ts (client/ is the package face over HTTP only: it must not import server/)',
       'client/deep/d.ts imports cli/x.ts (client/ is the package face over HTTP only: it must not import cli/)',
+      'config/c.ts imports store/st.ts (config/ is settings, paths and logging, beneath every service: it must not import store/)',
       'policy/p.ts imports @temporalio/client (policy/ is the pure policy engine: it must not import @temporalio/* packages)',
+      'store/st.ts imports server/s.ts (store/ keeps spends, evidence and the log for the worker and the server alike, beneath both: it must not import server/)',
       'worker/w.ts imports server/index.ts (worker/ hosts workflows and activities and is no front door: it must not import server/)',
       'workflows/f.ts imports activities/act.ts (workflows/ is deterministic code in the sandbox: it may import activities/ only with `import type`)',
       'workflows/f.ts imports config/paths.ts (workflows/ is deterministic code in the sandbox: it must not import config/)',

@@ -1,6 +1,6 @@
 /**
  * `npm run build`: everything the npm package runs from, under dist/ — the compiled JavaScript and
- * type declarations (tsconfig.build.json), the web inbox's files, and the prebuilt workflow bundle
+ * type declarations (tsconfig.build.json), the web inbox's files, the store's SQL migrations, and the prebuilt workflow bundle
  * that workers start from (COUNTERSIGN_WORKFLOW_BUNDLE, the default when running from dist/).
  */
 import { spawnSync } from 'node:child_process';
@@ -16,6 +16,7 @@ async function build(): Promise<void> {
   const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
   if (tsc.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${tsc.status}).`);
   cpSync(join(root, 'server', 'inbox'), join(dist, 'server', 'inbox'), { recursive: true });
+  cpSync(join(root, 'store', 'migrations'), join(dist, 'store', 'migrations'), { recursive: true }); // countersign setup applies them
   const out = join(dist, 'workflow-bundle.js');
   const { code } = await bundleApprovalWorkflows();
   mkdirSync(dist, { recursive: true });

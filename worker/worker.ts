@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
 import type { Signer } from '../crypto/keys';
+import type { Store } from '../store/types';
 import type { CompiledPolicy } from '../policy/load';
 import { preloadedModules, workflowsPath } from './bundle';
 
@@ -13,8 +14,10 @@ export interface ApprovalWorkerOptions {
   logger: Logger;
   /** The layer's Ed25519 key (COUNTERSIGN_HOME/keys/layer.key). */
   signer: Signer;
-  /** Where signed evidence bundles are written (COUNTERSIGN_HOME/evidence). */
+  /** The files store's folder (COUNTERSIGN_HOME/evidence): where evidence, spends and the log go when no `store` is given. */
   evidenceDir: string;
+  /** Spends, evidence and the log (store/open.ts): PostgreSQL when configured; by default the files in evidenceDir. */
+  store?: Store;
   /** A prebuilt bundle (tests, production); without it the workflows are bundled from source (dev). */
   workflowBundle?: WorkflowBundleOption;
   env?: NodeJS.ProcessEnv;
@@ -35,7 +38,7 @@ export async function createApprovalWorker(options: ApprovalWorkerOptions): Prom
     namespace,
     taskQueue,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath(), bundlerOptions: { preloadModules: preloadedModules() } }),
-    activities: createActivities({ policy, logger, signer: options.signer, evidenceDir: options.evidenceDir, env: options.env }),
+    activities: createActivities({ policy, logger, signer: options.signer, evidenceDir: options.evidenceDir, env: options.env, ...(options.store ? { store: options.store } : {}) }),
     // Approvals wait for hours on server-side timers and cost the worker nothing while evicted; a cached
     // workflow costs ~1.7 MB of heap, so the cache holds the active ones and the rest replay on their next event.
     maxCachedWorkflows: options.maxCachedWorkflows ?? 250,

@@ -1,15 +1,20 @@
 import { ExitCode } from '../../common/codes';
 import { clusterStatus, registerSearchAttributes } from '../../worker/cluster';
 import { connectTemporal, serverUrl } from '../connect';
+import { adminDatabaseSettings, databaseSettings } from '../../config/database';
+import { setupDatabase, type SetupReport } from '../../store/migrate';
+import { usage } from '../errors';
 import { out, parseFlags, printJson } from '../io';
 
 
 export async function setupCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, 'setup');
+  // The store first: a database that cannot be set up stops here, before anything is registered in Temporal.
+  const database = await setupStore(values.writer, values.reader, values.json ? () => undefined : out);
   const { connection, config, close } = await connectTemporal();
   try {
     const report = await registerSearchAttributes(connection, config.namespace);
-    if (values.json) printJson(report);
+    if (values.json) printJson({ ...report, ...(database ? { database } : {}) });
     else {
       out(`Namespace ${report.namespace} at ${config.address}:`);
       for (const name of report.created) out(`  created  ${name}`);
@@ -20,6 +25,26 @@ export async function setupCommand(args: string[]): Promise<number> {
   } finally {
     await close();
   }
+}
+
+/** The store's migrations and grants, when a database is configured; undefined when the store is files. */
+async function setupStore(writer: string | undefined, reader: string | undefined, print: (line: string) => void): Promise<SetupReport | undefined> {
+  const processes = databaseSettings();
+  const admin = adminDatabaseSettings();
+  if (!admin) {
+    if (processes || writer || reader) throw usage('countersign setup applies the store\'s migrations as the database\'s owner: set COUNTERSIGN_DATABASE_ADMIN_URL, or COUNTERSIGN_DATABASE_ADMIN_USER and COUNTERSIGN_DATABASE_ADMIN_PASSWORD_FILE.');
+    return undefined;
+  }
+  const roles = (text: string | undefined) => (text ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  const processUser = processes?.connection.user;
+  const writers = writer !== undefined ? roles(writer) : processUser && processUser !== admin.connection.user ? [processUser] : [];
+  const report = await setupDatabase(admin, { writers, readers: roles(reader) });
+  print(`Database ${report.database}:`);
+  for (const name of report.applied) print(`  applied  ${name}`);
+  for (const name of report.present) print(`  present  ${name}`);
+  for (const grant of report.granted) print(`  granted  ${grant}`);
+  print(report.applied.length ? `Applied ${report.applied.length} migration(s).` : 'Nothing to apply: every migration was already applied.');
+  return report;
 }
 
 /**

@@ -18,6 +18,7 @@ import { signedIn } from '../auth';
 import type { Principal } from '../credentials';
 import { lookupFor, type Deps } from '../deps';
 import { jsonBody, largeBody, parse, rateLimited, smallBody, waitParam, type Env } from '../http';
+import { evidenceFor } from '../evidence';
 import { lookUpRequest } from '../lookup';
 import { forbidden, invalid, notFound } from '../problems';
 
@@ -110,8 +111,17 @@ export function requestRoutes(deps: Deps): Hono<Env> {
     return c.json(await backend.withdraw(await requestFor(c, deps, c.get('principal'))));
   });
 
+  // A closed request's evidence comes from the store, where it outlives Temporal's history (server/evidence.ts).
   routes.get('/:id/evidence', signedIn(deps), async (c) => {
-    return c.json(await backend.evidence(await requestFor(c, deps, c.get('principal'))));
+    const p = c.get('principal');
+    const id = c.req.param('id') ?? '';
+    if (p.role !== 'agent' && p.role !== 'auditor') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
+    try {
+      return c.json(await evidenceFor(backend, deps.store, id, lookupFor(deps, p)));
+    } catch (err) {
+      if (err instanceof RequestNotFoundError) throw notFound(err.message);
+      throw err;
+    }
   });
 
   return routes;

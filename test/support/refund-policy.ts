@@ -38,3 +38,18 @@ actions:
         order: { type: string, minLength: 1, maxLength: 64 }
     resource: { type: customer, id: "{customer}" }
 `;
+
+/** Every refund reviewed by two of finance (dave, erin): what the reset attacks run under (test/reset.test.ts, test/store.cluster.ts). */
+export const FINANCE_TWICE_POLICY = `
+version: 1
+defaults: { decision: review, reviewers: finance, sla: 1h, tokenTtl: 5m, reportWithin: 5s }
+groups:
+  finance: { members: [dave, erin] }
+rules:
+  - id: refund
+    match: { action: payments.refund }
+    decision: review
+    reviewers: finance
+    approvals: 2
+    reason: Refunds need finance twice.
+`;

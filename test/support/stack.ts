@@ -25,6 +25,10 @@ import { createApprovalWorker } from '../../worker/worker';
 import { reloadPolicy } from '../../policy/watch';
 import { freePort } from './ports';
 import { testEnvironment, testWorkflowBundle } from './server';
+import { databaseSettings } from '../../config/database';
+import { fileStore } from '../../store/files';
+import { postgresStore } from '../../store/postgres';
+import type { Store, StoreReader } from '../../store/types';
 
 /** Agents every test stack has a key for; a test may name more. */
 export const TEST_AGENTS = ['support-bot', 'ops-bot', 'another-agent', 'bob', 'a', 'ops@acme', 'ops_acme', 'bot', 'bot-1', 'sales-bot', 'analytics-bot', 'release-bot'];
@@ -47,6 +51,8 @@ export interface Stack {
   startSigner: Signer;
   vouch<T extends { request: Record<string, unknown>; requestId: string; actionDigest: string }>(args: T, workflowId: string): T & { voucher: unknown };
   evidenceDir: string;
+  /** Where the worker keeps spends, evidence and the log: files in evidenceDir, or PostgreSQL under npm run test:cluster (testStore). */
+  store: Store;
   agentKeys: Map<string, string>;
   reviewerKeys: Map<string, string>;
   auditorKeys: Map<string, string>;
@@ -96,6 +102,7 @@ export async function startStack(
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const signer = existsSync(layerKeyPath(dir)) ? loadKeyFile(layerKeyPath(dir)) : createKeyFile(layerKeyPath(dir));
   const evidenceDir = join(dir, 'evidence');
+  const { store, serverStore } = await testStore(evidenceDir);
   const bundle = await testWorkflowBundle();
   const startWorker = () =>
     createApprovalWorker({
@@ -106,6 +113,7 @@ export async function startStack(
       logger,
       signer,
       evidenceDir,
+      store,
       workflowBundle: bundle,
       env: options.slack ? { ...process.env, ...options.env, ...options.slack.env } : options.env,
     });
@@ -115,7 +123,7 @@ export async function startStack(
   let running = worker?.run();
   const startSigner = loadKeyFile(creds.startKeyPath);
   const ops = await Approvals.connect({ connection: env.connection, taskQueue, startSigner });
-  const server: RunningServer = await startServer({ backend: ops, policy, logger, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 }, maxOpenRequestsPerAgent: options.maxOpenRequestsPerAgent ?? 10_000, ...(options.slack ? { slack: loadSlackSettings(options.slack.env) } : {}) });
+  const server: RunningServer = await startServer({ backend: ops, policy, logger, store: serverStore, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 }, maxOpenRequestsPerAgent: options.maxOpenRequestsPerAgent ?? 10_000, ...(options.slack ? { slack: loadSlackSettings(options.slack.env) } : {}) });
   const agents = new Map<string, Promise<Countersign>>();
   const keyStore = memoryKeyStore();
   const reviewers = new Map<string, Promise<Reviewer>>();
@@ -132,6 +140,7 @@ export async function startStack(
     startSigner,
     vouch: (args, workflowId) => ({ ...args, voucher: startSigner.sign(START_VOUCHER_DOMAIN, startVoucherBody(args.request as never, { workflowId, requestId: args.requestId, actionDigest: args.actionDigest }, Date.now())) }),
     evidenceDir,
+    store,
     agentKeys: creds.agentKeys,
     reviewerKeys: creds.reviewerKeys,
     auditorKeys: creds.auditorKeys,
@@ -154,6 +163,7 @@ export async function startStack(
       await server.close();
       if (worker?.getState() === 'RUNNING') worker.shutdown(); // a failed worker has already stopped
       await running;
+      await Promise.all([...new Set([store, serverStore])].map((s) => s.close()));
     },
     async restartWorker() {
       if (!worker) throw new Error('This stack has no worker of its own.');
@@ -220,6 +230,14 @@ export class TestClient {
     const { workflowId, agent } = await this.owner(id);
     return agent.evidence(workflowId);
   }
+  /** The sealed bundle's text of the request's current run, as the worker's store keeps it (a file, or a row). */
+  async sealedText(id: string): Promise<string> {
+    const workflowId = await this.stack.ops.resolve(id);
+    const { runId } = await this.stack.ops.client.workflow.getHandle(workflowId).describe();
+    const stored = await this.stack.store.getEvidence(workflowId, runId);
+    if (!stored) throw new Error(`No sealed evidence of run ${runId} of ${workflowId} in ${this.stack.store.description}.`);
+    return stored.text;
+  }
   view(id: string) {
     return this.stack.ops.view(id);
   }
@@ -239,6 +257,23 @@ export class TestClient {
     if (decision.signature) return reviewer.send(view.workflowId, decision);
     return reviewer.decide(view, decision, { versionDigest: decision.versionDigest ?? view.currentDigest, policyDigest: view.policy?.policyDigest ?? '' });
   }
+}
+
+/**
+ * The stores a test stack runs on: files in the stack's folder, or — under npm run test:cluster,
+ * which sets COUNTERSIGN_TEST_STORE to the cluster's database settings — PostgreSQL, the workers'
+ * role for the worker and the server's read-only role for the server.
+ */
+export async function testStore(evidenceDir: string): Promise<{ store: Store; serverStore: StoreReader }> {
+  const configured = process.env.COUNTERSIGN_TEST_STORE;
+  if (!configured) {
+    const store = fileStore(evidenceDir);
+    return { store, serverStore: store };
+  }
+  const { workerEnv, serverEnv } = JSON.parse(configured) as { workerEnv: NodeJS.ProcessEnv; serverEnv: NodeJS.ProcessEnv };
+  const store = await postgresStore(databaseSettings(workerEnv)!, { applicationName: 'countersign-test-worker', access: 'write' });
+  const serverStore = await postgresStore(databaseSettings(serverEnv)!, { applicationName: 'countersign-test-server', access: 'read' });
+  return { store, serverStore };
 }
 
 let counter = 0;

@@ -1,0 +1,183 @@
+/**
+ * The store in PostgreSQL (issue 27), for workers on several hosts: a spend is one row per workflow
+ * id, so single use holds whichever host spends; evidence and the log are insert-only for the role
+ * the processes use (store/migrations/0001_store.sql grants nothing else). node-postgres, no ORM:
+ * each operation is one statement, or an insert and a read back.
+ */
+import pg from 'pg';
+import type { DatabaseSettings } from '../config/database';
+import { connectionConfig } from './connection';
+import { checkCheckpoint, checkEvidence, checkId, checkLeafData, checkRange, checkSpend } from './bounds';
+import { StoreNotReady, StoreUnavailable } from './connection';
+import { expectedVersion } from './migrate';
+import { leafHash } from '../common/tlog/merkle';
+import { CheckpointConflictError, EvidenceConflictError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
+
+const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
+const READ_TABLES = ['countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
+
+export interface PostgresOptions {
+  /** Shown in pg_stat_activity: countersign-worker, countersign-server. */
+  applicationName: string;
+  /** 'write' (workers): INSERT and SELECT on every table; 'read' (the server): SELECT on evidence and the log. */
+  access: 'write' | 'read';
+  /** An idle connection failed (the database restarted): said once per failure, with no secret in it. */
+  onError?: (message: string) => void;
+}
+
+/**
+ * Opens the pool and checks, before any request is served: the schema is at the version these
+ * sources expect, the role may do what `access` needs, and it may not update, delete or truncate
+ * anything (a superuser or the tables' owner is refused: it could rewrite evidence).
+ */
+export async function postgresStore(settings: DatabaseSettings, options: PostgresOptions): Promise<Store> {
+  const pool = new pg.Pool({ ...connectionConfig(settings), max: settings.poolSize, idleTimeoutMillis: 30_000, application_name: options.applicationName });
+  pool.on('error', (err) => options.onError?.(`an idle connection to ${settings.display} failed: ${err.message}`));
+  try {
+    await checkReady(pool, settings, options.access);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  const location = (workflowId: string, runId: string) => `${settings.display}#countersign.evidence/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}`;
+  const size = async () => Number((await pool.query<{ size: string }>('SELECT coalesce(max(leaf_index) + 1, 0) AS size FROM countersign.log_leaves')).rows[0]!.size);
+  const checkpoint = (r: { tree_size: string; root_hash: Buffer; note: string }): LogCheckpoint => ({ treeSize: Number(r.tree_size), rootHash: new Uint8Array(r.root_hash), note: r.note });
+  const leafIndex = async (hash: Uint8Array) => {
+    const row = (await pool.query<{ leaf_index: string }>('SELECT leaf_index FROM countersign.log_leaves WHERE leaf_hash = $1', [Buffer.from(hash)])).rows[0];
+    return row ? Number(row.leaf_index) : undefined;
+  };
+  const checkpointAt = async (treeSize: number) => {
+    if (!Number.isSafeInteger(treeSize) || treeSize < 0) return undefined;
+    const row = (await pool.query<{ tree_size: string; root_hash: Buffer; note: string }>('SELECT tree_size, root_hash, note FROM countersign.log_checkpoints WHERE tree_size = $1', [treeSize])).rows[0];
+    return row ? checkpoint(row) : undefined;
+  };
+
+  return {
+    description: settings.display,
+
+    async recordSpend(entry) {
+      checkSpend(entry);
+      const inserted = await pool.query(
+        'INSERT INTO countersign.spends (workflow_id, token_id, run_id, request_id, action_digest, spent_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workflow_id) DO NOTHING',
+        [entry.workflowId, entry.tokenId, entry.runId, entry.requestId, entry.actionDigest, entry.spentAt],
+      );
+      if (inserted.rowCount === 1) return { recorded: true };
+      const first = (await pool.query<{ run_id: string; token_id: string; spent_at: Date }>('SELECT run_id, token_id, spent_at FROM countersign.spends WHERE workflow_id = $1', [entry.workflowId])).rows[0];
+      if (!first) throw new Error(`The spend of ${entry.workflowId.slice(0, 200)} conflicted, yet no spend is recorded for it.`);
+      if (first.run_id === entry.runId && first.token_id === entry.tokenId) return { recorded: true };
+      return { recorded: false, runId: first.run_id, spentAt: first.spent_at.toISOString() };
+    },
+
+    async putEvidence(e) {
+      checkEvidence(e);
+      const inserted = await pool.query(
+        'INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id, run_id) DO NOTHING',
+        [e.workflowId, e.runId, e.requestId, e.bundleDigest, e.text],
+      );
+      if (inserted.rowCount === 1) return { created: true, location: location(e.workflowId, e.runId) };
+      const stored = (await pool.query<{ bundle: string }>('SELECT bundle FROM countersign.evidence WHERE workflow_id = $1 AND run_id = $2', [e.workflowId, e.runId])).rows[0];
+      if (stored?.bundle !== e.text) throw new EvidenceConflictError(`Evidence for run ${e.runId} of ${e.workflowId} is already stored and differs: it is never overwritten.`);
+      return { created: false, location: location(e.workflowId, e.runId) };
+    },
+
+    async getEvidence(workflowId, runId) {
+      checkId('the workflow id', workflowId);
+      if (runId !== undefined) checkId('the run id', runId, 128);
+      const row = (
+        await pool.query<{ workflow_id: string; run_id: string; request_id: string; bundle_digest: string; bundle: string; sealed_at: Date }>(
+          `SELECT workflow_id, run_id, request_id, bundle_digest, bundle, sealed_at FROM countersign.evidence WHERE workflow_id = $1 ${runId !== undefined ? 'AND run_id = $2' : ''} ORDER BY sealed_at DESC, run_id LIMIT 1`,
+          runId !== undefined ? [workflowId, runId] : [workflowId],
+        )
+      ).rows[0];
+      if (!row) return undefined;
+      return { workflowId: row.workflow_id, runId: row.run_id, requestId: row.request_id, bundleDigest: row.bundle_digest, text: row.bundle, sealedAt: row.sealed_at.toISOString() } satisfies StoredEvidence;
+    },
+
+    async workflowsOfRequest(requestId, limit) {
+      checkId('the request id', requestId, 128);
+      const rows = (await pool.query<{ workflow_id: string }>('SELECT DISTINCT workflow_id FROM countersign.evidence WHERE request_id = $1 ORDER BY workflow_id LIMIT $2', [requestId, Math.max(1, Math.min(limit, 10))])).rows;
+      return rows.map((r) => r.workflow_id);
+    },
+
+    logSize: size,
+
+    async readLeaves(start, end) {
+      checkRange(start, end, await size());
+      if (start === end) return [];
+      const rows = (await pool.query<{ leaf_index: string; leaf_data: Buffer; leaf_hash: Buffer }>('SELECT leaf_index, leaf_data, leaf_hash FROM countersign.log_leaves WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index', [start, end])).rows;
+      if (rows.length !== end - start || rows.some((r, i) => Number(r.leaf_index) !== start + i)) throw new Error(`Leaves ${start} to ${end - 1} are not all in the log at ${settings.display}: it has been tampered with.`);
+      return rows.map((r) => ({ index: Number(r.leaf_index), data: new Uint8Array(r.leaf_data), hash: new Uint8Array(r.leaf_hash) }));
+    },
+
+    leafIndex,
+
+    async appendLeaf(data) {
+      checkLeafData(data);
+      const hash = leafHash(data);
+      // The index is the database's (the trigger in 0001_store.sql); a leaf already there keeps its own.
+      const inserted = (await pool.query<{ leaf_index: string }>('INSERT INTO countersign.log_leaves (leaf_hash, leaf_data) VALUES ($1, $2) ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_index', [Buffer.from(hash), Buffer.from(data)])).rows[0];
+      if (inserted) return { index: Number(inserted.leaf_index), hash, appended: true };
+      const index = await leafIndex(hash);
+      if (index === undefined) throw new Error('A leaf conflicted with one in the log, yet the log does not hold it.');
+      return { index, hash, appended: false };
+    },
+
+    async putCheckpoint(c) {
+      checkCheckpoint(c);
+      const inserted = await pool.query('INSERT INTO countersign.log_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3) ON CONFLICT (tree_size) DO NOTHING', [c.treeSize, Buffer.from(c.rootHash), c.note]);
+      if (inserted.rowCount === 1) return;
+      const stored = await checkpointAt(c.treeSize);
+      if (!stored || !Buffer.from(stored.rootHash).equals(c.rootHash) || stored.note !== c.note) {
+        throw new CheckpointConflictError(`A different checkpoint of tree size ${c.treeSize} is stored already: a checkpoint is never replaced.`);
+      }
+    },
+
+    async latestCheckpoint() {
+      const row = (await pool.query<{ tree_size: string; root_hash: Buffer; note: string }>('SELECT tree_size, root_hash, note FROM countersign.log_checkpoints ORDER BY tree_size DESC LIMIT 1')).rows[0];
+      return row ? checkpoint(row) : undefined;
+    },
+
+    checkpointAt,
+
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'write' | 'read'): Promise<void> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw new StoreUnavailable(settings, err);
+  }
+  try {
+    let version: number;
+    try {
+      version = Number((await client.query<{ v: number | null }>('SELECT max(version) AS v FROM countersign.schema_migrations')).rows[0]!.v ?? 0);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === '3F000' || code === '42P01') throw new StoreNotReady(`The database ${settings.display} has no countersign schema: run countersign setup as its owner.`);
+      if (code === '42501') throw new StoreNotReady(`Role ${settings.connection.user} may not read countersign's tables in ${settings.display}: run countersign setup --${access === 'write' ? 'writer' : 'reader'} ${settings.connection.user}.`);
+      throw err;
+    }
+    if (version < expectedVersion()) throw new StoreNotReady(`The database ${settings.display} has countersign's migrations up to ${version}, and this countersign needs ${expectedVersion()}: run countersign setup.`);
+    const tables = access === 'write' ? TABLES : READ_TABLES;
+    const rights = (
+      await client.query<{ rewrites: boolean }>(
+        "SELECT bool_or(has_table_privilege(t, 'UPDATE') OR has_table_privilege(t, 'DELETE') OR has_table_privilege(t, 'TRUNCATE')) AS rewrites FROM unnest($1::text[]) AS t",
+        [TABLES],
+      )
+    ).rows[0]!;
+    if (rights.rewrites) {
+      throw new StoreNotReady(`Role ${settings.connection.user} may update, delete or truncate countersign's tables in ${settings.display} (a superuser, the owner, or granted so): connect the processes as a role that may only insert and read (countersign setup --writer ROLE).`);
+    }
+    const enough = (
+      await client.query<{ ok: boolean }>(`SELECT bool_and(has_table_privilege(t, 'SELECT')${access === 'write' ? " AND has_table_privilege(t, 'INSERT')" : ''}) AS ok FROM unnest($1::text[]) AS t`, [tables])
+    ).rows[0]!;
+    if (!enough.ok) throw new StoreNotReady(`Role ${settings.connection.user} may not ${access === 'write' ? 'insert into and read' : 'read'} countersign's tables in ${settings.display}: run countersign setup --${access === 'write' ? 'writer' : 'reader'} ${settings.connection.user}.`);
+  } finally {
+    client.release();
+  }
+}

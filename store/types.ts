@@ -1,0 +1,120 @@
+/**
+ * The store (DESIGN §5, §6; issue 27): what countersign keeps outside Temporal — spends, sealed
+ * evidence bundles and the transparency log's leaves and checkpoints. Two implementations behind
+ * this one interface: files under one machine's COUNTERSIGN_HOME (store/files.ts, the dev default)
+ * and PostgreSQL (store/postgres.ts), chosen by store/open.ts. Every write is insert-only: nothing
+ * here updates or deletes what it wrote.
+ */
+
+/** One spend of a token, as the ledger keeps it. */
+export interface SpendEntry {
+  tokenId: string;
+  workflowId: string;
+  runId: string;
+  requestId: string;
+  actionDigest: string;
+  spentAt: string;
+}
+
+export type SpendResult = { recorded: true } | { recorded: false; runId: string; spentAt: string };
+
+/**
+ * Where spends are recorded, outside workflow state (DESIGN §5): a reset workflow replays its state,
+ * not this. One spend per workflow id — one action of one agent's task — whatever token a run holds:
+ * a reset to before the mint, or a new run of the same workflow id, mints a fresh token, and that one
+ * must not run the action a second time either. `recordSpend` is an atomic create-if-absent: the
+ * first spend wins; a retry from the same run with the same token is the same spend; any other is refused.
+ */
+export interface SpendLedger {
+  recordSpend(entry: SpendEntry): Promise<SpendResult>;
+}
+
+/** A signed bundle as it is sealed: the exact text (what `verify` reads) and what it is found by. */
+export interface SealedEvidence {
+  workflowId: string;
+  runId: string;
+  requestId: string;
+  /** bundleDigest of the signed body (common/bundle.ts), hex. */
+  bundleDigest: string;
+  /** The bundle's JSON text, byte for byte as written. */
+  text: string;
+}
+
+export interface StoredEvidence extends SealedEvidence {
+  /** When the store took it (ISO 8601). */
+  sealedAt: string;
+}
+
+export interface EvidenceReader {
+  /** The bundle of one run; without a run id, the one sealed last for the workflow id. */
+  getEvidence(workflowId: string, runId?: string): Promise<StoredEvidence | undefined>;
+  /** Workflow ids with a sealed bundle for this full request id (16 hex), at most `limit` (≤ 10). */
+  workflowsOfRequest(requestId: string, limit: number): Promise<string[]>;
+}
+
+export interface EvidenceWriter {
+  /** Writes a bundle once: the same text again is fine (`created: false`); other text for the same run is EvidenceConflictError. */
+  putEvidence(evidence: SealedEvidence): Promise<{ created: boolean; location: string }>;
+}
+
+/** A leaf of the log: opaque data and its RFC 9162 leaf hash, SHA-256(0x00 ‖ data) (common/tlog/merkle.ts leafHash). */
+export interface LogLeaf {
+  index: number;
+  data: Uint8Array;
+  hash: Uint8Array;
+}
+
+/** A signed checkpoint of the log: its size, root hash and the signed note's text (C2SP tlog-checkpoint). */
+export interface LogCheckpoint {
+  treeSize: number;
+  rootHash: Uint8Array;
+  note: string;
+}
+
+export interface LogReader {
+  /** How many leaves the log holds: indexes 0..size-1, every one present. */
+  logSize(): Promise<number>;
+  /** Leaves `start` to `end - 1`, in order; at most MAX_LEAVES_PAGE of them, and `end` at most the size. */
+  readLeaves(start: number, end: number): Promise<LogLeaf[]>;
+  /** The index of the leaf with this leaf hash, if the log holds it. */
+  leafIndex(hash: Uint8Array): Promise<number | undefined>;
+  /** The checkpoint stored with the largest tree size. */
+  latestCheckpoint(): Promise<LogCheckpoint | undefined>;
+  /** The checkpoint stored for this tree size. */
+  checkpointAt(treeSize: number): Promise<LogCheckpoint | undefined>;
+}
+
+export interface LogWriter {
+  /**
+   * Appends a leaf at index = size, serialised with every other appender (the database, or the file
+   * system's exclusive create), so no index is used twice or skipped. Idempotent per leaf: data
+   * whose leaf hash is already in the log is not appended again; its index comes back, `appended: false`.
+   */
+  appendLeaf(data: Uint8Array): Promise<{ index: number; hash: Uint8Array; appended: boolean }>;
+  /** Stores a signed checkpoint once per tree size: the same again is fine; another for that size is CheckpointConflictError. */
+  putCheckpoint(checkpoint: LogCheckpoint): Promise<void>;
+}
+
+/** Everything the worker writes and reads; the server is given only the readers. */
+export interface Store extends SpendLedger, EvidenceReader, EvidenceWriter, LogReader, LogWriter {
+  /** Files at a folder, or postgresql://user@host:port/db: for logs, never with a password. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** What the front door reads: evidence and the log, nothing it could write. */
+export type StoreReader = EvidenceReader & LogReader & { readonly description: string; close(): Promise<void> };
+
+export class EvidenceConflictError extends Error {
+  override name = 'EvidenceConflictError';
+}
+
+export class CheckpointConflictError extends Error {
+  override name = 'CheckpointConflictError';
+}
+
+/** A value the store will not take (too long, a NUL, a range out of bounds): never retried. */
+export class StoreInputError extends Error {
+  override name = 'StoreInputError';
+}
+
