@@ -212,8 +212,9 @@ requests', an auditor's key any request's.`,
   verify: {
     usage: 'verify FILE --key PUB [--policy FILE] [--json]',
     about: `Checks a bundle's chain, signatures and digests offline against the layer key you trust (and, with
---policy, every reviewer signature against its directory). Exit 1 names the first broken link, or an
-untrusted signer.`,
+--policy, every reviewer signature against its directory). A bundle that carries a log proof is also
+proven to be in the evidence log (its checkpoint signed by the same key); one without says it is not.
+Exit 1 names the first broken link, or an untrusted signer.`,
     flags: {
       key: { type: 'string', value: 'PUB', help: "the layer's public key you trust, or a file holding it (keys show prints it)" },
       policy: { type: 'string', value: 'FILE', help: 'check every reviewer signature against this policy\'s directory' },
@@ -302,14 +303,15 @@ link is never confirmed.`,
     about: `An MCP gateway: serves the agent over stdio (or --listen: Streamable HTTP at /mcp) and gates every
 tools/call to the upstream (a command, or --upstream-url URL) through countersign. Runs with a gateway
 API key (COUNTERSIGN_API_KEY, or --agent-id NAME's key in $COUNTERSIGN_HOME/agents) and no Temporal
-credentials: its requests go through the server as that gateway.`,
+credentials: its requests go through the server as that gateway. Serves MCP 2025-11-25 (and older) and
+2026-07-28, with the tasks extension: see docs/mcp.md.`,
     flags: {
       policy: { type: 'string', value: 'FILE', help: "the policy whose mcp section names trusted servers and pins (else COUNTERSIGN_POLICY)" },
       'agent-id': { type: 'string', value: 'ID', help: 'the gateway agent, whose key is in $COUNTERSIGN_HOME/agents/ID.key' },
       'server-name': { type: 'string', value: 'NAME', help: "the upstream's name in action names (default: from its command or URL)" },
       'task-id': { type: 'string', value: 'ID', help: 'the task the calls belong to (default: one per gateway process)' },
       'on-behalf-of': { type: 'string', value: 'NAME', help: 'the human the agent acts for' },
-      hold: { type: 'string', value: 'DURATION', help: 'how long a call waits for a decision before answering pending (default 50s, at most 10m)' },
+      hold: { type: 'string', value: 'DURATION', help: 'how long a call waits for a decision before answering pending (default 50s, at most 10m); a 2026-07-28 client with the tasks extension gets a task instead' },
       'upstream-url': { type: 'string', value: 'URL', help: 'an upstream MCP server over Streamable HTTP, instead of a command' },
       listen: { type: 'string', value: '[HOST:]PORT', help: 'serve Streamable HTTP at /mcp instead of stdio (0 picks a free port)' },
       'print-pins': { type: 'boolean', help: "print the policy's mcp section with the upstream's current tool digests, then exit" },

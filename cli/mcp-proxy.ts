@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { ExitCode } from '../common/codes';
@@ -8,7 +7,7 @@ import { mcpServerConfig } from '../policy/mcp';
 import type { McpConfig } from '../policy/schema';
 import { loadConfig } from '../config/env';
 import { packageVersion } from '../client/version';
-import { fileKeyStore } from '../client/agent-keys';
+import { derivedKeyStore, fileKeyStore } from '../client/agent-keys';
 import { connectAgent } from './connect';
 import { CliError } from './errors';
 import { out } from './io';
@@ -17,7 +16,8 @@ import type { UpstreamTarget } from '../client/mcp/names';
 import { serveHttp, serveStdio, type Serving } from '../client/mcp/serve';
 import { pinsYaml } from '../client/mcp/pins';
 import { connectUpstream } from '../client/mcp/upstream';
-import { agentKeysDir } from '../config/home';
+import { agentKeysDir, gatewaySecretPath } from '../config/home';
+import { privateSecret } from '../config/private-files';
 
 export interface ProxyOptions {
   target: UpstreamTarget;
@@ -25,8 +25,6 @@ export interface ProxyOptions {
   /** Must be the gateway credential's own name when given; by default it is. */
   agentId?: string;
   taskId?: string;
-  /** Set when --task-id named the task: per-request keys then go to files, so a restarted gateway can still open its tokens. */
-  explicitTaskId: boolean;
   onBehalfOf?: string;
   holdMs: number;
   policyFile?: string;
@@ -55,22 +53,26 @@ export async function runMcpProxy(o: ProxyOptions): Promise<number> {
       out(await pinsYaml(await listAllTools(upstream), o.server));
       return ExitCode.ok;
     }
-    const { cs, close } = await connectAgent({ agent: o.agentId, ...(o.explicitTaskId ? { keyStore: (home: string) => fileKeyStore(agentKeysDir(home)) } : {}) });
+    // Per-request keys derived from the gateway's secret, so a restarted gateway still opens the tokens
+    // it was granted (keys an earlier version kept in agent-keys/ are still read).
+    const { cs, home, close } = await connectAgent({ agent: o.agentId, keyStore: (home: string) => derivedKeyStore(privateSecret(gatewaySecretPath(home)), fileKeyStore(agentKeysDir(home))) });
     try {
       // MCP context (tool hints, digests) is believed only from a gateway credential: refuse to run on another.
       if (cs.role !== 'gateway') throw new CliError(`The API key is ${cs.role} ${cs.agentId}'s; mcp-proxy needs a gateway key (countersign keys agent NAME --gateway).`, ExitCode.usage);
       const agentId = cs.agentId;
       const taskId = o.taskId ?? `mcp-${agentId}-${sessionStamp()}`.slice(0, 128);
-      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version: packageVersion() });
+      // The same secret makes the MCP task ids: a restarted gateway answers tasks/get for the ones it handed out.
+      const secret = privateSecret(gatewaySecretPath(home));
+      const gateway = new McpGateway({ cs, upstream, server: o.server, agentId, taskId, onBehalfOf: o.onBehalfOf, holdMs: o.holdMs, mcp, logger, version: packageVersion(), secret });
       await gateway.refreshTools();
-      upstream.setNotificationHandler(ToolListChangedNotificationSchema, () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
+      upstream.setNotificationHandler('notifications/tools/list_changed', () => gateway.toolsChanged().catch((err) => logger.warn({ err }, 'could not refresh the tools after a change')));
       let serving: Serving;
       if (o.listen) {
         const http = await serveHttp(gateway, o.listen, logger);
         logger.info({ url: http.url, agentId, taskId }, `MCP gateway listening on ${http.url}`);
         serving = http;
       } else {
-        serving = await serveStdio(gateway);
+        serving = await serveStdio(gateway, logger);
         logger.info({ agentId, taskId, holdMs: o.holdMs }, 'MCP gateway serving on stdio');
       }
       const stop = () => void serving.close();

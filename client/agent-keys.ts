@@ -1,7 +1,7 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, hkdfSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentKey } from '../crypto/tokens';
+import { agentKeyFromSeed, type AgentKey } from '../crypto/tokens';
 
 export { generateAgentKey, openToken, type AgentKey } from '../crypto/tokens';
 
@@ -15,6 +15,21 @@ export interface AgentKeyStore {
 export function memoryKeyStore(): AgentKeyStore {
   const keys = new Map<string, AgentKey>();
   return { get: (id) => keys.get(id), put: (id, key) => void keys.set(id, key), delete: (id) => void keys.delete(id) };
+}
+
+/**
+ * Per-request keys derived from a secret the agent keeps (HKDF-SHA256, the workflow id as info):
+ * nothing is written per request, and a restarted agent with the same secret opens its tokens.
+ * `fallback` is asked first, for keys an earlier version stored (e.g. a fileKeyStore).
+ */
+export function derivedKeyStore(secret: Uint8Array, fallback?: AgentKeyStore): AgentKeyStore {
+  if (secret.length < 32) throw new Error('The secret keys are derived from must be at least 32 bytes.');
+  const derive = (workflowId: string) => agentKeyFromSeed(new Uint8Array(hkdfSync('sha256', secret, 'countersign/agent-key/v1', workflowId, 32)));
+  return {
+    get: (workflowId) => fallback?.get(workflowId) ?? derive(workflowId),
+    put: () => undefined, // derived again whenever it is asked for
+    delete: (workflowId) => fallback?.delete(workflowId),
+  };
 }
 
 /** One PEM file per request (mode 0600) under `dir`, e.g. $COUNTERSIGN_HOME/agent-keys. */

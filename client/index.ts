@@ -4,7 +4,7 @@
  */
 export * from './sdk';
 export { Reviewer } from './reviewer';
-export { fileKeyStore, memoryKeyStore, type AgentKeyStore } from './agent-keys';
+export { derivedKeyStore, fileKeyStore, memoryKeyStore, type AgentKeyStore } from './agent-keys';
 export type { ActionRequest, ActionRequestInput, ExecutionReport, ReviewerDecision } from '../common/inputs';
 export type { Payload } from '../common/json';
 export type { ApprovalOutcome, ApprovedOutcome, ClosedOutcome, SubmitState } from '../common/views';

@@ -5,7 +5,7 @@
 import { MAX_HTTP_WAIT_MS } from '../common/api';
 import { ReasonCode } from '../common/codes';
 import { approvalWorkflowId } from '../common/digest';
-import { ConsumeRefusedError, InvalidRequestError } from '../common/refusals';
+import { ConsumeRefusedError, DecisionRefusedError, InvalidRequestError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 import { type Payload } from '../common/json';
 import { type ActionRequestInput, type ConsumeRequest, type ExecutionReport } from '../common/inputs';
@@ -38,6 +38,7 @@ export type GuardResult<T> =
 export type { RequestRow };
 
 const FINAL_POLL_MS = 250;
+const RESUME_WAIT_MS = 1000;
 
 /** An agent's connection to countersign: submit, wait, consume, report, guard. */
 export class Countersign {
@@ -131,6 +132,32 @@ export class Countersign {
       await this.http.request('POST', `/v1/requests/${enc(id)}/report`, report);
     } catch (err) {
       throw asRefusal(err);
+    }
+  }
+
+  /**
+   * One of this agent's requests once decided, submitted earlier by this process or another (one
+   * before a restart): its decision, and the request as countersign recorded it, so an approval's
+   * token can be opened (with the same key store) and consumed.
+   */
+  async resume(id: string): Promise<ApprovalRequest> {
+    // A short wait: a decided request answers at once, with its outcome (the plain state of an open run has none).
+    const state = await this.state(id, RESUME_WAIT_MS);
+    const { bundle } = await this.evidence(state.workflowId);
+    return new ApprovalRequest(this, bundle.request, state);
+  }
+
+  /**
+   * Withdraws one of this agent's requests that is not decided yet: countersign cancels it and seals its
+   * evidence as `cancelled`. Returns the final state (or, if the run is slow to close, the state now).
+   * A request already decided is refused with DecisionRefusedError ALREADY_DECIDED.
+   */
+  async withdraw(id: string): Promise<SubmitState> {
+    try {
+      return await this.http.request('POST', `/v1/requests/${enc(id)}/withdraw`);
+    } catch (err) {
+      if (err instanceof ServerProblem && err.code === ReasonCode.ALREADY_DECIDED) throw new DecisionRefusedError(err.code, err.message);
+      throw err;
     }
   }
 

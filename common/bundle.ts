@@ -6,6 +6,8 @@ import type { ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from '
 import { base64UrlToBytes, verifyPasskeyAssertion } from './webauthn';
 import { chatAttestationMessage, DECISION_DOMAIN, decisionChallenge, decisionMessageV1, keyId, signingMessage, type DecisionStatement, type DecisionStatementV1 } from './signing';
 import { verifyEd25519 } from './ed25519';
+import { checkLogProof, type BundleLogProof, type LoggedAt } from './tlog/inclusion';
+import { logLeafData } from './tlog/leaf';
 
 export const BUNDLE_FORMAT = 'countersign/evidence/v1';
 
@@ -25,6 +27,8 @@ export interface EvidenceBody {
 
 export interface EvidenceBundle extends EvidenceBody {
   signature: string;
+  /** Proof that the bundle is in the transparency log, added on export: outside the signed body. */
+  log?: BundleLogProof;
 }
 
 export function requestDigest(request: Omit<ActionRequest, 'agentKey'>): string {
@@ -36,7 +40,19 @@ export function bundleDigest(body: EvidenceBody): string {
   return sha256Hex(canonicalJson(body));
 }
 
-export type Verification = { ok: true; checks: string[] } | { ok: false; link: string; reason: string; checks: string[] };
+/** What the layer signs: the bundle without its signature and without the log proof added on export. */
+function signedBody(bundle: EvidenceBundle): EvidenceBody {
+  const { signature: _signature, log: _log, ...body } = bundle;
+  return body;
+}
+
+/** The log leaf of a sealed bundle (common/tlog/leaf.ts), given the run that sealed it. */
+export function leafFor(bundle: EvidenceBundle, runId: string): Uint8Array {
+  return logLeafData({ workflowId: bundle.workflowId, runId, requestId: bundle.requestId, bundleDigest: bundleDigest(signedBody(bundle)) });
+}
+
+/** On success, `log` says where the bundle is proven to be in the log; absent, it is not proven to be in one. */
+export type Verification = { ok: true; checks: string[]; log?: LoggedAt } | { ok: false; link: string; reason: string; checks: string[] };
 
 export interface VerifyOptions {
   /** The layer's public key the user trusts (base64). Without it a bundle is never OK. */
@@ -188,13 +204,20 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
     checks.push('execution receipt signature');
   }
 
-  const { signature, ...body } = bundle;
-  if (!verifyEd25519(trusted, signingMessage('countersign/evidence-bundle/v1', body), signature)) return fail('signature', 'the bundle signature does not verify');
+  if (!verifyEd25519(trusted, signingMessage('countersign/evidence-bundle/v1', signedBody(bundle)), bundle.signature)) return fail('signature', 'the bundle signature does not verify');
   checks.push('bundle signature');
+
+  let log: LoggedAt | undefined;
+  if (bundle.log !== undefined) {
+    const logged = checkLogProof(bundle.log, (runId) => leafFor(bundle, runId), trusted);
+    if (!logged.ok) return fail('log', logged.reason);
+    log = { origin: logged.origin, index: logged.index, treeSize: logged.treeSize };
+    checks.push(`in log ${log.origin}: leaf ${log.index} of ${log.treeSize}, under a checkpoint signed by the same key`);
+  }
   if (!options.publicKey) {
     return fail('signer', `the bundle is signed by key ${bundle.signer.keyId}, which you did not name as trusted: pass --key with the layer's public key`);
   }
-  return { ok: true, checks };
+  return log ? { ok: true, checks, log } : { ok: true, checks };
 }
 
 /** The evidence so far; once sealed, the complete signed bundle. */

@@ -7,7 +7,7 @@ export class InvalidRequestError extends Error {
   readonly code = ReasonCode.INVALID_REQUEST;
 }
 
-/** A reviewer decision the workflow refused (not eligible, self-approval, already decided, bad edit). */
+/** A decision refused: a reviewer's (not eligible, self-approval, already decided, bad edit), or an agent's withdrawal of a request already decided. */
 export class DecisionRefusedError extends Error {
   override name = 'DecisionRefusedError';
   constructor(

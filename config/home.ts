@@ -26,6 +26,11 @@ export const agentsDir = (home: string) => join(home, 'agents');
 export const agentKeyPath = (home: string, name: string) => join(agentsDir(home), `${name}.key`);
 /** Per-request X25519 keys of a CLI agent or gateway, so a restarted one can still open its token. */
 export const agentKeysDir = (home: string) => join(home, 'agent-keys');
+/**
+ * The MCP gateway's secret: its per-request X25519 keys and the task ids it hands out are derived
+ * from it (per gateway credential), so a restarted gateway still opens its tokens and reads its ids.
+ */
+export const gatewaySecretPath = (home: string) => join(home, 'mcp-gateway.secret');
 /** The server's session secret when COUNTERSIGN_SESSION_SECRET is not set. */
 export const sessionSecretPath = (home: string) => join(home, 'session.secret');
 /** Signed evidence bundles, and the ledger of spent tokens under it. */

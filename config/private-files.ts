@@ -1,6 +1,7 @@
-import { chmodSync, fchmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, fchmodSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { agentKeysDir, agentsDir, layerKeyPath, reviewerKeyPath, sessionSecretPath } from './home';
+import { agentKeysDir, agentsDir, gatewaySecretPath, layerKeyPath, reviewerKeyPath, sessionSecretPath } from './home';
 
 /**
  * What countersign keeps in COUNTERSIGN_HOME — keys, the session secret, evidence, the spend ledger,
@@ -49,6 +50,30 @@ export function writePrivateFile(path: string, data: string | Uint8Array, flag: 
   chmodSync(path, PRIVATE_FILE);
 }
 
+/**
+ * A 32-byte random secret kept in `path` (base64url; the file 0600, its folder 0700): read, or made
+ * the first time. Made under another name and linked into place, so processes starting together all
+ * read the one that won, never a half-written file.
+ */
+export function privateSecret(path: string): Uint8Array {
+  privateDir(dirname(path));
+  if (!existsSync(path)) {
+    const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writePrivateFile(draft, `${randomBytes(32).toString('base64url')}\n`, 'wx');
+    try {
+      linkSync(draft, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      rmSync(draft, { force: true });
+    }
+  }
+  tighten(path, PRIVATE_FILE);
+  const secret = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64url');
+  if (secret.length < 32) throw new Error(`${path} does not hold a 32-byte secret (base64url): remove it, and a new one is made.`);
+  return secret;
+}
+
 /** Sets an open file's mode outright (the one open() gave it went through the umask). */
 export const privateFd = (fd: number) => fchmodSync(fd, PRIVATE_FILE);
 
@@ -72,7 +97,7 @@ export function securePrivateState(home: string): string[] {
   const changed: string[] = [];
   const dirs = ['keys', join('keys', 'reviewers'), 'evidence', join('evidence', 'spent'), 'agents', 'agent-keys', 'seen'].map((d) => join(home, d));
   for (const dir of [home, ...dirs]) if (tighten(dir, PRIVATE_DIR)) changed.push(dir);
-  const files = [sessionSecretPath(home), join(home, 'dev-policy.yaml'), ...devDatabaseFiles(home)];
+  const files = [sessionSecretPath(home), gatewaySecretPath(home), join(home, 'dev-policy.yaml'), ...devDatabaseFiles(home)];
   // Private keys and API keys; the .pub files beside them are public.
   for (const dir of [dirname(layerKeyPath(home)), dirname(reviewerKeyPath(home, 'x')), agentsDir(home), agentKeysDir(home)]) {
     let names: string[] = [];

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyO
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { keyId, signingMessage, type SignedDomain } from '../common/signing';
+import { isLogCheckpoint } from '../common/tlog/checkpoint';
 import type { Signed } from '../common/views';
 import { layerKeyPath } from '../config/home';
 import { privateDir, writePrivateFile } from '../config/private-files';
@@ -12,6 +13,12 @@ export interface Signer {
   /** Raw 32-byte Ed25519 public key, base64. */
   publicKey: string;
   sign<T>(domain: SignedDomain, body: T): Signed<T>;
+  /**
+   * Ed25519 over a checkpoint's note text, as Go's note.Sign does (common/tlog/checkpoint.ts). Only
+   * the text of a checkpoint of this key's own log is signed: it starts with its origin line, and every
+   * message `sign` makes is canonical JSON starting with `{`, so neither can pass for the other.
+   */
+  signCheckpoint(text: string): Uint8Array;
 }
 
 export class MissingKeyError extends Error {
@@ -32,6 +39,10 @@ export function signerFromKey(privateKey: KeyObject): Signer {
     sign(domain, body) {
       const signature = sign(null, Buffer.from(signingMessage(domain, body), 'utf8'), privateKey).toString('base64');
       return { body, keyId: id, signature };
+    },
+    signCheckpoint(text) {
+      if (!isLogCheckpoint(text, publicKey)) throw new Error('The layer key signs only checkpoints of its own log as notes.');
+      return new Uint8Array(sign(null, Buffer.from(text, 'utf8'), privateKey));
     },
   };
 }

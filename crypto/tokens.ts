@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { SealedToken } from '../common/inputs';
 import { nativeSha256Hex } from './sha256';
 
@@ -60,6 +60,16 @@ export interface AgentKey {
 export function generateAgentKey(): AgentKey {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
   return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64') };
+}
+
+/** PKCS #8 for an X25519 private key (RFC 8410): this prefix, then the 32 raw bytes. */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+/** The key pair whose private half is these 32 bytes (from a KDF, for an agent that derives its keys rather than storing them). */
+export function agentKeyFromSeed(seed: Uint8Array): AgentKey {
+  if (seed.length !== 32) throw new Error('An X25519 private key is 32 bytes.');
+  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  return { privateKey, publicKey: Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x!, 'base64url').toString('base64') };
 }
 
 /** Opens a token sealed to this key; throws when the box was not sealed to it or was altered. */

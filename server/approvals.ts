@@ -13,7 +13,7 @@ import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { MAX_PAGE_SIZE } from '../common/paging';
-import { ReasonCode, WAITING_STATUSES } from '../common/codes';
+import { OPEN_STATUSES, ReasonCode, WAITING_STATUSES } from '../common/codes';
 import { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, RequestNotFoundError } from '../common/refusals';
 import { parseActionRequest } from '../common/request';
 export { AmbiguousRequestIdError, ConsumeRefusedError, DecisionRefusedError, InvalidRequestError, parseActionRequest, RequestNotFoundError };
@@ -79,6 +79,8 @@ export const MAX_LISTED = 10_000;
 const GRPC_INVALID_ARGUMENT = 3;
 /** Longest single wait per Update; longer waits are chained so no handler waits for hours. */
 const MAX_WAIT_CHUNK_MS = 5 * 60_000;
+/** How long a withdrawal waits for the cancelled run to seal its evidence before answering the state it has. */
+const WITHDRAW_WAIT_MS = 10_000;
 
 /** Every request operation over one Temporal client: what the server does for agents and reviewers (operators and tests use it directly). */
 export class Approvals {
@@ -167,6 +169,32 @@ export class Approvals {
     if (outcome.status === 'not_executed') return new ConsumeRefusedError(ReasonCode.TOKEN_EXPIRED, 'The token expired unused.');
     if (outcome.execution) return new ConsumeRefusedError(ReasonCode.TOKEN_CONSUMED, 'The token has already been used.');
     return new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, `Request ${outcome.requestId} has ended (${outcome.status}) without a usable token.`);
+  }
+
+  /**
+   * Withdraws a request that is not decided yet (OPEN_STATUSES): its run is cancelled, which records
+   * the cancellation and seals the evidence as `cancelled`. Answers the final state once the run has
+   * closed (normally at once), or the state it has after WITHDRAW_WAIT_MS. A request already decided
+   * is refused ALREADY_DECIDED: an approval is never withdrawn here, it lapses unused.
+   */
+  async withdraw(id: string): Promise<SubmitState> {
+    const workflowId = await this.resolve(id);
+    const { status, closed } = await this.status(workflowId);
+    if (closed || !(OPEN_STATUSES as readonly string[]).includes(status)) {
+      throw new DecisionRefusedError(ReasonCode.ALREADY_DECIDED, `Request ${workflowId.slice(-16)} is ${status}: only a request that is not decided yet can be withdrawn.`);
+    }
+    const handle = this.handle(workflowId);
+    await handle.cancel();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), WITHDRAW_WAIT_MS)));
+    try {
+      const outcome = await Promise.race([handle.result(), late]);
+      if (outcome) return { requestId: outcome.requestId, workflowId, status: outcome.status, outcome, final: true };
+    } finally {
+      clearTimeout(timer);
+    }
+    const now = await this.status(workflowId);
+    return { requestId: workflowId.slice(-16), workflowId, status: now.status as SubmitState['status'] };
   }
 
   /** The evidence of a request: the signed bundle once it has ended, the chain so far while open. */

@@ -270,6 +270,17 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       },
     },
   },
+  '/v1/requests/{id}/withdraw': {
+    post: {
+      operationId: 'withdrawRequest',
+      summary: "Withdraw one of this agent's requests while it is not decided yet: its run is cancelled and its evidence sealed as cancelled",
+      security: AGENT,
+      parameters: [idParam],
+      ok: { description: 'The final state, status cancelled (or the state now, if the run has not closed within 10 s)', schema: 'SubmitState' },
+      refuses: [401, 404, 409, 413, 429],
+      why: { 403: 'Not an agent or gateway key (code FORBIDDEN)', 409: 'The request is decided already (ALREADY_DECIDED), or a short id matches more than one request (AMBIGUOUS_ID)' },
+    },
+  },
   '/v1/requests/{id}/evidence': {
     get: {
       operationId: 'getEvidence',

@@ -4,10 +4,14 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { reviewerKeyPath } from '../config/home';
 import { createKeyFile } from '../crypto/keys';
 import { DecisionRefusedError } from '../client/sdk';
-import { verifyBundle, type EvidenceBundle } from '../common/bundle';
+import { leafFor, verifyBundle, type EvidenceBundle } from '../common/bundle';
+import { signCheckpoint } from '../common/tlog/checkpoint';
+import { bundleLogProof } from '../common/tlog/inclusion';
+import { leafHash, rootHash } from '../common/tlog/merkle';
 import { decisionStatement, statementTarget } from '../common/signing';
 import { cliFor } from './support/cli';
 import { sealedBundle } from './support/evidence';
@@ -125,7 +129,8 @@ describe('verify', () => {
     writeFileSync(join(home, 'layer.pub'), ctx.stack.signer.publicKey);
     const run = await cli(['verify', file, '--key', join(home, 'layer.pub')]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /OK — hash chain of \d+ events; request digest; approval record signature and digests; execution receipt signature; bundle signature/);
+    assert.match(run.stdout, /OK — hash chain of \d+ events; request digest; approval record signature and digests; execution receipt signature; bundle signature\n/);
+    assert.match(run.stdout, /bundle\.json: not proven to be in a log: it carries no inclusion proof/);
     const wrongKey = await cli(['verify', file, '--key', impostor.publicKey]);
     assert.equal(wrongKey.code, 1);
     assert.match(wrongKey.stderr, /NOT TRUSTED at signer: signed by key [0-9a-f]{16}, not by the trusted key/);
@@ -173,6 +178,41 @@ describe('verify', () => {
     const run = await cli(['verify', broken]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /BROKEN at events\[3\]: event 3 \(\w+\) was altered/);
+  });
+
+  test('a bundle carrying its log proof is proven intact and in the log; a broken proof or a foreign checkpoint fails at the log', async () => {
+    // The log as the store keeps it: this bundle's leaf among others, a checkpoint signed by the layer key.
+    const runId = 'run-of-the-sealing-activity';
+    const others = [0, 1, 2, 3, 4].map((i) => leafHash(utf8ToBytes(`another leaf ${i}`)));
+    const leaves = [...others.slice(0, 2), leafHash(leafFor(bundle, runId)), ...others.slice(2)];
+    const root = rootHash(leaves.length, leaves);
+    const logged = (signer = ctx.stack.signer): EvidenceBundle => ({
+      ...bundle,
+      log: bundleLogProof({ runId, index: 2, treeSize: leaves.length, checkpoint: signCheckpoint({ size: leaves.length, root }, signer) }, leaves),
+    });
+    const pub = join(home, 'layer.pub');
+    writeFileSync(pub, ctx.stack.signer.publicKey);
+    const inLog = join(home, 'in-log.json');
+    writeFileSync(inLog, JSON.stringify(logged(), null, 2));
+    const run = await cli(['verify', inLog, '--key', pub]);
+    assert.equal(run.code, 0, run.stderr);
+    const origin = `countersign/${ctx.stack.signer.keyId}`;
+    assert.match(run.stdout, new RegExp(`in-log\\.json: OK — hash chain of \\d+ events; .*; bundle signature; in log ${origin}: leaf 2 of 6, under a checkpoint signed by the same key\\n$`));
+    assert.doesNotMatch(run.stdout, /not proven/);
+    const json = await cli(['verify', inLog, '--key', pub, '--json']);
+    assert.deepEqual(JSON.parse(json.stdout).log, { origin, index: 2, treeSize: 6 });
+
+    const broken = logged();
+    broken.log!.inclusion[0] = broken.log!.inclusion[1]!;
+    writeFileSync(inLog, JSON.stringify(broken));
+    const bad = await cli(['verify', inLog, '--key', pub]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /in-log\.json: BROKEN at log: the inclusion proof does not lead from this bundle's leaf at index 2 to the root of the checkpoint/);
+
+    writeFileSync(inLog, JSON.stringify(logged(impostor)));
+    const foreign = await cli(['verify', inLog, '--key', pub]);
+    assert.equal(foreign.code, 1);
+    assert.match(foreign.stderr, new RegExp(`BROKEN at log: checkpoint: the note is not signed by ${origin}`));
   });
 });
 

@@ -49,6 +49,9 @@ export async function verifyCommand(args: string[]): Promise<number> {
   });
   if (values.json) printJson(result);
   if (!result.ok) throw new CliError(`${file}: ${result.link === 'signer' ? 'NOT TRUSTED' : 'BROKEN'} at ${result.link}: ${result.reason}`, ExitCode.refused);
-  if (!values.json) out(`${file}: OK — ${result.checks.join('; ')}`);
+  if (!values.json) {
+    out(`${file}: OK — ${result.checks.join('; ')}`);
+    if (!result.log) out(`${file}: not proven to be in a log: it carries no inclusion proof (export it from a server that keeps the evidence log)`);
+  }
   return ExitCode.ok;
 }

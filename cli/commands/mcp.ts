@@ -32,7 +32,6 @@ export async function mcpProxyCommand(args: string[]): Promise<number> {
     agentId,
     // One task per gateway process unless named: a retry of the same call (same digest) joins the same request.
     taskId: values['task-id'],
-    explicitTaskId: values['task-id'] !== undefined,
     onBehalfOf: values['on-behalf-of'],
     holdMs,
     policyFile: values.policy ?? (process.env.COUNTERSIGN_POLICY || undefined),

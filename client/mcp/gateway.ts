@@ -1,35 +1,17 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CallToolRequestSchema,
-  CallToolResultSchema,
-  ListToolsRequestSchema,
-  type CallToolResult,
-  type ServerNotification,
-  type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@modelcontextprotocol/client';
+import { Server, type CallToolResult, type ListToolsResult, type ProtocolEra, type ServerContext } from '@modelcontextprotocol/server';
+import type { GatewayLogger } from './logger';
 import { z } from 'zod';
 import { ReasonCode } from '../../common/codes';
 import { approvalWorkflowId } from '../../common/digest';
+import type { ActionRequest } from '../../common/inputs';
 import type { McpConfig } from '../../policy/schema';
-import { ConsumeRefusedError, InvalidRequestError, parseActionRequest, type ApprovalRequest, type Countersign } from '../sdk';
-import {
-  changesRequestedResult,
-  deniedResult,
-  editedNote,
-  expiredResult,
-  invalidResult,
-  notRunResult,
-  pendingResult,
-  ranElsewhereResult,
-  replayNote,
-  resultText,
-  unavailableResult,
-  upstreamFailedResult,
-  withNote,
-} from './results';
-import type { GatewayLogger } from './logger';
+import { InvalidRequestError, parseActionRequest, type ApprovalRequest, type Countersign } from '../sdk';
+import { Executions } from './execution';
+import { changesRequestedResult, deniedResult, expiredResult, invalidResult, notRunResult, pendingResult, ranElsewhereResult, unavailableResult } from './results';
+import { TaskIds } from './task-ids';
+import { GatewayTasks, tasksExtension, type TaskCreated } from './tasks';
 import { actionRequestFor, mcpToolDigest, type ListedTool } from './tool';
 
 /** tools/list as the upstream sent it: nothing stripped, so the agent sees every field (annotations, schemas, _meta). */
@@ -47,12 +29,8 @@ export async function listAllTools(upstream: Client): Promise<ListedTool[]> {
   return tools;
 }
 
-/** An approved call may run long; the agent's own timeout is not the upstream's. */
-const UPSTREAM_TIMEOUT_MS = 10 * 60_000;
 /** How often a held call tells an agent that asked for progress that it is still waiting. */
 const PROGRESS_EVERY_MS = 10_000;
-/** Recorded results kept for retries; an older call's retry learns it already ran, without its result. */
-const MAX_KEPT_EXECUTIONS = 256;
 /** Extra time over --hold for countersign itself to answer before the call is reported pending. */
 const ANSWER_GRACE_MS = 15_000;
 
@@ -69,41 +47,65 @@ export interface GatewayOptions {
   mcp?: McpConfig;
   logger: GatewayLogger;
   version: string;
+  /**
+   * The gateway's secret (32 bytes or more), from which its MCP task ids are derived: another process
+   * with the same secret and credential answers for them. Default: a random one, so the task ids
+   * this gateway hands out end with its process.
+   */
+  secret?: Uint8Array;
 }
 
-/** One request's execution in this gateway: at most once, its result kept for retries. */
-interface Execution {
+/** One tools/call on its way to countersign: the request, and what its answer needs. */
+interface Call {
+  name: string;
+  request: ActionRequest;
+  workflowId: string;
   requestId: string;
-  running: Promise<CallToolResult>;
-  result?: CallToolResult;
-  ranAt?: string;
+  hasOutputSchema: boolean;
+  /** Lets the next identical call ask again (after an expiry or a lapsed approval). */
+  again: () => void;
+  log: GatewayLogger;
 }
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
  * The MCP gateway: an MCP server to the agent, an MCP client to the upstream, and an agent to
  * countersign. tools/list passes through; each tools/call becomes an action request and runs on
- * the upstream only after an approval whose token this gateway spent.
+ * the upstream only after an approval whose token this gateway spent. A 2026-07-28 client that
+ * declares the tasks extension gets a task for a call that waits for a human (tasks.ts); any other
+ * client has the call held up to --hold, then answered pending.
  */
 export class McpGateway {
   private readonly tools = new Map<string, ListedTool>();
   private readonly firstSeen = new Map<string, string>();
   /** Per action digest: how many times a lapsed approval (expired, unused token) made the same call ask again. */
   private readonly generations = new Map<string, number>();
-  private readonly executions = new Map<string, Execution>();
+  private readonly executions: Executions;
+  private readonly tasks: GatewayTasks;
   private readonly servers = new Set<Server>();
+  private readonly toolsListeners = new Set<() => void>();
 
-  constructor(private readonly options: GatewayOptions) {}
+  constructor(private readonly options: GatewayOptions) {
+    this.executions = new Executions(options.upstream);
+    const ids = new TaskIds(options.secret ?? randomBytes(32), options.agentId, options.server);
+    this.tasks = new GatewayTasks({ ids, cs: options.cs, server: options.server, executions: this.executions, logger: options.logger.child({ tasks: true }) });
+  }
 
-  /** A server for one agent session (stdio has one; --listen has one per HTTP session). */
-  createServer(): Server {
+  /**
+   * A server for one agent session of either era (stdio has one per connection; --listen one per 2025
+   * session, or per 2026-07-28 request). The tasks extension is offered on 2026-07-28 only: tasks.ts'
+   * loadTaskWire() must have been awaited before.
+   */
+  createServer(era: ProtocolEra = 'legacy'): Server {
+    const modern = era === 'modern';
     const server = new Server(
       { name: `countersign-${this.options.server}`, version: this.options.version },
-      { capabilities: { tools: { listChanged: true } }, instructions: this.options.upstream.getInstructions() },
+      { capabilities: { tools: { listChanged: true }, ...(modern ? { extensions: tasksExtension() } : {}) }, instructions: this.options.upstream.getInstructions() },
     );
-    server.setRequestHandler(ListToolsRequestSchema, async (request) => this.listTools(request.params));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => this.callTool(request.params, extra));
+    // The upstream's page as it sent it: the SDK's ListToolsResult would type away fields the agent should see.
+    server.setRequestHandler('tools/list', async (request) => (await this.listTools(request.params)) as ListToolsResult);
+    // A task handle answers a tools/call in the same slot (resultType "task"), which the SDK passes through.
+    server.setRequestHandler('tools/call', async (request, ctx) => (await this.callTool(request.params, ctx)) as CallToolResult);
+    if (modern) this.tasks.register(server);
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
     return server;
@@ -114,10 +116,16 @@ export class McpGateway {
     this.remember(await listAllTools(this.options.upstream));
   }
 
+  /** Called when the upstream's tools change (as well as each agent session being told). */
+  onToolsChanged(listener: () => void): void {
+    this.toolsListeners.add(listener);
+  }
+
   /** The upstream changed its tools: refresh and tell every agent session. */
   async toolsChanged(): Promise<void> {
     await this.refreshTools();
     for (const server of this.servers) await server.sendToolListChanged().catch(() => undefined);
+    for (const listener of this.toolsListeners) listener();
   }
 
   async listTools(params: { cursor?: string } | undefined): Promise<z.infer<typeof ListedToolsResult>> {
@@ -136,84 +144,83 @@ export class McpGateway {
     }
   }
 
-  async callTool(params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> }, extra: Extra): Promise<CallToolResult> {
-    const { name } = params;
+  async callTool(params: { name: string; arguments?: Record<string, unknown> }, ctx: ServerContext): Promise<CallToolResult | TaskCreated> {
+    const prepared = await this.prepare(params.name, params.arguments ?? {});
+    if (!prepared.ok) return prepared.result;
+    const { call } = prepared;
+    const known = this.executions.get(call.workflowId);
+    if (known) return this.executions.replay(known);
+    if (this.tasks.wanted(ctx)) return this.asTask(call);
+
+    let submitted: ApprovalRequest | 'aborted' | 'slow';
+    try {
+      submitted = await this.hold(call.request, call.requestId, ctx);
+    } catch (err) {
+      return this.notSubmitted(call, err);
+    }
+    if (submitted === 'aborted') {
+      call.log.info('the agent cancelled the call while it was held; the request stays open for reviewers');
+      return pendingResult(call.name, { requestId: call.requestId, status: 'pending' }, call.hasOutputSchema);
+    }
+    if (submitted === 'slow') return pendingResult(call.name, { requestId: call.requestId, status: 'pending' }, call.hasOutputSchema);
+
+    // An identical call may have started running while this one was held.
+    const running = this.executions.get(call.workflowId);
+    if (running) return this.executions.replay(running);
+    if (!submitted.outcome) {
+      call.log.info({ status: submitted.status }, 'held: awaiting review');
+      return pendingResult(call.name, { requestId: call.requestId, status: submitted.status, deadline: submitted.deadline }, call.hasOutputSchema);
+    }
+    return this.decided(submitted, call, ctx.mcpReq.signal);
+  }
+
+  /** The action request for a tools/call, as countersign will decide it (or the invalid-call result). */
+  private async prepare(name: string, args: Record<string, unknown>): Promise<{ ok: true; call: Call } | { ok: false; result: CallToolResult }> {
     const o = this.options;
     let tool = this.tools.get(name);
     if (!tool) {
       await this.refreshTools().catch((err) => o.logger.warn({ err }, 'could not refresh the upstream tools'));
       tool = this.tools.get(name);
     }
-    const draft = actionRequestFor({ server: o.server, agentId: o.agentId, taskId: o.taskId, onBehalfOf: o.onBehalfOf, name, args: params.arguments ?? {}, tool, mcp: o.mcp, firstSeen: this.firstSeen.get(name) });
-    const hasOutputSchema = tool?.outputSchema !== undefined;
-    let request;
+    const draft = actionRequestFor({ server: o.server, agentId: o.agentId, taskId: o.taskId, onBehalfOf: o.onBehalfOf, name, args, tool, mcp: o.mcp, firstSeen: this.firstSeen.get(name) });
+    let request: ActionRequest;
     try {
       request = parseActionRequest(draft);
     } catch (err) {
-      if (err instanceof InvalidRequestError) return invalidResult(name, err.message);
+      if (err instanceof InvalidRequestError) return { ok: false, result: invalidResult(name, err.message) };
       throw err;
     }
     const first = approvalWorkflowId(request);
     const generation = this.generations.get(first.actionDigest) ?? 0;
     if (generation) request = { ...request, taskId: `${o.taskId}.r${generation}` };
     const { workflowId, requestId } = generation ? approvalWorkflowId(request) : first;
-    const log = o.logger.child({ requestId, tool: name, action: request.action });
+    const again = () => this.generations.set(first.actionDigest, Math.max(this.generations.get(first.actionDigest) ?? 0, generation + 1));
+    return { ok: true, call: { name, request, workflowId, requestId, hasOutputSchema: tool?.outputSchema !== undefined, again, log: o.logger.child({ requestId, tool: name, action: request.action }) } };
+  }
 
-    const known = this.executions.get(workflowId);
-    if (known) return this.replay(known);
-
-    let submitted: ApprovalRequest | 'aborted' | 'slow';
+  /**
+   * A call from a client that declared the tasks extension: one policy decides at once (allow, deny)
+   * is answered at once, as for any client; one that waits for a human becomes a task, returned at once.
+   */
+  private async asTask(call: Call): Promise<CallToolResult | TaskCreated> {
+    let submitted: ApprovalRequest;
     try {
-      submitted = await this.hold(request, requestId, extra);
+      submitted = await this.options.cs.submit(call.request, { waitMs: 0 }); // evaluation is a few milliseconds: a zero wait has policy's verdict
     } catch (err) {
-      if (err instanceof InvalidRequestError) return invalidResult(name, err.message);
-      log.error({ err }, 'countersign could not take the request');
-      return unavailableResult(name, (err as Error).message.split('\n')[0]!);
+      return this.notSubmitted(call, err);
     }
-    if (submitted === 'aborted') {
-      log.info('the agent cancelled the call while it was held; the request stays open for reviewers');
-      return pendingResult(name, { requestId, status: 'pending' }, hasOutputSchema);
-    }
-    if (submitted === 'slow') return pendingResult(name, { requestId, status: 'pending' }, hasOutputSchema);
-
-    // An identical call may have started running while this one was held.
-    const running = this.executions.get(workflowId);
-    if (running) return this.replay(running);
-    const outcome = submitted.outcome;
-    if (!outcome) {
-      log.info({ status: submitted.status }, 'held: awaiting review');
-      return pendingResult(name, { requestId, status: submitted.status, deadline: submitted.deadline }, hasOutputSchema);
-    }
-    log.info({ status: outcome.status, code: outcome.code }, 'decided');
-    switch (outcome.status) {
-      case 'approved':
-        if (extra.signal.aborted) {
-          // Nothing runs for an agent that has gone: the token expires unused (not_executed).
-          log.info('the agent cancelled the call; the approval is left to expire unused');
-          return notRunResult(name, requestId, outcome.status, 'CANCELLED', 'The call was cancelled before it ran');
-        }
-        return this.execute(submitted, name, () => this.askAgain(first.actionDigest, generation), log);
-      case 'denied':
-        return deniedResult(name, outcome);
-      case 'changes_requested':
-        return changesRequestedResult(name, outcome);
-      case 'expired':
-        this.askAgain(first.actionDigest, generation);
-        return expiredResult(name, outcome);
-      case 'not_executed':
-        this.askAgain(first.actionDigest, generation);
-        return notRunResult(name, requestId, outcome.status, ReasonCode.TOKEN_EXPIRED, 'Approved, but the approval lapsed before the call was made again; calling it again asks for approval again');
-      default:
-        return ranElsewhereResult(name, outcome);
-    }
+    if (submitted.outcome) return this.decided(submitted, call);
+    call.log.info({ status: submitted.status }, 'awaiting review: answered with a task');
+    return this.tasks.create(submitted, call);
   }
 
   /** Submits and waits up to --hold for the decision, unless the agent cancels first. */
-  private async hold(request: ReturnType<typeof parseActionRequest>, requestId: string, extra: Extra): Promise<ApprovalRequest | 'aborted' | 'slow'> {
+  private async hold(request: ActionRequest, requestId: string, ctx: ServerContext): Promise<ApprovalRequest | 'aborted' | 'slow'> {
     const { cs, holdMs } = this.options;
     const submit = cs.submit(request, { waitMs: holdMs });
     submit.catch(() => undefined); // still awaited below unless the agent cancels or countersign is slow
-    const progressToken = extra._meta?.progressToken;
+    const { signal, notify } = ctx.mcpReq;
+    const progressToken = ctx.mcpReq._meta?.progressToken;
     const started = Date.now();
     const timers: NodeJS.Timeout[] = [];
     let onAbort: (() => void) | undefined;
@@ -221,9 +228,9 @@ export class McpGateway {
       return await Promise.race([
         submit,
         new Promise<'aborted'>((resolve) => {
-          if (extra.signal.aborted) resolve('aborted');
+          if (signal.aborted) resolve('aborted');
           onAbort = () => resolve('aborted');
-          extra.signal.addEventListener('abort', onAbort, { once: true });
+          signal.addEventListener('abort', onAbort, { once: true });
         }),
         new Promise<'slow'>((resolve) => timers.push(setTimeout(() => resolve('slow'), holdMs + ANSWER_GRACE_MS))),
         ...(progressToken !== undefined
@@ -231,9 +238,7 @@ export class McpGateway {
               new Promise<never>(() => {
                 const tick = setInterval(() => {
                   const seconds = Math.round((Date.now() - started) / 1000);
-                  extra
-                    .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: seconds, message: `awaiting human approval (countersign request ${requestId})` } })
-                    .catch(() => undefined);
+                  notify({ method: 'notifications/progress', params: { progressToken, progress: seconds, message: `awaiting human approval (countersign request ${requestId})` } }).catch(() => undefined);
                 }, PROGRESS_EVERY_MS);
                 timers.push(tick);
               }),
@@ -242,63 +247,41 @@ export class McpGateway {
       ]);
     } finally {
       for (const t of timers) clearTimeout(t);
-      if (onAbort) extra.signal.removeEventListener('abort', onAbort);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 
-  /** Spends the token, runs the (possibly edited) call on the upstream once, reports, keeps the result. */
-  private execute(approved: ApprovalRequest, name: string, lapsed: () => void, log: GatewayLogger): Promise<CallToolResult> {
-    const outcome = approved.outcome!;
-    const execution: Execution = { requestId: approved.requestId, running: Promise.resolve({ content: [] }) };
-    execution.running = (async (): Promise<CallToolResult> => {
-      try {
-        await approved.consume(outcome.payload);
-      } catch (err) {
-        this.executions.delete(approved.workflowId); // nothing ran
-        if (!(err instanceof ConsumeRefusedError)) {
-          log.error({ err }, 'could not spend the token');
-          return unavailableResult(name, (err as Error).message.split('\n')[0]!);
+  /** The answer to a call countersign has decided: the upstream's result once approved, else why it did not run. */
+  private async decided(submitted: ApprovalRequest, call: Call, signal?: AbortSignal): Promise<CallToolResult> {
+    const { name, log } = call;
+    const outcome = submitted.outcome!;
+    log.info({ status: outcome.status, code: outcome.code }, 'decided');
+    switch (outcome.status) {
+      case 'approved':
+        if (signal?.aborted) {
+          // Nothing runs for an agent that has gone: the token expires unused (not_executed).
+          log.info('the agent cancelled the call; the approval is left to expire unused');
+          return notRunResult(name, call.requestId, outcome.status, 'CANCELLED', 'The call was cancelled before it ran');
         }
-        log.warn({ code: err.code }, 'the token was refused');
-        if (err.code === ReasonCode.TOKEN_EXPIRED) lapsed();
-        return notRunResult(name, approved.requestId, approved.status, err.code, `Approved, but the approval token was refused: ${err.message}`);
-      }
-      let result: CallToolResult;
-      let failure: string | undefined;
-      try {
-        result = await this.options.upstream.request({ method: 'tools/call', params: { name, arguments: outcome.payload } }, CallToolResultSchema, { timeout: UPSTREAM_TIMEOUT_MS });
-        if (result.isError) failure = resultText(result) || 'the tool returned an error';
-      } catch (err) {
-        failure = (err as Error).message;
-        result = upstreamFailedResult(name, failure);
-      }
-      try {
-        await approved.report(failure ? { status: 'failed', message: failure.slice(0, 2000) } : { status: 'succeeded' });
-      } catch (err) {
-        log.warn({ err }, 'could not report the outcome');
-      }
-      log.info({ status: failure ? 'failed' : 'succeeded', edited: outcome.edited }, 'ran on the upstream');
-      const delivered = outcome.edited ? withNote(result, editedNote(outcome)) : result;
-      execution.result = delivered;
-      execution.ranAt = new Date().toISOString();
-      return delivered;
-    })();
-    this.executions.set(approved.workflowId, execution);
-    for (const [workflowId, kept] of this.executions) {
-      if (this.executions.size <= MAX_KEPT_EXECUTIONS) break;
-      if (kept.result) this.executions.delete(workflowId);
+        return this.executions.run(submitted, name, call.again, log).running;
+      case 'denied':
+        return deniedResult(name, outcome);
+      case 'changes_requested':
+        return changesRequestedResult(name, outcome);
+      case 'expired':
+        call.again();
+        return expiredResult(name, outcome);
+      case 'not_executed':
+        call.again();
+        return notRunResult(name, call.requestId, outcome.status, ReasonCode.TOKEN_EXPIRED, 'Approved, but the approval lapsed before the call was made again; calling it again asks for approval again');
+      default:
+        return ranElsewhereResult(name, outcome);
     }
-    return execution.running;
   }
 
-  private async replay(execution: Execution): Promise<CallToolResult> {
-    const result = execution.result ?? (await execution.running);
-    if (!execution.ranAt) return result; // it did not run: the same answer, no note
-    return withNote(result, replayNote(execution.requestId, execution.ranAt));
-  }
-
-  /** A lapsed approval (expired, token unused): the next identical call starts a new request. */
-  private askAgain(actionDigest: string, generation: number): void {
-    this.generations.set(actionDigest, Math.max(this.generations.get(actionDigest) ?? 0, generation + 1));
+  private notSubmitted(call: Call, err: unknown): CallToolResult {
+    if (err instanceof InvalidRequestError) return invalidResult(call.name, err.message);
+    call.log.error({ err }, 'countersign could not take the request');
+    return unavailableResult(call.name, (err as Error).message.split('\n')[0]!);
   }
 }

@@ -3,6 +3,8 @@
  * these methods: the library brings no logger of its own, and an agent installs none for it.
  */
 export interface GatewayLogger {
+  debug(obj: object, msg?: string): void;
+  debug(msg: string): void;
   info(obj: object, msg?: string): void;
   info(msg: string): void;
   warn(obj: object, msg?: string): void;

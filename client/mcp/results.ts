@@ -1,4 +1,4 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { ReasonCode } from '../../common/codes';
 import type { ApprovalOutcome } from '../../common/views';
 

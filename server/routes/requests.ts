@@ -1,6 +1,6 @@
 /**
  * The agents' endpoints, under /v1/requests: submit, list, read (with a long-poll), the event
- * stream, consume, report and evidence. An auditor may list and read; a reviewer has /v1/reviews.
+ * stream, consume, report, withdraw and evidence. An auditor may list and read; a reviewer has /v1/reviews.
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
@@ -104,6 +104,11 @@ export function requestRoutes(deps: Deps): Hono<Env> {
     const workflowId = await requestFor(c, deps, c.get('principal'));
     await backend.report(workflowId, parse(ReportBody, await jsonBody(c)));
     return c.body(null, 204);
+  });
+
+  // Only the request's own agent: another agent's id is not found, as everywhere else.
+  routes.post('/:id/withdraw', smallBody, signedIn(deps, 'agent'), async (c) => {
+    return c.json(await backend.withdraw(await requestFor(c, deps, c.get('principal'))));
   });
 
   // A closed request's evidence comes from the store, where it outlives Temporal's history (server/evidence.ts).
