@@ -5,7 +5,6 @@
  * and PostgreSQL (store/postgres.ts), chosen by store/open.ts. Every write is insert-only: nothing
  * here updates or deletes what it wrote.
  */
-import { createHash } from 'node:crypto';
 
 /** One spend of a token, as the ledger keeps it. */
 export interface SpendEntry {
@@ -119,7 +118,5 @@ export class StoreInputError extends Error {
   override name = 'StoreInputError';
 }
 
-/** RFC 9162 §2.1.1: the hash of a leaf is SHA-256 over a 0x00 byte and the leaf's data. */
-export function leafHash(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(Uint8Array.of(0)).update(data).digest());
-}
+/** RFC 9162 §2.1.1: the hash of a leaf is SHA-256 over a 0x00 byte and the leaf's data (the tlog core's one function). */
+export { leafHash } from '../common/tlog/merkle';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { canonicalJson } from '../../common/canonical';
-import { logLeafData } from '../../common/log-leaf';
+import { logLeafData } from '../../common/tlog/leaf';
 import { MAX_BUNDLE_BYTES, MAX_LEAVES_PAGE } from '../../store/bounds';
 import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type SealedEvidence, type SpendEntry, type Store } from '../../store/types';
 

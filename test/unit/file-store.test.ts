@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
-import { logLeafData } from '../../common/log-leaf';
+import { logLeafData } from '../../common/tlog/leaf';
 import { evidencePath, fileStore } from '../../store/files';
 import { evidence, storeContract } from '../support/store-contract';
 
