@@ -6,8 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { leafFor, type EvidenceBundle } from '../common/bundle';
 import { openLogCheckpoint } from '../common/tlog/checkpoint';
-import { rootHash, toHex } from '../common/tlog/merkle';
+import { fromHex, leafHash, rootHash, toHex, verifyConsistency, verifyInclusion, type Hash } from '../common/tlog/merkle';
+import { parseLogLeaf } from '../common/tlog/leaf';
+import type { EvidenceView } from '../common/bundle';
 import { action, useStack } from './support/stack';
 
 const POLICY = `
@@ -59,5 +62,103 @@ describe('checkpoints', () => {
       const at = await ctx.stack.store.checkpointAt(size);
       if (at) assert.equal(toHex(openLogCheckpoint(at.note, ctx.stack.signer.publicKey).root), toHex(rootHash(size, leaves)), `checkpoint of ${size}`);
     }
+  });
+});
+
+/** A raw GET of the front door with a bearer credential: status, content type and body (JSON when it is). */
+async function get(path: string, bearer: string): Promise<{ status: number; type: string; text: string; json: Record<string, unknown> }> {
+  const res = await fetch(new URL(path, ctx.stack.url), { headers: { authorization: `Bearer ${bearer}` } });
+  const text = await res.text();
+  const type = res.headers.get('content-type') ?? '';
+  return { status: res.status, type, text, json: /json/.test(type) ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+const auditor = () => ctx.stack.auditorKeys.get('audrey')!;
+const agent = () => ctx.stack.agentKeys.get('support-bot')!;
+const hashes = (hex: unknown) => (hex as string[]).map((h) => fromHex(h)!) as Hash[];
+
+describe('the log at the front door', () => {
+  test('checkpoint, leaves and proofs line up: an inclusion proof verifies against the checkpoint root, a consistency proof between two checkpoints', async () => {
+    const first = await sealedRequest(21);
+    const checkpoint = await get('/v1/log/checkpoint', agent());
+    assert.equal(checkpoint.status, 200, checkpoint.text);
+    assert.match(checkpoint.type, /^text\/plain/);
+    const older = openLogCheckpoint(checkpoint.text, ctx.stack.signer.publicKey);
+    await sealedRequest(22);
+    const newer = openLogCheckpoint((await get('/v1/log/checkpoint', auditor())).text, ctx.stack.signer.publicKey);
+    assert.ok(newer.size > older.size);
+
+    // Every leaf, paged: each one's data hashes into the root the checkpoint signs.
+    const data: Uint8Array[] = [];
+    for (let start = 0; start < newer.size; ) {
+      const page = await get(`/v1/log/leaves?start=${start}&count=2`, auditor());
+      assert.equal(page.status, 200, page.text);
+      const leaves = page.json.leaves as { index: number; data: string }[];
+      assert.ok(leaves.length > 0 && leaves.length <= 2);
+      leaves.forEach((l, i) => assert.equal(l.index, start + i));
+      data.push(...leaves.map((l) => new Uint8Array(Buffer.from(l.data, 'base64'))));
+      start += leaves.length;
+    }
+    assert.equal(toHex(rootHash(newer.size, data.map(leafHash))), toHex(newer.root));
+    const past = await get(`/v1/log/leaves?start=${newer.size + 5}`, auditor());
+    assert.deepEqual(past.json.leaves, []);
+
+    // The first request's leaf, proven in the newer tree.
+    const index = data.findIndex((d) => parseLogLeaf(d)?.workflowId === first.workflowId);
+    assert.ok(index >= 0, 'the first request has a leaf');
+    const inclusion = await get(`/v1/log/proof/inclusion?index=${index}&size=${newer.size}`, agent());
+    assert.equal(inclusion.status, 200, inclusion.text);
+    assert.equal(verifyInclusion(leafHash(data[index]!), index, newer.size, hashes(inclusion.json.inclusion), newer.root), true);
+    assert.equal(verifyInclusion(leafHash(data[index]!), index, newer.size, hashes(inclusion.json.inclusion), older.root), false);
+    const consistency = await get(`/v1/log/proof/consistency?from=${older.size}&to=${newer.size}`, agent());
+    assert.equal(consistency.status, 200, consistency.text);
+    assert.equal(verifyConsistency(older.size, newer.size, hashes(consistency.json.consistency), older.root, newer.root), true);
+
+    // The stored bundle the leaf names, exactly as sealed.
+    const leaf = parseLogLeaf(data[index]!)!;
+    const stored = await get(`/v1/log/bundle?workflowId=${encodeURIComponent(leaf.workflowId)}&runId=${encodeURIComponent(leaf.runId)}`, auditor());
+    assert.equal(stored.status, 200, stored.text);
+    assert.equal(stored.text, await ctx.stack.cs.sealedText(first.workflowId));
+    assert.deepEqual(leafFor(stored.json as unknown as EvidenceBundle, leaf.runId), data[index]);
+  });
+
+  test('an exported bundle carries its log proof, which verify checks', async () => {
+    const { workflowId } = await sealedRequest(23);
+    const view = (await get(`/v1/requests/${workflowId}/evidence`, agent())).json as unknown as EvidenceView;
+    assert.equal(view.sealed, true);
+    const log = view.bundle.log!;
+    assert.ok(log, 'the sealed bundle carries log');
+    const signed = openLogCheckpoint(log.checkpoint, ctx.stack.signer.publicKey);
+    assert.equal(signed.size, log.treeSize);
+    assert.equal(verifyInclusion(leafHash(leafFor(view.bundle as EvidenceBundle, log.runId)), log.index, log.treeSize, hashes(log.inclusion), signed.root), true);
+  });
+
+  test('bad parameters are refused naming the field; a reviewer may read none of it, an agent no leaves and no bundle', async () => {
+    const refused = async (path: string, bearer: string, status: number, detail: RegExp) => {
+      const res = await get(path, bearer);
+      assert.equal(res.status, status, `${path}: ${res.text}`);
+      assert.match(res.type, /^application\/problem\+json/);
+      assert.match(String(res.json.detail), detail);
+    };
+    const size = await ctx.stack.store.logSize();
+    await refused('/v1/log/leaves?start=-1', auditor(), 422, /^Query parameter "start" must be a whole number from 0, got "-1"\.$/);
+    await refused('/v1/log/leaves?count=1001', auditor(), 422, /^Query parameter "count" must be at most 1000, got 1001\.$/);
+    await refused('/v1/log/leaves?count=0', auditor(), 422, /"count" must be a whole number from 1/);
+    await refused('/v1/log/proof/inclusion?size=1', agent(), 422, /^Query parameter "index" is required/);
+    await refused('/v1/log/proof/inclusion?index=1e3&size=1', agent(), 422, /"index" must be a whole number from 0, got "1e3"/);
+    await refused(`/v1/log/proof/inclusion?index=${size}&size=${size}`, agent(), 422, new RegExp(`"index" must be below "size" \\(${size}\\)`));
+    await refused(`/v1/log/proof/inclusion?index=0&size=${size + 1}`, agent(), 422, new RegExp(`"size" must be at most the log's size, ${size}, got ${size + 1}`));
+    await refused(`/v1/log/proof/consistency?from=2&to=1`, agent(), 422, /"from" must be at most "to" \(1\)/);
+    await refused(`/v1/log/proof/consistency?from=0&to=99999999999999999`, agent(), 422, /"to" must be a whole number/);
+    await refused('/v1/log/bundle?workflowId=x', auditor(), 422, /^Query parameter "runId" is required/);
+
+    const olga = await ((await ctx.stack.reviewer('olga')) as unknown as { bearer(): Promise<string> }).bearer();
+    for (const path of ['/v1/log/checkpoint', '/v1/log/leaves', '/v1/log/proof/inclusion?index=0&size=1', '/v1/log/proof/consistency?from=0&to=1', '/v1/log/bundle?workflowId=x&runId=y']) {
+      await refused(path, olga, 403, /; you are signed in as reviewer olga\.$/);
+    }
+    await refused('/v1/log/leaves', agent(), 403, /^This endpoint is for auditors; you are signed in as agent support-bot\.$/);
+    await refused('/v1/log/bundle?workflowId=x&runId=y', agent(), 403, /for auditors/);
+    await refused('/v1/log/bundle?workflowId=x&runId=y', auditor(), 404, /no bundle of run y of x/);
+    assert.equal((await get('/v1/log/checkpoint', 'cs_agent_' + 'A'.repeat(43))).status, 401);
   });
 });
