@@ -5,7 +5,14 @@
  * under npm run test:cluster).
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { signEvidence } from '../activities/evidence';
+import { signCheckpoint } from '../common/tlog/checkpoint';
+import { evidencePath } from '../store/files';
+import { cliFor } from './support/cli';
 import { leafFor, type EvidenceBundle } from '../common/bundle';
 import { openLogCheckpoint } from '../common/tlog/checkpoint';
 import { fromHex, leafHash, rootHash, toHex, verifyConsistency, verifyInclusion, type Hash } from '../common/tlog/merkle';
@@ -160,5 +167,146 @@ describe('the log at the front door', () => {
     await refused('/v1/log/bundle?workflowId=x&runId=y', agent(), 403, /for auditors/);
     await refused('/v1/log/bundle?workflowId=x&runId=y', auditor(), 404, /no bundle of run y of x/);
     assert.equal((await get('/v1/log/checkpoint', 'cs_agent_' + 'A'.repeat(43))).status, 401);
+  });
+});
+
+describe('countersign log audit', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'countersign-audit-'));
+  const kept = join(dir, 'kept.checkpoint');
+  const pub = join(dir, 'layer.pub');
+  const cli = cliFor(ctx);
+  const audit = (extra: string[] = []) => cli(['log', 'audit', '--key', pub, '--checkpoint', kept, ...extra], { COUNTERSIGN_API_KEY: auditor() });
+  /** These tamper with the file store's files; under npm run test:cluster the store is PostgreSQL (COUNTERSIGN_TEST_STORE). */
+  const onFiles = !process.env.COUNTERSIGN_TEST_STORE;
+  const logDir = () => join(ctx.stack.evidenceDir, 'log');
+
+  /** The leaf of a request's sealed bundle: which run sealed it, at which index. */
+  async function leafOf(workflowId: string): Promise<{ runId: string; index: number }> {
+    const size = await ctx.stack.store.logSize();
+    for (const leaf of await ctx.stack.store.readLeaves(0, size)) {
+      const parsed = parseLogLeaf(leaf.data);
+      if (parsed?.workflowId === workflowId) return { runId: parsed.runId, index: leaf.index };
+    }
+    throw new Error(`no leaf for ${workflowId}`);
+  }
+
+  test('an untouched log passes, and the checkpoint is kept; after more bundles it passes again against the kept one', async () => {
+    writeFileSync(pub, `${ctx.stack.signer.publicKey}\n`);
+    await sealedRequest(31);
+    const first = await audit();
+    assert.equal(first.code, 0, first.stderr + first.stdout);
+    assert.match(first.stdout, /^OK — \d+ leaves, every bundle in the store, verified and the one logged; the log's checkpoint of \d+ leaves \(root [0-9a-f]{64}\) is the first you keep\.$/m);
+    const note = readFileSync(kept, 'utf8');
+    assert.equal(openLogCheckpoint(note, ctx.stack.signer.publicKey).size, await ctx.stack.store.logSize());
+    await sealedRequest(32);
+    const second = await audit(['--json']);
+    assert.equal(second.code, 0, second.stderr + second.stdout);
+    const report = JSON.parse(second.stdout) as { ok: boolean; findings: unknown[]; leaves: number; checkpointFile: string };
+    assert.deepEqual([report.ok, report.findings, report.leaves, report.checkpointFile], [true, [], await ctx.stack.store.logSize(), kept]);
+    assert.ok(openLogCheckpoint(readFileSync(kept, 'utf8'), ctx.stack.signer.publicKey).size > openLogCheckpoint(note, ctx.stack.signer.publicKey).size, 'the newer checkpoint is kept');
+    // Not an auditor: refused before anything is read.
+    const asAgent = await cli(['log', 'audit', '--key', pub, '--checkpoint', kept], { COUNTERSIGN_API_KEY: agent() });
+    assert.equal(asAgent.code, 2);
+    assert.match(asAgent.stderr, /log audit needs an auditor's API key/);
+  });
+
+  test('a bundle deleted from the store is found, naming its request', { skip: !onFiles && 'tampers with the file store' }, async () => {
+    const { workflowId, requestId } = await sealedRequest(33);
+    assert.equal((await audit()).code, 0);
+    const { runId, index } = await leafOf(workflowId);
+    const path = evidencePath(ctx.stack.evidenceDir, workflowId, runId);
+    const text = readFileSync(path, 'utf8');
+    unlinkSync(path);
+    try {
+      const run = await audit();
+      assert.equal(run.code, 1, run.stdout);
+      assert.match(run.stdout, new RegExp(`^FINDING missing-bundle: request ${requestId} \\(workflow ${workflowId}, run ${runId}, leaf ${index}\\): its evidence bundle is missing from the store$`, 'm'));
+      assert.match(run.stderr, /log audit: 1 finding\./);
+    } finally {
+      writeFileSync(path, text);
+    }
+    assert.equal((await audit()).code, 0, 'restored, it passes');
+  });
+
+  test('a bundle replaced in the store is found, whether it no longer verifies or is another bundle signed by the layer key', { skip: !onFiles && 'tampers with the file store' }, async () => {
+    const { workflowId, requestId } = await sealedRequest(34);
+    const { runId, index } = await leafOf(workflowId);
+    const path = evidencePath(ctx.stack.evidenceDir, workflowId, runId);
+    const text = readFileSync(path, 'utf8');
+    const original = JSON.parse(text) as EvidenceBundle;
+    const { signature: _signature, signer: _signer, log: _log, ...body } = original;
+    const edited = JSON.parse(JSON.stringify(body)) as typeof body;
+    edited.events[edited.events.length - 1]!.detail += ' (edited)';
+    const resigned = { ...body, outcome: { ...body.outcome, message: 'A different story.' } };
+    const who = new RegExp(`^FINDING altered-bundle: request ${requestId} \\(workflow ${workflowId}, run ${runId}, leaf ${index}\\): `, 'm');
+    try {
+      writeFileSync(path, JSON.stringify({ ...edited, signer: original.signer, signature: original.signature }, null, 2));
+      const broken = await audit();
+      assert.equal(broken.code, 1, broken.stdout);
+      assert.match(broken.stdout, who);
+      assert.match(broken.stdout, /its evidence bundle does not verify/);
+      writeFileSync(path, signEvidence(ctx.stack.signer, resigned as typeof body).text);
+      const other = await audit();
+      assert.equal(other.code, 1, other.stdout);
+      assert.match(other.stdout, who);
+    } finally {
+      writeFileSync(path, text);
+    }
+    assert.equal((await audit()).code, 0, 'restored, it passes');
+  });
+
+  test('a fork is found: a second checkpoint of the same size signed by the layer key, kept by the auditor or served by the log', { skip: !onFiles && 'tampers with the file store' }, async () => {
+    await sealedRequest(35);
+    assert.equal((await audit()).code, 0);
+    const honest = readFileSync(kept, 'utf8');
+    const { size } = openLogCheckpoint(honest, ctx.stack.signer.publicKey);
+    const forged = signCheckpoint({ size, root: leafHash(new TextEncoder().encode('another tree')) }, ctx.stack.signer);
+    // The auditor was shown the other tree before.
+    writeFileSync(kept, forged);
+    const shown = await audit();
+    assert.equal(shown.code, 1, shown.stdout);
+    assert.match(shown.stdout, new RegExp(`^FINDING fork: the log forked: two checkpoints of ${size} leaves signed by this key have different roots`, 'm'));
+    assert.equal(readFileSync(kept, 'utf8'), forged, 'the kept checkpoint stays, so the next audit finds it again');
+    // The log now serves the other tree.
+    writeFileSync(kept, honest);
+    const stored = join(logDir(), 'checkpoints', `${String(size).padStart(16, '0')}.json`);
+    const storedText = readFileSync(stored, 'utf8');
+    writeFileSync(stored, JSON.stringify({ treeSize: size, rootHash: toHex(openLogCheckpoint(forged, ctx.stack.signer.publicKey).root), note: forged }));
+    try {
+      const served = await audit();
+      assert.equal(served.code, 1, served.stdout);
+      assert.match(served.stdout, /^FINDING fork: /m);
+      assert.match(served.stdout, new RegExp(`^FINDING leaves: the ${size} leaves the log serves do not hash to its checkpoint's root`, 'm'));
+      assert.equal(readFileSync(kept, 'utf8'), honest);
+    } finally {
+      writeFileSync(stored, storedText);
+    }
+    assert.equal((await audit()).code, 0, 'restored, it passes');
+  });
+
+  test('a truncated log is found against the kept checkpoint', { skip: !onFiles && 'tampers with the file store' }, async () => {
+    await sealedRequest(36);
+    assert.equal((await audit()).code, 0);
+    const size = openLogCheckpoint(readFileSync(kept, 'utf8'), ctx.stack.signer.publicKey).size;
+    const cut = size - 2;
+    // The last two leaves and every checkpoint above what is left, moved away as an operator would remove them.
+    const aside = mkdtempSync(join(tmpdir(), 'countersign-truncated-'));
+    const moved: [string, string][] = [];
+    for (const [folder, keepIt] of [['leaves', (n: number) => n < cut], ['checkpoints', (n: number) => n <= cut]] as const) {
+      mkdirSync(join(aside, folder));
+      for (const name of readdirSync(join(logDir(), folder))) {
+        if (keepIt(Number(name.replace(/\.json$/, '')))) continue;
+        moved.push([join(logDir(), folder, name), join(aside, folder, name)]);
+        renameSync(join(logDir(), folder, name), join(aside, folder, name));
+      }
+    }
+    try {
+      const run = await audit();
+      assert.equal(run.code, 1, run.stdout);
+      assert.match(run.stdout, new RegExp(`^FINDING truncated: the log was truncated: it now signs \\d+ leaves, the checkpoint you saved signs ${size}`, 'm'));
+    } finally {
+      for (const [from, to] of moved) if (existsSync(to)) renameSync(to, from);
+    }
+    assert.equal((await audit()).code, 0, 'restored, it passes');
   });
 });
