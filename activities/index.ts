@@ -34,7 +34,7 @@ export interface ActivityDeps {
   evidenceDir: string;
   /** Spends, sealed evidence and the transparency log, outside workflow state (store/): files in evidenceDir by default, PostgreSQL when configured. */
   store?: Store;
-  /** Signs a checkpoint of the log after each append (the transparency log's signed notes, issue 27). None yet: no checkpoint is written. */
+  /** Signs a checkpoint of the log after each append (the transparency log's signed notes, issue 27): activities/checkpoints.ts, which every worker gives. Without it the log has leaves only. */
   checkpoints?: CheckpointSigner;
   env?: NodeJS.ProcessEnv;
   /** The Slack app (bot token, API URL): default from env (config/slack.ts); undefined turns Slack off. */
@@ -45,8 +45,8 @@ export type { MintInput, MintResult };
 
 /**
  * The seam for checkpoints (issue 27): after a sealed bundle's leaf is appended, sign a checkpoint
- * of the log (C2SP signed note, by the layer key) and store it with `log.putCheckpoint`. The
- * transparency log's work supplies it; until then none is given and the log has leaves only.
+ * of the log (C2SP signed note, by the layer key) and store it with `log.putCheckpoint`
+ * (activities/checkpoints.ts).
  */
 export interface CheckpointSigner {
   checkpoint(log: LogReader & LogWriter, appended: { index: number; hash: Uint8Array }): Promise<void>;

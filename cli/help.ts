@@ -222,6 +222,20 @@ Exit 1 names the first broken link, or an untrusted signer.`,
     },
     examples: ['countersign verify refund.evidence.json --key .countersign/keys/layer.pub'],
   },
+  'log audit': {
+    usage: 'log audit --key PUB [--checkpoint FILE] [--json]',
+    about: `Audits the evidence log with an auditor's API key (COUNTERSIGN_API_KEY): its latest checkpoint is
+signed by the layer key and extends the one you kept (else the log was truncated or forked), its
+leaves hash to that checkpoint, and every leaf's bundle is in the store, verifies and is the one
+logged. Prints one line per finding, naming the request; exit 1 on any. Keeps the new checkpoint in
+FILE (default $COUNTERSIGN_HOME/audit/<key id>.checkpoint) once it checks out, for the next audit.`,
+    flags: {
+      key: { type: 'string', value: 'PUB', help: "the layer's public key you trust, or a file holding it (keys show prints it)" },
+      checkpoint: { type: 'string', value: 'FILE', help: 'the checkpoint you kept from the last audit, read and then replaced (made if missing)' },
+      json,
+    },
+    examples: ['COUNTERSIGN_API_KEY=cs_auditor_… countersign log audit --key layer.pub --checkpoint audit/countersign.checkpoint'],
+  },
   'keys init': {
     usage: 'keys init [--json]',
     about: "Creates the layer's Ed25519 signing key in $COUNTERSIGN_HOME/keys (mode 0600); refuses to replace one.",
@@ -341,6 +355,7 @@ const GROUPS: Record<string, string> = {
   review: 'Reviewers: your queue, a request in full, and signed decisions (--as NAME or COUNTERSIGN_REVIEWER).',
   policy: 'Check a policy file, or test one action against it; starts nothing.',
   keys: 'Keys for the layer, reviewers, agents and auditors, kept in $COUNTERSIGN_HOME.',
+  log: 'The evidence log, for auditors: every sealed bundle is one leaf of a signed Merkle tree.',
   reviewers: 'Passkey enrolment for the web inbox (operators: talks to Temporal directly).',
 };
 

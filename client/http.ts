@@ -58,13 +58,23 @@ export class HttpClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, init: { signal?: AbortSignal } = {}): Promise<T> {
+    const text = await this.exchange(method, path, body, init, 'application/json');
+    return (text === undefined ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** A GET whose answer is text as served (a signed note, a bundle byte for byte), not parsed. */
+  async text(path: string, accept = 'text/plain'): Promise<string> {
+    return (await this.exchange('GET', path, undefined, {}, accept)) ?? '';
+  }
+
+  private async exchange(method: string, path: string, body: unknown, init: { signal?: AbortSignal }, accept: string): Promise<string | undefined> {
     const url = new URL(path, this.base);
     for (let attempt = 1; ; attempt++) {
       let res: SimpleResponse;
       try {
         res = await this.send(url, {
           method,
-          headers: { authorization: `Bearer ${await this.options.bearer()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), accept: 'application/json' },
+          headers: { authorization: `Bearer ${await this.options.bearer()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), accept },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: init.signal,
           redirect: 'error', // a redirect could carry the credential elsewhere
@@ -78,7 +88,7 @@ export class HttpClient {
         await new Promise((r) => setTimeout(r, Math.min(10, Math.max(1, after)) * 1000));
         continue;
       }
-      if (res.status === 204) return undefined as T;
+      if (res.status === 204) return undefined;
       let text: string;
       try {
         text = await res.text();
@@ -86,7 +96,7 @@ export class HttpClient {
         if (init.signal?.aborted) throw err;
         throw new ServerUnreachableError(`The countersign server at ${this.base.origin} broke off its answer (${(err as Error).message}).`);
       }
-      if (res.ok) return JSON.parse(text) as T;
+      if (res.ok) return text;
       throw problemError(res.status, text);
     }
   }

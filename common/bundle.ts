@@ -224,5 +224,5 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
 export interface EvidenceView {
   sealed: boolean;
   /** While the request is open there is no outcome yet: the bundle is the chain so far. */
-  bundle: Omit<EvidenceBody, 'signer' | 'outcome'> & { outcome?: EvidenceBody['outcome']; signer?: EvidenceBody['signer']; signature?: string };
+  bundle: Omit<EvidenceBody, 'signer' | 'outcome'> & { outcome?: EvidenceBody['outcome']; signer?: EvidenceBody['signer']; signature?: string; log?: BundleLogProof };
 }

@@ -171,6 +171,15 @@ export const ExecutionReceipt = z.object({
 export const SignedApprovalRecord = signed(ApprovalRecord);
 export const SignedExecutionReceipt = signed(ExecutionReceipt);
 
+/** An exported bundle's proof that it is in the transparency log (common/tlog/inclusion.ts), outside its signed body. */
+export const BundleLogProof = z.object({
+  runId: z.string().describe('The run that sealed the bundle: with the bundle it makes the log leaf'),
+  index: z.int().min(0).describe("The leaf's index in the log"),
+  treeSize: z.int().min(1).describe('The size of the tree the checkpoint signs'),
+  inclusion: z.array(digest()).describe('The RFC 9162 inclusion proof, leaf to root, each hash 64 hex'),
+  checkpoint: z.string().describe('The C2SP signed checkpoint note of that tree, by the layer key'),
+});
+
 export const EvidenceView = z.object({
   sealed: z.boolean().describe('Signed by the layer: the request has ended'),
   bundle: z.object({
@@ -185,6 +194,7 @@ export const EvidenceView = z.object({
     receipt: SignedExecutionReceipt.optional(),
     signer: z.object({ keyId: z.string(), publicKey: z.string() }).optional().describe('Once sealed'),
     signature: z.string().optional().describe('Once sealed: Ed25519 by the signer over the bundle'),
+    log: BundleLogProof.optional().describe('Once sealed and under a checkpoint: where the bundle is in the transparency log, with the proof'),
   }),
 });
 
@@ -198,6 +208,18 @@ export const Problem = z.object({
 });
 
 // --- answers the routes build inline -------------------------------------------------------------
+
+export const LogLeaves = z.object({
+  treeSize: z.int().min(0).describe("The log's size now"),
+  leaves: z.array(z.object({ index: z.int().min(0), data: z.string().describe("The leaf's data, base64: canonical JSON of format, workflowId, runId, requestId, bundleDigest") })),
+});
+export type LogLeaves = z.infer<typeof LogLeaves>;
+
+export const InclusionProof = z.object({ index: z.int().min(0), treeSize: z.int().min(1), inclusion: z.array(digest()).describe('Leaf to root, each hash 64 hex') });
+export type InclusionProof = z.infer<typeof InclusionProof>;
+
+export const ConsistencyProof = z.object({ from: z.int().min(0), to: z.int().min(0), consistency: z.array(digest()).describe('RFC 9162 §2.1.4 order, each hash 64 hex') });
+export type ConsistencyProof = z.infer<typeof ConsistencyProof>;
 
 export const Ok = z.object({ ok: z.literal(true) });
 export type Ok = z.infer<typeof Ok>;

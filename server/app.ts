@@ -15,11 +15,13 @@ import { TrustedProxies } from './forwarded';
 import { Holds } from './holds';
 import { bodyUpTo, jsonBody, parse, rateLimited, toProblem, type Env } from './http';
 import { registerInbox } from './inbox';
+import { LogService } from './log';
 import { memoryLedger, type DoorLedger } from './ledger';
 import { DEFAULT_MAX_OPEN_REQUESTS, OpenRequestCap } from './open-requests';
 import { forbidden, HttpProblem, notFound, problemBody } from './problems';
 import { createRateLimiter } from './rate-limit';
 import { authRoutes } from './routes/auth';
+import { logRoutes } from './routes/log';
 import { metaRoutes } from './routes/meta';
 import { requestRoutes } from './routes/requests';
 import { reviewRoutes } from './routes/reviews';
@@ -84,7 +86,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     secure: Boolean(options.secure) || Boolean(policy.webauthn?.origins.length && policy.webauthn.origins.every((o) => o.startsWith('https://'))),
     streamPollMs: options.streamPollMs ?? 1000,
     ...(options.slack ? { slack: options.slack } : {}),
-    ...(options.store ? { store: options.store } : {}),
+    ...(options.store ? { store: options.store, log: new LogService(options.store) } : {}),
   };
   const app = new Hono<Env>();
 
@@ -129,6 +131,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.route('/v1', authRoutes(deps));
   app.route('/v1/requests', requestRoutes(deps));
   app.route('/v1/reviews', reviewRoutes(deps));
+  app.route('/v1/log', logRoutes(deps));
   // Slack's requests carry Slack's signature, not a credential of ours: only when the app has a signing secret.
   if (deps.slack) app.route('/v1/slack', slackRoutes(deps));
   registerInbox(app, {

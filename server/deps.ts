@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { CompiledPolicy } from '../policy/load';
 import type { StoreReader } from '../store/types';
+import type { LogService } from './log';
 import type { Approvals } from './approvals';
 import type { Enrollments } from './enrollments';
 import type { TrustedProxies } from './forwarded';
@@ -44,6 +45,8 @@ export interface Deps {
   slack?: SlackApp;
   /** Sealed evidence and the log, read only (store/open.ts): a closed request's evidence is served from it. */
   store?: StoreReader;
+  /** The transparency log over that store: checkpoints, leaves and proofs (server/log.ts). */
+  log?: LogService;
 }
 
 /** How the caller's id is looked up (server/lookup.ts): an agent only among its own; a retry spends its listing budget. */

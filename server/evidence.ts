@@ -11,13 +11,15 @@ import type { EvidenceBundle, EvidenceView } from '../common/bundle';
 import { AmbiguousRequestIdError, RequestNotFoundError } from '../common/refusals';
 import type { StoredEvidence, StoreReader } from '../store/types';
 import type { Approvals } from './approvals';
+import type { LogService } from './log';
 import { lookUpRequest, type Lookup } from './lookup';
 
 const WORKFLOW_ID = /^cs-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}-[0-9a-f]{16}$/;
 const REQUEST_ID = /^[0-9a-f]{16}$/;
 
 /** The evidence `id` names, for a caller limited by `lookup` (an agent sees only its own requests). */
-export async function evidenceFor(backend: Approvals, store: StoreReader | undefined, id: string, lookup: Lookup): Promise<EvidenceView> {
+export async function evidenceFor(backend: Approvals, store: StoreReader | undefined, id: string, lookup: Lookup, log?: LogService): Promise<EvidenceView> {
+  const sealedView = (stored: StoredEvidence) => sealedWithProof(stored, log);
   let workflowId: string | undefined;
   try {
     workflowId = await lookUpRequest(backend, id, lookup);
@@ -58,9 +60,13 @@ async function storedFor(store: StoreReader, id: string, agent: string | undefin
   return workflows[0] ? store.getEvidence(workflows[0]) : undefined;
 }
 
-/** A stored bundle as the API serves it; one whose text names another workflow is not served. */
-function sealedView(stored: StoredEvidence): EvidenceView {
+/**
+ * A stored bundle as the API serves it, with its log proof once a checkpoint covers its leaf (so
+ * `verify` proves it is in the log); one whose text names another workflow is not served.
+ */
+async function sealedWithProof(stored: StoredEvidence, log: LogService | undefined): Promise<EvidenceView> {
   const bundle = JSON.parse(stored.text) as EvidenceBundle;
   if (bundle?.workflowId !== stored.workflowId) throw new Error(`The stored evidence of ${stored.workflowId.slice(0, 200)} names another workflow: the store has been tampered with.`);
-  return { sealed: true, bundle };
+  const proof = log ? await log.bundleProof(bundle, stored.runId) : undefined;
+  return { sealed: true, bundle: proof ? { ...bundle, log: proof } : bundle };
 }

@@ -87,6 +87,10 @@ export const ANSWERS = {
   InboxSession: answers.InboxSession,
   SlackLinkOffer: answers.SlackLinkOffer,
   SlackLinked: answers.SlackLinked,
+  BundleLogProof: answers.BundleLogProof,
+  LogLeaves: answers.LogLeaves,
+  InclusionProof: answers.InclusionProof,
+  ConsistencyProof: answers.ConsistencyProof,
   SlackReply: answers.SlackReply,
   OpenApiDocument: answers.OpenApiDocument,
 };
@@ -146,6 +150,10 @@ const NOT_AN_AGENT = 'A reviewer credential: this endpoint is for agents and aud
 const AMBIGUOUS = 'A short id matches more than one request (code AMBIGUOUS_ID)';
 const NOT_A_REVIEWER = 'Not a reviewer (code FORBIDDEN)';
 const NO_SLACK = 'The Slack app is not configured on this server (code NOT_FOUND)';
+const NOT_AN_AUDITOR = 'Not an auditor key: this endpoint names every agent\'s requests (code FORBIDDEN)';
+const NO_LOG = 'The server keeps no store, the log has no checkpoint yet, or (a bundle) the store holds none of that run (code NOT_FOUND)';
+const whole = (name: string, description: string, required = true) => ({ name, in: 'query', required, description, schema: { type: 'integer', minimum: 0 } });
+const LOG_REFUSALS = (forbidden: string) => ({ refuses: [401, 404, 422, 429], why: { 403: forbidden, 404: NO_LOG } });
 const LINK_REFUSED = 'Not signed in to the inbox, a link code that is not valid or used already, or a passkey that does not verify (code UNAUTHENTICATED)';
 
 /** One row per route served, in the order of server/app.ts. */
@@ -356,6 +364,29 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       ok: { description: 'Valid', schema: 'Ok' },
       refuses: [400, 401, 404, 413, 415, 422, 429],
       why: { 403: 'Not a reviewer, or no x-countersign-csrf header with the inbox cookie (code FORBIDDEN, CSRF)' },
+    },
+  },
+  '/v1/log/checkpoint': { get: { operationId: 'getLogCheckpoint', summary: "The transparency log's latest checkpoint: a C2SP signed note by the layer key (origin countersign/<key id>, tree size, base64 root)", security: AGENT, ok: { description: 'The signed checkpoint note', type: 'text/plain' }, refuses: [401, 404, 429], why: { 403: NOT_AN_AGENT, 404: NO_LOG } } },
+  '/v1/log/leaves': {
+    get: {
+      operationId: 'listLogLeaves',
+      summary: "The log's leaves from start, at most count (1000) a page; fewer at the end of the log",
+      security: AGENT,
+      parameters: [whole('start', 'The first leaf index (default 0)', false), { ...whole('count', 'Leaves in this page, 1 to 1000 (default 1000)', false), schema: { type: 'integer', minimum: 1, maximum: 1000 } }],
+      ok: { description: 'A page of leaves, each its index and data (base64)', schema: 'LogLeaves' },
+      ...LOG_REFUSALS(NOT_AN_AUDITOR),
+    },
+  },
+  '/v1/log/proof/inclusion': { get: { operationId: 'getInclusionProof', summary: 'The RFC 9162 inclusion proof of one leaf in the tree of size leaves', security: AGENT, parameters: [whole('index', 'The leaf index, below size'), whole('size', 'The tree size, at most the log size')], ok: { description: 'The proof, hex hashes leaf to root', schema: 'InclusionProof' }, ...LOG_REFUSALS(NOT_AN_AGENT) } },
+  '/v1/log/proof/consistency': { get: { operationId: 'getConsistencyProof', summary: 'The RFC 9162 consistency proof from the tree of from leaves to the tree of to leaves', security: AGENT, parameters: [whole('from', 'The earlier tree size, at most to'), whole('to', 'The later tree size, at most the log size')], ok: { description: 'The proof, hex hashes', schema: 'ConsistencyProof' }, ...LOG_REFUSALS(NOT_AN_AGENT) } },
+  '/v1/log/bundle': {
+    get: {
+      operationId: 'getLoggedBundle',
+      summary: 'A sealed bundle exactly as the store keeps it, by the workflow id and run id its log leaf names (what log audit checks each leaf against)',
+      security: AGENT,
+      parameters: [{ name: 'workflowId', in: 'query', required: true, description: "The leaf's workflowId", schema: { type: 'string', maxLength: 1000 } }, { name: 'runId', in: 'query', required: true, description: "The leaf's runId", schema: { type: 'string', maxLength: 128 } }],
+      ok: { description: 'The bundle text as sealed', type: 'application/json' },
+      ...LOG_REFUSALS(NOT_AN_AUDITOR),
     },
   },
   '/v1/slack/interactions': {

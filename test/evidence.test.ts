@@ -122,15 +122,23 @@ describe('verify', () => {
     const exported = await cli(['evidence', request.requestId, '--out', file], { COUNTERSIGN_API_KEY: ctx.stack.agentKeys.get('support-bot')! });
     assert.equal(exported.code, 0, exported.stderr);
     bundle = JSON.parse(readFileSync(file, 'utf8'));
-    assert.deepEqual(bundle, JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')), 'the export equals the sink file');
+    const { log, ...signed } = bundle;
+    assert.deepEqual(signed, JSON.parse(readFileSync(outcome.evidence!.path, 'utf8')), 'the export is the sealed file, with its log proof beside the signed body');
+    assert.ok(log && log.treeSize > log.index, 'the export carries its log proof');
   });
 
   test('a real bundle verifies, offline, against the layer key', async () => {
     writeFileSync(join(home, 'layer.pub'), ctx.stack.signer.publicKey);
     const run = await cli(['verify', file, '--key', join(home, 'layer.pub')]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /OK — hash chain of \d+ events; request digest; approval record signature and digests; execution receipt signature; bundle signature\n/);
-    assert.match(run.stdout, /bundle\.json: not proven to be in a log: it carries no inclusion proof/);
+    assert.match(run.stdout, /OK — hash chain of \d+ events; request digest; approval record signature and digests; execution receipt signature; bundle signature; in log countersign\/[0-9a-f]{16}: leaf \d+ of \d+, under a checkpoint signed by the same key\n/);
+    assert.doesNotMatch(run.stdout, /not proven/);
+    const { log: _log, ...unlogged } = bundle;
+    const bare = join(home, 'bare.json');
+    writeFileSync(bare, JSON.stringify(unlogged));
+    const without = await cli(['verify', bare, '--key', join(home, 'layer.pub')]);
+    assert.equal(without.code, 0, without.stderr);
+    assert.match(without.stdout, /bare\.json: not proven to be in a log: it carries no inclusion proof/);
     const wrongKey = await cli(['verify', file, '--key', impostor.publicKey]);
     assert.equal(wrongKey.code, 1);
     assert.match(wrongKey.stderr, /NOT TRUSTED at signer: signed by key [0-9a-f]{16}, not by the trusted key/);

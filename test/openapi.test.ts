@@ -134,6 +134,21 @@ describe('real answers, as the served OpenAPI document says', () => {
     assert.equal(final.body.status, 'executed');
     const evidence = await documented('GET', '/v1/requests/{id}/evidence', { path: `/v1/requests/${state.requestId}/evidence`, bearer: agentKey(), expect: 200 });
     assert.equal(evidence.body.sealed, true);
+
+    // The log, as an auditor reads it (test/log.test.ts checks its numbers).
+    await ctx.stack.cs.outcome(state.workflowId);
+    const sealed = await documented('GET', '/v1/requests/{id}/evidence', { path: `/v1/requests/${state.requestId}/evidence`, bearer: agentKey(), expect: 200 });
+    assert.ok((sealed.body.bundle as { log?: unknown }).log, 'the sealed bundle carries its log proof');
+    const auditor = ctx.stack.auditorKeys.get('audrey')!;
+    const note = await documented('GET', '/v1/log/checkpoint', { bearer: auditor, expect: 200 });
+    const size = Number(note.text.split('\n')[1]);
+    const leaves = await documented('GET', '/v1/log/leaves', { path: '/v1/log/leaves?start=0&count=10', bearer: auditor, expect: 200 });
+    await documented('GET', '/v1/log/proof/inclusion', { path: `/v1/log/proof/inclusion?index=0&size=${size}`, bearer: agentKey(), expect: 200 });
+    await documented('GET', '/v1/log/proof/consistency', { path: `/v1/log/proof/consistency?from=1&to=${size}`, bearer: agentKey(), expect: 200 });
+    await documented('GET', '/v1/log/proof/consistency', { path: '/v1/log/proof/consistency?from=x&to=1', bearer: agentKey(), expect: 422 });
+    const leaf = JSON.parse(Buffer.from((leaves.body.leaves as { data: string }[])[0]!.data, 'base64').toString()) as { workflowId: string; runId: string };
+    await documented('GET', '/v1/log/bundle', { path: `/v1/log/bundle?workflowId=${encodeURIComponent(leaf.workflowId)}&runId=${encodeURIComponent(leaf.runId)}`, bearer: auditor, expect: 200 });
+    await documented('GET', '/v1/log/leaves', { bearer: agentKey(), expect: 403 });
   });
 
   test('a policy deny, and its outcome as an event stream', async () => {

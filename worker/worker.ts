@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
+import { logCheckpoints } from '../activities/checkpoints';
 import type { Signer } from '../crypto/keys';
 import type { Store } from '../store/types';
 import type { CompiledPolicy } from '../policy/load';
@@ -38,7 +39,16 @@ export async function createApprovalWorker(options: ApprovalWorkerOptions): Prom
     namespace,
     taskQueue,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath(), bundlerOptions: { preloadModules: preloadedModules() } }),
-    activities: createActivities({ policy, logger, signer: options.signer, evidenceDir: options.evidenceDir, env: options.env, ...(options.store ? { store: options.store } : {}) }),
+    activities: createActivities({
+      policy,
+      logger,
+      signer: options.signer,
+      evidenceDir: options.evidenceDir,
+      env: options.env,
+      ...(options.store ? { store: options.store } : {}),
+      // Every worker signs a checkpoint of the log after each append: dev, cluster and tests alike.
+      checkpoints: logCheckpoints(options.signer),
+    }),
     // Approvals wait for hours on server-side timers and cost the worker nothing while evicted; a cached
     // workflow costs ~1.7 MB of heap, so the cache holds the active ones and the rest replay on their next event.
     maxCachedWorkflows: options.maxCachedWorkflows ?? 250,

@@ -117,7 +117,7 @@ export function requestRoutes(deps: Deps): Hono<Env> {
     const id = c.req.param('id') ?? '';
     if (p.role !== 'agent' && p.role !== 'auditor') throw forbidden(`This endpoint is for agents and auditors; you are signed in as ${p.role} ${p.name}.`);
     try {
-      return c.json(await evidenceFor(backend, deps.store, id, lookupFor(deps, p)));
+      return c.json(await evidenceFor(backend, deps.store, id, lookupFor(deps, p), deps.log));
     } catch (err) {
       if (err instanceof RequestNotFoundError) throw notFound(err.message);
       throw err;

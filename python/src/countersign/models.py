@@ -332,6 +332,16 @@ class BundleSigner(_View):
     public_key: str
 
 
+class BundleLogProof(_View):
+    """Where a sealed bundle is in the transparency log: its leaf, the inclusion proof and the signed checkpoint (outside the signed body)."""
+
+    run_id: str
+    index: int
+    tree_size: int
+    inclusion: list[str]
+    checkpoint: str
+
+
 class EvidenceBundle(_View):
     """The hash-chained events and what they prove; `signer` and `signature` once sealed (`countersign verify` checks it offline)."""
 
@@ -347,6 +357,8 @@ class EvidenceBundle(_View):
     receipt: SignedReceipt | None = None
     signer: BundleSigner | None = None
     signature: str | None = None
+    log: BundleLogProof | None = None
+    """Once sealed and under a checkpoint of the log."""
 
 
 class EvidenceView(_View):

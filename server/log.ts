@@ -1,0 +1,94 @@
+/**
+ * The transparency log as the front door serves it (issue 27): the latest signed checkpoint, pages of
+ * leaves, inclusion and consistency proofs, and the log proof an exported bundle carries. Proofs come
+ * from the leaf hashes, read from the store once and kept (32 bytes a leaf: leaves are never
+ * rewritten), so a proof of a tree of n leaves costs O(n) hashing and no reads after the first.
+ */
+import { leafFor, type EvidenceBundle } from '../common/bundle';
+import { bundleLogProof, type BundleLogProof } from '../common/tlog/inclusion';
+import { consistencyProof, HASH_SIZE, inclusionProof, leafHash, toHex, type Hash } from '../common/tlog/merkle';
+import { MAX_LEAVES_PAGE } from '../store/bounds';
+import type { LogCheckpoint, LogReader } from '../store/types';
+
+/** A size or index the log cannot answer for: the caller named something out of range (one sentence, naming the field). */
+export class LogRangeError extends Error {
+  override name = 'LogRangeError';
+}
+
+export interface LeafPage {
+  /** The log's size now. */
+  treeSize: number;
+  leaves: { index: number; data: string }[];
+}
+
+export class LogService {
+  /** Leaf hashes 0..count-1, back to back. */
+  private hashes = new Uint8Array(0);
+  private count = 0;
+  private reading: Promise<void> = Promise.resolve();
+
+  constructor(private readonly log: LogReader) {}
+
+  latestCheckpoint(): Promise<LogCheckpoint | undefined> {
+    return this.log.latestCheckpoint();
+  }
+
+  /** Up to `count` leaves from `start`, their data base64; none past the end. */
+  async leaves(start: number, count: number): Promise<LeafPage> {
+    const treeSize = await this.log.logSize();
+    const end = Math.min(treeSize, start + Math.min(count, MAX_LEAVES_PAGE));
+    const leaves = start >= end ? [] : await this.log.readLeaves(start, end);
+    return { treeSize, leaves: leaves.map((l) => ({ index: l.index, data: Buffer.from(l.data).toString('base64') })) };
+  }
+
+  /** The inclusion proof of leaf `index` in the tree of `size` leaves, hex, leaf to root. */
+  async inclusion(index: number, size: number): Promise<string[]> {
+    await this.withinLog('size', size);
+    if (index >= size) throw new LogRangeError(`Query parameter "index" must be below "size" (${size}), got ${index}.`);
+    return inclusionProof(index, size, this.read).map(toHex);
+  }
+
+  /** The consistency proof from the tree of `from` leaves to the tree of `to` leaves, hex. */
+  async consistency(from: number, to: number): Promise<string[]> {
+    await this.withinLog('to', to);
+    if (from > to) throw new LogRangeError(`Query parameter "from" must be at most "to" (${to}), got ${from}.`);
+    return consistencyProof(from, to, this.read).map(toHex);
+  }
+
+  /** The `log` field of a sealed bundle: its leaf under the latest checkpoint; undefined while no checkpoint covers it. */
+  async bundleProof(bundle: EvidenceBundle, runId: string): Promise<BundleLogProof | undefined> {
+    const index = await this.log.leafIndex(leafHash(leafFor(bundle, runId)));
+    const checkpoint = await this.log.latestCheckpoint();
+    if (index === undefined || !checkpoint || checkpoint.treeSize <= index) return undefined;
+    await this.extend(checkpoint.treeSize);
+    return bundleLogProof({ runId, index, treeSize: checkpoint.treeSize, checkpoint: checkpoint.note }, this.read);
+  }
+
+  private async withinLog(field: string, size: number): Promise<void> {
+    const logSize = await this.log.logSize();
+    if (size > logSize) throw new LogRangeError(`Query parameter "${field}" must be at most the log's size, ${logSize}, got ${size}.`);
+    await this.extend(size);
+  }
+
+  private readonly read = (start: number, end: number): Hash[] => {
+    if (end > this.count) throw new RangeError(`leaf ${end - 1} is not read yet`);
+    return Array.from({ length: end - start }, (_, i) => this.hashes.subarray((start + i) * HASH_SIZE, (start + i + 1) * HASH_SIZE));
+  };
+
+  /** Reads the hashes of leaves up to `size`, one reader at a time. */
+  private extend(size: number): Promise<void> {
+    const done = this.reading.then(async () => {
+      while (this.count < size) {
+        const page = await this.log.readLeaves(this.count, Math.min(size, this.count + MAX_LEAVES_PAGE));
+        if (this.hashes.length < (this.count + page.length) * HASH_SIZE) {
+          const grown = new Uint8Array(Math.max(this.hashes.length * 2, (this.count + page.length) * HASH_SIZE));
+          grown.set(this.hashes.subarray(0, this.count * HASH_SIZE));
+          this.hashes = grown;
+        }
+        for (const leaf of page) this.hashes.set(leaf.hash, this.count++ * HASH_SIZE);
+      }
+    });
+    this.reading = done.catch(() => undefined);
+    return done;
+  }
+}
