@@ -529,7 +529,7 @@ describe('7. evidence', () => {
     const bundle = JSON.parse(exported.stdout) as EvidenceBundle;
     assert.equal(bundle.workflowId, legit.workflowId);
     assert.equal(bundle.outcome.status, 'executed');
-    const { signature: _s, ...body } = bundle;
+    const { signature: _s, log: _log, ...body } = bundle; // the log proof rides outside the signed body
     assert.equal(bundleDigest(body), legitOutcome.evidence!.digest);
   });
 
