@@ -40,6 +40,9 @@ import { HISTORY_SHARDS, startClusterStack, TEMPORAL_PROCESSES, TEMPORAL_SERVER_
 import { cpuPerOperation, pidsNamed, type CpuGroups } from './cpu';
 import { benchAdapters, type AdapterBench } from './adapters';
 import { benchSlack } from './slack';
+import { benchStore } from './store';
+import { databaseSettings } from '../config/database';
+import { postgresStore } from '../store/postgres';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 200);
@@ -252,6 +255,19 @@ async function main(): Promise<void> {
 
     log(`4c/6 agent frameworks (${N} each): an auto-allowed tool call through AI SDK, OpenAI Agents and LangChain, with and without their countersign adapters, next to the direct SDK`);
     results.adapters = await benchAdapters(env, home, N);
+    save(true);
+
+    log(`4d/6 the store: log appends over 32 concurrent sealers (files${cluster ? ' and PostgreSQL' : ''}), the audit of a log of 10,000 bundles`);
+    {
+      // On the cluster, countersign's own database as the stack provisioned it, as the workers' role.
+      const settings = cluster ? databaseSettings(cluster.store.workerEnv) : undefined;
+      const postgres = settings ? await postgresStore(settings, { applicationName: 'countersign-bench', access: 'write' }) : undefined;
+      try {
+        results.store = await benchStore({ ...(postgres ? { postgres } : {}), log });
+      } finally {
+        await postgres?.close();
+      }
+    }
     save(true);
 
     if (PENDING > 0) {
