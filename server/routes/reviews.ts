@@ -23,7 +23,7 @@ import { forbidden, HttpProblem, invalid, notFound, unauthenticated } from '../p
 import { SessionError } from '../sessions';
 import { CLONED_PASSKEY } from '../sign-counts';
 
-type Reviewer = { name: string; groups: string[] };
+export type Reviewer = { name: string; groups: string[] };
 
 export function reviewRoutes(deps: Deps): Hono<Env> {
   const { backend, policy, sessions } = deps;
@@ -122,8 +122,7 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
 }
 
 /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
-async function reviewFor(c: Context, deps: Deps, reviewer: Reviewer): Promise<ReviewView> {
-  const id = c.req.param('id') ?? '';
+export async function reviewFor(c: Context, deps: Deps, reviewer: Reviewer, id: string = c.req.param('id') ?? ''): Promise<ReviewView> {
   // Not there and not routed to you read the same (the sentence depends only on the id's shape).
   const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.${isPrefix(id) ? ` ${NOT_LISTED_YET}` : ''}`);
   let view: ReviewView;
@@ -146,7 +145,7 @@ function catalogCheck(deps: Deps, view: ReviewView, payload: unknown): void {
 }
 
 /** The front door's sentence for a decision whose signature is refused. */
-function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, reviewer: string): string {
+export function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, reviewer: string): string {
   switch (checked.why) {
     case 'unknown-passkey':
       return `The passkey that signed this decision is not one the directory registers for ${reviewer}.`;
