@@ -6,6 +6,8 @@
  */
 import { z } from 'zod';
 import {
+  BatchBody,
+  BatchStatementBody,
   ChallengeBody,
   ConsumeBody,
   DecisionBody,
@@ -43,6 +45,8 @@ export const BODIES = {
   DecisionBody: decisionSent(true),
   StatementBody: decisionSent(false),
   ValidateBody,
+  BatchBody,
+  BatchStatementBody,
   ChallengeBody,
   LoginBody,
   EnrollOptionsBody,
@@ -78,6 +82,11 @@ export const ANSWERS = {
   DecisionReceipt: answers.DecisionReceipt,
   StatementToSign: answers.StatementToSign,
   DecisionStatement: answers.DecisionStatement,
+  BatchToSign: answers.BatchToSign,
+  BatchStatement: answers.BatchStatement,
+  BatchItem: answers.BatchItem,
+  BatchAnswer: answers.BatchAnswer,
+  BatchResult: answers.BatchResult,
   Whoami: answers.Whoami,
   Ok: answers.Ok,
   LoginChallenge: answers.LoginChallenge,
@@ -364,6 +373,31 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       ok: { description: 'Valid', schema: 'Ok' },
       refuses: [400, 401, 404, 413, 415, 422, 429],
       why: { 403: 'Not a reviewer, or no x-countersign-csrf header with the inbox cookie (code FORBIDDEN, CSRF)' },
+    },
+  },
+  '/v1/batches': {
+    post: {
+      operationId: 'submitBatchApproval',
+      summary: "Approves several requests with one signature by the reviewer's key or passkey over a Merkle root of their leaves (workflow, run, request id, version and policy digests); each request then answers alone",
+      security: REVIEWER,
+      body: 'BatchBody',
+      ok: { description: "Each request's answer: accepted with its receipt, or refused alone with its code (STALE_VERSION for a version changed since it was shown)", schema: 'BatchAnswer' },
+      refuses: [400, 401, 413, 415, 422, 429],
+      why: {
+        401: 'No valid session, or the signature does not verify over this batch (code UNAUTHENTICATED); nothing was decided',
+        403: 'Not a reviewer, no x-countersign-csrf header with the inbox cookie (code FORBIDDEN, CSRF), a request this reviewer may not decide now (NOT_ELIGIBLE), or one whose rule forbids batching (BATCH_NOT_ALLOWED): the whole batch is refused, nothing was decided',
+      },
+    },
+  },
+  '/v1/batches/statement': {
+    post: {
+      operationId: 'prepareBatchStatement',
+      summary: 'The batch statement a passkey signs, its leaves and its challenge (base64url SHA-256 of the statement); the body names each request shown and its version',
+      security: REVIEWER,
+      body: 'BatchStatementBody',
+      ok: { description: 'What to sign', schema: 'BatchToSign' },
+      refuses: [400, 401, 413, 415, 422, 429],
+      why: { 403: 'Not a reviewer, no x-countersign-csrf header with the inbox cookie (code FORBIDDEN, CSRF), a request this reviewer may not decide now (NOT_ELIGIBLE), or one whose rule forbids batching (BATCH_NOT_ALLOWED)' },
     },
   },
   '/v1/log/checkpoint': { get: { operationId: 'getLogCheckpoint', summary: "The transparency log's latest checkpoint: a C2SP signed note by the layer key (origin countersign/<key id>, tree size, base64 root)", security: AGENT, ok: { description: 'The signed checkpoint note', type: 'text/plain' }, refuses: [401, 404, 429], why: { 403: NOT_AN_AGENT, 404: NO_LOG } } },

@@ -119,7 +119,7 @@ test('review rules: one passkey signature approves every request of the batch, a
     assert.ok(r.ok, (r as { message?: string }).message);
     assert.equal(r.state.status, 'approved');
     const approved = r.events.find((e) => e.type === 'approved')!;
-    const batch = approved.data!.batch as { root: string; size: number; index: number; leaf: BatchItem };
+    const batch = approved.data!.batch as unknown as { root: string; size: number; index: number; leaf: BatchItem };
     assert.deepEqual({ root: batch.root, size: batch.size, index: batch.index }, { root: decisions[0]!.decision === 'approve' ? decisions[0]!.batch!.root : '', size: 3, index: i });
     assert.deepEqual(batch.leaf, batchItemOf(s, decisions[i]!));
     assert.equal((approved.data!.statement as { root: string }).root, batch.root, 'the statement kept is the batch statement');
