@@ -18,8 +18,7 @@ import { signedIn } from '../auth';
 import type { Deps } from '../deps';
 import { jsonBody, largeBody, parse, type Env } from '../http';
 import { HttpProblem, invalid, unauthenticated } from '../problems';
-import { CLONED_PASSKEY } from '../sign-counts';
-import { reviewFor, signatureRefused, type Reviewer } from './reviews';
+import { countPasskeySignature, passkeyRequest, reviewFor, signatureRefused, type Reviewer } from './reviews';
 
 export function batchRoutes(deps: Deps): Hono<Env> {
   const { backend, policy } = deps;
@@ -31,17 +30,10 @@ export function batchRoutes(deps: Deps): Hono<Env> {
     const body = parse(BatchStatementBody, await jsonBody(c));
     const views = await decidable(c, deps, reviewer, body.items.map((i) => i.id));
     const items: BatchItem[] = views.map((view, i) => leafOf(view, body.items[i]!.versionDigest));
-    const passkeys = policy.reviewerPasskeys.get(reviewer.name) ?? [];
-    if (!passkeys.length || !policy.webauthn) throw unauthenticated(`${reviewer.name} has no passkey in the directory: approve a batch from the CLI, or enrol one (countersign reviewers invite).`);
+    const passkey = passkeyRequest(deps, reviewer.name, 'approve a batch from the CLI');
     const signedAt = new Date().toISOString();
     const statement = batchStatement(reviewer.name, batchTree(items), body.comment, signedAt);
-    return c.json({
-      statement,
-      items,
-      challenge: bytesToBase64Url(batchChallenge(statement)),
-      signedAt,
-      passkey: { rpId: policy.webauthn.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' as const })) },
-    } satisfies BatchToSign);
+    return c.json({ statement, items, challenge: bytesToBase64Url(batchChallenge(statement)), signedAt, passkey } satisfies BatchToSign);
   });
 
   /** A signed batch approval: checked whole here, then sent to each request, which answers alone. */
@@ -60,10 +52,7 @@ export function batchRoutes(deps: Deps): Hono<Env> {
     const credentials = { key: policy.reviewerKeys.get(reviewer.name), passkeys: policy.reviewerPasskeys.get(reviewer.name) ?? [], webauthn: policy.webauthn };
     const checked = verifyBatch(batchStatement(reviewer.name, tree, body.comment, signature.signedAt), signature, credentials);
     if (!checked.ok) throw unauthenticated(signatureRefused(checked, reviewer.name).replace('this request and version', 'this batch'));
-    if ('passkey' in signature && !(await deps.signCounts.advance(signature.passkey.credentialId, checked.signCount!))) {
-      deps.logger.warn({ reviewer: reviewer.name, credentialId: signature.passkey.credentialId.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
-      throw unauthenticated(CLONED_PASSKEY);
-    }
+    await countPasskeySignature(deps, reviewer.name, signature, checked.signCount);
     const results: BatchResult[] = [];
     for (const [index, item] of body.items.entries()) {
       const named = { workflowId: item.workflowId, requestId: item.requestId };
