@@ -182,11 +182,20 @@ describe('a batch of requests approved with one signature', () => {
     assert.match(run.stderr, new RegExp(`No request ${finance.requestId} in your queue`));
     await untouched([...ours, finance]);
 
+    // The same two alone are approved together: exit 0, each answer in the JSON.
+    const both = await cli(['review', 'approve', ours[0]!.requestId, ours[1]!.requestId, '--as', 'alice', '--json']);
+    assert.equal(both.code, 0, both.stderr);
+    const answer = JSON.parse(both.stdout) as BatchAnswer;
+    assert.equal(answer.size, 2);
+    assert.deepEqual(answer.results.map((r) => [r.requestId, r.accepted && r.status]), ours.map((r) => [r.requestId, 'approved']));
+    await untouched([finance]);
+
     // Around the server: dave is not in support, whatever batch he signs for support's requests.
-    const daves = signedBatch('dave', [leaf(await view(ours[0]!.workflowId))]);
-    const raw = ctx.env.client.workflow.getHandle(ours[0]!.workflowId);
-    await refusedWith(raw.executeUpdate(decideUpdate, { args: [{ decision: 'approve', reviewer: 'dave', versionDigest: (await view(ours[0]!.workflowId)).currentDigest, signature: daves.body.signature, batch: daves.tree.positions[0]! }] }), 'NOT_ELIGIBLE');
-    await untouched(ours);
+    const third = await refund(230);
+    const daves = signedBatch('dave', [leaf(await view(third.workflowId))]);
+    const raw = ctx.env.client.workflow.getHandle(third.workflowId);
+    await refusedWith(raw.executeUpdate(decideUpdate, { args: [{ decision: 'approve', reviewer: 'dave', versionDigest: (await view(third.workflowId)).currentDigest, signature: daves.body.signature, batch: daves.tree.positions[0]! }] }), 'NOT_ELIGIBLE');
+    await untouched([third]);
   });
 
   test('a replayed batch signature on a new request is refused, through the server and around it, and nothing changes', async () => {
