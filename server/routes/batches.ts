@@ -92,7 +92,7 @@ async function decidable(c: Context, deps: Deps, reviewer: Reviewer, ids: string
       throw err;
     }
     if (!mayDecideView(view, reviewer.name, reviewer.groups) || !WAITING_STATUSES.includes(view.status)) throw notYours();
-    if (!view.runId || !view.policy) throw invalid(`Request ${view.requestId} (items.${i}) was made before batch decisions: approve it on its own; nothing was decided.`);
+    if (!view.runId || !view.policy || view.policy.batch === undefined) throw invalid(`Request ${view.requestId} (items.${i}) was made before batch decisions: approve it on its own; nothing was decided.`);
     if (view.policy.batch !== true) {
       throw new HttpProblem(403, ReasonCode.BATCH_NOT_ALLOWED, `Rule ${view.policy.ruleIds.join(', ')} does not allow batch approval of request ${view.requestId} (items.${i}): approve it on its own; nothing was decided.`);
     }
