@@ -444,11 +444,12 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     for (const r of requests) await page.getByRole('checkbox', { name: new RegExp(`request ${r.requestId}`) }).check();
     await assertText(page.locator('.batch-count'), /^3 requests selected$/);
     await page.getByLabel('Comment for each request (optional)').fill('Month-end credits, checked against the ledger.');
+    await page.screenshot({ path: join(ARTIFACTS, 'inbox-batch.png'), fullPage: true });
     await page.getByRole('button', { name: 'Approve selected' }).click();
     for (const r of requests) {
       await assertText(page.locator(`.batch-results li[data-request-id="${r.requestId}"]`), new RegExp(`^Approved: invoices\\.credit on invoice:INV-1\\d \\(request ${r.requestId}\\): approved \\(1 of 1 approvals\\)$`));
     }
-    await page.screenshot({ path: join(ARTIFACTS, 'inbox-batch.png'), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'inbox-batch-approved.png'), fullPage: true });
     for (const r of requests) {
       await r.wait(20_000);
       assert.equal(r.status, 'approved');
