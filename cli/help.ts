@@ -149,8 +149,10 @@ page; when more wait, stderr gives the command for the next page (--cursor).`,
     examples: ['countersign review show 6bfc8b4a --as dave'],
   },
   'review approve': {
-    usage: 'review approve <id> [--edit payload.json] [--comment C] [--as NAME] [--json]',
+    usage: 'review approve <id> [<id> ...] [--edit payload.json] [--comment C] [--as NAME] [--json]',
     about: `Approves the request, signed with your key; --edit approves an edited payload instead (policy re-runs on it).
+Several ids (up to 50) approve them as one batch with one signature; each answers alone (exit 1 if any
+is refused), and one you may not decide, or whose rule says batch: false, refuses the whole batch.
 ${DECISION}`,
     flags: {
       edit: { type: 'string', value: 'FILE', help: 'approve this payload (JSON) instead of the one shown' },
@@ -160,7 +162,7 @@ ${DECISION}`,
       digest,
       json,
     },
-    examples: ['countersign review approve 6bfc8b4a --as dave'],
+    examples: ['countersign review approve 6bfc8b4a --as dave', 'countersign review approve 6bfc8b4a 91c2d0e7 0f3a55b2 --as dave'],
   },
   'review deny': {
     usage: 'review deny <id> --reason CODE --message "..." [--as NAME] [--json]',

@@ -11,6 +11,8 @@ import { DecisionRefusedError, InvalidRequestError } from '../common/refusals';
 import type { ReviewerDecision } from '../common/inputs';
 import type { DecisionReceipt, ReviewView } from '../common/views';
 import { decisionStatement, decisionStatementV1, statementTarget } from '../common/signing';
+import { BATCH_DOMAIN, batchStatement, batchTree, type BatchItem } from '../common/batch';
+import type { BatchAnswer } from '../common/responses';
 import { HttpClient, ServerProblem, UnauthenticatedError } from './http';
 import type { RequestRow } from './sdk';
 
@@ -137,10 +139,39 @@ export class Reviewer {
     return this.send(view.workflowId, { ...unsigned, signature: { signedAt, value: signed.signature } });
   }
 
+  /**
+   * Approves several requests with one signature: over the Merkle root of one leaf per request
+   * (its workflow, run, request id and the version and policy `shown`). The batch is refused whole
+   * (DecisionRefusedError) when one request may not be decided by this reviewer or in a batch;
+   * otherwise each request answers alone in `results` (a stale version STALE_VERSION, the others go through).
+   */
+  async approveBatch(targets: readonly { view: ReviewView; shown?: Shown }[], comment?: string): Promise<BatchAnswer> {
+    const items: BatchItem[] = targets.map(({ view, shown }) => ({
+      workflowId: view.workflowId,
+      runId: shown?.runId ?? view.runId ?? '',
+      requestId: view.requestId,
+      versionDigest: shown?.versionDigest ?? view.currentDigest,
+      policyDigest: shown?.policyDigest ?? view.policy?.policyDigest ?? '',
+    }));
+    const signedAt = new Date().toISOString();
+    const signed = this.signer.sign(BATCH_DOMAIN, batchStatement(this.name, batchTree(items), comment, signedAt));
+    return this.sendBatch({ items, ...(comment !== undefined ? { comment } : {}), signature: { signedAt, value: signed.signature } });
+  }
+
+  /** Sends a batch approval exactly as given (the server and each workflow judge it). */
+  async sendBatch(batch: unknown): Promise<BatchAnswer> {
+    return this.refusing(() => this.http.request<BatchAnswer>('POST', '/v1/batches', batch));
+  }
+
   /** Sends a decision exactly as given (already signed, or not: the server and the workflow judge it). */
   async send(id: string, decision: unknown): Promise<DecisionReceipt> {
+    return this.refusing(() => this.http.request<DecisionReceipt>('POST', `/v1/reviews/${encodeURIComponent(id)}/decisions`, decision));
+  }
+
+  /** A refusal with a reason code reads as DecisionRefusedError. */
+  private async refusing<T>(send: () => Promise<T>): Promise<T> {
     try {
-      return await this.http.request('POST', `/v1/reviews/${encodeURIComponent(id)}/decisions`, decision);
+      return await send();
     } catch (err) {
       if (err instanceof UnauthenticatedError) throw new DecisionRefusedError(ReasonCode.UNAUTHENTICATED, err.message);
       if (err instanceof InvalidRequestError) throw new DecisionRefusedError(ReasonCode.INVALID_REQUEST, err.message);

@@ -4,6 +4,7 @@ import { verifyChain, type EvidenceEvent } from './evidence';
 import type { ActionRequest } from './inputs';
 import type { ApprovalOutcome, ApprovalRecord, ExecutionReceipt, Signed } from './views';
 import { base64UrlToBytes, verifyPasskeyAssertion } from './webauthn';
+import { batchChallenge, batchMessage, inBatch, type BatchItem, type BatchPosition, type BatchStatement } from './batch';
 import { chatAttestationMessage, DECISION_DOMAIN, decisionChallenge, decisionMessageV1, keyId, signingMessage, type DecisionStatement, type DecisionStatementV1 } from './signing';
 import { verifyEd25519 } from './ed25519';
 import { checkLogProof, type BundleLogProof, type LoggedAt } from './tlog/inclusion';
@@ -108,6 +109,20 @@ function statementMessage(statement: DecisionStatement | DecisionStatementV1): s
   return 'versionDigest' in statement ? signingMessage(DECISION_DOMAIN, statement) : decisionMessageV1(statement);
 }
 
+/** Where a batch approval's request sits in the batch, as the evidence keeps it (workflows/review.ts). */
+type BatchEvidence = BatchPosition & { leaf?: BatchItem };
+
+/** A batch approval's leaf is this request at the version decided, inside the tree whose root the statement signs. */
+function batchSigned(batch: BatchEvidence, statement: BatchStatement, decided: { workflowId: string; requestId: string; versionDigest?: string }): { ok: true } | { ok: false; reason: string } {
+  const leaf = batch.leaf;
+  if (!leaf || leaf.workflowId !== decided.workflowId || leaf.requestId !== decided.requestId || leaf.versionDigest !== decided.versionDigest) {
+    return { ok: false, reason: 'its batch leaf names another request or version' };
+  }
+  if (!Array.isArray(batch.proof) || !inBatch(leaf, batch)) return { ok: false, reason: 'the request is not in the batch its proof names' };
+  if (statement.root !== batch.root || statement.size !== batch.size) return { ok: false, reason: 'the signed batch statement names another tree' };
+  return { ok: true };
+}
+
 /** Checks a bundle offline: the chain, every signature and the digests; names the first broken link. */
 export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}): Verification {
   const checks: string[] = [];
@@ -131,7 +146,7 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
   checks.push('request digest');
 
   for (const event of bundle.events) {
-    const data = event.data as { decision?: string; signature?: string; publicKey?: string; passkey?: PasskeyEvidence; chat?: ChatEvidence; statement?: DecisionStatement | DecisionStatementV1 } | undefined;
+    const data = event.data as { decision?: string; versionDigest?: string; signature?: string; publicKey?: string; passkey?: PasskeyEvidence; chat?: ChatEvidence; batch?: BatchEvidence; statement?: DecisionStatement | DecisionStatementV1 } | undefined;
     if (!data?.decision || event.actor === undefined) continue;
     const who = event.actor ?? 'a reviewer';
     const registeredKeys = options.directory?.keys.get(who) ?? [];
@@ -143,6 +158,9 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
     }
     const s = data.statement;
     if (!s) return fail(at, `${who}'s ${event.type} decision keeps no signed statement`);
+    const batched = data.batch ? batchSigned(data.batch, s as unknown as BatchStatement, { workflowId: bundle.workflowId, requestId: bundle.requestId, versionDigest: data.versionDigest }) : undefined;
+    if (batched && !batched.ok) return fail(at, `${who}'s batch approval: ${batched.reason}`);
+    if (batched && (data.chat || !data.passkey && !data.signature)) return fail(at, `${who}'s batch approval is not signed by their own key or passkey`);
     if (data.chat) {
       // A chat decision: the front door attests that Slack signed the click and that the Slack user is linked to this reviewer.
       const c = data.chat;
@@ -160,12 +178,12 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
       const rpId = options.directory?.webauthn?.rpId ?? p.rpId;
       const origins = options.directory?.webauthn?.origins ?? [assertionOrigin(p.clientDataJSON) ?? ''];
       if (!rpId) return fail(at, `${who}'s passkey decision names no relying party, and no policy is given to say which`);
-      const checked = verifyPasskeyAssertion(p, trusted, { challenge: decisionChallenge(s), origins, rpId });
+      const checked = verifyPasskeyAssertion(p, trusted, { challenge: batched ? batchChallenge(s as unknown as BatchStatement) : decisionChallenge(s), origins, rpId });
       if (!checked.ok) return fail(at, `the passkey assertion of ${who} on this ${event.type} decision does not verify: ${checked.reason}`);
-    } else if (!data.publicKey || !verifyEd25519(data.publicKey, statementMessage(s), data.signature!)) {
+    } else if (!data.publicKey || !verifyEd25519(data.publicKey, batched ? batchMessage(s as unknown as BatchStatement) : statementMessage(s), data.signature!)) {
       return fail(at, `the signature of ${who} on this ${event.type} decision does not verify`);
     }
-    const named = 'versionDigest' in s ? s.workflowId === bundle.workflowId && s.requestId === bundle.requestId : s.requestId === bundle.requestId;
+    const named = batched ? true : 'versionDigest' in s ? s.workflowId === bundle.workflowId && s.requestId === bundle.requestId : s.requestId === bundle.requestId;
     if (!named || s.reviewer !== event.actor || s.decision !== data.decision) {
       return fail(at, `${who}'s signed statement is for another request, reviewer or decision`);
     }

@@ -18,6 +18,8 @@ export const ReasonCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The rule wants a stronger proof than this decision gives: a passkey, not a chat click. */
   ASSURANCE_REQUIRED: 'ASSURANCE_REQUIRED',
+  /** A batch approval of a request whose rule forbids batching (`batch: false`, the default from high risk): approve it on its own. */
+  BATCH_NOT_ALLOWED: 'BATCH_NOT_ALLOWED',
   /** The agent already has as many requests waiting for a reviewer as it may: refused at the front door, nothing started. */
   TOO_MANY_OPEN_REQUESTS: 'TOO_MANY_OPEN_REQUESTS',
 } as const;

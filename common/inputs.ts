@@ -108,6 +108,8 @@ export const PolicyDecision = z.lazy(() => z.object({
   assurance: z.enum(['chat', 'passkey']).optional(),
   /** The front door's public key (directory.server.startKey), which signs chat attestations. */
   attestationKey: z.string().optional(),
+  /** Whether one batch signature may approve this request (the rules' `batch`; false by default from high risk). Absent: never. */
+  batch: z.boolean().optional(),
   /** The catalog's display fields for this payload, in the catalog's order: what a reviewer sees first. */
   display: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
 }));
@@ -178,6 +180,24 @@ const hexDigest = () => z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest
  */
 const versionDigest = () => hexDigest().optional();
 
+/** The most requests one batch signature approves (common/batch.ts). */
+export const MAX_BATCH_SIZE = 50;
+/** No inclusion proof in a tree of MAX_BATCH_SIZE leaves is longer than this (ceil(log2 50) = 6). */
+export const MAX_BATCH_PROOF = 6;
+
+/**
+ * Where this request sits in a batch the reviewer signed once (common/batch.ts): the signature then
+ * covers the batch statement over `root`, and the workflow checks its own leaf is at `index`.
+ */
+export const BatchPosition = z.lazy(() =>
+  z.strictObject({
+    root: hexDigest(),
+    size: z.number().int().min(1).max(MAX_BATCH_SIZE),
+    index: z.number().int().min(0).max(MAX_BATCH_SIZE - 1),
+    proof: z.array(hexDigest()).max(MAX_BATCH_PROOF),
+  }),
+);
+
 /** One reviewer's decision, as sent by the CLI (Update) or an integration (Signal). */
 export const ReviewerDecision = z.lazy(() => {
   const version = versionDigest();
@@ -189,6 +209,7 @@ export const ReviewerDecision = z.lazy(() => {
       editedPayload: Payload.optional(),
       comment: z.string().max(2000).optional(),
       signature: DecisionSignature.optional(),
+      batch: BatchPosition.optional(),
     }),
     z.strictObject({
       decision: z.literal('deny'),

@@ -268,6 +268,33 @@ export const StatementToSign = z.object({
 });
 export type StatementToSign = z.infer<typeof StatementToSign>;
 
+export const BatchItem = z.object({ workflowId: z.string(), runId: z.string(), requestId: z.string(), versionDigest: digest(), policyDigest: digest() });
+export const BatchStatement = z.object({
+  reviewer: z.string(),
+  decision: z.literal('approve'),
+  root: digest().describe('Merkle root (RFC 9162 hashing, hex) over one leaf per request, in the order of items'),
+  size: z.number().int(),
+  comment: z.string().optional(),
+  signedAt: Timestamp,
+});
+export const BatchToSign = z.object({
+  statement: BatchStatement,
+  items: z.array(BatchItem).describe('The leaves, in order: send them back with the signature'),
+  challenge: z.string().describe('base64url SHA-256 of the batch statement\'s signing message: the passkey assertion\'s challenge'),
+  signedAt: Timestamp,
+  passkey: PasskeyRequest,
+});
+export type BatchToSign = z.infer<typeof BatchToSign>;
+
+/** How each request of a batch answered: accepted with its receipt, or refused alone with its reason code. */
+export const BatchResult = z.union([
+  z.object({ workflowId: z.string(), requestId: z.string(), accepted: z.literal(true), status: z.enum(ApprovalStatus), approvals: names(), approvalsNeeded: z.number().int() }),
+  z.object({ workflowId: z.string(), requestId: z.string(), accepted: z.literal(false), code: z.string(), message: z.string() }),
+]);
+export type BatchResult = z.infer<typeof BatchResult>;
+export const BatchAnswer = z.object({ root: digest(), size: z.number().int(), results: z.array(BatchResult) });
+export type BatchAnswer = z.infer<typeof BatchAnswer>;
+
 export const LoginChallenge = z.object({ challenge: z.string(), nonce: z.string(), expiresAt: Timestamp });
 export type LoginChallenge = z.infer<typeof LoginChallenge>;
 export const ReviewerSession = z.object({ session: z.string().describe('The bearer for the reviewer endpoints'), reviewer: z.string(), expiresAt: Timestamp });

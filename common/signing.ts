@@ -21,7 +21,9 @@ export type SignedDomain =
   | 'countersign/execution-receipt/v1'
   | 'countersign/evidence-bundle/v1'
   | 'countersign/start-voucher/v1'
-  | 'countersign/chat-attestation/v1';
+  | 'countersign/chat-attestation/v1'
+  | 'countersign/reviewer-batch/v1'
+  | 'countersign/reviewer-batch-leaf/v1';
 
 /**
  * What a reviewer's key signs for one decision (DESIGN §4): which workflow and request, which
@@ -173,19 +175,27 @@ export type DecisionCheck =
  * A passkey signs the SHA-256 of the statement (WebAuthn); a key signs the statement's message (Ed25519).
  */
 export function verifyDecision(statement: DecisionStatement, signature: DecisionSignature, credentials: DecisionCredentials): DecisionCheck {
+  if ('chat' in signature) {
+    if (!credentials.attestationKey) return { ok: false, why: 'no-attestation-key' };
+    return verifyEd25519(credentials.attestationKey, chatAttestationMessage(statement, signature.chat.slack), signature.chat.value) ? { ok: true } : { ok: false, why: 'bad-attestation' };
+  }
+  return verifyOwnSignature(decisionMessage(statement), signature, credentials);
+}
+
+/**
+ * Whether the reviewer's own key or passkey signs `message` (a signingMessage, domain and all): a
+ * passkey signs its SHA-256 (WebAuthn), a key the message itself (Ed25519). Single and batch decisions share it.
+ */
+export function verifyOwnSignature(message: string, signature: Exclude<DecisionSignature, ChatSignature>, credentials: DecisionCredentials): DecisionCheck {
   if ('passkey' in signature) {
     const assertion = signature.passkey;
     const credential = credentials.passkeys.find((p) => p.credentialId === assertion.credentialId);
     if (!credential) return { ok: false, why: 'unknown-passkey' };
     const rp = credentials.webauthn;
     if (!rp) return { ok: false, why: 'no-relying-party' };
-    const checked = verifyPasskeyAssertion(assertion, credential, { challenge: decisionChallenge(statement), origins: rp.origins, rpId: rp.rpId });
+    const checked = verifyPasskeyAssertion(assertion, credential, { challenge: sha256(utf8ToBytes(message)), origins: rp.origins, rpId: rp.rpId });
     return checked.ok ? { ok: true, signCount: checked.signCount } : { ok: false, why: 'assertion-refused', reason: checked.reason };
   }
-  if ('chat' in signature) {
-    if (!credentials.attestationKey) return { ok: false, why: 'no-attestation-key' };
-    return verifyEd25519(credentials.attestationKey, chatAttestationMessage(statement, signature.chat.slack), signature.chat.value) ? { ok: true } : { ok: false, why: 'bad-attestation' };
-  }
   if (!credentials.key) return { ok: false, why: 'no-key' };
-  return verifyEd25519(credentials.key, decisionMessage(statement), signature.value) ? { ok: true } : { ok: false, why: 'bad-signature' };
+  return verifyEd25519(credentials.key, message, signature.value) ? { ok: true } : { ok: false, why: 'bad-signature' };
 }

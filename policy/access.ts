@@ -16,6 +16,11 @@ export function isExcluded(excluded: readonly string[], reviewer: string): boole
   return excluded.includes(reviewer.toLowerCase());
 }
 
+/** Who never counts on a request: the agent that made it and the person it acts for (lowercased). */
+export function excludedFrom(request: Pick<ActionRequest, 'agentId' | 'onBehalfOf'>): string[] {
+  return [request.agentId.toLowerCase(), ...(request.onBehalfOf ? [request.onBehalfOf.toLowerCase()] : [])];
+}
+
 /** Who may decide: a member of a group eligible now who is neither the agent nor the person it acts for. */
 export function mayDecide(eligible: readonly Pick<GroupSnapshot, 'members'>[], excluded: readonly string[], reviewer: string): boolean {
   return !isExcluded(excluded, reviewer) && memberOf(eligible, reviewer);
@@ -32,6 +37,11 @@ export function maySee(view: Pick<ReviewView, 'policy' | 'eligibleGroups'>, revi
   if (!route) return false;
   const routed = [route.group, ...route.escalationChain].filter((g) => view.eligibleGroups.includes(g.name) && currentGroups.includes(g.name));
   return memberOf(routed, reviewer);
+}
+
+/** Who may decide as the front door sees it (a batch checks each request before anything is sent): may see it, and is not excluded. */
+export function mayDecideView(view: Pick<ReviewView, 'policy' | 'eligibleGroups' | 'request'>, reviewer: string, currentGroups: readonly string[]): boolean {
+  return maySee(view, reviewer, currentGroups) && !isExcluded(excludedFrom(view.request), reviewer);
 }
 
 /**

@@ -82,7 +82,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
       directoryDigest: policy.directory.digest,
       ...webauthnOf(policy),
       actionDigest: digest,
-      ...(decision === 'review' ? assuranceOf(policy, []) : {}),
+      ...(decision === 'review' ? { ...assuranceOf(policy, []), batch: batchByDefault(defaults.risk) } : {}),
       ...displayOf(policy, request),
     };
   }
@@ -119,7 +119,7 @@ export function evaluatePolicy(policy: CompiledPolicy, request: ActionRequest): 
     directoryDigest: policy.directory.digest,
     ...webauthnOf(policy),
     actionDigest: digest,
-    ...(decision === 'review' ? assuranceOf(policy, deciding.map((m) => m.rule)) : {}),
+    ...(decision === 'review' ? { ...assuranceOf(policy, deciding.map((m) => m.rule)), batch: batchAllowed(matches.map((m) => m.rule)) } : {}),
     ...displayOf(policy, request),
   };
 }
@@ -139,6 +139,14 @@ function assuranceOf(policy: CompiledPolicy, deciding: readonly { assurance?: 'c
   const assurance = levels.every((l) => l === 'chat') ? 'chat' : 'passkey';
   const startKey = policy.config.directory.server?.startKey;
   return { assurance, ...(assurance === 'chat' && startKey ? { attestationKey: startKey } : {}) };
+}
+
+/** A rule that says nothing of batching allows it below high risk. */
+const batchByDefault = (risk: Risk) => RISK_ORDER.indexOf(risk) < RISK_ORDER.indexOf('high');
+
+/** Whether a batch decision may approve this request: only when every matching rule allows it (most restrictive wins). */
+function batchAllowed(rules: readonly CompiledRule[]): boolean {
+  return rules.every((r) => r.batch ?? batchByDefault(r.risk ?? DEFAULT_RISK[r.decision]));
 }
 
 /** The default review an uncatalogued action meets under catalog: { required: review }, as a rule last in the file. */

@@ -63,6 +63,8 @@ export const RuleConfig = z.strictObject({
   reportWithin: duration.optional(),
   /** What a decision must prove under this rule; the policy's default (passkey) when absent. */
   assurance: Assurance.optional(),
+  /** Whether a reviewer may approve this rule's requests in a batch (one signature over many); false by default for high and critical risk. */
+  batch: z.boolean().optional(),
 });
 export type RuleConfig = z.infer<typeof RuleConfig>;
 

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OPEN_STATUSES, ReasonCode, SUGGESTED_DENY_REASONS, WAITING_STATUSES } from '../common/codes';
-import { RISK_ORDER } from '../common/inputs';
+import { MAX_BATCH_SIZE, RISK_ORDER } from '../common/inputs';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
 
 export const INBOX_CSP = [
@@ -25,7 +25,7 @@ export const INBOX_CSP = [
 ].join('; ');
 
 /** The browser's ES modules in server/inbox/, the entry (inbox.js) first. Add a new module here, or it is a 404. */
-export const INBOX_MODULES: readonly string[] = ['inbox.js', 'api.js', 'dom.js', 'session.js', 'queue.js', 'request.js', 'decision.js', 'link.js'];
+export const INBOX_MODULES: readonly string[] = ['inbox.js', 'api.js', 'dom.js', 'session.js', 'queue.js', 'batch.js', 'request.js', 'decision.js', 'link.js'];
 
 /** The server's values the inbox reads from /inbox/assets/constants.js, by the names it imports them as. */
 export function inboxConstants(csrfHeader: string): Record<string, unknown> {
@@ -35,6 +35,7 @@ export function inboxConstants(csrfHeader: string): Record<string, unknown> {
     RISK_ORDER,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    MAX_BATCH_SIZE,
     SUGGESTED_DENY_REASONS,
     REASON_CODES: ReasonCode,
     CSRF_HEADER: csrfHeader,

@@ -6,6 +6,8 @@
  */
 import { z } from 'zod';
 import {
+  BatchBody,
+  BatchStatementBody,
   ChallengeBody,
   ConsumeBody,
   DecisionBody,
@@ -43,6 +45,8 @@ export const BODIES = {
   DecisionBody: decisionSent(true),
   StatementBody: decisionSent(false),
   ValidateBody,
+  BatchBody,
+  BatchStatementBody,
   ChallengeBody,
   LoginBody,
   EnrollOptionsBody,
@@ -78,6 +82,11 @@ export const ANSWERS = {
   DecisionReceipt: answers.DecisionReceipt,
   StatementToSign: answers.StatementToSign,
   DecisionStatement: answers.DecisionStatement,
+  BatchToSign: answers.BatchToSign,
+  BatchStatement: answers.BatchStatement,
+  BatchItem: answers.BatchItem,
+  BatchAnswer: answers.BatchAnswer,
+  BatchResult: answers.BatchResult,
   Whoami: answers.Whoami,
   Ok: answers.Ok,
   LoginChallenge: answers.LoginChallenge,
@@ -137,15 +146,10 @@ export interface Operation {
   why?: Partial<Record<number, string>>;
 }
 
-const idParam = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  description:
-    'The workflow id (cs-…) or the request id (16 hex digits), found at once; a prefix of 6 or more hex digits is looked up in visibility, which may not list a request for a few seconds after it starts',
-  schema: { type: 'string' },
-};
+const ID_DESCRIPTION = 'The workflow id (cs-…) or the request id (16 hex digits), found at once; a prefix of 6 or more hex digits is looked up in visibility, which may not list a request for a few seconds after it starts';
+const idParam = { name: 'id', in: 'path', required: true, description: ID_DESCRIPTION, schema: { type: 'string' } };
 const waitParam = { name: 'wait', in: 'query', required: false, description: 'Hold the call open up to this long (at most 60s) for the decision, e.g. 30s', schema: { type: 'string' } };
+const BATCH_REFUSED = 'Not a reviewer, no x-countersign-csrf header with the inbox cookie (code FORBIDDEN, CSRF), a request this reviewer may not decide now (NOT_ELIGIBLE), or one whose rule forbids batching (BATCH_NOT_ALLOWED): the whole batch is refused, nothing was decided';
 const NOT_AN_AGENT = 'A reviewer credential: this endpoint is for agents and auditors (code FORBIDDEN)';
 const AMBIGUOUS = 'A short id matches more than one request (code AMBIGUOUS_ID)';
 const NOT_A_REVIEWER = 'Not a reviewer (code FORBIDDEN)';
@@ -158,12 +162,8 @@ const LINK_REFUSED = 'Not signed in to the inbox, a link code that is not valid 
 
 /** One row per route served, in the order of server/app.ts. */
 export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation>>> = {
-  '/healthz': {
-    get: { operationId: 'health', summary: 'Liveness: the server answers', security: PUBLIC, ok: { description: 'Alive', schema: 'Ok' }, refuses: [] },
-  },
-  '/openapi.json': {
-    get: { operationId: 'getOpenApiDocument', summary: 'This document', security: PUBLIC, ok: { description: 'The OpenAPI 3.1 document', schema: 'OpenApiDocument' }, refuses: [] },
-  },
+  '/healthz': { get: { operationId: 'health', summary: 'Liveness: the server answers', security: PUBLIC, ok: { description: 'Alive', schema: 'Ok' }, refuses: [] } },
+  '/openapi.json': { get: { operationId: 'getOpenApiDocument', summary: 'This document', security: PUBLIC, ok: { description: 'The OpenAPI 3.1 document', schema: 'OpenApiDocument' }, refuses: [] } },
   '/v1/whoami': {
     get: {
       operationId: 'whoami',
@@ -366,6 +366,8 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       why: { 403: 'Not a reviewer, or no x-countersign-csrf header with the inbox cookie (code FORBIDDEN, CSRF)' },
     },
   },
+  '/v1/batches': { post: { operationId: 'submitBatchApproval', summary: "Approves several requests with one signature by the reviewer's key or passkey over a Merkle root of their leaves (workflow, run, request id, version and policy digests); each request then answers alone", security: REVIEWER, body: 'BatchBody', ok: { description: "Each request's answer: accepted with its receipt, or refused alone with its code (STALE_VERSION for a version changed since it was shown)", schema: 'BatchAnswer' }, refuses: [400, 401, 413, 415, 422, 429], why: { 401: 'No valid session, or the signature does not verify over this batch (code UNAUTHENTICATED); nothing was decided', 403: BATCH_REFUSED } } },
+  '/v1/batches/statement': { post: { operationId: 'prepareBatchStatement', summary: 'The batch statement a passkey signs, its leaves and its challenge (base64url SHA-256 of the statement); the body names each request shown and its version', security: REVIEWER, body: 'BatchStatementBody', ok: { description: 'What to sign', schema: 'BatchToSign' }, refuses: [400, 401, 413, 415, 422, 429], why: { 403: BATCH_REFUSED } } },
   '/v1/log/checkpoint': { get: { operationId: 'getLogCheckpoint', summary: "The transparency log's latest checkpoint: a C2SP signed note by the layer key (origin countersign/<key id>, tree size, base64 root)", security: AGENT, ok: { description: 'The signed checkpoint note', type: 'text/plain' }, refuses: [401, 404, 429], why: { 403: NOT_AN_AGENT, 404: NO_LOG } } },
   '/v1/log/leaves': {
     get: {

@@ -45,6 +45,7 @@ export function statusForCode(code: string): number {
     case ReasonCode.UNAUTHENTICATED:
       return 401;
     case ReasonCode.NOT_ELIGIBLE:
+    case ReasonCode.BATCH_NOT_ALLOWED:
       return 403;
     case ReasonCode.INVALID_REQUEST:
       return 422;

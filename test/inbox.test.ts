@@ -64,6 +64,12 @@ rules:
     reason: Refunds over 5000 need two people in finance.
     reviewers: finance
     approvals: 2
+  - id: credit-note
+    match: { action: invoices.credit }
+    decision: review
+    risk: medium
+    reason: Credit notes are checked by finance.
+    reviewers: finance
   - id: customer-email
     match: { action: email.send }
     decision: review
@@ -422,6 +428,43 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     assert.deepEqual([...(request.outcome?.reviewers ?? [])].sort(), ['dave', 'erin']);
   });
 
+  test('approve selected: three requests ticked in the queue, one passkey signature, all approved; a high-risk one cannot be ticked', async () => {
+    const agent = await stack.agent('support-bot');
+    const credit = (n: number) => agentAction({ action: 'invoices.credit', summary: `Credit note for invoice ${n}.`, resource: { type: 'invoice', id: `INV-${n}` }, payload: { invoice: `INV-${n}`, amount: n } });
+    const requests = [await agent.submit(credit(11)), await agent.submit(credit(12)), await agent.submit(credit(13))];
+    const risky = await agent.submit(refund(330));
+    const page = ctx.dave.page;
+    await page.goto(url);
+    for (const r of [...requests, risky]) await page.locator(`tr[data-request-id="${r.requestId}"]`).waitFor({ timeout: 20_000 });
+    // The high-risk refund's rule says nothing of batching, so it forbids it: its box does not stay ticked, and the page says why.
+    const riskyBox = page.getByRole('checkbox', { name: new RegExp(`request ${risky.requestId}`) });
+    await riskyBox.click();
+    await assertText(page.locator('#batch-error'), /^Rule refund-review does not allow batch approval of payments\.refund: open it to approve it on its own\.$/);
+    assert.equal(await riskyBox.isChecked(), false);
+    for (const r of requests) await page.getByRole('checkbox', { name: new RegExp(`request ${r.requestId}`) }).check();
+    await assertText(page.locator('.batch-count'), /^3 requests selected$/);
+    await page.getByLabel('Comment for each request (optional)').fill('Month-end credits, checked against the ledger.');
+    await page.screenshot({ path: join(ARTIFACTS, 'inbox-batch.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Approve selected' }).click();
+    for (const r of requests) {
+      await assertText(page.locator(`.batch-results li[data-request-id="${r.requestId}"]`), new RegExp(`^Approved: invoices\\.credit on invoice:INV-1\\d \\(request ${r.requestId}\\): approved \\(1 of 1 approvals\\)$`));
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'inbox-batch-approved.png'), fullPage: true });
+    for (const r of requests) {
+      await r.wait(20_000);
+      assert.equal(r.status, 'approved');
+      assert.deepEqual(r.outcome?.reviewers, ['dave']);
+    }
+    // One passkey assertion for all three; each run checked its own leaf and keeps the batch: one root, its own index.
+    const kept = await Promise.all(requests.map(async (r) => (await stack.cs.evidence(r.requestId)).bundle.events.find((e) => e.type === 'approved')!.data!));
+    assert.equal(new Set(kept.map((d) => (d.passkey as { signature: string }).signature)).size, 1);
+    assert.equal(new Set(kept.map((d) => (d.batch as { root: string }).root)).size, 1);
+    assert.deepEqual(kept.map((d) => [(d.batch as { index: number }).index, (d.batch as { size: number }).size, d.assurance, d.comment]), [0, 1, 2].map((i) => [i, 3, 'passkey', 'Month-end credits, checked against the ledger.']));
+    for (const r of requests) await page.locator(`tr[data-request-id="${r.requestId}"]`).waitFor({ state: 'detached', timeout: 20_000 });
+    assert.equal((await stack.ops.view(risky.requestId)).status, 'pending');
+    await stack.cs.decide(risky.requestId, await signedDecision(stack, risky.requestId, { decision: 'deny', reviewer: 'erin', reasonCode: 'NOT_JUSTIFIED', message: 'No.' }));
+  });
+
   test('the catalog\'s display fields and the approvals so far (0/2, then 1/2) in GET /v1/reviews, the queue and the request page; the summary is marked as the agent\'s', async () => {
     const base = url.replace(/\/inbox$/, '');
     const agent = await stack.agent('support-bot');
@@ -722,6 +765,7 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
       RISK_ORDER: ['low', 'medium', 'high', 'critical'],
       DEFAULT_PAGE_SIZE: 100,
       MAX_PAGE_SIZE: 500,
+      MAX_BATCH_SIZE: 50,
       SUGGESTED_DENY_REASONS: [...SUGGESTED_DENY_REASONS],
       REASON_CODES: { ...ReasonCode },
       CSRF_HEADER: 'x-countersign-csrf',

@@ -18,7 +18,7 @@ import type { ApprovalOutcome, ExecutionResult } from '../common/views';
 import { EXPIRED_UNUSED, reported, unreceipted } from './consume';
 import { registerHandlers } from './handlers';
 import { approvalWorkflowV1 } from './legacy/approval-v1';
-import { AGENT_WAIT_BUDGET_PATCH, CURRENT_KEYS_PATCH, INTEGRITY_PATCH, ONE_ROUND_ALLOW_PATCH, SIGNED_DECISIONS_PATCH, VOUCHED_START_PATCH } from './patches';
+import { AGENT_WAIT_BUDGET_PATCH, BATCH_DECISIONS_PATCH, CURRENT_KEYS_PATCH, INTEGRITY_PATCH, ONE_ROUND_ALLOW_PATCH, SIGNED_DECISIONS_PATCH, VOUCHED_START_PATCH } from './patches';
 import { evaluateRequest, evaluateRequestAndRelease, mintToken, sealEvidence } from './proxies';
 import { evidenceBody, publish } from './publish';
 import { escalate, expire, nextWake, openReview } from './review';
@@ -138,6 +138,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
           now: Date.now(),
           signaturesRequired: patched(SIGNED_DECISIONS_PATCH),
           currentKeys: patched(CURRENT_KEYS_PATCH),
+          batchDecisions: patched(BATCH_DECISIONS_PATCH),
         }),
       );
       while (isOpen(r)) {

@@ -91,3 +91,11 @@ export const CHAT_MESSAGES_PATCH = 'chat-messages';
  * Deprecate once the runs started before it have drained.
  */
 export const QUEUE_MEMO_PATCH = 'queue-memo';
+
+/**
+ * Guards batch approvals (issue 28: one signature over a Merkle root of many requests, each run
+ * checking its own leaf, common/batch.ts), asked when a run's review opens (review.ts
+ * `batchDecisions`). Runs whose review opened before it refuse a batch approval: approve them one by one.
+ * Deprecate once the runs started before it have drained.
+ */
+export const BATCH_DECISIONS_PATCH = 'batch-decisions';

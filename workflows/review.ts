@@ -19,8 +19,10 @@ import type { EvidenceType } from '../common/evidence';
 import { actionDigest } from '../common/digest';
 import type { Json, Payload } from '../common/json';
 import type { GroupSnapshot, PolicyDecision, Resource, ReviewerDecision } from '../common/inputs';
-import { isExcluded, mayDecide, memberOf } from '../policy/access';
+import { excludedFrom, isExcluded, mayDecide, memberOf } from '../policy/access';
 import { assuranceOf, decisionStatement, verifyDecision, type DecisionCheck, type DecisionStatement } from '../common/signing';
+import { verifyBatch, type BatchItem } from '../common/batch';
+import { batchRefusal, batchStatementOf } from './batch';
 
 /** How old a signed statement may be when it arrives, on the workflow's clock. */
 export const SIGNATURE_MAX_AGE_MS = 10 * 60_000;
@@ -73,6 +75,8 @@ export interface ReviewState {
    * at decision time, not the routed snapshot's (runs started after 'current-keys'): a replaced key stops at once.
    */
   currentKeys?: boolean;
+  /** Batch approvals (one signature over many requests, common/batch.ts) are taken (runs whose review opened after 'batch-decisions'). */
+  batchDecisions?: boolean;
   /** Set once reviewers' passkeys were looked up in the directory as it is now: that directory's digest. */
   credentials?: { directoryDigest: string };
   /** Why the request closed, once it has. */
@@ -115,6 +119,7 @@ export function openReview(init: {
   now: number;
   signaturesRequired?: boolean;
   currentKeys?: boolean;
+  batchDecisions?: boolean;
 }): Transition {
   const route = init.version.policy.route;
   const state: ReviewState = {
@@ -123,7 +128,7 @@ export function openReview(init: {
     requestId: init.requestId,
     action: init.action,
     resource: init.resource,
-    excluded: [init.agentId.toLowerCase(), ...(init.onBehalfOf ? [init.onBehalfOf.toLowerCase()] : [])],
+    excluded: excludedFrom(init),
     status: 'pending',
     version: init.version,
     versions: 1,
@@ -134,6 +139,7 @@ export function openReview(init: {
     nextEscalation: route.escalateAfterMs && route.escalationChain.length ? init.now + route.escalateAfterMs : undefined,
     ...(init.signaturesRequired ? { signaturesRequired: true } : {}),
     ...(init.currentKeys ? { currentKeys: true } : {}),
+    ...(init.batchDecisions ? { batchDecisions: true } : {}),
   };
   return { ok: true, state, events: [], notify: [{ group: route.group, event: 'review_requested' }] };
 }
@@ -176,6 +182,11 @@ export function statementOf(state: ReviewState, d: ReviewerDecision, signedAt: s
   );
 }
 
+/** This request as a leaf of a batch: what the reviewer's batch signature must cover for the version they name. */
+export function batchItemOf(state: ReviewState, d: ReviewerDecision): BatchItem {
+  return { workflowId: state.workflowId, runId: state.runId, requestId: state.requestId, versionDigest: d.versionDigest ?? '', policyDigest: state.version.policy.policyDigest };
+}
+
 /**
  * Every synchronous check on a decision, in the order a reviewer needs to hear them. Used by the
  * Update validator, the Signal handler and again by `decide` (the world may move while policy runs).
@@ -201,6 +212,11 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
   if (alreadyApproved && !(d.decision === 'approve' && replacement !== undefined && !sameVersion(state, replacement))) {
     return refuse(ReasonCode.ALREADY_DECIDED, `${who} has already approved this version; another reviewer must decide.`);
   }
+  const batched = d.decision === 'approve' && d.batch ? d : undefined;
+  if (batched) {
+    const refused = batchRefusal({ taken: state.batchDecisions, allowed: state.version.policy.batch, ruleIds: state.version.policy.ruleIds, item: batchItemOf(state, d) }, batched);
+    if (refused) return refused;
+  }
   const key = registeredKey(state, d.reviewer);
   const passkeys = registeredPasskeys(state, d.reviewer);
   // Runs under the front door: identity is a signature, so every failure is UNAUTHENTICATED.
@@ -223,9 +239,11 @@ export function checkDecision(state: ReviewState, d: ReviewerDecision, now: numb
     if (!(now - signedAt <= SIGNATURE_MAX_AGE_MS && signedAt - now <= SIGNATURE_MAX_SKEW_MS)) {
       return refuse(unsigned, `${who}'s signed decision is dated ${d.signature.signedAt}, outside the ${SIGNATURE_MAX_AGE_MS / 60_000} minutes a signature is accepted for: sign it again.`);
     }
-    const statement = statementOf(state, d, d.signature.signedAt);
     if (later) return { ok: true };
-    const checked = verifyDecision(statement, d.signature, { key, passkeys, webauthn: state.version.policy.webauthn, attestationKey: state.version.policy.attestationKey });
+    const credentials = { key, passkeys, webauthn: state.version.policy.webauthn, attestationKey: state.version.policy.attestationKey };
+    const checked = batched
+      ? verifyBatch(batchStatementOf(batched, d.signature.signedAt), d.signature, credentials)
+      : verifyDecision(statementOf(state, d, d.signature.signedAt), d.signature, credentials);
     if (!checked.ok) return refuse(unsigned, signatureRefused(checked, who));
   }
   return { ok: true };
@@ -306,6 +324,7 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
   const signature = d.signature;
   const passkey = signature && 'passkey' in signature ? registeredPasskeys(state, d.reviewer).find((c) => c.credentialId === signature.passkey.credentialId) : undefined;
   const p = state.version.policy;
+  const statement = signature ? signedStatement(state, d, signature.signedAt) : undefined;
   return {
     decision: d.decision,
     versionDigest: state.version.digest,
@@ -314,20 +333,27 @@ function decisionEvidence(state: ReviewState, d: ReviewerDecision, extra: { [key
     ...(signature ? { assurance: assuranceOf(signature), channel: CHANNEL_OF[assuranceOf(signature)] } : {}),
     ...(p.directoryDigest ? { directoryDigest: p.directoryDigest } : {}),
     ...((passkey || (key && state.currentKeys)) && state.credentials ? { credentialsDirectoryDigest: state.credentials.directoryDigest } : {}),
-    ...(key && d.signature && 'value' in d.signature ? { publicKey: key, signature: d.signature.value, statement: statementOf(state, d, d.signature.signedAt) as unknown as Json } : {}),
+    ...(key && d.signature && 'value' in d.signature ? { publicKey: key, signature: d.signature.value, statement: statement! } : {}),
     // A passkey decision keeps the whole assertion and the credential's key: verify checks it offline.
     ...(passkey && d.signature && 'passkey' in d.signature
       ? {
           passkey: { ...d.signature.passkey, publicKey: passkey.publicKey, ...(p.webauthn ? { rpId: p.webauthn.rpId } : {}) },
-          statement: statementOf(state, d, d.signature.signedAt) as unknown as Json,
+          statement: statement!,
         }
       : {}),
     // A chat decision keeps what Slack proved and the front door's attestation of it: verify checks it offline.
     ...(signature && 'chat' in signature && p.attestationKey
-      ? { chat: { ...signature.chat.slack, attestation: signature.chat.value, attestationKey: p.attestationKey }, statement: statementOf(state, d, signature.signedAt) as unknown as Json }
+      ? { chat: { ...signature.chat.slack, attestation: signature.chat.value, attestationKey: p.attestationKey }, statement: statement! }
       : {}),
+    // A batch approval keeps where this request sits in the batch: verify recomputes the leaf and checks its proof to the signed root.
+    ...(d.decision === 'approve' && d.batch ? { batch: { ...d.batch, leaf: batchItemOf(state, d) as unknown as Json } } : {}),
     ...extra,
   };
+}
+
+/** What the reviewer signed: the batch statement for a batch approval, else the decision's own. */
+function signedStatement(state: ReviewState, d: ReviewerDecision, signedAt: string): Json {
+  return (d.decision === 'approve' && d.batch ? batchStatementOf(d, signedAt) : statementOf(state, d, signedAt)) as unknown as Json;
 }
 
 /**

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import { ExitCode, ReasonCode } from '../../common/codes';
 import { formatDuration } from '../../common/duration';
 import { MAX_PAGE_SIZE } from '../../common/paging';
-import type { ReviewerDecision } from '../../common/inputs';
+import { MAX_BATCH_SIZE, type ReviewerDecision } from '../../common/inputs';
 import type { ReviewView } from '../../common/views';
 import { DecisionRefusedError } from '../../common/refusals';
 import { connectReviewer } from '../connect';
@@ -167,6 +167,10 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
   if (!id) throw usage(`review ${kind} needs a request id.`);
   const reviewer = values.as ?? process.env.COUNTERSIGN_REVIEWER;
   if (!reviewer) throw usage('Say who is deciding with --as NAME or the COUNTERSIGN_REVIEWER environment variable.');
+  if (positionals.length > 1) {
+    if (kind !== 'approve') throw usage(`review ${kind} decides one request at a time; only review approve takes several ids (a batch).`);
+    return approveBatch(positionals, reviewer, values);
+  }
   let decision: ReviewerDecision;
   if (kind === 'approve') {
     decision = {
@@ -207,6 +211,40 @@ async function decide(kind: 'approve' | 'deny' | 'request-changes', args: string
       if (values.json) printJson({ accepted: false, code: err.code, message: err.message });
       const again = err.code === ReasonCode.STALE_VERSION ? ` Run: countersign review show ${id} --as ${reviewer}` : '';
       throw new CliError(`Refused (${err.code}): ${err.message}${again}`, ExitCode.refused);
+    }
+    throw err;
+  }
+}
+
+/** `review approve ID ID …`: one signature over every request, each on the version its reviewer was shown. */
+async function approveBatch(ids: string[], reviewer: string, values: { key?: string; digest?: string; edit?: string; comment?: string; json?: boolean }): Promise<number> {
+  if (ids.length > MAX_BATCH_SIZE) throw usage(`review approve takes at most ${MAX_BATCH_SIZE} request ids at once (a batch), got ${ids.length}.`);
+  if (new Set(ids).size !== ids.length) throw usage('review approve names a request twice: give each id once.');
+  if (values.digest !== undefined) throw usage('--digest names one version: with several ids, look at each request first (review show ID --as NAME).');
+  if (values.edit !== undefined) throw usage('--edit changes one request: a batch approves each request as shown.');
+  const session = await connectReviewer(reviewer, values.key);
+  try {
+    const targets = [];
+    for (const id of ids) {
+      const view = await session.reviewer.view(id);
+      const seen = await versionToDecide(view, reviewer, session.home, undefined, 'Approve (in a batch)');
+      targets.push({ view, shown: { versionDigest: seen.versionDigest, policyDigest: seen.policyDigest, ...(seen.runId ? { runId: seen.runId } : {}) } });
+    }
+    const answer = await session.reviewer.approveBatch(targets, values.comment);
+    const refused = answer.results.filter((r) => !r.accepted);
+    if (values.json) printJson(answer);
+    else {
+      for (const r of answer.results) {
+        out(r.accepted ? `Approved request ${r.requestId} as ${reviewer}: status ${r.status} (${r.approvals.length}/${r.approvalsNeeded} approvals).` : `Refused request ${r.requestId} (${r.code}): ${r.message}`);
+      }
+      out(`Batch of ${answer.size} signed once (root ${answer.root.slice(0, 16)}): ${answer.size - refused.length} approved, ${refused.length} refused.`);
+    }
+    if (refused.some((r) => !r.accepted && r.code === ReasonCode.STALE_VERSION)) process.stderr.write(`A request changed since ${reviewer} was shown it: run countersign review show ID --as ${reviewer}, then approve it again.\n`);
+    return refused.length ? ExitCode.refused : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof DecisionRefusedError) {
+      if (values.json) printJson({ accepted: false, code: err.code, message: err.message });
+      throw new CliError(`Refused (${err.code}): ${err.message}`, ExitCode.refused);
     }
     throw err;
   }

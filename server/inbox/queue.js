@@ -1,6 +1,7 @@
 // The queue: the requests waiting for this reviewer, a page at a time, live, sorted and filtered.
 import { api, describe, state } from './api.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, RISK_ORDER } from './constants.js';
+import { batchPanel, forget, selectBox } from './batch.js';
 import { age, alertBox, displayLabel, el, every, main, msUntil, newPage, plural, requestHref, resourceText, riskBadge, setText, timeLeft } from './dom.js';
 
 const POLL_MS = 2000;
@@ -96,8 +97,10 @@ export function showQueue(focus) {
   risk.select.value = queuePrefs.risk;
   fillGroupOptions(q, state.me?.groups ?? []);
 
+  // Ticked rows are approved together with one passkey signature (batch.js).
+  q.batch = batchPanel(() => refreshQueue(q, { force: true }));
   main.append(q.heading, el('form', { class: 'filters', role: 'search', 'aria-label': 'Filter requests', onsubmit: (e) => e.preventDefault() }, group.wrap, risk.wrap),
-    q.count, p.alert, q.shown, q.note, q.wrap, q.moreNote, q.moreButton);
+    q.count, p.alert, q.shown, q.note, q.wrap, q.batch.el, q.moreNote, q.moreButton);
   updateSortHeaders(q);
 
   const refresh = () => refreshQueue(q);
@@ -181,10 +184,14 @@ function syncQueue(q, data) {
     if (!r || typeof r.requestId !== 'string' || seen.has(r.requestId)) continue;
     seen.add(r.requestId);
     let row = q.rows.get(r.requestId);
-    if (!row) q.rows.set(r.requestId, (row = queueRow(r.requestId, q.names)));
+    if (!row) q.rows.set(r.requestId, (row = queueRow(r.requestId, q.names, selectBox(q.batch, r.requestId, r.requestId))));
     fillRow(row, r);
   }
-  for (const id of q.rows.keys()) if (!seen.has(id)) q.rows.delete(id);
+  for (const id of q.rows.keys()) {
+    if (seen.has(id)) continue;
+    q.rows.delete(id);
+    forget(q.batch, id);
+  }
   q.loaded = true;
   layoutQueue(q);
   tickQueue(q);
@@ -192,15 +199,16 @@ function syncQueue(q, data) {
 
 const cell = (label, ...children) => el('td', { 'data-label': label }, ...children);
 
-function queueRow(id, names) {
+function queueRow(id, names, select) {
   const row = {
+    select,
     link: el('a', { href: requestHref(id), class: 'action-link' }),
     escalated: el('span', { class: 'badge status-escalated' }, 'escalated'),
     summary: el('span', { class: 'summary', title: 'The agent’s own words' }),
     risk: el('td', { 'data-label': 'Risk' }),
     resource: cell('Resource'), approvals: cell('Approvals'), group: cell('Group'), agent: cell('Agent'), age: cell('Age'), left: cell('Time left'),
   };
-  row.actionCell = el('td', { class: 'action-cell' }, el('span', { class: 'action-line' }, row.link, ' ', row.escalated), row.summary);
+  row.actionCell = el('td', { class: 'action-cell' }, el('span', { class: 'action-line' }, row.select, ' ', row.link, ' ', row.escalated), row.summary);
   row.tr = el('tr', { 'data-request-id': id });
   layoutRow(row, names);
   return row;
@@ -233,6 +241,7 @@ function fillRow(row, r) {
   const before = row.data;
   row.data = r;
   setText(row.link, String(r.action || '(no action)'));
+  row.select.setAttribute('aria-label', `Select ${r.action || 'request'} on ${resourceText(r.resource)} (request ${r.requestId})`);
   row.escalated.hidden = r.status !== 'escalated';
   setText(row.summary, String(r.summary ?? ''));
   row.summary.hidden = !r.summary;

@@ -6,7 +6,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { Hono, type Context } from 'hono';
 import { DecisionBody, ValidateBody } from '../../common/api';
 import { describeIssues } from '../../common/errors';
-import type { ActionRequest } from '../../common/inputs';
+import type { ActionRequest, DecisionSignature } from '../../common/inputs';
 import { Payload } from '../../common/json';
 import { AmbiguousRequestIdError, RequestNotFoundError } from '../../common/refusals';
 import type { Ok, ReviewQueue, StatementToSign } from '../../common/responses';
@@ -23,7 +23,7 @@ import { forbidden, HttpProblem, invalid, notFound, unauthenticated } from '../p
 import { SessionError } from '../sessions';
 import { CLONED_PASSKEY } from '../sign-counts';
 
-type Reviewer = { name: string; groups: string[] };
+export type Reviewer = { name: string; groups: string[] };
 
 export function reviewRoutes(deps: Deps): Hono<Env> {
   const { backend, policy, sessions } = deps;
@@ -77,10 +77,7 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
       const credentials = { key: policy.reviewerKeys.get(reviewer.name), passkeys: policy.reviewerPasskeys.get(reviewer.name) ?? [], webauthn: policy.webauthn };
       const checked = verifyDecision(statement, signature, credentials);
       if (!checked.ok) throw unauthenticated(signatureRefused(checked, reviewer.name));
-      if ('passkey' in signature && !(await deps.signCounts.advance(signature.passkey.credentialId, checked.signCount!))) {
-        deps.logger.warn({ reviewer: reviewer.name, credentialId: signature.passkey.credentialId.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
-        throw unauthenticated(CLONED_PASSKEY);
-      }
+      await countPasskeySignature(deps, reviewer.name, signature, checked.signCount);
     }
     return c.json(await backend.decide(view.workflowId, decision));
   });
@@ -97,16 +94,10 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
     if (!view.runId || !view.policy) throw invalid('This request was made before passkey decisions: decide on it from the CLI.');
     const edit = decision.decision === 'approve' ? decision.editedPayload : decision.decision === 'request_changes' ? decision.proposedPayload : undefined;
     if (edit !== undefined) catalogCheck(deps, view, edit);
-    const passkeys = policy.reviewerPasskeys.get(reviewer.name) ?? [];
-    if (!passkeys.length || !policy.webauthn) throw unauthenticated(`${reviewer.name} has no passkey in the directory: decide from the CLI, or enrol one (countersign reviewers invite).`);
+    const passkey = passkeyRequest(deps, reviewer.name, 'decide from the CLI');
     const signedAt = new Date().toISOString();
     const statement = decisionStatement(statementTarget(view, { versionDigest: decision.versionDigest, policyDigest: view.policy.policyDigest }), decision, signedAt);
-    return c.json({
-      statement,
-      challenge: bytesToBase64Url(decisionChallenge(statement)),
-      signedAt,
-      passkey: { rpId: policy.webauthn.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' as const })) },
-    } satisfies StatementToSign);
+    return c.json({ statement, challenge: bytesToBase64Url(decisionChallenge(statement)), signedAt, passkey } satisfies StatementToSign);
   });
 
   /** An edited or proposed payload checked against the action's catalog schema, before anything is signed. */
@@ -122,8 +113,7 @@ export function reviewRoutes(deps: Deps): Hono<Env> {
 }
 
 /** A request this reviewer may see: routed to one of their groups. Anything else is 404, as if it did not exist. */
-async function reviewFor(c: Context, deps: Deps, reviewer: Reviewer): Promise<ReviewView> {
-  const id = c.req.param('id') ?? '';
+export async function reviewFor(c: Context, deps: Deps, reviewer: Reviewer, id: string = c.req.param('id') ?? ''): Promise<ReviewView> {
   // Not there and not routed to you read the same (the sentence depends only on the id's shape).
   const hidden = () => notFound(`No request ${id.slice(0, 200)} in your queue.${isPrefix(id) ? ` ${NOT_LISTED_YET}` : ''}`);
   let view: ReviewView;
@@ -145,8 +135,23 @@ function catalogCheck(deps: Deps, view: ReviewView, payload: unknown): void {
   if (!checked.ok) throw invalid(checked.message);
 }
 
+/** What navigator.credentials.get needs besides the challenge: the reviewer's passkeys. None is UNAUTHENTICATED, saying what to do `instead`. */
+export function passkeyRequest(deps: Deps, reviewer: string, instead: string): StatementToSign['passkey'] {
+  const passkeys = deps.policy.reviewerPasskeys.get(reviewer) ?? [];
+  const rp = deps.policy.webauthn;
+  if (!passkeys.length || !rp) throw unauthenticated(`${reviewer} has no passkey in the directory: ${instead}, or enrol one (countersign reviewers invite).`);
+  return { rpId: rp.rpId, allowCredentials: passkeys.map((p) => ({ id: p.credentialId, type: 'public-key' as const })) };
+}
+
+/** A passkey's signature counter must move forward (an authenticator that counts): one that does not is a clone or a replay. */
+export async function countPasskeySignature(deps: Deps, reviewer: string, signature: DecisionSignature, signCount: number | undefined): Promise<void> {
+  if (!('passkey' in signature) || (await deps.signCounts.advance(signature.passkey.credentialId, signCount!))) return;
+  deps.logger.warn({ reviewer, credentialId: signature.passkey.credentialId.slice(0, 16) }, 'passkey signature counter did not move forward: a cloned authenticator or a replay');
+  throw unauthenticated(CLONED_PASSKEY);
+}
+
 /** The front door's sentence for a decision whose signature is refused. */
-function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, reviewer: string): string {
+export function signatureRefused(checked: Extract<DecisionCheck, { ok: false }>, reviewer: string): string {
   switch (checked.why) {
     case 'unknown-passkey':
       return `The passkey that signed this decision is not one the directory registers for ${reviewer}.`;

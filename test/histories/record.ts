@@ -197,6 +197,18 @@ export const SCENARIOS: Record<string, Scenario> = {
       return ids.workflowId;
     },
   },
+  /** The 'batch-decisions' patch: two requests approved with one signature over a Merkle root; this run checks its own leaf. */
+  'batch-approve': {
+    outcome: 'executed',
+    run: async (cs, name, stack) => {
+      const first = await submitted(cs, name, refund(240), 'pending');
+      const second = await submitted(cs, `${name}-2`, refund(245), 'pending');
+      const alice = await stack.reviewer('alice');
+      const answer = await alice.approveBatch([{ view: await alice.view(first.workflowId) }, { view: await alice.view(second.workflowId) }], 'both duplicates');
+      if (!answer.results.every((r) => r.accepted)) throw new Error(`${name}: ${JSON.stringify(answer.results)}`);
+      return execute(first, 'succeeded');
+    },
+  },
   'approve-with-edit': {
     outcome: 'executed',
     run: async (cs, name) => {
