@@ -21,6 +21,7 @@ import { DEFAULT_MAX_OPEN_REQUESTS, OpenRequestCap } from './open-requests';
 import { forbidden, HttpProblem, notFound, problemBody } from './problems';
 import { createRateLimiter } from './rate-limit';
 import { authRoutes } from './routes/auth';
+import { insightsRoutes } from './routes/insights';
 import { logRoutes } from './routes/log';
 import { metaRoutes } from './routes/meta';
 import { requestRoutes } from './routes/requests';
@@ -132,6 +133,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.route('/v1/requests', requestRoutes(deps));
   app.route('/v1/reviews', reviewRoutes(deps));
   app.route('/v1/log', logRoutes(deps));
+  app.route('/v1/insights', insightsRoutes(deps));
   // Slack's requests carry Slack's signature, not a credential of ours: only when the app has a signing secret.
   if (deps.slack) app.route('/v1/slack', slackRoutes(deps));
   registerInbox(app, {

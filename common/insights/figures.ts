@@ -5,6 +5,7 @@
  * Pure: the same facts give the same figures, to the millisecond.
  */
 import type { Outcome, RequestFacts } from './facts';
+import type { Figures, OutcomeCounts, ReviewerFigures, Timing } from './report';
 
 /**
  * A decision made within this long of its version being put up for review is "fast": less than it
@@ -17,57 +18,6 @@ export const MIN_DECISIONS_JUDGED = 5;
 export const RUBBER_STAMP_APPROVAL_RATE = 0.9;
 /** …and decides at least this share of it fast. */
 export const RUBBER_STAMP_FAST_SHARE = 0.5;
-
-export interface OutcomeCounts {
-  requests: number;
-  auto_allowed: number;
-  policy_denied: number;
-  invalid: number;
-  /** Put in front of reviewers: approved + denied + changes_requested + expired, and those cancelled during review. */
-  reviewed: number;
-  approved: number;
-  denied: number;
-  changes_requested: number;
-  expired: number;
-  cancelled: number;
-  executed: number;
-  failed: number;
-}
-
-export interface Timing {
-  count: number;
-  p50Ms: number;
-  p90Ms: number;
-}
-
-export interface ReviewerFigures extends Timing {
-  reviewer: string;
-  approved: number;
-  approvalRate: number;
-  /** Median time from the version being put up for review to this reviewer's decision on it. */
-  medianMs: number;
-  /** Decisions within FAST_DECISION_MS, as a share of all. */
-  fastShare: number;
-  /** Why the reviewer looks like a rubber stamp, with the numbers; absent when they do not. */
-  flag?: string;
-}
-
-export interface Figures {
-  outcomes: OutcomeCounts;
-  /** Decided by policy alone (auto-allowed, denied by policy or refused as invalid), as a share of all requests. */
-  automatedShare: number;
-  byAction: ({ action: string } & OutcomeCounts)[];
-  byRule: ({ rule: string } & OutcomeCounts)[];
-  byAgent: ({ agent: string } & OutcomeCounts)[];
-  /** Request put up for review → decided by reviewers, per the group policy routed it to. */
-  timeToDecideByGroup: ({ group: string; slaBreaches: number; escalations: number } & Timing)[];
-  reviewers: ReviewerFigures[];
-  slaBreaches: number;
-  /** Requests escalated at least once, and escalations in all. */
-  escalatedRequests: number;
-  escalations: number;
-  thresholds: { fastDecisionMs: number; minDecisionsJudged: number; approvalRate: number; fastShare: number };
-}
 
 /** The p-th percentile by nearest rank: the smallest value with at least p % of values at or below it (0 for none). */
 export function percentile(values: readonly number[], p: number): number {
