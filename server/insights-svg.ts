@@ -64,7 +64,7 @@ export function timingChart(title: string, rows: ({ name: string; flagged?: bool
   const body: string[] = [
     `<rect x="10" y="10" width="12" height="12" fill="#1e88e5"/><text x="26" y="21" ${FONT}>p50</text>`,
     `<rect x="64" y="10" width="12" height="12" fill="#90caf9"/><text x="80" y="21" ${FONT}>p90</text>`,
-    `<rect x="118" y="10" width="12" height="12" fill="#e53935"/><text x="134" y="21" ${FONT}>flagged: looks like rubber-stamping</text>`,
+    ...(shown.some((r) => r.flagged) ? [`<rect x="118" y="10" width="12" height="12" fill="#e53935"/><text x="134" y="21" ${FONT}>flagged: looks like rubber-stamping</text>`] : []),
   ];
   const secs = (ms: number) => (ms < 10_000 ? `${Math.round(ms / 100) / 10} s` : ms < 600_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
   shown.forEach((r, i) => {
