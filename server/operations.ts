@@ -20,8 +20,8 @@ import {
 } from '../common/api';
 import { PolicyDecision, SealedToken } from '../common/inputs';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
-import * as answers from '../common/responses';
 import * as insights from '../common/insights/report';
+import * as answers from '../common/responses';
 import { LinkBody } from './routes/slack';
 
 /**
@@ -92,8 +92,7 @@ export const ANSWERS = {
   LogLeaves: answers.LogLeaves,
   InclusionProof: answers.InclusionProof,
   ConsistencyProof: answers.ConsistencyProof,
-  InsightsReport: insights.InsightsReport,
-  RecordedRequests: insights.RecordedRequests,
+  ...{ InsightsReport: insights.InsightsReport, RecordedRequests: insights.RecordedRequests },
   SlackReply: answers.SlackReply,
   OpenApiDocument: answers.OpenApiDocument,
 };
@@ -157,7 +156,6 @@ const NOT_AN_AUDITOR = 'Not an auditor key: this endpoint names every agent\'s r
 const NO_LOG = 'The server keeps no store, the log has no checkpoint yet, or (a bundle) the store holds none of that run (code NOT_FOUND)';
 const whole = (name: string, description: string, required = true) => ({ name, in: 'query', required, description, schema: { type: 'integer', minimum: 0 } });
 const LOG_REFUSALS = (forbidden: string) => ({ refuses: [401, 404, 422, 429], why: { 403: forbidden, 404: NO_LOG } });
-const NO_STORE = 'The server keeps no store (code NOT_FOUND)';
 const SINCE = (fallback: string) => ({ name: 'since', in: 'query', required: false, description: `The window: a duration back from now such as 7d or 12h, at most 366d (default ${fallback})`, schema: { type: 'string' } });
 const LINK_REFUSED = 'Not signed in to the inbox, a link code that is not valid or used already, or a passkey that does not verify (code UNAUTHENTICATED)';
 
@@ -394,28 +392,8 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       ...LOG_REFUSALS(NOT_AN_AUDITOR),
     },
   },
-  '/v1/insights': {
-    get: {
-      operationId: 'getInsights',
-      summary: 'Figures over the sealed evidence of a window: outcomes by action, rule and agent, the share automated, time to decide per group and reviewer, SLA breaches, escalations, rubber-stamp flags (docs/insights.md)',
-      security: AGENT,
-      parameters: [SINCE('7d'), { name: 'charts', in: 'query', required: false, description: 'svg: add server-rendered SVG charts (the inbox Insights page)', schema: { type: 'string', enum: ['svg'] } }],
-      ok: { description: 'The figures', schema: 'InsightsReport' },
-      refuses: [401, 404, 422, 429],
-      why: { 403: NOT_AN_AUDITOR, 404: NO_STORE },
-    },
-  },
-  '/v1/insights/requests': {
-    get: {
-      operationId: 'listRecordedRequests',
-      summary: "Recorded requests sealed in a window, newest first, 200 a page: each request as its evidence keeps it and policy's verdict then (what policy simulate replays)",
-      security: AGENT,
-      parameters: [SINCE('30d'), { name: 'cursor', in: 'query', required: false, description: 'The next of the page before', schema: { type: 'string' } }],
-      ok: { description: 'A page of recorded requests', schema: 'RecordedRequests' },
-      refuses: [401, 404, 422, 429],
-      why: { 403: NOT_AN_AUDITOR, 404: NO_STORE },
-    },
-  },
+  '/v1/insights': { get: { operationId: 'getInsights', summary: 'Figures over the sealed evidence of a window: outcomes by action, rule and agent, the share automated, time to decide per group and reviewer, SLA breaches, escalations, rubber-stamp flags (docs/insights.md)', security: AGENT, parameters: [SINCE('7d'), { name: 'charts', in: 'query', required: false, description: 'svg: add server-rendered SVG charts (the inbox Insights page)', schema: { type: 'string', enum: ['svg'] } }], ok: { description: 'The figures', schema: 'InsightsReport' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
+  '/v1/insights/requests': { get: { operationId: 'listRecordedRequests', summary: "Recorded requests sealed in a window, newest first, 200 a page: each request as its evidence keeps it and policy's verdict then (what policy simulate replays)", security: AGENT, parameters: [SINCE('30d'), { name: 'cursor', in: 'query', required: false, description: 'The next of the page before', schema: { type: 'string' } }], ok: { description: 'A page of recorded requests', schema: 'RecordedRequests' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
   '/v1/slack/interactions': {
     post: {
       operationId: 'slackInteraction',
