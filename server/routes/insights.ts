@@ -8,10 +8,10 @@ import { parseDuration } from '../../common/duration';
 import type { InsightsReport, RecordedRequests } from '../../common/insights/report';
 import { signedIn } from '../auth';
 import type { Deps } from '../deps';
-import type { Env } from '../http';
+import { rateLimited, type Env } from '../http';
 import { insightsCharts } from '../insights-svg';
 import { insightsReport, MAX_WINDOW_MS, recordedRequests } from '../insights';
-import { forbidden, invalid, notFound } from '../problems';
+import { forbidden, HttpProblem, invalid, notFound } from '../problems';
 import { StoreInputError } from '../../store/types';
 
 /** The window's start from "since": a duration back from now (7d, 12h), at most MAX_WINDOW_MS; `fallback` when absent. */
@@ -24,12 +24,18 @@ export function windowStart(text: string | undefined, now: number, fallback: str
   return new Date(now - ms);
 }
 
+/** Insights answers computed at once, across callers: each reads up to MAX_BUNDLES_READ bundles. */
+export const MAX_INSIGHTS_IN_FLIGHT = 2;
+
 export function insightsRoutes(deps: Deps): Hono<Env> {
   const routes = new Hono<Env>();
+  let inFlight = 0;
   const auditorOnly = (c: Context<Env>) => {
     const p = c.get('principal');
     if (p.role !== 'auditor') throw forbidden(`This endpoint is for auditors; you are signed in as ${p.role} ${p.name}.`);
     if (!deps.store) throw notFound('This server keeps no store, so it has no recorded requests to count.');
+    // Each answer reads the store: the listings' budget, not the general one.
+    rateLimited(deps.listLimiter, `list:${p.role}:${p.name}`);
     return deps.store;
   };
 
@@ -39,7 +45,14 @@ export function insightsRoutes(deps: Deps): Hono<Env> {
     const since = windowStart(c.req.query('since'), now, '7d');
     const charts = c.req.query('charts');
     if (charts !== undefined && charts !== 'svg') throw invalid(`Query parameter "charts" may only be svg, got "${charts.slice(0, 50)}".`);
-    const report = await insightsReport(store, since, new Date(now));
+    if (inFlight >= MAX_INSIGHTS_IN_FLIGHT) throw new HttpProblem(429, 'RATE_LIMITED', `${MAX_INSIGHTS_IN_FLIGHT} insights answers are being computed already; try again in 5 s.`, { 'retry-after': '5' });
+    inFlight += 1;
+    let report;
+    try {
+      report = await insightsReport(store, since, new Date(now));
+    } finally {
+      inFlight -= 1;
+    }
     return c.json((charts ? { ...report, charts: insightsCharts(report) } : report) satisfies InsightsReport);
   });
 
