@@ -68,7 +68,7 @@ async function fill(store: Store, signer: Signer, n: number): Promise<number> {
 }
 
 /** One store's figures: the fill, insights p50, simulation throughput. */
-async function measure(store: Store, signer: Signer, n: number): Promise<Record<string, unknown>> {
+export async function measureInsights(store: Store, signer: Signer, n: number): Promise<Record<string, unknown>> {
   const fillSeconds = await fill(store, signer, n);
   const since = () => new Date(Date.now() - 86_400_000);
   let requests = 0;
@@ -111,10 +111,10 @@ export async function benchInsights(options: { postgres?: Store; log?: (line: st
   const dir = mkdtempSync(join(os.tmpdir(), 'countersign-bench-insights-'));
   try {
     log(`  insights and simulation: ${INSIGHTS_N} recorded requests, file store`);
-    const results: Record<string, unknown> = { files: await measure(fileStore(dir), signer, INSIGHTS_N) };
+    const results: Record<string, unknown> = { files: await measureInsights(fileStore(dir), signer, INSIGHTS_N) };
     if (options.postgres) {
       log(`  insights and simulation: ${INSIGHTS_N} recorded requests, PostgreSQL (${options.postgres.description})`);
-      results.postgres = await measure(options.postgres, signer, INSIGHTS_N);
+      results.postgres = await measureInsights(options.postgres, signer, INSIGHTS_N);
     }
     return results;
   } finally {
