@@ -124,7 +124,7 @@ export function fileStore(dir: string): Store {
           below = leaf.index;
           looked += 1;
           const named = parseLogLeaf(leaf.data);
-          const bundle = named && !seen.has(`${named.workflowId}\n${named.runId}`) ? await readBundle(evidencePath(dir, named.workflowId, named.runId), named.workflowId, named.runId) : undefined;
+          const bundle = named && !seen.has(`${named.workflowId}\n${named.runId}`) ? await readBundle(evidencePath(dir, named.workflowId, named.runId), named.workflowId, named.runId, named.bundleDigest) : undefined;
           if (!named || !bundle) continue;
           seen.add(`${named.workflowId}\n${named.runId}`);
           const at = Date.parse(bundle.sealedAt);
@@ -158,7 +158,7 @@ function parseBundle(text: string): EvidenceBundle | undefined {
 }
 
 /** A bundle file as the store returns it, if it is there and is this workflow's; its digest is computed from the text. */
-async function readBundle(path: string, workflowId: string, runId: string): Promise<StoredEvidence | undefined> {
+async function readBundle(path: string, workflowId: string, runId: string, loggedDigest?: string): Promise<StoredEvidence | undefined> {
   let text: string;
   let mtime: Date;
   try {
@@ -174,7 +174,8 @@ async function readBundle(path: string, workflowId: string, runId: string): Prom
     workflowId,
     runId,
     requestId: String(bundle.requestId),
-    bundleDigest: bundleDigest(body as EvidenceBody),
+    // A listing takes the digest its leaf names (hashing every bundle again is the audit's work, not a listing's).
+    bundleDigest: loggedDigest ?? bundleDigest(body as EvidenceBody),
     text,
     sealedAt: mtime.toISOString(),
   };

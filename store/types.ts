@@ -53,7 +53,8 @@ export interface EvidenceReader {
   /**
    * Sealed bundles newest first, those sealed at or after `since` (ISO 8601), at most `limit` (≤
    * MAX_LIST_PAGE) a call; `next` continues below the last one, absent once there is no more. What
-   * insights and policy simulation read: the evidence itself, never a copy of it.
+   * insights and policy simulation read: the evidence itself, never a copy of it. (The file store gives
+   * each bundle the digest its log leaf names, rather than hashing every bundle again: the audit does that.)
    */
   listEvidence(page: EvidencePage): Promise<{ items: StoredEvidence[]; next?: string }>;
 }
