@@ -118,7 +118,7 @@ describe('countersign insights', () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^Insights for the last 7d \(.+\): 10 requests\.$/m);
     assert.match(text.stdout, /^Automated: 30 % \(2 auto-allowed, 1 denied by policy, 0 invalid\)\. Reviewed: 7 — 4 approved, 1 denied, 1 changes requested, 1 expired\. Executed 2, failed 1\.$/m);
-    assert.match(text.stdout, /^SLA breaches: 1\. Escalations: 1 \(1 requests\)\.$/m);
+    assert.match(text.stdout, /^SLA breaches: 1\. Escalations: 1 \(1 request\)\.$/m);
     assert.match(text.stdout, /^dave +5 +100 % +4s +8s +100 % +rubber stamp\? approved 100 % of 5 decisions, 100 % of them within 10 s of being shown \(median 4 s\)$/m);
     assert.match(text.stdout, /^finance +5 +8s +2m +0 +0$/m);
     const json = await cli(['insights', '--json'], { COUNTERSIGN_API_KEY: auditor() });

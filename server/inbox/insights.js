@@ -59,7 +59,7 @@ function render(out, r) {
     el('div', { class: 'tiles' },
       tile('automated', pct(r.automatedShare), `${o.auto_allowed} auto-allowed, ${o.policy_denied} denied by policy`),
       tile('reviewed', String(o.reviewed), `${o.approved} approved, ${o.denied} denied, ${o.changes_requested} changes, ${o.expired} expired`),
-      tile('SLA breaches', String(r.slaBreaches), `${r.escalations} escalations`),
+      tile('SLA breaches', String(r.slaBreaches), plural(r.escalations, 'escalation')),
       tile('executed', String(o.executed), `${o.failed} failed`)),
     flagged.length
       ? el('section', { class: 'panel flags', 'aria-labelledby': 'flags-title' }, el('h2', { id: 'flags-title' }, 'Looks like rubber-stamping'),
