@@ -1,7 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { ReasonCode } from '../common/codes';
-import { describeIssues } from '../common/errors';
 import type { EvidenceBody } from '../common/bundle';
 import { ActionRequest, type Evaluation } from '../common/inputs';
 import { type ApprovalRecord, type ExecutionReceipt, type Signed } from '../common/views';
@@ -15,11 +14,9 @@ import { renderRequestMessage } from './notify/blocks';
 import { slackChannel, type SlackChannel } from './notify/slack';
 import { loadSlackSettings, SlackConfigError, type SlackSettings } from '../config/slack';
 import type { GroupNotification, MessageUpdate, RequestMessage } from './notify/types';
-import { checkCatalog } from '../policy/catalog';
-import { evaluatePolicy } from '../policy/evaluate';
+import { verdictOf } from '../policy/verdict';
 import type { CompiledPolicy } from '../policy/load';
 import { generateToken, sealAad, sealToAgent } from '../crypto/tokens';
-import { gatewayOnlyField } from '../policy/access';
 import { mintRequest, type MintInput, type MintResult } from '../common/release';
 import { startsNeedVoucher, startVoucherRefusal } from '../common/start-voucher';
 
@@ -129,28 +126,17 @@ export function createActivities(deps: ActivityDeps) {
   /** Authoritative validation, then policy: invalid input never reaches a reviewer. The request comes back parsed when valid. */
   function evaluate(raw: unknown, step: string): { evaluation: Evaluation; request?: ActionRequest } {
     const log = requestLogger();
-    const parsed = ActionRequest.safeParse(raw);
-    if (!parsed.success) {
-      const message = describeIssues(parsed.error);
-      log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, message);
-      return { evaluation: { ok: false, code: ReasonCode.INVALID_REQUEST, message } };
+    const verdict = verdictOf(policy, raw);
+    if (!verdict.ok) {
+      log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, verdict.message);
+      return { evaluation: { ok: false, code: ReasonCode.INVALID_REQUEST, message: verdict.message } };
     }
-    const catalogued = checkCatalog(policy.catalog, parsed.data, policy.environment);
-    if (!catalogued.ok) {
-      log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, catalogued.message);
-      return { evaluation: { ok: false, code: ReasonCode.INVALID_REQUEST, message: catalogued.message } };
-    }
-    const stranger = directoryRefusal(policy, parsed.data);
-    if (stranger) {
-      log.warn({ step, code: ReasonCode.INVALID_REQUEST, ruleIds: [] }, stranger);
-      return { evaluation: { ok: false, code: ReasonCode.INVALID_REQUEST, message: stranger } };
-    }
-    const decision = evaluatePolicy(policy, parsed.data);
+    const { request, decision } = verdict;
     log.info(
       {
         step,
-        agentId: parsed.data.agentId,
-        action: parsed.data.action,
+        agentId: request.agentId,
+        action: request.action,
         ruleIds: decision.ruleIds,
         decision: decision.decision,
         risk: decision.risk,
@@ -159,7 +145,7 @@ export function createActivities(deps: ActivityDeps) {
       },
       `policy ${decision.decision}: ${decision.reason}`,
     );
-    return { evaluation: { ok: true, decision }, request: parsed.data };
+    return { evaluation: { ok: true, decision }, request };
   }
 
   /** The plaintext exists only here, sealed to the agent's key: the workflow (and so Temporal's history) gets the hash, the sealed box and the signed record. */
@@ -357,18 +343,3 @@ export type Activities = ReturnType<typeof createActivities>;
 /** The wait a failure asks Temporal for ("7s"), in seconds; 0 when none. */
 const delaySeconds = (f: ApplicationFailure) => Number(/^(\d+)s$/.exec(String(f.nextRetryDelay ?? ''))?.[1] ?? 0);
 
-/**
- * The server's identity checks, made again here (defence in depth): with a directory, a request is
- * from an agent it lists, and MCP context comes only from a gateway. A raw Temporal start that
- * names anyone else is refused before policy runs.
- */
-function directoryRefusal(policy: CompiledPolicy, request: ActionRequest): string | undefined {
-  const agents = policy.directory.agents;
-  if (agents.size === 0) return undefined;
-  const agent = agents.get(request.agentId);
-  if (!agent) return `Field "agentId": ${JSON.stringify(request.agentId)} is not an agent in the policy's directory.`;
-  const gatewayOnly = agent.kind === 'gateway' ? undefined : gatewayOnlyField(request);
-  if (gatewayOnly === 'action') return `Field "action": ${request.action} is an MCP tool call, which only a gateway submits, and ${request.agentId} is not one.`;
-  if (gatewayOnly) return `Field "${gatewayOnly}": MCP context is believed only from a gateway, and ${request.agentId} is not one.`;
-  return undefined;
-}

@@ -40,6 +40,7 @@ import { HISTORY_SHARDS, startClusterStack, TEMPORAL_PROCESSES, TEMPORAL_SERVER_
 import { cpuPerOperation, pidsNamed, type CpuGroups } from './cpu';
 import { benchAdapters, type AdapterBench } from './adapters';
 import { benchSlack } from './slack';
+import { benchInsights } from './insights';
 import { benchStore } from './store';
 import { databaseSettings } from '../config/database';
 import { postgresStore } from '../store/postgres';
@@ -264,6 +265,9 @@ async function main(): Promise<void> {
       const postgres = settings ? await postgresStore(settings, { applicationName: 'countersign-bench', access: 'write' }) : undefined;
       try {
         results.store = await benchStore({ ...(postgres ? { postgres } : {}), log });
+        save(true);
+        log(`4e/6 insights over 10,000 recorded requests (p50 of one answer) and policy simulation throughput (files${cluster ? ' and PostgreSQL' : ''})`);
+        results.insights = await benchInsights({ ...(postgres ? { postgres } : {}), log });
       } finally {
         await postgres?.close();
       }

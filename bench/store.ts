@@ -22,12 +22,11 @@ import { auditLog } from '../common/tlog/audit';
 import { signCheckpoint } from '../common/tlog/checkpoint';
 import { parseLogLeaf, logLeafData } from '../common/tlog/leaf';
 import { appendLeaf as extend, EMPTY_FRONTIER, frontierRoot } from '../common/tlog/merkle';
-import { databaseSettings } from '../config/database';
 import { signerFromKey, type Signer } from '../crypto/keys';
 import { MAX_LEAVES_PAGE } from '../store/bounds';
 import { fileStore } from '../store/files';
-import { postgresStore } from '../store/postgres';
 import type { Store } from '../store/types';
+import { runStandalone } from './standalone';
 import { concurrent, summarize, type Summary } from './stats';
 
 export const SEALERS = 32;
@@ -168,18 +167,4 @@ export async function benchStore(options: { postgres?: Store; log?: (line: strin
   }
 }
 
-if (require.main === module) {
-  void (async () => {
-    const settings = databaseSettings(process.env);
-    const postgres = settings ? await postgresStore(settings, { applicationName: 'countersign-bench', access: 'write' }) : undefined;
-    try {
-      const results = await benchStore({ ...(postgres ? { postgres } : {}), log: (line) => process.stderr.write(`${line}\n`) });
-      process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    } finally {
-      await postgres?.close();
-    }
-  })().catch((err: unknown) => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runStandalone(benchStore);

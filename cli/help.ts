@@ -204,6 +204,25 @@ ${DECISION}`,
     flags: { action: { type: 'string', short: 'a', value: 'FILE', help: 'the action request (JSON)' }, json },
     examples: ['countersign policy test examples/policy.yaml --action examples/actions/refund-large.json'],
   },
+  'policy simulate': {
+    usage: 'policy simulate CANDIDATE [--since 30d] [--json]',
+    about: `Re-evaluates every request recorded in the window with a candidate policy, here, with an auditor's
+API key (COUNTERSIGN_API_KEY): the worker's own checks (schema, catalog, directory, rules). Prints what
+would change per kind (allow→review, review→deny, routed to another group, approvals 1→2), per action and
+per rule, with example request ids; requests failing the candidate's schemas are counted apart. Starts
+nothing and writes nothing.`,
+    flags: { since: { type: 'string', value: 'DURATION', help: 'how far back to replay, e.g. 30d or 12h (default 30d, at most 366d)' }, json },
+    examples: ['COUNTERSIGN_API_KEY=cs_auditor_… countersign policy simulate stricter.yaml --since 30d'],
+  },
+  insights: {
+    usage: 'insights [--since 7d] [--json]',
+    about: `What got automated, blocked and reviewed, from sealed evidence, with an auditor's API key
+(COUNTERSIGN_API_KEY): outcomes by action, rule and agent; the share automated; time to decide per
+group and reviewer (p50/p90); SLA breaches and escalations; per reviewer, approval rate, median time
+from shown to decided and the share decided within 10 s, flagging what looks like rubber-stamping.`,
+    flags: { since: { type: 'string', value: 'DURATION', help: 'the window back from now, e.g. 7d or 12h (default 7d, at most 366d)' }, json },
+    examples: ['COUNTERSIGN_API_KEY=cs_auditor_… countersign insights --since 30d'],
+  },
   evidence: {
     usage: 'evidence <id> [--out FILE] [--agent NAME]',
     about: `Exports the evidence bundle (signed once the request has ended) through the server: an agent its own
@@ -355,7 +374,7 @@ export type TopCommand = CommandName extends infer N ? (N extends `${infer Top} 
 /** Commands with subcommands, and what the group is for. */
 const GROUPS: Record<string, string> = {
   review: 'Reviewers: your queue, a request in full, and signed decisions (--as NAME or COUNTERSIGN_REVIEWER).',
-  policy: 'Check a policy file, or test one action against it; starts nothing.',
+  policy: 'Check a policy file, test one action against it, or simulate it on recorded requests; starts nothing.',
   keys: 'Keys for the layer, reviewers, agents and auditors, kept in $COUNTERSIGN_HOME.',
   log: 'The evidence log, for auditors: every sealed bundle is one leaf of a signed Merkle tree.',
   reviewers: 'Passkey enrolment for the web inbox (operators: talks to Temporal directly).',

@@ -21,6 +21,7 @@ const RUN: Record<TopCommand, Runner> = {
   report: (args) => (require('./commands/token') as typeof import('./commands/token')).reportCommand(args),
   evidence: (args) => (require('./commands/evidence') as typeof import('./commands/evidence')).evidenceCommand(args),
   verify: (args) => (require('./commands/evidence') as typeof import('./commands/evidence')).verifyCommand(args),
+  insights: (args) => (require('./commands/insights') as typeof import('./commands/insights')).insightsCommand(args),
   log: (args) => (require('./commands/log') as typeof import('./commands/log')).logCommand(args),
   keys: (args) => (require('./commands/keys') as typeof import('./commands/keys')).keysCommand(args),
   setup: (args) => (require('./commands/cluster') as typeof import('./commands/cluster')).setupCommand(args),

@@ -22,6 +22,7 @@ import { forbidden, HttpProblem, notFound, problemBody } from './problems';
 import { createRateLimiter } from './rate-limit';
 import { authRoutes } from './routes/auth';
 import { batchRoutes } from './routes/batches';
+import { insightsRoutes } from './routes/insights';
 import { logRoutes } from './routes/log';
 import { metaRoutes } from './routes/meta';
 import { requestRoutes } from './routes/requests';
@@ -134,6 +135,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.route('/v1/reviews', reviewRoutes(deps));
   app.route('/v1/batches', batchRoutes(deps));
   app.route('/v1/log', logRoutes(deps));
+  app.route('/v1/insights', insightsRoutes(deps));
   // Slack's requests carry Slack's signature, not a credential of ours: only when the app has a signing secret.
   if (deps.slack) app.route('/v1/slack', slackRoutes(deps));
   registerInbox(app, {

@@ -25,7 +25,7 @@ export const INBOX_CSP = [
 ].join('; ');
 
 /** The browser's ES modules in server/inbox/, the entry (inbox.js) first. Add a new module here, or it is a 404. */
-export const INBOX_MODULES: readonly string[] = ['inbox.js', 'api.js', 'dom.js', 'session.js', 'queue.js', 'batch.js', 'request.js', 'decision.js', 'link.js'];
+export const INBOX_MODULES: readonly string[] = ['inbox.js', 'api.js', 'dom.js', 'session.js', 'queue.js', 'batch.js', 'request.js', 'decision.js', 'link.js', 'insights.js'];
 
 /** The server's values the inbox reads from /inbox/assets/constants.js, by the names it imports them as. */
 export function inboxConstants(csrfHeader: string): Record<string, unknown> {

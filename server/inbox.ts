@@ -64,7 +64,7 @@ export function registerInbox(app: Hono<Env>, deps: InboxDeps): void {
     c.header('referrer-policy', 'no-referrer');
     return c.body(assets.html.body, 200, { 'content-type': assets.html.type });
   };
-  for (const path of ['/inbox', '/inbox/', '/inbox/enroll', '/inbox/link', '/inbox/requests/:id']) app.get(path, page);
+  for (const path of ['/inbox', '/inbox/', '/inbox/enroll', '/inbox/link', '/inbox/insights', '/inbox/requests/:id']) app.get(path, page);
   // The modules, the stylesheet, the passkey library and constants.js: looked up by name, never by path.
   app.get('/inbox/assets/:file', (c) => {
     const asset = assets.files.get(c.req.param('file'));

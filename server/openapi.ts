@@ -4,7 +4,8 @@
  * row as an operation. test/unit/openapi.test.ts lints it (redocly.yaml) as part of npm test.
  */
 import { z } from 'zod';
-import { ANSWERS, BODIES, EVERYWHERE, FAILED, OPERATIONS, REFUSALS, type Component, type Operation } from './operations';
+import { ANSWERS, BODIES, type Component } from './components';
+import { EVERYWHERE, FAILED, OPERATIONS, REFUSALS, type Operation } from './operations';
 
 /** The named schemas of one side (input: as sent; output: as answered), each referring to the others by $ref. */
 function components(schemas: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, Record<string, unknown>> {

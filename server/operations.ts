@@ -1,110 +1,13 @@
 /**
  * The HTTP API route by route, as the OpenAPI document says it (server/openapi.ts writes it down):
- * the named schemas of bodies and answers, and one row per route the server serves with every
- * refusal that route can give. test/unit/openapi.test.ts checks the rows against the routes Hono
+ * one row per route the server serves with every refusal that route can give, naming the schemas of
+ * ./components.ts. test/unit/openapi.test.ts checks the rows against the routes Hono
  * serves, so a route added without its row (or a row without its route) fails.
  */
-import { z } from 'zod';
-import {
-  BatchBody,
-  BatchStatementBody,
-  ChallengeBody,
-  ConsumeBody,
-  DecisionBody,
-  EnrollBody,
-  EnrollOptionsBody,
-  LoginBody,
-  PasskeyLoginBody,
-  PasskeyLoginOptionsBody,
-  ReportBody,
-  SubmitBody,
-  ValidateBody,
-} from '../common/api';
-import { PolicyDecision, SealedToken } from '../common/inputs';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/paging';
-import * as answers from '../common/responses';
-import { LinkBody } from './routes/slack';
+import type { Component } from './components';
 
-/**
- * A decision as a reviewer sends it: `reviewer` may be left out (the server names the session's own,
- * and refuses another), `versionDigest` may not; signed for /decisions, unsigned for /statement.
- */
-const decisionSent = (signed: boolean) => {
-  const branches = (DecisionBody.unwrap().options as readonly z.ZodObject[]).map((b) => {
-    const named = b.partial({ reviewer: true }).required({ versionDigest: true });
-    return signed ? named.required({ signature: true }) : named.omit({ signature: true });
-  });
-  return z.discriminatedUnion('decision', branches as [z.ZodObject, ...z.ZodObject[]]);
-};
-
-/** Request bodies, as their senders write them. */
-export const BODIES = {
-  SubmitBody,
-  ConsumeBody,
-  ReportBody,
-  DecisionBody: decisionSent(true),
-  StatementBody: decisionSent(false),
-  ValidateBody,
-  BatchBody,
-  BatchStatementBody,
-  ChallengeBody,
-  LoginBody,
-  EnrollOptionsBody,
-  EnrollBody,
-  PasskeyLoginOptionsBody,
-  PasskeyLoginBody,
-  SlackLinkBody: LinkBody,
-  SlackInteractionForm: z.object({ payload: z.string().describe('The interaction as JSON (block_actions or view_submission)') }),
-  SlackCommandForm: z.record(z.string(), z.string()).describe('Slack\'s slash-command fields: command, text, team_id, user_id, channel_id, …'),
-};
-
-/** Answers, as the server writes them; each a component, referenced where it recurs. */
-export const ANSWERS = {
-  Problem: answers.Problem,
-  Timestamp: answers.Timestamp,
-  SubmitState: answers.SubmitState,
-  ApprovalOutcome: answers.ApprovalOutcome,
-  TokenGrant: answers.TokenGrant,
-  SealedToken,
-  ExecutionResult: answers.ExecutionResult,
-  RequestList: answers.RequestList,
-  RequestRow: answers.RequestRow,
-  SignedExecutionReceipt: answers.SignedExecutionReceipt,
-  ExecutionReceipt: answers.ExecutionReceipt,
-  EvidenceView: answers.EvidenceView,
-  EvidenceEvent: answers.EvidenceEvent,
-  SignedApprovalRecord: answers.SignedApprovalRecord,
-  ApprovalRecord: answers.ApprovalRecord,
-  TokenBinding: answers.TokenBinding,
-  ReviewQueue: answers.ReviewQueue,
-  ReviewView: answers.ReviewView,
-  PolicyDecision,
-  DecisionReceipt: answers.DecisionReceipt,
-  StatementToSign: answers.StatementToSign,
-  DecisionStatement: answers.DecisionStatement,
-  BatchToSign: answers.BatchToSign,
-  BatchStatement: answers.BatchStatement,
-  BatchItem: answers.BatchItem,
-  BatchAnswer: answers.BatchAnswer,
-  BatchResult: answers.BatchResult,
-  Whoami: answers.Whoami,
-  Ok: answers.Ok,
-  LoginChallenge: answers.LoginChallenge,
-  ReviewerSession: answers.ReviewerSession,
-  WebAuthnCeremony: answers.WebAuthnCeremony,
-  Enrolment: answers.Enrolment,
-  InboxSession: answers.InboxSession,
-  SlackLinkOffer: answers.SlackLinkOffer,
-  SlackLinked: answers.SlackLinked,
-  BundleLogProof: answers.BundleLogProof,
-  LogLeaves: answers.LogLeaves,
-  InclusionProof: answers.InclusionProof,
-  ConsistencyProof: answers.ConsistencyProof,
-  SlackReply: answers.SlackReply,
-  OpenApiDocument: answers.OpenApiDocument,
-};
-
-export type Component = keyof typeof BODIES | keyof typeof ANSWERS;
+export type { Component };
 
 /** Every refusal's meaning, as a named response; an operation may say more about its own (`why`). */
 export const REFUSALS: Record<number, [name: string, description: string]> = {
@@ -158,6 +61,7 @@ const NOT_AN_AUDITOR = 'Not an auditor key: this endpoint names every agent\'s r
 const NO_LOG = 'The server keeps no store, the log has no checkpoint yet, or (a bundle) the store holds none of that run (code NOT_FOUND)';
 const whole = (name: string, description: string, required = true) => ({ name, in: 'query', required, description, schema: { type: 'integer', minimum: 0 } });
 const LOG_REFUSALS = (forbidden: string) => ({ refuses: [401, 404, 422, 429], why: { 403: forbidden, 404: NO_LOG } });
+const SINCE = (fallback: string) => ({ name: 'since', in: 'query', required: false, description: `The window: a duration back from now such as 7d or 12h, at most 366d (default ${fallback})`, schema: { type: 'string' } });
 const LINK_REFUSED = 'Not signed in to the inbox, a link code that is not valid or used already, or a passkey that does not verify (code UNAUTHENTICATED)';
 
 /** One row per route served, in the order of server/app.ts. */
@@ -391,6 +295,8 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       ...LOG_REFUSALS(NOT_AN_AUDITOR),
     },
   },
+  '/v1/insights': { get: { operationId: 'getInsights', summary: 'Figures over the sealed evidence of a window: outcomes by action, rule and agent, the share automated, time to decide per group and reviewer, SLA breaches, escalations, rubber-stamp flags (docs/insights.md)', security: AGENT, parameters: [SINCE('7d'), { name: 'charts', in: 'query', required: false, description: 'svg: add server-rendered SVG charts (the inbox Insights page)', schema: { type: 'string', enum: ['svg'] } }], ok: { description: 'The figures', schema: 'InsightsReport' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
+  '/v1/insights/requests': { get: { operationId: 'listRecordedRequests', summary: "Recorded requests sealed in a window, newest first, 200 a page: each request as its evidence keeps it and policy's verdict then (what policy simulate replays)", security: AGENT, parameters: [SINCE('30d'), { name: 'cursor', in: 'query', required: false, description: 'The next of the page before', schema: { type: 'string' } }], ok: { description: 'A page of recorded requests', schema: 'RecordedRequests' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
   '/v1/slack/interactions': {
     post: {
       operationId: 'slackInteraction',

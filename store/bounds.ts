@@ -1,5 +1,5 @@
 /** What the store takes at most, and the checks every implementation runs before it writes or reads. */
-import { StoreInputError, type LogCheckpoint, type SealedEvidence, type SpendEntry } from './types';
+import { StoreInputError, type EvidencePage, type LogCheckpoint, type SealedEvidence, type SpendEntry } from './types';
 
 /** A bundle's text at most: the activity's input is bounded by Temporal's 2 MB payload limit, and its text is pretty-printed. */
 export const MAX_BUNDLE_BYTES = 8 * 1024 * 1024;
@@ -9,12 +9,22 @@ export const MAX_LEAF_BYTES = 64 * 1024;
 export const MAX_NOTE_BYTES = 64 * 1024;
 /** Leaves one readLeaves returns at most. */
 export const MAX_LEAVES_PAGE = 1000;
+/** Bundles one listEvidence returns at most. */
+export const MAX_LIST_PAGE = 500;
 /** Temporal's own limit on a workflow id (limit.maxIDLength). */
 export const MAX_ID_LENGTH = 1000;
 
 /** Refuses ids the store cannot keep faithfully (empty, too long, a NUL, which PostgreSQL text cannot hold). */
 export function checkId(name: string, id: string, max = MAX_ID_LENGTH): void {
   if (typeof id !== 'string' || id.length === 0 || id.length > max || id.includes('\0')) throw new StoreInputError(`The store refuses ${name}: it must be 1 to ${max} characters without NUL.`);
+}
+
+/** A listing's window and page size; the cursor is each store's own to check. */
+export function checkPage(page: EvidencePage): number {
+  if (typeof page.since !== 'string' || Number.isNaN(Date.parse(page.since))) throw new StoreInputError('A listing of evidence needs "since": a time (ISO 8601).');
+  if (!Number.isSafeInteger(page.limit) || page.limit < 1 || page.limit > MAX_LIST_PAGE) throw new StoreInputError(`A listing of evidence takes 1 to ${MAX_LIST_PAGE} bundles a page, asked for ${page.limit}.`);
+  if (page.cursor !== undefined && (typeof page.cursor !== 'string' || page.cursor.length > 4096)) throw new StoreInputError('A listing\'s cursor is not one this store gave.');
+  return Date.parse(page.since);
 }
 
 export function checkEvidence(e: SealedEvidence): void {

@@ -7,11 +7,11 @@
 import pg from 'pg';
 import type { DatabaseSettings } from '../config/database';
 import { connectionConfig } from './connection';
-import { checkCheckpoint, checkEvidence, checkId, checkLeafData, checkRange, checkSpend } from './bounds';
+import { checkCheckpoint, checkEvidence, checkId, checkLeafData, checkPage, checkRange, checkSpend } from './bounds';
 import { StoreNotReady, StoreUnavailable } from './connection';
 import { expectedVersion } from './migrate';
 import { leafHash } from '../common/tlog/merkle';
-import { CheckpointConflictError, EvidenceConflictError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
+import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
 
 const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
 const READ_TABLES = ['countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
@@ -99,6 +99,22 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       return rows.map((r) => r.workflow_id);
     },
 
+    async listEvidence(page) {
+      const since = new Date(checkPage(page));
+      const after = page.cursor === undefined ? undefined : readCursor(page.cursor);
+      const rows = (
+        await pool.query<{ workflow_id: string; run_id: string; request_id: string; bundle_digest: string; bundle: string; sealed_at: Date; sealed_key: string }>(
+          `SELECT workflow_id, run_id, request_id, bundle_digest, bundle, sealed_at, to_char(sealed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sealed_key
+           FROM countersign.evidence WHERE sealed_at >= $1 ${after ? 'AND (sealed_at, workflow_id, run_id) < ($3::timestamptz, $4, $5)' : ''}
+           ORDER BY sealed_at DESC, workflow_id DESC, run_id DESC LIMIT $2`,
+          after ? [since, page.limit + 1, ...after] : [since, page.limit + 1],
+        )
+      ).rows;
+      const items = rows.slice(0, page.limit).map((r): StoredEvidence => ({ workflowId: r.workflow_id, runId: r.run_id, requestId: r.request_id, bundleDigest: r.bundle_digest, text: r.bundle, sealedAt: r.sealed_at.toISOString() }));
+      const last = rows.length > page.limit ? rows[page.limit - 1]! : undefined;
+      return last ? { items, next: Buffer.from(JSON.stringify([last.sealed_key, last.workflow_id, last.run_id])).toString('base64url') } : { items };
+    },
+
     logSize: size,
 
     async readLeaves(start, end) {
@@ -143,6 +159,19 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       await pool.end();
     },
   };
+}
+
+/** A listing's cursor back to (sealed_at, workflow_id, run_id): only the shape this store gives. */
+function readCursor(cursor: string): [string, string, string] {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  const ok = Array.isArray(key) && key.length === 3 && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(String(key[0])) && key.every((k) => typeof k === 'string' && k.length > 0 && k.length <= 1000 && !k.includes('\0'));
+  if (!ok) throw new StoreInputError("A listing's cursor is not one this store gave.");
+  return key as [string, string, string];
 }
 
 async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'write' | 'read'): Promise<void> {

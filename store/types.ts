@@ -50,6 +50,20 @@ export interface EvidenceReader {
   getEvidence(workflowId: string, runId?: string): Promise<StoredEvidence | undefined>;
   /** Workflow ids with a sealed bundle for this full request id (16 hex), at most `limit` (≤ 10). */
   workflowsOfRequest(requestId: string, limit: number): Promise<string[]>;
+  /**
+   * Sealed bundles newest first, those sealed at or after `since` (ISO 8601), at most `limit` (≤
+   * MAX_LIST_PAGE) a call; `next` continues below the last one, absent once there is no more. What
+   * insights and policy simulation read: the evidence itself, never a copy of it. (The file store gives
+   * each bundle the digest its log leaf names, rather than hashing every bundle again: the audit does that.)
+   */
+  listEvidence(page: EvidencePage): Promise<{ items: StoredEvidence[]; next?: string }>;
+}
+
+export interface EvidencePage {
+  since: string;
+  limit: number;
+  /** The `next` of the page before: opaque, and refused (StoreInputError) when it is not one this store gave. */
+  cursor?: string;
 }
 
 export interface EvidenceWriter {

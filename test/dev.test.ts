@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -120,6 +120,16 @@ describe('countersign dev on other ports', () => {
     const reported = await cli(['report', requestId, '--agent', 'support-bot', '--status', 'succeeded'], terminal);
     assert.equal(reported.code, 0, reported.stderr);
     await eventually(() => assert.ok(readdirSync(join(home, 'evidence')).some((f) => f.endsWith('.json')), 'an evidence file'), 'the evidence is sealed', 120, 500);
+    // With the auditor key the dev stack made, the walkthrough's sealed request shows in insights.
+    const auditor = { ...terminal, COUNTERSIGN_API_KEY: readFileSync(join(home, 'agents', 'auditor-auditor.key'), 'utf8').trim() };
+    const insights = await eventually(async () => {
+      const run = await cli(['insights', '--json'], auditor);
+      assert.equal(run.code, 0, run.stderr);
+      const report = JSON.parse(run.stdout) as { outcomes: { requests: number; auto_allowed: number; executed: number } };
+      assert.ok(report.outcomes.requests >= 1, run.stdout);
+      return report;
+    }, 'insights count the sealed request', 60, 500);
+    assert.deepEqual([insights.outcomes.auto_allowed, insights.outcomes.executed], [1, 1]);
 
     const left = modes(home);
     for (const expected of ['evidence', join('evidence', 'spent'), 'keys', join('keys', 'layer.key'), 'session.secret', 'temporal.db', 'agents', 'agent-keys']) {

@@ -6,9 +6,11 @@ import { parseActionRequest } from '../../client/sdk';
 import { CliError, usage } from '../errors';
 import { out, parseFlags, printJson, readJsonFile } from '../io';
 import { groupHelp } from '../help';
+import { simulateCommand } from './insights';
 
 export async function policyCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === 'simulate') return simulateCommand(rest);
   if (sub !== 'check' && sub !== 'test') throw usage(sub ? `Unknown policy command "${sub}".\n${groupHelp('policy')}` : groupHelp('policy'));
   const parsed = sub === 'check' ? parseFlags(rest, 'policy check') : parseFlags(rest, 'policy test');
   const { positionals } = parsed;

@@ -3,6 +3,7 @@
 // queue.js and request.js (with decision.js); the server calls in api.js; the DOM helpers in dom.js;
 // the values shared with the server in constants.js, which the server writes (server/inbox-assets.ts).
 import { onUnauthenticated, state } from './api.js';
+import { showInsights } from './insights.js';
 import { showLink } from './link.js';
 import { showQueue } from './queue.js';
 import { showRequest } from './request.js';
@@ -15,6 +16,7 @@ function currentRoute() {
   const path = location.pathname.replace(/\/+$/, '');
   if (path === '/inbox/enroll') return { name: 'enroll' };
   if (path === '/inbox/link') return { name: 'link' };
+  if (path === '/inbox/insights') return { name: 'insights' };
   const match = /^\/inbox\/requests\/([^/]+)$/.exec(path);
   if (match) {
     try { return { name: 'request', id: decodeURIComponent(match[1]) }; } catch { return { name: 'request', id: match[1] }; }
@@ -27,6 +29,7 @@ async function render({ focus = false } = {}) {
   renderedPath = location.pathname;
   const route = currentRoute();
   if (route.name === 'enroll') return showEnroll();
+  if (route.name === 'insights') return showInsights(); // auditors: an API key, not a reviewer session
   if (!state.me) {
     const signedIn = await loadSession();
     if (seq !== renderSeq || signedIn === null) return;

@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { canonicalJson } from '../../common/canonical';
 import { logLeafData } from '../../common/tlog/leaf';
 import { inclusionProof, leafHash, rootHash, verifyInclusion } from '../../common/tlog/merkle';
-import { MAX_BUNDLE_BYTES, MAX_LEAVES_PAGE } from '../../store/bounds';
-import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type SealedEvidence, type SpendEntry, type Store } from '../../store/types';
+import { MAX_BUNDLE_BYTES, MAX_LEAVES_PAGE, MAX_LIST_PAGE } from '../../store/bounds';
+import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type SealedEvidence, type SpendEntry, type Store, type StoredEvidence } from '../../store/types';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** RFC 9162's leaf hash, computed here on its own: SHA-256 of 0x00 and the data. */
@@ -62,6 +62,37 @@ export function storeContract(open: () => Promise<Store>, concurrent?: (store: S
     assert.deepEqual(await store.workflowsOfRequest('f'.repeat(16), 2), []);
     const big = evidence({ text: `"${'x'.repeat(MAX_BUNDLE_BYTES)}"` });
     await assert.rejects(store.putEvidence(big), StoreInputError, 'a bundle over the bound is refused');
+  });
+
+  test('sealed bundles are listed newest first, paged and within the window; a cursor it did not give and a page out of bounds are refused', async () => {
+    const store = await open();
+    const sealed: SealedEvidence[] = [];
+    for (let i = 0; i < 5; i++) {
+      const e = evidence();
+      await store.putEvidence(e);
+      await store.appendLeaf(logLeafData({ workflowId: e.workflowId, runId: e.runId, requestId: e.requestId, bundleDigest: e.bundleDigest })); // as sealing does
+      sealed.push(e);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const listed: StoredEvidence[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listEvidence({ since, limit: 2, ...(cursor ? { cursor } : {}) });
+      assert.ok(page.items.length <= 2);
+      listed.push(...page.items);
+      cursor = page.next;
+      pages += 1;
+    } while (cursor && pages < 10);
+    assert.deepEqual(listed.map((e) => e.workflowId), sealed.map((e) => e.workflowId).reverse(), 'each once, newest first');
+    assert.deepEqual(listed.map((e) => e.text), sealed.map((e) => e.text).reverse(), 'byte for byte');
+    assert.ok(listed.every((e, i) => i === 0 || e.sealedAt <= listed[i - 1]!.sealedAt));
+    assert.deepEqual((await store.listEvidence({ since: new Date(Date.now() + 3_600_000).toISOString(), limit: 10 })).items, [], 'nothing sealed after the window starts');
+    await assert.rejects(store.listEvidence({ since, limit: 2, cursor: 'not-a-cursor' }), StoreInputError);
+    await assert.rejects(store.listEvidence({ since, limit: 0 }), StoreInputError);
+    await assert.rejects(store.listEvidence({ since, limit: MAX_LIST_PAGE + 1 }), StoreInputError);
+    await assert.rejects(store.listEvidence({ since: 'yesterday', limit: 1 }), StoreInputError);
   });
 
   test('the log: leaves at 0..n-1, RFC 9162 leaf hashes, the same leaf once, reads bounded and in range', async () => {

@@ -31,7 +31,7 @@ const document = openApiDocument() as { paths: Record<string, Record<string, Ope
 const operations = Object.entries(document.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })));
 
 /** The web inbox's pages and assets: HTML, CSS and scripts for a browser (docs/inbox.md), not the API. */
-const BROWSER_PAGES = ['GET /inbox', 'GET /inbox/', 'GET /inbox/enroll', 'GET /inbox/link', 'GET /inbox/requests/{id}', 'GET /inbox/assets/{file}'];
+const BROWSER_PAGES = ['GET /inbox', 'GET /inbox/', 'GET /inbox/enroll', 'GET /inbox/link', 'GET /inbox/insights', 'GET /inbox/requests/{id}', 'GET /inbox/assets/{file}'];
 
 /** Every method and path the app serves, as OpenAPI writes paths; the Slack routes too (mounted only when the app has Slack). */
 function servedRoutes(): string[] {
