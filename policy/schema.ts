@@ -63,7 +63,12 @@ export const RuleConfig = z.strictObject({
   reportWithin: duration.optional(),
   /** What a decision must prove under this rule; the policy's default (passkey) when absent. */
   assurance: Assurance.optional(),
-});
+  /**
+   * An allow decided at the front door (issue 29): no workflow, a token the server mints with the edge
+   * key, spent in the store's ledger, sealed as its own evidence. Only on `decision: allow`.
+   */
+  edge: z.boolean().optional(),
+}).refine((rule) => rule.edge !== true || rule.decision === 'allow', { message: 'edge: true is only for a rule whose decision is allow', path: ['edge'] });
 export type RuleConfig = z.infer<typeof RuleConfig>;
 
 /** "{argument}" placeholders, filled from the tool call's arguments (a dotted path reaches into nested ones). */

@@ -10,7 +10,7 @@ import { out, parseFlags, printJson } from '../io';
 export async function setupCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, 'setup');
   // The store first: a database that cannot be set up stops here, before anything is registered in Temporal.
-  const database = await setupStore(values.writer, values.reader, values.json ? () => undefined : out);
+  const database = await setupStore(values.writer, values.reader, values.edge, values.json ? () => undefined : out);
   const { connection, config, close } = await connectTemporal();
   try {
     const report = await registerSearchAttributes(connection, config.namespace);
@@ -28,17 +28,17 @@ export async function setupCommand(args: string[]): Promise<number> {
 }
 
 /** The store's migrations and grants, when a database is configured; undefined when the store is files. */
-async function setupStore(writer: string | undefined, reader: string | undefined, print: (line: string) => void): Promise<SetupReport | undefined> {
+async function setupStore(writer: string | undefined, reader: string | undefined, edge: string | undefined, print: (line: string) => void): Promise<SetupReport | undefined> {
   const processes = databaseSettings();
   const admin = adminDatabaseSettings();
   if (!admin) {
-    if (processes || writer || reader) throw usage('countersign setup applies the store\'s migrations as the database\'s owner: set COUNTERSIGN_DATABASE_ADMIN_URL, or COUNTERSIGN_DATABASE_ADMIN_USER and COUNTERSIGN_DATABASE_ADMIN_PASSWORD_FILE.');
+    if (processes || writer || reader || edge) throw usage('countersign setup applies the store\'s migrations as the database\'s owner: set COUNTERSIGN_DATABASE_ADMIN_URL, or COUNTERSIGN_DATABASE_ADMIN_USER and COUNTERSIGN_DATABASE_ADMIN_PASSWORD_FILE.');
     return undefined;
   }
   const roles = (text: string | undefined) => (text ?? '').split(',').map((r) => r.trim()).filter(Boolean);
   const processUser = processes?.connection.user;
   const writers = writer !== undefined ? roles(writer) : processUser && processUser !== admin.connection.user ? [processUser] : [];
-  const report = await setupDatabase(admin, { writers, readers: roles(reader) });
+  const report = await setupDatabase(admin, { writers, readers: roles(reader), edges: roles(edge) });
   print(`Database ${report.database}:`);
   for (const name of report.applied) print(`  applied  ${name}`);
   for (const name of report.present) print(`  present  ${name}`);
