@@ -1,4 +1,5 @@
 import { ExitCode } from '../../common/codes';
+import { Ok } from '../../common/responses';
 import { clusterStatus, registerSearchAttributes } from '../../worker/cluster';
 import { connectTemporal, serverUrl } from '../connect';
 import { adminDatabaseSettings, databaseSettings } from '../../config/database';
@@ -57,6 +58,8 @@ export async function statusCommand(args: string[]): Promise<number> {
   const server = await serverHealth();
   const text = !values.json && !values.quiet;
   if (text) out(`Server        ${server.url}: ${server.ok ? 'answering' : `not answering (${server.error})`}${process.env.COUNTERSIGN_URL ? '' : '; COUNTERSIGN_URL is not set, so this is the default'}`);
+  // Edge allows have no workflow: Temporal cannot count them, the server that decided them does.
+  if (text && server.edge) out(`Edge allows   ${server.edge.allowed} decided, ${server.edge.consumed} consumed, ${server.edge.reported} reported, ${server.edge.refused} consumes refused (this server instance, since it started; not in the Temporal UI)`);
   let temporal: Awaited<ReturnType<typeof connectTemporal>>;
   try {
     temporal = await connectTemporal();
@@ -88,11 +91,13 @@ export async function statusCommand(args: string[]): Promise<number> {
 }
 
 /** Whether countersign server answers its health check at COUNTERSIGN_URL. */
-async function serverHealth(): Promise<{ url: string; ok: boolean; error?: string }> {
+async function serverHealth(): Promise<{ url: string; ok: boolean; error?: string; edge?: NonNullable<Ok['edge']> }> {
   const url = serverUrl();
   try {
     const res = await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(3000) });
-    return res.ok ? { url, ok: true } : { url, ok: false, error: `HTTP ${res.status}` };
+    if (!res.ok) return { url, ok: false, error: `HTTP ${res.status}` };
+    const health = Ok.safeParse(await res.json().catch(() => undefined));
+    return { url, ok: true, ...(health.success && health.data.edge ? { edge: health.data.edge } : {}) };
   } catch (err) {
     return { url, ok: false, error: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message };
   }
