@@ -152,10 +152,17 @@ export class EdgeDesk {
     return receipt;
   }
 
-  /** Whether `id` names a request of `agent`'s that was decided at the edge: a token this store does not know is then refused TOKEN_INVALID. */
-  async mintedFor(agent: string, id: string): Promise<boolean> {
+  /**
+   * The refusal of a token this store does not hold, presented for a request of `agent`'s that has no
+   * workflow but was decided at the edge (another deployment's token, a made-up one); undefined when
+   * `id` names no such request (not found, then, as before).
+   */
+  async unknownToken(agent: string, id: string): Promise<ConsumeRefusedError | undefined> {
     const workflowId = exactWorkflowId(id, agent);
-    return workflowId !== undefined && (await this.store.edgeMinted(workflowId));
+    if (workflowId === undefined || !(await this.store.edgeMinted(workflowId))) return undefined;
+    this.counts.refused += 1;
+    this.logger.warn({ workflowId, code: ReasonCode.TOKEN_INVALID }, 'edge consume refused: a token this store does not hold');
+    return new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, 'The token is not valid for this request.');
   }
 
   /** Seals the outcome an agent reports after an edge consume; false when `id` names no edge spend of `agent`'s (today's path then). */

@@ -281,6 +281,22 @@ describe('the evidence of an edge allow', () => {
   });
 });
 
+describe('operators count edge allows', () => {
+  const cli = cliFor(ctx);
+  test('GET /healthz and countersign status show this instance\'s edge decisions, which Temporal cannot', async () => {
+    const health = async () => ((await (await fetch(new URL('/healthz', ctx.stack.url))).json()) as { ok: boolean; edge: { allowed: number; consumed: number; reported: number; refused: number } }).edge;
+    const before = await health();
+    const request = await edgeAllowed();
+    await request.consume();
+    await refusedWith((await ctx.stack.agent()).consume(request.workflowId, { token: `cst_${randomBytes(32).toString('base64url')}`, agentId: 'support-bot', taskId: request.request.taskId, actionDigest: 'a'.repeat(64) }), 'TOKEN_INVALID');
+    await request.report({ status: 'succeeded' });
+    const after = await health();
+    assert.deepEqual(after, { allowed: before.allowed + 1, consumed: before.consumed + 1, reported: before.reported + 1, refused: before.refused + 1 });
+    const status = await cli(['status']);
+    assert.match(status.stdout, new RegExp(`^Edge allows   ${after.allowed} decided, ${after.consumed} consumed, ${after.reported} reported, ${after.refused} consumes refused \\(this server instance, since it started; not in the Temporal UI\\)$`, 'm'), status.stdout + status.stderr);
+  });
+});
+
 describe('a request the policy routes to review', () => {
   test('never gets an edge token, whatever field an agent sets over raw HTTP', { timeout: 120_000 }, async () => {
     const before = edgeFiles();

@@ -7,8 +7,7 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { ConsumeBody, ReportBody, SubmitBody } from '../../common/api';
 import { approvalWorkflowId } from '../../common/digest';
-import { ReasonCode } from '../../common/codes';
-import { ConsumeRefusedError, RequestNotFoundError } from '../../common/refusals';
+import { RequestNotFoundError } from '../../common/refusals';
 import type { RequestList } from '../../common/responses';
 import type { SubmitState } from '../../common/views';
 import { nativeSha256Hex } from '../../crypto/sha256';
@@ -110,10 +109,9 @@ export function requestRoutes(deps: Deps): Hono<Env> {
       workflowId = await requestFor(c, deps, agent);
     } catch (err) {
       // An edge request has no workflow: a token its store does not hold (another deployment's, a made-up one) is not valid for it.
-      if (early?.success && err instanceof HttpProblem && err.status === 404 && (await deps.edge!.mintedFor(agent.name, c.req.param('id') ?? ''))) {
-        if (early.data.agentId !== agent.name) throw forbidden(`Field "agentId" names ${JSON.stringify(early.data.agentId)}, but this credential is agent ${agent.name}.`);
-        throw new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, 'The token is not valid for this request.');
-      }
+      const unknown = early?.success && err instanceof HttpProblem && err.status === 404 ? await deps.edge!.unknownToken(agent.name, c.req.param('id') ?? '') : undefined;
+      if (unknown && early?.success && early.data.agentId !== agent.name) throw forbidden(`Field "agentId" names ${JSON.stringify(early.data.agentId)}, but this credential is agent ${agent.name}.`);
+      if (unknown) throw unknown;
       throw err;
     }
     const body = parse(ConsumeBody, raw);
