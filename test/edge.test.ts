@@ -297,6 +297,27 @@ describe('operators count edge allows', () => {
   });
 });
 
+describe('the CLI on an edge allow', () => {
+  const cli = cliFor(ctx);
+  test('submit prints the approval and the token, consume the edge-signed receipt, once; report seals the outcome', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'countersign-edge-cli-')), 'lookup.json');
+    writeFileSync(file, JSON.stringify({ agentId: 'support-bot', ...lookup() }));
+    const submitted = await cli(['submit', '--file', file]);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const requestId = /^approved by policy \(lookups\): request ([0-9a-f]{16})$/m.exec(submitted.stdout)?.[1];
+    const token = /^token: (cst_\S+)$/m.exec(submitted.stdout)?.[1];
+    assert.ok(requestId && token, submitted.stdout);
+    const consumed = await cli(['consume', requestId, '--token', token, '--action', file]);
+    assert.equal(consumed.code, 0, consumed.stderr);
+    assert.match(consumed.stdout, new RegExp(`^consumed: receipt rcpt_[0-9a-f]+ for request ${requestId} \\(signed by ${ctx.stack.edgeSigner!.keyId}\\)`));
+    const again = await cli(['consume', requestId.slice(0, 8), '--token', token, '--action', file]);
+    assert.equal(again.code, 1, again.stdout);
+    assert.match(again.stderr, /TOKEN_CONSUMED/);
+    const reported = await cli(['report', requestId, '--agent', 'support-bot', '--status', 'succeeded']);
+    assert.equal(reported.code, 0, reported.stderr);
+  });
+});
+
 describe('a request the policy routes to review', () => {
   test('never gets an edge token, whatever field an agent sets over raw HTTP', { timeout: 120_000 }, async () => {
     const before = edgeFiles();
