@@ -1,7 +1,8 @@
 /**
  * The edge phase of the benchmark (issue 29): allows decided at the front door, with no workflow,
  * against `countersign server` run as a process of its own (so its CPU per edge allow is its own,
- * read from /proc), on the files store under the run's home. Measured: submit → token in hand,
+ * read from /proc), on the files store under the run's home (PostgreSQL, as the edge role, under
+ * --cluster). Measured: submit → token in hand,
  * sequential and with 32 concurrent agents (each its own credential), and the whole edge decision —
  * submit, consume (ledger spend, bundle sealed and logged), report — with 32 concurrent agents.
  */
@@ -39,6 +40,8 @@ export interface EdgeBenchOptions {
   concurrentN: number;
   cpuGroups: () => CpuGroups;
   log: (line: string) => void;
+  /** COUNTERSIGN_DATABASE_* of a role granted countersign_edge: the server then keeps its edge records in PostgreSQL (the cluster's); files otherwise. */
+  databaseEnv?: Record<string, string>;
 }
 
 const lookup = () => ({
@@ -56,7 +59,7 @@ export async function benchEdge(o: EdgeBenchOptions): Promise<EdgeBench> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, [join(__dirname, '..', 'bin', 'countersign.js'), 'server', '--listen', `127.0.0.1:${port}`, '--policy', policyFile], {
-    env: { ...process.env, COUNTERSIGN_HOME: o.home, TEMPORAL_ADDRESS: o.temporalAddress, COUNTERSIGN_TASK_QUEUE: o.taskQueue, COUNTERSIGN_SESSION_SECRET: randomBytes(32).toString('base64'), COUNTERSIGN_LOG_LEVEL: 'warn', COUNTERSIGN_EDGE_KEY_FILE: '' },
+    env: { ...process.env, COUNTERSIGN_HOME: o.home, TEMPORAL_ADDRESS: o.temporalAddress, COUNTERSIGN_TASK_QUEUE: o.taskQueue, COUNTERSIGN_SESSION_SECRET: randomBytes(32).toString('base64'), COUNTERSIGN_LOG_LEVEL: 'warn', COUNTERSIGN_EDGE_KEY_FILE: '', ...o.databaseEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

@@ -45,7 +45,10 @@ import { benchAdapters, type AdapterBench } from './adapters';
 import { benchSlack } from './slack';
 import { benchStore } from './store';
 import { benchEdge, type EdgeBench } from './edge';
-import { databaseSettings } from '../config/database';
+import { adminDatabaseSettings, databaseSettings } from '../config/database';
+import { connectionConfig } from '../store/connection';
+import { setupDatabase } from '../store/migrate';
+import pg from 'pg';
 import { postgresStore } from '../store/postgres';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
@@ -228,7 +231,7 @@ async function main(): Promise<void> {
     save(true);
 
     log(`2b/6 edge allows (no workflow): ${N} sequential, ${CONCURRENT_N} over ${AGENTS} concurrent agents, against countersign server as its own process`);
-    const edge = await benchEdge({ temporalAddress: env.address, taskQueue, home: runHome, policyText: creds.policyText, agentKeys: EDGE_AGENTS.map((a) => creds.agentKeys.get(a)!), n: N, concurrentN: CONCURRENT_N, cpuGroups, log });
+    const edge = await benchEdge({ temporalAddress: env.address, taskQueue, home: runHome, policyText: creds.policyText, agentKeys: EDGE_AGENTS.map((a) => creds.agentKeys.get(a)!), n: N, concurrentN: CONCURRENT_N, cpuGroups, log, ...(cluster ? { databaseEnv: await edgeRole(cluster, runHome) } : {}) });
     results.edge = edge;
     results.edgeRatios = {
       throughputVsBaseline: ratio(edge.concurrent.throughput!, (results.baseline as { concurrent: Summary }).concurrent.throughput!),
@@ -482,6 +485,24 @@ function benchServer(backend: Approvals, policy: ReturnType<typeof compilePolicy
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/** A login role granted countersign_edge in the cluster's database (as `countersign setup --edge` grants it): the edge server's settings. */
+async function edgeRole(cluster: ClusterStack, home: string): Promise<Record<string, string>> {
+  const role = 'countersign_edge_bench';
+  const passwordFile = join(home, 'edge-db.password');
+  writeFileSync(passwordFile, randomUUID(), { mode: 0o600 });
+  const admin = adminDatabaseSettings(cluster.store.adminEnv)!;
+  const client = new pg.Client({ ...connectionConfig(admin), database: admin.connection.database });
+  await client.connect();
+  try {
+    if (!(await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount) await client.query(`CREATE ROLE ${role} LOGIN`);
+    await client.query(`ALTER ROLE ${role} PASSWORD ${client.escapeLiteral(readFileSync(passwordFile, 'utf8'))}`);
+  } finally {
+    await client.end();
+  }
+  await setupDatabase(admin, { edges: [role] });
+  return { ...cluster.store.serverEnv, COUNTERSIGN_DATABASE_USER: role, COUNTERSIGN_DATABASE_PASSWORD_FILE: passwordFile };
 }
 
 /** The edge phase beside the baseline and the workflow path's auto-allow: what `--only edge` prints, and a part of the full table. */
