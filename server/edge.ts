@@ -152,16 +152,16 @@ export class EdgeDesk {
     return receipt;
   }
 
-  /**
-   * The refusal of a token this store does not hold, presented for a request of `agent`'s that has no
-   * workflow but was decided at the edge (another deployment's token, a made-up one); undefined when
-   * `id` names no such request (not found, then, as before).
-   */
-  async unknownToken(agent: string, id: string): Promise<ConsumeRefusedError | undefined> {
+  /** Whether `id` (a workflow id or a full request id) names a request of `agent`'s that was decided at the edge. */
+  async decidedAtEdge(agent: string, id: string): Promise<boolean> {
     const workflowId = exactWorkflowId(id, agent);
-    if (workflowId === undefined || !(await this.store.edgeMinted(workflowId))) return undefined;
+    return workflowId !== undefined && (await this.store.edgeMinted(workflowId));
+  }
+
+  /** The refusal of a token this store does not hold (another deployment's, a made-up one), presented for an edge request. */
+  unknownToken(consume: ConsumeRequest): ConsumeRefusedError {
     this.counts.refused += 1;
-    this.logger.warn({ workflowId, code: ReasonCode.TOKEN_INVALID }, 'edge consume refused: a token this store does not hold');
+    this.logger.warn({ agentId: consume.agentId, taskId: consume.taskId, code: ReasonCode.TOKEN_INVALID }, 'edge consume refused: a token this store does not hold');
     return new ConsumeRefusedError(ReasonCode.TOKEN_INVALID, 'The token is not valid for this request.');
   }
 

@@ -104,18 +104,18 @@ export function requestRoutes(deps: Deps): Hono<Env> {
       const receipt = await deps.edge!.consume(agent.name, c.req.param('id') ?? '', early.data);
       if (receipt) return c.json(receipt);
     }
+    const notThisAgent = (agentId: string) => forbidden(`Field "agentId" names ${JSON.stringify(agentId)}, but this credential is agent ${agent.name}.`);
     let workflowId: string;
     try {
       workflowId = await requestFor(c, deps, agent);
     } catch (err) {
       // An edge request has no workflow: a token its store does not hold (another deployment's, a made-up one) is not valid for it.
-      const unknown = early?.success && err instanceof HttpProblem && err.status === 404 ? await deps.edge!.unknownToken(agent.name, c.req.param('id') ?? '') : undefined;
-      if (unknown && early?.success && early.data.agentId !== agent.name) throw forbidden(`Field "agentId" names ${JSON.stringify(early.data.agentId)}, but this credential is agent ${agent.name}.`);
-      if (unknown) throw unknown;
-      throw err;
+      if (!early?.success || !(err instanceof HttpProblem) || err.status !== 404 || !(await deps.edge!.decidedAtEdge(agent.name, c.req.param('id') ?? ''))) throw err;
+      if (early.data.agentId !== agent.name) throw notThisAgent(early.data.agentId);
+      throw deps.edge!.unknownToken(early.data);
     }
     const body = parse(ConsumeBody, raw);
-    if (body.agentId !== agent.name) throw forbidden(`Field "agentId" names ${JSON.stringify(body.agentId)}, but this credential is agent ${agent.name}.`);
+    if (body.agentId !== agent.name) throw notThisAgent(body.agentId);
     return c.json(await backend.consume(workflowId, body));
   });
 
