@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { ReasonCode } from '../common/codes';
 import type { EvidenceBody } from '../common/bundle';
 import { ActionRequest, type Evaluation } from '../common/inputs';
-import { type ApprovalRecord, type ExecutionReceipt, type Signed } from '../common/views';
+import { type ExecutionReceipt, type Signed } from '../common/views';
 import { logLeafData } from '../common/tlog/leaf';
-import { signEvidence } from './evidence';
+import { mintToken, signEvidence } from '../crypto/evidence';
 import { fileStore } from '../store/files';
 import { EvidenceConflictError, StoreInputError, type LogReader, type LogWriter, type SpendResult, type Store } from '../store/types';
 import type { Signer } from '../crypto/keys';
@@ -16,7 +16,6 @@ import { loadSlackSettings, SlackConfigError, type SlackSettings } from '../conf
 import type { GroupNotification, MessageUpdate, RequestMessage } from './notify/types';
 import { verdictOf } from '../policy/verdict';
 import type { CompiledPolicy } from '../policy/load';
-import { generateToken, sealAad, sealToAgent } from '../crypto/tokens';
 import { mintRequest, type MintInput, type MintResult } from '../common/release';
 import { startsNeedVoucher, startVoucherRefusal } from '../common/start-voucher';
 
@@ -149,12 +148,10 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /** The plaintext exists only here, sealed to the agent's key: the workflow (and so Temporal's history) gets the hash, the sealed box and the signed record. */
-  function mint({ binding, expiresAt, agentKey, record }: MintInput): MintResult {
-    const { token, tokenId, tokenHash } = generateToken();
-    const sealed = agentKey ? sealToAgent(agentKey, token, sealAad(binding.workflowId, tokenId)) : undefined;
-    const approvalRecord = signer.sign<ApprovalRecord>('countersign/approval-record/v1', { ...record, tokenId, tokenHash, issuedAt: new Date().toISOString() });
-    requestLogger().info({ ruleIds: record.ruleIds, tokenId, expiresAt, sealed: Boolean(sealed), keyId: signer.keyId }, 'token minted');
-    return { grant: { tokenId, expiresAt, ...(sealed ? { sealed } : {}) }, tokenHash, approvalRecord };
+  function mint(input: MintInput): MintResult {
+    const { sealed, ...minted } = mintToken(signer, input);
+    requestLogger().info({ ruleIds: input.record.ruleIds, tokenId: minted.grant.tokenId, expiresAt: input.expiresAt, sealed, keyId: signer.keyId }, 'token minted');
+    return minted;
   }
 
   return {

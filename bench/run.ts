@@ -5,6 +5,9 @@
  * bench/results/<date>.json plus a markdown table. Sizes: BENCH_N (sequential samples, 200),
  * BENCH_CONCURRENT_N (300), BENCH_REVIEW_N (50), BENCH_PENDING (10000; 0 skips the scale run).
  *
+ * `node --import tsx bench/run.ts --only edge` (or BENCH_ONLY=edge) measures the baseline, the workflow
+ * path's auto-allow and the edge allows (bench/edge.ts) only, and stops there.
+ *
  * `npm run bench -- --cluster` (or BENCH_CLUSTER=1) runs the same on the production-shaped cluster
  * instead (scripts/cluster-stack.ts: PostgreSQL, separate Temporal services), started in a temporary
  * folder for the run, and writes bench/results/<date>-cluster.json.
@@ -42,7 +45,11 @@ import { benchAdapters, type AdapterBench } from './adapters';
 import { benchSlack } from './slack';
 import { benchInsights } from './insights';
 import { benchStore } from './store';
-import { databaseSettings } from '../config/database';
+import { benchEdge, type EdgeBench } from './edge';
+import { adminDatabaseSettings, databaseSettings } from '../config/database';
+import { connectionConfig } from '../store/connection';
+import { setupDatabase } from '../store/migrate';
+import pg from 'pg';
 import { postgresStore } from '../store/postgres';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
@@ -52,6 +59,9 @@ const REVIEW_N = Number(process.env.BENCH_REVIEW_N ?? 50);
 const PENDING = Number(process.env.BENCH_PENDING ?? 10_000);
 const AGENTS = 32;
 const CLUSTER = process.argv.includes('--cluster') || process.env.BENCH_CLUSTER === '1';
+/** `--only edge`: the baseline, the workflow path's auto-allow and the edge phase, then stop. */
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : process.env.BENCH_ONLY;
+const EDGE_AGENTS = Array.from({ length: AGENTS }, (_, i) => `bench-edge-${i}`);
 /** Worker processes the run started: stopped with it on Ctrl-C. */
 const children = new Set<ChildProcess>();
 
@@ -70,6 +80,10 @@ rules:
     when: "payload.amount > 100"
     decision: review
     reviewers: finance
+  - id: lookups
+    match: { action: crm.lookupCustomer }
+    decision: allow
+    edge: true
 `;
 
 const request = (payload: Record<string, unknown>) => ({
@@ -127,7 +141,7 @@ async function main(): Promise<void> {
     const taskQueue = `bench-${randomUUID()}`;
     const runHome = join(home, randomUUID());
     const keyPath = layerKeyPath(runHome);
-    const creds = withDevCredentials(POLICY, runHome, { agents: ['bench-agent'] });
+    const creds = withDevCredentials(POLICY, runHome, { agents: ['bench-agent', ...EDGE_AGENTS] });
     const policy = compilePolicy(creds.policyText, 'bench-policy.yaml');
     const worker = await createApprovalWorker({
       connection: env.nativeConnection,
@@ -216,6 +230,23 @@ async function main(): Promise<void> {
     results.autoAllowDirect = { sequential: autoAllowDirect, concurrent: summarize(concDirect.samples, concDirect.wallMs) };
     results.autoAllowThroughputVsBaseline = ratio((results.autoAllow as { concurrent: Summary }).concurrent.throughput!, (results.baseline as { concurrent: Summary }).concurrent.throughput!);
     save(true);
+
+    log(`2b/6 edge allows (no workflow): ${N} sequential, ${CONCURRENT_N} over ${AGENTS} concurrent agents, against countersign server as its own process`);
+    const edge = await benchEdge({ temporalAddress: env.address, taskQueue, home: runHome, policyText: creds.policyText, agentKeys: EDGE_AGENTS.map((a) => creds.agentKeys.get(a)!), n: N, concurrentN: CONCURRENT_N, cpuGroups, log, ...(cluster ? { databaseEnv: await edgeRole(cluster, runHome) } : {}) });
+    results.edge = edge;
+    results.edgeRatios = {
+      throughputVsBaseline: ratio(edge.concurrent.throughput!, (results.baseline as { concurrent: Summary }).concurrent.throughput!),
+      decisionThroughputVsBaseline: ratio(edge.decision.throughput!, (results.baseline as { concurrent: Summary }).concurrent.throughput!),
+      p50VsBaseline: ratio(edge.sequential.p50, baseline.p50),
+      throughputVsWorkflowAutoAllow: ratio(edge.concurrent.throughput!, (results.autoAllow as { concurrent: Summary }).concurrent.throughput!),
+    };
+    save(true);
+    if (ONLY === 'edge') {
+      await server.close();
+      save(false);
+      process.stdout.write(`${edgeMarkdown(results)}\n\nResults: ${file}\n`);
+      return;
+    }
 
     log(`3/6 review round trip (${REVIEW_N})`);
     const reviewSamples: number[] = [];
@@ -460,6 +491,50 @@ function rssMb(pid: number): number {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 }
 
+/** A login role granted countersign_edge in the cluster's database (as `countersign setup --edge` grants it): the edge server's settings. */
+async function edgeRole(cluster: ClusterStack, home: string): Promise<Record<string, string>> {
+  const role = 'countersign_edge_bench';
+  const passwordFile = join(home, 'edge-db.password');
+  writeFileSync(passwordFile, randomUUID(), { mode: 0o600 });
+  const admin = adminDatabaseSettings(cluster.store.adminEnv)!;
+  const client = new pg.Client({ ...connectionConfig(admin), database: admin.connection.database });
+  await client.connect();
+  try {
+    if (!(await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount) await client.query(`CREATE ROLE ${role} LOGIN`);
+    await client.query(`ALTER ROLE ${role} PASSWORD ${client.escapeLiteral(readFileSync(passwordFile, 'utf8'))}`);
+  } finally {
+    await client.end();
+  }
+  await setupDatabase(admin, { edges: [role] });
+  return { ...cluster.store.serverEnv, COUNTERSIGN_DATABASE_USER: role, COUNTERSIGN_DATABASE_PASSWORD_FILE: passwordFile };
+}
+
+/** The edge phase beside the baseline and the workflow path's auto-allow: what `--only edge` prints, and a part of the full table. */
+function edgeMarkdown(r: Record<string, unknown>): string {
+  const b = r.baseline as { startResult: Summary; concurrent: Summary };
+  const a = r.autoAllow as { sequential: Summary; concurrent: Summary };
+  const e = r.edge as EdgeBench;
+  const q = r.edgeRatios as Record<string, number>;
+  const row = (name: string, s: Summary, target = '') => `| ${name} | ${s.n} | ${s.p50} | ${s.p95} | ${s.p99} | ${s.throughput ?? ''} | ${target} |`;
+  const split = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [
+    `countersign benchmark, edge phase, ${r.date} (${JSON.stringify(r.machine)}); Temporal: ${r.temporal}`,
+    '',
+    '| scenario | n | p50 ms | p95 ms | p99 ms | ops/s | target |',
+    '|---|---|---|---|---|---|---|',
+    row('baseline: start + result', b.startResult),
+    row(`baseline: start + result, ${AGENTS} concurrent clients`, b.concurrent),
+    row('auto-allow as a workflow, through the server, sequential', a.sequential),
+    row(`auto-allow as a workflow, through the server, ${AGENTS} concurrent agents`, a.concurrent),
+    row('edge allow, sequential (submit → token in hand)', e.sequential, 'p50 ≤ 0.2× baseline'),
+    row(`edge allow, ${AGENTS} concurrent agents (submit → token in hand)`, e.concurrent, 'throughput ≥ 5× baseline'),
+    row(`edge decision, ${AGENTS} concurrent agents (submit, consume: spend + bundle sealed and logged, report)`, e.decision),
+    '',
+    `Edge vs baseline: p50 ${q.p50VsBaseline}× (target ≤ 0.2), throughput ${q.throughputVsBaseline}× (target ≥ 5), whole decisions ${q.decisionThroughputVsBaseline}×; vs the workflow auto-allow's throughput ${q.throughputVsWorkflowAutoAllow}×.`,
+    `CPU ms per operation (server = countersign server alone): edge allow ${split(e.cpuMsPerOperation.allow)}; whole edge decision ${split(e.cpuMsPerOperation.decision)}.`,
+  ].join('\n');
+}
+
 function ratio(a: number, b: number): number {
   return Math.round((a / b) * 100) / 100;
 }
@@ -559,6 +634,7 @@ function markdown(r: Record<string, unknown>): string {
   const engine = r.policyEngine as Record<string, { microsPerEvaluation: number }>;
   lines.push('', `Policy engine: ${Object.entries(engine).map(([k, v]) => `${k} ${v.microsPerEvaluation} µs`).join(', ')} per evaluation (target ≤ 20 µs at 1,000 rules).`);
   lines.push(cliMarkdown(r.cliStartup as Record<string, number> | undefined));
+  if (r.edge) lines.push('', edgeMarkdown(r));
   return lines.join('\n');
 }
 

@@ -2,19 +2,19 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../client/version';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { layerSigner } from '../crypto/keys';
+import { createKeyFile, layerSigner } from '../crypto/keys';
 import { devDatabaseFiles, PRIVATE_FILE, securePrivateState, tighten, writePrivateFile } from '../config/private-files';
 import { compilePolicy } from '../policy/load';
 import { reloadOnChange } from '../policy/watch';
 import { Approvals } from '../server/approvals';
-import { serverStartSigner, sessionSecret, startServer } from '../server/main';
+import { edgeKey, serverStartSigner, sessionSecret, startServer } from '../server/main';
 import { withDevCredentials } from './dev-credentials';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { loadConfig } from '../config/env';
 import { createLogger, installTemporalLogging } from '../config/logger';
 import { findOrBuildTemporalCli } from './temporal-cli';
 import { createApprovalWorker } from '../worker/worker';
-import { evidenceDir as evidenceDirOf } from '../config/home';
+import { edgeKeyPath, evidenceDir as evidenceDirOf } from '../config/home';
 import { openStore } from '../store/open';
 
 const PROJECT = packageRoot();
@@ -99,6 +99,8 @@ export async function runDev(): Promise<void> {
     sessionSecret: sessionSecret(config.home, { createIfMissing: true }),
     listen,
     store,
+    // Rules marked edge: true are decided by the server itself, signed by its own edge key (keys/edge.key, made once).
+    edge: { signer: edgeKey(config.home) ?? createKeyFile(edgeKeyPath(config.home)), store },
   });
 
   const ui = `http://${host === '0.0.0.0' ? 'localhost' : host}:${uiPort}`;
@@ -116,7 +118,7 @@ countersign dev stack is up
   Temporal UI       ${ui}/namespaces/${config.namespace}/workflows
   Worker            task queue ${config.taskQueue}, policy ${config.policyFile}
   countersign server ${server.url}  (OpenAPI: ${server.url}/openapi.json)
-  Signing key       ${signer.keyId} (${config.home}/keys/layer.pub); evidence in ${store.description.replace(/^files in /, '')}
+  Signing key       ${signer.keyId} (${config.home}/keys/layer.pub); edge key in ${config.home}/keys/edge.pub; evidence in ${store.description.replace(/^files in /, '')}
   Dev credentials   agent keys in ${config.home}/agents (${[...creds.agentKeys.keys()].join(', ')}),
                     reviewer keys in ${config.home}/keys/reviewers; the policy with their directory: ${devPolicyFile}
 

@@ -67,15 +67,17 @@ COUNTERSIGN_LISTEN (127.0.0.1:7280).`,
     operator: true,
   },
   setup: {
-    usage: 'setup [--writer ROLE] [--reader ROLE] [--json]',
+    usage: 'setup [--writer ROLE] [--reader ROLE] [--edge ROLE] [--json]',
     about: `With a database configured (COUNTERSIGN_DATABASE_URL or _HOST): applies the store's migrations as
 its owner (COUNTERSIGN_DATABASE_ADMIN_URL, or _ADMIN_USER and _ADMIN_PASSWORD_FILE), each in one
 transaction, and grants the workers' role countersign_writer (insert and read) and the server's
-countersign_reader (read). Then registers the countersign search attributes in the namespace.
+countersign_reader (read), or countersign_edge (read, and record edge allows) to a server that
+decides them. Then registers the countersign search attributes in the namespace.
 Running it again changes nothing.`,
     flags: {
       writer: { type: 'string', value: 'ROLE', help: "login role(s) the workers use, comma-separated (default: the user of COUNTERSIGN_DATABASE_URL or _USER)" },
       reader: { type: 'string', value: 'ROLE', help: 'login role(s) the server uses to read evidence and the log, comma-separated' },
+      edge: { type: 'string', value: 'ROLE', help: 'login role(s) of a server that decides edge allows (reads, and records edge tokens, spends and bundles), comma-separated' },
       json,
     },
     examples: ['TEMPORAL_ADDRESS=127.0.0.1:7233 countersign setup', 'COUNTERSIGN_DATABASE_ADMIN_URL=postgresql://owner@db/countersign countersign setup --writer countersign --reader countersign_server'],
@@ -231,20 +233,23 @@ requests', an auditor's key any request's.`,
     examples: ['countersign evidence 3ccffd4dc88873bc --out refund.evidence.json'],
   },
   verify: {
-    usage: 'verify FILE --key PUB [--policy FILE] [--json]',
+    usage: 'verify FILE --key PUB [--edge-key PUB] [--policy FILE] [--json]',
     about: `Checks a bundle's chain, signatures and digests offline against the layer key you trust (and, with
 --policy, every reviewer signature against its directory). A bundle that carries a log proof is also
 proven to be in the evidence log (its checkpoint signed by the same key); one without says it is not.
+A bundle decided at the edge (a policy allow the server made without a workflow) is signed by the
+edge key: it verifies only with --edge-key, says "decided at the edge", and may hold no reviewer.
 Exit 1 names the first broken link, or an untrusted signer.`,
     flags: {
       key: { type: 'string', value: 'PUB', help: "the layer's public key you trust, or a file holding it (keys show prints it)" },
+      'edge-key': { type: 'string', value: 'PUB', help: "the edge's public key you trust (keys/edge.pub), for bundles decided at the edge" },
       policy: { type: 'string', value: 'FILE', help: 'check every reviewer signature against this policy\'s directory' },
       json,
     },
     examples: ['countersign verify refund.evidence.json --key .countersign/keys/layer.pub'],
   },
   'log audit': {
-    usage: 'log audit --key PUB [--checkpoint FILE] [--json]',
+    usage: 'log audit --key PUB [--edge-key PUB] [--checkpoint FILE] [--json]',
     about: `Audits the evidence log with an auditor's API key (COUNTERSIGN_API_KEY): its latest checkpoint is
 signed by the layer key and extends the one you kept (else the log was truncated or forked), its
 leaves hash to that checkpoint, and every leaf's bundle is in the store, verifies and is the one
@@ -252,6 +257,7 @@ logged. Prints one line per finding, naming the request; exit 1 on any. Keeps th
 FILE (default $COUNTERSIGN_HOME/audit/<key id>.checkpoint) once it checks out, for the next audit.`,
     flags: {
       key: { type: 'string', value: 'PUB', help: "the layer's public key you trust, or a file holding it (keys show prints it)" },
+      'edge-key': { type: 'string', value: 'PUB', help: "the edge's public key you trust: leaves of allows decided at the edge verify only with it" },
       checkpoint: { type: 'string', value: 'FILE', help: 'the checkpoint you kept from the last audit, read and then replaced (made if missing)' },
       json,
     },
@@ -294,6 +300,15 @@ mode 0600), with which the server vouches for every workflow start, and prints t
 refuses to replace a key.`,
     flags: { json },
     examples: ['countersign keys server'],
+  },
+  'keys edge': {
+    usage: 'keys edge [--json]',
+    about: `Creates the server's Ed25519 edge key ($COUNTERSIGN_HOME/keys/edge.key, or COUNTERSIGN_EDGE_KEY_FILE;
+mode 0600). With it the server decides the allows of rules marked edge: true itself, without a
+workflow, and signs their tokens' records and evidence with it, never with the layer key. Give
+auditors keys/edge.pub. Run it where the server runs; refuses to replace a key.`,
+    flags: { json },
+    examples: ['countersign keys edge'],
   },
   'keys show': {
     usage: 'keys show [NAME] [--json]',

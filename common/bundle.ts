@@ -15,6 +15,8 @@ export const BUNDLE_FORMAT = 'countersign/evidence/v1';
 /** Everything needed to check an approval offline, signed by the layer at the end. */
 export interface EvidenceBody {
   format: typeof BUNDLE_FORMAT;
+  /** Set on an allow decided at the front door (issue 29): signed by the edge key, never the layer's. */
+  decidedAt?: 'edge';
   workflowId: string;
   requestId: string;
   request: Omit<ActionRequest, 'agentKey'>;
@@ -52,12 +54,29 @@ export function leafFor(bundle: EvidenceBundle, runId: string): Uint8Array {
   return logLeafData({ workflowId: bundle.workflowId, runId, requestId: bundle.requestId, bundleDigest: bundleDigest(signedBody(bundle)) });
 }
 
+/** The events an edge may record, and nothing a reviewer does. */
+export const EDGE_EVENT_TYPES: readonly EvidenceEvent['type'][] = ['requested', 'evaluated', 'token_minted', 'consumed', 'reported', 'closed'];
+
+/** Why a bundle that says it was decided at the edge claims more than an edge may decide; undefined when it claims no more. */
+export function edgeOverreach(body: Pick<EvidenceBody, 'events' | 'outcome' | 'approvalRecord'>): string | undefined {
+  const foreign = body.events.find((e) => !EDGE_EVENT_TYPES.includes(e.type) || (e.data as { decision?: unknown } | undefined)?.decision !== undefined && e.type !== 'evaluated');
+  if (foreign) return `it records a ${foreign.type} event, which only a workflow records`;
+  const evaluated = body.events.find((e) => e.type === 'evaluated');
+  if ((evaluated?.data as { decision?: unknown } | undefined)?.decision !== 'allow') return 'its evaluation is not a policy allow';
+  if (body.outcome?.decidedBy !== 'policy' || body.outcome.reviewers?.length) return 'its outcome names a decider other than policy';
+  const record = body.approvalRecord?.body;
+  if (!record || record.decidedBy !== 'policy' || record.decisions.length) return 'its approval record is not a policy allow without reviewers';
+  return undefined;
+}
+
 /** On success, `log` says where the bundle is proven to be in the log; absent, it is not proven to be in one. */
 export type Verification = { ok: true; checks: string[]; log?: LoggedAt } | { ok: false; link: string; reason: string; checks: string[] };
 
 export interface VerifyOptions {
   /** The layer's public key the user trusts (base64). Without it a bundle is never OK. */
   publicKey?: string;
+  /** The edge key the user trusts (base64): it alone signs bundles decided at the edge, and nothing else. */
+  edgeKey?: string;
   /** The policy's directory: every decision is checked against what it registers for its reviewer. */
   directory?: TrustedDirectory;
 }
@@ -129,8 +148,19 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
   const fail = (link: string, reason: string): Verification => ({ ok: false, link, reason, checks });
   if (bundle?.format !== BUNDLE_FORMAT) return fail('format', `not a countersign evidence bundle (format ${JSON.stringify(bundle?.format)})`);
   if (typeof bundle.signer?.publicKey !== 'string') return fail('signer', 'the bundle names no signer key');
-  if (options.publicKey && bundle.signer.publicKey !== options.publicKey) {
-    return fail('signer', `signed by key ${keyId(bundle.signer.publicKey)}, not by the trusted key ${keyId(options.publicKey)}`);
+  const edge = bundle.decidedAt === 'edge';
+  if (bundle.decidedAt !== undefined && !edge) return fail('decidedAt', `unknown decidedAt ${JSON.stringify(bundle.decidedAt)}`);
+  // The edge key signs edge allows and nothing else; the layer key never signs one: neither passes for the other.
+  if (options.edgeKey && options.edgeKey === options.publicKey) return fail('signer', 'the edge key you named is the layer key: they must be distinct keys');
+  if (!edge && options.edgeKey && bundle.signer.publicKey === options.edgeKey) return fail('signer', `signed by the edge key ${keyId(options.edgeKey)}, which signs only allows decided at the edge, and this bundle does not say it was decided there`);
+  const expected = edge ? options.edgeKey : options.publicKey;
+  if (edge && options.publicKey && bundle.signer.publicKey === options.publicKey) return fail('signer', 'decided at the edge, yet signed by the layer key: edge bundles are signed by the edge key');
+  if (expected && bundle.signer.publicKey !== expected) {
+    return fail('signer', `signed by key ${keyId(bundle.signer.publicKey)}, not by the trusted ${edge ? 'edge ' : ''}key ${keyId(expected)}`);
+  }
+  if (edge) {
+    const overreach = edgeOverreach(bundle);
+    if (overreach) return fail('decidedAt', `decided at the edge, yet ${overreach}`);
   }
   const trusted = bundle.signer.publicKey;
   if (keyId(bundle.signer.publicKey) !== bundle.signer.keyId) return fail('signer', 'the signer key id does not match its public key');
@@ -225,15 +255,19 @@ export function verifyBundle(bundle: EvidenceBundle, options: VerifyOptions = {}
   if (!verifyEd25519(trusted, signingMessage('countersign/evidence-bundle/v1', signedBody(bundle)), bundle.signature)) return fail('signature', 'the bundle signature does not verify');
   checks.push('bundle signature');
 
+  if (edge) checks.push(`decided at the edge: a policy allow with no reviewer, signed by edge key ${bundle.signer.keyId}`);
   let log: LoggedAt | undefined;
   if (bundle.log !== undefined) {
-    const logged = checkLogProof(bundle.log, (runId) => leafFor(bundle, runId), trusted);
+    // The log's checkpoints are the layer key's, whoever signed the bundle.
+    const checkpointKey = edge ? options.publicKey : trusted;
+    if (!checkpointKey) return fail('log', 'the log\'s checkpoints are signed by the layer key: pass --key with it to check this edge bundle is in the log');
+    const logged = checkLogProof(bundle.log, (runId) => leafFor(bundle, runId), checkpointKey);
     if (!logged.ok) return fail('log', logged.reason);
     log = { origin: logged.origin, index: logged.index, treeSize: logged.treeSize };
-    checks.push(`in log ${log.origin}: leaf ${log.index} of ${log.treeSize}, under a checkpoint signed by the same key`);
+    checks.push(`in log ${log.origin}: leaf ${log.index} of ${log.treeSize}, under a checkpoint signed by ${edge ? 'the layer key' : 'the same key'}`);
   }
-  if (!options.publicKey) {
-    return fail('signer', `the bundle is signed by key ${bundle.signer.keyId}, which you did not name as trusted: pass --key with the layer's public key`);
+  if (!expected) {
+    return fail('signer', edge ? `the bundle was decided at the edge and is signed by edge key ${bundle.signer.keyId}, which you did not name as trusted: pass --edge-key with the edge's public key` : `the bundle is signed by key ${bundle.signer.keyId}, which you did not name as trusted: pass --key with the layer's public key`);
   }
   return log ? { ok: true, checks, log } : { ok: true, checks };
 }

@@ -184,6 +184,7 @@ export const EvidenceView = z.object({
   sealed: z.boolean().describe('Signed by the layer: the request has ended'),
   bundle: z.object({
     format: z.literal('countersign/evidence/v1'),
+    decidedAt: z.literal('edge').optional().describe('Set on an allow decided at the front door: signed by the edge key, not the layer key'),
     workflowId: z.string(),
     requestId: z.string(),
     request: RequestShown,
@@ -221,7 +222,13 @@ export type InclusionProof = z.infer<typeof InclusionProof>;
 export const ConsistencyProof = z.object({ from: z.int().min(0), to: z.int().min(0), consistency: z.array(digest()).describe('RFC 9162 §2.1.4 order, each hash 64 hex') });
 export type ConsistencyProof = z.infer<typeof ConsistencyProof>;
 
-export const Ok = z.object({ ok: z.literal(true) });
+export const Ok = z.object({
+  ok: z.literal(true),
+  edge: z
+    .object({ allowed: z.number().int(), consumed: z.number().int(), reported: z.number().int(), refused: z.number().int() })
+    .optional()
+    .describe('On a server with an edge key: its allows decided at the edge since it started — tokens minted, consumed, outcomes reported, consumes refused'),
+});
 export type Ok = z.infer<typeof Ok>;
 
 export const Whoami = z.union([

@@ -38,3 +38,6 @@ export const evidenceDir = (home: string) => join(home, 'evidence');
 
 /** The front door's own key: it signs a voucher for each start; the workers never hold it. */
 export const serverStartKeyPath = (home: string, env: NodeJS.ProcessEnv = process.env) => env.COUNTERSIGN_START_KEY_FILE || join(home, 'keys', 'server-start.key');
+
+/** The front door's edge key (issue 29): it signs allows decided at the edge, and nothing else; never the layer key. */
+export const edgeKeyPath = (home: string, env: NodeJS.ProcessEnv = process.env) => env.COUNTERSIGN_EDGE_KEY_FILE || join(home, 'keys', 'edge.key');

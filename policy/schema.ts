@@ -65,7 +65,12 @@ export const RuleConfig = z.strictObject({
   assurance: Assurance.optional(),
   /** Whether a reviewer may approve this rule's requests in a batch (one signature over many); false by default for high and critical risk. */
   batch: z.boolean().optional(),
-});
+  /**
+   * An allow decided at the front door (issue 29): no workflow, a token the server mints with the edge
+   * key, spent in the store's ledger, sealed as its own evidence. Only on `decision: allow`.
+   */
+  edge: z.boolean().optional(),
+}).refine((rule) => rule.edge !== true || rule.decision === 'allow', { message: 'edge: true is only for a rule whose decision is allow', path: ['edge'] });
 export type RuleConfig = z.infer<typeof RuleConfig>;
 
 /** "{argument}" placeholders, filled from the tool call's arguments (a dotted path reaches into nested ones). */

@@ -13,7 +13,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { bundleApprovalWorkflows } from '../worker/bundle';
 import { startClusterStack } from './cluster-stack';
 
-const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts', 'test/faults.test.ts', 'test/store.cluster.ts'];
+const SUITES = ['test/approval.test.ts', 'test/tokens.test.ts', 'test/server.test.ts', 'test/faults.test.ts', 'test/store.cluster.ts', 'test/edge.cluster.ts'];
 /** Faults on the cluster itself: this file starts a cluster of its own, after the one above has stopped. */
 const CLUSTER_FAULTS = 'test/cluster-faults.cluster.ts';
 

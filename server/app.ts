@@ -10,6 +10,7 @@ import type { CompiledPolicy } from '../policy/load';
 import type { Approvals } from './approvals';
 import { clientAddress } from './auth';
 import type { Deps } from './deps';
+import type { EdgeDesk } from './edge';
 import type { Enrollments } from './enrollments';
 import { TrustedProxies } from './forwarded';
 import { Holds } from './holds';
@@ -63,6 +64,8 @@ export interface AppOptions {
   slack?: SlackApp;
   /** Sealed evidence and the log, read only: closed requests' evidence is served from it (server/evidence.ts). */
   store?: StoreReader;
+  /** Allows decided at the front door (server/edge.ts): only with an edge key and a store it may record them in. */
+  edge?: EdgeDesk;
 }
 
 export function createApp(options: AppOptions): Hono<Env> {
@@ -89,6 +92,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     streamPollMs: options.streamPollMs ?? 1000,
     ...(options.slack ? { slack: options.slack } : {}),
     ...(options.store ? { store: options.store, log: new LogService(options.store) } : {}),
+    ...(options.edge ? { edge: options.edge } : {}),
   };
   const app = new Hono<Env>();
 
@@ -129,7 +133,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   // Each route authenticates itself (signedIn, after its body limit): an unknown path is 404 whoever asks.
-  app.route('/', metaRoutes());
+  app.route('/', metaRoutes(deps.edge));
   app.route('/v1', authRoutes(deps));
   app.route('/v1/requests', requestRoutes(deps));
   app.route('/v1/reviews', reviewRoutes(deps));

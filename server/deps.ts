@@ -7,6 +7,7 @@ import type { CompiledPolicy } from '../policy/load';
 import type { StoreReader } from '../store/types';
 import type { LogService } from './log';
 import type { Approvals } from './approvals';
+import type { EdgeDesk } from './edge';
 import type { Enrollments } from './enrollments';
 import type { TrustedProxies } from './forwarded';
 import type { Holds } from './holds';
@@ -47,6 +48,8 @@ export interface Deps {
   store?: StoreReader;
   /** The transparency log over that store: checkpoints, leaves and proofs (server/log.ts). */
   log?: LogService;
+  /** Allows decided at the front door, when this server holds an edge key (server/edge.ts). */
+  edge?: EdgeDesk;
 }
 
 /** How the caller's id is looked up (server/lookup.ts): an agent only among its own; a retry spends its listing budget. */

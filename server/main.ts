@@ -11,7 +11,7 @@ import { loadPolicyFile, type CompiledPolicy } from '../policy/load';
 import { reloadOnChange } from '../policy/watch';
 import { ConfigError, loadConfig, TemporalUnreachable } from '../config/env';
 import { createLogger } from '../config/logger';
-import { serverStartKeyPath, sessionSecretPath } from '../config/home';
+import { edgeKeyPath, layerKeyPath, serverStartKeyPath, sessionSecretPath } from '../config/home';
 import { loadKeyFile, type Signer } from '../crypto/keys';
 import { createApp } from './app';
 import { Approvals } from './approvals';
@@ -24,8 +24,9 @@ import { capConnectionsPerAddress, DEFAULT_CONNECTION_LIMITS, limitsFromEnv, tim
 import { loadSlackSettings, SlackConfigError, type SlackSettings } from '../config/slack';
 import { createSlackApp, type SlackApp } from './slack';
 import { temporalLinks, type SlackLinks } from './slack/links';
-import { openStoreReader } from '../store/open';
-import type { StoreReader } from '../store/types';
+import { openStoreEdge, openStoreReader } from '../store/open';
+import type { EdgeWriter, StoreReader } from '../store/types';
+import { EdgeDesk } from './edge';
 
 export interface RunningServer {
   url: string;
@@ -62,6 +63,8 @@ export interface ServerSettings {
   slackLinks?: SlackLinks;
   /** Sealed evidence and the log, read only (store/open.ts): a closed request's evidence is served from it, after Temporal has forgotten the run. */
   store?: StoreReader;
+  /** Allows decided at the front door (issue 29): the edge key and the store that records their tokens, spends and bundles. */
+  edge?: { signer: Signer; store: EdgeWriter };
 }
 
 /** Starts the front door on `listen`; resolves once it accepts connections. */
@@ -109,6 +112,7 @@ export async function startServer(s: ServerSettings): Promise<RunningServer> {
     secure: Boolean(s.tls),
     ...(slack ? { slack } : {}),
     ...(s.store ? { store: s.store } : {}),
+    ...(s.edge ? { edge: new EdgeDesk(s.edge.signer, s.edge.store, s.logger) } : {}),
   });
   const url = `${s.tls ? 'https' : 'http'}://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   return {
@@ -191,6 +195,19 @@ export function serverStartSigner(home: string, policy: CompiledPolicy, env: Nod
   return signer;
 }
 
+/**
+ * The edge key ($COUNTERSIGN_HOME/keys/edge.key, or COUNTERSIGN_EDGE_KEY_FILE), when there is one: with
+ * it the server decides edge allows; without it they run as workflows. Never the layer key.
+ */
+export function edgeKey(home: string, env: NodeJS.ProcessEnv = process.env): Signer | undefined {
+  const path = edgeKeyPath(home, env);
+  if (!existsSync(path)) return undefined;
+  const signer = loadKeyFile(path);
+  const layer = layerKeyPath(home);
+  if (existsSync(layer) && loadKeyFile(layer).publicKey === signer.publicKey) throw new ConfigError(`The edge key at ${path} is the layer key: an edge key must be a key of its own (countersign keys edge), so a verifier can tell edge allows from the layer's decisions.`);
+  return signer;
+}
+
 /** COUNTERSIGN_TRUSTED_PROXIES; the old COUNTERSIGN_TRUST_PROXY=1 believed any X-Forwarded-For and is refused. */
 function trustedProxiesSetting(): TrustedProxies {
   if (process.env.COUNTERSIGN_TRUST_PROXY) {
@@ -210,8 +227,11 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
   const policy = loadPolicyFile(flags.policyFile ?? config.policyFile);
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together.');
   const startSigner = serverStartSigner(config.home, policy);
-  // Evidence is read from the database when one is configured (a role that may only read), else from the files of this server's own home.
-  const store = await openStoreReader({ home: config.home, onError: (message) => logger.warn({ store: 'postgresql' }, message) });
+  const edgeSigner = edgeKey(config.home);
+  // Evidence is read from the database when one is configured (a role that may only read, or with an edge key countersign_edge), else from the files of this server's own home.
+  const onError = (message: string) => logger.warn({ store: 'postgresql' }, message);
+  const edgeStore = edgeSigner ? await openStoreEdge({ home: config.home, onError }) : undefined;
+  const store = edgeStore ?? (await openStoreReader({ home: config.home, onError }));
   const stopWatching = reloadOnChange(policy, logger);
   let connection: Connection;
   try {
@@ -235,6 +255,7 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     policy,
     logger,
     store,
+    ...(edgeSigner && edgeStore ? { edge: { signer: edgeSigner, store: edgeStore } } : {}),
     sessionSecret: sessionSecret(config.home),
     listen: flags.listen ?? process.env.COUNTERSIGN_LISTEN ?? '127.0.0.1:7280',
     trustedProxies: trustedProxiesSetting(),
@@ -242,7 +263,8 @@ export async function runServer(flags: { listen?: string; policyFile?: string; t
     publicHosts: (process.env.COUNTERSIGN_PUBLIC_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     ...(flags.tlsCert && flags.tlsKey ? { tls: { cert: readFileSync(flags.tlsCert), key: readFileSync(flags.tlsKey) } } : {}),
   });
-  logger.info({ url: running.url, policy: policy.file, policyDigest: policy.digest, directoryDigest: policy.directory.digest, temporal: config.address, store: store.description }, 'countersign server listening');
+  logger.info({ url: running.url, policy: policy.file, policyDigest: policy.digest, directoryDigest: policy.directory.digest, temporal: config.address, store: store.description, edgeKey: edgeSigner?.keyId ?? null }, 'countersign server listening');
+  if (!edgeSigner && policy.rules.some((r) => r.edge)) logger.warn({ edgeKey: edgeKeyPath(config.home) }, 'the policy has edge rules, but this server has no edge key: their allows run as workflows (create one with countersign keys edge)');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -1,5 +1,5 @@
 /** What the store takes at most, and the checks every implementation runs before it writes or reads. */
-import { StoreInputError, type EvidencePage, type LogCheckpoint, type SealedEvidence, type SpendEntry } from './types';
+import { StoreInputError, type EdgeTokenEntry, type EvidencePage, type LogCheckpoint, type SealedEvidence, type SpendEntry } from './types';
 
 /** A bundle's text at most: the activity's input is bounded by Temporal's 2 MB payload limit, and its text is pretty-printed. */
 export const MAX_BUNDLE_BYTES = 8 * 1024 * 1024;
@@ -59,4 +59,16 @@ export function checkCheckpoint(c: LogCheckpoint): void {
   if (!Number.isSafeInteger(c.treeSize) || c.treeSize < 0) throw new StoreInputError('A checkpoint tree size must be a whole number ≥ 0.');
   if (!(c.rootHash instanceof Uint8Array) || c.rootHash.length !== 32) throw new StoreInputError('A checkpoint root hash must be 32 bytes.');
   if (typeof c.note !== 'string' || !c.note || Buffer.byteLength(c.note, 'utf8') > MAX_NOTE_BYTES || c.note.includes('\0')) throw new StoreInputError(`A checkpoint note must be 1 to ${MAX_NOTE_BYTES} bytes of text without NUL.`);
+}
+
+/** An edge token's decision record at most (the request in it is bounded at the front door). */
+export const MAX_EDGE_RECORD_BYTES = 1024 * 1024;
+
+export function checkEdgeToken(e: EdgeTokenEntry): void {
+  if (!/^[0-9a-f]{64}$/.test(e.tokenHash)) throw new StoreInputError('The store refuses the token hash: it must be 64 hex digits.');
+  checkId('the token id', e.tokenId, 128);
+  checkId('the workflow id', e.workflowId);
+  checkId('the request id', e.requestId, 128);
+  if (Number.isNaN(Date.parse(e.expiresAt))) throw new StoreInputError('The store refuses the edge token: expiresAt is not a time.');
+  if (typeof e.record !== 'string' || Buffer.byteLength(e.record, 'utf8') > MAX_EDGE_RECORD_BYTES || e.record.includes('\0')) throw new StoreInputError(`The store refuses the edge token's record: at most ${MAX_EDGE_RECORD_BYTES} bytes of text without NUL.`);
 }

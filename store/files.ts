@@ -11,10 +11,10 @@ import { bundleDigest, type EvidenceBody, type EvidenceBundle } from '../common/
 import { PRIVATE_FILE, privateDir } from '../config/private-files';
 import { nativeSha256Hex } from '../crypto/sha256';
 import { parseLogLeaf } from '../common/tlog/leaf';
-import { checkEvidence, checkId, checkPage, checkSpend, MAX_LEAVES_PAGE } from './bounds';
+import { checkEdgeToken, checkEvidence, checkId, checkPage, checkSpend, MAX_LEAVES_PAGE } from './bounds';
 import { fileLog } from './file-log';
 import { ignore, linkOnce } from './link-once';
-import { EvidenceConflictError, StoreInputError, type SpendEntry, type StoredEvidence, type Store } from './types';
+import { EvidenceConflictError, StoreInputError, type EdgeTokenEntry, type SpendEntry, type StoredEvidence, type Store } from './types';
 
 /** Where the bundle of one run lives: named by a hash of workflow id and run id, so ids a file name cannot hold never share a file, and a reset run never replaces the first. */
 export const evidencePath = (dir: string, workflowId: string, runId: string) => join(dir, `${name(`${workflowId}\n${runId}`)}.json`);
@@ -59,6 +59,35 @@ export function fileStore(dir: string): Store {
         await file.close();
       }
       return { recorded: true };
+    },
+
+    async getSpend(workflowId) {
+      checkId('the workflow id', workflowId);
+      const entry = await readSpend(join(dir, 'spent', `${name(workflowId)}.json`)).catch(ignore('ENOENT'));
+      return entry?.workflowId === workflowId ? entry : undefined;
+    },
+
+    async putEdgeToken(entry) {
+      checkEdgeToken(entry);
+      privateDir(dir);
+      privateDir(join(dir, 'edge'));
+      if (!(await linkOnce(dir, edgePath(dir, entry.tokenHash), `${JSON.stringify(entry)}\n`))) throw new EvidenceConflictError(`An edge token with this hash is already stored (token ${entry.tokenId}).`);
+      privateDir(join(dir, 'edge', 'workflows'));
+      await linkOnce(dir, join(dir, 'edge', 'workflows', `${name(entry.workflowId)}.json`), `${JSON.stringify({ workflowId: entry.workflowId })}\n`);
+    },
+
+    async edgeMinted(workflowId) {
+      checkId('the workflow id', workflowId);
+      const text = await readFile(join(dir, 'edge', 'workflows', `${name(workflowId)}.json`), 'utf8').catch(ignore('ENOENT'));
+      return text !== undefined && (JSON.parse(text) as { workflowId?: unknown }).workflowId === workflowId;
+    },
+
+    async getEdgeToken(tokenHash) {
+      if (!/^[0-9a-f]{64}$/.test(tokenHash)) return undefined;
+      const text = await readFile(edgePath(dir, tokenHash), 'utf8').catch(ignore('ENOENT'));
+      if (text === undefined) return undefined;
+      const entry = JSON.parse(text) as EdgeTokenEntry;
+      return entry.tokenHash === tokenHash ? entry : undefined;
     },
 
     async putEvidence(evidence) {
@@ -140,9 +169,19 @@ export function fileStore(dir: string): Store {
   };
 }
 
+/** An edge token's entry, named by its hash (the token itself is never written). */
+const edgePath = (dir: string, tokenHash: string) => join(dir, 'edge', `${tokenHash}.json`);
+
 async function readSpend(path: string): Promise<SpendEntry | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as SpendEntry;
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as SpendEntry;
   } catch {
     return undefined; // a half-written entry still marks the token spent
   }

@@ -39,6 +39,8 @@ const SETUP_LOCK = '-9014892705119081896';
 /** The group roles the first migration creates; a login role is made a member of one. */
 export const WRITER_ROLE = 'countersign_writer';
 export const READER_ROLE = 'countersign_reader';
+/** The role of a server that decides edge allows (0003_edge.sql): it reads, and records its own edge tokens, spends and bundles. */
+export const EDGE_ROLE = 'countersign_edge';
 const ROLE_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 
 /** The migrations in `dir`, in order: files named NNNN_name.sql, versions 1, 2, 3… with none missing. */
@@ -61,7 +63,7 @@ export const expectedVersion = (migrations = loadMigrations()) => migrations.len
  * Applies what is missing, as the owner; refuses a database that has a migration changed since, or
  * one these sources do not know. Then grants the group roles to the named login roles.
  */
-export async function setupDatabase(admin: DatabaseSettings, options: { writers?: string[]; readers?: string[]; migrations?: Migration[] } = {}): Promise<SetupReport> {
+export async function setupDatabase(admin: DatabaseSettings, options: { writers?: string[]; readers?: string[]; edges?: string[]; migrations?: Migration[] } = {}): Promise<SetupReport> {
   const migrations = options.migrations ?? loadMigrations();
   const client = new pg.Client({ ...connectionConfig(admin), application_name: 'countersign-setup' });
   try {
@@ -98,7 +100,7 @@ export async function setupDatabase(admin: DatabaseSettings, options: { writers?
       }
       report.applied.push(m.name);
     }
-    for (const [group, members] of [[WRITER_ROLE, options.writers ?? []], [READER_ROLE, options.readers ?? []]] as const) {
+    for (const [group, members] of [[WRITER_ROLE, options.writers ?? []], [READER_ROLE, options.readers ?? []], [EDGE_ROLE, options.edges ?? []]] as const) {
       for (const member of members) report.granted.push(await grant(client, group, member));
     }
     return report;

@@ -7,7 +7,7 @@ import { databaseSettings } from '../config/database';
 import { evidenceDir } from '../config/home';
 import { fileStore } from './files';
 import { postgresStore } from './postgres';
-import type { Store, StoreReader } from './types';
+import type { EdgeWriter, Store, StoreReader } from './types';
 
 export interface OpenOptions {
   home: string;
@@ -28,4 +28,11 @@ export async function openStoreReader(options: OpenOptions): Promise<StoreReader
   const settings = databaseSettings(options.env ?? process.env);
   if (!settings) return fileStore(evidenceDir(options.home));
   return postgresStore(settings, { applicationName: 'countersign-server', access: 'read', ...(options.onError ? { onError: options.onError } : {}) });
+}
+
+/** A front door that decides edge allows (issue 29): the reader, and what it records of its edge tokens (role countersign_edge on PostgreSQL). */
+export async function openStoreEdge(options: OpenOptions): Promise<StoreReader & EdgeWriter> {
+  const settings = databaseSettings(options.env ?? process.env);
+  if (!settings) return fileStore(evidenceDir(options.home));
+  return postgresStore(settings, { applicationName: 'countersign-server', access: 'edge', ...(options.onError ? { onError: options.onError } : {}) });
 }

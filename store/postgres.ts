@@ -7,20 +7,23 @@
 import pg from 'pg';
 import type { DatabaseSettings } from '../config/database';
 import { connectionConfig } from './connection';
-import { checkCheckpoint, checkEvidence, checkId, checkLeafData, checkPage, checkRange, checkSpend } from './bounds';
+import { checkCheckpoint, checkEdgeToken, checkEvidence, checkId, checkLeafData, checkPage, checkRange, checkSpend } from './bounds';
 import { StoreNotReady, StoreUnavailable } from './connection';
 import { expectedVersion } from './migrate';
 import { leafHash } from '../common/tlog/merkle';
-import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
+import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type EdgeTokenEntry, type LogCheckpoint, type SpendEntry, type Store, type StoredEvidence } from './types';
 
 const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
 const READ_TABLES = ['countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
+/** What the front door inserts into when it decides at the edge (issue 29; store/migrations/0003_edge.sql). */
+const EDGE_TABLES = ['countersign.edge_tokens', 'countersign.spends', 'countersign.evidence', 'countersign.log_leaves'];
+const ALL_TABLES = [...TABLES, 'countersign.edge_tokens'];
 
 export interface PostgresOptions {
   /** Shown in pg_stat_activity: countersign-worker, countersign-server. */
   applicationName: string;
-  /** 'write' (workers): INSERT and SELECT on every table; 'read' (the server): SELECT on evidence and the log. */
-  access: 'write' | 'read';
+  /** 'write' (workers): INSERT and SELECT on every table; 'read' (the server): SELECT on evidence and the log; 'edge' (a server deciding at the edge): read, and INSERT into EDGE_TABLES. */
+  access: 'write' | 'read' | 'edge';
   /** An idle connection failed (the database restarted): said once per failure, with no secret in it. */
   onError?: (message: string) => void;
 }
@@ -66,6 +69,29 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       if (!first) throw new Error(`The spend of ${entry.workflowId.slice(0, 200)} conflicted, yet no spend is recorded for it.`);
       if (first.run_id === entry.runId && first.token_id === entry.tokenId) return { recorded: true };
       return { recorded: false, runId: first.run_id, spentAt: first.spent_at.toISOString() };
+    },
+
+    async getSpend(workflowId) {
+      checkId('the workflow id', workflowId);
+      const row = (await pool.query<{ workflow_id: string; token_id: string; run_id: string; request_id: string; action_digest: string; spent_at: Date }>('SELECT workflow_id, token_id, run_id, request_id, action_digest, spent_at FROM countersign.spends WHERE workflow_id = $1', [workflowId])).rows[0];
+      return row ? ({ workflowId: row.workflow_id, tokenId: row.token_id, runId: row.run_id, requestId: row.request_id, actionDigest: row.action_digest, spentAt: row.spent_at.toISOString() } satisfies SpendEntry) : undefined;
+    },
+
+    async putEdgeToken(e) {
+      checkEdgeToken(e);
+      const inserted = await pool.query('INSERT INTO countersign.edge_tokens (token_hash, token_id, workflow_id, request_id, expires_at, record) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING', [e.tokenHash, e.tokenId, e.workflowId, e.requestId, e.expiresAt, e.record]);
+      if (inserted.rowCount !== 1) throw new EvidenceConflictError(`An edge token with this hash or id is already stored (token ${e.tokenId}).`);
+    },
+
+    async edgeMinted(workflowId) {
+      checkId('the workflow id', workflowId);
+      return (await pool.query('SELECT 1 FROM countersign.edge_tokens WHERE workflow_id = $1 LIMIT 1', [workflowId])).rowCount === 1;
+    },
+
+    async getEdgeToken(tokenHash) {
+      if (!/^[0-9a-f]{64}$/.test(tokenHash)) return undefined;
+      const row = (await pool.query<{ token_hash: string; token_id: string; workflow_id: string; request_id: string; expires_at: Date; record: string }>('SELECT token_hash, token_id, workflow_id, request_id, expires_at, record FROM countersign.edge_tokens WHERE token_hash = $1', [tokenHash])).rows[0];
+      return row ? ({ tokenHash: row.token_hash, tokenId: row.token_id, workflowId: row.workflow_id, requestId: row.request_id, expiresAt: row.expires_at.toISOString(), record: row.record } satisfies EdgeTokenEntry) : undefined;
     },
 
     async putEvidence(e) {
@@ -174,7 +200,7 @@ function readCursor(cursor: string): [string, string, string] {
   return key as [string, string, string];
 }
 
-async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'write' | 'read'): Promise<void> {
+async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'write' | 'read' | 'edge'): Promise<void> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
@@ -188,7 +214,7 @@ async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'wr
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === '3F000' || code === '42P01') throw new StoreNotReady(`The database ${settings.display} has no countersign schema: run countersign setup as its owner.`);
-      if (code === '42501') throw new StoreNotReady(`Role ${settings.connection.user} may not read countersign's tables in ${settings.display}: run countersign setup --${access === 'write' ? 'writer' : 'reader'} ${settings.connection.user}.`);
+      if (code === '42501') throw new StoreNotReady(`Role ${settings.connection.user} may not read countersign's tables in ${settings.display}: run countersign setup --${access === 'write' ? 'writer' : access} ${settings.connection.user}.`);
       throw err;
     }
     if (version < expectedVersion()) throw new StoreNotReady(`The database ${settings.display} has countersign's migrations up to ${version}, and this countersign needs ${expectedVersion()}: run countersign setup.`);
@@ -196,7 +222,7 @@ async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'wr
     const rights = (
       await client.query<{ rewrites: boolean }>(
         "SELECT bool_or(has_table_privilege(t, 'UPDATE') OR has_table_privilege(t, 'DELETE') OR has_table_privilege(t, 'TRUNCATE')) AS rewrites FROM unnest($1::text[]) AS t",
-        [TABLES],
+        [ALL_TABLES],
       )
     ).rows[0]!;
     if (rights.rewrites) {
@@ -205,7 +231,11 @@ async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'wr
     const enough = (
       await client.query<{ ok: boolean }>(`SELECT bool_and(has_table_privilege(t, 'SELECT')${access === 'write' ? " AND has_table_privilege(t, 'INSERT')" : ''}) AS ok FROM unnest($1::text[]) AS t`, [tables])
     ).rows[0]!;
-    if (!enough.ok) throw new StoreNotReady(`Role ${settings.connection.user} may not ${access === 'write' ? 'insert into and read' : 'read'} countersign's tables in ${settings.display}: run countersign setup --${access === 'write' ? 'writer' : 'reader'} ${settings.connection.user}.`);
+    if (!enough.ok) throw new StoreNotReady(`Role ${settings.connection.user} may not ${access === 'write' ? 'insert into and read' : 'read'} countersign's tables in ${settings.display}: run countersign setup --${access === 'write' ? 'writer' : access} ${settings.connection.user}.`);
+    if (access === 'edge') {
+      const inserts = (await client.query<{ ok: boolean }>("SELECT bool_and(has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'SELECT')) AS ok FROM unnest($1::text[]) AS t", [EDGE_TABLES])).rows[0]!;
+      if (!inserts.ok) throw new StoreNotReady(`Role ${settings.connection.user} may not record edge allows in ${settings.display}: run countersign setup --edge ${settings.connection.user}.`);
+    }
   } finally {
     client.release();
   }

@@ -29,6 +29,30 @@ export interface SpendLedger {
   recordSpend(entry: SpendEntry): Promise<SpendResult>;
 }
 
+/**
+ * An edge allow's token (issue 29), as the front door keeps it: found by the token's SHA-256, never by
+ * the token. `record` is the JSON text of the decision (common/edge.ts EdgeDecision) its bundle is sealed from.
+ */
+export interface EdgeTokenEntry {
+  tokenHash: string;
+  tokenId: string;
+  workflowId: string;
+  requestId: string;
+  expiresAt: string;
+  record: string;
+}
+
+/** Edge tokens, written once each, and the spend ledger read back (what the front door needs to decide at the edge). */
+export interface EdgeTokens {
+  /** Writes the token's entry once; a second entry for the same hash is refused (EvidenceConflictError). */
+  putEdgeToken(entry: EdgeTokenEntry): Promise<void>;
+  getEdgeToken(tokenHash: string): Promise<EdgeTokenEntry | undefined>;
+  /** Whether any edge token was minted for this workflow id (a token from elsewhere is then TOKEN_INVALID, not a request not found). */
+  edgeMinted(workflowId: string): Promise<boolean>;
+  /** The spend recorded for this workflow id, if any. */
+  getSpend(workflowId: string): Promise<SpendEntry | undefined>;
+}
+
 /** A signed bundle as it is sealed: the exact text (what `verify` reads) and what it is found by. */
 export interface SealedEvidence {
   workflowId: string;
@@ -109,8 +133,8 @@ export interface LogWriter {
   putCheckpoint(checkpoint: LogCheckpoint): Promise<void>;
 }
 
-/** Everything the worker writes and reads; the server is given only the readers. */
-export interface Store extends SpendLedger, EvidenceReader, EvidenceWriter, LogReader, LogWriter {
+/** Everything the worker writes and reads; the server is given only the readers (and, for edge allows, EdgeWriter). */
+export interface Store extends SpendLedger, EdgeTokens, EvidenceReader, EvidenceWriter, LogReader, LogWriter {
   /** Files at a folder, or postgresql://user@host:port/db: for logs, never with a password. */
   readonly description: string;
   close(): Promise<void>;
@@ -118,6 +142,9 @@ export interface Store extends SpendLedger, EvidenceReader, EvidenceWriter, LogR
 
 /** What the front door reads: evidence and the log, nothing it could write. */
 export type StoreReader = EvidenceReader & LogReader & { readonly description: string; close(): Promise<void> };
+
+/** What the front door writes when it decides at the edge: its tokens, their spends, their bundles and leaves. Nothing else. */
+export type EdgeWriter = EdgeTokens & SpendLedger & EvidenceWriter & Pick<EvidenceReader, 'getEvidence'> & Pick<LogWriter, 'appendLeaf'>;
 
 export class EvidenceConflictError extends Error {
   override name = 'EvidenceConflictError';

@@ -6,6 +6,8 @@ import type { Signer } from '../crypto/keys';
 import type { Store } from '../store/types';
 import type { CompiledPolicy } from '../policy/load';
 import { preloadedModules, workflowsPath } from './bundle';
+import { checkpointLateLeaves, DEFAULT_CHECKPOINT_INTERVAL_MS } from './edge-checkpoints';
+import { fileStore } from '../store/files';
 
 export interface ApprovalWorkerOptions {
   connection: NativeConnection;
@@ -28,13 +30,17 @@ export interface ApprovalWorkerOptions {
   workflowThreads?: number;
   /** On SIGTERM/SIGINT, how long in-flight activities get to finish before they are cancelled. */
   shutdownGraceMs?: number;
+  /** How often to sign a checkpoint over leaves the front door appended (edge allows); 0 never. Default COUNTERSIGN_CHECKPOINT_INTERVAL_MS, else 2 s. */
+  checkpointIntervalMs?: number;
 }
 
 export { workflowsPath } from './bundle';
 
 export async function createApprovalWorker(options: ApprovalWorkerOptions): Promise<Worker> {
   const { connection, namespace, taskQueue, policy, logger, workflowBundle } = options;
-  return Worker.create({
+  const store = options.store ?? fileStore(options.evidenceDir);
+  const checkpoints = logCheckpoints(options.signer);
+  const worker = await Worker.create({
     connection,
     namespace,
     taskQueue,
@@ -45,9 +51,9 @@ export async function createApprovalWorker(options: ApprovalWorkerOptions): Prom
       signer: options.signer,
       evidenceDir: options.evidenceDir,
       env: options.env,
-      ...(options.store ? { store: options.store } : {}),
+      store,
       // Every worker signs a checkpoint of the log after each append: dev, cluster and tests alike.
-      checkpoints: logCheckpoints(options.signer),
+      checkpoints,
     }),
     // Approvals wait for hours on server-side timers and cost the worker nothing while evicted; a cached
     // workflow costs ~1.7 MB of heap, so the cache holds the active ones and the rest replay on their next event.
@@ -57,4 +63,12 @@ export async function createApprovalWorker(options: ApprovalWorkerOptions): Prom
     workflowThreadPoolSize: options.workflowThreads ?? 1,
     shutdownGraceTime: options.shutdownGraceMs ?? 30_000,
   });
+  const intervalMs = options.checkpointIntervalMs ?? (Number((options.env ?? process.env).COUNTERSIGN_CHECKPOINT_INTERVAL_MS) || DEFAULT_CHECKPOINT_INTERVAL_MS);
+  if (intervalMs > 0) {
+    const stop = checkpointLateLeaves(store, checkpoints, logger, intervalMs);
+    const run = worker.run.bind(worker);
+    // The look stops with the worker's run, however that ends.
+    worker.run = () => run().finally(stop);
+  }
+  return worker;
 }

@@ -1,4 +1,5 @@
 import { ExitCode } from '../../common/codes';
+import { Ok } from '../../common/responses';
 import { clusterStatus, registerSearchAttributes } from '../../worker/cluster';
 import { connectTemporal, serverUrl } from '../connect';
 import { adminDatabaseSettings, databaseSettings } from '../../config/database';
@@ -10,7 +11,7 @@ import { out, parseFlags, printJson } from '../io';
 export async function setupCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, 'setup');
   // The store first: a database that cannot be set up stops here, before anything is registered in Temporal.
-  const database = await setupStore(values.writer, values.reader, values.json ? () => undefined : out);
+  const database = await setupStore(values.writer, values.reader, values.edge, values.json ? () => undefined : out);
   const { connection, config, close } = await connectTemporal();
   try {
     const report = await registerSearchAttributes(connection, config.namespace);
@@ -28,17 +29,17 @@ export async function setupCommand(args: string[]): Promise<number> {
 }
 
 /** The store's migrations and grants, when a database is configured; undefined when the store is files. */
-async function setupStore(writer: string | undefined, reader: string | undefined, print: (line: string) => void): Promise<SetupReport | undefined> {
+async function setupStore(writer: string | undefined, reader: string | undefined, edge: string | undefined, print: (line: string) => void): Promise<SetupReport | undefined> {
   const processes = databaseSettings();
   const admin = adminDatabaseSettings();
   if (!admin) {
-    if (processes || writer || reader) throw usage('countersign setup applies the store\'s migrations as the database\'s owner: set COUNTERSIGN_DATABASE_ADMIN_URL, or COUNTERSIGN_DATABASE_ADMIN_USER and COUNTERSIGN_DATABASE_ADMIN_PASSWORD_FILE.');
+    if (processes || writer || reader || edge) throw usage('countersign setup applies the store\'s migrations as the database\'s owner: set COUNTERSIGN_DATABASE_ADMIN_URL, or COUNTERSIGN_DATABASE_ADMIN_USER and COUNTERSIGN_DATABASE_ADMIN_PASSWORD_FILE.');
     return undefined;
   }
   const roles = (text: string | undefined) => (text ?? '').split(',').map((r) => r.trim()).filter(Boolean);
   const processUser = processes?.connection.user;
   const writers = writer !== undefined ? roles(writer) : processUser && processUser !== admin.connection.user ? [processUser] : [];
-  const report = await setupDatabase(admin, { writers, readers: roles(reader) });
+  const report = await setupDatabase(admin, { writers, readers: roles(reader), edges: roles(edge) });
   print(`Database ${report.database}:`);
   for (const name of report.applied) print(`  applied  ${name}`);
   for (const name of report.present) print(`  present  ${name}`);
@@ -57,6 +58,8 @@ export async function statusCommand(args: string[]): Promise<number> {
   const server = await serverHealth();
   const text = !values.json && !values.quiet;
   if (text) out(`Server        ${server.url}: ${server.ok ? 'answering' : `not answering (${server.error})`}${process.env.COUNTERSIGN_URL ? '' : '; COUNTERSIGN_URL is not set, so this is the default'}`);
+  // Edge allows have no workflow: Temporal cannot count them, the server that decided them does.
+  if (text && server.edge) out(`Edge allows   ${server.edge.allowed} decided, ${server.edge.consumed} consumed, ${server.edge.reported} reported, ${server.edge.refused} consumes refused (this server instance, since it started; not in the Temporal UI)`);
   let temporal: Awaited<ReturnType<typeof connectTemporal>>;
   try {
     temporal = await connectTemporal();
@@ -88,11 +91,13 @@ export async function statusCommand(args: string[]): Promise<number> {
 }
 
 /** Whether countersign server answers its health check at COUNTERSIGN_URL. */
-async function serverHealth(): Promise<{ url: string; ok: boolean; error?: string }> {
+async function serverHealth(): Promise<{ url: string; ok: boolean; error?: string; edge?: NonNullable<Ok['edge']> }> {
   const url = serverUrl();
   try {
     const res = await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(3000) });
-    return res.ok ? { url, ok: true } : { url, ok: false, error: `HTTP ${res.status}` };
+    if (!res.ok) return { url, ok: false, error: `HTTP ${res.status}` };
+    const health = Ok.safeParse(await res.json().catch(() => undefined));
+    return { url, ok: true, ...(health.success && health.data.edge ? { edge: health.data.edge } : {}) };
   } catch (err) {
     return { url, ok: false, error: ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message };
   }

@@ -42,15 +42,19 @@ export async function verifyCommand(args: string[]): Promise<number> {
   if (!file) throw usage('verify needs a bundle FILE.');
   let key = values.key;
   if (key && existsSync(key)) key = readFileSync(key, 'utf8').trim();
+  let edgeKey = values['edge-key'];
+  if (edgeKey && existsSync(edgeKey)) edgeKey = readFileSync(edgeKey, 'utf8').trim();
   if (values.policy && !existsSync(values.policy)) throw usage(`--policy ${values.policy}: no such file.`);
   const result = verifyBundle(readJsonFile(file, 'verify') as EvidenceBundle, {
     ...(key ? { publicKey: key } : {}),
+    ...(edgeKey ? { edgeKey } : {}),
     ...(values.policy ? { directory: directoryOf(values.policy) } : {}),
   });
   if (values.json) printJson(result);
   if (!result.ok) throw new CliError(`${file}: ${result.link === 'signer' ? 'NOT TRUSTED' : 'BROKEN'} at ${result.link}: ${result.reason}`, ExitCode.refused);
   if (!values.json) {
     out(`${file}: OK — ${result.checks.join('; ')}`);
+    if (result.checks.some((c) => c.startsWith('decided at the edge'))) out(`${file}: decided at the edge — a policy allow with no workflow and no reviewer, signed by the edge key (not the layer key)`);
     if (!result.log) out(`${file}: not proven to be in a log: it carries no inclusion proof (export it from a server that keeps the evidence log)`);
   }
   return ExitCode.ok;

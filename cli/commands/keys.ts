@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { agentKeyPath, layerKeyPath, reviewerKeyPath, serverStartKeyPath } from '../../config/home';
+import { agentKeyPath, edgeKeyPath, layerKeyPath, reviewerKeyPath, serverStartKeyPath } from '../../config/home';
 import { createKeyFile, loadKeyFile } from '../../crypto/keys';
 import { ExitCode } from '../../common/codes';
 import { apiKeyHash, newApiKey } from '../../server/credentials';
@@ -12,7 +12,7 @@ import { groupHelp } from '../help';
 
 export async function keysCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'init' && sub !== 'reviewer' && sub !== 'agent' && sub !== 'auditor' && sub !== 'server' && sub !== 'show') throw usage(groupHelp('keys'));
+  if (sub !== 'init' && sub !== 'reviewer' && sub !== 'agent' && sub !== 'auditor' && sub !== 'server' && sub !== 'edge' && sub !== 'show') throw usage(groupHelp('keys'));
   // Each subcommand takes its own flags: --gateway and --save only keys agent.
   const parsed = sub === 'agent' ? parseFlags(rest, 'keys agent') : parseFlags(rest, `keys ${sub}`);
   const values: { json?: boolean; gateway?: boolean; save?: boolean } = parsed.values;
@@ -26,6 +26,15 @@ export async function keysCommand(args: string[]): Promise<number> {
     const signer = createKeyFile(path);
     if (values.json) printJson({ keyId: signer.keyId, publicKey: signer.publicKey, path, directory: { server: { startKey: signer.publicKey } } });
     else out(`Created the server's start key at ${path}: only the server reads it (the workers need only its public key).\nAdd to the policy's directory:\ndirectory:\n  server: { startKey: "${signer.publicKey}" }`);
+    return ExitCode.ok;
+  }
+  if (sub === 'edge') {
+    if (name) throw usage('keys edge takes no NAME (see countersign keys edge --help).');
+    const path = edgeKeyPath(home);
+    if (existsSync(path)) throw usage(`A key already exists at ${path} (public key ${loadKeyFile(path).publicKey}).`);
+    const signer = createKeyFile(path);
+    if (values.json) printJson({ keyId: signer.keyId, publicKey: signer.publicKey, path });
+    else out(`Created the edge key at ${path}: only the server reads it, and signs with it only allows decided at the edge.\nGive auditors its public key (${path.replace(/\.key$/, '.pub')}): verify --edge-key and log audit --edge-key check edge bundles with it.`);
     return ExitCode.ok;
   }
   if (sub === 'reviewer' && !name) throw usage(`keys reviewer needs a NAME (see countersign keys reviewer --help).`);

@@ -24,14 +24,15 @@ export async function logCommand(args: string[]): Promise<number> {
   if (sub !== 'audit') throw usage(groupHelp('log'));
   const { values, positionals } = parseFlags(rest, 'log audit');
   if (positionals.length) throw usage(`log audit takes no argument, got "${positionals[0]!.slice(0, 100)}" (see countersign log audit --help).`);
-  const publicKey = layerKey(values.key);
+  const publicKey = layerKey(values.key, 'key');
+  const edgeKey = values['edge-key'] ? layerKey(values['edge-key'], 'edge-key') : undefined;
   const { cs, home, close } = await connectAgent();
   const saveTo = values.checkpoint ?? join(home, 'audit', `${keyId(publicKey)}.checkpoint`);
   const saved = existsSync(saveTo) ? readFileSync(saveTo, 'utf8') : undefined;
   let report: AuditReport;
   try {
     if (cs.role !== 'auditor') throw usage(`log audit needs an auditor's API key in COUNTERSIGN_API_KEY (countersign keys auditor NAME); this one is ${cs.role} ${cs.agentId}'s.`);
-    report = await auditOver(cs.http, publicKey, saved);
+    report = await auditOver(cs.http, publicKey, saved, edgeKey);
   } finally {
     await close();
   }
@@ -48,11 +49,11 @@ export async function logCommand(args: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-/** The layer's public key, given as base64 or as a file holding it. */
-function layerKey(given: string | undefined): string {
+/** The layer's (or the edge's) public key, given as base64 or as a file holding it. */
+function layerKey(given: string | undefined, flag: 'key' | 'edge-key'): string {
   if (!given) throw usage('log audit needs --key: the layer\'s public key you trust, or a file holding it (countersign keys show prints it).');
   const key = existsSync(given) ? readFileSync(given, 'utf8').trim() : given;
-  if (Buffer.from(key, 'base64').length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(key)) throw usage('--key must be a 32-byte Ed25519 public key in base64, or a file holding one.');
+  if (Buffer.from(key, 'base64').length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(key)) throw usage(`--${flag} must be a 32-byte Ed25519 public key in base64, or a file holding one.`);
   return key;
 }
 
@@ -65,10 +66,11 @@ function keep(path: string, note: string): void {
 }
 
 /** The audit, fetching from the front door's /v1/log routes. */
-function auditOver(http: HttpClient, publicKey: string, savedCheckpoint: string | undefined): Promise<AuditReport> {
+function auditOver(http: HttpClient, publicKey: string, savedCheckpoint: string | undefined, edgeKey: string | undefined): Promise<AuditReport> {
   const q = (params: Record<string, string | number>) => new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
   return auditLog({
     publicKey,
+    ...(edgeKey ? { edgeKey } : {}),
     ...(savedCheckpoint !== undefined ? { savedCheckpoint } : {}),
     async fetchCheckpoint() {
       try {

@@ -13,6 +13,8 @@ import { NoteError } from './note';
 export interface AuditSources {
   /** The layer's public key (base64) the auditor trusts. */
   publicKey: string;
+  /** The edge key (base64) the auditor trusts for allows decided at the front door (issue 29); without it, their bundles are findings. */
+  edgeKey?: string;
   /** The checkpoint note the auditor kept from the last audit, if any. */
   savedCheckpoint?: string;
   /** The log's latest signed checkpoint note. */
@@ -65,7 +67,7 @@ async function checkLeaf(sources: AuditSources, index: number, data: Uint8Array)
   const who = `request ${leaf.requestId} (workflow ${leaf.workflowId}, run ${leaf.runId}, leaf ${index})`;
   const bundle = await sources.fetchBundle(leaf);
   if (!bundle) return { kind: 'missing-bundle', index, request, message: `${who}: its evidence bundle is missing from the store` };
-  const verified = verifyBundle(bundle, { publicKey: sources.publicKey });
+  const verified = verifyBundle(bundle, { publicKey: sources.publicKey, ...(sources.edgeKey ? { edgeKey: sources.edgeKey } : {}) });
   if (!verified.ok) return { kind: 'altered-bundle', index, request, message: `${who}: its evidence bundle does not verify (at ${verified.link}: ${verified.reason})` };
   let logged = false;
   try {

@@ -20,7 +20,7 @@ import { lookupFor, type Deps } from '../deps';
 import { jsonBody, largeBody, parse, rateLimited, smallBody, waitParam, type Env } from '../http';
 import { evidenceFor } from '../evidence';
 import { lookUpRequest } from '../lookup';
-import { forbidden, invalid, notFound } from '../problems';
+import { forbidden, HttpProblem, invalid, notFound } from '../problems';
 
 /** How long one event stream stays open; the client reconnects after. */
 const SSE_MAX_MS = 10 * 60_000;
@@ -44,6 +44,9 @@ export function requestRoutes(deps: Deps): Hono<Env> {
     // The catalog is the policy's, and the server holds it: a payload it refuses starts nothing (the workflow checks again).
     const catalogued = checkCatalog(policy.catalog, request, policy.environment);
     if (!catalogued.ok) throw invalid(catalogued.message);
+    // An allow the policy decides at the edge starts no workflow (server/edge.ts); every other verdict takes the workflow's path.
+    const edged = deps.edge ? await deps.edge.submit(policy, request) : undefined;
+    if (edged) return c.json(edged);
     const waitMs = waitParam(c);
     const { workflowId } = approvalWorkflowId(request, nativeSha256Hex);
     const submitted = await deps.openRequests.starting(agent.name, workflowId, () => (waitMs > 0 ? deps.holds.hold(agent, workflowId, () => backend.submit(request, { waitMs })) : backend.submit(request, { waitMs: 0 })));
@@ -94,15 +97,34 @@ export function requestRoutes(deps: Deps): Hono<Env> {
 
   routes.post('/:id/consume', smallBody, signedIn(deps, 'agent'), async (c) => {
     const agent = c.get('principal');
-    const workflowId = await requestFor(c, deps, agent);
-    const body = parse(ConsumeBody, await jsonBody(c));
-    if (body.agentId !== agent.name) throw forbidden(`Field "agentId" names ${JSON.stringify(body.agentId)}, but this credential is agent ${agent.name}.`);
+    const raw = await jsonBody(c);
+    // An edge token is found by its hash, for the request it is bound to; any other goes to its workflow as before.
+    const early = deps.edge ? ConsumeBody.safeParse(raw) : undefined;
+    if (early?.success && early.data.agentId === agent.name) {
+      const receipt = await deps.edge!.consume(agent.name, c.req.param('id') ?? '', early.data);
+      if (receipt) return c.json(receipt);
+    }
+    const notThisAgent = (agentId: string) => forbidden(`Field "agentId" names ${JSON.stringify(agentId)}, but this credential is agent ${agent.name}.`);
+    let workflowId: string;
+    try {
+      workflowId = await requestFor(c, deps, agent);
+    } catch (err) {
+      // An edge request has no workflow: a token its store does not hold (another deployment's, a made-up one) is not valid for it.
+      if (!early?.success || !(err instanceof HttpProblem) || err.status !== 404 || !(await deps.edge!.decidedAtEdge(agent.name, c.req.param('id') ?? ''))) throw err;
+      if (early.data.agentId !== agent.name) throw notThisAgent(early.data.agentId);
+      throw deps.edge!.unknownToken(early.data);
+    }
+    const body = parse(ConsumeBody, raw);
+    if (body.agentId !== agent.name) throw notThisAgent(body.agentId);
     return c.json(await backend.consume(workflowId, body));
   });
 
   routes.post('/:id/report', smallBody, signedIn(deps, 'agent'), async (c) => {
+    const raw = await jsonBody(c);
+    const early = deps.edge ? ReportBody.safeParse(raw) : undefined;
+    if (early?.success && (await deps.edge!.report(c.get('principal').name, c.req.param('id') ?? '', early.data))) return c.body(null, 204);
     const workflowId = await requestFor(c, deps, c.get('principal'));
-    await backend.report(workflowId, parse(ReportBody, await jsonBody(c)));
+    await backend.report(workflowId, parse(ReportBody, raw));
     return c.body(null, 204);
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { layerKeyPath } from '../../config/home';
+import { edgeKeyPath, layerKeyPath } from '../../config/home';
 import { createKeyFile, loadKeyFile, type Signer } from '../../crypto/keys';
 import { compilePolicy } from '../../policy/load';
 import { START_VOUCHER_DOMAIN, startVoucherBody } from '../../common/start-voucher';
@@ -49,6 +49,8 @@ export interface Stack {
   signer: Signer;
   /** The front door's start key: `vouch` signs a raw start's input as the server would. */
   startSigner: Signer;
+  /** The front door's edge key (issue 29): it decides the allows of `edge: true` rules, on the files store (the server may write there). */
+  edgeSigner?: Signer;
   vouch<T extends { request: Record<string, unknown>; requestId: string; actionDigest: string }>(args: T, workflowId: string): T & { voucher: unknown };
   evidenceDir: string;
   /** Where the worker keeps spends, evidence and the log: files in evidenceDir, or PostgreSQL under npm run test:cluster (testStore). */
@@ -123,7 +125,9 @@ export async function startStack(
   let running = worker?.run();
   const startSigner = loadKeyFile(creds.startKeyPath);
   const ops = await Approvals.connect({ connection: env.connection, taskQueue, startSigner });
-  const server: RunningServer = await startServer({ backend: ops, policy, logger, store: serverStore, sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 }, maxOpenRequestsPerAgent: options.maxOpenRequestsPerAgent ?? 10_000, ...(options.slack ? { slack: loadSlackSettings(options.slack.env) } : {}) });
+  // The edge is on wherever the server may write its records: the files store (a policy without edge rules never meets it).
+  const edgeSigner = process.env.COUNTERSIGN_TEST_STORE ? undefined : existsSync(edgeKeyPath(dir, {})) ? loadKeyFile(edgeKeyPath(dir, {})) : createKeyFile(edgeKeyPath(dir, {}));
+  const server: RunningServer = await startServer({ backend: ops, policy, logger, store: serverStore, ...(edgeSigner ? { edge: { signer: edgeSigner, store } } : {}), sessionSecret: randomBytes(32), listen: `127.0.0.1:${port}`, rateLimit: { perSecond: 1000, burst: 2000 }, listRateLimit: { perSecond: 1000, burst: 2000 }, maxOpenRequestsPerAgent: options.maxOpenRequestsPerAgent ?? 10_000, ...(options.slack ? { slack: loadSlackSettings(options.slack.env) } : {}) });
   const agents = new Map<string, Promise<Countersign>>();
   const keyStore = memoryKeyStore();
   const reviewers = new Map<string, Promise<Reviewer>>();
@@ -138,6 +142,7 @@ export async function startStack(
     dir,
     signer,
     startSigner,
+    ...(edgeSigner ? { edgeSigner } : {}),
     vouch: (args, workflowId) => ({ ...args, voucher: startSigner.sign(START_VOUCHER_DOMAIN, startVoucherBody(args.request as never, { workflowId, requestId: args.requestId, actionDigest: args.actionDigest }, Date.now())) }),
     evidenceDir,
     store,

@@ -27,7 +27,25 @@ export function evidence(overrides: Partial<SealedEvidence> = {}): SealedEvidenc
 }
 
 /** `open` gives an empty store of the kind under test; `concurrent` appends `n` leaves at once as that store's sealers would (processes, connections). */
-export function storeContract(open: () => Promise<Store>, concurrent?: (store: Store, leaves: Uint8Array[]) => Promise<number[]>): void {
+export function storeContract(open: () => Promise<Store>, concurrent?: (store: Store, leaves: Uint8Array[]) => Promise<number[]>, openEdge?: () => Promise<Store>): void {
+  test('edge tokens (issue 29): written once by hash, read back by hash only; the spend they meet is the ledger\'s', { skip: !openEdge && 'needs a store opened with the edge role' }, async () => {
+    const store = await openEdge!();
+    const workflowId = `cs-bot-${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const entry = { tokenHash: createHash('sha256').update(randomUUID()).digest('hex'), tokenId: `tok_${randomUUID()}`, workflowId, requestId: workflowId.slice(-16), expiresAt: new Date(Date.now() + 60_000).toISOString(), record: JSON.stringify({ any: 'decision' }) };
+    assert.equal(await store.edgeMinted(workflowId), false);
+    await store.putEdgeToken(entry);
+    assert.deepEqual(await store.getEdgeToken(entry.tokenHash), entry);
+    assert.equal(await store.edgeMinted(workflowId), true);
+    await assert.rejects(store.putEdgeToken({ ...entry, record: '{}' }), EvidenceConflictError, 'never replaced');
+    assert.equal(await store.getEdgeToken('f'.repeat(64)), undefined);
+    assert.equal(await store.getEdgeToken('not a hash'), undefined);
+    await assert.rejects(store.putEdgeToken({ ...entry, tokenHash: 'x' }), StoreInputError);
+    assert.equal(await store.getSpend(workflowId), undefined);
+    const spent = spend({ workflowId });
+    await store.recordSpend(spent);
+    assert.deepEqual(await store.getSpend(workflowId), spent);
+  });
+
   test('a spend: the first wins, a retry of the same spend is the same spend, any other is refused', async () => {
     const store = await open();
     const first = spend();

@@ -346,6 +346,8 @@ class EvidenceBundle(_View):
     """The hash-chained events and what they prove; `signer` and `signature` once sealed (`countersign verify` checks it offline)."""
 
     format: Literal["countersign/evidence/v1"]
+    decided_at: Literal["edge"] | None = None
+    """``"edge"`` for an allow decided at the front door: signed by the edge key, not the layer key."""
     workflow_id: str
     request_id: str
     request: ShownRequest
