@@ -101,13 +101,15 @@ describe('countersign dev on other ports', () => {
     }, 'status: ready once the worker polls', 60, 1000);
     const lines = status.stdout.trim().split('\n');
     assert.equal(lines[0], `Server        http://127.0.0.1:${serverPort}: answering`);
-    assert.equal(lines[1], `Temporal      127.0.0.1:${temporalPort}: reachable`);
+    // The dev stack makes an edge key: the server counts its edge allows, which Temporal cannot show.
+    assert.match(lines[1]!, /^Edge allows {3}\d+ decided, \d+ consumed, \d+ reported, \d+ consumes refused \(this server instance, since it started; not in the Temporal UI\)$/);
+    assert.equal(lines[2], `Temporal      127.0.0.1:${temporalPort}: reachable`);
 
     // A terminal with the server's URL but not Temporal's: the server is reported, Temporal's line says so, exit 4.
     const { TEMPORAL_ADDRESS: _unused, ...agentOnly } = terminal;
     const wrong = await cli(['status'], { ...agentOnly, TEMPORAL_ADDRESS: `127.0.0.1:${closedPort}` });
     assert.equal(wrong.code, 4, wrong.stdout + wrong.stderr);
-    assert.deepEqual(wrong.stdout.trim().split('\n'), [`Server        http://127.0.0.1:${serverPort}: answering`, `Temporal      127.0.0.1:${closedPort}: not reachable`]);
+    assert.deepEqual(wrong.stdout.trim().split('\n').filter((l) => !l.startsWith('Edge allows')), [`Server        http://127.0.0.1:${serverPort}: answering`, `Temporal      127.0.0.1:${closedPort}: not reachable`]);
     assert.match(wrong.stderr, new RegExp(`^countersign: Cannot reach Temporal at 127\\.0\\.0\\.1:${closedPort} \\(connection refused\\)`));
 
     // The agent's story end to end, so that evidence and a spend are written.

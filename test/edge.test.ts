@@ -295,6 +295,24 @@ describe('operators count edge allows', () => {
     const status = await cli(['status']);
     assert.match(status.stdout, new RegExp(`^Edge allows   ${after.allowed} decided, ${after.consumed} consumed, ${after.reported} reported, ${after.refused} consumes refused \\(this server instance, since it started; not in the Temporal UI\\)$`, 'm'), status.stdout + status.stderr);
   });
+
+  test('insights count edge allows as auto-allowed, and apart, from their sealed bundles', async () => {
+    const insights = async () => {
+      const res = await fetch(new URL('/v1/insights?since=1d', ctx.stack.url), { headers: { authorization: `Bearer ${ctx.stack.auditorKeys.get('audrey')!}` } });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { outcomes: { auto_allowed: number; edge_allowed: number; executed: number } }).outcomes;
+    };
+    const before = await insights();
+    const request = await edgeAllowed();
+    await request.consume();
+    await request.report({ status: 'succeeded' });
+    const after = await insights();
+    assert.deepEqual(
+      { edge: after.edge_allowed - before.edge_allowed, auto: after.auto_allowed - before.auto_allowed, executed: after.executed - before.executed },
+      { edge: 1, auto: 1, executed: 1 },
+      'one more edge allow, counted once (its consume and report bundles are one request), executed',
+    );
+  });
 });
 
 describe('the CLI on an edge allow', () => {

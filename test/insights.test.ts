@@ -60,7 +60,7 @@ describe('GET /v1/insights', () => {
     const res = await get('/v1/insights?since=7d', auditor());
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const r = InsightsReport.parse(res.json);
-    assert.deepEqual(r.outcomes, { requests: 10, auto_allowed: 2, policy_denied: 1, invalid: 0, reviewed: 7, approved: 4, denied: 1, changes_requested: 1, expired: 1, cancelled: 0, executed: 2, failed: 1 });
+    assert.deepEqual(r.outcomes, { requests: 10, auto_allowed: 2, edge_allowed: 0, policy_denied: 1, invalid: 0, reviewed: 7, approved: 4, denied: 1, changes_requested: 1, expired: 1, cancelled: 0, executed: 2, failed: 1 });
     assert.equal(r.automatedShare, 0.3);
     assert.deepEqual([r.window.bundles, r.window.unreadable, r.window.complete], [10, 0, true]);
     assert.deepEqual(r.byAction.map((a) => [a.action, a.requests]), [['payments.refund', 7], ['account.email.change', 2], ['db.drop', 1]]);

@@ -303,7 +303,7 @@ describe('countersign log audit', () => {
     try {
       const run = await audit();
       assert.equal(run.code, 1, run.stdout);
-      assert.match(run.stdout, new RegExp(`^FINDING truncated: the log was truncated: it now signs \\d+ leaves, the checkpoint you saved signs ${size}`, 'm'));
+      assert.match(run.stdout, new RegExp(`^FINDING truncated: the log was truncated: it now signs \\d+ leaves, the checkpoint you saved signs ${size}`, 'm'), run.stdout + run.stderr);
     } finally {
       for (const [from, to] of moved) if (existsSync(to)) renameSync(to, from);
     }

@@ -51,7 +51,7 @@ function outcomeRows<K extends string>(key: K, rows: (OutcomeCounts & Record<K, 
 export function printInsights(r: InsightsReport, window: string): void {
   const o = r.outcomes;
   out(`Insights for the last ${window} (${r.window.since} to ${r.window.until}): ${o.requests} requests${r.window.complete ? '' : ', the newest only: the window holds more than one answer reads'}${r.window.unreadable ? `; ${r.window.unreadable} bundles not read` : ''}.`);
-  out(`Automated: ${pct(r.automatedShare)} (${o.auto_allowed} auto-allowed, ${o.policy_denied} denied by policy, ${o.invalid} invalid). Reviewed: ${o.reviewed} — ${o.approved} approved, ${o.denied} denied, ${o.changes_requested} changes requested, ${o.expired} expired. Executed ${o.executed}, failed ${o.failed}.`);
+  out(`Automated: ${pct(r.automatedShare)} (${o.auto_allowed} auto-allowed${o.edge_allowed ? `, ${o.edge_allowed} of them at the edge` : ''}, ${o.policy_denied} denied by policy, ${o.invalid} invalid). Reviewed: ${o.reviewed} — ${o.approved} approved, ${o.denied} denied, ${o.changes_requested} changes requested, ${o.expired} expired. Executed ${o.executed}, failed ${o.failed}.`);
   out(`SLA breaches: ${r.slaBreaches}. Escalations: ${r.escalations} (${r.escalatedRequests} request${r.escalatedRequests === 1 ? '' : 's'}).`);
   if (!o.requests) return;
   out('');

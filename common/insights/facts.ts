@@ -44,6 +44,8 @@ export interface RequestFacts {
   /** When the request was decided (by policy, reviewers or the SLA timer). */
   decidedAt: number;
   decisions: ReviewerDecisionFacts[];
+  /** An allow decided at the front door, with no workflow (common/edge.ts). */
+  atEdge?: true;
   escalations: number;
   /** No decision within the SLA: the request expired. */
   slaBreached: boolean;
@@ -53,6 +55,8 @@ const Event = z.looseObject({ at: z.string(), type: z.string(), actor: z.string(
 /** The parts of a bundle insights read (common/bundle.ts EvidenceBody); anything else in it is left alone. */
 const RecordedBundle = z.looseObject({
   format: z.literal(BUNDLE_FORMAT),
+  /** 'edge' on an allow decided at the front door (common/edge.ts). */
+  decidedAt: z.string().optional(),
   workflowId: z.string(),
   requestId: z.string(),
   request: z.looseObject({ agentId: z.string(), action: z.string() }),
@@ -143,6 +147,7 @@ export function requestFacts(bundle: RecordedBundle): RequestFacts | undefined {
     evaluatedAt: evaluated && !Number.isNaN(time(evaluated.at)) ? time(evaluated.at) : requestedAt,
     decidedAt,
     decisions,
+    ...(bundle.decidedAt === 'edge' && outcome === 'auto_allowed' ? { atEdge: true as const } : {}),
     escalations: bundle.events.filter((e) => e.type === 'escalated').length,
     slaBreached: outcome === 'expired',
   };

@@ -38,12 +38,13 @@ export function timing(values: readonly number[]): Timing {
 const REVIEWED: ReadonlySet<Outcome> = new Set(['approved', 'denied', 'changes_requested', 'expired']);
 
 export function emptyCounts(): OutcomeCounts {
-  return { requests: 0, auto_allowed: 0, policy_denied: 0, invalid: 0, reviewed: 0, approved: 0, denied: 0, changes_requested: 0, expired: 0, cancelled: 0, executed: 0, failed: 0 };
+  return { requests: 0, auto_allowed: 0, edge_allowed: 0, policy_denied: 0, invalid: 0, reviewed: 0, approved: 0, denied: 0, changes_requested: 0, expired: 0, cancelled: 0, executed: 0, failed: 0 };
 }
 
 function count(into: OutcomeCounts, f: RequestFacts): void {
   into.requests += 1;
   into[f.outcome] += 1;
+  if (f.atEdge) into.edge_allowed += 1;
   if (REVIEWED.has(f.outcome) || (f.outcome === 'cancelled' && f.verdict?.decision === 'review')) into.reviewed += 1;
   if (f.execution) into[f.execution] += 1;
 }

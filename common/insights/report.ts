@@ -7,6 +7,7 @@ import { z } from 'zod';
 export const OutcomeCounts = z.object({
   requests: z.number().int(),
   auto_allowed: z.number().int(),
+  edge_allowed: z.number().int().describe('Of auto_allowed: allows decided at the front door, with no workflow (edge: true rules, docs/edge.md)'),
   policy_denied: z.number().int(),
   invalid: z.number().int().describe('Refused as invalid before or at evaluation (INVALID_REQUEST)'),
   reviewed: z.number().int().describe('Put in front of reviewers: approved + denied + changes_requested + expired, and those cancelled during review'),

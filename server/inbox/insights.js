@@ -57,7 +57,7 @@ function render(out, r) {
   out.replaceChildren(
     el('p', { class: 'lead' }, `${plural(o.requests, 'request')} sealed between ${r.window.since.slice(0, 16).replace('T', ' ')} and ${r.window.until.slice(0, 16).replace('T', ' ')} UTC${r.window.complete ? '' : ' (the newest only: the window holds more)'}.`),
     el('div', { class: 'tiles' },
-      tile('automated', pct(r.automatedShare), `${o.auto_allowed} auto-allowed, ${o.policy_denied} denied by policy`),
+      tile('automated', pct(r.automatedShare), `${o.auto_allowed} auto-allowed${o.edge_allowed ? ` (${o.edge_allowed} at the edge)` : ''}, ${o.policy_denied} denied by policy`),
       tile('reviewed', String(o.reviewed), `${o.approved} approved, ${o.denied} denied, ${o.changes_requested} changes, ${o.expired} expired`),
       tile('SLA breaches', String(r.slaBreaches), plural(r.escalations, 'escalation')),
       tile('executed', String(o.executed), `${o.failed} failed`)),

@@ -56,7 +56,7 @@ describe('the figures of the scripted mix', () => {
   const f = figures(facts);
 
   test('outcomes, the share automated, by action and by agent', () => {
-    assert.deepEqual(f.outcomes, { requests: 10, auto_allowed: 2, policy_denied: 1, invalid: 0, reviewed: 7, approved: 4, denied: 1, changes_requested: 1, expired: 1, cancelled: 0, executed: 2, failed: 1 });
+    assert.deepEqual(f.outcomes, { requests: 10, auto_allowed: 2, edge_allowed: 0, policy_denied: 1, invalid: 0, reviewed: 7, approved: 4, denied: 1, changes_requested: 1, expired: 1, cancelled: 0, executed: 2, failed: 1 });
     assert.equal(f.automatedShare, 0.3);
     assert.deepEqual(f.byAction.map((r) => [r.action, r.requests, r.auto_allowed, r.approved, r.denied, r.executed, r.failed]), [
       ['payments.refund', 7, 2, 4, 1, 2, 1],
