@@ -47,6 +47,7 @@ class ReasonCode:
     UNAUTHENTICATED = "UNAUTHENTICATED"
     ASSURANCE_REQUIRED = "ASSURANCE_REQUIRED"
     TOO_MANY_OPEN_REQUESTS = "TOO_MANY_OPEN_REQUESTS"
+    BATCH_NOT_ALLOWED = "BATCH_NOT_ALLOWED"
 
 
 REASON_CODES: tuple[str, ...] = tuple(v for k, v in vars(ReasonCode).items() if k.isupper())
