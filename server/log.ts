@@ -8,7 +8,7 @@ import { leafFor, type EvidenceBundle } from '../common/bundle';
 import { bundleLogProof, type BundleLogProof } from '../common/tlog/inclusion';
 import { consistencyProof, HASH_SIZE, inclusionProof, leafHash, toHex, type Hash } from '../common/tlog/merkle';
 import { MAX_LEAVES_PAGE } from '../store/bounds';
-import type { LogCheckpoint, LogReader } from '../store/types';
+import { LogDamagedError, type LogCheckpoint, type LogLeaf, type LogReader } from '../store/types';
 
 /** A size or index the log cannot answer for: the caller named something out of range (one sentence, naming the field). */
 export class LogRangeError extends Error {
@@ -33,11 +33,17 @@ export class LogService {
     return this.log.latestCheckpoint();
   }
 
-  /** Up to `count` leaves from `start`, their data base64; none past the end. */
+  /**
+   * Up to `count` leaves from `start`, their data base64; none past the end. A leaf removed from the
+   * store ends the page before it, so an auditor reads a log cut short there (and `log audit` says so), never an error.
+   */
   async leaves(start: number, count: number): Promise<LeafPage> {
     const treeSize = await this.log.logSize();
     const end = Math.min(treeSize, start + Math.min(count, MAX_LEAVES_PAGE));
-    const leaves = start >= end ? [] : await this.log.readLeaves(start, end);
+    const leaves = start >= end ? [] : await this.log.readLeaves(start, end).catch(async (err: unknown) => {
+      if (!(err instanceof LogDamagedError)) throw err;
+      return this.upToMissing(start, end);
+    });
     return { treeSize, leaves: leaves.map((l) => ({ index: l.index, data: Buffer.from(l.data).toString('base64') })) };
   }
 
@@ -55,13 +61,32 @@ export class LogService {
     return consistencyProof(from, to, this.read).map(toHex);
   }
 
-  /** The `log` field of a sealed bundle: its leaf under the latest checkpoint; undefined while no checkpoint covers it. */
+  /** The `log` field of a sealed bundle: its leaf under the latest checkpoint; undefined while no checkpoint covers it, or while leaves under it are missing. */
   async bundleProof(bundle: EvidenceBundle, runId: string): Promise<BundleLogProof | undefined> {
     const index = await this.log.leafIndex(leafHash(leafFor(bundle, runId)));
     const checkpoint = await this.log.latestCheckpoint();
     if (index === undefined || !checkpoint || checkpoint.treeSize <= index) return undefined;
-    await this.extend(checkpoint.treeSize);
+    try {
+      await this.extend(checkpoint.treeSize);
+    } catch (err) {
+      if (err instanceof LogDamagedError) return undefined; // exported unproven: verify says so, log audit says why
+      throw err;
+    }
     return bundleLogProof({ runId, index, treeSize: checkpoint.treeSize, checkpoint: checkpoint.note }, this.read);
+  }
+
+  /** Leaves from `start` one by one, up to the first one missing. */
+  private async upToMissing(start: number, end: number): Promise<LogLeaf[]> {
+    const found: LogLeaf[] = [];
+    for (let index = start; index < end; index++) {
+      const leaf = await this.log.readLeaves(index, index + 1).catch((err: unknown) => {
+        if (err instanceof LogDamagedError) return undefined;
+        throw err;
+      });
+      if (!leaf) break;
+      found.push(...leaf);
+    }
+    return found;
   }
 
   private async withinLog(field: string, size: number): Promise<void> {

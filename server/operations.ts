@@ -153,7 +153,9 @@ const NO_SLACK = 'The Slack app is not configured on this server (code NOT_FOUND
 const NOT_AN_AUDITOR = 'Not an auditor key: this endpoint names every agent\'s requests (code FORBIDDEN)';
 const NO_LOG = 'The server keeps no store, the log has no checkpoint yet, or (a bundle) the store holds none of that run (code NOT_FOUND)';
 const whole = (name: string, description: string, required = true) => ({ name, in: 'query', required, description, schema: { type: 'integer', minimum: 0 } });
+const LOG_DAMAGED = 'Leaves the log should hold are missing from the store: it has been tampered with, and countersign log audit names what is gone (code LOG_DAMAGED)';
 const LOG_REFUSALS = (forbidden: string) => ({ refuses: [401, 404, 422, 429], why: { 403: forbidden, 404: NO_LOG } });
+const PROOF_REFUSALS = { refuses: [401, 404, 409, 422, 429], why: { 403: NOT_AN_AGENT, 404: NO_LOG, 409: LOG_DAMAGED } };
 const LINK_REFUSED = 'Not signed in to the inbox, a link code that is not valid or used already, or a passkey that does not verify (code UNAUTHENTICATED)';
 
 /** One row per route served, in the order of server/app.ts. */
@@ -377,8 +379,8 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       ...LOG_REFUSALS(NOT_AN_AUDITOR),
     },
   },
-  '/v1/log/proof/inclusion': { get: { operationId: 'getInclusionProof', summary: 'The RFC 9162 inclusion proof of one leaf in the tree of size leaves', security: AGENT, parameters: [whole('index', 'The leaf index, below size'), whole('size', 'The tree size, at most the log size')], ok: { description: 'The proof, hex hashes leaf to root', schema: 'InclusionProof' }, ...LOG_REFUSALS(NOT_AN_AGENT) } },
-  '/v1/log/proof/consistency': { get: { operationId: 'getConsistencyProof', summary: 'The RFC 9162 consistency proof from the tree of from leaves to the tree of to leaves', security: AGENT, parameters: [whole('from', 'The earlier tree size, at most to'), whole('to', 'The later tree size, at most the log size')], ok: { description: 'The proof, hex hashes', schema: 'ConsistencyProof' }, ...LOG_REFUSALS(NOT_AN_AGENT) } },
+  '/v1/log/proof/inclusion': { get: { operationId: 'getInclusionProof', summary: 'The RFC 9162 inclusion proof of one leaf in the tree of size leaves', security: AGENT, parameters: [whole('index', 'The leaf index, below size'), whole('size', 'The tree size, at most the log size')], ok: { description: 'The proof, hex hashes leaf to root', schema: 'InclusionProof' }, ...PROOF_REFUSALS } },
+  '/v1/log/proof/consistency': { get: { operationId: 'getConsistencyProof', summary: 'The RFC 9162 consistency proof from the tree of from leaves to the tree of to leaves', security: AGENT, parameters: [whole('from', 'The earlier tree size, at most to'), whole('to', 'The later tree size, at most the log size')], ok: { description: 'The proof, hex hashes', schema: 'ConsistencyProof' }, ...PROOF_REFUSALS } },
   '/v1/log/bundle': {
     get: {
       operationId: 'getLoggedBundle',

@@ -11,7 +11,7 @@ import { checkCheckpoint, checkEvidence, checkId, checkLeafData, checkRange, che
 import { StoreNotReady, StoreUnavailable } from './connection';
 import { expectedVersion } from './migrate';
 import { leafHash } from '../common/tlog/merkle';
-import { CheckpointConflictError, EvidenceConflictError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
+import { CheckpointConflictError, EvidenceConflictError, LogDamagedError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
 
 const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
 const READ_TABLES = ['countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
@@ -105,7 +105,7 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       checkRange(start, end, await size());
       if (start === end) return [];
       const rows = (await pool.query<{ leaf_index: string; leaf_data: Buffer; leaf_hash: Buffer }>('SELECT leaf_index, leaf_data, leaf_hash FROM countersign.log_leaves WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index', [start, end])).rows;
-      if (rows.length !== end - start || rows.some((r, i) => Number(r.leaf_index) !== start + i)) throw new Error(`Leaves ${start} to ${end - 1} are not all in the log at ${settings.display}: it has been tampered with.`);
+      if (rows.length !== end - start || rows.some((r, i) => Number(r.leaf_index) !== start + i)) throw new LogDamagedError(`Leaves ${start} to ${end - 1} are not all in the log at ${settings.display}: it has been tampered with.`);
       return rows.map((r) => ({ index: Number(r.leaf_index), data: new Uint8Array(r.leaf_data), hash: new Uint8Array(r.leaf_hash) }));
     },
 

@@ -113,6 +113,11 @@ export class CheckpointConflictError extends Error {
   override name = 'CheckpointConflictError';
 }
 
+/** The log is not what it was — a leaf it should hold is gone, or a stored checkpoint has another root than its leaves: it was tampered with, and `log audit` names it. */
+export class LogDamagedError extends Error {
+  override name = 'LogDamagedError';
+}
+
 /** A value the store will not take (too long, a NUL, a range out of bounds): never retried. */
 export class StoreInputError extends Error {
   override name = 'StoreInputError';

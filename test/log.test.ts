@@ -284,6 +284,29 @@ describe('countersign log audit', () => {
     assert.equal((await audit()).code, 0, 'restored, it passes');
   });
 
+  test('a leaf removed under the running server: the leaves end before it (no 500), and log audit names the missing leaves', { skip: !onFiles && 'tampers with the file store' }, async () => {
+    await sealedRequest(37);
+    await sealedRequest(38);
+    assert.equal((await audit()).code, 0);
+    const size = openLogCheckpoint(readFileSync(kept, 'utf8'), ctx.stack.signer.publicKey).size;
+    const gone = size - 2;
+    const path = join(logDir(), 'leaves', String(gone).padStart(16, '0'));
+    const aside = join(mkdtempSync(join(tmpdir(), 'countersign-hole-')), 'leaf');
+    renameSync(path, aside);
+    try {
+      const page = await get(`/v1/log/leaves?start=0&count=1000`, auditor());
+      assert.equal(page.status, 200, page.text);
+      assert.equal((page.json.leaves as unknown[]).length, gone, 'the page ends before the missing leaf');
+      const run = await audit();
+      assert.equal(run.code, 1, run.stdout);
+      assert.match(run.stdout, new RegExp(`^FINDING leaves: the log serves ${gone} leaves, its checkpoint signs ${size}: leaves ${gone}\\.\\.${size - 1} are missing$`, 'm'));
+      assert.match(run.stderr, /log audit: 1 finding\./);
+    } finally {
+      renameSync(aside, path);
+    }
+    assert.equal((await audit()).code, 0, 'restored, it passes');
+  });
+
   test('a truncated log is found against the kept checkpoint', { skip: !onFiles && 'tampers with the file store' }, async () => {
     await sealedRequest(36);
     assert.equal((await audit()).code, 0);

@@ -9,8 +9,9 @@ import { signedIn } from '../auth';
 import type { Deps } from '../deps';
 import type { Env } from '../http';
 import { LogRangeError, type LogService } from '../log';
-import { forbidden, invalid, notFound } from '../problems';
+import { forbidden, invalid, logDamaged, notFound } from '../problems';
 import { MAX_LEAVES_PAGE } from '../../store/bounds';
+import { LogDamagedError } from '../../store/types';
 
 /** A whole-number query parameter from `min` up to 2^53-1. */
 function wholeParam(c: Context, name: string, options: { min?: number; fallback?: number } = {}): number {
@@ -48,6 +49,7 @@ export function logRoutes(deps: Deps): Hono<Env> {
       return await answer();
     } catch (err) {
       if (err instanceof LogRangeError) throw invalid(err.message);
+      if (err instanceof LogDamagedError) throw logDamaged('The log cannot give this proof: leaves it should hold are missing from the store, so it has been tampered with (countersign log audit names what is gone).');
       throw err;
     }
   };
