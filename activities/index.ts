@@ -259,8 +259,9 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Signs the bundle, writes it once into the store, then appends its leaf to the log. A retry is
-     * safe at every step: the same bundle again is no new write, the same leaf again no new leaf.
+     * Signs the bundle and writes it into the store with its leaf in the log (store.sealEvidence: one
+     * transaction on PostgreSQL). A retry is safe at every step: the same bundle again is no new
+     * write, the same leaf again no new leaf.
      */
     async sealEvidence(body: Omit<EvidenceBody, 'signer'>): Promise<SealedResult> {
       const runId = currentRunId();
@@ -276,8 +277,7 @@ export function createActivities(deps: ActivityDeps) {
       let path: string;
       let leaf: { index: number; hash: Uint8Array };
       try {
-        ({ location: path } = await store.putEvidence({ workflowId, runId, requestId, bundleDigest: sealed.digest, text: sealed.text }));
-        leaf = await store.appendLeaf(leafData);
+        ({ location: path, leaf } = await store.sealEvidence({ workflowId, runId, requestId, bundleDigest: sealed.digest, text: sealed.text }, leafData));
       } catch (err) {
         if (err instanceof EvidenceConflictError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_CONFLICT');
         if (err instanceof StoreInputError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_REFUSED');

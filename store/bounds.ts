@@ -9,6 +9,10 @@ export const MAX_LEAF_BYTES = 64 * 1024;
 export const MAX_NOTE_BYTES = 64 * 1024;
 /** Leaves one readLeaves returns at most. */
 export const MAX_LEAVES_PAGE = 1000;
+/** Bundles one listEvidence returns at most. */
+export const MAX_EVIDENCE_PAGE = 1000;
+/** An evidence cursor at most (base64url of a workflow id and a run id, or of two file names). */
+export const MAX_CURSOR_LENGTH = 2000;
 /** Temporal's own limit on a workflow id (limit.maxIDLength). */
 export const MAX_ID_LENGTH = 1000;
 
@@ -49,4 +53,12 @@ export function checkCheckpoint(c: LogCheckpoint): void {
   if (!Number.isSafeInteger(c.treeSize) || c.treeSize < 0) throw new StoreInputError('A checkpoint tree size must be a whole number ≥ 0.');
   if (!(c.rootHash instanceof Uint8Array) || c.rootHash.length !== 32) throw new StoreInputError('A checkpoint root hash must be 32 bytes.');
   if (typeof c.note !== 'string' || !c.note || Buffer.byteLength(c.note, 'utf8') > MAX_NOTE_BYTES || c.note.includes('\0')) throw new StoreInputError(`A checkpoint note must be 1 to ${MAX_NOTE_BYTES} bytes of text without NUL.`);
+}
+
+/** A listEvidence cursor as the caller gave it: base64url, bounded; what it decodes to is each store's to check. */
+export function checkCursor(after: string | undefined, limit: number): string | undefined {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_EVIDENCE_PAGE) throw new StoreInputError(`At most ${MAX_EVIDENCE_PAGE} bundles a page, at least 1, asked for ${limit}.`);
+  if (after === undefined) return undefined;
+  if (typeof after !== 'string' || after.length === 0 || after.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(after)) throw new StoreInputError(`The cursor "after" must be the "next" of an earlier page: 1 to ${MAX_CURSOR_LENGTH} base64url characters.`);
+  return Buffer.from(after, 'base64url').toString('utf8');
 }

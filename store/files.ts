@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import { bundleDigest, type EvidenceBody, type EvidenceBundle } from '../common/bundle';
 import { PRIVATE_FILE, privateDir } from '../config/private-files';
 import { nativeSha256Hex } from '../crypto/sha256';
-import { checkEvidence, checkId, checkSpend } from './bounds';
+import { checkCursor, checkEvidence, checkId, checkSpend, MAX_CURSOR_LENGTH } from './bounds';
 import { fileLog } from './file-log';
 import { ignore, linkOnce } from './link-once';
-import { EvidenceConflictError, type SpendEntry, type StoredEvidence, type Store } from './types';
+import { EvidenceConflictError, StoreInputError, type EvidenceEntry, type SpendEntry, type StoredEvidence, type Store } from './types';
 
 /** Where the bundle of one run lives: named by a hash of workflow id and run id, so ids a file name cannot hold never share a file, and a reset run never replaces the first. */
 export const evidencePath = (dir: string, workflowId: string, runId: string) => join(dir, `${name(`${workflowId}\n${runId}`)}.json`);
@@ -30,7 +30,7 @@ const MAX_RUNS_LOOKED_AT = 100;
 
 export function fileStore(dir: string): Store {
   const log = fileLog(join(dir, 'log'));
-  return {
+  const store: Store = {
     description: `files in ${dir}`,
     ...log,
 
@@ -75,6 +75,32 @@ export function fileStore(dir: string): Store {
       return { created, location: path };
     },
 
+    // The bundle first: a seal that dies before its leaf leaves a bundle that log audit names (listEvidence), and the retry appends the leaf.
+    async sealEvidence(evidence, leafData) {
+      const written = await store.putEvidence(evidence);
+      return { ...written, leaf: await store.appendLeaf(leafData) };
+    },
+
+    // Every bundle by its workflow's folder: folders, then runs, in name order; a file that is not its folder's workflow's bundle is passed over.
+    async listEvidence(after, limit) {
+      const from = fileCursor(checkCursor(after, limit));
+      const root = join(dir, 'workflows');
+      const entries: EvidenceEntry[] = [];
+      let last: [string, string] | undefined;
+      for (const folder of ((await readdir(root).catch(ignore('ENOENT'))) ?? []).sort()) {
+        if (from && folder < from[0]) continue;
+        const files = ((await readdir(join(root, folder)).catch(ignore('ENOENT'))) ?? []).filter((f) => f.endsWith('.json')).sort();
+        for (const file of files) {
+          if (from && folder === from[0] && file <= from[1]) continue;
+          if (entries.length === limit) return { entries, next: Buffer.from(JSON.stringify(last)).toString('base64url') };
+          const entry = entryOf((await readFile(join(root, folder, file), 'utf8').catch(ignore('ENOENT'))) ?? '', runOf(file));
+          if (entry && name(entry.workflowId) === folder) entries.push(entry);
+          last = [folder, file];
+        }
+      }
+      return { entries };
+    },
+
     async getEvidence(workflowId, runId) {
       checkId('the workflow id', workflowId);
       if (runId !== undefined) {
@@ -106,6 +132,30 @@ export function fileStore(dir: string): Store {
 
     async close() {},
   };
+  return store;
+}
+
+/** A file store's cursor: the folder and the file the last page ended with. */
+function fileCursor(decoded: string | undefined): [string, string] | undefined {
+  if (decoded === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoded);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((p) => typeof p === 'string' && p.length > 0 && p.length < MAX_CURSOR_LENGTH)) {
+    throw new StoreInputError('The cursor "after" must be the "next" of an earlier page of this store.');
+  }
+  return parsed as [string, string];
+}
+
+/** What names a bundle's leaf, from its text: its workflow, request and the digest of its signed body (the run is the caller's). */
+function entryOf(text: string, runId: string): EvidenceEntry | undefined {
+  const bundle = parseBundle(text);
+  if (!bundle || typeof bundle.workflowId !== 'string') return undefined;
+  const { signature: _signature, log: _log, ...body } = bundle; // the signed body, as common/bundle.ts signs it
+  return { workflowId: bundle.workflowId, runId, requestId: String(bundle.requestId), bundleDigest: bundleDigest(body as EvidenceBody) };
 }
 
 async function readSpend(path: string): Promise<SpendEntry | undefined> {
@@ -135,15 +185,7 @@ async function readBundle(path: string, workflowId: string, runId: string): Prom
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const bundle = parseBundle(text);
-  if (!bundle || bundle.workflowId !== workflowId) return undefined;
-  const { signature: _signature, log: _log, ...body } = bundle; // the signed body, as common/bundle.ts signs it
-  return {
-    workflowId,
-    runId,
-    requestId: String(bundle.requestId),
-    bundleDigest: bundleDigest(body as EvidenceBody),
-    text,
-    sealedAt: mtime.toISOString(),
-  };
+  const entry = entryOf(text, runId);
+  if (!entry || entry.workflowId !== workflowId) return undefined;
+  return { ...entry, text, sealedAt: mtime.toISOString() };
 }

@@ -7,11 +7,14 @@
 import pg from 'pg';
 import type { DatabaseSettings } from '../config/database';
 import { connectionConfig } from './connection';
-import { checkCheckpoint, checkEvidence, checkId, checkLeafData, checkRange, checkSpend } from './bounds';
+import { checkCheckpoint, checkCursor, checkEvidence, checkId, checkLeafData, checkRange, checkSpend } from './bounds';
 import { StoreNotReady, StoreUnavailable } from './connection';
 import { expectedVersion } from './migrate';
 import { leafHash } from '../common/tlog/merkle';
-import { CheckpointConflictError, EvidenceConflictError, LogDamagedError, type LogCheckpoint, type Store, type StoredEvidence } from './types';
+import { CheckpointConflictError, EvidenceConflictError, LogDamagedError, StoreInputError, type AppendedLeaf, type LogCheckpoint, type SealedEvidence, type Store, type StoredEvidence } from './types';
+
+/** A pool or one client of it, inside a transaction: what a write is run on. */
+type Queryable = Pick<pg.Pool, 'query'>;
 
 const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
 const READ_TABLES = ['countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
@@ -70,14 +73,39 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
 
     async putEvidence(e) {
       checkEvidence(e);
-      const inserted = await pool.query(
-        'INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id, run_id) DO NOTHING',
-        [e.workflowId, e.runId, e.requestId, e.bundleDigest, e.text],
-      );
-      if (inserted.rowCount === 1) return { created: true, location: location(e.workflowId, e.runId) };
-      const stored = (await pool.query<{ bundle: string }>('SELECT bundle FROM countersign.evidence WHERE workflow_id = $1 AND run_id = $2', [e.workflowId, e.runId])).rows[0];
-      if (stored?.bundle !== e.text) throw new EvidenceConflictError(`Evidence for run ${e.runId} of ${e.workflowId} is already stored and differs: it is never overwritten.`);
-      return { created: false, location: location(e.workflowId, e.runId) };
+      return { created: await insertEvidence(pool, e), location: location(e.workflowId, e.runId) };
+    },
+
+    // One transaction: no bundle is ever stored without its leaf. The leaf's advisory lock (0001_store.sql) is taken last, and held only to the commit.
+    async sealEvidence(e, leafData) {
+      checkEvidence(e);
+      checkLeafData(leafData);
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const created = await insertEvidence(client, e);
+        const leaf = await insertLeaf(client, leafData);
+        await client.query('COMMIT');
+        return { created, location: location(e.workflowId, e.runId), leaf };
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+
+    async listEvidence(after, limit) {
+      const from = pgCursor(checkCursor(after, limit));
+      const rows = (
+        await pool.query<{ workflow_id: string; run_id: string; request_id: string; bundle_digest: string }>(
+          `SELECT workflow_id, run_id, request_id, bundle_digest FROM countersign.evidence ${from ? 'WHERE (workflow_id, run_id) > ($2, $3)' : ''} ORDER BY workflow_id, run_id LIMIT $1`,
+          from ? [limit + 1, ...from] : [limit + 1],
+        )
+      ).rows;
+      const entries = rows.slice(0, limit).map((r) => ({ workflowId: r.workflow_id, runId: r.run_id, requestId: r.request_id, bundleDigest: r.bundle_digest }));
+      const last = entries.at(-1);
+      return rows.length > limit && last ? { entries, next: Buffer.from(JSON.stringify([last.workflowId, last.runId])).toString('base64url') } : { entries };
     },
 
     async getEvidence(workflowId, runId) {
@@ -113,13 +141,7 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
 
     async appendLeaf(data) {
       checkLeafData(data);
-      const hash = leafHash(data);
-      // The index is the database's (the trigger in 0001_store.sql); a leaf already there keeps its own.
-      const inserted = (await pool.query<{ leaf_index: string }>('INSERT INTO countersign.log_leaves (leaf_hash, leaf_data) VALUES ($1, $2) ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_index', [Buffer.from(hash), Buffer.from(data)])).rows[0];
-      if (inserted) return { index: Number(inserted.leaf_index), hash, appended: true };
-      const index = await leafIndex(hash);
-      if (index === undefined) throw new Error('A leaf conflicted with one in the log, yet the log does not hold it.');
-      return { index, hash, appended: false };
+      return insertLeaf(pool, data);
     },
 
     async putCheckpoint(c) {
@@ -143,6 +165,43 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       await pool.end();
     },
   };
+}
+
+/** Inserts a bundle once: true when this call stored it; the same text again is false; other text for the run is EvidenceConflictError. */
+async function insertEvidence(db: Queryable, e: SealedEvidence): Promise<boolean> {
+  const inserted = await db.query(
+    'INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id, run_id) DO NOTHING',
+    [e.workflowId, e.runId, e.requestId, e.bundleDigest, e.text],
+  );
+  if (inserted.rowCount === 1) return true;
+  const stored = (await db.query<{ bundle: string }>('SELECT bundle FROM countersign.evidence WHERE workflow_id = $1 AND run_id = $2', [e.workflowId, e.runId])).rows[0];
+  if (stored?.bundle !== e.text) throw new EvidenceConflictError(`Evidence for run ${e.runId} of ${e.workflowId} is already stored and differs: it is never overwritten.`);
+  return false;
+}
+
+/** Appends a leaf, its index the database's (the trigger in 0001_store.sql); a leaf already there keeps its own. */
+async function insertLeaf(db: Queryable, data: Uint8Array): Promise<AppendedLeaf> {
+  const hash = leafHash(data);
+  const inserted = (await db.query<{ leaf_index: string }>('INSERT INTO countersign.log_leaves (leaf_hash, leaf_data) VALUES ($1, $2) ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_index', [Buffer.from(hash), Buffer.from(data)])).rows[0];
+  if (inserted) return { index: Number(inserted.leaf_index), hash, appended: true };
+  const row = (await db.query<{ leaf_index: string }>('SELECT leaf_index FROM countersign.log_leaves WHERE leaf_hash = $1', [Buffer.from(hash)])).rows[0];
+  if (!row) throw new Error('A leaf conflicted with one in the log, yet the log does not hold it.');
+  return { index: Number(row.leaf_index), hash, appended: false };
+}
+
+/** PostgreSQL's cursor: the workflow id and run id the last page ended with. */
+function pgCursor(decoded: string | undefined): [string, string] | undefined {
+  if (decoded === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoded);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((p) => typeof p === 'string' && p.length > 0 && !p.includes('\0'))) {
+    throw new StoreInputError('The cursor "after" must be the "next" of an earlier page of this store.');
+  }
+  return parsed as [string, string];
 }
 
 async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'write' | 'read'): Promise<void> {

@@ -16,7 +16,8 @@ import { cliFor } from './support/cli';
 import { leafFor, type EvidenceBundle } from '../common/bundle';
 import { openLogCheckpoint } from '../common/tlog/checkpoint';
 import { fromHex, leafHash, rootHash, toHex, verifyConsistency, verifyInclusion, type Hash } from '../common/tlog/merkle';
-import { parseLogLeaf } from '../common/tlog/leaf';
+import { logLeafData, parseLogLeaf } from '../common/tlog/leaf';
+import { randomUUID } from 'node:crypto';
 import type { EvidenceView } from '../common/bundle';
 import { action, useStack } from './support/stack';
 
@@ -285,8 +286,7 @@ describe('countersign log audit', () => {
   });
 
   test('a leaf removed under the running server: the leaves end before it (no 500), and log audit names the missing leaves', { skip: !onFiles && 'tampers with the file store' }, async () => {
-    await sealedRequest(37);
-    await sealedRequest(38);
+    const cut = [await sealedRequest(37), await sealedRequest(38)];
     assert.equal((await audit()).code, 0);
     const size = openLogCheckpoint(readFileSync(kept, 'utf8'), ctx.stack.signer.publicKey).size;
     const gone = size - 2;
@@ -300,11 +300,30 @@ describe('countersign log audit', () => {
       const run = await audit();
       assert.equal(run.code, 1, run.stdout);
       assert.match(run.stdout, new RegExp(`^FINDING leaves: the log serves ${gone} leaves, its checkpoint signs ${size}: leaves ${gone}\\.\\.${size - 1} are missing$`, 'm'));
-      assert.match(run.stderr, /log audit: 1 finding\./);
+      // The bundles of the leaves from the hole on are in the store, and the log serves no leaf for them.
+      for (const { workflowId } of cut) assert.match(run.stdout, new RegExp(`^FINDING unlogged-bundle: request [0-9a-f]{16} \\(workflow ${workflowId}, run [^)]+\\): its evidence bundle is in the store, but the log has no leaf for it$`, 'm'));
+      assert.match(run.stderr, /log audit: 3 findings\./);
     } finally {
       renameSync(aside, path);
     }
     assert.equal((await audit()).code, 0, 'restored, it passes');
+  });
+
+  test('a bundle in the store with no leaf in the log (a seal that died between the two) is named; the seal retried completes it, and the audit passes', async () => {
+    const { workflowId, requestId } = await sealedRequest(39);
+    assert.equal((await audit()).code, 0);
+    const { signature: _signature, signer: _signer, log: _log, ...body } = JSON.parse(await ctx.stack.cs.sealedText(workflowId)) as EvidenceBundle;
+    const sealed = signEvidence(ctx.stack.signer, body);
+    const orphan = { workflowId, runId: randomUUID(), requestId, bundleDigest: sealed.digest, text: sealed.text };
+    await ctx.stack.store.putEvidence(orphan); // the bundle, and the seal dies before its leaf
+    const run = await audit();
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stdout, new RegExp(`^FINDING unlogged-bundle: request ${requestId} \\(workflow ${workflowId}, run ${orphan.runId}\\): its evidence bundle is in the store, but the log has no leaf for it$`, 'm'));
+    assert.match(run.stderr, /log audit: 1 finding\./);
+    const retried = await ctx.stack.store.sealEvidence(orphan, logLeafData(orphan));
+    assert.deepEqual([retried.created, retried.leaf.appended], [false, true]);
+    const after = await audit();
+    assert.equal(after.code, 0, after.stdout);
   });
 
   test('a truncated log is found against the kept checkpoint', { skip: !onFiles && 'tampers with the file store' }, async () => {
