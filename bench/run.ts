@@ -41,6 +41,7 @@ import { cpuPerOperation, pidsNamed, type CpuGroups } from './cpu';
 import { benchAdapters, type AdapterBench } from './adapters';
 import { benchSlack } from './slack';
 import { benchStore } from './store';
+import { benchStorePaths } from './store-paths';
 import { databaseSettings } from '../config/database';
 import { postgresStore } from '../store/postgres';
 import { concurrent, sequential, summarize, type Summary } from './stats';
@@ -128,13 +129,14 @@ async function main(): Promise<void> {
     const keyPath = layerKeyPath(runHome);
     const creds = withDevCredentials(POLICY, runHome, { agents: ['bench-agent'] });
     const policy = compilePolicy(creds.policyText, 'bench-policy.yaml');
+    const layerKey = createKeyFile(keyPath);
     const worker = await createApprovalWorker({
       connection: env.nativeConnection,
       namespace: 'default',
       taskQueue,
       policy,
       logger: createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) }),
-      signer: createKeyFile(keyPath),
+      signer: layerKey,
       evidenceDir: join(home, 'evidence'),
       workflowBundle: await bundleApprovalWorkflows(new DefaultLogger('ERROR')),
     });
@@ -264,6 +266,12 @@ async function main(): Promise<void> {
       const postgres = settings ? await postgresStore(settings, { applicationName: 'countersign-bench', access: 'write' }) : undefined;
       try {
         results.store = await benchStore({ ...(postgres ? { postgres } : {}), log });
+        save(true);
+        if (postgres) {
+          log(`4e/6 the store on the paths: auto-allow (${N}) and review (${REVIEW_N}) to the sealed outcome, PostgreSQL against files, alternating`);
+          const setup = { connection: env.nativeConnection, clientConnection: env.connection, policy, signer: layerKey, startKeyPath: creds.startKeyPath, agentKey: creds.agentKeys.get('bench-agent')!, reviewerKey: creds.reviewerKeys.get('dave')!, evidenceDir: join(runHome, 'evidence-paths'), postgres, request, log };
+          results.storePaths = await benchStorePaths(setup, N, REVIEW_N);
+        }
       } finally {
         await postgres?.close();
       }

@@ -154,9 +154,8 @@ const NO_SLACK = 'The Slack app is not configured on this server (code NOT_FOUND
 const NOT_AN_AUDITOR = 'Not an auditor key: this endpoint names every agent\'s requests (code FORBIDDEN)';
 const NO_LOG = 'The server keeps no store, the log has no checkpoint yet, or (a bundle) the store holds none of that run (code NOT_FOUND)';
 const whole = (name: string, description: string, required = true) => ({ name, in: 'query', required, description, schema: { type: 'integer', minimum: 0 } });
-const LOG_DAMAGED = 'Leaves the log should hold are missing from the store: it has been tampered with, and countersign log audit names what is gone (code LOG_DAMAGED)';
 const LOG_REFUSALS = (forbidden: string) => ({ refuses: [401, 404, 422, 429], why: { 403: forbidden, 404: NO_LOG } });
-const PROOF_REFUSALS = { refuses: [401, 404, 409, 422, 429], why: { 403: NOT_AN_AGENT, 404: NO_LOG, 409: LOG_DAMAGED } };
+const PROOF_REFUSALS = { refuses: [401, 404, 409, 422, 429], why: { 403: NOT_AN_AGENT, 404: NO_LOG, 409: 'Leaves the log should hold are missing from the store: it has been tampered with, and countersign log audit names what is gone (code LOG_DAMAGED)' } };
 const LINK_REFUSED = 'Not signed in to the inbox, a link code that is not valid or used already, or a passkey that does not verify (code UNAUTHENTICATED)';
 
 /** One row per route served, in the order of server/app.ts. */
@@ -392,16 +391,7 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       ...LOG_REFUSALS(NOT_AN_AUDITOR),
     },
   },
-  '/v1/log/bundles': {
-    get: {
-      operationId: 'listLoggedBundles',
-      summary: 'Every bundle the store holds, a page at a time, named by the leaf each should have in the log (what log audit checks for bundles with no leaf)',
-      security: AGENT,
-      parameters: [{ name: 'after', in: 'query', required: false, description: 'The next cursor of the page before (omit for the first page)', schema: { type: 'string', maxLength: 2000 } }, { ...whole('count', 'Bundles in this page, 1 to 1000 (default 1000)', false), schema: { type: 'integer', minimum: 1, maximum: 1000 } }],
-      ok: { description: 'A page of stored bundles and the cursor of the next', schema: 'LogBundles' },
-      ...LOG_REFUSALS(NOT_AN_AUDITOR),
-    },
-  },
+  '/v1/log/bundles': { get: { operationId: 'listLoggedBundles', summary: 'Every bundle the store holds, a page at a time, named by the leaf each should have in the log (what log audit checks for bundles with no leaf)', security: AGENT, parameters: [{ name: 'after', in: 'query', required: false, description: 'The next cursor of the page before (omit for the first page)', schema: { type: 'string', maxLength: 2000 } }, { ...whole('count', 'Bundles in this page, 1 to 1000 (default 1000)', false), schema: { type: 'integer', minimum: 1, maximum: 1000 } }], ok: { description: 'A page of stored bundles and the cursor of the next', schema: 'LogBundles' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
   '/v1/slack/interactions': {
     post: {
       operationId: 'slackInteraction',

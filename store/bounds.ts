@@ -55,10 +55,24 @@ export function checkCheckpoint(c: LogCheckpoint): void {
   if (typeof c.note !== 'string' || !c.note || Buffer.byteLength(c.note, 'utf8') > MAX_NOTE_BYTES || c.note.includes('\0')) throw new StoreInputError(`A checkpoint note must be 1 to ${MAX_NOTE_BYTES} bytes of text without NUL.`);
 }
 
-/** A listEvidence cursor as the caller gave it: base64url, bounded; what it decodes to is each store's to check. */
-export function checkCursor(after: string | undefined, limit: number): string | undefined {
+/**
+ * A listEvidence cursor as the caller gave it: base64url of a JSON pair of names (a workflow id and a
+ * run id, or a folder and a file), bounded; undefined for the first page.
+ */
+export function checkCursor(after: string | undefined, limit: number): [string, string] | undefined {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_EVIDENCE_PAGE) throw new StoreInputError(`At most ${MAX_EVIDENCE_PAGE} bundles a page, at least 1, asked for ${limit}.`);
   if (after === undefined) return undefined;
-  if (typeof after !== 'string' || after.length === 0 || after.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(after)) throw new StoreInputError(`The cursor "after" must be the "next" of an earlier page: 1 to ${MAX_CURSOR_LENGTH} base64url characters.`);
-  return Buffer.from(after, 'base64url').toString('utf8');
+  const refused = new StoreInputError(`The cursor "after" must be the "next" of an earlier page: 1 to ${MAX_CURSOR_LENGTH} base64url characters.`);
+  if (typeof after !== 'string' || after.length === 0 || after.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(after)) throw refused;
+  let pair: unknown;
+  try {
+    pair = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+  } catch {
+    throw refused;
+  }
+  if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((p) => typeof p === 'string' && p.length > 0 && !p.includes('\0'))) throw refused;
+  return pair as [string, string];
 }
+
+/** The cursor of the page after the one that ended with this pair. */
+export const cursorAfter = (last: [string, string]): string => Buffer.from(JSON.stringify(last)).toString('base64url');

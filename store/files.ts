@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import { bundleDigest, type EvidenceBody, type EvidenceBundle } from '../common/bundle';
 import { PRIVATE_FILE, privateDir } from '../config/private-files';
 import { nativeSha256Hex } from '../crypto/sha256';
-import { checkCursor, checkEvidence, checkId, checkSpend, MAX_CURSOR_LENGTH } from './bounds';
+import { checkCursor, checkEvidence, checkId, checkSpend, cursorAfter } from './bounds';
 import { fileLog } from './file-log';
 import { ignore, linkOnce } from './link-once';
-import { EvidenceConflictError, StoreInputError, type EvidenceEntry, type SpendEntry, type StoredEvidence, type Store } from './types';
+import { EvidenceConflictError, type EvidenceEntry, type SpendEntry, type StoredEvidence, type Store } from './types';
 
 /** Where the bundle of one run lives: named by a hash of workflow id and run id, so ids a file name cannot hold never share a file, and a reset run never replaces the first. */
 export const evidencePath = (dir: string, workflowId: string, runId: string) => join(dir, `${name(`${workflowId}\n${runId}`)}.json`);
@@ -83,7 +83,7 @@ export function fileStore(dir: string): Store {
 
     // Every bundle by its workflow's folder: folders, then runs, in name order; a file that is not its folder's workflow's bundle is passed over.
     async listEvidence(after, limit) {
-      const from = fileCursor(checkCursor(after, limit));
+      const from = checkCursor(after, limit);
       const root = join(dir, 'workflows');
       const entries: EvidenceEntry[] = [];
       let last: [string, string] | undefined;
@@ -92,7 +92,7 @@ export function fileStore(dir: string): Store {
         const files = ((await readdir(join(root, folder)).catch(ignore('ENOENT'))) ?? []).filter((f) => f.endsWith('.json')).sort();
         for (const file of files) {
           if (from && folder === from[0] && file <= from[1]) continue;
-          if (entries.length === limit) return { entries, next: Buffer.from(JSON.stringify(last)).toString('base64url') };
+          if (entries.length === limit) return { entries, next: cursorAfter(last!) };
           const entry = entryOf((await readFile(join(root, folder, file), 'utf8').catch(ignore('ENOENT'))) ?? '', runOf(file));
           if (entry && name(entry.workflowId) === folder) entries.push(entry);
           last = [folder, file];
@@ -133,21 +133,6 @@ export function fileStore(dir: string): Store {
     async close() {},
   };
   return store;
-}
-
-/** A file store's cursor: the folder and the file the last page ended with. */
-function fileCursor(decoded: string | undefined): [string, string] | undefined {
-  if (decoded === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(decoded);
-  } catch {
-    parsed = undefined;
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((p) => typeof p === 'string' && p.length > 0 && p.length < MAX_CURSOR_LENGTH)) {
-    throw new StoreInputError('The cursor "after" must be the "next" of an earlier page of this store.');
-  }
-  return parsed as [string, string];
 }
 
 /** What names a bundle's leaf, from its text: its workflow, request and the digest of its signed body (the run is the caller's). */

@@ -7,11 +7,11 @@
 import pg from 'pg';
 import type { DatabaseSettings } from '../config/database';
 import { connectionConfig } from './connection';
-import { checkCheckpoint, checkCursor, checkEvidence, checkId, checkLeafData, checkRange, checkSpend } from './bounds';
+import { checkCheckpoint, checkCursor, cursorAfter, checkEvidence, checkId, checkLeafData, checkRange, checkSpend } from './bounds';
 import { StoreNotReady, StoreUnavailable } from './connection';
 import { expectedVersion } from './migrate';
 import { leafHash } from '../common/tlog/merkle';
-import { CheckpointConflictError, EvidenceConflictError, LogDamagedError, StoreInputError, type AppendedLeaf, type LogCheckpoint, type SealedEvidence, type Store, type StoredEvidence } from './types';
+import { CheckpointConflictError, EvidenceConflictError, LogDamagedError, type AppendedLeaf, type LogCheckpoint, type SealedEvidence, type Store, type StoredEvidence } from './types';
 
 /** A pool or one client of it, inside a transaction: what a write is run on. */
 type Queryable = Pick<pg.Pool, 'query'>;
@@ -96,7 +96,7 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
     },
 
     async listEvidence(after, limit) {
-      const from = pgCursor(checkCursor(after, limit));
+      const from = checkCursor(after, limit);
       const rows = (
         await pool.query<{ workflow_id: string; run_id: string; request_id: string; bundle_digest: string }>(
           `SELECT workflow_id, run_id, request_id, bundle_digest FROM countersign.evidence ${from ? 'WHERE (workflow_id, run_id) > ($2, $3)' : ''} ORDER BY workflow_id, run_id LIMIT $1`,
@@ -105,7 +105,7 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       ).rows;
       const entries = rows.slice(0, limit).map((r) => ({ workflowId: r.workflow_id, runId: r.run_id, requestId: r.request_id, bundleDigest: r.bundle_digest }));
       const last = entries.at(-1);
-      return rows.length > limit && last ? { entries, next: Buffer.from(JSON.stringify([last.workflowId, last.runId])).toString('base64url') } : { entries };
+      return rows.length > limit && last ? { entries, next: cursorAfter([last.workflowId, last.runId]) } : { entries };
     },
 
     async getEvidence(workflowId, runId) {
@@ -187,21 +187,6 @@ async function insertLeaf(db: Queryable, data: Uint8Array): Promise<AppendedLeaf
   const row = (await db.query<{ leaf_index: string }>('SELECT leaf_index FROM countersign.log_leaves WHERE leaf_hash = $1', [Buffer.from(hash)])).rows[0];
   if (!row) throw new Error('A leaf conflicted with one in the log, yet the log does not hold it.');
   return { index: Number(row.leaf_index), hash, appended: false };
-}
-
-/** PostgreSQL's cursor: the workflow id and run id the last page ended with. */
-function pgCursor(decoded: string | undefined): [string, string] | undefined {
-  if (decoded === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(decoded);
-  } catch {
-    parsed = undefined;
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || !parsed.every((p) => typeof p === 'string' && p.length > 0 && !p.includes('\0'))) {
-    throw new StoreInputError('The cursor "after" must be the "next" of an earlier page of this store.');
-  }
-  return parsed as [string, string];
 }
 
 async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'write' | 'read'): Promise<void> {
