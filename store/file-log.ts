@@ -56,7 +56,10 @@ export function fileLog(dir: string): LogReader & LogWriter {
 
   async function size(): Promise<number> {
     // A leaf below what is known was removed (the log cut short under a running process): search again from 0.
-    if (known > 0 && !(await exists(known - 1))) known = 0;
+    if (known > 0 && !(await exists(known - 1))) {
+      known = 0;
+      recent.clear(); // the hashes remembered may be of leaves that are gone
+    }
     // Every index below `lo` exists, `hi` does not: gallop up from what is known, then halve.
     let lo = known;
     if (!(await exists(lo))) return lo;

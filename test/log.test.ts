@@ -159,13 +159,17 @@ describe('the log at the front door', () => {
     await refused(`/v1/log/proof/consistency?from=2&to=1`, agent(), 422, /"from" must be at most "to" \(1\)/);
     await refused(`/v1/log/proof/consistency?from=0&to=99999999999999999`, agent(), 422, /"to" must be a whole number/);
     await refused('/v1/log/bundle?workflowId=x', auditor(), 422, /^Query parameter "runId" is required/);
+    await refused('/v1/log/bundles?count=1001', auditor(), 422, /^Query parameter "count" must be at most 1000, got 1001\.$/);
+    await refused('/v1/log/bundles?after=!!', auditor(), 422, /^Query parameter "after" must be the "next" of an earlier page/);
+    await refused(`/v1/log/bundles?after=${Buffer.from('["one"]').toString('base64url')}`, auditor(), 422, /"after" must be the "next" of an earlier page/);
 
     const olga = await ((await ctx.stack.reviewer('olga')) as unknown as { bearer(): Promise<string> }).bearer();
-    for (const path of ['/v1/log/checkpoint', '/v1/log/leaves', '/v1/log/proof/inclusion?index=0&size=1', '/v1/log/proof/consistency?from=0&to=1', '/v1/log/bundle?workflowId=x&runId=y']) {
+    for (const path of ['/v1/log/checkpoint', '/v1/log/leaves', '/v1/log/proof/inclusion?index=0&size=1', '/v1/log/proof/consistency?from=0&to=1', '/v1/log/bundle?workflowId=x&runId=y', '/v1/log/bundles']) {
       await refused(path, olga, 403, /; you are signed in as reviewer olga\.$/);
     }
     await refused('/v1/log/leaves', agent(), 403, /^This endpoint is for auditors; you are signed in as agent support-bot\.$/);
     await refused('/v1/log/bundle?workflowId=x&runId=y', agent(), 403, /for auditors/);
+    await refused('/v1/log/bundles', agent(), 403, /^This endpoint is for auditors; you are signed in as agent support-bot\.$/);
     await refused('/v1/log/bundle?workflowId=x&runId=y', auditor(), 404, /no bundle of run y of x/);
     assert.equal((await get('/v1/log/checkpoint', 'cs_agent_' + 'A'.repeat(43))).status, 401);
   });
