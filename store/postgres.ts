@@ -13,7 +13,7 @@ import { expectedVersion } from './migrate';
 import { leafHash } from '../common/tlog/merkle';
 import { CheckpointConflictError, EvidenceConflictError, LogDamagedError, type AppendedLeaf, type LogCheckpoint, type SealedEvidence, type Store, type StoredEvidence } from './types';
 
-/** A pool or one client of it, inside a transaction: what a write is run on. */
+/** A pool, or one client of it: what a write is run on. */
 type Queryable = Pick<pg.Pool, 'query'>;
 
 const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
@@ -76,23 +76,17 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       return { created: await insertEvidence(pool, e), location: location(e.workflowId, e.runId) };
     },
 
-    // One transaction: no bundle is ever stored without its leaf. The leaf's advisory lock (0001_store.sql) is taken last, and held only to the commit.
+    // One statement, so one transaction and one round trip: no bundle is ever stored without its leaf. The leaf's advisory lock (0001_store.sql) is taken last.
     async sealEvidence(e, leafData) {
       checkEvidence(e);
       checkLeafData(leafData);
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const created = await insertEvidence(client, e);
-        const leaf = await insertLeaf(client, leafData);
-        await client.query('COMMIT');
-        return { created, location: location(e.workflowId, e.runId), leaf };
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      const hash = leafHash(leafData);
+      const row = (await pool.query<{ created: boolean; same: boolean; leaf_index: string | null }>(SEAL, [e.workflowId, e.runId, e.requestId, e.bundleDigest, e.text, Buffer.from(hash), Buffer.from(leafData)])).rows[0]!;
+      const done = (leaf: AppendedLeaf) => ({ created: row.created, location: location(e.workflowId, e.runId), leaf });
+      if (row.leaf_index !== null) return done({ index: Number(row.leaf_index), hash, appended: true });
+      // The bundle was there already: the same one (a retry, or the same seal committed by another attempt after this statement began) gets its leaf; another is a conflict.
+      if (!row.same) await insertEvidence(pool, e);
+      return done(await insertLeaf(pool, leafData));
     },
 
     async listEvidence(after, limit) {
@@ -166,6 +160,22 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
     },
   };
 }
+
+/**
+ * A seal as one statement: the bundle if its run has none; the leaf if the bundle is now this one
+ * (inserted here, or the same text there before); and which of those happened.
+ */
+const SEAL = `
+WITH e AS (
+  INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ($1::text, $2::text, $3::text, $4::text, $5::text)
+  ON CONFLICT (workflow_id, run_id) DO NOTHING RETURNING 1
+), same AS (
+  SELECT 1 FROM countersign.evidence WHERE workflow_id = $1::text AND run_id = $2::text AND bundle = $5::text
+), l AS (
+  INSERT INTO countersign.log_leaves (leaf_hash, leaf_data) SELECT $6::bytea, $7::bytea WHERE EXISTS (SELECT 1 FROM e) OR EXISTS (SELECT 1 FROM same)
+  ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_index
+)
+SELECT EXISTS (SELECT 1 FROM e) AS created, EXISTS (SELECT 1 FROM same) AS same, (SELECT leaf_index FROM l) AS leaf_index`;
 
 /** Inserts a bundle once: true when this call stored it; the same text again is false; other text for the run is EvidenceConflictError. */
 async function insertEvidence(db: Queryable, e: SealedEvidence): Promise<boolean> {
