@@ -7,8 +7,37 @@
 import { signCheckpoint, type CheckpointSigner as LayerKey } from '../common/tlog/checkpoint';
 import { appendLeaf, EMPTY_FRONTIER, frontierRoot, hashesEqual, type Frontier } from '../common/tlog/merkle';
 import { MAX_LEAVES_PAGE } from '../store/bounds';
-import { CheckpointConflictError, type LogReader, type LogWriter } from '../store/types';
-import type { CheckpointSigner } from './index';
+import { CheckpointConflictError, LogDamagedError, StoreInputError, type LogReader, type LogWriter } from '../store/types';
+
+/**
+ * The seam for checkpoints (issue 27): after a sealed bundle's leaf is appended, sign a checkpoint
+ * of the log (C2SP signed note, by the layer key) and store it with `log.putCheckpoint`.
+ */
+export interface CheckpointSigner {
+  checkpoint(log: LogReader & LogWriter, appended: { index: number; hash: Uint8Array }): Promise<void>;
+}
+
+/** Attempts of the seal activity that retry a checkpoint failing for a transient cause (the store unreachable); from then on the seal completes without it. */
+export const CHECKPOINT_ATTEMPTS = 5;
+
+/**
+ * The checkpoint after a seal, bounded: undefined when it is signed and stored, else the sentence why
+ * not. A log that is not what it was (a leaf gone, a stored checkpoint with another root) or a refused
+ * input is no reason to retry: the bundle and its leaf are stored, so the seal completes and the reason
+ * is logged and returned (the next seal's checkpoint covers this leaf too, and log audit names the
+ * damage). Any other failure is thrown while `attempt` is below CHECKPOINT_ATTEMPTS, so the activity
+ * retries it (every step of a seal is idempotent), then given up the same way.
+ */
+export async function checkpointAfterSeal(signer: CheckpointSigner, log: LogReader & LogWriter, appended: { index: number; hash: Uint8Array }, attempt: number): Promise<string | undefined> {
+  try {
+    await signer.checkpoint(log, appended);
+    return undefined;
+  } catch (err) {
+    if (err instanceof LogDamagedError || err instanceof StoreInputError) return (err as Error).message;
+    if (attempt < CHECKPOINT_ATTEMPTS) throw err;
+    return `${(err as Error).message} (gave up after ${attempt} attempts)`;
+  }
+}
 
 /**
  * Signs and stores a checkpoint of the whole log after an append. It keeps the frontier of the leaves
@@ -21,7 +50,7 @@ export function logCheckpoints(layerKey: LayerKey): CheckpointSigner {
 
   async function extendTo(log: LogReader, size: number): Promise<Frontier> {
     let next = frontiers.get(log) ?? EMPTY_FRONTIER;
-    if (next.size > size) throw new Error(`The log holds ${size} leaves, fewer than the ${next.size} it held before: the log has been truncated.`);
+    if (next.size > size) throw new LogDamagedError(`The log holds ${size} leaves, fewer than the ${next.size} it held before: the log has been truncated.`);
     while (next.size < size) {
       const page = await log.readLeaves(next.size, Math.min(size, next.size + MAX_LEAVES_PAGE));
       for (const leaf of page) next = appendLeaf(next, leaf.hash);
@@ -32,10 +61,9 @@ export function logCheckpoints(layerKey: LayerKey): CheckpointSigner {
 
   async function checkpoint(log: LogReader & LogWriter, appended: { index: number }): Promise<void> {
     const size = await log.logSize();
-    if (size <= appended.index) throw new Error(`The log holds ${size} leaves, yet leaf ${appended.index} was appended to it.`);
+    if (size <= appended.index) throw new LogDamagedError(`The log holds ${size} leaves, yet leaf ${appended.index} was appended to it.`);
     const tree = await extendTo(log, size);
     const root = frontierRoot(tree);
-    if ((await log.checkpointAt(size)) !== undefined) return checkSame(log, size, root);
     const note = signCheckpoint({ size, root }, layerKey);
     try {
       await log.putCheckpoint({ treeSize: size, rootHash: root, note });
@@ -59,6 +87,6 @@ export function logCheckpoints(layerKey: LayerKey): CheckpointSigner {
 async function checkSame(log: LogReader, size: number, root: Uint8Array): Promise<void> {
   const stored = await log.checkpointAt(size);
   if (stored && !hashesEqual(stored.rootHash, root)) {
-    throw new Error(`The log's stored checkpoint of ${size} leaves has another root than its first ${size} leaves hash to: the log has been tampered with.`);
+    throw new LogDamagedError(`The log's stored checkpoint of ${size} leaves has another root than its first ${size} leaves hash to: the log has been tampered with.`);
   }
 }

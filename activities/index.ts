@@ -6,8 +6,9 @@ import { ActionRequest, type Evaluation } from '../common/inputs';
 import { type ExecutionReceipt, type Signed } from '../common/views';
 import { logLeafData } from '../common/tlog/leaf';
 import { mintToken, signEvidence } from '../crypto/evidence';
+import { checkpointAfterSeal, type CheckpointSigner } from './checkpoints';
 import { fileStore } from '../store/files';
-import { EvidenceConflictError, StoreInputError, type LogReader, type LogWriter, type SpendResult, type Store } from '../store/types';
+import { EvidenceConflictError, StoreInputError, type SpendResult, type Store } from '../store/types';
 import type { Signer } from '../crypto/keys';
 import { ChannelConfigError, logChannel, webhookChannel, type NotificationChannel } from './notify/channels';
 import { renderRequestMessage } from './notify/blocks';
@@ -19,7 +20,7 @@ import type { CompiledPolicy } from '../policy/load';
 import { mintRequest, type MintInput, type MintResult } from '../common/release';
 import { startsNeedVoucher, startVoucherRefusal } from '../common/start-voucher';
 
-export type { GroupNotification };
+export type { GroupNotification, CheckpointSigner };
 
 export interface ActivityDeps {
   policy: CompiledPolicy;
@@ -39,15 +40,6 @@ export interface ActivityDeps {
 
 export type { MintInput, MintResult };
 
-/**
- * The seam for checkpoints (issue 27): after a sealed bundle's leaf is appended, sign a checkpoint
- * of the log (C2SP signed note, by the layer key) and store it with `log.putCheckpoint`
- * (activities/checkpoints.ts).
- */
-export interface CheckpointSigner {
-  checkpoint(log: LogReader & LogWriter, appended: { index: number; hash: Uint8Array }): Promise<void>;
-}
-
 /** What sealing returns to the workflow: where the bundle is, its digest and signature, and its leaf in the log. */
 export interface SealedResult {
   /** The bundle's file, or its row (postgresql://user@host:port/db#countersign.evidence/<workflow>/<run>). */
@@ -56,6 +48,8 @@ export interface SealedResult {
   signature: string;
   signer: EvidenceBody['signer'];
   logIndex: number;
+  /** Why no checkpoint of the log was signed after this seal, when none was (activities/checkpoints.ts checkpointAfterSeal). */
+  checkpointError?: string;
 }
 
 /**
@@ -248,8 +242,9 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Signs the bundle, writes it once into the store, then appends its leaf to the log. A retry is
-     * safe at every step: the same bundle again is no new write, the same leaf again no new leaf.
+     * Signs the bundle and writes it into the store with its leaf in the log (store.sealEvidence: one
+     * transaction on PostgreSQL). A retry is safe at every step: the same bundle again is no new
+     * write, the same leaf again no new leaf.
      */
     async sealEvidence(body: Omit<EvidenceBody, 'signer'>): Promise<SealedResult> {
       const runId = currentRunId();
@@ -265,16 +260,17 @@ export function createActivities(deps: ActivityDeps) {
       let path: string;
       let leaf: { index: number; hash: Uint8Array };
       try {
-        ({ location: path } = await store.putEvidence({ workflowId, runId, requestId, bundleDigest: sealed.digest, text: sealed.text }));
-        leaf = await store.appendLeaf(leafData);
+        ({ location: path, leaf } = await store.sealEvidence({ workflowId, runId, requestId, bundleDigest: sealed.digest, text: sealed.text }, leafData));
       } catch (err) {
         if (err instanceof EvidenceConflictError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_CONFLICT');
         if (err instanceof StoreInputError) throw ApplicationFailure.nonRetryable(err.message, 'EVIDENCE_REFUSED');
         throw err;
       }
-      if (checkpoints) await checkpoints.checkpoint(store, leaf);
-      requestLogger().info({ ruleIds: body.outcome.ruleIds, status: body.outcome.status, path, digest: sealed.digest, logIndex: leaf.index }, 'evidence sealed');
-      return { path, digest: sealed.digest, signature: sealed.signature, signer: sealed.signer, logIndex: leaf.index };
+      const checkpointError = checkpoints ? await checkpointAfterSeal(checkpoints, store, leaf, Context.current().info.attempt) : undefined;
+      const log = requestLogger().child({ ruleIds: body.outcome.ruleIds, status: body.outcome.status, path, digest: sealed.digest, logIndex: leaf.index });
+      if (checkpointError) log.error({ checkpointError }, 'evidence sealed and logged, but no checkpoint of the log was signed after it: the next seal signs one that covers it; run countersign log audit');
+      else log.info('evidence sealed');
+      return { path, digest: sealed.digest, signature: sealed.signature, signer: sealed.signer, logIndex: leaf.index, ...(checkpointError ? { checkpointError } : {}) };
     },
 
     /** Tells a group a request needs it: the log, its webhook, and its Slack channel (whose message reference comes back, `posted`). */

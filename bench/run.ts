@@ -50,6 +50,7 @@ import { adminDatabaseSettings, databaseSettings } from '../config/database';
 import { connectionConfig } from '../store/connection';
 import { setupDatabase } from '../store/migrate';
 import pg from 'pg';
+import { benchStorePaths } from './store-paths';
 import { postgresStore } from '../store/postgres';
 import { concurrent, sequential, summarize, type Summary } from './stats';
 
@@ -143,13 +144,14 @@ async function main(): Promise<void> {
     const keyPath = layerKeyPath(runHome);
     const creds = withDevCredentials(POLICY, runHome, { agents: ['bench-agent', ...EDGE_AGENTS] });
     const policy = compilePolicy(creds.policyText, 'bench-policy.yaml');
+    const layerKey = createKeyFile(keyPath);
     const worker = await createApprovalWorker({
       connection: env.nativeConnection,
       namespace: 'default',
       taskQueue,
       policy,
       logger: createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) }),
-      signer: createKeyFile(keyPath),
+      signer: layerKey,
       evidenceDir: join(home, 'evidence'),
       workflowBundle: await bundleApprovalWorkflows(new DefaultLogger('ERROR')),
     });
@@ -299,6 +301,11 @@ async function main(): Promise<void> {
         save(true);
         log(`4e/6 insights over 10,000 recorded requests (p50 of one answer) and policy simulation throughput (files${cluster ? ' and PostgreSQL' : ''})`);
         results.insights = await benchInsights({ ...(postgres ? { postgres } : {}), log });
+        if (postgres) {
+          log(`4f/6 the store on the paths: auto-allow (${N}) and review (${REVIEW_N}) to the sealed outcome, PostgreSQL against files, alternating`);
+          const setup = { connection: env.nativeConnection, clientConnection: env.connection, policy, signer: layerKey, startKeyPath: creds.startKeyPath, agentKey: creds.agentKeys.get('bench-agent')!, reviewerKey: creds.reviewerKeys.get('dave')!, evidenceDir: join(runHome, 'evidence-paths'), postgres, request, log };
+          results.storePaths = await benchStorePaths(setup, N, REVIEW_N);
+        }
       } finally {
         await postgres?.close();
       }

@@ -1,6 +1,6 @@
 /**
  * The store's own costs (issue 27, "Benchmark"): log append throughput with 32 concurrent sealers —
- * putEvidence of a bundle-sized text, then appendLeaf of its leaf, as the worker's sealEvidence does —
+ * a bundle-sized text and its leaf, sealed as the worker's sealEvidence does —
  * on the file store and, given one, on PostgreSQL; and the time `auditLog` takes over a log of
  * AUDIT_N (10,000) sealed bundles, each verified, read in process from a file store.
  *
@@ -96,10 +96,10 @@ export function sampleBundle(signer: Signer, i: number): { workflowId: string; r
   return { workflowId, runId, requestId, digest: sealed.digest, text: sealed.text };
 }
 
-/** What sealEvidence does to the store for one bundle: the bundle, then its leaf. */
+/** What the worker's sealEvidence does to the store for one bundle: the bundle and its leaf (one transaction on PostgreSQL). */
 async function seal(store: Store, b: ReturnType<typeof sampleBundle>): Promise<number> {
-  await store.putEvidence({ workflowId: b.workflowId, runId: b.runId, requestId: b.requestId, bundleDigest: b.digest, text: b.text });
-  return (await store.appendLeaf(logLeafData({ workflowId: b.workflowId, runId: b.runId, requestId: b.requestId, bundleDigest: b.digest }))).index;
+  const entry = { workflowId: b.workflowId, runId: b.runId, requestId: b.requestId, bundleDigest: b.digest };
+  return (await store.sealEvidence({ ...entry, text: b.text }, logLeafData(entry))).leaf.index;
 }
 
 /** APPEND_N seals over 32 concurrent sealers: appends/s and per-append latency. Bundles are signed beforehand, outside the timing. */

@@ -216,6 +216,12 @@ export const LogLeaves = z.object({
 });
 export type LogLeaves = z.infer<typeof LogLeaves>;
 
+export const LogBundles = z.object({
+  bundles: z.array(z.object({ workflowId: z.string(), runId: z.string(), requestId: z.string(), bundleDigest: digest() })).describe('Stored bundles, each named by the fields of the log leaf it should have'),
+  next: z.string().optional().describe('The cursor of the next page (query parameter after); absent on the last page'),
+});
+export type LogBundles = z.infer<typeof LogBundles>;
+
 export const InclusionProof = z.object({ index: z.int().min(0), treeSize: z.int().min(1), inclusion: z.array(digest()).describe('Leaf to root, each hash 64 hex') });
 export type InclusionProof = z.infer<typeof InclusionProof>;
 

@@ -97,6 +97,7 @@ export const ANSWERS = {
   SlackLinked: answers.SlackLinked,
   BundleLogProof: answers.BundleLogProof,
   LogLeaves: answers.LogLeaves,
+  LogBundles: answers.LogBundles,
   InclusionProof: answers.InclusionProof,
   ConsistencyProof: answers.ConsistencyProof,
   ...{ InsightsReport: insights.InsightsReport, RecordedRequests: insights.RecordedRequests },

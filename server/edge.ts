@@ -190,9 +190,9 @@ export class EdgeDesk {
   private async seal(body: Omit<EvidenceBody, 'signer'>, runId: string): Promise<{ digest: string; logIndex: number }> {
     const signed = signEvidence(this.signer, body);
     const leaf = logLeafData({ workflowId: body.workflowId, runId, requestId: body.requestId, bundleDigest: signed.digest });
-    await this.store.putEvidence({ workflowId: body.workflowId, runId, requestId: body.requestId, bundleDigest: signed.digest, text: signed.text });
-    const { index } = await this.store.appendLeaf(leaf);
-    return { digest: signed.digest, logIndex: index };
+    // The bundle and its leaf as one (one statement on PostgreSQL): no edge bundle is stored without its leaf.
+    const { leaf: logged } = await this.store.sealEvidence({ workflowId: body.workflowId, runId, requestId: body.requestId, bundleDigest: signed.digest, text: signed.text }, leaf);
+    return { digest: signed.digest, logIndex: logged.index };
   }
 }
 

@@ -62,6 +62,7 @@ const NO_LOG = 'The server keeps no store, the log has no checkpoint yet, or (a 
 const whole = (name: string, description: string, required = true) => ({ name, in: 'query', required, description, schema: { type: 'integer', minimum: 0 } });
 const LOG_REFUSALS = (forbidden: string) => ({ refuses: [401, 404, 422, 429], why: { 403: forbidden, 404: NO_LOG } });
 const SINCE = (fallback: string) => ({ name: 'since', in: 'query', required: false, description: `The window: a duration back from now such as 7d or 12h, at most 366d (default ${fallback})`, schema: { type: 'string' } });
+const PROOF_REFUSALS = { refuses: [401, 404, 409, 422, 429], why: { 403: NOT_AN_AGENT, 404: NO_LOG, 409: 'Leaves the log should hold are missing from the store: it has been tampered with, and countersign log audit names what is gone (code LOG_DAMAGED)' } };
 const LINK_REFUSED = 'Not signed in to the inbox, a link code that is not valid or used already, or a passkey that does not verify (code UNAUTHENTICATED)';
 
 /** One row per route served, in the order of server/app.ts. */
@@ -283,8 +284,8 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
       ...LOG_REFUSALS(NOT_AN_AUDITOR),
     },
   },
-  '/v1/log/proof/inclusion': { get: { operationId: 'getInclusionProof', summary: 'The RFC 9162 inclusion proof of one leaf in the tree of size leaves', security: AGENT, parameters: [whole('index', 'The leaf index, below size'), whole('size', 'The tree size, at most the log size')], ok: { description: 'The proof, hex hashes leaf to root', schema: 'InclusionProof' }, ...LOG_REFUSALS(NOT_AN_AGENT) } },
-  '/v1/log/proof/consistency': { get: { operationId: 'getConsistencyProof', summary: 'The RFC 9162 consistency proof from the tree of from leaves to the tree of to leaves', security: AGENT, parameters: [whole('from', 'The earlier tree size, at most to'), whole('to', 'The later tree size, at most the log size')], ok: { description: 'The proof, hex hashes', schema: 'ConsistencyProof' }, ...LOG_REFUSALS(NOT_AN_AGENT) } },
+  '/v1/log/proof/inclusion': { get: { operationId: 'getInclusionProof', summary: 'The RFC 9162 inclusion proof of one leaf in the tree of size leaves', security: AGENT, parameters: [whole('index', 'The leaf index, below size'), whole('size', 'The tree size, at most the log size')], ok: { description: 'The proof, hex hashes leaf to root', schema: 'InclusionProof' }, ...PROOF_REFUSALS } },
+  '/v1/log/proof/consistency': { get: { operationId: 'getConsistencyProof', summary: 'The RFC 9162 consistency proof from the tree of from leaves to the tree of to leaves', security: AGENT, parameters: [whole('from', 'The earlier tree size, at most to'), whole('to', 'The later tree size, at most the log size')], ok: { description: 'The proof, hex hashes', schema: 'ConsistencyProof' }, ...PROOF_REFUSALS } },
   '/v1/log/bundle': {
     get: {
       operationId: 'getLoggedBundle',
@@ -297,6 +298,7 @@ export const OPERATIONS: Record<string, Partial<Record<'get' | 'post', Operation
   },
   '/v1/insights': { get: { operationId: 'getInsights', summary: 'Figures over the sealed evidence of a window: outcomes by action, rule and agent, the share automated, time to decide per group and reviewer, SLA breaches, escalations, rubber-stamp flags (docs/insights.md)', security: AGENT, parameters: [SINCE('7d'), { name: 'charts', in: 'query', required: false, description: 'svg: add server-rendered SVG charts (the inbox Insights page)', schema: { type: 'string', enum: ['svg'] } }], ok: { description: 'The figures', schema: 'InsightsReport' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
   '/v1/insights/requests': { get: { operationId: 'listRecordedRequests', summary: "Recorded requests sealed in a window, newest first, 200 a page: each request as its evidence keeps it and policy's verdict then (what policy simulate replays)", security: AGENT, parameters: [SINCE('30d'), { name: 'cursor', in: 'query', required: false, description: 'The next of the page before', schema: { type: 'string' } }], ok: { description: 'A page of recorded requests', schema: 'RecordedRequests' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
+  '/v1/log/bundles': { get: { operationId: 'listLoggedBundles', summary: 'Every bundle the store holds, a page at a time, named by the leaf each should have in the log (what log audit checks for bundles with no leaf)', security: AGENT, parameters: [{ name: 'after', in: 'query', required: false, description: 'The next cursor of the page before (omit for the first page)', schema: { type: 'string', maxLength: 2000 } }, { ...whole('count', 'Bundles in this page, 1 to 1000 (default 1000)', false), schema: { type: 'integer', minimum: 1, maximum: 1000 } }], ok: { description: 'A page of stored bundles and the cursor of the next', schema: 'LogBundles' }, ...LOG_REFUSALS(NOT_AN_AUDITOR) } },
   '/v1/slack/interactions': {
     post: {
       operationId: 'slackInteraction',

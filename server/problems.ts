@@ -57,4 +57,6 @@ export function statusForCode(code: string): number {
 export const unauthenticated = (detail: string) => new HttpProblem(401, ReasonCode.UNAUTHENTICATED, detail, { 'www-authenticate': 'Bearer realm="countersign"' });
 export const forbidden = (detail: string) => new HttpProblem(403, 'FORBIDDEN', detail);
 export const notFound = (detail: string) => new HttpProblem(404, 'NOT_FOUND', detail);
+/** Leaves the log should hold are missing from the store: the request was fine, the log is not (server/routes/log.ts). */
+export const logDamaged = (detail: string) => new HttpProblem(409, 'LOG_DAMAGED', detail);
 export const invalid = (detail: string) => new HttpProblem(422, ReasonCode.INVALID_REQUEST, detail);

@@ -9,8 +9,11 @@ export const MAX_LEAF_BYTES = 64 * 1024;
 export const MAX_NOTE_BYTES = 64 * 1024;
 /** Leaves one readLeaves returns at most. */
 export const MAX_LEAVES_PAGE = 1000;
-/** Bundles one listEvidence returns at most. */
+/** Bundles one listBundles returns at most. */
 export const MAX_LIST_PAGE = 500;
+export const MAX_EVIDENCE_PAGE = 1000;
+/** An evidence cursor at most (base64url of a workflow id and a run id, or of two file names). */
+export const MAX_CURSOR_LENGTH = 2000;
 /** Temporal's own limit on a workflow id (limit.maxIDLength). */
 export const MAX_ID_LENGTH = 1000;
 
@@ -72,3 +75,24 @@ export function checkEdgeToken(e: EdgeTokenEntry): void {
   if (Number.isNaN(Date.parse(e.expiresAt))) throw new StoreInputError('The store refuses the edge token: expiresAt is not a time.');
   if (typeof e.record !== 'string' || Buffer.byteLength(e.record, 'utf8') > MAX_EDGE_RECORD_BYTES || e.record.includes('\0')) throw new StoreInputError(`The store refuses the edge token's record: at most ${MAX_EDGE_RECORD_BYTES} bytes of text without NUL.`);
 }
+/**
+ * A listBundles cursor as the caller gave it: base64url of a JSON pair of names (a workflow id and a
+ * run id, or a folder and a file), bounded; undefined for the first page.
+ */
+export function checkCursor(after: string | undefined, limit: number): [string, string] | undefined {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_EVIDENCE_PAGE) throw new StoreInputError(`At most ${MAX_EVIDENCE_PAGE} bundles a page, at least 1, asked for ${limit}.`);
+  if (after === undefined) return undefined;
+  const refused = new StoreInputError(`The cursor "after" must be the "next" of an earlier page: 1 to ${MAX_CURSOR_LENGTH} base64url characters.`);
+  if (typeof after !== 'string' || after.length === 0 || after.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(after)) throw refused;
+  let pair: unknown;
+  try {
+    pair = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+  } catch {
+    throw refused;
+  }
+  if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((p) => typeof p === 'string' && p.length > 0 && !p.includes('\0'))) throw refused;
+  return pair as [string, string];
+}
+
+/** The cursor of the page after the one that ended with this pair. */
+export const cursorAfter = (last: [string, string]): string => Buffer.from(JSON.stringify(last)).toString('base64url');

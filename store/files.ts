@@ -11,10 +11,10 @@ import { bundleDigest, type EvidenceBody, type EvidenceBundle } from '../common/
 import { PRIVATE_FILE, privateDir } from '../config/private-files';
 import { nativeSha256Hex } from '../crypto/sha256';
 import { parseLogLeaf } from '../common/tlog/leaf';
-import { checkEdgeToken, checkEvidence, checkId, checkPage, checkSpend, MAX_LEAVES_PAGE } from './bounds';
+import { checkCursor, checkEdgeToken, checkEvidence, checkId, checkPage, checkSpend, cursorAfter, MAX_LEAVES_PAGE } from './bounds';
 import { fileLog } from './file-log';
 import { ignore, linkOnce } from './link-once';
-import { EvidenceConflictError, StoreInputError, type EdgeTokenEntry, type SpendEntry, type StoredEvidence, type Store } from './types';
+import { EvidenceConflictError, StoreInputError, type EdgeTokenEntry, type EvidenceEntry, type SpendEntry, type StoredEvidence, type Store } from './types';
 
 /** Where the bundle of one run lives: named by a hash of workflow id and run id, so ids a file name cannot hold never share a file, and a reset run never replaces the first. */
 export const evidencePath = (dir: string, workflowId: string, runId: string) => join(dir, `${name(`${workflowId}\n${runId}`)}.json`);
@@ -33,7 +33,7 @@ const MAX_RUNS_LOOKED_AT = 100;
 
 export function fileStore(dir: string): Store {
   const log = fileLog(join(dir, 'log'));
-  return {
+  const store: Store = {
     description: `files in ${dir}`,
     ...log,
 
@@ -107,6 +107,32 @@ export function fileStore(dir: string): Store {
       return { created, location: path };
     },
 
+    // The bundle first: a seal that dies before its leaf leaves a bundle that log audit names (listBundles), and the retry appends the leaf.
+    async sealEvidence(evidence, leafData) {
+      const written = await store.putEvidence(evidence);
+      return { ...written, leaf: await store.appendLeaf(leafData) };
+    },
+
+    // Every bundle by its workflow's folder: folders, then runs, in name order; a file that is not its folder's workflow's bundle is passed over.
+    async listBundles(after, limit) {
+      const from = checkCursor(after, limit);
+      const root = join(dir, 'workflows');
+      const entries: EvidenceEntry[] = [];
+      let last: [string, string] | undefined;
+      for (const folder of ((await readdir(root).catch(ignore('ENOENT'))) ?? []).sort()) {
+        if (from && folder < from[0]) continue;
+        const files = ((await readdir(join(root, folder)).catch(ignore('ENOENT'))) ?? []).filter((f) => f.endsWith('.json')).sort();
+        for (const file of files) {
+          if (from && folder === from[0] && file <= from[1]) continue;
+          if (entries.length === limit) return { entries, next: cursorAfter(last!) };
+          const entry = entryOf((await readFile(join(root, folder, file), 'utf8').catch(ignore('ENOENT'))) ?? '', runOf(file));
+          if (entry && name(entry.workflowId) === folder) entries.push(entry);
+          last = [folder, file];
+        }
+      }
+      return { entries };
+    },
+
     async getEvidence(workflowId, runId) {
       checkId('the workflow id', workflowId);
       if (runId !== undefined) {
@@ -167,6 +193,15 @@ export function fileStore(dir: string): Store {
 
     async close() {},
   };
+  return store;
+}
+
+/** What names a bundle's leaf, from its text: its workflow, request and the digest of its signed body (the run is the caller's). */
+function entryOf(text: string, runId: string): EvidenceEntry | undefined {
+  const bundle = parseBundle(text);
+  if (!bundle || typeof bundle.workflowId !== 'string') return undefined;
+  const { signature: _signature, log: _log, ...body } = bundle; // the signed body, as common/bundle.ts signs it
+  return { workflowId: bundle.workflowId, runId, requestId: String(bundle.requestId), bundleDigest: bundleDigest(body as EvidenceBody) };
 }
 
 /** An edge token's entry, named by its hash (the token itself is never written). */

@@ -5,22 +5,31 @@ import { join } from 'node:path';
 import { writePrivateFile } from '../config/private-files';
 
 /**
- * Writes `text` to `path` if nothing is there: a temporary file beside it, hard-linked to the name
- * (which fails if the name exists), then unlinked. True when this call created it.
+ * Writes `text` once to a temporary file in `folder` and offers it to `place`, which hard-links it to
+ * names of its choosing (`linkTo`: true when the name was free, false when it exists); the temporary
+ * file is unlinked after. Written once however many names are tried: a sealer that loses a race for
+ * an index tries the next one with a link(2), not with a new file.
  */
-export async function linkOnce(folder: string, path: string, text: string | Uint8Array): Promise<boolean> {
+export async function staged<T>(folder: string, text: string | Uint8Array, place: (linkTo: (path: string) => Promise<boolean>) => Promise<T>): Promise<T> {
   const temp = join(folder, `.${process.pid}.${randomUUID()}.tmp`);
-  writePrivateFile(temp, text); // 0600, and so is the name it is linked to
+  writePrivateFile(temp, text); // 0600, and so is every name it is linked to
   try {
-    await link(temp, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return false;
+    return await place(async (path) => {
+      try {
+        await link(temp, path);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        return false;
+      }
+    });
   } finally {
     await unlink(temp);
   }
 }
+
+/** Writes `text` to `path` if nothing is there (link(2) fails if the name exists). True when this call created it. */
+export const linkOnce = (folder: string, path: string, text: string | Uint8Array): Promise<boolean> => staged(folder, text, (linkTo) => linkTo(path));
 
 /** A `.catch` that turns one error code into undefined and lets any other through. */
 export const ignore =

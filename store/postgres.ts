@@ -7,11 +7,14 @@
 import pg from 'pg';
 import type { DatabaseSettings } from '../config/database';
 import { connectionConfig } from './connection';
-import { checkCheckpoint, checkEdgeToken, checkEvidence, checkId, checkLeafData, checkPage, checkRange, checkSpend } from './bounds';
+import { checkCheckpoint, checkCursor, checkEdgeToken, checkEvidence, checkId, checkLeafData, checkPage, checkRange, checkSpend, cursorAfter } from './bounds';
 import { StoreNotReady, StoreUnavailable } from './connection';
 import { expectedVersion } from './migrate';
 import { leafHash } from '../common/tlog/merkle';
-import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type EdgeTokenEntry, type LogCheckpoint, type SpendEntry, type Store, type StoredEvidence } from './types';
+import { CheckpointConflictError, EvidenceConflictError, LogDamagedError, StoreInputError, type AppendedLeaf, type EdgeTokenEntry, type LogCheckpoint, type SealedEvidence, type SpendEntry, type Store, type StoredEvidence } from './types';
+
+/** A pool, or one client of it: what a write is run on. */
+type Queryable = Pick<pg.Pool, 'query'>;
 
 const TABLES = ['countersign.spends', 'countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
 const READ_TABLES = ['countersign.evidence', 'countersign.log_leaves', 'countersign.log_checkpoints'];
@@ -96,14 +99,33 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
 
     async putEvidence(e) {
       checkEvidence(e);
-      const inserted = await pool.query(
-        'INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id, run_id) DO NOTHING',
-        [e.workflowId, e.runId, e.requestId, e.bundleDigest, e.text],
-      );
-      if (inserted.rowCount === 1) return { created: true, location: location(e.workflowId, e.runId) };
-      const stored = (await pool.query<{ bundle: string }>('SELECT bundle FROM countersign.evidence WHERE workflow_id = $1 AND run_id = $2', [e.workflowId, e.runId])).rows[0];
-      if (stored?.bundle !== e.text) throw new EvidenceConflictError(`Evidence for run ${e.runId} of ${e.workflowId} is already stored and differs: it is never overwritten.`);
-      return { created: false, location: location(e.workflowId, e.runId) };
+      return { created: await insertEvidence(pool, e), location: location(e.workflowId, e.runId) };
+    },
+
+    // One statement, so one transaction and one round trip: no bundle is ever stored without its leaf. The leaf's advisory lock (0001_store.sql) is taken last.
+    async sealEvidence(e, leafData) {
+      checkEvidence(e);
+      checkLeafData(leafData);
+      const hash = leafHash(leafData);
+      const row = (await pool.query<{ created: boolean; same: boolean; leaf_index: string | null }>(SEAL, [e.workflowId, e.runId, e.requestId, e.bundleDigest, e.text, Buffer.from(hash), Buffer.from(leafData)])).rows[0]!;
+      const done = (leaf: AppendedLeaf) => ({ created: row.created, location: location(e.workflowId, e.runId), leaf });
+      if (row.leaf_index !== null) return done({ index: Number(row.leaf_index), hash, appended: true });
+      // The bundle was there already: the same one (a retry, or the same seal committed by another attempt after this statement began) gets its leaf; another is a conflict.
+      if (!row.same) await insertEvidence(pool, e);
+      return done(await insertLeaf(pool, leafData));
+    },
+
+    async listBundles(after, limit) {
+      const from = checkCursor(after, limit);
+      const rows = (
+        await pool.query<{ workflow_id: string; run_id: string; request_id: string; bundle_digest: string }>(
+          `SELECT workflow_id, run_id, request_id, bundle_digest FROM countersign.evidence ${from ? 'WHERE (workflow_id, run_id) > ($2, $3)' : ''} ORDER BY workflow_id, run_id LIMIT $1`,
+          from ? [limit + 1, ...from] : [limit + 1],
+        )
+      ).rows;
+      const entries = rows.slice(0, limit).map((r) => ({ workflowId: r.workflow_id, runId: r.run_id, requestId: r.request_id, bundleDigest: r.bundle_digest }));
+      const last = entries.at(-1);
+      return rows.length > limit && last ? { entries, next: cursorAfter([last.workflowId, last.runId]) } : { entries };
     },
 
     async getEvidence(workflowId, runId) {
@@ -147,7 +169,7 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
       checkRange(start, end, await size());
       if (start === end) return [];
       const rows = (await pool.query<{ leaf_index: string; leaf_data: Buffer; leaf_hash: Buffer }>('SELECT leaf_index, leaf_data, leaf_hash FROM countersign.log_leaves WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index', [start, end])).rows;
-      if (rows.length !== end - start || rows.some((r, i) => Number(r.leaf_index) !== start + i)) throw new Error(`Leaves ${start} to ${end - 1} are not all in the log at ${settings.display}: it has been tampered with.`);
+      if (rows.length !== end - start || rows.some((r, i) => Number(r.leaf_index) !== start + i)) throw new LogDamagedError(`Leaves ${start} to ${end - 1} are not all in the log at ${settings.display}: it has been tampered with.`);
       return rows.map((r) => ({ index: Number(r.leaf_index), data: new Uint8Array(r.leaf_data), hash: new Uint8Array(r.leaf_hash) }));
     },
 
@@ -155,13 +177,7 @@ export async function postgresStore(settings: DatabaseSettings, options: Postgre
 
     async appendLeaf(data) {
       checkLeafData(data);
-      const hash = leafHash(data);
-      // The index is the database's (the trigger in 0001_store.sql); a leaf already there keeps its own.
-      const inserted = (await pool.query<{ leaf_index: string }>('INSERT INTO countersign.log_leaves (leaf_hash, leaf_data) VALUES ($1, $2) ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_index', [Buffer.from(hash), Buffer.from(data)])).rows[0];
-      if (inserted) return { index: Number(inserted.leaf_index), hash, appended: true };
-      const index = await leafIndex(hash);
-      if (index === undefined) throw new Error('A leaf conflicted with one in the log, yet the log does not hold it.');
-      return { index, hash, appended: false };
+      return insertLeaf(pool, data);
     },
 
     async putCheckpoint(c) {
@@ -198,6 +214,44 @@ function readCursor(cursor: string): [string, string, string] {
   const ok = Array.isArray(key) && key.length === 3 && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(String(key[0])) && key.every((k) => typeof k === 'string' && k.length > 0 && k.length <= 1000 && !k.includes('\0'));
   if (!ok) throw new StoreInputError("A listing's cursor is not one this store gave.");
   return key as [string, string, string];
+}
+
+/**
+ * A seal as one statement: the bundle if its run has none; the leaf if the bundle is now this one
+ * (inserted here, or the same text there before); and which of those happened.
+ */
+const SEAL = `
+WITH e AS (
+  INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ($1::text, $2::text, $3::text, $4::text, $5::text)
+  ON CONFLICT (workflow_id, run_id) DO NOTHING RETURNING 1
+), same AS (
+  SELECT 1 FROM countersign.evidence WHERE workflow_id = $1::text AND run_id = $2::text AND bundle = $5::text
+), l AS (
+  INSERT INTO countersign.log_leaves (leaf_hash, leaf_data) SELECT $6::bytea, $7::bytea WHERE EXISTS (SELECT 1 FROM e) OR EXISTS (SELECT 1 FROM same)
+  ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_index
+)
+SELECT EXISTS (SELECT 1 FROM e) AS created, EXISTS (SELECT 1 FROM same) AS same, (SELECT leaf_index FROM l) AS leaf_index`;
+
+/** Inserts a bundle once: true when this call stored it; the same text again is false; other text for the run is EvidenceConflictError. */
+async function insertEvidence(db: Queryable, e: SealedEvidence): Promise<boolean> {
+  const inserted = await db.query(
+    'INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow_id, run_id) DO NOTHING',
+    [e.workflowId, e.runId, e.requestId, e.bundleDigest, e.text],
+  );
+  if (inserted.rowCount === 1) return true;
+  const stored = (await db.query<{ bundle: string }>('SELECT bundle FROM countersign.evidence WHERE workflow_id = $1 AND run_id = $2', [e.workflowId, e.runId])).rows[0];
+  if (stored?.bundle !== e.text) throw new EvidenceConflictError(`Evidence for run ${e.runId} of ${e.workflowId} is already stored and differs: it is never overwritten.`);
+  return false;
+}
+
+/** Appends a leaf, its index the database's (the trigger in 0001_store.sql); a leaf already there keeps its own. */
+async function insertLeaf(db: Queryable, data: Uint8Array): Promise<AppendedLeaf> {
+  const hash = leafHash(data);
+  const inserted = (await db.query<{ leaf_index: string }>('INSERT INTO countersign.log_leaves (leaf_hash, leaf_data) VALUES ($1, $2) ON CONFLICT (leaf_hash) DO NOTHING RETURNING leaf_index', [Buffer.from(hash), Buffer.from(data)])).rows[0];
+  if (inserted) return { index: Number(inserted.leaf_index), hash, appended: true };
+  const row = (await db.query<{ leaf_index: string }>('SELECT leaf_index FROM countersign.log_leaves WHERE leaf_hash = $1', [Buffer.from(hash)])).rows[0];
+  if (!row) throw new Error('A leaf conflicted with one in the log, yet the log does not hold it.');
+  return { index: Number(row.leaf_index), hash, appended: false };
 }
 
 async function checkReady(pool: pg.Pool, settings: DatabaseSettings, access: 'write' | 'read' | 'edge'): Promise<void> {

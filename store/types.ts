@@ -69,6 +69,15 @@ export interface StoredEvidence extends SealedEvidence {
   sealedAt: string;
 }
 
+/** What names a stored bundle's leaf: the fields of its log leaf (common/tlog/leaf.ts). */
+export type EvidenceEntry = Omit<SealedEvidence, 'text'>;
+
+export interface BundlePage {
+  entries: EvidenceEntry[];
+  /** Where the next page starts (opaque); absent on the last page. */
+  next?: string;
+}
+
 export interface EvidenceReader {
   /** The bundle of one run; without a run id, the one sealed last for the workflow id. */
   getEvidence(workflowId: string, runId?: string): Promise<StoredEvidence | undefined>;
@@ -81,6 +90,8 @@ export interface EvidenceReader {
    * each bundle the digest its log leaf names, rather than hashing every bundle again: the audit does that.)
    */
   listEvidence(page: EvidencePage): Promise<{ items: StoredEvidence[]; next?: string }>;
+  /** Every stored bundle, a page (at most MAX_EVIDENCE_PAGE) at a time from the cursor `after`, without its text: what log audit checks against the leaves, so a bundle with no leaf is named. */
+  listBundles(after: string | undefined, limit: number): Promise<BundlePage>;
 }
 
 export interface EvidencePage {
@@ -93,6 +104,19 @@ export interface EvidencePage {
 export interface EvidenceWriter {
   /** Writes a bundle once: the same text again is fine (`created: false`); other text for the same run is EvidenceConflictError. */
   putEvidence(evidence: SealedEvidence): Promise<{ created: boolean; location: string }>;
+  /**
+   * A bundle and its log leaf, as one: PostgreSQL writes both in one transaction, so no bundle is ever
+   * stored without its leaf; files write the bundle, then the leaf, and a retry of the same seal
+   * completes what a crash between them left (both steps are idempotent).
+   */
+  sealEvidence(evidence: SealedEvidence, leafData: Uint8Array): Promise<{ created: boolean; location: string; leaf: AppendedLeaf }>;
+}
+
+export interface AppendedLeaf {
+  index: number;
+  hash: Uint8Array;
+  /** False when the log held this leaf already. */
+  appended: boolean;
 }
 
 /** A leaf of the log: opaque data and its RFC 9162 leaf hash, SHA-256(0x00 ‖ data) (common/tlog/merkle.ts leafHash). */
@@ -128,7 +152,7 @@ export interface LogWriter {
    * system's exclusive create), so no index is used twice or skipped. Idempotent per leaf: data
    * whose leaf hash is already in the log is not appended again; its index comes back, `appended: false`.
    */
-  appendLeaf(data: Uint8Array): Promise<{ index: number; hash: Uint8Array; appended: boolean }>;
+  appendLeaf(data: Uint8Array): Promise<AppendedLeaf>;
   /** Stores a signed checkpoint once per tree size: the same again is fine; another for that size is CheckpointConflictError. */
   putCheckpoint(checkpoint: LogCheckpoint): Promise<void>;
 }
@@ -152,6 +176,11 @@ export class EvidenceConflictError extends Error {
 
 export class CheckpointConflictError extends Error {
   override name = 'CheckpointConflictError';
+}
+
+/** The log is not what it was — a leaf it should hold is gone, or a stored checkpoint has another root than its leaves: it was tampered with, and `log audit` names it. */
+export class LogDamagedError extends Error {
+  override name = 'LogDamagedError';
 }
 
 /** A value the store will not take (too long, a NUL, a range out of bounds): never retried. */

@@ -16,7 +16,8 @@ import { cliFor } from './support/cli';
 import { leafFor, type EvidenceBundle } from '../common/bundle';
 import { openLogCheckpoint } from '../common/tlog/checkpoint';
 import { fromHex, leafHash, rootHash, toHex, verifyConsistency, verifyInclusion, type Hash } from '../common/tlog/merkle';
-import { parseLogLeaf } from '../common/tlog/leaf';
+import { logLeafData, parseLogLeaf } from '../common/tlog/leaf';
+import { randomUUID } from 'node:crypto';
 import type { EvidenceView } from '../common/bundle';
 import { action, useStack } from './support/stack';
 
@@ -158,13 +159,17 @@ describe('the log at the front door', () => {
     await refused(`/v1/log/proof/consistency?from=2&to=1`, agent(), 422, /"from" must be at most "to" \(1\)/);
     await refused(`/v1/log/proof/consistency?from=0&to=99999999999999999`, agent(), 422, /"to" must be a whole number/);
     await refused('/v1/log/bundle?workflowId=x', auditor(), 422, /^Query parameter "runId" is required/);
+    await refused('/v1/log/bundles?count=1001', auditor(), 422, /^Query parameter "count" must be at most 1000, got 1001\.$/);
+    await refused('/v1/log/bundles?after=!!', auditor(), 422, /^Query parameter "after" must be the "next" of an earlier page/);
+    await refused(`/v1/log/bundles?after=${Buffer.from('["one"]').toString('base64url')}`, auditor(), 422, /"after" must be the "next" of an earlier page/);
 
     const olga = await ((await ctx.stack.reviewer('olga')) as unknown as { bearer(): Promise<string> }).bearer();
-    for (const path of ['/v1/log/checkpoint', '/v1/log/leaves', '/v1/log/proof/inclusion?index=0&size=1', '/v1/log/proof/consistency?from=0&to=1', '/v1/log/bundle?workflowId=x&runId=y']) {
+    for (const path of ['/v1/log/checkpoint', '/v1/log/leaves', '/v1/log/proof/inclusion?index=0&size=1', '/v1/log/proof/consistency?from=0&to=1', '/v1/log/bundle?workflowId=x&runId=y', '/v1/log/bundles']) {
       await refused(path, olga, 403, /; you are signed in as reviewer olga\.$/);
     }
     await refused('/v1/log/leaves', agent(), 403, /^This endpoint is for auditors; you are signed in as agent support-bot\.$/);
     await refused('/v1/log/bundle?workflowId=x&runId=y', agent(), 403, /for auditors/);
+    await refused('/v1/log/bundles', agent(), 403, /^This endpoint is for auditors; you are signed in as agent support-bot\.$/);
     await refused('/v1/log/bundle?workflowId=x&runId=y', auditor(), 404, /no bundle of run y of x/);
     assert.equal((await get('/v1/log/checkpoint', 'cs_agent_' + 'A'.repeat(43))).status, 401);
   });
@@ -282,6 +287,47 @@ describe('countersign log audit', () => {
       writeFileSync(stored, storedText);
     }
     assert.equal((await audit()).code, 0, 'restored, it passes');
+  });
+
+  test('a leaf removed under the running server: the leaves end before it (no 500), and log audit names the missing leaves', { skip: !onFiles && 'tampers with the file store' }, async () => {
+    const cut = [await sealedRequest(37), await sealedRequest(38)];
+    assert.equal((await audit()).code, 0);
+    const size = openLogCheckpoint(readFileSync(kept, 'utf8'), ctx.stack.signer.publicKey).size;
+    const gone = size - 2;
+    const path = join(logDir(), 'leaves', String(gone).padStart(16, '0'));
+    const aside = join(mkdtempSync(join(tmpdir(), 'countersign-hole-')), 'leaf');
+    renameSync(path, aside);
+    try {
+      const page = await get(`/v1/log/leaves?start=0&count=1000`, auditor());
+      assert.equal(page.status, 200, page.text);
+      assert.equal((page.json.leaves as unknown[]).length, gone, 'the page ends before the missing leaf');
+      const run = await audit();
+      assert.equal(run.code, 1, run.stdout);
+      assert.match(run.stdout, new RegExp(`^FINDING leaves: the log serves ${gone} leaves, its checkpoint signs ${size}: leaves ${gone}\\.\\.${size - 1} are missing$`, 'm'));
+      // The bundles of the leaves from the hole on are in the store, and the log serves no leaf for them.
+      for (const { workflowId } of cut) assert.match(run.stdout, new RegExp(`^FINDING unlogged-bundle: request [0-9a-f]{16} \\(workflow ${workflowId}, run [^)]+\\): its evidence bundle is in the store, but the log has no leaf for it$`, 'm'));
+      assert.match(run.stderr, /log audit: 3 findings\./);
+    } finally {
+      renameSync(aside, path);
+    }
+    assert.equal((await audit()).code, 0, 'restored, it passes');
+  });
+
+  test('a bundle in the store with no leaf in the log (a seal that died between the two) is named; the seal retried completes it, and the audit passes', async () => {
+    const { workflowId, requestId } = await sealedRequest(39);
+    assert.equal((await audit()).code, 0);
+    const { signature: _signature, signer: _signer, log: _log, ...body } = JSON.parse(await ctx.stack.cs.sealedText(workflowId)) as EvidenceBundle;
+    const sealed = signEvidence(ctx.stack.signer, body);
+    const orphan = { workflowId, runId: randomUUID(), requestId, bundleDigest: sealed.digest, text: sealed.text };
+    await ctx.stack.store.putEvidence(orphan); // the bundle, and the seal dies before its leaf
+    const run = await audit();
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stdout, new RegExp(`^FINDING unlogged-bundle: request ${requestId} \\(workflow ${workflowId}, run ${orphan.runId}\\): its evidence bundle is in the store, but the log has no leaf for it$`, 'm'));
+    assert.match(run.stderr, /log audit: 1 finding\./);
+    const retried = await ctx.stack.store.sealEvidence(orphan, logLeafData(orphan));
+    assert.deepEqual([retried.created, retried.leaf.appended], [false, true]);
+    const after = await audit();
+    assert.equal(after.code, 0, after.stdout);
   });
 
   test('a truncated log is found against the kept checkpoint', { skip: !onFiles && 'tampers with the file store' }, async () => {

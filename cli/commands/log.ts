@@ -1,8 +1,8 @@
 /**
  * `countersign log audit` (issue 27): the audit of common/tlog/audit.ts over the front door, as an
  * auditor runs it with an auditor key. It checks the log's latest checkpoint against the layer key and
- * the checkpoint kept from the last audit, every leaf against the bundle the store holds for it, and
- * keeps the new checkpoint for next time. Exit 1 on any finding.
+ * the checkpoint kept from the last audit, every leaf against the bundle the store holds for it, every
+ * bundle the store lists against the leaves, and keeps the new checkpoint for next time. Exit 1 on any finding.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +12,7 @@ import { RequestNotFoundError } from '../../common/refusals';
 import { keyId } from '../../common/signing';
 import { auditLog, type AuditReport } from '../../common/tlog/audit';
 import type { LogLeaf } from '../../common/tlog/leaf';
-import type { ConsistencyProof, LogLeaves } from '../../common/responses';
+import { LogBundles, type ConsistencyProof, type LogLeaves } from '../../common/responses';
 import type { HttpClient } from '../../client/http';
 import { connectAgent } from '../connect';
 import { CliError, usage } from '../errors';
@@ -98,6 +98,11 @@ function auditOver(http: HttpClient, publicKey: string, savedCheckpoint: string 
       } catch {
         return {} as EvidenceBundle; // not JSON: it verifies as no bundle, an altered one
       }
+    },
+    async fetchBundleList(after) {
+      const page = LogBundles.safeParse(await http.request<unknown>('GET', `/v1/log/bundles?${q(after === undefined ? {} : { after })}`));
+      if (!page.success) throw new CliError('The server answered /v1/log/bundles with something that is not a page of bundles.', ExitCode.refused);
+      return page.data;
     },
     async fetchConsistency(from, to) {
       return (await http.request<ConsistencyProof>('GET', `/v1/log/proof/consistency?${q({ from, to })}`)).consistency;

@@ -1,13 +1,14 @@
 /**
  * The audit of the log as a library: `countersign log audit` runs it over HTTP, the tests over an
  * in-memory log. It checks the latest checkpoint is the layer key's and extends the one the auditor
- * saved (else the log was truncated or forked), that the leaves served hash to its root, and that
- * every leaf's bundle is in the store, verifies, and is the one logged. Pure over the fetchers.
+ * saved (else the log was truncated or forked), that the leaves served hash to its root, that
+ * every leaf's bundle is in the store, verifies, and is the one logged, and that every bundle the store
+ * lists has a leaf. Pure over the fetchers.
  */
 import { leafFor, verifyBundle, type EvidenceBundle } from '../bundle';
 import { openLogCheckpoint, type Checkpoint } from './checkpoint';
 import { appendLeaf, EMPTY_FRONTIER, fromHex, frontierRoot, hashesEqual, leafHash, toHex, verifyConsistency, type Hash } from './merkle';
-import { parseLogLeaf, type LogLeaf } from './leaf';
+import { logLeafData, parseLogLeaf, type LogLeaf } from './leaf';
 import { NoteError } from './note';
 
 export interface AuditSources {
@@ -23,6 +24,8 @@ export interface AuditSources {
   fetchLeaves(start: number, count: number): Promise<readonly Uint8Array[]>;
   /** The sealed bundle the store holds for this leaf's workflow and run, or undefined. */
   fetchBundle(leaf: LogLeaf): Promise<EvidenceBundle | undefined>;
+  /** A page of the bundles the store holds, each named by the fields of its leaf, from the cursor `after`; without it, bundles with no leaf go unchecked. */
+  fetchBundleList?(after: string | undefined): Promise<{ bundles: readonly Omit<LogLeaf, 'format'>[]; next?: string }>;
   /** The consistency proof (hex hashes) between the trees of `from` and `to` leaves. */
   fetchConsistency(from: number, to: number): Promise<readonly string[]>;
   /** Leaves per fetchLeaves call (default 1000). */
@@ -31,7 +34,10 @@ export interface AuditSources {
   concurrency?: number;
 }
 
-export type AuditFindingKind = 'bad-checkpoint' | 'bad-saved-checkpoint' | 'truncated' | 'fork' | 'leaves' | 'bad-leaf' | 'missing-bundle' | 'altered-bundle';
+export type AuditFindingKind = 'bad-checkpoint' | 'bad-saved-checkpoint' | 'truncated' | 'fork' | 'leaves' | 'bad-leaf' | 'missing-bundle' | 'altered-bundle' | 'unlogged-bundle';
+
+/** Bundles with no leaf an audit names one by one, at most; past it, it counts them. */
+const MAX_UNLOGGED_NAMED = 1000;
 
 export interface AuditFinding {
   kind: AuditFindingKind;
@@ -122,6 +128,7 @@ export async function auditLog(sources: AuditSources): Promise<AuditReport> {
   const pageSize = Math.max(1, sources.pageSize ?? 1000);
   const concurrency = Math.max(1, sources.concurrency ?? 8);
   let frontier = EMPTY_FRONTIER;
+  const seen = new Set<string>();
   while (frontier.size < latest.size) {
     const start = frontier.size;
     const page = (await sources.fetchLeaves(start, Math.min(pageSize, latest.size - start))).slice(0, latest.size - start);
@@ -130,7 +137,11 @@ export async function auditLog(sources: AuditSources): Promise<AuditReport> {
       const checked = await Promise.all(page.slice(i, i + concurrency).map((data, j) => checkLeaf(sources, start + i + j, data)));
       findings.push(...checked.filter((f): f is AuditFinding => f !== undefined));
     }
-    for (const data of page) frontier = appendLeaf(frontier, leafHash(data));
+    for (const data of page) {
+      const hash = leafHash(data);
+      if (sources.fetchBundleList) seen.add(toHex(hash));
+      frontier = appendLeaf(frontier, hash);
+    }
   }
   let leavesMatch = true;
   if (frontier.size < latest.size) {
@@ -141,6 +152,8 @@ export async function auditLog(sources: AuditSources): Promise<AuditReport> {
     findings.push({ kind: 'leaves', message: `the ${latest.size} leaves the log serves do not hash to its checkpoint's root: leaves were changed, removed or reordered` });
   }
 
+  if (sources.fetchBundleList) findings.push(...(await unloggedBundles(sources, seen, frontier.size, pageSize)));
+
   const consistent = extendsSaved && leavesMatch;
   return {
     ok: findings.length === 0,
@@ -149,4 +162,46 @@ export async function auditLog(sources: AuditSources): Promise<AuditReport> {
     ...(consistent ? { keep: note } : sources.savedCheckpoint !== undefined ? { keep: sources.savedCheckpoint } : {}),
     leaves: frontier.size,
   };
+}
+
+/**
+ * Bundles the store lists that have no leaf in the log: a seal that stored its bundle and never its
+ * leaf, or a bundle put in the store behind the log's back. Leaves appended since the checkpoint are
+ * read too before one is named, so a bundle sealed during the audit is not.
+ */
+async function unloggedBundles(sources: AuditSources, seen: Set<string>, read: number, pageSize: number): Promise<AuditFinding[]> {
+  const missing: { leaf: Omit<LogLeaf, 'format'>; hash?: string }[] = [];
+  let unnamed = 0;
+  let after: string | undefined;
+  do {
+    const page = await sources.fetchBundleList!(after);
+    for (const leaf of page.bundles) {
+      let hash: string | undefined;
+      try {
+        hash = toHex(leafHash(logLeafData(leaf)));
+      } catch {
+        hash = undefined; // ids no leaf can hold: no leaf has them
+      }
+      if (hash !== undefined && seen.has(hash)) continue;
+      if (missing.length < MAX_UNLOGGED_NAMED) missing.push({ leaf, ...(hash ? { hash } : {}) });
+      else unnamed += 1;
+    }
+    after = page.next !== undefined && page.next !== after && page.bundles.length > 0 ? page.next : undefined;
+  } while (after !== undefined);
+  if (missing.length === 0) return [];
+  for (let start = read; ; ) {
+    const page = await sources.fetchLeaves(start, pageSize);
+    if (page.length === 0) break;
+    for (const data of page) seen.add(toHex(leafHash(data)));
+    start += page.length;
+  }
+  const findings: AuditFinding[] = missing
+    .filter((m) => m.hash === undefined || !seen.has(m.hash))
+    .map(({ leaf }) => ({
+      kind: 'unlogged-bundle',
+      request: { workflowId: leaf.workflowId, runId: leaf.runId, requestId: leaf.requestId },
+      message: `request ${leaf.requestId} (workflow ${leaf.workflowId}, run ${leaf.runId}): its evidence bundle is in the store, but the log has no leaf for it`,
+    }));
+  if (unnamed > 0) findings.push({ kind: 'unlogged-bundle', message: `${unnamed} more bundles in the store have no leaf among the log's first ${read} (only the first ${MAX_UNLOGGED_NAMED} are named, and checked against later leaves)` });
+  return findings;
 }

@@ -3,7 +3,7 @@
  * body), how the server builds it and how `verify` checks it. Pure.
  */
 import { openLogCheckpoint } from './checkpoint';
-import { fromHex, inclusionProof, isTreeSize, leafHash, MAX_PROOF_LENGTH, toHex, verifyInclusion, type Hash, type LeafHashes } from './merkle';
+import { fromHex, inclusionProof, isTreeSize, leafHash, MAX_PROOF_LENGTH, toHex, verifyInclusion, type Hash, type ProofSource } from './merkle';
 import { MAX_NOTE_BYTES, NoteError } from './note';
 
 export interface BundleLogProof {
@@ -28,8 +28,8 @@ export interface LoggedAt {
 
 export type LogProofCheck = ({ ok: true } & LoggedAt) | { ok: false; reason: string };
 
-/** The `log` field for the leaf at `index`, under the signed `checkpoint` of the tree of `treeSize` leaves: O(treeSize) reads. */
-export function bundleLogProof(at: { runId: string; index: number; treeSize: number; checkpoint: string }, leaves: LeafHashes): BundleLogProof {
+/** The `log` field for the leaf at `index`, under the signed `checkpoint` of the tree of `treeSize` leaves (O(treeSize) from leaf hashes, O(log² treeSize) from stored subtrees). */
+export function bundleLogProof(at: { runId: string; index: number; treeSize: number; checkpoint: string }, leaves: ProofSource): BundleLogProof {
   return { runId: at.runId, index: at.index, treeSize: at.treeSize, inclusion: inclusionProof(at.index, at.treeSize, leaves).map(toHex), checkpoint: at.checkpoint };
 }
 

@@ -4,8 +4,9 @@
  * Pure: the worker appends with it, the server proves with it, the CLI verifies with it.
  *
  * Sizes and indexes are non-negative safe integers (so bit tricks would cut them to 32 bits: this
- * file halves with arithmetic). Proof generation reads each leaf hash at most once and hashes each
- * node at most once: O(n) for a tree of n leaves, whichever proof. Verification is O(log n).
+ * file halves with arithmetic). Proof generation from leaf hashes reads each at most once and hashes
+ * each node at most once: O(n) for a tree of n leaves, whichever proof; from stored subtree hashes
+ * (subtrees.ts), O(log² n). Verification is O(log n).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
@@ -200,12 +201,19 @@ export function consistencyRanges(from: number, to: number): LeafRange[] {
   return path.reverse();
 }
 
-export function inclusionProof(index: number, size: number, leaves: LeafHashes): Hash[] {
-  return inclusionRanges(index, size).map((r) => treeHash(readLeaves(leaves, r.start, r.end)));
+/** What a proof is computed from: leaf hashes (each subtree hashed from its leaves, O(n)), or stored subtree hashes (common/tlog/subtrees.ts, O(log n) each). */
+export type ProofSource = LeafHashes | { rangeHash(start: number, end: number): Hash };
+
+function subtreeHash(source: ProofSource, r: LeafRange): Hash {
+  return !Array.isArray(source) && typeof source === 'object' && 'rangeHash' in source ? source.rangeHash(r.start, r.end) : treeHash(readLeaves(source as LeafHashes, r.start, r.end));
 }
 
-export function consistencyProof(from: number, to: number, leaves: LeafHashes): Hash[] {
-  return consistencyRanges(from, to).map((r) => treeHash(readLeaves(leaves, r.start, r.end)));
+export function inclusionProof(index: number, size: number, leaves: ProofSource): Hash[] {
+  return inclusionRanges(index, size).map((r) => subtreeHash(leaves, r));
+}
+
+export function consistencyProof(from: number, to: number, leaves: ProofSource): Hash[] {
+  return consistencyRanges(from, to).map((r) => subtreeHash(leaves, r));
 }
 
 /** RFC 9162 §2.1.3.2: whether `proof` shows `leaf` at `index` in the tree of `size` leaves with `root`. False on any malformed input. */

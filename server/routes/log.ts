@@ -4,13 +4,14 @@
  * (auditors: they name every agent's requests). What `countersign log audit` reads (server/log.ts).
  */
 import { Hono, type Context } from 'hono';
-import type { InclusionProof, ConsistencyProof, LogLeaves } from '../../common/responses';
+import type { InclusionProof, ConsistencyProof, LogBundles, LogLeaves } from '../../common/responses';
 import { signedIn } from '../auth';
 import type { Deps } from '../deps';
 import type { Env } from '../http';
 import { LogRangeError, type LogService } from '../log';
-import { forbidden, invalid, notFound } from '../problems';
-import { MAX_LEAVES_PAGE } from '../../store/bounds';
+import { forbidden, invalid, logDamaged, notFound } from '../problems';
+import { MAX_EVIDENCE_PAGE, MAX_LEAVES_PAGE } from '../../store/bounds';
+import { LogDamagedError, StoreInputError } from '../../store/types';
 
 /** A whole-number query parameter from `min` up to 2^53-1. */
 function wholeParam(c: Context, name: string, options: { min?: number; fallback?: number } = {}): number {
@@ -48,6 +49,7 @@ export function logRoutes(deps: Deps): Hono<Env> {
       return await answer();
     } catch (err) {
       if (err instanceof LogRangeError) throw invalid(err.message);
+      if (err instanceof LogDamagedError) throw logDamaged('The log cannot give this proof: leaves it should hold are missing from the store, so it has been tampered with (countersign log audit names what is gone).');
       throw err;
     }
   };
@@ -92,6 +94,23 @@ export function logRoutes(deps: Deps): Hono<Env> {
     const stored = await deps.store.getEvidence(workflowId, runId);
     if (!stored) throw notFound(`The store holds no bundle of run ${runId.slice(0, 128)} of ${workflowId.slice(0, 200)}.`);
     return c.body(stored.text, 200, { 'content-type': 'application/json; charset=utf-8' });
+  });
+
+  // Every stored bundle, by what its leaf names: log audit finds a bundle the log has no leaf for.
+  routes.get('/bundles', signedIn(deps), async (c) => {
+    mayRead(c, 'auditors');
+    const after = c.req.query('after') || undefined;
+    const count = wholeParam(c, 'count', { min: 1, fallback: MAX_EVIDENCE_PAGE });
+    if (count > MAX_EVIDENCE_PAGE) throw invalid(`Query parameter "count" must be at most ${MAX_EVIDENCE_PAGE}, got ${count}.`);
+    if (!deps.store) throw notFound('This server keeps no store, so it lists no bundle.');
+    let page;
+    try {
+      page = await deps.store.listBundles(after, count);
+    } catch (err) {
+      if (err instanceof StoreInputError) throw invalid(`Query parameter "after" must be the "next" of an earlier page (1 to 2000 base64url characters), got "${(after ?? '').slice(0, 50)}".`);
+      throw err;
+    }
+    return c.json({ bundles: page.entries, ...(page.next ? { next: page.next } : {}) } satisfies LogBundles);
   });
 
   return routes;

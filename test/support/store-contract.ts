@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { canonicalJson } from '../../common/canonical';
+import { sha256Hex } from '../../common/digest';
 import { logLeafData } from '../../common/tlog/leaf';
 import { inclusionProof, leafHash, rootHash, verifyInclusion } from '../../common/tlog/merkle';
-import { MAX_BUNDLE_BYTES, MAX_LEAVES_PAGE, MAX_LIST_PAGE } from '../../store/bounds';
+import { MAX_BUNDLE_BYTES, MAX_EVIDENCE_PAGE, MAX_LEAVES_PAGE, MAX_LIST_PAGE } from '../../store/bounds';
 import { CheckpointConflictError, EvidenceConflictError, StoreInputError, type SealedEvidence, type SpendEntry, type Store, type StoredEvidence } from '../../store/types';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -111,6 +112,43 @@ export function storeContract(open: () => Promise<Store>, concurrent?: (store: S
     await assert.rejects(store.listEvidence({ since, limit: 0 }), StoreInputError);
     await assert.rejects(store.listEvidence({ since, limit: MAX_LIST_PAGE + 1 }), StoreInputError);
     await assert.rejects(store.listEvidence({ since: 'yesterday', limit: 1 }), StoreInputError);
+  });
+
+  test('a bundle sealed with its leaf: both stored, the same seal again writes neither; every bundle listed, a page at a time', async () => {
+    const store = await open();
+    // The digest of the signed body, as a bundle's is (the file store reads it from the text).
+    const signedEvidence = () => {
+      const e = evidence();
+      const { signature: _signature, ...body } = JSON.parse(e.text) as Record<string, unknown>;
+      return { ...e, bundleDigest: sha256Hex(canonicalJson(body)) };
+    };
+    const sealed = [signedEvidence(), signedEvidence(), signedEvidence()];
+    const leafOf = (e: SealedEvidence) => logLeafData({ workflowId: e.workflowId, runId: e.runId, requestId: e.requestId, bundleDigest: e.bundleDigest });
+    for (const [i, e] of sealed.entries()) {
+      const first = await store.sealEvidence(e, leafOf(e));
+      assert.deepEqual([first.created, first.leaf.index, first.leaf.appended], [true, i, true]);
+    }
+    const again = await store.sealEvidence(sealed[1]!, leafOf(sealed[1]!));
+    assert.deepEqual([again.created, again.leaf.index, again.leaf.appended], [false, 1, false]);
+    assert.equal(await store.logSize(), 3);
+    await assert.rejects(store.sealEvidence({ ...sealed[0]!, text: `${sealed[0]!.text} ` }, leafOf(sealed[0]!)), EvidenceConflictError);
+    const unlogged = signedEvidence();
+    await store.putEvidence(unlogged);
+    const listed: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listBundles(after, 2);
+      assert.ok(page.entries.length <= 2);
+      listed.push(...page.entries.map((e) => JSON.stringify([e.workflowId, e.runId, e.requestId, e.bundleDigest])));
+      after = page.next;
+      pages += 1;
+    } while (after && pages < 10);
+    const named = (e: SealedEvidence) => JSON.stringify([e.workflowId, e.runId, e.requestId, e.bundleDigest]);
+    assert.deepEqual(listed.sort(), [...sealed, unlogged].map(named).sort(), 'every bundle once, the one without a leaf too');
+    await assert.rejects(store.listBundles('not a cursor!', 2), StoreInputError);
+    await assert.rejects(store.listBundles(Buffer.from('["only one"]').toString('base64url'), 2), StoreInputError);
+    await assert.rejects(store.listBundles(undefined, MAX_EVIDENCE_PAGE + 1), StoreInputError);
   });
 
   test('the log: leaves at 0..n-1, RFC 9162 leaf hashes, the same leaf once, reads bounded and in range', async () => {

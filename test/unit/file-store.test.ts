@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { logLeafData } from '../../common/tlog/leaf';
 import { evidencePath, fileStore } from '../../store/files';
+import { LogDamagedError, StoreInputError } from '../../store/types';
 import { evidence, storeContract } from '../support/store-contract';
 
 const dirs: string[] = [];
@@ -68,6 +69,22 @@ describe('the file store on its own', () => {
     await assert.rejects(store.readLeaves(0, 3), /Leaf 1 of the log .* is missing/);
     // A process that starts now sees a log of one leaf: smaller than any checkpoint an auditor kept, which is what the audit reports.
     assert.equal(await fileStore(dir).logSize(), 1);
+  });
+
+  test('a log cut short under a running store: its size is what is left, not what it saw before; a read across a hole is LogDamagedError', async () => {
+    const dir = freshDir();
+    const store = fileStore(dir);
+    for (let i = 0; i < 6; i++) await store.appendLeaf(leaf(i));
+    assert.equal(await store.logSize(), 6);
+    for (const i of [4, 5]) rmSync(join(dir, 'log', 'leaves', String(i).padStart(16, '0')));
+    assert.equal(await store.logSize(), 4, 'the size this store knew is checked, not trusted');
+    assert.equal((await store.readLeaves(0, 4)).length, 4);
+    await assert.rejects(store.readLeaves(0, 5), StoreInputError, 'no leaf past the size');
+    rmSync(join(dir, 'log', 'leaves', '0000000000000001'));
+    await assert.rejects(store.readLeaves(0, 3), LogDamagedError);
+    // The next append takes the first free index after what it finds, and the hole stays for the audit to report.
+    const next = await store.appendLeaf(leaf(9));
+    assert.deepEqual([next.index, next.appended], [4, true]);
   });
 
   test('bundles keep the name they always had, and everything written is its owner\'s alone (files 0600, folders 0700)', async () => {

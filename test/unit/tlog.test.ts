@@ -33,8 +33,16 @@ import {
   verifyInclusion,
   type Hash,
 } from '../../common/tlog/merkle';
+import { MerkleSubtrees } from '../../common/tlog/subtrees';
 import { signerFromKey } from '../../crypto/keys';
 import { runs } from '../support/arbitraries';
+
+/** Stored subtrees of these leaf hashes, appended in order. */
+function subtreesOf(leaves: readonly Uint8Array[]): MerkleSubtrees {
+  const tree = new MerkleSubtrees();
+  for (const leaf of leaves) tree.append(leaf);
+  return tree;
+}
 
 const hx = (hex: string) => hexToBytes(hex);
 const hexes = (proof: Hash[]) => proof.map(toHex);
@@ -115,6 +123,7 @@ describe('published vectors', () => {
   test('inclusion proofs: generated equal to, and verified against, the published ones', () => {
     for (const v of INCLUSION) {
       assert.deepEqual(hexes(inclusionProof(v.index, v.size, LEAVES)), v.proof, `leaf ${v.index} of ${v.size}`);
+      assert.deepEqual(hexes(inclusionProof(v.index, v.size, subtreesOf(LEAVES.slice(0, v.size)))), v.proof, `leaf ${v.index} of ${v.size}, from stored subtrees`);
       assert.equal(verifyInclusion(LEAVES[v.index]!, v.index, v.size, v.proof.map(hx), hx(ROOTS[v.size]!)), true, `leaf ${v.index} of ${v.size}`);
     }
   });
@@ -122,6 +131,7 @@ describe('published vectors', () => {
   test('consistency proofs: generated equal to, and verified against, the published ones', () => {
     for (const v of CONSISTENCY) {
       assert.deepEqual(hexes(consistencyProof(v.from, v.to, LEAVES)), v.proof, `${v.from} -> ${v.to}`);
+      assert.deepEqual(hexes(consistencyProof(v.from, v.to, subtreesOf(LEAVES.slice(0, v.to)))), v.proof, `${v.from} -> ${v.to}, from stored subtrees`);
       assert.equal(verifyConsistency(v.from, v.to, v.proof.map(hx), hx(ROOTS[v.from]!), hx(ROOTS[v.to]!)), true, `${v.from} -> ${v.to}`);
     }
   });
@@ -227,6 +237,18 @@ describe('random trees (fast-check)', () => {
       assert.deepEqual(frontierOf(all.slice(0, n)), frontier, `frontier rebuilt from ${n} leaves`);
       if (n < MAX) frontier = appendLeaf(frontier, all[n]!);
     }
+  });
+
+  test('stored subtrees, appended one leaf at a time, give every root and every proof the leaves give, at every size', () => {
+    const tree = new MerkleSubtrees();
+    for (let n = 1; n <= MAX; n++) {
+      tree.append(all[n - 1]!);
+      assert.equal(toHex(tree.rangeHash(0, n)), toHex(reference.mth(all.slice(0, n))), `root of ${n}`);
+      for (let index = 0; index < n; index++) assert.deepEqual(hexes(inclusionProof(index, n, tree)), hexes(inclusionProof(index, n, all)), `leaf ${index} of ${n}`);
+      for (let from = 0; from <= n; from++) assert.deepEqual(hexes(consistencyProof(from, n, tree)), hexes(consistencyProof(from, n, all)), `${from} -> ${n}`);
+    }
+    assert.throws(() => tree.rangeHash(0, MAX + 1), RangeError, 'no subtree past what is appended');
+    assert.throws(() => inclusionProof(0, MAX + 1, tree), RangeError);
   });
 
   test('every inclusion proof equals PATH, verifies, and fails with any one bit flipped or a wrong index', () => {
