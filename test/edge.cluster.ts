@@ -149,6 +149,9 @@ describe('edge allows on PostgreSQL', () => {
       'DELETE FROM countersign.evidence',
       'TRUNCATE countersign.log_leaves',
       "INSERT INTO countersign.log_checkpoints (tree_size, root_hash, note) VALUES (0, decode(repeat('00', 32), 'hex'), 'x')",
+      // A workflow's rows (a Temporal run id, not edge-…): taking its bundle's place or spending its token. Row-level security (0004_edge_rows.sql).
+      "INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ('cs-support-bot-0123456789abcdef', '3f2b7c1e-0000-4000-8000-000000000000', '0123456789abcdef', repeat('a', 64), '{}')",
+      "INSERT INTO countersign.spends (workflow_id, token_id, run_id, request_id, action_digest, spent_at) VALUES ('cs-support-bot-0123456789abcdef', 'tok_x', '3f2b7c1e-0000-4000-8000-000000000000', '0123456789abcdef', repeat('a', 64), now())",
     ]) {
       await assert.rejects(asEdgeRole((c) => c.query(sql)), (err: unknown) => (err as { code?: string }).code === '42501', sql);
     }
