@@ -10,6 +10,9 @@ import { actionPatternToRegExp, foldAction, globToRegExp, isGlob } from './glob'
 import { compileCatalog, type CompiledCatalog } from './catalog';
 import { PolicyFile, type RuleConfig } from './schema';
 
+
+/** Rule ids the evaluator gives verdicts of its own (policy/evaluate.ts): a rule named so would pass for them. */
+const RESERVED_RULE_IDS: ReadonlySet<string> = new Set(['defaults', 'uncatalogued']);
 export interface PolicyError {
   file: string;
   path: string;
@@ -318,7 +321,8 @@ function checkReferences(raw: unknown, err: (path: (string | number)[], message:
     const rule = asObject(value);
     const at = (...rest: (string | number)[]) => ['rules', index, ...rest];
     if (typeof rule.id === 'string') {
-      if (ids.has(rule.id)) err(at('id'), `duplicates the id of rules[${ids.get(rule.id)}]`);
+      if (RESERVED_RULE_IDS.has(rule.id)) err(at('id'), `is reserved: "${rule.id}" names policy's own verdict in evidence (the defaults, an uncatalogued action), so no rule may take it`);
+      else if (ids.has(rule.id)) err(at('id'), `duplicates the id of rules[${ids.get(rule.id)}]`);
       else ids.set(rule.id, index);
     }
     if (rule.reviewers !== 'owner') needGroup(at('reviewers'), rule.reviewers);

@@ -79,6 +79,12 @@ describe('which allows are decided at the edge', () => {
     );
   });
 
+  test('a rule may not take an id the evaluator gives its own verdicts (defaults, uncatalogued): one would pass for the other', () => {
+    for (const id of ['defaults', 'uncatalogued']) {
+      assert.throws(() => compilePolicy(POLICY.replace('  - id: lookups-plain\n', `  - id: ${id}\n`), 'p.yaml'), (err: unknown) => err instanceof PolicyLoadError && new RegExp(`rules\\[2\\] \\(${id}\\)\\.id: is reserved: "${id}"`).test(err.message), id);
+    }
+  });
+
   test('edge: true on a rule that does not allow is a policy error naming the field', () => {
     assert.throws(() => compilePolicy(POLICY.replace('decision: review\n    reviewers: ops', 'decision: review\n    reviewers: ops\n    edge: true'), 'p.yaml'), (err: unknown) => err instanceof PolicyLoadError && /rules\[3\] \(lookups-vip\)\.edge: .*only for a rule whose decision is allow/.test(err.message));
   });
