@@ -27,6 +27,7 @@ import { setupDatabase } from '../store/migrate';
 import { postgresStore } from '../store/postgres';
 import { StoreNotReady } from '../store/connection';
 import type { Store } from '../store/types';
+import { asRole } from './support/pg-role';
 import { freePort } from './support/ports';
 import { testEnvironment } from './support/server';
 
@@ -90,16 +91,6 @@ async function superuser<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-async function asEdgeRole<T>(work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const s = databaseSettings(edgeEnv)!.connection;
-  const c = new pg.Client({ host: s.host, port: s.port, user: s.user, database: s.database, password: await s.password!() });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
 
 async function edgeStore(): Promise<Store> {
   const store = await postgresStore(databaseSettings(edgeEnv)!, { applicationName: 'countersign-test-edge', access: 'edge' });
@@ -153,7 +144,7 @@ describe('edge allows on PostgreSQL', () => {
       "INSERT INTO countersign.evidence (workflow_id, run_id, request_id, bundle_digest, bundle) VALUES ('cs-support-bot-0123456789abcdef', '3f2b7c1e-0000-4000-8000-000000000000', '0123456789abcdef', repeat('a', 64), '{}')",
       "INSERT INTO countersign.spends (workflow_id, token_id, run_id, request_id, action_digest, spent_at) VALUES ('cs-support-bot-0123456789abcdef', 'tok_x', '3f2b7c1e-0000-4000-8000-000000000000', '0123456789abcdef', repeat('a', 64), now())",
     ]) {
-      await assert.rejects(asEdgeRole((c) => c.query(sql)), (err: unknown) => (err as { code?: string }).code === '42501', sql);
+      await assert.rejects(asRole(edgeEnv, (c) => c.query(sql)), (err: unknown) => (err as { code?: string }).code === '42501', sql);
     }
     // The reader role (a server without an edge key) is refused the edge access with a sentence naming what to run.
     await assert.rejects(postgresStore(databaseSettings(provision.serverEnv)!, { applicationName: 'countersign-test-reader', access: 'edge' }), (err: unknown) => err instanceof StoreNotReady && /countersign setup --edge countersign_server/.test(err.message));

@@ -26,6 +26,7 @@ import type { Store } from '../store/types';
 import { POSTGRES_SUPERUSER, provisionStore, startPostgres, STORE_READER, STORE_WRITER, type RunningPostgres, type StoreProvision } from '../scripts/postgres';
 import { eventually } from './support/eventually';
 import { FINANCE_TWICE_POLICY } from './support/refund-policy';
+import { asRole } from './support/pg-role';
 import { freePort } from './support/ports';
 import { decideSeen } from './support/review';
 import { testEnvironment } from './support/server';
@@ -89,17 +90,6 @@ async function freshDatabase(): Promise<{ name: string; admin: DatabaseSettings;
   return { name, admin: adminDatabaseSettings({ ...provision.adminEnv, COUNTERSIGN_DATABASE_NAME: name })!, writer: { ...provision.workerEnv, COUNTERSIGN_DATABASE_NAME: name }, reader: { ...provision.serverEnv, COUNTERSIGN_DATABASE_NAME: name } };
 }
 
-/** A connection as one of countersign's own roles (what a compromised worker or server holds). */
-async function asRole<T>(roleEnv: NodeJS.ProcessEnv, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const s = databaseSettings(roleEnv)!.connection;
-  const c = new pg.Client({ host: s.host, port: s.port, user: s.user, database: s.database, password: await s.password!() });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
 
 async function openWriter(roleEnv: NodeJS.ProcessEnv): Promise<Store> {
   const store = await postgresStore(databaseSettings(roleEnv)!, { applicationName: 'countersign-test', access: 'write' });
