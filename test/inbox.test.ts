@@ -443,6 +443,8 @@ describe('the web inbox, with passkeys, in Chromium', { skip: 'skip' in chromium
     assert.equal(await riskyBox.isChecked(), false);
     for (const r of requests) await page.getByRole('checkbox', { name: new RegExp(`request ${r.requestId}`) }).check();
     await assertText(page.locator('.batch-count'), /^3 requests selected$/);
+    // What each signature approves is on the page, not only the agent's summary: the exact payload.
+    for (const [i, r] of requests.entries()) await assertText(page.locator(`.batch-list li[data-request-id="${r.requestId}"] pre`), new RegExp(`"amount": ${11 + i}\\b`));
     await page.getByLabel('Comment for each request (optional)').fill('Month-end credits, checked against the ledger.');
     await page.screenshot({ path: join(ARTIFACTS, 'inbox-batch.png'), fullPage: true });
     await page.getByRole('button', { name: 'Approve selected' }).click();

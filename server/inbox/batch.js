@@ -65,7 +65,17 @@ function render(b) {
   const views = [...b.selected.values()];
   b.form.hidden = views.length === 0;
   setText(b.count, `${plural(views.length, 'request')} selected`);
-  b.list.replaceChildren(...views.map((v) => el('li', {}, `${titleOf(v)} — request ${v.requestId}, version ${String(v.currentDigest).slice(0, 12)}…`)));
+  // The exact payload each signature approves, shown open: a summary is the agent's words, the payload is what runs.
+  b.list.replaceChildren(
+    ...views.map((v) =>
+      el(
+        'li',
+        { 'data-request-id': v.requestId },
+        `${titleOf(v)} — request ${v.requestId}, version ${String(v.currentDigest).slice(0, 12)}…`,
+        el('details', { open: true }, el('summary', {}, 'Exact payload'), el('pre', { class: 'code' }, JSON.stringify(v.request?.payload ?? null, null, 2))),
+      ),
+    ),
+  );
 }
 
 async function approveSelected(b) {
