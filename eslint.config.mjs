@@ -75,6 +75,12 @@ const WALLS = {
     forbid: ['activities', 'worker', 'workflows', 'server', 'client', 'cli', 'policy', 'scripts'],
   },
 };
+/** generateKeyPair(Sync) leaves a job whose finalisation locks the new key's mutex; an export of that key during a GC then deadlocks (Node 20). */
+const NO_KEYGEN_JOB = {
+  selector: "CallExpression[callee.name=/^generateKeyPair(Sync)?$/]",
+  message: 'Make keys with crypto/keys.ts newEd25519Key / ed25519KeyPair or crypto/tokens.ts x25519KeyPair: on Node 20 a generateKeyPair job finalised while its key is exported deadlocks the process.',
+};
+
 /** `@typescript-eslint/no-restricted-imports` patterns for one room: each names the rule it enforces. */
 function wallPatterns(room) {
   const { why, forbid, packages = [], allow = {} } = WALLS[room];
@@ -137,6 +143,13 @@ export default defineConfig(
     },
   },
 
+  // Keys come from crypto/keys.ts (newEd25519Key, ed25519KeyPair) and crypto/tokens.ts (x25519KeyPair):
+  // on Node 20 a key-generation job finalised while its own key is exported deadlocks the process.
+  {
+    files: ['**/*.ts'],
+    rules: { 'no-restricted-syntax': ['error', NO_KEYGEN_JOB] },
+  },
+
   // TestContext#test has the very type of node:test's test(), so the allowance above also covers
   // `t.test(...)`; a subtest that is not awaited is cancelled when its parent ends, so flag that here.
   {
@@ -148,6 +161,7 @@ export default defineConfig(
           selector: "ExpressionStatement > CallExpression[callee.type='MemberExpression'][callee.property.name='test']",
           message: 'Await subtests (`await t.test(...)`): the parent test does not wait for them.',
         },
+        NO_KEYGEN_JOB,
       ],
     },
   },

@@ -10,12 +10,11 @@
  *   node --import tsx bench/insights.ts
  * Sizes: BENCH_INSIGHTS_N (10000 bundles), BENCH_INSIGHTS_RUNS (5 timed answers after one warm-up).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { RecordedRequest } from '../common/insights/report';
-import { signerFromKey, type Signer } from '../crypto/keys';
+import { newEd25519Key, signerFromKey, type Signer } from '../crypto/keys';
 import { compilePolicy } from '../policy/load';
 import { simulate } from '../policy/simulate';
 import { insightsReport, recordedRequests } from '../server/insights';
@@ -107,7 +106,7 @@ export async function measureInsights(store: Store, signer: Signer, n: number): 
 /** The phase: the file store (the dev stack's), and PostgreSQL when given its store. */
 export async function benchInsights(options: { postgres?: Store; log?: (line: string) => void } = {}): Promise<Record<string, unknown>> {
   const log = options.log ?? (() => undefined);
-  const signer = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+  const signer = signerFromKey(newEd25519Key());
   const dir = mkdtempSync(join(os.tmpdir(), 'countersign-bench-insights-'));
   try {
     log(`  insights and simulation: ${INSIGHTS_N} recorded requests, file store`);

@@ -9,7 +9,7 @@
  *   node --import tsx bench/store.ts
  * Sizes: BENCH_APPEND_N (2000 appends per store), BENCH_AUDIT_N (10000 bundles).
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { auditLog } from '../common/tlog/audit';
 import { signCheckpoint } from '../common/tlog/checkpoint';
 import { parseLogLeaf, logLeafData } from '../common/tlog/leaf';
 import { appendLeaf as extend, EMPTY_FRONTIER, frontierRoot } from '../common/tlog/merkle';
-import { signerFromKey, type Signer } from '../crypto/keys';
+import { newEd25519Key, signerFromKey, type Signer } from '../crypto/keys';
 import { MAX_LEAVES_PAGE } from '../store/bounds';
 import { fileStore } from '../store/files';
 import type { Store } from '../store/types';
@@ -145,7 +145,7 @@ export async function auditTime(dir: string, signer: Signer, n = AUDIT_N): Promi
 /** The phase: appends on the file store (and on PostgreSQL when given its store), then the audit of AUDIT_N bundles. */
 export async function benchStore(options: { postgres?: Store; log?: (line: string) => void } = {}): Promise<Record<string, unknown>> {
   const log = options.log ?? (() => undefined);
-  const signer = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+  const signer = signerFromKey(newEd25519Key());
   const one = sampleBundle(signer, 0);
   const checked = verifyBundle(JSON.parse(one.text) as EvidenceBundle, { publicKey: signer.publicKey });
   if (!checked.ok) throw new Error(`the bench's sample bundle does not verify: ${checked.link}: ${checked.reason}`);

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { keyId, signingMessage, type SignedDomain } from '../common/signing';
@@ -23,6 +23,24 @@ export interface Signer {
 
 export class MissingKeyError extends Error {
   override name = 'MissingKeyError';
+}
+
+/** PKCS #8 for an Ed25519 private key (RFC 8410): this prefix, then the 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A new Ed25519 private key from 32 bytes of the CSPRNG, never from generateKeyPair(Sync): on Node 20
+ * the key-generation job that those leave for the garbage collector locks the new key's mutex when it
+ * is finalised, and a collection that lands while that key is being exported (as JWK, DER or PEM,
+ * which hold the same mutex) deadlocks the process. Seen once as a test file that hung for good.
+ */
+export function newEd25519Key(): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8' });
+}
+
+export function ed25519KeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  const privateKey = newEd25519Key();
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 export function rawPublicKey(key: KeyObject): string {
@@ -51,7 +69,7 @@ export function signerFromKey(privateKey: KeyObject): Signer {
 export function createKeyFile(path: string): Signer {
   if (existsSync(path)) throw new Error(`A key already exists at ${path}; remove it first to replace it.`);
   privateDir(dirname(path));
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const privateKey = newEd25519Key();
   const temp = `${path}.${process.pid}.tmp`;
   writePrivateFile(temp, privateKey.export({ format: 'pem', type: 'pkcs8' }));
   renameSync(temp, path);

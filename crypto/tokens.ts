@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import type { SealedToken } from '../common/inputs';
 import { nativeSha256Hex } from './sha256';
 
@@ -28,7 +28,7 @@ export function sealKey(shared: Buffer, epk: Buffer, recipient: Buffer): Buffer 
 
 /** Seals `plaintext` to the agent's X25519 key; `aad` binds the box to its workflow and token id (docs/sealing.md). */
 export function sealToAgent(agentKey: string, plaintext: string, aad: string): SealedToken {
-  return sealWith(agentKey, plaintext, aad, generateKeyPairSync('x25519'), randomBytes(12));
+  return sealWith(agentKey, plaintext, aad, x25519KeyPair(), randomBytes(12));
 }
 
 /**
@@ -58,8 +58,13 @@ export interface AgentKey {
 }
 
 export function generateAgentKey(): AgentKey {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64') };
+  return agentKeyFromSeed(randomBytes(32));
+}
+
+/** A fresh X25519 pair from 32 bytes of the CSPRNG, never generateKeyPair(Sync) (crypto/keys.ts newEd25519Key says why). */
+export function x25519KeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, randomBytes(32)]), format: 'der', type: 'pkcs8' });
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** PKCS #8 for an X25519 private key (RFC 8410): this prefix, then the 32 raw bytes. */

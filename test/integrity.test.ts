@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,7 @@ import { describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { reviewerKeyPath } from '../config/home';
-import { createKeyFile, signerFromKey } from '../crypto/keys';
+import { createKeyFile, newEd25519Key, signerFromKey } from '../crypto/keys';
 import { generateAgentKey, openToken } from '../client/agent-keys';
 import { ConsumeRefusedError, DecisionRefusedError } from '../client/sdk';
 import { bundleDigest, verifyBundle, type EvidenceBundle } from '../common/bundle';
@@ -325,7 +325,7 @@ describe('4. the workflow recomputes what a raw start asserts', () => {
     await deniedBeforePolicy({ request: swapped, requestId: swappedIds.requestId, actionDigest: swappedIds.actionDigest, voucher }, swappedIds.workflowId, /its voucher was issued for another request body \(another delivery key/);
 
     // A voucher of the right shape, signed by a key the directory does not register.
-    const stranger = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+    const stranger = signerFromKey(newEd25519Key());
     const mine = { ...refund(40), agentKey: squatter.publicKey };
     const mineIds = approvalWorkflowId(mine as never);
     const { voucher: real_ } = ctx.stack.vouch({ request: mine, requestId: mineIds.requestId, actionDigest: mineIds.actionDigest }, mineIds.workflowId);
@@ -550,7 +550,7 @@ describe('7. evidence', () => {
     assert.match(trusted.stdout, /reviewer signature of kim \(events\[\d+\]\) by a key the policy registers/);
 
     // A forger edits the outcome and signs the bundle with a key of their own.
-    const forger = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+    const forger = signerFromKey(newEd25519Key());
     const bundle = JSON.parse(readFileSync(path, 'utf8')) as EvidenceBundle;
     const { signature: _old, ...body } = { ...bundle, outcome: { ...bundle.outcome, reviewers: ['dave', 'erin'] }, signer: { keyId: forger.keyId, publicKey: forger.publicKey } };
     const forgedPath = file('forged', { ...body, signature: forger.sign('countersign/evidence-bundle/v1', body).signature });

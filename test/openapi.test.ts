@@ -6,7 +6,7 @@
  * test/unit/openapi.test.ts lints the document and checks its routes.
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
@@ -18,6 +18,7 @@ import type { EvidenceView } from '../common/bundle';
 import { REFUND_POLICY } from './support/refund-policy';
 import { signedDecision } from './support/review';
 import { action, useStack } from './support/stack';
+import { x25519KeyPair } from '../crypto/tokens';
 
 
 const ctx = useStack(REFUND_POLICY);
@@ -87,7 +88,7 @@ function conforms(name: string, value: unknown, where: string): void {
 
 const agentKey = (name = 'support-bot') => ctx.stack.agentKeys.get(name)!;
 function x25519() {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const { privateKey, publicKey } = x25519KeyPair();
   return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64') };
 }
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -25,6 +25,8 @@ import fc from 'fast-check';
 import { InvalidRequestError } from '../client/sdk';
 import { LONE_SURROGATE, runs, SERVER_TIMEOUT_MS } from './support/arbitraries';
 import { mutatedRequest, parseOutcome } from './support/request-mutations';
+import { ed25519KeyPair } from '../crypto/keys';
+import { x25519KeyPair } from '../crypto/tokens';
 
 const POLICY = `
 version: 1
@@ -80,7 +82,7 @@ async function call(method: string, path: string, options: { bearer?: string; bo
 const agentKey = (name = 'support-bot') => ctx.stack.agentKeys.get(name)!;
 /** A new X25519 key pair: the agent's side of sealed token delivery. */
 function x25519() {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const { privateKey, publicKey } = x25519KeyPair();
   return { privateKey, publicKey: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64') };
 }
 
@@ -123,7 +125,7 @@ describe('agents, holding only their own key', () => {
     assertProblem(await call('POST', `/v1/reviews/${state.requestId}/decisions`, { bearer: agentKey(), body: approve }), 403);
     // Nor can it log in as a reviewer: it holds no reviewer's key.
     const { challenge } = (await call('POST', '/v1/session/challenge', { body: { reviewer: 'alice' } })).body as { challenge: string; nonce: string };
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = ed25519KeyPair();
     const proof = await new SignJWT({ nonce: 'x' }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience(new URL(ctx.stack.url).origin).setIssuedAt().setExpirationTime('1m').sign(privateKey);
     assertProblem(await call('POST', '/v1/session', { body: { challenge, proof } }), 401, 'UNAUTHENTICATED');
     assert.equal((await ctx.stack.ops.view(state.workflowId)).approvals.length, 0);
@@ -429,7 +431,7 @@ describe('reviewers, acting beyond their rights', () => {
     const unsigned: ReviewerDecision = { decision: 'approve', reviewer: 'bob', versionDigest: view.currentDigest };
     assertProblem(await call('POST', `/v1/reviews/${first.requestId}/decisions`, { bearer: bob, body: unsigned }), 401, 'UNAUTHENTICATED', /signature/);
     // Forged: signed by a key that is not bob's.
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = ed25519KeyPair();
     const forgedKeyFile = join(ctx.stack.dir, 'forged.pem');
     (await import('node:fs')).writeFileSync(forgedKeyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
     const forged = await signedDecision(ctx.stack, first.workflowId, { decision: 'approve', reviewer: 'bob' }, forgedKeyFile);
@@ -520,7 +522,7 @@ describe('sessions across instances, expiry and rate limits', () => {
     const s = await loginAt(b.url, 'bob');
     const { parseDocument } = await import('yaml');
     const doc = parseDocument(readFileSync(ctx.stack.policyFile, 'utf8'));
-    const { publicKey } = generateKeyPairSync('ed25519');
+    const { publicKey } = ed25519KeyPair();
     doc.setIn(['directory', 'reviewers', 'bob', 'key'], Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64'));
     const { compilePolicy } = await import('../policy/load');
     const rotated = await startServer({ backend: ctx.stack.ops, policy: compilePolicy(doc.toString()), logger: (await import('../config/logger')).createLogger({ level: 'silent' }), sessionSecret: secret, listen: '127.0.0.1:0' });

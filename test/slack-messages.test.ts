@@ -4,7 +4,6 @@
  * stand-in (the real WebClient talks to it) with a real Temporal server and worker.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import pino from 'pino';
 import { createActivities, type GroupNotification } from '../activities';
 import type { RequestMessage } from '../activities/notify/types';
 import { loadSlackSettings } from '../config/slack';
-import { signerFromKey } from '../crypto/keys';
+import { newEd25519Key, signerFromKey } from '../crypto/keys';
 import { compilePolicy } from '../policy/load';
 import { eventually } from './support/eventually';
 import { decideSeen } from './support/review';
@@ -264,7 +263,7 @@ function activitiesWith(env: NodeJS.ProcessEnv, options: { noSlackOption?: boole
   const activities = createActivities({
     policy: unitPolicy,
     logger: pino({ level: 'debug' }, sink),
-    signer: signerFromKey(generateKeyPairSync('ed25519').privateKey),
+    signer: signerFromKey(newEd25519Key()),
     evidenceDir: mkdtempSync(join(tmpdir(), 'slack-activities-')),
     env,
     ...(options.noSlackOption ? {} : { slack: slackSettings }),

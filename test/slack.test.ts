@@ -6,7 +6,6 @@
  * a deny through the modal, and each attack refused with nothing changed.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,7 +15,7 @@ import { DecisionRefusedError } from '../common/refusals';
 import { CHAT_ATTESTATION_DOMAIN, decisionStatement, statementTarget } from '../common/signing';
 import type { ReviewerDecision } from '../common/inputs';
 import { base64UrlToBytes } from '../common/webauthn';
-import { signerFromKey, type Signer } from '../crypto/keys';
+import { newEd25519Key, signerFromKey, type Signer } from '../crypto/keys';
 import { simulatedAuthenticator, type SimulatedAuthenticator } from './support/authenticator';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
@@ -288,7 +287,7 @@ describe('Slack approvals with identity binding', () => {
 
   test('a chat attestation signed by a key that is not the front door\'s is refused', async () => {
     const { view } = await pending(330);
-    const impostor = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+    const impostor = signerFromKey(newEd25519Key());
     await assert.rejects(stack.ops.decide(view.workflowId, chatDecision(view, 'dave', impostor, DAVE)), (err: unknown) => err instanceof DecisionRefusedError && err.code === 'UNAUTHENTICATED');
     assert.deepEqual(await approvalsOf(view.workflowId), []);
   });

@@ -5,7 +5,6 @@
  * raw HTTP and the CLI; and a burst of submissions that visibility cannot count.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +17,7 @@ import { findOrBuildTemporalCli } from '../cli/temporal-cli';
 import { cliFor } from './support/cli';
 import { eventually } from './support/eventually';
 import { action, agentAction, startStack, type StackContext } from './support/stack';
+import { x25519KeyPair } from '../crypto/tokens';
 
 const POLICY = `
 version: 1
@@ -67,7 +67,7 @@ async function call(method: string, path: string, bearer: string, body?: unknown
 
 const agentKey = (name: string) => ctx.stack.agentKeys.get(name)!;
 const session = async (name: string) => (ctx.stack.reviewer(name) as Promise<unknown>).then((r) => (r as { bearer(): Promise<string> }).bearer());
-const x25519 = () => Buffer.from(generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64');
+const x25519 = () => Buffer.from(x25519KeyPair().publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64');
 /** A refund for `agent` as the agent sends it (its delivery key included). */
 const refund = (agent: string) => ({ ...action({ agentId: agent, payload: { amount: 200, currency: 'USD' } }), agentKey: x25519() });
 

@@ -3,8 +3,9 @@
  * sign: authenticatorData ‖ SHA-256(clientDataJSON). For unit tests and for attacks that need an
  * assertion made outside a browser (the browser tests use Chromium's virtual authenticator).
  */
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { bytesToBase64Url, type PasskeyAssertion, type PasskeyCredential } from '../../common/webauthn';
+import { ed25519KeyPair } from '../../crypto/keys';
 
 const sha = (b: Uint8Array | string) => new Uint8Array(createHash('sha256').update(b).digest());
 
@@ -29,8 +30,19 @@ export interface SimulatedAuthenticator {
   assert(challenge: Uint8Array, o?: { origin?: string; rpId?: string; flags?: number; type?: string; counter?: number }): PasskeyAssertion;
 }
 
+/**
+ * A P-256 pair whose KeyObjects share nothing with the generation job (the job hands back DER, read
+ * into new keys): on Node 20 a job finalised while its own key is exported deadlocks (crypto/keys.ts).
+ */
+function p256KeyPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  // eslint-disable-next-line no-restricted-syntax -- encoded output: no KeyObject of the job's outlives it
+  const { privateKey: der } = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'der' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
+  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  return { privateKey, publicKey: createPublicKey(privateKey) };
+}
+
 export function simulatedAuthenticator(kind: 'p256' | 'ed25519', where: { rpId: string; origin: string }): SimulatedAuthenticator {
-  const { privateKey, publicKey } = kind === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const { privateKey, publicKey } = kind === 'p256' ? p256KeyPair() : ed25519KeyPair();
   const credentialId = bytesToBase64Url(sha(`${kind}-${Math.random()}`).subarray(0, 16));
   return {
     credential: { credentialId, publicKey: bytesToBase64Url(coseKeyOf(publicKey)) },

@@ -5,14 +5,13 @@
  * signing domain, so a single decision's signature is never a batch's, nor a batch's a single one's.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
 import { BATCH_DOMAIN, batchChallenge, batchStatement, batchTree, inBatch, type BatchItem } from '../../common/batch';
 import { actionDigest } from '../../common/digest';
 import { MAX_BATCH_SIZE, type PolicyDecision, type ReviewerDecision } from '../../common/inputs';
 import type { Payload } from '../../common/json';
 import { decisionChallenge } from '../../common/signing';
-import { signerFromKey } from '../../crypto/keys';
+import { ed25519KeyPair, signerFromKey } from '../../crypto/keys';
 import { evaluatePolicy } from '../../policy/evaluate';
 import { compilePolicy, PolicyLoadError } from '../../policy/load';
 import { batchItemOf, decide, openReview, statementOf, type ReviewState } from '../../workflows/review';
@@ -20,7 +19,7 @@ import { simulatedAuthenticator } from '../support/authenticator';
 
 const RP = { rpId: 'inbox.example.com', origin: 'https://inbox.example.com' };
 const dave = simulatedAuthenticator('p256', RP);
-const { privateKey: erinKey, publicKey: erinPublic } = generateKeyPairSync('ed25519');
+const { privateKey: erinKey, publicKey: erinPublic } = ed25519KeyPair();
 const erin = signerFromKey(erinKey);
 const erinKeyBase64 = Buffer.from(erinPublic.export({ format: 'jwk' }).x!, 'base64url').toString('base64');
 

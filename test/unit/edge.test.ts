@@ -3,7 +3,6 @@
  * (policy/edge.ts), and what `verifyBundle` lets an edge-signed bundle claim (common/bundle.ts).
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parseActionRequest } from '../../client/sdk';
@@ -14,7 +13,7 @@ import { canonicalJson } from '../../common/canonical';
 import { mintRequest } from '../../common/release';
 import type { ExecutionReceipt } from '../../common/views';
 import { mintToken, signEvidence } from '../../crypto/evidence';
-import { signerFromKey } from '../../crypto/keys';
+import { newEd25519Key, signerFromKey } from '../../crypto/keys';
 import { generateAgentKey } from '../../crypto/tokens';
 import { isEdgeAllow } from '../../policy/edge';
 import { evaluatePolicy } from '../../policy/evaluate';
@@ -91,7 +90,7 @@ describe('which allows are decided at the edge', () => {
 });
 
 describe('verify holds an edge bundle to what an edge may decide', () => {
-  const key = () => signerFromKey(generateKeyPairSync('ed25519').privateKey);
+  const key = () => signerFromKey(newEd25519Key());
   const [layer, edgeKey] = [key(), key()];
   const request = { ...lookup('C-1'), agentKey: generateAgentKey().publicKey };
   const { workflowId, requestId, actionDigest } = approvalWorkflowId(request);

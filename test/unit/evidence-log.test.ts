@@ -4,7 +4,6 @@
  * or replaced bundle, a truncated log and a fork are each found.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { BUNDLE_FORMAT, bundleDigest, leafFor, requestDigest, verifyBundle, type EvidenceBody, type EvidenceBundle } from '../../common/bundle';
@@ -14,10 +13,10 @@ import { logOrigin, signCheckpoint } from '../../common/tlog/checkpoint';
 import { bundleLogProof } from '../../common/tlog/inclusion';
 import { LOG_LEAF_FORMAT, logLeafData, parseLogLeaf, type LogLeaf } from '../../common/tlog/leaf';
 import { appendLeaf, consistencyProof, EMPTY_FRONTIER, frontierRoot, leafHash, toHex, type Frontier, type Hash } from '../../common/tlog/merkle';
-import { signerFromKey, type Signer } from '../../crypto/keys';
+import { newEd25519Key, signerFromKey, type Signer } from '../../crypto/keys';
 
-const layer = signerFromKey(generateKeyPairSync('ed25519').privateKey);
-const impostor = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+const layer = signerFromKey(newEd25519Key());
+const impostor = signerFromKey(newEd25519Key());
 
 /** A small sealed bundle, signed as the worker signs one (activities/evidence.ts). */
 function sealed(n: number, signer: Signer = layer, amount = 10 * n): EvidenceBundle {

@@ -3,14 +3,13 @@
  * sealed bundles with known outcomes and decision times, read back as the server reads them.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { readRecordedBundle, requestFacts, type RequestFacts } from '../../common/insights/facts';
 import { figures, percentile, rubberStampFlag, share } from '../../common/insights/figures';
-import { signerFromKey } from '../../crypto/keys';
+import { newEd25519Key, signerFromKey } from '../../crypto/keys';
 import { recordedBundle, SCRIPTED_MIX } from '../support/recorded';
 
-const signer = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+const signer = signerFromKey(newEd25519Key());
 const facts = SCRIPTED_MIX.map((spec) => requestFacts(readRecordedBundle(recordedBundle(signer, spec).text)!)!);
 
 describe('percentiles and shares', () => {

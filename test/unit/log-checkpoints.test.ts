@@ -4,7 +4,7 @@
  * retried by the seal activity a few times and then given up, never retried forever.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,13 +13,13 @@ import { checkpointAfterSeal, CHECKPOINT_ATTEMPTS, logCheckpoints } from '../../
 import { openLogCheckpoint, signCheckpoint } from '../../common/tlog/checkpoint';
 import { logLeafData } from '../../common/tlog/leaf';
 import { leafHash, rootHash, toHex } from '../../common/tlog/merkle';
-import { signerFromKey } from '../../crypto/keys';
+import { newEd25519Key, signerFromKey } from '../../crypto/keys';
 import { fileStore } from '../../store/files';
 import type { Store } from '../../store/types';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const layer = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+const layer = signerFromKey(newEd25519Key());
 const leaf = (i: number) => logLeafData({ workflowId: `cs-bot-${i}`, runId: randomUUID(), requestId: 'a'.repeat(16), bundleDigest: 'b'.repeat(64) });
 
 function freshStore(): { store: Store; dir: string } {

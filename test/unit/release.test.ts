@@ -14,14 +14,13 @@ import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import { createActivities, type EvaluationAndRelease, type MintResult } from '../../activities';
-import { signerFromKey } from '../../crypto/keys';
+import { newEd25519Key, signerFromKey } from '../../crypto/keys';
 import { compilePolicy } from '../../policy/load';
 import { hashToken } from '../../crypto/tokens';
 import { generateAgentKey, openToken } from '../../client/agent-keys';
 import { requestDigest } from '../../common/bundle';
 import { actionDigest, requestIdFor } from '../../common/digest';
 import type { ActionRequest } from '../../common/inputs';
-import { generateKeyPairSync } from 'node:crypto';
 import { mintRequest, preMintedMismatch } from '../../common/release';
 
 const policy = compilePolicy(
@@ -39,7 +38,7 @@ rules:
 `,
   'policy.yaml',
 );
-const signer = signerFromKey(generateKeyPairSync('ed25519').privateKey);
+const signer = signerFromKey(newEd25519Key());
 const activities = createActivities({
   policy,
   signer,
