@@ -27,13 +27,11 @@ import { nativeSha256Hex } from '../crypto/sha256';
 import { hashToken } from '../crypto/tokens';
 import { isEdgeAllow } from '../policy/edge';
 import type { CompiledPolicy } from '../policy/load';
+import { isPrefix, ownWorkflowId } from './lookup';
 import { verdictOf } from '../policy/verdict';
 import { EvidenceConflictError, type EdgeWriter } from '../store/types';
 import { checkConsume } from '../workflows/consume';
 
-const WORKFLOW_ID = /^cs-[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}-[0-9a-f]{16}$/;
-const REQUEST_ID = /^[0-9a-f]{16}$/;
-const PREFIX = /^[0-9a-f]{6,15}$/;
 
 /** This instance's edge decisions since it started: what /healthz and `countersign status` report. */
 export interface EdgeCounts {
@@ -156,7 +154,7 @@ export class EdgeDesk {
 
   /** Whether `id` (a workflow id or a full request id) names a request of `agent`'s that was decided at the edge. */
   async decidedAtEdge(agent: string, id: string): Promise<boolean> {
-    const workflowId = exactWorkflowId(id, agent);
+    const workflowId = ownWorkflowId(id, agent);
     return workflowId !== undefined && (await this.store.edgeMinted(workflowId));
   }
 
@@ -169,7 +167,7 @@ export class EdgeDesk {
 
   /** Seals the outcome an agent reports after an edge consume; false when `id` names no edge spend of `agent`'s (today's path then). */
   async report(agent: string, id: string, report: ExecutionReport): Promise<boolean> {
-    const workflowId = exactWorkflowId(id, agent);
+    const workflowId = ownWorkflowId(id, agent);
     if (!workflowId) return false;
     const spend = await this.store.getSpend(workflowId);
     if (!spend?.runId.startsWith('edge-')) return false;
@@ -196,14 +194,8 @@ export class EdgeDesk {
   }
 }
 
-/** The workflow id an exact id names for this agent: its workflow id, or its full request id; undefined for anything else. */
-function exactWorkflowId(id: string, agent: string): string | undefined {
-  if (WORKFLOW_ID.test(id)) return id.startsWith(`cs-${agent}-`) && id === `cs-${agent}-${id.slice(-16)}` ? id : undefined;
-  return REQUEST_ID.test(id) ? `cs-${agent}-${id}` : undefined;
-}
-
 /** Whether the id an agent names is this edge decision's request, and the request is that agent's own. */
 function names(id: string, agent: string, d: EdgeDecision): boolean {
   if (d.workflowId !== `cs-${agent}-${d.requestId}`) return false;
-  return exactWorkflowId(id, agent) === d.workflowId || (PREFIX.test(id) && d.requestId.startsWith(id));
+  return ownWorkflowId(id, agent) === d.workflowId || (isPrefix(id) && d.requestId.startsWith(id));
 }

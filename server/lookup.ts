@@ -28,6 +28,12 @@ export interface Lookup {
   mayAskAgain: () => boolean;
 }
 
+/** The workflow id an exact id names among `agent`'s own requests (its workflow id, or its full request id); undefined for anything else, a prefix included. Pure. */
+export function ownWorkflowId(id: string, agent: string): string | undefined {
+  if (WORKFLOW_ID.test(id)) return id === `cs-${agent}-${id.slice(-16)}` ? id : undefined;
+  return REQUEST_ID.test(id) ? `cs-${agent}-${id}` : undefined;
+}
+
 /** A request id prefix (6 to 15 hex digits): found only through visibility. */
 export const isPrefix = (id: string): boolean => /^[0-9a-f]{6,15}$/.test(id);
 
